@@ -1,0 +1,66 @@
+"""Partner Center and Microsoft Graph resources as typed values, parsed once at the edge.
+
+Each dataclass mirrors a documented JSON resource (field names in snake case) and has a
+``from_json`` that raises :class:`MalformedResourceError` naming the missing or mistyped field,
+so nothing deeper in the core ever handles a raw dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+class MalformedResourceError(ValueError):
+    """A response body did not have the documented shape."""
+
+
+def field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *, resource: str) -> Any:
+    """A required field of the given JSON type, or a clear error naming it."""
+    if name not in data or data[name] is None:
+        raise MalformedResourceError(f"{resource}: missing field {name!r}")
+    value = data[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+        raise MalformedResourceError(f"{resource}: field {name!r} should be {_kind_name(kind)}, got {value!r}")
+    return value
+
+
+def optional(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any, *,
+             resource: str) -> Any:
+    """An optional field: its default when absent or null, else checked like :func:`field`."""
+    if data.get(name) is None:
+        return default
+    return field(data, name, kind, resource=resource)
+
+
+def timestamp(data: Mapping[str, Any], name: str, *, resource: str) -> datetime | None:
+    """An optional ISO 8601 timestamp, always timezone-aware (UTC when the text has no offset)."""
+    text = optional(data, name, str, None, resource=resource)
+    if text is None:
+        return None
+    return parse_timestamp(text, name=name, resource=resource)
+
+
+def parse_timestamp(text: str, *, name: str = "timestamp", resource: str = "value") -> datetime:
+    cleaned = text.strip()
+    if cleaned.endswith("Z"):
+        cleaned = cleaned[:-1] + "+00:00"
+    # Partner Center writes seven fractional digits (.NET ticks); Python takes six.
+    if "." in cleaned:
+        head, _, rest = cleaned.partition(".")
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits):]
+        cleaned = f"{head}.{digits[:6]}{zone}"
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError as error:
+        raise MalformedResourceError(f"{resource}: field {name!r} is not an ISO 8601 time: {text!r}") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list",
+             dict: "an object"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
