@@ -22,12 +22,14 @@ def field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *, 
         raise MalformedResourceError(f"{resource}: missing field {name!r}")
     value = data[name]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
-        raise MalformedResourceError(f"{resource}: field {name!r} should be {_kind_name(kind)}, got {value!r}")
+        expected = _kind_name(kind)
+        raise MalformedResourceError(f"{resource}: field {name!r} should be {expected}, got {value!r}")
     return value
 
 
-def optional(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any, *,
-             resource: str) -> Any:
+def optional(
+    data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any, *, resource: str
+) -> Any:
     """An optional field: its default when absent or null, else checked like :func:`field`."""
     if data.get(name) is None:
         return default
@@ -50,17 +52,24 @@ def parse_timestamp(text: str, *, name: str = "timestamp", resource: str = "valu
     if "." in cleaned:
         head, _, rest = cleaned.partition(".")
         digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
+        zone = rest[len(digits) :]
         cleaned = f"{head}.{digits[:6]}{zone}"
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError as error:
-        raise MalformedResourceError(f"{resource}: field {name!r} is not an ISO 8601 time: {text!r}") from error
+        message = f"{resource}: field {name!r} is not an ISO 8601 time: {text!r}"
+        raise MalformedResourceError(message) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list",
-             dict: "an object"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "an object",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
