@@ -1,0 +1,1 @@
+"""Runs the product locally without Azure Functions Core Tools (not deployed)."""

@@ -1,0 +1,283 @@
+"""Transfers and their lines: states and the only moves between them (no I/O).
+
+A transfer moves one customer's licences from other channels into this partner. Each line is
+one source SKU and what replaces it. Every change is a new immutable value plus a history
+entry, so the store can commit both together; an illegal move raises and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class TransferState(StrEnum):
+    AWAITING_ACCEPTANCE = "AwaitingAcceptance"
+    ACCEPTED = "Accepted"
+    PROVISIONING = "Provisioning"
+    PROVISIONED = "Provisioned"  # replacements bought; waiting for the originals to lapse
+    CUTTING_OVER = "CuttingOver"
+    COMPLETED = "Completed"
+    BLOCKED = "Blocked"  # needs someone: region, approval, GDAP role, agreement...
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+class LineState(StrEnum):
+    PLANNED = "Planned"
+    NEEDS_APPROVAL = "NeedsApproval"  # an equivalent offer would lose a data-bearing plan
+    ORDERING = "Ordering"  # MS-RequestId persisted; the purchase may or may not have happened
+    ORDERED = "Ordered"
+    ACTIVE = "Active"  # the replacement subscription is provisioned
+    MOVING_LICENSES = "MovingLicenses"
+    COMPLETED = "Completed"
+    SKIPPED = "Skipped"  # trial, free SKU, or an admin declined the equivalent
+    BLOCKED = "Blocked"
+    FAILED = "Failed"
+
+
+class SourceChannel(StrEnum):
+    """Where the customer bought the originals; it decides what cutover can and cannot do."""
+
+    DIRECT = "Direct"
+    ENTERPRISE_AGREEMENT = "EnterpriseAgreement"
+    OPEN = "Open"
+    OTHER_PARTNER = "OtherPartner"
+
+
+TERMINAL = frozenset({TransferState.COMPLETED, TransferState.CANCELLED})
+_HALTED = frozenset({TransferState.BLOCKED, TransferState.FAILED})
+
+_TRANSFER_MOVES: dict[TransferState, frozenset[TransferState]] = {
+    TransferState.AWAITING_ACCEPTANCE: frozenset({TransferState.ACCEPTED}),
+    TransferState.ACCEPTED: frozenset({TransferState.PROVISIONING}),
+    TransferState.PROVISIONING: frozenset({TransferState.PROVISIONED}),
+    TransferState.PROVISIONED: frozenset({TransferState.CUTTING_OVER}),
+    TransferState.CUTTING_OVER: frozenset({TransferState.COMPLETED}),
+    # Out of Blocked and Failed only by resume() or cancel(); cancel() is the only way to Cancelled.
+    TransferState.BLOCKED: frozenset(),
+    TransferState.FAILED: frozenset(),
+    TransferState.COMPLETED: frozenset(),
+    TransferState.CANCELLED: frozenset(),
+}
+
+_LINE_MOVES: dict[LineState, frozenset[LineState]] = {
+    LineState.PLANNED: frozenset({LineState.NEEDS_APPROVAL, LineState.ORDERING, LineState.SKIPPED}),
+    LineState.NEEDS_APPROVAL: frozenset({LineState.PLANNED, LineState.SKIPPED}),
+    LineState.ORDERING: frozenset({LineState.ORDERED}),
+    LineState.ORDERED: frozenset({LineState.ACTIVE}),
+    LineState.ACTIVE: frozenset({LineState.MOVING_LICENSES, LineState.COMPLETED}),
+    LineState.MOVING_LICENSES: frozenset({LineState.COMPLETED}),
+    LineState.COMPLETED: frozenset(),
+    LineState.SKIPPED: frozenset(),
+    LineState.BLOCKED: frozenset({LineState.SKIPPED}),
+    LineState.FAILED: frozenset(),
+}
+# Nothing has been bought for a line in these states, so cancelling the transfer costs nothing.
+_NOTHING_BOUGHT = frozenset(
+    {LineState.PLANNED, LineState.NEEDS_APPROVAL, LineState.SKIPPED, LineState.BLOCKED}
+)
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class IllegalTransitionError(ValueError):
+    """The requested move is not one the state machine allows; nothing was changed."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_transfer_id() -> str:
+    """32 hex digits that sort by creation time (milliseconds first), so listings come out in order."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def is_transfer_id(value: str) -> bool:
+    return bool(_ID.match(value))
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOptions:
+    """How replacements are bought; defaults match what most originals are (annual, billed monthly)."""
+
+    term_duration: str = "P1Y"
+    billing_cycle: str = "monthly"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One step in a transfer's append-only history; ``seq`` is assigned by the store."""
+
+    at: datetime
+    action: str
+    message: str
+    actor: str = "workflow"
+    from_state: str | None = None
+    to_state: str | None = None
+    line_id: str | None = None
+    event_id: str | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    id: str
+    customer_tenant_id: str
+    customer_country: str
+    source_channel: SourceChannel
+    state: TransferState
+    created_at: datetime
+    updated_at: datetime
+    contact_email: str | None = None
+    options: TransferOptions = field(default_factory=TransferOptions)
+    invitation_url: str | None = None
+    reason: str | None = None
+    resume_state: TransferState | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.state not in TERMINAL
+
+    def move(
+        self, to: TransferState, *, at: datetime, actor: str, reason: str | None = None
+    ) -> tuple[Transfer, HistoryEntry]:
+        """The next state, or :class:`IllegalTransitionError`; Blocked and Failed need a reason."""
+        halting = to in _HALTED
+        if halting and self.state not in TERMINAL and self.state not in _HALTED:
+            resume = self.state
+        elif to in _TRANSFER_MOVES[self.state]:
+            resume = None
+        else:
+            raise IllegalTransitionError(f"a transfer cannot move from {self.state} to {to}")
+        if halting and not reason:
+            raise IllegalTransitionError(f"moving a transfer to {to} needs a reason")
+        moved = replace(
+            self, state=to, updated_at=at, reason=reason if halting else None, resume_state=resume
+        )
+        return moved, HistoryEntry(
+            at=at,
+            action="transfer-state",
+            actor=actor,
+            from_state=self.state,
+            to_state=to,
+            message=reason or f"{self.state} → {to}",
+        )
+
+    def resume(self, *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
+        """Leave Blocked or Failed for the state the transfer was in when it stopped."""
+        if self.state not in _HALTED or self.resume_state is None:
+            raise IllegalTransitionError(
+                f"only a blocked or failed transfer can be retried, not {self.state}"
+            )
+        moved = replace(self, state=self.resume_state, updated_at=at, reason=None, resume_state=None)
+        return moved, HistoryEntry(
+            at=at,
+            action="transfer-retry",
+            actor=actor,
+            from_state=self.state,
+            to_state=self.resume_state,
+            message=f"retry from {self.state}",
+        )
+
+    def cancel(self, lines: tuple[Line, ...], *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
+        """Stop the transfer, but only while nothing has been bought for it."""
+        if self.state in TERMINAL:
+            raise IllegalTransitionError(f"a {self.state} transfer cannot be cancelled")
+        bought = sorted(line.id for line in lines if line.state not in _NOTHING_BOUGHT)
+        if bought:
+            raise IllegalTransitionError(f"cannot cancel: purchases exist or may exist for lines {bought}")
+        moved = replace(self, state=TransferState.CANCELLED, updated_at=at, reason=None, resume_state=None)
+        return moved, HistoryEntry(
+            at=at,
+            action="transfer-cancel",
+            actor=actor,
+            from_state=self.state,
+            to_state=TransferState.CANCELLED,
+            message="cancelled before anything was bought",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One source SKU held in other channels, and the offer that replaces it."""
+
+    transfer_id: str
+    source_sku_id: str
+    source_sku_part_number: str
+    quantity: int
+    state: LineState = LineState.PLANNED
+    original_expires: datetime | None = None
+    decision: str | None = None  # "identical" or "equivalent", from the plan
+    catalog_item_ids: tuple[str, ...] = ()
+    replacement_sku_ids: tuple[str, ...] = ()
+    purchase_request_id: str | None = None  # MS-RequestId, persisted before the purchase call
+    order_ids: tuple[str, ...] = ()
+    subscription_ids: tuple[str, ...] = ()
+    users_to_move: int = 0
+    users_moved: int = 0
+    users_failed: int = 0
+    reason: str | None = None
+    resume_state: LineState | None = None
+
+    @property
+    def id(self) -> str:
+        return self.source_sku_id
+
+    def move(
+        self, to: LineState, *, at: datetime, actor: str, reason: str | None = None
+    ) -> tuple[Line, HistoryEntry]:
+        halting = to in (LineState.BLOCKED, LineState.FAILED)
+        if halting and self.state not in (
+            LineState.BLOCKED,
+            LineState.FAILED,
+            LineState.COMPLETED,
+            LineState.SKIPPED,
+        ):
+            resume = self.state
+        elif to in _LINE_MOVES[self.state]:
+            resume = None
+        else:
+            raise IllegalTransitionError(f"line {self.id} cannot move from {self.state} to {to}")
+        if halting and not reason:
+            raise IllegalTransitionError(f"moving line {self.id} to {to} needs a reason")
+        moved = replace(self, state=to, reason=reason if halting else None, resume_state=resume)
+        return moved, HistoryEntry(
+            at=at,
+            action="line-state",
+            actor=actor,
+            line_id=self.id,
+            from_state=self.state,
+            to_state=to,
+            message=reason or f"line {self.source_sku_part_number}: {self.state} → {to}",
+        )
+
+    def resume(self, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
+        if self.state not in (LineState.BLOCKED, LineState.FAILED) or self.resume_state is None:
+            raise IllegalTransitionError(
+                f"line {self.id} is {self.state}: only blocked or failed lines retry"
+            )
+        moved = replace(self, state=self.resume_state, reason=None, resume_state=None)
+        return moved, HistoryEntry(
+            at=at,
+            action="line-retry",
+            actor=actor,
+            line_id=self.id,
+            from_state=self.state,
+            to_state=self.resume_state,
+            message=f"retry line {self.source_sku_part_number} from {self.state}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one step commits at once: the transfer's new header, changed or new lines, history."""
+
+    transfer: Transfer
+    lines: tuple[Line, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()

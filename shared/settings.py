@@ -1,0 +1,194 @@
+"""Every app setting, typed and validated, read once from the environment.
+
+A setting is parsed the first time it is used and then cached, so a function that never
+touches the partner's secrets still starts when they are absent, and a missing or malformed
+value fails with a message naming the setting and what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .regions import UnknownCountryError, region_of
+
+MICROSOFT_SKU_REFERENCE_URL = (
+    "https://download.microsoft.com/download/e/3/e/e3e9faf2-f28b-490a-9ada-c6089a1fc5b0/"
+    "Product%20names%20and%20service%20plan%20identifiers%20for%20licensing.csv"
+)
+DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
+
+
+class SettingError(ValueError):
+    """A setting is missing or malformed; the message names it and says what is expected."""
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    """How to reach queues and tables: a connection string, or service URIs and an identity.
+
+    The identity-based form follows the Functions convention (``AzureWebJobsStorage__*``) so the
+    host's own queue trigger and our table client share one setting.
+    """
+
+    connection_string: str | None = None
+    table_service_uri: str | None = None
+    queue_service_uri: str | None = None
+    credential: Literal["managedidentity", "default"] = "default"
+    client_id: str | None = None
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.connection_string is None
+
+
+class Settings:
+    """The settings table of docs/design.md; construct with an environment mapping."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = dict(environ)
+
+    @cached_property
+    def partner_center_endpoint(self) -> str:
+        return self._url("PARTNER_CENTER_ENDPOINT", "https://api.partnercenter.microsoft.com")
+
+    @cached_property
+    def graph_endpoint(self) -> str:
+        return self._url("GRAPH_ENDPOINT", "https://graph.microsoft.com")
+
+    @cached_property
+    def authority_host(self) -> str:
+        return self._url("AUTHORITY_HOST", "https://login.microsoftonline.com")
+
+    @cached_property
+    def partner_tenant_id(self) -> str:
+        return self._guid("PARTNER_TENANT_ID")
+
+    @cached_property
+    def partner_client_id(self) -> str:
+        return self._guid("PARTNER_CLIENT_ID")
+
+    @cached_property
+    def partner_client_secret(self) -> str:
+        return self._required("PARTNER_CLIENT_SECRET", "the app registration's client secret")
+
+    @cached_property
+    def partner_refresh_token(self) -> str:
+        return self._required("PARTNER_REFRESH_TOKEN", "the consented partner admin's refresh token")
+
+    @cached_property
+    def partner_country(self) -> str:
+        value = self._required("PARTNER_COUNTRY", "the partner's ISO 3166-1 alpha-2 country code, e.g. US")
+        try:
+            region_of(value)
+        except UnknownCountryError as error:
+            raise SettingError(f"PARTNER_COUNTRY: {error}") from None
+        return value.strip().upper()
+
+    @cached_property
+    def partner_region(self) -> str:
+        return region_of(self.partner_country)
+
+    @cached_property
+    def webhook_cert_hosts(self) -> frozenset[str]:
+        raw = self._environ.get("WEBHOOK_CERT_HOSTS", "").strip() or "3psostorageacct.blob.core.windows.net"
+        hosts = frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+        bad = sorted(h for h in hosts if not _HOST.match(h))
+        if bad:
+            raise SettingError(f"WEBHOOK_CERT_HOSTS: expected comma-separated host names, got {bad}")
+        return hosts
+
+    @cached_property
+    def webhook_trust_roots(self) -> Path | None:
+        raw = self._environ.get("WEBHOOK_TRUST_ROOTS", "").strip()
+        if not raw:
+            return None
+        path = Path(raw)
+        if not path.is_file():
+            raise SettingError(f"WEBHOOK_TRUST_ROOTS: expected a PEM bundle file, {raw!r} does not exist")
+        return path
+
+    @cached_property
+    def storage(self) -> StorageConnection:
+        return _storage_connection(self._environ)
+
+    @cached_property
+    def expiry_lead_days(self) -> int:
+        raw = self._environ.get("EXPIRY_LEAD_DAYS", "").strip() or "7"
+        if not raw.isdigit() or not 0 <= int(raw) <= 90:
+            raise SettingError(f"EXPIRY_LEAD_DAYS: expected a whole number of days from 0 to 90, got {raw!r}")
+        return int(raw)
+
+    @cached_property
+    def sku_reference_url(self) -> str:
+        raw = self._environ.get("SKU_REFERENCE_URL", "").strip()
+        if not raw:
+            return MICROSOFT_SKU_REFERENCE_URL
+        if urlsplit(raw).scheme in ("http", "https"):
+            return self._url("SKU_REFERENCE_URL", MICROSOFT_SKU_REFERENCE_URL)
+        return raw
+
+    def _required(self, name: str, meaning: str) -> str:
+        value = self._environ.get(name, "").strip()
+        if not value:
+            raise SettingError(f"{name} is not set: expected {meaning}")
+        return value
+
+    def _guid(self, name: str) -> str:
+        value = self._required(name, "a GUID such as 00000000-0000-0000-0000-000000000000")
+        if not _GUID.match(value):
+            raise SettingError(f"{name}: expected a GUID, got {value!r}")
+        return value.lower()
+
+    def _url(self, name: str, default: str) -> str:
+        value = self._environ.get(name, "").strip() or default
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+            raise SettingError(f"{name}: expected an https:// base URL without query, got {value!r}")
+        return value.rstrip("/")
+
+
+def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
+    name = "AzureWebJobsStorage"
+    direct = environ.get(name, "").strip()
+    table_uri = environ.get(f"{name}__tableServiceUri", "").strip() or None
+    queue_uri = environ.get(f"{name}__queueServiceUri", "").strip() or None
+    if direct:
+        if "=" not in direct:
+            raise SettingError(f"{name}: expected a storage connection string, got something else")
+        return StorageConnection(connection_string=direct)
+    if table_uri is None and queue_uri is None:
+        return StorageConnection(connection_string=DEVELOPMENT_STORAGE)
+    if table_uri is None or queue_uri is None:
+        raise SettingError(
+            f"{name}: identity-based storage needs both {name}__tableServiceUri and {name}__queueServiceUri"
+        )
+    for setting, uri in ((f"{name}__tableServiceUri", table_uri), (f"{name}__queueServiceUri", queue_uri)):
+        if urlsplit(uri).scheme != "https":
+            raise SettingError(f"{setting}: expected an https:// service URI, got {uri!r}")
+    credential = environ.get(f"{name}__credential", "").strip().lower()
+    if credential not in ("", "managedidentity"):
+        raise SettingError(f"{name}__credential: expected 'managedidentity' or nothing, got {credential!r}")
+    client_id = environ.get(f"{name}__clientId", "").strip() or None
+    if client_id is not None and not _GUID.match(client_id):
+        raise SettingError(f"{name}__clientId: expected the managed identity's client id (a GUID)")
+    return StorageConnection(
+        table_service_uri=table_uri.rstrip("/"),
+        queue_service_uri=queue_uri.rstrip("/"),
+        credential="managedidentity" if credential else "default",
+        client_id=client_id,
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings(os.environ)

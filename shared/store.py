@@ -1,0 +1,565 @@
+"""The transfer record on Azure Table Storage (no business rules).
+
+One partition per transfer: a ``header`` row, one ``line-<sku>`` row per line and an
+append-only ``history-<seq>`` row per step. Every commit is one entity-group transaction whose
+header update is conditional on the ETag read, so two writers can never both win. A separate
+``customer-<tenant>``/``active`` row makes "one active transfer per customer" an atomic insert.
+
+Azure enforces limits that Azurite does not (100 operations per transaction, 1 MiB and 252
+properties per entity, forbidden key characters), so they are checked here before any request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+
+from .domain import (
+    TERMINAL,
+    Change,
+    HistoryEntry,
+    Line,
+    LineState,
+    SourceChannel,
+    Transfer,
+    TransferOptions,
+    TransferState,
+)
+
+if TYPE_CHECKING:
+    from .settings import StorageConnection
+
+TABLE_NAME = "transfers"
+MAX_TRANSACTION_OPERATIONS = 100
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
+MAX_ENTITY_BYTES = 1024 * 1024
+MAX_CUSTOM_PROPERTIES = 252
+MAX_KEY_LENGTH = 1024
+MAX_STRING_BYTES = 64 * 1024
+_HEADER = "header"
+_FORBIDDEN_KEY_CHARACTERS = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
+_SYSTEM_PROPERTIES = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
+
+
+class StoreError(Exception):
+    """Base of the store's own errors."""
+
+
+class StorageLimitError(StoreError, ValueError):
+    """The write would break an Azure Table Storage limit; nothing was sent."""
+
+
+class TransferNotFoundError(StoreError, LookupError):
+    def __init__(self, transfer_id: str) -> None:
+        super().__init__(f"no transfer with id {transfer_id!r}")
+        self.transfer_id = transfer_id
+
+
+class ConcurrencyError(StoreError):
+    """Someone else changed the transfer since it was read; re-read and re-apply."""
+
+
+class ActiveTransferExistsError(StoreError):
+    def __init__(self, customer_tenant_id: str, transfer_id: str) -> None:
+        super().__init__(f"customer {customer_tenant_id} already has an active transfer {transfer_id}")
+        self.customer_tenant_id = customer_tenant_id
+        self.transfer_id = transfer_id
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    """A transfer as read: header, lines, history, and the ETags its next commit is conditional on."""
+
+    transfer: Transfer
+    lines: tuple[Line, ...]
+    history: tuple[HistoryEntry, ...]
+    etags: Mapping[str, str]
+
+    @property
+    def version(self) -> int:
+        return self.history[-1].seq if self.history else 0
+
+    def line(self, line_id: str) -> Line:
+        for line in self.lines:
+            if line.id == line_id:
+                return line
+        raise KeyError(line_id)
+
+
+@dataclass(frozen=True)
+class TransferPage:
+    transfers: tuple[Transfer, ...]
+    continuation_token: str | None
+
+
+class InvalidContinuationTokenError(StoreError, ValueError):
+    """A continuation token that this store did not hand out."""
+
+
+class TransferStore:
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    @classmethod
+    def connect(cls, storage: StorageConnection, table_name: str = TABLE_NAME) -> TransferStore:
+        """A store over a connection string (Azurite, local) or a service URI and managed identity."""
+        if storage.connection_string is not None:
+            return cls(TableClient.from_connection_string(storage.connection_string, table_name))
+        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+        assert storage.table_service_uri is not None
+        credential = (
+            ManagedIdentityCredential(client_id=storage.client_id)
+            if storage.credential == "managedidentity"
+            else DefaultAzureCredential(managed_identity_client_id=storage.client_id)
+        )
+        return cls(
+            TableClient(endpoint=storage.table_service_uri, table_name=table_name, credential=credential)
+        )
+
+    def ensure_table(self) -> None:
+        try:
+            self._table.create_table()
+        except ResourceExistsError:
+            return
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get(self, transfer_id: str) -> TransferRecord:
+        check_key(transfer_id)
+        rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": transfer_id}))
+        header = next((r for r in rows if r["RowKey"] == _HEADER), None)
+        if header is None:
+            raise TransferNotFoundError(transfer_id)
+        lines = tuple(_line_from(r) for r in rows if r["RowKey"].startswith("line-"))
+        history = tuple(_history_from(r) for r in rows if r["RowKey"].startswith("history-"))
+        etags = {r["RowKey"]: str(r.metadata["etag"]) for r in rows if not r["RowKey"].startswith("history-")}
+        return TransferRecord(_transfer_from(header), lines, history, etags)
+
+    def active_transfer_id(self, customer_tenant_id: str) -> str | None:
+        try:
+            row = self._table.get_entity(_index_key(customer_tenant_id), "active")
+        except ResourceNotFoundError:
+            return None
+        return str(row["TransferId"])
+
+    def list_transfers(
+        self,
+        *,
+        state: TransferState | None = None,
+        page_size: int = 50,
+        continuation_token: str | None = None,
+    ) -> TransferPage:
+        """One page of transfers, oldest first (ids sort by creation); pass the token back for more."""
+        if not 1 <= page_size <= 1000:
+            raise ValueError("page_size must be from 1 to 1000")
+        query = "RowKey eq @rk" + (" and State eq @state" if state else "")
+        parameters = {"rk": _HEADER, **({"state": str(state)} if state else {})}
+        token: Any = _decode_token(continuation_token) if continuation_token else None
+        found: list[Transfer] = []
+        while True:
+            pages: Any = self._table.query_entities(
+                query, parameters=parameters, results_per_page=page_size - len(found)
+            ).by_page(continuation_token=token)
+            found.extend(_transfer_from(row) for row in next(pages, []))
+            token = pages.continuation_token
+            if len(found) >= page_size or not token:
+                break
+        return TransferPage(tuple(found), _encode_token(token) if token else None)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def create(self, transfer: Transfer, *, history: HistoryEntry) -> TransferRecord:
+        """Claim the customer's index row, then write the header and its first history row."""
+        entry = replace(history, seq=1)
+        operations: list[tuple[str, dict[str, Any]]] = [
+            ("create", _transfer_entity(transfer, version=1)),
+            ("create", _history_entity(transfer.id, entry)),
+        ]
+        check_transaction(entity for _, entity in operations)
+        self._claim_customer(transfer)
+        try:
+            self._submit(operations)
+        except BaseException:
+            self._release_customer(transfer)
+            raise
+        return self.get(transfer.id)
+
+    def commit(self, record: TransferRecord, change: Change) -> TransferRecord:
+        """Write a change as one transaction, conditional on the record being unchanged since read."""
+        transfer_id = record.transfer.id
+        if change.transfer.id != transfer_id or any(line.transfer_id != transfer_id for line in change.lines):
+            raise ValueError("a change must stay inside its own transfer")
+        history = tuple(
+            replace(entry, seq=record.version + i) for i, entry in enumerate(change.history, start=1)
+        )
+        operations: list[tuple[str, dict[str, Any]]] = [
+            ("update", _transfer_entity(change.transfer, version=record.version + len(history)))
+        ]
+        etags = {_HEADER: record.etags[_HEADER]}
+        for line in change.lines:
+            key = _line_key(line.id)
+            operations.append(("update" if key in record.etags else "create", _line_entity(line)))
+            if key in record.etags:
+                etags[key] = record.etags[key]
+        operations.extend(("create", _history_entity(transfer_id, entry)) for entry in history)
+        self._submit(operations, etags)
+        if change.transfer.state in TERMINAL:
+            self._release_customer(change.transfer)
+        return self.get(transfer_id)
+
+    def update(
+        self, transfer_id: str, decide: Callable[[TransferRecord], Change | None], *, attempts: int = 8
+    ) -> TransferRecord:
+        """Read, decide, commit; on a conflict re-read and decide again on the fresh record.
+
+        ``decide`` must be a pure function of the record it is given, so re-applying it after a
+        conflict is always safe. It returns ``None`` when nothing needs to change.
+        """
+        for _ in range(attempts):
+            record = self.get(transfer_id)
+            change = decide(record)
+            if change is None:
+                return record
+            try:
+                return self.commit(record, change)
+            except ConcurrencyError:
+                continue
+        raise ConcurrencyError(f"transfer {transfer_id} kept changing; gave up after {attempts} attempts")
+
+    def _submit(
+        self, operations: list[tuple[str, dict[str, Any]]], etags: Mapping[str, str] | None = None
+    ) -> None:
+        check_transaction(entity for _, entity in operations)
+        batch: list[Any] = []
+        for kind, entity in operations:
+            etag = (etags or {}).get(entity["RowKey"])
+            if kind == "update":
+                options: dict[str, Any] = {"mode": UpdateMode.REPLACE}
+                if etag is not None:
+                    options |= {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+                batch.append((kind, entity, options))
+            else:
+                batch.append((kind, entity))
+        try:
+            self._table.submit_transaction(batch)
+        except TableTransactionError as error:
+            code = getattr(error, "error_code", None)
+            if error.status_code in (409, 412) or code in (
+                "UpdateConditionNotSatisfied",
+                "EntityAlreadyExists",
+            ):
+                raise ConcurrencyError(f"transfer changed concurrently ({code})") from error
+            raise
+
+    def _claim_customer(self, transfer: Transfer) -> None:
+        entity = {
+            "PartitionKey": _index_key(transfer.customer_tenant_id),
+            "RowKey": "active",
+            "TransferId": transfer.id,
+        }
+        check_entity(entity)
+        for _ in range(3):
+            try:
+                self._table.create_entity(entity)
+                return
+            except ResourceExistsError:
+                if not self._release_stale_claim(transfer.customer_tenant_id):
+                    existing = self.active_transfer_id(transfer.customer_tenant_id)
+                    if existing is not None:
+                        raise ActiveTransferExistsError(transfer.customer_tenant_id, existing) from None
+        raise ConcurrencyError(f"customer {transfer.customer_tenant_id} is being claimed concurrently")
+
+    def _release_stale_claim(self, customer_tenant_id: str) -> bool:
+        """Drop an index row left behind by a crash: its transfer is missing or already finished."""
+        try:
+            row = self._table.get_entity(_index_key(customer_tenant_id), "active")
+        except ResourceNotFoundError:
+            return True
+        try:
+            stale = self.get(str(row["TransferId"])).transfer.state in TERMINAL
+        except TransferNotFoundError:
+            stale = _age(row) > 300  # give a create in flight five minutes to write its header
+        if not stale:
+            return False
+        try:
+            self._table.delete_entity(
+                row, etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
+    def _release_customer(self, transfer: Transfer) -> None:
+        try:
+            row = self._table.get_entity(_index_key(transfer.customer_tenant_id), "active")
+        except ResourceNotFoundError:
+            return
+        if row["TransferId"] != transfer.id:
+            return
+        try:
+            self._table.delete_entity(
+                row, etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return
+
+
+# -- Azure limits ---------------------------------------------------------------------------------
+
+
+def check_key(value: str, *, name: str = "key") -> None:
+    if not value:
+        raise StorageLimitError(f"{name} must not be empty")
+    if len(value) > MAX_KEY_LENGTH:
+        raise StorageLimitError(f"{name} is {len(value)} characters; Azure allows {MAX_KEY_LENGTH}")
+    bad = sorted({c for c in value if c in _FORBIDDEN_KEY_CHARACTERS})
+    if bad:
+        raise StorageLimitError(f"{name} {value!r} contains characters Azure Tables forbid in keys: {bad}")
+
+
+def encode_key(value: str) -> str:
+    """An external id made safe for a key: forbidden characters and '%' percent-encoded."""
+    return "".join(f"%{ord(c):02X}" if c in _FORBIDDEN_KEY_CHARACTERS or c == "%" else c for c in value)
+
+
+def entity_size(entity: Mapping[str, Any]) -> int:
+    """Bytes Azure counts for an entity (its documented formula: UTF-16 strings, fixed-size scalars)."""
+    size = 4 + 2 * (len(str(entity["PartitionKey"])) + len(str(entity["RowKey"])))
+    for name, value in entity.items():
+        if name in _SYSTEM_PROPERTIES:
+            continue
+        size += 8 + 2 * len(name) + _value_size(value)
+    return size
+
+
+def check_entity(entity: Mapping[str, Any]) -> None:
+    check_key(str(entity["PartitionKey"]), name="PartitionKey")
+    check_key(str(entity["RowKey"]), name="RowKey")
+    custom = [name for name in entity if name not in _SYSTEM_PROPERTIES]
+    where = f"entity {entity['PartitionKey']}/{entity['RowKey']}"
+    if len(custom) > MAX_CUSTOM_PROPERTIES:
+        raise StorageLimitError(f"{where} has {len(custom)} properties; Azure allows {MAX_CUSTOM_PROPERTIES}")
+    for name in custom:
+        value = entity[name]
+        if isinstance(value, str) and _utf16_bytes(value) > MAX_STRING_BYTES:
+            raise StorageLimitError(f"{where}: property {name} is over Azure's 64 KiB string limit")
+    size = entity_size(entity)
+    if size > MAX_ENTITY_BYTES:
+        raise StorageLimitError(f"{where} is {size} bytes; Azure allows {MAX_ENTITY_BYTES} (1 MiB)")
+
+
+def check_transaction(entities: Iterable[Mapping[str, Any]]) -> None:
+    batch = list(entities)
+    if len(batch) > MAX_TRANSACTION_OPERATIONS:
+        raise StorageLimitError(
+            f"a transaction of {len(batch)} operations; Azure allows {MAX_TRANSACTION_OPERATIONS}"
+        )
+    if len({e["PartitionKey"] for e in batch}) > 1:
+        raise StorageLimitError("a transaction must stay inside one partition")
+    for entity in batch:
+        check_entity(entity)
+    total = sum(entity_size(e) for e in batch)
+    if total > MAX_TRANSACTION_BYTES:
+        raise StorageLimitError(
+            f"a transaction of {total} bytes; Azure allows {MAX_TRANSACTION_BYTES} (4 MiB)"
+        )
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        return 4 if -(2**31) <= value < 2**31 else 8
+    if isinstance(value, float | datetime):
+        return 8
+    if isinstance(value, bytes):
+        return 4 + len(value)
+    if value is None:
+        return 0
+    return 4 + _utf16_bytes(str(value))
+
+
+def _utf16_bytes(text: str) -> int:
+    return len(text.encode("utf-16-le", errors="surrogatepass"))
+
+
+# -- rows <-> domain ------------------------------------------------------------------------------
+
+
+def _index_key(customer_tenant_id: str) -> str:
+    return f"customer-{encode_key(customer_tenant_id.lower())}"
+
+
+def _line_key(line_id: str) -> str:
+    return f"line-{encode_key(line_id)}"
+
+
+def _transfer_entity(t: Transfer, *, version: int) -> dict[str, Any]:
+    return _without_none(
+        {
+            "PartitionKey": t.id,
+            "RowKey": _HEADER,
+            "Kind": "transfer",
+            "Version": version,
+            "CustomerTenantId": t.customer_tenant_id,
+            "CustomerCountry": t.customer_country,
+            "SourceChannel": str(t.source_channel),
+            "State": str(t.state),
+            "Reason": t.reason,
+            "ResumeState": str(t.resume_state) if t.resume_state else None,
+            "ContactEmail": t.contact_email,
+            "TermDuration": t.options.term_duration,
+            "BillingCycle": t.options.billing_cycle,
+            "InvitationUrl": t.invitation_url,
+            "CreatedAt": t.created_at,
+            "UpdatedAt": t.updated_at,
+        }
+    )
+
+
+def _transfer_from(row: Mapping[str, Any]) -> Transfer:
+    resume = row.get("ResumeState")
+    return Transfer(
+        id=row["PartitionKey"],
+        customer_tenant_id=row["CustomerTenantId"],
+        customer_country=row["CustomerCountry"],
+        source_channel=SourceChannel(row["SourceChannel"]),
+        state=TransferState(row["State"]),
+        created_at=_utc(row["CreatedAt"]),
+        updated_at=_utc(row["UpdatedAt"]),
+        contact_email=row.get("ContactEmail"),
+        options=TransferOptions(term_duration=row["TermDuration"], billing_cycle=row["BillingCycle"]),
+        invitation_url=row.get("InvitationUrl"),
+        reason=row.get("Reason"),
+        resume_state=TransferState(resume) if resume else None,
+    )
+
+
+def _line_entity(line: Line) -> dict[str, Any]:
+    return _without_none(
+        {
+            "PartitionKey": line.transfer_id,
+            "RowKey": _line_key(line.id),
+            "Kind": "line",
+            "SourceSkuId": line.source_sku_id,
+            "SourceSkuPartNumber": line.source_sku_part_number,
+            "Quantity": line.quantity,
+            "State": str(line.state),
+            "OriginalExpires": line.original_expires,
+            "Decision": line.decision,
+            "CatalogItemIds": json.dumps(line.catalog_item_ids),
+            "ReplacementSkuIds": json.dumps(line.replacement_sku_ids),
+            "PurchaseRequestId": line.purchase_request_id,
+            "OrderIds": json.dumps(line.order_ids),
+            "SubscriptionIds": json.dumps(line.subscription_ids),
+            "UsersToMove": line.users_to_move,
+            "UsersMoved": line.users_moved,
+            "UsersFailed": line.users_failed,
+            "Reason": line.reason,
+            "ResumeState": str(line.resume_state) if line.resume_state else None,
+        }
+    )
+
+
+def _line_from(row: Mapping[str, Any]) -> Line:
+    resume = row.get("ResumeState")
+    expires = row.get("OriginalExpires")
+    return Line(
+        transfer_id=row["PartitionKey"],
+        source_sku_id=row["SourceSkuId"],
+        source_sku_part_number=row["SourceSkuPartNumber"],
+        quantity=int(row["Quantity"]),
+        state=LineState(row["State"]),
+        original_expires=_utc(expires) if expires else None,
+        decision=row.get("Decision"),
+        catalog_item_ids=tuple(json.loads(row["CatalogItemIds"])),
+        replacement_sku_ids=tuple(json.loads(row["ReplacementSkuIds"])),
+        purchase_request_id=row.get("PurchaseRequestId"),
+        order_ids=tuple(json.loads(row["OrderIds"])),
+        subscription_ids=tuple(json.loads(row["SubscriptionIds"])),
+        users_to_move=int(row["UsersToMove"]),
+        users_moved=int(row["UsersMoved"]),
+        users_failed=int(row["UsersFailed"]),
+        reason=row.get("Reason"),
+        resume_state=LineState(resume) if resume else None,
+    )
+
+
+def _history_entity(transfer_id: str, entry: HistoryEntry) -> dict[str, Any]:
+    return _without_none(
+        {
+            "PartitionKey": transfer_id,
+            "RowKey": f"history-{entry.seq:010d}",
+            "Kind": "history",
+            "At": entry.at,
+            "Action": entry.action,
+            "Message": entry.message,
+            "Actor": entry.actor,
+            "FromState": entry.from_state,
+            "ToState": entry.to_state,
+            "LineId": entry.line_id,
+            "EventId": entry.event_id,
+        }
+    )
+
+
+def _history_from(row: Mapping[str, Any]) -> HistoryEntry:
+    return HistoryEntry(
+        seq=int(row["RowKey"].removeprefix("history-")),
+        at=_utc(row["At"]),
+        action=row["Action"],
+        message=row["Message"],
+        actor=row["Actor"],
+        from_state=row.get("FromState"),
+        to_state=row.get("ToState"),
+        line_id=row.get("LineId"),
+        event_id=row.get("EventId"),
+    )
+
+
+def _without_none(entity: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def _utc(value: datetime) -> datetime:
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=UTC,
+    )
+
+
+def _age(row: Any) -> float:
+    stamp = row.metadata.get("timestamp")
+    return (datetime.now(UTC) - _utc(stamp)).total_seconds() if stamp else 0.0
+
+
+def _encode_token(token: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(token, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _decode_token(text: str) -> dict[str, str]:
+    try:
+        token = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError):
+        raise InvalidContinuationTokenError("continuationToken is not one this API handed out") from None
+    if not isinstance(token, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in token.items()
+    ):
+        raise InvalidContinuationTokenError("continuationToken is not one this API handed out")
+    return token
