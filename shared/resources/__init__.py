@@ -27,6 +27,13 @@ def field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *, 
     return value
 
 
+def json_object(data: Any, what: str) -> Mapping[str, Any]:
+    """A response body that must be a JSON object."""
+    if not isinstance(data, dict):
+        raise MalformedResourceError(f"{what}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
 def optional(
     data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any, *, resource: str
 ) -> Any:

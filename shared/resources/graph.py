@@ -1,4 +1,4 @@
-"""Microsoft Graph licensing resources: companySubscription, subscribedSku, servicePlanInfo."""
+"""Microsoft Graph licensing resources: subscriptions, subscribed SKUs, users' licenses, ``$batch``."""
 
 from __future__ import annotations
 
@@ -120,4 +120,133 @@ class SubscribedSku:
             prepaid_units=PrepaidUnits.from_json(optional(data, "prepaidUnits", dict, {}, resource=r)),
             service_plans=tuple(ServicePlanInfo.from_json(p) for p in plans),
             subscription_ids=tuple(i.lower() for i in ids),
+        )
+
+
+def _guids(data: Mapping[str, Any], name: str, *, resource: str) -> tuple[str, ...]:
+    values = optional(data, name, list, [], resource=resource)
+    if not all(isinstance(v, str) for v in values):
+        raise MalformedResourceError(f"{resource}: field {name!r} should hold strings")
+    return tuple(v.lower() for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class AssignedLicense:
+    """A SKU a user or group holds (or should get), minus the service plans switched off."""
+
+    sku_id: str
+    disabled_plans: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"skuId": self.sku_id, "disabledPlans": list(self.disabled_plans)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AssignedLicense:
+        r = "assignedLicense"
+        return cls(
+            sku_id=field(data, "skuId", str, resource=r).lower(),
+            disabled_plans=_guids(data, "disabledPlans", resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseAssignmentState:
+    """How a user holds one SKU: directly (``assigned_by_group`` is None) or through a group."""
+
+    sku_id: str
+    state: str
+    assigned_by_group: str | None = None
+    error: str | None = None
+    disabled_plans: tuple[str, ...] = ()
+
+    @property
+    def is_direct(self) -> bool:
+        """Only direct assignments can be changed with the user's own ``assignLicense``."""
+        return self.assigned_by_group is None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LicenseAssignmentState:
+        r = "licenseAssignmentState"
+        group = optional(data, "assignedByGroup", str, None, resource=r)
+        error = optional(data, "error", str, None, resource=r)
+        return cls(
+            sku_id=field(data, "skuId", str, resource=r).lower(),
+            state=optional(data, "state", str, "Active", resource=r),
+            assigned_by_group=group.lower() if group else None,
+            error=None if error in (None, "None") else error,
+            disabled_plans=_guids(data, "disabledPlans", resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user of a customer tenant, with only what license moves need: no names, no UPN.
+
+    The UPN is personal data and never needed to assign licenses, so it is not kept.
+    """
+
+    id: str
+    usage_location: str | None
+    assigned_licenses: tuple[AssignedLicense, ...]
+    license_assignment_states: tuple[LicenseAssignmentState, ...] = ()
+
+    def holds(self, sku_id: str) -> bool:
+        return any(a.sku_id == sku_id.lower() for a in self.assigned_licenses)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> User:
+        r = "user"
+        licenses = optional(data, "assignedLicenses", list, [], resource=r)
+        states = optional(data, "licenseAssignmentStates", list, [], resource=r)
+        if not all(isinstance(x, dict) for x in [*licenses, *states]):
+            raise MalformedResourceError(f"{r}: assignedLicenses and licenseAssignmentStates must be objects")
+        location = optional(data, "usageLocation", str, None, resource=r)
+        return cls(
+            id=field(data, "id", str, resource=r).lower(),
+            usage_location=location.upper() if location else None,
+            assigned_licenses=tuple(AssignedLicense.from_json(x) for x in licenses),
+            license_assignment_states=tuple(LicenseAssignmentState.from_json(x) for x in states),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRequest:
+    """One request inside a ``$batch``; ``url`` is relative to the version root (``/users/{id}/...``)."""
+
+    id: str
+    method: str
+    url: str
+    body: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": self.id, "method": self.method, "url": self.url}
+        if self.body is not None:
+            item["body"] = dict(self.body)
+            item["headers"] = {"Content-Type": "application/json"}
+        return item
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The outcome of one ``$batch`` item. ``body`` stays JSON: each item has its own resource type,
+    which the caller, who knows what it asked for, parses (for example with ``User.from_json``)."""
+
+    id: str
+    status: int
+    body: Mapping[str, Any]
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, retry_after: float | None = None) -> BatchResult:
+        r = "batchResponse"
+        body = data.get("body")
+        return cls(
+            id=str(field(data, "id", (str, int), resource=r)),
+            status=field(data, "status", int, resource=r),
+            body=body if isinstance(body, dict) else {},
+            retry_after=retry_after,
         )

@@ -1,12 +1,13 @@
-"""Partner Center new-commerce catalog resources: product, SKU, availability and term."""
+"""Partner Center resources: customers, the new-commerce catalog, carts, orders, subscriptions, webhooks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from . import MalformedResourceError, field, optional
+from . import MalformedResourceError, field, optional, timestamp
 
 
 def _strings(data: Mapping[str, Any], name: str, *, resource: str) -> tuple[str, ...]:
@@ -117,4 +118,425 @@ class Availability:
             is_purchasable=optional(data, "isPurchasable", bool, False, resource=r),
             terms=tuple(Term.from_json(t) for t in terms if isinstance(t, dict)),
             segment=optional(data, "segment", str, "commercial", resource=r).lower(),
+        )
+
+
+def _objects(data: Mapping[str, Any], name: str, *, resource: str) -> list[Mapping[str, Any]]:
+    values = optional(data, name, list, [], resource=resource)
+    if not all(isinstance(v, dict) for v in values):
+        raise MalformedResourceError(f"{resource}: field {name!r} should hold objects")
+    return list(values)
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A postal address; ``country`` (ISO 3166 alpha-2) decides the CSP region."""
+
+    country: str
+    region: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Address:
+        r = "Address"
+        return cls(
+            country=field(data, "country", str, resource=r).upper(),
+            region=optional(data, "region", str, "", resource=r),
+            city=optional(data, "city", str, "", resource=r),
+            state=optional(data, "state", str, "", resource=r),
+            postal_code=optional(data, "postalCode", str, "", resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyProfile:
+    """``CustomerCompanyProfile``: the tenant's company; contact details are deliberately not kept."""
+
+    tenant_id: str
+    domain: str
+    company_name: str
+    address: Address | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CompanyProfile:
+        r = "CompanyProfile"
+        address = optional(data, "address", dict, None, resource=r)
+        return cls(
+            tenant_id=field(data, "tenantId", str, resource=r).lower(),
+            domain=optional(data, "domain", str, "", resource=r),
+            company_name=optional(data, "companyName", str, "", resource=r),
+            address=Address.from_json(address) if address else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BillingProfile:
+    """``CustomerBillingProfile``: only what the transfer needs (country, culture, etag)."""
+
+    id: str
+    company_name: str
+    culture: str
+    default_address: Address | None
+    etag: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BillingProfile:
+        r = "BillingProfile"
+        address = optional(data, "defaultAddress", dict, None, resource=r)
+        attributes = optional(data, "attributes", dict, {}, resource=r)
+        return cls(
+            id=optional(data, "id", str, "", resource=r),
+            company_name=optional(data, "companyName", str, "", resource=r),
+            culture=optional(data, "culture", str, "", resource=r),
+            default_address=Address.from_json(address) if address else None,
+            etag=optional(attributes, "etag", str, None, resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer; ``relationship_to_partner`` becomes ``reseller`` once the invitation is accepted."""
+
+    id: str
+    company_profile: CompanyProfile | None
+    relationship_to_partner: str
+    commerce_id: str | None = None
+    billing_profile: BillingProfile | None = None
+    allow_delegated_access: bool | None = None
+
+    @property
+    def country(self) -> str | None:
+        """The customer's country, from the company address or else the billing address."""
+        for address in (
+            self.company_profile.address if self.company_profile else None,
+            self.billing_profile.default_address if self.billing_profile else None,
+        ):
+            if address and address.country:
+                return address.country
+        return None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Customer:
+        r = "Customer"
+        company = optional(data, "companyProfile", dict, None, resource=r)
+        billing = optional(data, "billingProfile", dict, None, resource=r)
+        return cls(
+            id=field(data, "id", str, resource=r).lower(),
+            company_profile=CompanyProfile.from_json(company) if company else None,
+            relationship_to_partner=optional(data, "relationshipToPartner", str, "none", resource=r).lower(),
+            commerce_id=optional(data, "commerceId", str, None, resource=r),
+            billing_profile=BillingProfile.from_json(billing) if billing else None,
+            allow_delegated_access=optional(data, "allowDelegatedAccess", bool, None, resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipRequest:
+    """The partner-scoped invitation link a customer's global admin opens to accept the partner."""
+
+    url: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RelationshipRequest:
+        return cls(url=field(data, "url", str, resource="RelationshipRequest"))
+
+
+@dataclass(frozen=True, slots=True)
+class CartLineError:
+    """Why one cart line cannot be bought (``CartErrorCode``, e.g. 10003 inventory not available)."""
+
+    code: str
+    description: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CartLineError:
+        r = "CartLineItem.error"
+        return cls(
+            code=str(optional(data, "errorCode", (str, int), "", resource=r)),
+            description=optional(data, "errorDescription", str, "", resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CartLineItem:
+    """One line of a cart: what to buy, how many, for which term. Built by the caller, echoed by the service.
+
+    ``custom_term_end_date`` (``YYYY-MM-DD``) aligns the replacement's term with others (coterminosity).
+    """
+
+    catalog_item_id: str
+    quantity: int
+    term_duration: str
+    billing_cycle: str
+    id: int | None = None
+    custom_term_end_date: str | None = None
+    order_group: str | None = None
+    error: CartLineError | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "catalogItemId": self.catalog_item_id,
+            "quantity": self.quantity,
+            "termDuration": self.term_duration,
+            "billingCycle": self.billing_cycle,
+        }
+        if self.id is not None:
+            body["id"] = self.id
+        if self.custom_term_end_date:
+            body["customTermEndDate"] = self.custom_term_end_date
+        return body
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CartLineItem:
+        r = "CartLineItem"
+        error = optional(data, "error", dict, None, resource=r)
+        group = optional(data, "orderGroup", (str, int), None, resource=r)
+        end = optional(data, "customTermEndDate", str, None, resource=r)
+        return cls(
+            catalog_item_id=field(data, "catalogItemId", str, resource=r),
+            quantity=field(data, "quantity", int, resource=r),
+            term_duration=optional(data, "termDuration", str, "", resource=r),
+            billing_cycle=optional(data, "billingCycle", str, "", resource=r).lower(),
+            id=optional(data, "id", int, None, resource=r),
+            custom_term_end_date=end[:10] if end else None,
+            order_group=None if group is None else str(group),
+            error=CartLineError.from_json(error) if error else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cart:
+    """A cart waiting to be checked out; ``status`` becomes ``Ordered`` after checkout."""
+
+    id: str
+    status: str
+    line_items: tuple[CartLineItem, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Cart:
+        r = "Cart"
+        return cls(
+            id=field(data, "id", str, resource=r),
+            status=optional(data, "status", str, "", resource=r),
+            line_items=tuple(CartLineItem.from_json(i) for i in _objects(data, "lineItems", resource=r)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineItem:
+    """One line of an order; ``subscription_id`` is the replacement subscription it created."""
+
+    line_item_number: int
+    offer_id: str
+    quantity: int
+    subscription_id: str | None = None
+    term_duration: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OrderLineItem:
+        r = "OrderLineItem"
+        return cls(
+            line_item_number=optional(data, "lineItemNumber", int, 0, resource=r),
+            offer_id=field(data, "offerId", str, resource=r),
+            quantity=field(data, "quantity", int, resource=r),
+            subscription_id=_lower(optional(data, "subscriptionId", str, None, resource=r)),
+            term_duration=optional(data, "termDuration", str, None, resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order: ``pending`` until provisioned, then ``completed`` (or ``cancelled``)."""
+
+    id: str
+    status: str
+    line_items: tuple[OrderLineItem, ...]
+    reference_customer_id: str | None = None
+    billing_cycle: str | None = None
+    created: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Order:
+        r = "Order"
+        return cls(
+            id=field(data, "id", str, resource=r),
+            status=optional(data, "status", str, "unknown", resource=r).lower(),
+            line_items=tuple(OrderLineItem.from_json(i) for i in _objects(data, "lineItems", resource=r)),
+            reference_customer_id=_lower(optional(data, "referenceCustomerId", str, None, resource=r)),
+            billing_cycle=optional(data, "billingCycle", str, None, resource=r),
+            created=timestamp(data, "creationDate", resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderError:
+    """A part of a checkout that produced no order (one per failed ``orderGroup``)."""
+
+    order_group_id: str
+    code: str
+    description: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OrderError:
+        r = "OrderError"
+        return cls(
+            order_group_id=str(optional(data, "orderGroupId", (str, int), "", resource=r)),
+            code=str(optional(data, "code", (str, int), "", resource=r)),
+            description=optional(data, "description", str, "", resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CartCheckoutResult:
+    """What a checkout produced: possibly several orders and, for some order groups, errors."""
+
+    orders: tuple[Order, ...]
+    order_errors: tuple[OrderError, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CartCheckoutResult:
+        r = "CartCheckoutResult"
+        return cls(
+            orders=tuple(Order.from_json(o) for o in _objects(data, "orders", resource=r)),
+            order_errors=tuple(OrderError.from_json(e) for e in _objects(data, "orderErrors", resource=r)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A subscription this partner sold (the replacement); ``offer_id`` is the NCE catalog item id."""
+
+    id: str
+    offer_id: str
+    quantity: int
+    status: str
+    offer_name: str = ""
+    term_duration: str | None = None
+    billing_cycle: str | None = None
+    auto_renew_enabled: bool = False
+    commitment_end: datetime | None = None
+    cancellation_allowed_until: datetime | None = None
+    order_id: str | None = None
+    product_type: str | None = None
+    etag: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Subscription:
+        r = "Subscription"
+        kind = optional(data, "productType", dict, {}, resource=r)
+        attributes = optional(data, "attributes", dict, {}, resource=r)
+        return cls(
+            id=field(data, "id", str, resource=r).lower(),
+            offer_id=field(data, "offerId", str, resource=r),
+            quantity=field(data, "quantity", int, resource=r),
+            status=field(data, "status", str, resource=r).lower(),
+            offer_name=optional(data, "offerName", str, "", resource=r),
+            term_duration=optional(data, "termDuration", str, None, resource=r),
+            billing_cycle=_lower(optional(data, "billingCycle", str, None, resource=r)),
+            auto_renew_enabled=optional(data, "autoRenewEnabled", bool, False, resource=r),
+            commitment_end=timestamp(data, "commitmentEndDate", resource=r),
+            cancellation_allowed_until=timestamp(data, "cancellationAllowedUntilDate", resource=r),
+            order_id=optional(data, "orderId", str, None, resource=r),
+            product_type=optional(kind, "id", str, None, resource=r),
+            etag=optional(attributes, "etag", str, None, resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionProvisioningStatus:
+    """Whether a bought subscription has reached the tenant; ``sku_id`` is the Entra SKU GUID."""
+
+    sku_id: str
+    status: str
+    quantity: int
+    end_date: datetime | None = None
+
+    @property
+    def is_provisioned(self) -> bool:
+        return self.status == "success"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SubscriptionProvisioningStatus:
+        r = "SubscriptionProvisioningStatus"
+        return cls(
+            sku_id=field(data, "skuId", str, resource=r).lower(),
+            status=field(data, "status", str, resource=r).lower(),
+            quantity=optional(data, "quantity", int, 0, resource=r),
+            end_date=timestamp(data, "endDate", resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSku:
+    """The license SKU behind a Partner Center subscribed SKU; ``id`` equals Graph's ``skuId``."""
+
+    id: str
+    name: str
+    sku_part_number: str
+    target_type: str = "User"
+    license_group_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProductSku:
+        r = "ProductSku"
+        return cls(
+            id=field(data, "id", str, resource=r).lower(),
+            name=optional(data, "name", str, "", resource=r),
+            sku_part_number=optional(data, "skuPartNumber", str, "", resource=r),
+            target_type=optional(data, "targetType", str, "User", resource=r),
+            license_group_id=optional(data, "licenseGroupId", str, None, resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerCenterSubscribedSku:
+    """A tenant-wide license pool as Partner Center reports it (every channel, not only ours)."""
+
+    product_sku: ProductSku
+    active_units: int
+    consumed_units: int
+    warning_units: int = 0
+    suspended_units: int = 0
+    available_units: int = 0
+    total_units: int = 0
+    capability_status: str = "Enabled"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PartnerCenterSubscribedSku:
+        r = "SubscribedSku"
+        return cls(
+            product_sku=ProductSku.from_json(field(data, "productSku", dict, resource=r)),
+            active_units=optional(data, "activeUnits", int, 0, resource=r),
+            consumed_units=optional(data, "consumedUnits", int, 0, resource=r),
+            warning_units=optional(data, "warningUnits", int, 0, resource=r),
+            suspended_units=optional(data, "suspendedUnits", int, 0, resource=r),
+            available_units=optional(data, "availableUnits", int, 0, resource=r),
+            total_units=optional(data, "totalUnits", int, 0, resource=r),
+            capability_status=optional(data, "capabilityStatus", str, "Enabled", resource=r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRegistration:
+    """Where Partner Center posts events for this partner, and which events."""
+
+    webhook_url: str
+    webhook_events: tuple[str, ...]
+    subscriber_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WebhookRegistration:
+        r = "WebhookRegistration"
+        # The service answers in PascalCase (SubscriberId, WebhookUrl), the swagger model in camelCase.
+        folded = {key[:1].lower() + key[1:]: value for key, value in data.items()}
+        return cls(
+            webhook_url=field(folded, "webhookUrl", str, resource=r),
+            webhook_events=_strings(folded, "webhookEvents", resource=r),
+            subscriber_id=optional(folded, "subscriberId", str, None, resource=r),
         )

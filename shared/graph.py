@@ -1,0 +1,246 @@
+"""The Microsoft Graph client for customer tenants: licenses, users holding a SKU, ``$batch``.
+
+Every method takes the customer's tenant id: the token comes from that tenant's authority and
+the partner's GDAP roles there decide what is allowed (a missing role is
+:class:`~shared.errors.GdapRoleMissingError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import requests
+
+from .auth import GRAPH_SCOPE, Flow, PartnerCredential
+from .errors import CallIds, GraphError, graph_error, graph_error_from_json
+from .resources import MalformedResourceError, json_object
+from .resources.graph import (
+    AssignedLicense,
+    BatchRequest,
+    BatchResult,
+    CompanySubscription,
+    SubscribedSku,
+    User,
+)
+from .transport import GUID, ApiCaller, ThrottleRetryPolicy, build_pipeline_client, parse_retry_after
+
+DEFAULT_ENDPOINT = "https://graph.microsoft.com"
+BATCH_SIZE = 20  # Graph's documented maximum per $batch
+USER_FIELDS = "id,assignedLicenses,licenseAssignmentStates,usageLocation"
+
+
+class GraphClient:
+    """Graph v1.0 over one pooled keep-alive session, one token per customer tenant."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: PartnerCredential,
+        *,
+        flow: Flow = Flow.APP_USER,
+        verify: bool | str | None = None,
+        session: requests.Session | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        retry: ThrottleRetryPolicy | None = None,
+        batch_rounds: int = 4,
+    ) -> None:
+        self._endpoint = endpoint.rstrip("/")
+        self._flow = flow
+        self._retry = retry or ThrottleRetryPolicy()
+        pipeline = build_pipeline_client(
+            self._endpoint,
+            service="Graph",
+            credential=credential,
+            scope=GRAPH_SCOPE,
+            correlation_header="client-request-id",
+            request_id_header=None,
+            response_request_id_header="request-id",
+            session=session,
+            verify=verify,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retry=self._retry,
+        )
+        self._api = ApiCaller(
+            pipeline,
+            error_for=graph_error,
+            error_type=GraphError,
+            request_id_headers=("request-id",),
+            correlation_header="client-request-id",
+            retry=self._retry,
+        )
+        self._batch_rounds = batch_rounds
+
+    def close(self) -> None:
+        self._api.pipeline.close()
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def list_directory_subscriptions(self, tenant_id: str) -> Iterator[CompanySubscription]:
+        """Every commerce subscription in the tenant, from any channel (direct, EA, CSP)."""
+        items = self._pages(tenant_id, "/v1.0/directory/subscriptions")
+        return (CompanySubscription.from_json(item) for item in items)
+
+    def list_subscribed_skus(self, tenant_id: str) -> Iterator[SubscribedSku]:
+        return (SubscribedSku.from_json(item) for item in self._pages(tenant_id, "/v1.0/subscribedSkus"))
+
+    def list_users_with_sku(self, tenant_id: str, sku_id: str) -> Iterator[User]:
+        """Users holding ``sku_id`` directly or through a group (``licenseAssignmentStates`` says which)."""
+        query = {
+            "$filter": f"assignedLicenses/any(x:x/skuId eq {_guid(sku_id)})",
+            "$select": USER_FIELDS,
+            "$count": "true",
+            "$top": "999",
+        }
+        items = self._pages(tenant_id, "/v1.0/users", query=query, headers={"ConsistencyLevel": "eventual"})
+        return (User.from_json(item) for item in items)
+
+    def get_user(self, tenant_id: str, user_id: str) -> User:
+        data = self._read(
+            tenant_id, "/v1.0/users/{user_id}", {"user_id": user_id}, query={"$select": USER_FIELDS}
+        )
+        return User.from_json(data)
+
+    def assign_license(
+        self,
+        tenant_id: str,
+        user_id: str,
+        add: Sequence[AssignedLicense | str] = (),
+        remove: Sequence[str] = (),
+    ) -> User:
+        """Adds and removes in one call, so the user is never left without service in between."""
+        data = self._api.json(
+            "POST",
+            "/v1.0/users/{user_id}/assignLicense",
+            {"user_id": user_id},
+            body=assign_license_body(add, remove),
+            token_tenant=tenant_id,
+            token_flow=self._flow,
+        )
+        return User.from_json(json_object(data, "assignLicense"))
+
+    def assign_group_license(
+        self,
+        tenant_id: str,
+        group_id: str,
+        add: Sequence[AssignedLicense | str] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Changes a group's licenses; its members' inherited licenses follow asynchronously."""
+        self._api.call(
+            "POST",
+            "/v1.0/groups/{group_id}/assignLicense",
+            {"group_id": group_id},
+            body=assign_license_body(add, remove),
+            token_tenant=tenant_id,
+            token_flow=self._flow,
+        )
+
+    def batch(self, tenant_id: str, requests: Sequence[BatchRequest]) -> list[BatchResult]:
+        """Runs the requests in ``$batch`` groups of 20 and returns one result per request, in order.
+
+        Items Graph throttled (429) are sent again, alone, after their ``Retry-After`` when that is
+        short; a long wait leaves them as 429 results carrying ``retry_after`` for the caller to
+        re-enqueue. Other items are never re-sent.
+        """
+        if len({r.id for r in requests}) != len(requests):
+            raise ValueError("batch request ids must be unique")
+        results: dict[str, BatchResult] = {}
+        for start in range(0, len(requests), BATCH_SIZE):
+            results.update(self._run_batch(tenant_id, requests[start : start + BATCH_SIZE]))
+        return [results[r.id] for r in requests]
+
+    def _run_batch(self, tenant_id: str, group: Sequence[BatchRequest]) -> dict[str, BatchResult]:
+        results: dict[str, BatchResult] = {}
+        pending = list(group)
+        for round_number in range(1, self._batch_rounds + 1):
+            data = self._api.json(
+                "POST",
+                "/v1.0/$batch",
+                body={"requests": [r.to_json() for r in pending]},
+                token_tenant=tenant_id,
+                token_flow=self._flow,
+            )
+            for item in _batch_responses(data):
+                results[item.id] = item
+            throttled = {r.id: r for r in pending if results.get(r.id) and results[r.id].status == 429}
+            missing = [r.id for r in pending if r.id not in results]
+            if missing:
+                raise MalformedResourceError(f"$batch: no response for ids {missing}")
+            if not throttled or round_number == self._batch_rounds:
+                break
+            wait = max(results[i].retry_after or self._retry.backoff(round_number) for i in throttled)
+            if wait > self._retry.max_sleep:
+                break
+            self._retry.sleep(wait)
+            pending = list(throttled.values())
+        return results
+
+    def _read(
+        self, tenant_id: str, template: str, params: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> Mapping[str, Any]:
+        data = self._api.json(
+            "GET", template, params, token_tenant=tenant_id, token_flow=self._flow, **kwargs
+        )
+        return json_object(data, template)
+
+    def _pages(
+        self,
+        tenant_id: str,
+        template: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Mapping[str, Any]]:
+        """Items of a collection, following ``@odata.nextLink`` lazily.
+
+        The link is followed only below our own Graph endpoint, so the bearer token never leaves it.
+        """
+        data = self._read(tenant_id, template, query=query, headers=headers)
+        while True:
+            items = data.get("value", [])
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise MalformedResourceError(f"{template}: 'value' should be a list of objects")
+            yield from items
+            link = data.get("@odata.nextLink")
+            if not isinstance(link, str) or not link:
+                return
+            if not link.startswith(self._endpoint + "/"):
+                raise MalformedResourceError(f"{template}: next link leaves the Graph endpoint")
+            data = self._read(tenant_id, template, url=link, headers=headers)
+
+
+def assign_license_body(add: Sequence[AssignedLicense | str], remove: Sequence[str]) -> dict[str, Any]:
+    """Both arrays, always: Graph answers 400 when ``removeLicenses`` is missing, even if empty."""
+    licenses = [a if isinstance(a, AssignedLicense) else AssignedLicense(_guid(a)) for a in add]
+    return {"addLicenses": [a.to_json() for a in licenses], "removeLicenses": [_guid(r) for r in remove]}
+
+
+def batch_item_error(result: BatchResult) -> GraphError | None:
+    """The typed error for a failed ``$batch`` item, as if it had been called on its own."""
+    if result.ok:
+        return None
+    return graph_error_from_json(result.status, result.body, CallIds(), retry_after=result.retry_after)
+
+
+def _batch_responses(data: Any) -> Iterator[BatchResult]:
+    responses = json_object(data, "$batch").get("responses")
+    if not isinstance(responses, list) or not all(isinstance(r, dict) for r in responses):
+        raise MalformedResourceError("$batch: 'responses' should be a list of objects")
+    for response in responses:
+        headers = response.get("headers")
+        folded = {str(k).lower(): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+        yield BatchResult.from_json(response, retry_after=parse_retry_after(folded.get("retry-after")))
+
+
+def _guid(value: str) -> str:
+    """A SKU or plan id, checked: it is pasted into an OData filter, where text could change the query."""
+    if not GUID.match(value):
+        raise ValueError(f"not a GUID: {value!r}")
+    return value.lower()

@@ -1,0 +1,280 @@
+"""The Partner Center client: one method per documented operation, typed results, typed errors.
+
+Retries, throttling, ids and tokens live in the pipeline (:mod:`shared.transport`); a method here
+only names the operation, picks the authentication flow the docs require for it and parses the
+answer. Writes take their ``MS-RequestId`` from the caller, who persisted it before calling, so a
+retry, by the pipeline now or by the workflow later, cannot buy twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import requests
+
+from .auth import PARTNER_CENTER_SCOPE, Flow, PartnerCredential
+from .errors import PartnerCenterError, partner_center_error
+from .resources import MalformedResourceError, field, json_object
+from .resources.partner_center import (
+    Availability,
+    BillingProfile,
+    Cart,
+    CartCheckoutResult,
+    CartLineItem,
+    CompanyProfile,
+    Customer,
+    Order,
+    PartnerCenterSubscribedSku,
+    Product,
+    RelationshipRequest,
+    Sku,
+    Subscription,
+    SubscriptionProvisioningStatus,
+    WebhookRegistration,
+)
+from .transport import ApiCaller, ThrottleRetryPolicy, build_pipeline_client
+
+DEFAULT_ENDPOINT = "https://api.partnercenter.microsoft.com"
+CONTINUATION_HEADER = "MS-ContinuationToken"
+_NO_MORE_RECORDS = "2000"  # Microsoft's sample reads 400 with this code as the end of a listing
+
+_CUSTOMER = "/v1/customers/{customer_id}"
+_SUBSCRIPTION = _CUSTOMER + "/subscriptions/{subscription_id}"
+_WEBHOOK = "/webhooks/v1/registration"
+
+
+class PartnerCenterClient:
+    """Partner Center for one partner tenant, over one pooled keep-alive session."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: PartnerCredential,
+        *,
+        verify: bool | str | None = None,
+        session: requests.Session | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        retry: ThrottleRetryPolicy | None = None,
+        page_size: int = 100,
+    ) -> None:
+        self._retry = retry or ThrottleRetryPolicy()
+        pipeline = build_pipeline_client(
+            endpoint,
+            service="Partner Center",
+            credential=credential,
+            scope=PARTNER_CENTER_SCOPE,
+            correlation_header="MS-CorrelationId",
+            request_id_header="MS-RequestId",
+            response_request_id_header="MS-RequestId",
+            session=session,
+            verify=verify,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retry=self._retry,
+        )
+        self._api = ApiCaller(
+            pipeline,
+            error_for=partner_center_error,
+            error_type=PartnerCenterError,
+            request_id_headers=("MS-RequestId",),
+            correlation_header="MS-CorrelationId",
+            retry=self._retry,
+        )
+        self._page_size = page_size
+
+    def close(self) -> None:
+        self._api.pipeline.close()
+
+    def __enter__(self) -> PartnerCenterClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Invitation and customers
+
+    def get_relationship_request_url(self) -> str:
+        """The partner's reseller invitation link (the same for every customer)."""
+        data = self._read("/v1/customers/relationshiprequests", flow=Flow.APP_USER)
+        return RelationshipRequest.from_json(data).url
+
+    def get_customer(self, customer_id: str) -> Customer:
+        return Customer.from_json(self._read(_CUSTOMER, {"customer_id": customer_id}))
+
+    def list_customers(self, page_size: int | None = None) -> Iterator[Customer]:
+        query = {"size": str(page_size or self._page_size)}
+        return (Customer.from_json(item) for item in self._pages("/v1/customers", query=query))
+
+    def get_company_profile(self, customer_id: str) -> CompanyProfile:
+        data = self._read(_CUSTOMER + "/profiles/company", {"customer_id": customer_id}, flow=Flow.APP_USER)
+        return CompanyProfile.from_json(data)
+
+    def get_billing_profile(self, customer_id: str) -> BillingProfile:
+        return BillingProfile.from_json(
+            self._read(_CUSTOMER + "/profiles/billing", {"customer_id": customer_id})
+        )
+
+    # Catalog, scoped to the customer's country
+
+    def list_products(self, customer_id: str, target_view: str = "OnlineServices") -> Iterator[Product]:
+        items = self._pages(
+            _CUSTOMER + "/products", {"customer_id": customer_id}, query={"targetView": target_view}
+        )
+        return (Product.from_json(item) for item in items)
+
+    def list_skus(self, customer_id: str, product_id: str) -> Iterator[Sku]:
+        params = {"customer_id": customer_id, "product_id": product_id}
+        return (
+            Sku.from_json(item) for item in self._pages(_CUSTOMER + "/products/{product_id}/skus", params)
+        )
+
+    def list_availabilities(self, customer_id: str, product_id: str, sku_id: str) -> Iterator[Availability]:
+        params = {"customer_id": customer_id, "product_id": product_id, "sku_id": sku_id}
+        template = _CUSTOMER + "/products/{product_id}/skus/{sku_id}/availabilities"
+        return (Availability.from_json(item) for item in self._pages(template, params))
+
+    # Purchase
+
+    def create_cart(self, customer_id: str, lines: Sequence[CartLineItem], *, request_id: str) -> Cart:
+        body = {"lineItems": [line.to_json() for line in lines]}
+        data = self._write("POST", _CUSTOMER + "/carts", {"customer_id": customer_id}, body, request_id)
+        return Cart.from_json(data)
+
+    def checkout_cart(self, customer_id: str, cart_id: str, *, request_id: str) -> CartCheckoutResult:
+        """Buys the cart; after an ambiguous failure, reconcile with :meth:`list_orders` first."""
+        params = {"customer_id": customer_id, "cart_id": cart_id}
+        data = self._write("POST", _CUSTOMER + "/carts/{cart_id}/checkout", params, None, request_id)
+        return CartCheckoutResult.from_json(data)
+
+    def get_order(self, customer_id: str, order_id: str) -> Order:
+        return Order.from_json(
+            self._read(_CUSTOMER + "/orders/{order_id}", _ids(customer_id, order_id=order_id))
+        )
+
+    def list_orders(self, customer_id: str) -> Iterator[Order]:
+        return (
+            Order.from_json(item) for item in self._pages(_CUSTOMER + "/orders", {"customer_id": customer_id})
+        )
+
+    # Subscriptions and licenses
+
+    def list_subscriptions(self, customer_id: str) -> Iterator[Subscription]:
+        items = self._pages(_CUSTOMER + "/subscriptions", {"customer_id": customer_id})
+        return (Subscription.from_json(item) for item in items)
+
+    def get_subscription(self, customer_id: str, subscription_id: str) -> Subscription:
+        return Subscription.from_json(
+            self._read(_SUBSCRIPTION, _ids(customer_id, subscription_id=subscription_id))
+        )
+
+    def get_subscription_provisioning_status(
+        self, customer_id: str, subscription_id: str
+    ) -> SubscriptionProvisioningStatus:
+        params = _ids(customer_id, subscription_id=subscription_id)
+        data = self._read(_SUBSCRIPTION + "/provisioningstatus", params, flow=Flow.APP_USER)
+        return SubscriptionProvisioningStatus.from_json(data)
+
+    def list_subscribed_skus(self, customer_id: str) -> list[PartnerCenterSubscribedSku]:
+        """Every license pool of the tenant, whichever channel sold it."""
+        items = self._pages(_CUSTOMER + "/subscribedskus", {"customer_id": customer_id}, flow=Flow.APP_USER)
+        return [PartnerCenterSubscribedSku.from_json(item) for item in items]
+
+    # Webhooks
+
+    def create_or_update_webhook_registration(
+        self, url: str, events: Sequence[str], *, request_id: str | None = None
+    ) -> WebhookRegistration:
+        """Registers ``url`` for ``events``; Partner Center answers 409 to a second create, so update then."""
+        body = {"webhookUrl": url, "webhookEvents": list(events)}
+        request_id = request_id or str(uuid.uuid4())
+        try:
+            data = self._write("POST", _WEBHOOK, {}, body, request_id)
+        except PartnerCenterError as error:
+            if error.status != 409:
+                raise
+            data = self._write("PUT", _WEBHOOK, {}, body, request_id)
+        return WebhookRegistration.from_json(data)
+
+    def get_webhook_registration(self) -> WebhookRegistration | None:
+        """The current registration, or ``None`` when the partner has none."""
+        try:
+            return WebhookRegistration.from_json(self._read(_WEBHOOK))
+        except PartnerCenterError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def send_test_webhook(self) -> str:
+        """Asks Partner Center to send a ``test-created`` event; returns its correlation id."""
+        data = self._write("POST", _WEBHOOK + "/validationEvents", {}, None, str(uuid.uuid4()))
+        return str(field(data, "correlationId", str, resource="validationEvent"))
+
+    # Plumbing
+
+    def _read(
+        self, template: str, params: Mapping[str, str] | None = None, *, flow: Flow = Flow.APP_ONLY, **kw: Any
+    ) -> Mapping[str, Any]:
+        return json_object(self._api.json("GET", template, params, token_flow=flow, **kw), template)
+
+    def _write(
+        self,
+        method: str,
+        template: str,
+        params: Mapping[str, str],
+        body: Any,
+        request_id: str,
+        *,
+        flow: Flow = Flow.APP_ONLY,
+    ) -> Mapping[str, Any]:
+        data = self._api.json(method, template, params, body=body, request_id=request_id, token_flow=flow)
+        return json_object(data, template)
+
+    def _pages(
+        self,
+        template: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        flow: Flow = Flow.APP_ONLY,
+    ) -> Iterator[Mapping[str, Any]]:
+        """Items of a collection, fetching the next page only when the caller gets that far.
+
+        The next page repeats the request with ``seekOperation=next`` and the continuation token
+        in ``MS-ContinuationToken`` (how Microsoft's own bulk-migration sample pages).
+        """
+        token: str | None = None
+        while True:
+            headers = {CONTINUATION_HEADER: token} if token else None
+            page_query = {**(query or {}), "seekOperation": "next"} if token else query
+            try:
+                data = self._read(template, params, flow=flow, query=page_query, headers=headers)
+            except PartnerCenterError as error:
+                if token and error.status == 400 and error.code == _NO_MORE_RECORDS:
+                    return
+                raise
+            items = data.get("items", [])
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise MalformedResourceError(f"{template}: 'items' should be a list of objects")
+            yield from items
+            token = _continuation(data)
+            if not token or not items:
+                return
+
+
+def _continuation(page: Mapping[str, Any]) -> str | None:
+    """The token for the next page: in ``links.next.headers`` (the service) or ``continuationToken``."""
+    links = page.get("links")
+    following = links.get("next") if isinstance(links, dict) else None
+    if isinstance(following, dict):
+        for header in following.get("headers") or []:
+            if isinstance(header, dict) and str(header.get("key", "")).lower() == CONTINUATION_HEADER.lower():
+                return str(header.get("value") or "") or None
+    token = page.get("continuationToken")
+    return token if isinstance(token, str) and token else None
+
+
+def _ids(customer_id: str, **others: str) -> dict[str, str]:
+    return {"customer_id": customer_id, **others}

@@ -1,0 +1,405 @@
+"""The azure-core pipeline both service clients share.
+
+Order of the policies, outermost first, and why:
+
+1. :class:`CallContextPolicy` fixes the call's ids and its log template *once*, so every retry of
+   a write carries the same ``MS-RequestId`` (Partner Center's idempotency key).
+2. :class:`ThrottleRetryPolicy` retries transient failures with jittered exponential backoff and
+   sleeps through short ``Retry-After`` waits; a long one is handed back to the caller, who raises
+   :class:`~shared.errors.RetryLaterError` so the workflow re-enqueues instead of sleeping.
+3. :class:`CallLoggingPolicy` logs every attempt: method, path template, status, latency, ids.
+4. :class:`BearerPolicy` sets the token and re-acquires it once after a 401.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import requests
+from azure.core import PipelineClient
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HTTPPolicy, SansIOHTTPPolicy
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest, HttpResponse
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .errors import CallIds, ServiceError
+
+LOG = logging.getLogger("shared.http")
+
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+
+# Context keys the policies share; options with these names are lifted off the call's kwargs.
+PATH_TEMPLATE = "path_template"
+REQUEST_ID = "request_id"
+CORRELATION_ID = "correlation_id"
+TOKEN_TENANT = "token_tenant"  # noqa: S105 (a context key, not a secret)
+TOKEN_FLOW = "token_flow"  # noqa: S105 (a context key, not a secret)
+_CALL_OPTIONS = (PATH_TEMPLATE, REQUEST_ID, CORRELATION_ID, TOKEN_TENANT, TOKEN_FLOW)
+
+
+def resolve_verify(verify: bool | str | None) -> bool | str:
+    """What to trust: an explicit choice, else ``REQUESTS_CA_BUNDLE``, else the system roots."""
+    if verify is not None:
+        return verify
+    return os.environ.get("REQUESTS_CA_BUNDLE") or True
+
+
+class _PinnedVerifySession(requests.Session):
+    """A session whose trust is fixed at construction.
+
+    ``requests`` lets ``REQUESTS_CA_BUNDLE`` override ``Session.verify`` on every request; msal
+    calls through the session without a ``verify`` argument, so without this pin a machine-wide
+    bundle would silently replace the one we were given.
+    """
+
+    def __init__(self, verify: bool | str) -> None:
+        super().__init__()
+        self.verify = verify
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None or verify is True:
+            settings["verify"] = self.verify
+        return settings
+
+
+def make_session(verify: bool | str | None = None, *, pool_size: int = 16) -> requests.Session:
+    """One pooled keep-alive session; urllib3's own retries are off because the pipeline retries."""
+    session = _PinnedVerifySession(resolve_verify(verify))
+    no_retries = Retry(total=False, redirect=False, raise_on_status=False)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=no_retries)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds, fractional, or an HTTP date)."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - now()
+    return max(0.0, seconds) if seconds == seconds else None  # NaN is no instruction
+
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_TENANT_SKU = re.compile(r"^[0-9a-fA-F-]{36}_[0-9a-fA-F-]{36}$")
+_LONG_TOKEN = re.compile(r"^(?=.*\d)[A-Za-z0-9_\-.=~+]{24,}$")
+
+
+def path_template(path: str) -> str:
+    """A URL path with every id replaced, for logs of calls whose template is unknown.
+
+    Ids are GUIDs, numbers, anything with ``@`` (a UPN) and long opaque tokens; the literal path
+    words stay, so the log still says which operation ran.
+    """
+    segments = []
+    for raw in path.split("/"):
+        segments.append("{id}" if _is_id(raw) else raw)
+    return "/".join(segments)
+
+
+def _is_id(segment: str) -> bool:
+    if GUID.match(segment) or _TENANT_SKU.match(segment) or segment.isdigit():
+        return True
+    return "@" in segment or "%40" in segment.lower() or bool(_LONG_TOKEN.match(segment))
+
+
+def expand(template: str, params: Mapping[str, str]) -> str:
+    """Fill a path template, escaping each value so an id can never change the path's shape."""
+    return template.format_map({name: quote(str(value), safe="") for name, value in params.items()})
+
+
+class TokenSource(Protocol):
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken: ...
+
+
+class CallContextPolicy(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
+    """Stamps the call's ids before any retry, so all attempts share them.
+
+    ``request_id_header`` is Partner Center's ``MS-RequestId``: the caller's id for writes
+    (persisted by the workflow first), a fresh one for reads. Graph has no idempotency header
+    and only gets the correlation header.
+    """
+
+    def __init__(self, *, correlation_header: str, request_id_header: str | None) -> None:
+        self._correlation_header = correlation_header
+        self._request_id_header = request_id_header
+
+    def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
+        options = request.context.options
+        for name in _CALL_OPTIONS:
+            if name in options:
+                request.context[name] = options.pop(name)
+        headers = request.http_request.headers
+        correlation = request.context.get(CORRELATION_ID) or str(uuid.uuid4())
+        request.context[CORRELATION_ID] = correlation
+        headers[self._correlation_header] = correlation
+        if self._request_id_header:
+            request_id = request.context.get(REQUEST_ID) or str(uuid.uuid4())
+            request.context[REQUEST_ID] = request_id
+            headers[self._request_id_header] = request_id
+        headers.setdefault("Accept", "application/json")
+
+
+class ThrottleRetryPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
+    """Bounded retries: transient 5xx, connection errors and timeouts, and short 429 waits.
+
+    Writes are retried too: Partner Center deduplicates them by ``MS-RequestId`` and Graph's
+    license assignments are idempotent. When a 429 asks for more than ``max_sleep`` seconds, or
+    the attempts run out, the last response is returned for the client to turn into an error.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        max_sleep: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_sleep = max_sleep
+        self.sleep = sleep
+
+    def backoff(self, attempt: int) -> float:
+        """Half fixed, half random, so clients that failed together do not retry together."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not secrecy)
+
+    def send(self, request: PipelineRequest[HttpRequest]) -> PipelineResponse[HttpRequest, HttpResponse]:
+        attempt = 1
+        while True:
+            try:
+                response = self.next.send(request)
+            except (ServiceRequestError, ServiceResponseError):
+                if attempt >= self.max_attempts:
+                    raise
+                self.sleep(self.backoff(attempt))
+                attempt += 1
+                continue
+            status = response.http_response.status_code
+            if attempt >= self.max_attempts:
+                return response
+            if status == 429:
+                wait = parse_retry_after(response.http_response.headers.get("Retry-After"))
+                wait = self.backoff(attempt) if wait is None else wait
+                if wait > self.max_sleep:
+                    return response
+                self.sleep(wait)
+            elif status in TRANSIENT_STATUSES:
+                self.sleep(self.backoff(attempt))
+            else:
+                return response
+            attempt += 1
+
+
+class CallLoggingPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
+    """One log line per attempt, free of tokens, secrets and personal data.
+
+    The path is the operation's template (ids replaced), never the URL, whose path may hold a
+    UPN and whose query may hold a filter on one.
+    """
+
+    def __init__(self, *, service: str, response_request_id_header: str) -> None:
+        super().__init__()
+        self._service = service
+        self._response_request_id_header = response_request_id_header
+
+    def send(self, request: PipelineRequest[HttpRequest]) -> PipelineResponse[HttpRequest, HttpResponse]:
+        http_request = request.http_request
+        template = request.context.get(PATH_TEMPLATE) or path_template(urlsplit(http_request.url).path)
+        started = time.perf_counter()
+        try:
+            response = self.next.send(request)
+        except Exception as error:
+            LOG.warning(
+                "%s %s %s failed after %.0f ms: %s (request id %s, correlation id %s)",
+                self._service,
+                http_request.method,
+                template,
+                (time.perf_counter() - started) * 1000,
+                type(error).__name__,
+                request.context.get(REQUEST_ID),
+                request.context.get(CORRELATION_ID),
+            )
+            raise
+        headers = response.http_response.headers
+        LOG.info(
+            "%s %s %s -> %d in %.0f ms (request id %s, correlation id %s)",
+            self._service,
+            http_request.method,
+            template,
+            response.http_response.status_code,
+            (time.perf_counter() - started) * 1000,
+            headers.get(self._response_request_id_header) or request.context.get(REQUEST_ID),
+            request.context.get(CORRELATION_ID),
+        )
+        return response
+
+
+class BearerPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
+    """Sets the bearer token for the call's tenant and flow; after a 401, re-acquires exactly once.
+
+    A second 401 is returned as is: the client turns it into an ``UnauthorizedError`` that says
+    the credentials, not the network, need attention.
+    """
+
+    def __init__(self, credential: TokenSource, scope: str) -> None:
+        super().__init__()
+        self._credential = credential
+        self._scope = scope
+
+    def send(self, request: PipelineRequest[HttpRequest]) -> PipelineResponse[HttpRequest, HttpResponse]:
+        self._authorize(request, force_refresh=False)
+        response = self.next.send(request)
+        if response.http_response.status_code == 401:
+            self._authorize(request, force_refresh=True)
+            response = self.next.send(request)
+        return response
+
+    def _authorize(self, request: PipelineRequest[HttpRequest], *, force_refresh: bool) -> None:
+        options: dict[str, Any] = {"tenant_id": request.context.get(TOKEN_TENANT)}
+        if request.context.get(TOKEN_FLOW):
+            options["flow"] = request.context[TOKEN_FLOW]
+        if force_refresh:
+            options["force_refresh"] = True
+        token = self._credential.get_token(self._scope, **options)
+        request.http_request.headers["Authorization"] = f"Bearer {token.token}"
+
+
+def build_pipeline_client(
+    endpoint: str,
+    *,
+    service: str,
+    credential: TokenSource,
+    scope: str,
+    correlation_header: str,
+    request_id_header: str | None,
+    response_request_id_header: str,
+    session: requests.Session | None = None,
+    verify: bool | str | None = None,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 60.0,
+    retry: ThrottleRetryPolicy | None = None,
+) -> PipelineClient[HttpRequest, HttpResponse]:
+    """A pipeline over one pooled keep-alive session for one service."""
+    resolved = resolve_verify(verify)
+    transport = RequestsTransport(
+        session=session or make_session(resolved),
+        session_owner=False,
+        connection_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        connection_verify=resolved,
+    )
+    policies: list[Any] = [
+        CallContextPolicy(correlation_header=correlation_header, request_id_header=request_id_header),
+        retry or ThrottleRetryPolicy(),
+        CallLoggingPolicy(service=service, response_request_id_header=response_request_id_header),
+        BearerPolicy(credential, scope),
+    ]
+    return PipelineClient(base_url=endpoint.rstrip("/"), policies=policies, transport=transport)
+
+
+class ErrorFactory(Protocol):
+    def __call__(
+        self, status: int, body: bytes, ids: CallIds, *, retry_after: float | None = None
+    ) -> ServiceError: ...
+
+
+class ApiCaller:
+    """Sends one operation through the pipeline and turns every failure into the service's typed error."""
+
+    def __init__(
+        self,
+        pipeline: PipelineClient[HttpRequest, HttpResponse],
+        *,
+        error_for: ErrorFactory,
+        error_type: type[ServiceError],
+        request_id_headers: tuple[str, ...],
+        correlation_header: str,
+        retry: ThrottleRetryPolicy,
+        default_retry_later: float = 30.0,
+    ) -> None:
+        self.pipeline = pipeline
+        self.retry = retry
+        self._error_for = error_for
+        self._error_type = error_type
+        self._request_id_headers = request_id_headers
+        self._correlation_header = correlation_header
+        self._default_retry_later = default_retry_later
+
+    def call(
+        self,
+        method: str,
+        template: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        url: str | None = None,
+        **options: Any,
+    ) -> HttpResponse:
+        """``url`` (a next-page link) replaces the expanded template, which still names the call in logs."""
+        target = url or self.pipeline.format_url(expand(template, params or {}))
+        request = HttpRequest(
+            method, target, params=dict(query or {}), json=body, headers=dict(headers or {})
+        )
+        try:
+            response = self.pipeline.send_request(request, path_template=template, **options)
+        except (ServiceRequestError, ServiceResponseError) as error:
+            message = f"{method} {template}: no response after retries ({type(error).__name__})"
+            raise self._error_type(message, ids=self._ids(request), retryable=True) from error
+        if response.status_code >= 400:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if response.status_code == 429 and retry_after is None:
+                retry_after = self._default_retry_later
+            ids = self._ids(request, response)
+            raise self._error_for(response.status_code, response.content, ids, retry_after=retry_after)
+        return response
+
+    def json(self, method: str, template: str, params: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+        """The response body as parsed JSON, or ``{}`` for an empty body."""
+        response = self.call(method, template, params, **kwargs)
+        return response.json() if response.content else {}
+
+    def _ids(self, request: HttpRequest, response: HttpResponse | None = None) -> CallIds:
+        sent = request.headers
+        answered = response.headers if response is not None else {}
+        request_id = next(
+            (h.get(name) for name in self._request_id_headers for h in (answered, sent) if h.get(name)), None
+        )
+        correlation = answered.get(self._correlation_header) or sent.get(self._correlation_header)
+        return CallIds(request_id=request_id, correlation_id=correlation)
