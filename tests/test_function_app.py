@@ -1,0 +1,141 @@
+"""function_app.py through its real entry points, with the store on Azurite."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.data.tables import TableServiceClient
+
+import function_app
+from shared import api, settings
+from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
+from shared.store import TABLE_NAME, TransferStore
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_app_indexes_the_intended_routes_with_unique_names_and_function_keys() -> None:
+    functions = function_app.app.get_functions()
+    names = [f.get_function_name() for f in functions]
+    routes = {}
+    for f in functions:
+        trigger = next(b for b in json.loads(f.get_function_json())["bindings"] if b["type"] == "httpTrigger")
+        routes[f.get_function_name()] = (trigger["route"], trigger["methods"], trigger["authLevel"])
+
+    assert len(names) == len(set(names))
+    assert routes["list_transfers"] == ("transfers", ["GET"], "FUNCTION")
+    assert routes["get_transfer"] == ("transfers/{id}", ["GET"], "FUNCTION")
+
+
+@pytest.fixture
+def app_store(azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[TransferStore]:
+    """The app configured as in Azure, pointed at Azurite; caches reset around the test."""
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    settings.get_settings.cache_clear()
+    api.admin_api.cache_clear()
+    TableServiceClient.from_connection_string(azurite.connection_string).delete_table(TABLE_NAME)
+    store = TransferStore.connect(settings.get_settings().storage)
+    store.ensure_table()
+    yield store
+    settings.get_settings.cache_clear()
+    api.admin_api.cache_clear()
+
+
+def start(store: TransferStore, state: TransferState = TransferState.AWAITING_ACCEPTANCE) -> Transfer:
+    transfer = Transfer(
+        id=new_transfer_id(),
+        customer_tenant_id=str(uuid.uuid4()),
+        customer_country="US",
+        source_channel=SourceChannel.OPEN,
+        state=state,
+        created_at=T0,
+        updated_at=T0,
+        contact_email="it@fabrikam.example",
+    )
+    return store.create(transfer, history=HistoryEntry(at=T0, action="created", message="started")).transfer
+
+
+def call(function: object, url: str, **route: str) -> tuple[int, str, dict[str, Any]]:
+    request = func.HttpRequest(
+        method="GET",
+        url=url,
+        body=b"",
+        route_params=route,
+        params=dict(p.split("=", 1) for p in url.partition("?")[2].split("&") if p),
+    )
+    response = function(request)  # type: ignore[operator]
+    return response.status_code, response.mimetype, json.loads(response.get_body())
+
+
+def test_get_transfer_returns_header_lines_and_history(app_store: TransferStore) -> None:
+    transfer = start(app_store)
+
+    status, mimetype, body = call(function_app.get_transfer, f"/api/transfers/{transfer.id}", id=transfer.id)
+
+    assert (status, mimetype) == (200, "application/json")
+    assert body["id"] == transfer.id
+    assert body["state"] == "AwaitingAcceptance"
+    assert body["lines"] == []
+    assert [h["action"] for h in body["history"]] == ["created"]
+
+
+def test_unknown_transfer_is_a_404_problem(app_store: TransferStore) -> None:
+    missing = new_transfer_id()
+
+    status, mimetype, body = call(function_app.get_transfer, f"/api/transfers/{missing}", id=missing)
+
+    assert (status, mimetype) == (404, "application/problem+json")
+    assert body["title"] == "Transfer not found"
+    assert missing in body["detail"]
+
+
+def test_malformed_transfer_id_is_a_400_problem(app_store: TransferStore) -> None:
+    status, mimetype, body = call(function_app.get_transfer, "/api/transfers/x%2F..", id="x/..")
+
+    assert (status, mimetype) == (400, "application/problem+json")
+    assert "32 lowercase hex digits" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("state=Sleeping", "state"),
+        ("pageSize=0", "pageSize"),
+        ("pageSize=ten", "pageSize"),
+        ("continuationToken=bm90LWEtdG9rZW4", "continuationToken"),
+    ],
+)
+def test_malformed_list_filter_is_a_400_problem_naming_the_parameter(
+    app_store: TransferStore, query: str, parameter: str
+) -> None:
+    status, mimetype, body = call(function_app.list_transfers, f"/api/transfers?{query}")
+
+    assert (status, mimetype) == (400, "application/problem+json")
+    assert body["parameter"] == parameter
+
+
+def test_list_filters_by_state_and_pages_with_a_continuation_token(app_store: TransferStore) -> None:
+    waiting = sorted(start(app_store).id for _ in range(5))
+    for _ in range(2):
+        record = app_store.get(start(app_store).id)
+        moved, entry = record.transfer.move(TransferState.ACCEPTED, at=T0, actor="test")
+        app_store.commit(record, Change(moved, history=(entry,)))
+
+    seen: list[str] = []
+    url = "/api/transfers?state=AwaitingAcceptance&pageSize=2"
+    while True:
+        status, _, body = call(function_app.list_transfers, url)
+        assert status == 200
+        seen.extend(item["id"] for item in body["items"])
+        if not body["continuationToken"]:
+            break
+        token = body["continuationToken"]
+        url = f"/api/transfers?state=AwaitingAcceptance&pageSize=2&continuationToken={token}"
+
+    assert seen == waiting
