@@ -1,0 +1,349 @@
+// The whole Azure footprint of the transfer service, provisioned by `azd up` (or `az deployment sub create`).
+// Shape follows Azure-Samples/functions-quickstart-python-http-azd: subscription scope, one resource group,
+// Azure Verified Modules pinned to exact versions, a user-assigned identity that owns every data-plane grant,
+// and a Flex Consumption app that reaches storage, telemetry and Key Vault without any key or connection string.
+targetScope = 'subscription'
+
+// ---------------------------------------------------------------------------------------------------------
+// Environment (azd fills these from the azd environment, see main.parameters.json)
+// ---------------------------------------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; seeds every resource name and the azd-env-name tag.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource. Only regions that offer Flex Consumption are allowed.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Object id of the developer or operator running the deployment. They get data-plane roles to debug storage and to put the partner secrets into Key Vault. Leave empty in production pipelines.')
+param principalId string = ''
+
+@description('Kind of principal behind principalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
+// ---------------------------------------------------------------------------------------------------------
+// Product settings (docs/design.md, "Settings"): each parameter becomes the app setting of the same meaning
+// ---------------------------------------------------------------------------------------------------------
+
+@minLength(36)
+@maxLength(36)
+@description('PARTNER_TENANT_ID: Entra tenant id of the CSP partner.')
+param partnerTenantId string
+
+@minLength(36)
+@maxLength(36)
+@description('PARTNER_CLIENT_ID: application (client) id of the partner\'s app registration.')
+param partnerClientId string
+
+@minLength(2)
+@maxLength(2)
+@description('PARTNER_COUNTRY: ISO 3166-1 alpha-2 code of the partner\'s location; its CSP region follows.')
+param partnerCountry string
+
+@description('PARTNER_CENTER_ENDPOINT: Partner Center API base URL.')
+param partnerCenterEndpoint string = 'https://api.partnercenter.microsoft.com'
+
+@description('GRAPH_ENDPOINT: Microsoft Graph base URL.')
+param graphEndpoint string = 'https://graph.microsoft.com'
+
+@description('AUTHORITY_HOST: Entra authority host. Taken from the target cloud so sovereign clouds work unchanged.')
+param authorityHost string = environment().authentication.loginEndpoint
+
+@description('WEBHOOK_CERT_HOSTS: comma-separated hosts allowed to serve the Partner Center webhook signing certificate.')
+param webhookCertHosts string = '3psostorageacct.blob.${environment().suffixes.storage}'
+
+@description('WEBHOOK_TRUST_ROOTS: path of a PEM bundle the signing certificate must chain to. Empty: system roots.')
+param webhookTrustRoots string = ''
+
+@minValue(0)
+@maxValue(90)
+@description('EXPIRY_LEAD_DAYS: how many days before an original subscription\'s next lifecycle date the cutover runs.')
+param expiryLeadDays int = 7
+
+@description('SKU_REFERENCE_URL: Microsoft\'s licensing CSV (product names and service plan identifiers).')
+param skuReferenceUrl string = 'https://download.microsoft.com/download/e/3/e/e3e9faf2-f28b-490a-9ada-c6089a1fc5b0/Product%20names%20and%20service%20plan%20identifiers%20for%20licensing.csv'
+
+// The two secrets normally never pass through a deployment: the operator stores them in Key Vault
+// (`az keyvault secret set`). These exist for pipelines that hold them in their own secret store.
+@secure()
+@description('Optional. Written to Key Vault as the partner app\'s client secret when not empty.')
+param partnerClientSecret string = ''
+
+@secure()
+@description('Optional. Written to Key Vault as the consented partner admin\'s refresh token when not empty.')
+param partnerRefreshToken string = ''
+
+// ---------------------------------------------------------------------------------------------------------
+// Scale and safety knobs
+// ---------------------------------------------------------------------------------------------------------
+
+@minValue(40)
+@maxValue(1000)
+@description('Upper bound of Flex Consumption instances; 40 is the lowest the platform accepts.')
+param maximumInstanceCount int = 100
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory per Flex Consumption instance.')
+param instanceMemoryMB int = 2048
+
+@description('Purge protection keeps a deleted vault (and the partner\'s refresh token) recoverable for 90 days. It cannot be turned off once on; set false only for throwaway environments.')
+param keyVaultPurgeProtection bool = true
+
+// ---------------------------------------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------------------------------------
+
+var abbrs = loadJsonContent('./abbreviations.json')
+// Stable per subscription, environment and region, so re-provisioning updates rather than duplicates.
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
+var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
+// Key Vault secret names allow only letters, digits and dashes, hence not the app setting names.
+var secretNames = {
+  clientSecret: 'partner-client-secret'
+  refreshToken: 'partner-refresh-token'
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resources
+// ---------------------------------------------------------------------------------------------------------
+
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
+  name: '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+// One identity for the app: storage, telemetry and Key Vault grants survive re-creating the app itself.
+module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}api-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+// Queues and tables hold the transfer records and the workflow; the blob container holds the deployed package.
+// Shared keys are off, so every caller (host, app, developer) authenticates with Entra ID.
+module storage 'br/public:avm/res/storage/storage-account:0.25.0' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    dnsEndpointType: 'Standard'
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+    blobServices: {
+      containers: [
+        {
+          name: deploymentStorageContainerName
+        }
+      ]
+    }
+    queueServices: {}
+    tableServices: {}
+  }
+}
+
+module logAnalytics 'br/public:avm/res/operational-insights/workspace:0.11.1' = {
+  name: 'logAnalytics'
+  scope: rg
+  params: {
+    name: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    location: location
+    tags: tags
+    dataRetention: 30
+  }
+}
+
+// Local auth off: telemetry is accepted only from identities holding Monitoring Metrics Publisher.
+module monitoring 'br/public:avm/res/insights/component:0.6.0' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    name: '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+    workspaceResourceId: logAnalytics.outputs.resourceId
+    disableLocalAuth: true
+  }
+}
+
+module plan 'br/public:avm/res/web/serverfarm:0.1.1' = {
+  name: 'plan'
+  scope: rg
+  params: {
+    name: '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    sku: {
+      name: 'FC1'
+      tier: 'FlexConsumption'
+    }
+    reserved: true
+    zoneRedundant: false
+  }
+}
+
+// RBAC-only vault: no access policies, so who may read the partner's secrets is visible in one place (rbac.bicep).
+module keyVault 'br/public:avm/res/key-vault/vault:0.13.0' = {
+  name: 'keyVault'
+  scope: rg
+  params: {
+    name: '${abbrs.keyVaultVaults}${resourceToken}'
+    location: location
+    tags: tags
+    sku: 'standard'
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: keyVaultPurgeProtection
+    enableVaultForDeployment: false
+    enableVaultForDiskEncryption: false
+    enableVaultForTemplateDeployment: false
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+module secrets 'app/secrets.bicep' = {
+  name: 'secrets'
+  scope: rg
+  params: {
+    keyVaultName: keyVault.outputs.name
+    clientSecretName: secretNames.clientSecret
+    refreshTokenName: secretNames.refreshToken
+    partnerClientSecret: partnerClientSecret
+    partnerRefreshToken: partnerRefreshToken
+  }
+}
+
+// What the product reads (shared/settings.py). The secrets are Key Vault references resolved by the platform
+// with the app's identity; versionless URIs pick up a rotated secret without redeploying.
+var productSettings = {
+  PARTNER_CENTER_ENDPOINT: partnerCenterEndpoint
+  GRAPH_ENDPOINT: graphEndpoint
+  AUTHORITY_HOST: authorityHost
+  PARTNER_TENANT_ID: partnerTenantId
+  PARTNER_CLIENT_ID: partnerClientId
+  PARTNER_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.clientSecret})'
+  PARTNER_REFRESH_TOKEN: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.refreshToken})'
+  PARTNER_COUNTRY: toUpper(partnerCountry)
+  WEBHOOK_CERT_HOSTS: webhookCertHosts
+  WEBHOOK_TRUST_ROOTS: webhookTrustRoots
+  EXPIRY_LEAD_DAYS: string(expiryLeadDays)
+  SKU_REFERENCE_URL: skuReferenceUrl
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    location: location
+    tags: tags
+    appServicePlanId: plan.outputs.resourceId
+    storageAccountName: storage.outputs.name
+    deploymentStorageContainerName: deploymentStorageContainerName
+    identityResourceId: identity.outputs.resourceId
+    identityClientId: identity.outputs.clientId
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    appSettings: productSettings
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    appInsightsName: monitoring.outputs.name
+    keyVaultName: keyVault.outputs.name
+    identityPrincipalId: identity.outputs.principalId
+    developerPrincipalId: principalId
+    developerPrincipalType: principalType
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Outputs (azd writes them into the environment's .env; none of them is a secret)
+// ---------------------------------------------------------------------------------------------------------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_NAME string = api.outputs.SERVICE_API_NAME
+output SERVICE_API_NAME string = api.outputs.SERVICE_API_NAME
+output SERVICE_API_URI string = api.outputs.SERVICE_API_URI
+output AZURE_USER_ASSIGNED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri

@@ -1,0 +1,313 @@
+"""The security and wiring conventions of infra/, checked on pycep-parser's reading of each file.
+
+A file pycep cannot parse (it lags Bicep: spread, union literal types, resourceInput<>) skips the
+checks that need it, naming the file; tree-sitter still guards its syntax in test_bicep_syntax.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pycep", reason="pycep-parser not installed (pip install -r requirements-dev.txt)")
+
+from .bicep_model import (
+    INFRA,
+    REPO,
+    Template,
+    bicep_files,
+    body,
+    design_setting_names,
+    is_function,
+    object_entries,
+    parse_template,
+)
+
+# docs/design.md "Settings" (a stable contract). AzureWebJobsStorage is met by its identity-based form.
+DESIGN_SETTINGS = (
+    "PARTNER_CENTER_ENDPOINT",
+    "GRAPH_ENDPOINT",
+    "AUTHORITY_HOST",
+    "PARTNER_TENANT_ID",
+    "PARTNER_CLIENT_ID",
+    "PARTNER_CLIENT_SECRET",
+    "PARTNER_REFRESH_TOKEN",
+    "PARTNER_COUNTRY",
+    "WEBHOOK_CERT_HOSTS",
+    "WEBHOOK_TRUST_ROOTS",
+    "AzureWebJobsStorage",
+    "EXPIRY_LEAD_DAYS",
+    "SKU_REFERENCE_URL",
+)
+IDENTITY_STORAGE_SETTINGS = tuple(
+    f"AzureWebJobsStorage__{suffix}"
+    for suffix in ("credential", "clientId", "blobServiceUri", "queueServiceUri", "tableServiceUri")
+)
+KEY_VAULT_REFERENCE = re.compile(r"^@Microsoft\.KeyVault\(SecretUri=\$\{[^}]+\}secrets/\$\{[^}]+\}\)$")
+ROLE = {
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+}
+
+
+@pytest.fixture(scope="module")
+def parsed() -> dict[str, Template | str]:
+    """Each file's parse, or why pycep could not read it (it raises lark's many exception types)."""
+    result: dict[str, Template | str] = {}
+    for path in bicep_files():
+        try:
+            result[str(path.relative_to(INFRA))] = parse_template(path)
+        except Exception as error:
+            result[str(path.relative_to(INFRA))] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def templates(parsed) -> dict[str, Template]:
+    """The files pycep could read; checks over all files assert on these, then report the rest as skipped."""
+    return {name: t for name, t in parsed.items() if isinstance(t, Template)}
+
+
+def _template(parsed: dict[str, Template | str], name: str) -> Template:
+    found = parsed[name]
+    if isinstance(found, str):
+        pytest.skip(f"pycep-parser cannot read {name}: {found}")
+    return found
+
+
+def _skip_if_any_unread(parsed: dict[str, Template | str]) -> None:
+    unread = sorted(name for name, t in parsed.items() if isinstance(t, str))
+    if unread:
+        pytest.skip(f"checked the files pycep-parser reads; it cannot read {unread}")
+
+
+@pytest.fixture(scope="module")
+def main(parsed) -> Template:
+    return _template(parsed, "main.bicep")
+
+
+@pytest.fixture(scope="module")
+def api(parsed) -> Template:
+    return _template(parsed, "app/api.bicep")
+
+
+@pytest.fixture(scope="module")
+def rbac(parsed) -> Template:
+    return _template(parsed, "app/rbac.bicep")
+
+
+@pytest.fixture(scope="module")
+def site(api: Template) -> dict[str, Any]:
+    return api.module_using("avm/res/web/site")
+
+
+@pytest.fixture(scope="module")
+def app_settings(main, api, site) -> dict[str, Any]:
+    """Every app setting the function app gets, following main.bicep's values into api.bicep."""
+    passed = {name: (main, value) for name, value in main.module_using("app/api.bicep").items()}
+    (config,) = [c for c in site["configs"] if c["name"] == "appsettings"]
+    return object_entries(api, config["properties"], passed)
+
+
+def _scalar(template: Template, value: Any) -> Any:
+    """A literal, or the default of the parameter it names (pycep writes references as bare names)."""
+    parameters = template.section("parameters")
+    if isinstance(value, str) and value in parameters:
+        return parameters[value].get("default")
+    return value
+
+
+# ---- storage, plan, site ---------------------------------------------------------------------------------
+
+
+def test_storage_account_accepts_only_entra_id(main):
+    storage = main.module_using("avm/res/storage/storage-account")
+    assert storage["allowSharedKeyAccess"] is False
+    assert storage["allowBlobPublicAccess"] is False
+    assert storage["minimumTlsVersion"] == "TLS1_2"
+
+
+def test_storage_account_serves_queues_tables_and_the_deployment_container(main):
+    storage = main.module_using("avm/res/storage/storage-account")
+    assert "queueServices" in storage
+    assert "tableServices" in storage
+    assert [c["name"] for c in storage["blobServices"]["containers"]] == ["deploymentStorageContainerName"]
+
+
+def test_plan_is_flex_consumption_fc1(main):
+    plan = main.module_using("avm/res/web/serverfarm")
+    assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    assert plan["reserved"] is True  # Linux
+
+
+def test_function_app_runs_python_311_on_linux(site):
+    assert site["kind"] == "functionapp,linux"
+    assert site["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
+
+
+def test_function_app_deploys_and_reads_key_vault_with_its_user_assigned_identity(site):
+    storage = site["functionAppConfig"]["deployment"]["storage"]
+    assert storage["type"] == "blobContainer"
+    assert storage["authentication"] == {
+        "type": "UserAssignedIdentity",
+        "userAssignedIdentityResourceId": "identityResourceId",
+    }
+    assert site["keyVaultAccessIdentityResourceId"] == "identityResourceId"
+    assert site["managedIdentities"] == {"userAssignedResourceIds": ["identityResourceId"]}
+
+
+def test_function_app_scales_with_2048_mb_instances_by_default(api, site):
+    scale = site["functionAppConfig"]["scaleAndConcurrency"]
+    assert _scalar(api, scale["instanceMemoryMB"]) == 2048
+    assert 40 <= _scalar(api, scale["maximumInstanceCount"]) <= 1000
+
+
+def test_application_insights_refuses_key_based_ingestion(main):
+    assert main.module_using("avm/res/insights/component")["disableLocalAuth"] is True
+
+
+def test_key_vault_authorizes_by_rbac_without_access_policies(main):
+    vault = main.module_using("avm/res/key-vault/vault")
+    assert vault["enableRbacAuthorization"] is True
+    assert "accessPolicies" not in vault
+
+
+# ---- app settings ----------------------------------------------------------------------------------------
+
+
+def test_app_settings_cover_every_design_setting(app_settings):
+    missing = [
+        name
+        for name in DESIGN_SETTINGS
+        if name not in app_settings and not any(s.startswith(f"{name}__") for s in app_settings)
+    ]
+    assert missing == []
+
+
+def test_storage_setting_is_identity_based(app_settings):
+    assert "AzureWebJobsStorage" not in app_settings  # a connection string would need a key
+    assert set(IDENTITY_STORAGE_SETTINGS) <= set(app_settings)
+    assert app_settings["AzureWebJobsStorage__credential"] == "managedidentity"
+
+
+def test_telemetry_and_sdk_credentials_use_the_identity(app_settings):
+    assert {"APPLICATIONINSIGHTS_CONNECTION_STRING", "AZURE_CLIENT_ID"} <= set(app_settings)
+    assert app_settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"].endswith("Authorization=AAD")
+
+
+def test_partner_secrets_are_key_vault_references(app_settings):
+    for name in ("PARTNER_CLIENT_SECRET", "PARTNER_REFRESH_TOKEN"):
+        assert KEY_VAULT_REFERENCE.match(app_settings[name]), name
+
+
+def test_app_settings_declare_no_runtime_settings_deprecated_on_flex(app_settings):
+    assert {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & set(app_settings) == set()
+
+
+def test_settings_walk_follows_variables_unions_and_both_branches(tmp_path):
+    source = """
+param extra object = {}
+var base = { A: 'a' }
+module site 'br/public:avm/res/web/site:0.16.0' = {
+  name: 'site'
+  params: {
+    configs: [{ name: 'appsettings', properties: union(base, extra, empty(base) ? { B: 'b' } : { C: 'c' }) }]
+  }
+}
+"""
+    callee = parse_template(tmp_path / "api.bicep", source)
+    caller = parse_template(tmp_path / "main.bicep", "var more = { D: 'd' }\n")
+    (config,) = callee.module_using("avm/res/web/site")["configs"]
+    assert set(object_entries(callee, config["properties"], {"extra": (caller, "more")})) == {
+        "A",
+        "B",
+        "C",
+        "D",
+    }
+
+
+def test_design_table_still_lists_the_settings_infra_provides():
+    """When design.md gains a setting, this fails until infra/ provides it too."""
+    for design in (REPO / "docs" / "design.md", REPO.parent / "shared" / "docs" / "design.md"):
+        if design.is_file():
+            assert sorted(design_setting_names(design.read_text())) == sorted(DESIGN_SETTINGS)
+            return
+    pytest.skip("design.md is neither in docs/ nor in ../shared/docs/")
+
+
+# ---- modules, role assignments, outputs ------------------------------------------------------------------
+
+
+def test_every_registry_module_is_an_avm_module_pinned_to_an_exact_version(parsed, templates):
+    modules = {
+        f"{file}:{name}": module["detail"]
+        for file, template in templates.items()
+        for name, module in template.registry_modules().items()
+    }
+    loose = {
+        key: detail["full"]
+        for key, detail in modules.items()
+        if not (detail["path"].startswith("avm/res/") and re.fullmatch(r"\d+\.\d+\.\d+", detail["tag"]))
+    }
+    assert loose == {}
+    _skip_if_any_unread(parsed)
+    assert modules, "expected AVM modules"
+
+
+def test_every_role_assignment_is_named_with_guid(parsed, templates):
+    assignments = {
+        f"{file}:{name}": body(resource)["name"]
+        for file, template in templates.items()
+        for name, resource in template.resources_of_type("Microsoft.Authorization/roleAssignments").items()
+    }
+    assert {key for key, name in assignments.items() if not is_function(name, "guid")} == set()
+    _skip_if_any_unread(parsed)
+    assert assignments, "expected role assignments"
+
+
+def test_identity_holds_each_role_the_app_needs(rbac):
+    role_ids = set(rbac.section("variables")["roles"]["value"].values())
+    assert set(ROLE.values()) <= role_ids
+    granted_to_identity = [
+        body(resource)["properties"]
+        for resource in rbac.resources_of_type("Microsoft.Authorization/roleAssignments").values()
+        if body(resource)["properties"]["principalId"] == "identityPrincipalId"
+    ]
+    assert {p["principalType"] for p in granted_to_identity} == {"ServicePrincipal"}
+    assert len(granted_to_identity) == 3  # storage roles (one looped declaration), telemetry, secrets
+
+
+def test_developer_roles_apply_only_when_a_principal_is_given(rbac):
+    for name, resource in rbac.resources_of_type("Microsoft.Authorization/roleAssignments").items():
+        if body(resource)["properties"]["principalId"] != "developerPrincipalId":
+            continue
+        config = resource["config"]
+        guarded = config.get("condition") or json.dumps(config.get("loop_type", {})).count("hasDeveloper")
+        assert guarded, name
+
+
+def test_outputs_reveal_no_secret(parsed, templates):
+    for file, template in templates.items():
+        secure = {
+            n for n, p in template.section("parameters").items() if {"type": "secure"} in p["decorators"]
+        }
+        for name, output in template.section("outputs").items():
+            text = json.dumps(output["value"])
+            assert not re.search(r"secret|password|token", name, flags=re.IGNORECASE), f"{file}:{name}"
+            assert not re.search(r'"type": "list', text), f"{file}:{name}"
+            assert not any(re.search(rf"\b{p}\b", text) for p in secure), f"{file}:{name}"
+    _skip_if_any_unread(parsed)
+
+
+def test_parameters_file_feeds_only_declared_parameters_and_every_required_one(main):
+    supplied = set(json.loads((INFRA / "main.parameters.json").read_text())["parameters"])
+    declared = main.section("parameters")
+    required = {name for name, p in declared.items() if "default" not in p}
+    assert supplied - set(declared) == set()
+    assert required - supplied == set()
