@@ -1,0 +1,449 @@
+"""The transfer plan: for every original, what the partner would buy, and why (a dry run).
+
+Each line ends in one decision:
+
+* **identical**: the same SKU is purchasable in the customer's country; the same number of seats is
+  bought and users keep their licence (the new seats join the same SKU pool).
+* **equivalent**: the SKU is not purchasable there; a curated successor or the smallest covering set
+  found in the catalog is bought instead (:mod:`.matching`), with every lost plan listed. Losing a
+  data-bearing plan sets ``needs_approval``: nothing is bought for that line until an admin approves.
+* **blocked**: nothing can be bought automatically, with the reason.
+* **skipped**: not moved at all (trial, free, tenant-level...), with the reason from the inventory.
+
+Term and billing cycle default to a one-year term billed monthly (``P1Y`` / ``monthly``): the yearly
+term is what Microsoft itself gives subscriptions it migrates into new commerce and costs less than
+the monthly term; monthly billing of that term costs the same in new commerce as paying upfront, and
+spares the partner prepaying a year for a customer it has only just taken over. When an offer does
+not sell the requested combination, the closest one it sells is taken and the explanation says so.
+
+The plan holds no clock and no randomness: the same inputs give the same plan, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from .inventory import Inventory, SkippedSku, SourceLine
+from .matching import Basis, Cover, OfferIndex, Search, SourcePlan
+from .offers import Catalog, CatalogItem
+from .reference import SkuReference, clean_plan_name
+from .successors import rename_of
+from .tiers import service_of
+
+DEFAULT_TERM_DURATION = "P1Y"
+DEFAULT_BILLING_CYCLE = "monthly"
+TERM_DURATIONS = ("P1M", "P1Y", "P3Y")
+BILLING_CYCLES = ("monthly", "annual", "triennial")
+#: When an offer does not sell the requested term and cycle: the same term first, then this order.
+_TERM_FALLBACK = (
+    ("P1Y", "monthly"),
+    ("P1Y", "annual"),
+    ("P1M", "monthly"),
+    ("P3Y", "monthly"),
+    ("P3Y", "annual"),
+    ("P3Y", "triennial"),
+)
+
+
+class Decision(StrEnum):
+    IDENTICAL = "identical"
+    EQUIVALENT = "equivalent"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+
+
+class BlockReason(StrEnum):
+    NOT_SOLD_IN_COUNTRY = "not_sold_in_country"
+    NO_COVER_FOUND = "no_cover_found"
+    PLANS_UNKNOWN = "plans_unknown"
+    QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """The transfer's purchase options; see the module docstring for why these defaults."""
+
+    term_duration: str = DEFAULT_TERM_DURATION
+    billing_cycle: str = DEFAULT_BILLING_CYCLE
+
+    def __post_init__(self) -> None:
+        if self.term_duration not in TERM_DURATIONS:
+            raise ValueError(f"termDuration must be one of {TERM_DURATIONS}, not {self.term_duration!r}")
+        if self.billing_cycle not in BILLING_CYCLES:
+            raise ValueError(f"billingCycle must be one of {BILLING_CYCLES}, not {self.billing_cycle!r}")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> PlanOptions:
+        """From a transfer's ``options`` object (``termDuration``, ``billingCycle``); raises ValueError."""
+        data = data or {}
+        term = data.get("termDuration", DEFAULT_TERM_DURATION)
+        cycle = data.get("billingCycle", DEFAULT_BILLING_CYCLE)
+        if not isinstance(term, str) or not isinstance(cycle, str):
+            raise ValueError("termDuration and billingCycle must be strings")
+        return cls(term_duration=term.upper(), billing_cycle=cycle.lower())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"termDuration": self.term_duration, "billingCycle": self.billing_cycle}
+
+
+@dataclass(frozen=True, slots=True)
+class TargetItem:
+    """One cart line the partner would buy for an original."""
+
+    catalog_item_id: str
+    product_id: str
+    sku_id: str
+    provisioning_id: str
+    title: str
+    quantity: int
+    term_duration: str
+    billing_cycle: str
+    is_addon: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "catalogItemId": self.catalog_item_id,
+            "productId": self.product_id,
+            "skuId": self.sku_id,
+            "provisioningId": self.provisioning_id,
+            "title": self.title,
+            "quantity": self.quantity,
+            "termDuration": self.term_duration,
+            "billingCycle": self.billing_cycle,
+            "isAddon": self.is_addon,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """A service plan of the original that is lost, or carried by another (higher-tier) plan."""
+
+    service_plan_id: str
+    service_plan_name: str
+    service: str
+    data_bearing: bool
+    covered_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        shape: dict[str, Any] = {
+            "servicePlanId": self.service_plan_id,
+            "servicePlanName": self.service_plan_name,
+            "service": self.service,
+            "dataBearing": self.data_bearing,
+        }
+        if self.covered_by is not None:
+            shape["coveredBy"] = self.covered_by
+        return shape
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLine:
+    source_sku_id: str
+    source_sku_part_number: str
+    source_name: str
+    quantity: int
+    next_lifecycle: datetime | None
+    subscription_ids: tuple[str, ...]
+    decision: Decision
+    explanation: str
+    basis: str | None = None
+    reason: str | None = None
+    targets: tuple[TargetItem, ...] = ()
+    lost_plans: tuple[PlanChange, ...] = ()
+    upgraded_plans: tuple[PlanChange, ...] = ()
+    needs_approval: bool = False
+    citation: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sourceSkuId": self.source_sku_id,
+            "sourceSkuPartNumber": self.source_sku_part_number,
+            "sourceName": self.source_name,
+            "quantity": self.quantity,
+            "nextLifecycleDateTime": self.next_lifecycle.isoformat() if self.next_lifecycle else None,
+            "subscriptionIds": list(self.subscription_ids),
+            "decision": self.decision.value,
+            "basis": self.basis,
+            "reason": self.reason,
+            "needsApproval": self.needs_approval,
+            "explanation": self.explanation,
+            "targets": [target.to_json() for target in self.targets],
+            "lostPlans": [plan.to_json() for plan in self.lost_plans],
+            "upgradedPlans": [plan.to_json() for plan in self.upgraded_plans],
+            "citation": self.citation,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    country: str
+    options: PlanOptions
+    lines: tuple[PlanLine, ...]
+
+    @property
+    def needs_approval(self) -> bool:
+        return any(line.needs_approval for line in self.lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "country": self.country,
+            "options": self.options.to_json(),
+            "needsApproval": self.needs_approval,
+            "lines": [line.to_json() for line in self.lines],
+        }
+
+
+def plan_transfer(
+    inventory: Inventory,
+    catalog: Catalog,
+    reference: SkuReference,
+    options: PlanOptions | None = None,
+) -> Plan:
+    """Decide every line of a transfer without buying anything."""
+    chosen = options or PlanOptions()
+    index = catalog.index_for(reference)
+    planner = _Planner(catalog, reference, index, chosen)
+    lines = [planner.plan_line(line) for line in inventory.lines]
+    lines.extend(planner.skipped_line(skipped) for skipped in inventory.skipped)
+    lines.sort(key=lambda line: (line.source_sku_id, line.decision.value))
+    return Plan(country=catalog.country, options=chosen, lines=tuple(lines))
+
+
+class _Planner:
+    def __init__(
+        self, catalog: Catalog, reference: SkuReference, index: OfferIndex, options: PlanOptions
+    ) -> None:
+        self._catalog = catalog
+        self._reference = reference
+        self._index = index
+        self._options = options
+
+    def _name(self, sku_id: str, fallback: str) -> str:
+        entry = self._reference.get(sku_id)
+        return entry.display_name if entry and entry.display_name else fallback or sku_id
+
+    def skipped_line(self, skipped: SkippedSku) -> PlanLine:
+        name = self._name(skipped.sku_id, skipped.sku_part_number)
+        return PlanLine(
+            source_sku_id=skipped.sku_id,
+            source_sku_part_number=skipped.sku_part_number,
+            source_name=name,
+            quantity=0,
+            next_lifecycle=None,
+            subscription_ids=(),
+            decision=Decision.SKIPPED,
+            reason=skipped.reason.value,
+            explanation=f"{name} is not moved: {skipped.detail}.",
+        )
+
+    def plan_line(self, line: SourceLine) -> PlanLine:
+        name = self._name(line.sku_id, line.sku_part_number)
+        base = PlanLine(
+            source_sku_id=line.sku_id,
+            source_sku_part_number=line.sku_part_number,
+            source_name=name,
+            quantity=line.quantity,
+            next_lifecycle=line.next_lifecycle,
+            subscription_ids=line.subscription_ids,
+            decision=Decision.BLOCKED,
+            explanation="",
+        )
+        country = self._catalog.country
+        offers = self._catalog.offers_for(line.sku_id)
+        if offers:
+            item = _preferred_item(offers, self._options)
+            target, term_note = self._target(item, line.quantity)
+            bounds = (item.sku.minimum_quantity, item.sku.maximum_quantity)
+            if not bounds[0] <= line.quantity <= bounds[1]:
+                return replace(
+                    base,
+                    decision=Decision.BLOCKED,
+                    reason=BlockReason.QUANTITY_OUT_OF_RANGE.value,
+                    explanation=(
+                        f"{name} is sold in {country} as {item.title}, but only in quantities of {bounds[0]} "
+                        f"to {bounds[1]} per subscription, and the customer holds {line.quantity} seats. "
+                        "Split the purchase or choose another offer by hand."
+                    ),
+                )
+            rename = rename_of(line.sku_id)
+            renamed = f" ({rename.old_name} is now sold as {rename.new_name}, same SKU)" if rename else ""
+            return replace(
+                base,
+                decision=Decision.IDENTICAL,
+                basis="identical",
+                targets=(target,),
+                citation=rename.source if rename else None,
+                explanation=(
+                    f"{name} is sold in {country}{renamed}: the partner buys the same SKU, "
+                    f"{line.quantity} seats of {item.title}. The new seats join the same licence pool, "
+                    f"so users keep their licence and notice nothing.{term_note}"
+                ),
+            )
+        source = self._source_plans(line)
+        if not source:
+            return replace(
+                base,
+                decision=Decision.BLOCKED,
+                reason=BlockReason.PLANS_UNKNOWN.value,
+                explanation=(
+                    f"{name} is not sold in {country}, and its service plans are unknown (the tenant did "
+                    "not report them and the SKU reference does not list the SKU), so no equivalent can be "
+                    "checked."
+                ),
+            )
+        search = self._index.find_equivalent(line.sku_id, source, line.quantity)
+        if search.best is None:
+            return self._blocked(base, name, search)
+        return self._equivalent(base, name, line.quantity, search.best, search)
+
+    def _source_plans(self, line: SourceLine) -> tuple[SourcePlan, ...]:
+        """The tenant's own plan list when it has one (the truth), else the reference's."""
+        if line.service_plans:
+            pairs = {(p.service_plan_id, clean_plan_name(p.service_plan_name)) for p in line.service_plans}
+        else:
+            entry = self._reference.get(line.sku_id)
+            pairs = {(p.id, p.name) for p in entry.plans} if entry else set()
+        return tuple(SourcePlan(id=plan_id, name=plan_name) for plan_id, plan_name in sorted(pairs))
+
+    def _blocked(self, base: PlanLine, name: str, search: Search) -> PlanLine:
+        country = self._catalog.country
+        ruled_out = "".join(
+            f" The known successor was ruled out: {r.reason}." for r in search.rejected_successors
+        )
+        unchecked = (
+            f" {search.unverifiable_skus} offers sold in {country} are missing from the SKU reference "
+            "and were not considered."
+            if search.unverifiable_skus
+            else ""
+        )
+        if search.partial_candidates == 0:
+            reason = BlockReason.NOT_SOLD_IN_COUNTRY
+            text = (
+                f"{name} is not sold in {country}, and nothing sold there carries any of its service plans."
+            )
+        else:
+            reason = BlockReason.NO_COVER_FOUND
+            text = (
+                f"{name} is not sold in {country}, and no offer sold there keeps its data-bearing services "
+                "(mail, files, Teams...); buying one would not be an equivalent."
+            )
+        return replace(
+            base,
+            decision=Decision.BLOCKED,
+            reason=reason.value,
+            explanation=text + ruled_out + unchecked + " Choose a replacement by hand, or keep the original.",
+        )
+
+    def _equivalent(self, base: PlanLine, name: str, quantity: int, cover: Cover, search: Search) -> PlanLine:
+        country = self._catalog.country
+        targets: list[TargetItem] = []
+        notes: list[str] = []
+        for sku_id in cover.targets:
+            target, note = self._target(
+                _preferred_item(self._catalog.offers_for(sku_id), self._options), quantity
+            )
+            targets.append(target)
+            notes.append(note)
+        titles = " + ".join(target.title for target in targets)
+        lost = tuple(_change(plan.id, plan.name) for plan in cover.lost)
+        upgraded = tuple(_change(u.source.id, u.source.name, u.target_name) for u in cover.upgrades)
+        if cover.basis is Basis.SUCCESSOR and cover.successor is not None:
+            why = (
+                f"{name} is not sold in {country}. Microsoft's successor is {cover.successor.new_name}"
+                f" ({titles}), checked against the service plans."
+            )
+        else:
+            ruled_out = "".join(
+                f" The known successor was ruled out: {r.reason}." for r in search.rejected_successors
+            )
+            why = (
+                f"{name} is not sold in {country}.{ruled_out} The smallest offer sold there that carries its "
+                f"service plans is {titles}."
+            )
+        parts = [why]
+        if upgraded:
+            sample = ", ".join(f"{c.service_plan_name} by {c.covered_by}" for c in upgraded[:3])
+            more = f" and {len(upgraded) - 3} more" if len(upgraded) > 3 else ""
+            parts.append(
+                f"{len(upgraded)} plans are replaced by a higher tier of the same service ({sample}{more})."
+            )
+        data_lost = [c for c in lost if c.data_bearing]
+        if not lost:
+            parts.append("Every service plan of the original is kept, so nothing is lost.")
+        else:
+            listed = ", ".join(f"{c.service_plan_name} ({c.service})" for c in lost)
+            parts.append(f"It would lose {len(lost)} plans: {listed}.")
+            if data_lost:
+                parts.append(
+                    "Some hold customer data, so an admin must approve this line before anything is bought."
+                )
+            else:
+                parts.append("None of them holds customer data; they are reported as warnings.")
+        parts.append(
+            f"{quantity} seats of each are bought, and at cutover every user moves from the old SKU "
+            "to the new one."
+        )
+        parts.extend(note.strip() for note in notes if note)
+        return replace(
+            base,
+            decision=Decision.EQUIVALENT,
+            basis=cover.basis.value,
+            targets=tuple(targets),
+            lost_plans=lost,
+            upgraded_plans=upgraded,
+            needs_approval=bool(data_lost),
+            citation=cover.successor.source if cover.successor else None,
+            explanation=" ".join(parts),
+        )
+
+    def _target(self, item: CatalogItem, quantity: int) -> tuple[TargetItem, str]:
+        term, cycle = _choose_term(item, self._options)
+        note = ""
+        if (term, cycle) != (self._options.term_duration, self._options.billing_cycle):
+            note = (
+                f" {item.title} is not sold as {self._options.term_duration} billed "
+                f"{self._options.billing_cycle}; {term} billed {cycle} is used instead."
+            )
+        target = TargetItem(
+            catalog_item_id=item.catalog_item_id,
+            product_id=item.product.id,
+            sku_id=item.sku.id,
+            provisioning_id=item.provisioning_id or "",
+            title=item.title,
+            quantity=quantity,
+            term_duration=term,
+            billing_cycle=cycle,
+            is_addon=item.sku.is_addon,
+        )
+        return target, note
+
+
+def _preferred_item(items: Sequence[CatalogItem], options: PlanOptions) -> CatalogItem:
+    """Among items of one SKU, one that sells the requested term and cycle, else the first by id."""
+    wanted = (options.term_duration, options.billing_cycle)
+    return next((item for item in items if wanted in _offered(item)), items[0])
+
+
+def _offered(item: CatalogItem) -> list[tuple[str, str]]:
+    return [(term.duration.upper(), term.billing_cycle.lower()) for term in item.terms]
+
+
+def _choose_term(item: CatalogItem, options: PlanOptions) -> tuple[str, str]:
+    wanted = (options.term_duration, options.billing_cycle)
+    offered = _offered(item)
+    if not offered or wanted in offered:
+        return wanted
+    same_term = sorted(pair for pair in offered if pair[0] == options.term_duration)
+    if same_term:
+        return same_term[0]
+    return next((pair for pair in _TERM_FALLBACK if pair in offered), min(offered))
+
+
+def _change(plan_id: str, plan_name: str, covered_by: str | None = None) -> PlanChange:
+    service = service_of(plan_name)
+    label = service.label if service.data_bearing else "feature only"
+    return PlanChange(plan_id, plan_name, label, service.data_bearing, covered_by)
