@@ -301,9 +301,15 @@ var productSettings = {
   SKU_REFERENCE_URL: skuReferenceUrl
 }
 
+// Created after its roles and secrets, so the first start already resolves the Key Vault references and
+// can write telemetry, instead of running on an unresolved reference until the platform next refreshes it.
 module api 'app/api.bicep' = {
   name: 'api'
   scope: rg
+  dependsOn: [
+    rbac
+    secrets
+  ]
   params: {
     name: functionAppName
     location: location

@@ -292,6 +292,12 @@ def test_developer_roles_apply_only_when_a_principal_is_given(rbac):
         assert guarded, name
 
 
+def test_function_app_waits_for_its_roles_and_secrets(main):
+    """Otherwise its first start races the Key Vault Secrets User grant and the Key Vault references fail."""
+    (api,) = [m for m in main.section("modules").values() if m["detail"]["path"] == "app/api.bicep"]
+    assert {"rbac", "secrets"} <= set(body(api).get("dependsOn", []))
+
+
 def test_outputs_reveal_no_secret(parsed, templates):
     for file, template in templates.items():
         secure = {
