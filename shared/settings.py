@@ -99,7 +99,7 @@ class Settings:
 
     @cached_property
     def webhook_cert_hosts(self) -> frozenset[str]:
-        raw = self._environ.get("WEBHOOK_CERT_HOSTS", "").strip() or "3psostorageacct.blob.core.windows.net"
+        raw = self._raw("WEBHOOK_CERT_HOSTS") or "3psostorageacct.blob.core.windows.net"
         hosts = frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
         bad = sorted(h for h in hosts if not _HOST.match(h))
         if bad:
@@ -108,7 +108,7 @@ class Settings:
 
     @cached_property
     def webhook_trust_roots(self) -> Path | None:
-        raw = self._environ.get("WEBHOOK_TRUST_ROOTS", "").strip()
+        raw = self._raw("WEBHOOK_TRUST_ROOTS")
         if not raw:
             return None
         path = Path(raw)
@@ -122,22 +122,32 @@ class Settings:
 
     @cached_property
     def expiry_lead_days(self) -> int:
-        raw = self._environ.get("EXPIRY_LEAD_DAYS", "").strip() or "7"
+        raw = self._raw("EXPIRY_LEAD_DAYS") or "7"
         if not raw.isdigit() or not 0 <= int(raw) <= 90:
             raise SettingError(f"EXPIRY_LEAD_DAYS: expected a whole number of days from 0 to 90, got {raw!r}")
         return int(raw)
 
     @cached_property
     def sku_reference_url(self) -> str:
-        raw = self._environ.get("SKU_REFERENCE_URL", "").strip()
+        raw = self._raw("SKU_REFERENCE_URL")
         if not raw:
             return MICROSOFT_SKU_REFERENCE_URL
         if urlsplit(raw).scheme in ("http", "https"):
             return self._url("SKU_REFERENCE_URL", MICROSOFT_SKU_REFERENCE_URL)
         return raw
 
-    def _required(self, name: str, meaning: str) -> str:
+    def _raw(self, name: str) -> str:
+        """The trimmed value; an unresolved Key Vault reference is an error, never a value."""
         value = self._environ.get(name, "").strip()
+        if value.startswith("@Microsoft.KeyVault("):
+            raise SettingError(
+                f"{name} is an unresolved Key Vault reference: check the secret exists and the app's "
+                "identity has the Key Vault Secrets User role"
+            )
+        return value
+
+    def _required(self, name: str, meaning: str) -> str:
+        value = self._raw(name)
         if not value:
             raise SettingError(f"{name} is not set: expected {meaning}")
         return value
@@ -149,7 +159,7 @@ class Settings:
         return value.lower()
 
     def _url(self, name: str, default: str) -> str:
-        value = self._environ.get(name, "").strip() or default
+        value = self._raw(name) or default
         parts = urlsplit(value)
         if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
             raise SettingError(f"{name}: expected an https:// base URL without query, got {value!r}")

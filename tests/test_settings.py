@@ -56,12 +56,14 @@ def test_partner_country_gives_its_csp_region() -> None:
 
 def test_identity_based_storage_uses_service_uris_and_the_managed_identity() -> None:
     client = "99999999-8888-4777-8666-555555555555"
-    storage = Settings({
-        "AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net/",
-        "AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net",
-        "AzureWebJobsStorage__credential": "managedidentity",
-        "AzureWebJobsStorage__clientId": client,
-    }).storage
+    storage = Settings(
+        {
+            "AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net/",
+            "AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net",
+            "AzureWebJobsStorage__credential": "managedidentity",
+            "AzureWebJobsStorage__clientId": client,
+        }
+    ).storage
 
     assert storage.uses_identity
     assert storage.table_service_uri == "https://acct.table.core.windows.net"
@@ -79,3 +81,11 @@ def test_settings_are_read_once() -> None:
     settings = Settings(environ)
     environ["EXPIRY_LEAD_DAYS"] = "20"
     assert settings.expiry_lead_days == 10
+
+
+def test_unresolved_key_vault_reference_is_an_error_not_a_secret() -> None:
+    reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/partner-refresh-token)"
+    settings = Settings({"PARTNER_REFRESH_TOKEN": reference})
+
+    with pytest.raises(SettingError, match="PARTNER_REFRESH_TOKEN is an unresolved Key Vault reference"):
+        _ = settings.partner_refresh_token
