@@ -62,7 +62,7 @@ class Upgrade:
 class Cover:
     """A target set for one original and what it keeps, upgrades and loses."""
 
-    targets: tuple[str, ...]
+    targets: tuple[str, ...]  # a successor's own order; a searched set sorted by id
     basis: Basis
     lost: tuple[SourcePlan, ...]
     upgrades: tuple[Upgrade, ...]
@@ -81,7 +81,7 @@ class Cover:
             0 if self.basis is Basis.SUCCESSOR else 1,
             len(self.targets),
             self.extra_plans,
-            self.targets,
+            tuple(sorted(self.targets)),
         )
 
 
@@ -250,11 +250,10 @@ class OfferIndex:
         basis: Basis,
         successor: Successor | None,
     ) -> Cover:
-        ordered = tuple(sorted(targets))
         union = 0
-        for target in ordered:
+        for target in targets:
             union |= masks.get(self._position[target], 0)
-        target_plans = [plan for target in ordered for plan in self._plans[self._position[target]]]
+        target_plans = [plan for target in targets for plan in self._plans[self._position[target]]]
         target_ids = {plan_id for plan_id, _ in target_plans}
         target_names = {name for _, name in target_plans}
         lost = tuple(plan for bit, plan in enumerate(source) if not union >> bit & 1)
@@ -264,7 +263,7 @@ class OfferIndex:
             if union >> bit & 1 and plan.id not in target_ids and plan.name not in target_names
         )
         return Cover(
-            targets=ordered,
+            targets=targets,
             basis=basis,
             lost=lost,
             upgrades=upgrades,

@@ -353,8 +353,8 @@ class _Planner:
         upgraded = tuple(_change(u.source.id, u.source.name, u.target_name) for u in cover.upgrades)
         if cover.basis is Basis.SUCCESSOR and cover.successor is not None:
             why = (
-                f"{name} is not sold in {country}. Microsoft's successor is {cover.successor.new_name}"
-                f" ({titles}), checked against the service plans."
+                f"{name} is not sold in {country}. Microsoft's successor is {cover.successor.new_name}; "
+                "its service plans were checked against the original's."
             )
         else:
             ruled_out = "".join(

@@ -42,7 +42,9 @@ TIER_CHAINS: tuple[tuple[str, ...], ...] = (
     # Forms and Stream: firstline (K) < E1 < E3 < E5.
     ("FORMS_PLAN_K", "FORMS_PLAN_E1", "FORMS_PLAN_E3", "FORMS_PLAN_E5"),
     ("STREAM_O365_K", "STREAM_O365_E1", "STREAM_O365_E3", "STREAM_O365_E5"),
-    ("STREAM_O365_SMB", "STREAM_O365_E3", "STREAM_O365_E5"),
+    # Stream of the business suites: Microsoft sells Business Premium as the upgrade of Business
+    # Standard, whose STREAM_O365_SMB it carries as STREAM_O365_E1.
+    ("STREAM_O365_SMB", "STREAM_O365_E1", "STREAM_O365_E3", "STREAM_O365_E5"),
     # Firstline variants below Plan 1 of the same Office 365 service.
     ("PROJECT_O365_F3", "PROJECT_O365_P1", "PROJECT_O365_P2", "PROJECT_O365_P3"),
     ("CDS_O365_F1", "CDS_O365_P1", "CDS_O365_P2", "CDS_O365_P3"),
