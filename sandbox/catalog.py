@@ -1,0 +1,226 @@
+"""The SKU reference (Microsoft's licensing CSV) and the new-commerce catalog the sandbox sells.
+
+The CSV gives each Entra SKU its part number, name and service plans. The catalog on top of it is
+curated: which SKUs are on sale as new-commerce products, in which countries, and which are no
+longer purchasable (the with-Teams suites since the 2024 unbundling) and what replaces them.
+Product ids ``CFQ7TTC0LH18`` (Business Basic, availability ``CFQ7TTC0K971``) and ``CFQ7TTC0LCHC``
+(Business Premium) are the real ones from the docs; the others are made up in the same format.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SKU_CSV_ENV = "SANDBOX_SKU_CSV"
+BUNDLED_CSV = Path(__file__).parent / "data" / "skus.csv"
+SHARED_CSV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "licensing_service_plans.csv"
+
+EEA = frozenset({"AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "NO", "PL", "PT", "SE"})
+WORLDWIDE = frozenset({"US", "UM", "CA", "GB", "AU", "JP", "CH", *EEA})
+CSP_REGIONS: dict[str, frozenset[str]] = {
+    "United States": frozenset({"US", "UM"}),
+    "Canada": frozenset({"CA", "PM"}),
+    "Europe": frozenset({"GB", "CH", *EEA}),
+    "Australia": frozenset({"AU"}),
+    "Japan": frozenset({"JP"}),
+}
+
+
+def region_of(country: str) -> frozenset[str]:
+    """The CSP region (set of markets) a country belongs to; a lone market if not listed."""
+    for markets in CSP_REGIONS.values():
+        if country in markets:
+            return markets
+    return frozenset({country})
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePlan:
+    id: str
+    name: str
+    friendly_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkuReference:
+    """One Entra SKU: ``sku_id`` is Graph's ``skuId``, ``part_number`` its ``skuPartNumber``."""
+
+    sku_id: str
+    part_number: str
+    display_name: str
+    plans: tuple[ServicePlan, ...]
+
+
+def reference_csv_path(explicit: str | None = None) -> Path:
+    """The licensing CSV: explicit, else ``SANDBOX_SKU_CSV``, else ../shared, else the bundled subset."""
+    for candidate in (explicit, os.environ.get(SKU_CSV_ENV)):
+        if candidate:
+            return Path(candidate)
+    return SHARED_CSV if SHARED_CSV.is_file() else BUNDLED_CSV
+
+
+def load_sku_reference(path: Path) -> dict[str, SkuReference]:
+    """Read the long-format CSV (one row per SKU and plan), tolerating the old ``String_ Id`` header."""
+    names: dict[str, tuple[str, str]] = {}
+    plans: dict[str, dict[str, ServicePlan]] = {}
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            norm = {k.replace(" ", "").lower(): (v or "").strip() for k, v in row.items() if k}
+            sku_id = norm.get("guid", "").lower()
+            if not sku_id:
+                continue
+            names.setdefault(sku_id, (norm.get("string_id", ""), norm.get("product_display_name", "")))
+            plan_id = norm.get("service_plan_id", "").lower()
+            if plan_id:
+                plans.setdefault(sku_id, {})[plan_id] = ServicePlan(
+                    plan_id,
+                    norm.get("service_plan_name", ""),
+                    norm.get("service_plans_included_friendly_names", ""),
+                )
+    return {
+        sku_id: SkuReference(sku_id, part, display, tuple(plans.get(sku_id, {}).values()))
+        for sku_id, (part, display) in names.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    id: str
+    duration: str
+    billing_cycle: str
+    description: str
+
+
+MONTHLY = Term("sandboxp1mm", "P1M", "Monthly", "One-Month commitment for monthly billing")
+ANNUAL_MONTHLY = Term("sandboxp1ym", "P1Y", "Monthly", "One-Year commitment for monthly billing")
+ANNUAL = Term("5aeco6mffyxo", "P1Y", "Annual", "One-Year commitment for monthly/yearly billing")
+TERMS = (MONTHLY, ANNUAL_MONTHLY, ANNUAL)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A new-commerce SKU with its single availability: the unit a cart line buys."""
+
+    product_id: str
+    sku_id: str
+    availability_id: str
+    provisioning_id: str
+    title: str
+    countries: frozenset[str]
+    purchasable: bool = True
+    upgrade_targets: tuple[str, ...] = ()
+    minimum_quantity: int = 1
+    maximum_quantity: int = 300
+    terms: tuple[Term, ...] = TERMS
+
+    @property
+    def catalog_item_id(self) -> str:
+        return f"{self.product_id}:{self.sku_id}:{self.availability_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class _OfferSeed:
+    product_id: str
+    availability_id: str
+    provisioning_id: str
+    countries: frozenset[str] = WORLDWIDE
+    purchasable: bool = True
+    upgrade_targets: tuple[str, ...] = ()
+    maximum_quantity: int = 300
+
+
+TEAMS_ENTERPRISE = "7e31c0d9-9551-471d-836f-32ee72be4a01"
+
+_SEEDS: tuple[_OfferSeed, ...] = (
+    _OfferSeed("CFQ7TTC0SB01", "CFQ7TTC0SA01", "18181a46-0d4e-45cd-891e-60aabd171b4e", purchasable=False,
+               upgrade_targets=("CFQ7TTC0SB04:0001", "CFQ7TTC0SB06:0001")),
+    _OfferSeed("CFQ7TTC0SB02", "CFQ7TTC0SA02", "6fd2c87f-b296-42f0-b197-1e91e994b900", purchasable=False,
+               upgrade_targets=("CFQ7TTC0SB05:0001", "CFQ7TTC0SB06:0001")),
+    _OfferSeed("CFQ7TTC0SB03", "CFQ7TTC0SA03", "c7df2760-2c81-4ef7-b578-5b5392b571df"),
+    _OfferSeed("CFQ7TTC0SB04", "CFQ7TTC0SA04", "f8ced641-8e17-4dc5-b014-f5a2d53f6ac8"),
+    _OfferSeed("CFQ7TTC0SB05", "CFQ7TTC0SA05", "46c3a859-c90d-40b3-9551-6178a48d5c18"),
+    _OfferSeed("CFQ7TTC0SB06", "CFQ7TTC0SA06", TEAMS_ENTERPRISE),
+    _OfferSeed("CFQ7TTC0SB07", "CFQ7TTC0SA07", "05e9a617-0261-4cee-bb44-138d3ef5d965", purchasable=False,
+               upgrade_targets=("CFQ7TTC0SB09:0001", "CFQ7TTC0SB06:0001")),
+    _OfferSeed("CFQ7TTC0SB08", "CFQ7TTC0SA08", "06ebc4ee-1bb5-47dd-8120-11324bc54e06", purchasable=False,
+               upgrade_targets=("CFQ7TTC0SB10:0001", "CFQ7TTC0SB06:0001")),
+    _OfferSeed("CFQ7TTC0SB09", "CFQ7TTC0SA09", "dcf0408c-aaec-446c-afd4-43e3683943ea"),
+    _OfferSeed("CFQ7TTC0SB10", "CFQ7TTC0SA10", "18a4bd3f-0b5b-4887-b04f-61dd0ee15f5e"),
+    _OfferSeed("CFQ7TTC0LH18", "CFQ7TTC0K971", "3b555118-da6a-4418-894f-7df1e2096870",
+               upgrade_targets=("CFQ7TTC0SB11:0001", "CFQ7TTC0LCHC:0002")),
+    _OfferSeed("CFQ7TTC0SB11", "CFQ7TTC0SA11", "f245ecc8-75af-4f8e-b61f-27d8114de5f3",
+               upgrade_targets=("CFQ7TTC0LCHC:0002",)),
+    _OfferSeed("CFQ7TTC0LCHC", "CFQ7TTC0SA12", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"),
+    _OfferSeed("CFQ7TTC0SB13", "CFQ7TTC0SA13", "4b9405b0-7788-4568-add1-99614e613b69",
+               maximum_quantity=5000, upgrade_targets=("CFQ7TTC0SB14:0001",)),
+    # Exchange Online (Plan 2) is not sold in Japan in the sandbox: the "not in this country" case.
+    _OfferSeed("CFQ7TTC0SB14", "CFQ7TTC0SA14", "19ec0d23-8335-4cbd-94ac-6050e30712fa",
+               countries=WORLDWIDE - {"JP"}, maximum_quantity=5000),
+    _OfferSeed("CFQ7TTC0SB15", "CFQ7TTC0SA15", "efccb6f7-5641-4e0e-bd10-b4976e1bf68e", maximum_quantity=5000),
+    # EEA-only offers: not available to a US customer (800070 when bought for one).
+    _OfferSeed("CFQ7TTC0SB16", "CFQ7TTC0SA16", "7e74bd05-2c47-404e-829a-ba95c66fe8e5", countries=EEA),
+    _OfferSeed("CFQ7TTC0SB17", "CFQ7TTC0SA17", "b1f3042b-a390-4b56-ab61-b88e7e767a97", countries=EEA),
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Catalog:
+    """The SKU reference plus the offers on sale, indexed the ways the APIs look them up."""
+
+    skus: dict[str, SkuReference]
+    offers: dict[str, Offer] = field(default_factory=dict)
+    """By catalog item id."""
+
+    def offer_by_ids(self, product_id: str, sku_id: str | None = None) -> list[Offer]:
+        return [
+            o
+            for o in self.offers.values()
+            if o.product_id == product_id and (sku_id is None or o.sku_id == sku_id)
+        ]
+
+    def offer_for_sku(self, sku_id: str) -> Offer | None:
+        for offer in self.offers.values():
+            if offer.provisioning_id == sku_id:
+                return offer
+        return None
+
+    def find(self, catalog_item_id: str) -> Offer | None:
+        """Accept ``product:sku:availability`` and, as Partner Center does, ``product:sku``."""
+        offer = self.offers.get(catalog_item_id)
+        if offer is None and catalog_item_id.count(":") == 1:
+            product_id, sku_id = catalog_item_id.split(":")
+            matches = self.offer_by_ids(product_id, sku_id)
+            offer = matches[0] if matches else None
+        return offer
+
+    def reference(self, sku_id: str) -> SkuReference:
+        return self.skus.get(sku_id) or SkuReference(sku_id, sku_id, sku_id, ())
+
+
+def build_catalog(skus: dict[str, SkuReference], seeds: Iterable[_OfferSeed] = _SEEDS) -> Catalog:
+    catalog = Catalog(skus=skus)
+    for seed in seeds:
+        reference = skus.get(seed.provisioning_id)
+        if reference is None:
+            continue
+        offer = Offer(
+            product_id=seed.product_id,
+            sku_id="0002" if seed.product_id == "CFQ7TTC0LCHC" else "0001",
+            availability_id=seed.availability_id,
+            provisioning_id=seed.provisioning_id,
+            title=reference.display_name,
+            countries=seed.countries,
+            purchasable=seed.purchasable,
+            upgrade_targets=seed.upgrade_targets,
+            maximum_quantity=seed.maximum_quantity,
+        )
+        catalog.offers[offer.catalog_item_id] = offer
+    return catalog
+
+
+def load_catalog(csv_path: str | None = None) -> Catalog:
+    return build_catalog(load_sku_reference(reference_csv_path(csv_path)))

@@ -1,0 +1,237 @@
+"""The control API under ``/_sandbox``: reset, knobs, faults, clock, acceptance, webhooks, ledger.
+
+It needs no token (the sandbox listens on loopback only) and is never throttled or faulted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import time
+from typing import TYPE_CHECKING, Any
+
+from .knobs import Fault, merge
+from .pki import WEBHOOK_SIGNER_NAME
+from .routing import Call, Reply, Router
+from .scenarios import CLIENT_ID, SCENARIOS
+from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE
+from .webhooks import ACCEPTED
+from .world import iso
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+router = Router()
+cert_router = Router()
+
+
+@cert_router.route("GET", f"/cert/{WEBHOOK_SIGNER_NAME}.cer")
+def signing_certificate(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return Reply(200, raw=sb.pki.signer.der, content_type="application/pkix-cert")
+
+
+@cert_router.route("GET", f"/cert/untrusted/{WEBHOOK_SIGNER_NAME}.cer")
+def untrusted_certificate(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return Reply(200, raw=sb.pki.untrusted_signer.der, content_type="application/pkix-cert")
+
+
+@router.route("GET", "/health")
+def health(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return Reply(200, {"ok": True, "scenario": sb.world.scenario})
+
+
+@router.route("GET", "/ca.pem")
+def ca_pem(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return Reply(200, raw=sb.pki.ca_pem, content_type="application/x-pem-file")
+
+
+@router.route("GET", "/scenario")
+def scenario(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    world = sb.world
+    return Reply(
+        200,
+        {
+            "name": world.scenario,
+            "scenarios": sorted(SCENARIOS),
+            "partnerTenantId": world.partner_tenant_id,
+            "partnerCountry": world.partner_country,
+            "partnerMpnId": world.partner_mpn_id,
+            "certificateUrl": sb.endpoints.certificate_url,
+            "now": iso(world.clock.now()),
+            **{key: value for key, value in world.keys.items() if key != "partner"},
+            "otherPartnerTenantId": world.keys["partner"]["other_partner_tenant_id"],
+        },
+    )
+
+
+@router.route("POST", "/reset")
+def reset(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    body = call.json()
+    name = str(body.get("scenario", "default"))
+    if name not in SCENARIOS:
+        return Reply(400, {"error": f"unknown scenario {name!r}", "scenarios": sorted(SCENARIOS)})
+    sb.reset(name, body.get("params") or {})
+    return scenario(sb, call, p)
+
+
+@router.route("GET", "/knobs")
+def get_knobs(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return Reply(200, sb.knobs)
+
+
+@router.route("PATCH", "/knobs")
+def set_knobs(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    sb.knobs = merge(sb.knobs, call.json())
+    sb.limiter.reset()
+    return Reply(200, sb.knobs)
+
+
+@router.route("GET", "/faults")
+def list_faults(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return Reply(200, {"faults": [f.as_json() for f in sb.faults]})
+
+
+@router.route("POST", "/faults")
+def add_fault(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    fault = Fault.from_json(call.json())
+    sb.faults.append(fault)
+    return Reply(201, fault.as_json())
+
+
+@router.route("DELETE", "/faults")
+def clear_faults(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    sb.faults.clear()
+    return Reply(204)
+
+
+@router.route("GET", "/clock")
+def get_clock(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    clock = sb.world.clock
+    return Reply(200, {"now": iso(clock.now()), "offsetSeconds": clock.offset.total_seconds()})
+
+
+@router.route("POST", "/clock/advance")
+def advance_clock(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Move time forward; every subscription passes the lifecycle dates it reaches, in order."""
+    body = call.json()
+    step = dt.timedelta(
+        days=float(body.get("days", 0)),
+        hours=float(body.get("hours", 0)),
+        seconds=float(body.get("seconds", 0)),
+    )
+    if step < dt.timedelta(0):
+        return Reply(400, {"error": "the clock only moves forward"})
+    sb.world.clock.offset += step
+    for tenant in sb.world.tenants.values():
+        sb.world.settle(tenant)
+    return get_clock(sb, call, p)
+
+
+@router.route("POST", "/customers/{customer_id}/accept")
+def accept_invitation(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """The customer's global admin accepts the reseller (and GDAP) invitation."""
+    body = call.json()
+    lag = sb.knobs["consistency_lag"]
+    try:
+        tenant = sb.world.accept_invitation(
+            p["customer_id"],
+            float(body.get("lagSeconds", lag["seconds"])),
+            int(body.get("lagRequests", lag["requests"])),
+            time.time(),
+        )
+    except KeyError:
+        return Reply(404, {"error": f"no tenant {p['customer_id']}"})
+    deliveries = (
+        sb.webhooks.dispatch(sb.webhooks.event(ACCEPTED, tenant.id)) if sb.webhooks.wants(ACCEPTED) else []
+    )
+    return Reply(
+        200,
+        {
+            "customerId": tenant.id,
+            "relationshipToPartner": tenant.relationship,
+            "webhookDeliveries": deliveries,
+        },
+    )
+
+
+@router.route("PATCH", "/customers/{customer_id}/gdap")
+def set_gdap(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = sb.world.tenants.get(p["customer_id"].lower())
+    if tenant is None:
+        return Reply(404, {"error": f"no tenant {p['customer_id']}"})
+    body = call.json()
+    tenant.gdap_roles = frozenset(body.get("roles", tenant.gdap_roles))
+    tenant.gdap_active = bool(body.get("active", tenant.gdap_active))
+    return Reply(200, {"roles": sorted(tenant.gdap_roles), "active": tenant.gdap_active})
+
+
+@router.route("POST", "/webhooks/send")
+async def send_webhook(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    body = call.json()
+    payload = sb.webhooks.event(
+        str(body.get("eventName", ACCEPTED)), body.get("customerId"), resource_uri=body.get("resourceUri")
+    )
+    ids = sb.webhooks.dispatch(payload, str(body.get("mode", "normal")), body.get("url"))
+    if body.get("wait", False):
+        await sb.webhooks.wait(ids, float(body.get("timeoutS", 60)))
+    return Reply(200, {"deliveries": [sb.webhooks.deliveries[i].as_json() for i in ids]})
+
+
+@router.route("GET", "/webhooks/deliveries")
+def list_deliveries(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return Reply(200, {"deliveries": [d.as_json() for d in sb.webhooks.deliveries.values()]})
+
+
+@router.route("POST", "/webhooks/wait")
+async def wait_deliveries(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    body = call.json()
+    ids = body.get("ids") or list(sb.webhooks.deliveries)
+    await sb.webhooks.wait(ids, float(body.get("timeoutS", 60)))
+    return list_deliveries(sb, call, p)
+
+
+@router.route("GET", "/ledger")
+def ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """``?kinds=purchases,licenseChanges,requests,webhooks`` (default all) and ``?since=N`` for requests."""
+    kinds = set(call.query.get("kinds", "purchases,licenseChanges,requests,webhooks").split(","))
+    book = sb.world.ledger
+    out: dict[str, Any] = {"requestCount": len(book.requests)}
+    if "purchases" in kinds:
+        out["purchases"] = [dataclasses.asdict(x) for x in book.purchases]
+    if "licenseChanges" in kinds:
+        out["licenseChanges"] = list(book.license_changes)
+    if "requests" in kinds:
+        since = int(call.query.get("since", 0))
+        out["requests"] = list(itertools.islice(book.requests, since, None))
+    if "webhooks" in kinds:
+        out["webhooks"] = [d.as_json() for d in sb.webhooks.deliveries.values()]
+    return Reply(200, out)
+
+
+@router.route("DELETE", "/ledger")
+def clear_ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    book = sb.world.ledger
+    book.purchases.clear()
+    book.license_changes.clear()
+    book.requests.clear()
+    return Reply(204)
+
+
+@router.route("POST", "/tokens")
+def mint_token(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """A token made to order (expired, wrong tenant, wrong app) so tests can check the 401 paths."""
+    body = call.json()
+    audience = (
+        GRAPH_AUDIENCE if body.get("audience", "partner_center") == "graph" else PARTNER_CENTER_AUDIENCE
+    )
+    app_only = bool(body.get("appOnly", False))
+    token = sb.tokens.issue(
+        tenant_id=str(body.get("tenantId", sb.world.partner_tenant_id)),
+        audience=str(body.get("aud", audience)),
+        app_id=str(body.get("appId", CLIENT_ID)),
+        lifetime_s=int(body.get("lifetimeS", 3600)),
+        scp=None if app_only else "user_impersonation",
+        user_id=None if app_only else "00000000-0000-0000-0000-000000000001",
+    )
+    return Reply(200, {"accessToken": token})

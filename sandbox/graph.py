@@ -1,0 +1,475 @@
+"""Microsoft Graph licensing subset under ``/graph``: the tenant is the access token's ``tid``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from .routing import Call, Reply, Router
+from .world import (
+    DELETED,
+    ENABLED,
+    LOCKED_OUT,
+    SUSPENDED,
+    WARNING,
+    GraphError,
+    Group,
+    Subscription,
+    Tenant,
+    User,
+    iso,
+)
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+router = Router()
+MAX_BATCH = 20
+ANY_SKU = re.compile(r"^assignedLicenses/any\(\s*(\w+)\s*:\s*\1/skuId\s+eq\s+([0-9a-fA-F-]{36})\s*\)$")
+USER_DEFAULT = (
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+)
+GROUP_DEFAULT = ("id", "displayName", "securityEnabled", "mailEnabled", "assignedLicenses")
+
+
+def tenant_of(sb: Sandbox, call: Call) -> Tenant:
+    tenant = sb.world.tenant(str(call.tenant_id))
+    assert tenant is not None  # authenticate() checked the tid exists
+    return tenant
+
+
+def _context(sb: Sandbox, entity: str) -> str:
+    return f"{sb.endpoints.graph}/v1.0/$metadata#{entity}"
+
+
+def _select(item: dict[str, Any], call: Call, default: tuple[str, ...]) -> dict[str, Any]:
+    wanted = [s.strip() for s in call.query.get("$select", "").split(",") if s.strip()]
+    keys = wanted or list(default)
+    lowered = {k.lower(): k for k in item}
+    return {lowered[k.lower()]: item[lowered[k.lower()]] for k in keys if k.lower() in lowered}
+
+
+def _page(sb: Sandbox, call: Call, items: list[dict[str, Any]], entity: str, path: str) -> Reply:
+    """One page of ``items`` with ``@odata.nextLink`` carrying an opaque ``$skiptoken``."""
+    top = int(call.query.get("$top", sb.knobs["graph_page_size"]))
+    if not 1 <= top <= 999:
+        raise GraphError(400, "Request_BadRequest", "Invalid page size specified: '$top' must be 1-999.")
+    offset = 0
+    token = call.query.get("$skiptoken")
+    if token:
+        try:
+            generation, offset = (int(x) for x in base64.urlsafe_b64decode(token).decode().split(":"))
+        except ValueError as exc:
+            raise GraphError(400, "Request_BadRequest", "Invalid skip token.") from exc
+        if generation != sb.generation:
+            raise GraphError(400, "Request_BadRequest", "The skip token has expired.")
+    body: dict[str, Any] = {"@odata.context": _context(sb, entity)}
+    if call.query.get("$count", "").lower() == "true":
+        if call.headers.get("ConsistencyLevel", "").lower() != "eventual":
+            raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
+        body["@odata.count"] = len(items)
+    body["value"] = items[offset : offset + top]
+    if offset + top < len(items):
+        query = {k: v for k, v in call.query.items() if k != "$skiptoken"}
+        query["$skiptoken"] = base64.urlsafe_b64encode(f"{sb.generation}:{offset + top}".encode()).decode()
+        body["@odata.nextLink"] = f"{sb.endpoints.graph}{path}?{urlencode(query)}"
+    return Reply(200, body)
+
+
+def _sku_filter(call: Call) -> str | None:
+    expression = call.query.get("$filter")
+    if not expression:
+        return None
+    found = ANY_SKU.match(expression.strip())
+    if found is None:
+        raise GraphError(400, "Request_UnsupportedQuery", "Unsupported Query.")
+    return found.group(2).lower()
+
+
+# ---------------------------------------------------------------------- organization and licences
+
+
+@router.route("GET", "/v1.0/organization", gdap="read")
+def organization(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    org = {
+        "id": tenant.id,
+        "displayName": tenant.name,
+        "countryLetterCode": tenant.country,
+        "verifiedDomains": [
+            {
+                "name": tenant.domain,
+                "isDefault": True,
+                "isInitial": True,
+                "type": "Managed",
+                "capabilities": "Email, OfficeCommunicationsOnline",
+            }
+        ],
+    }
+    return Reply(
+        200, {"@odata.context": _context(sb, "organization"), "value": [_select(org, call, tuple(org))]}
+    )
+
+
+def _capability(units: Mapping[str, int]) -> str:
+    for status in (ENABLED, WARNING, SUSPENDED, LOCKED_OUT):
+        if units[status]:
+            return status
+    return DELETED
+
+
+def subscribed_sku_json(sb: Sandbox, tenant: Tenant, sku_id: str, consumed: int) -> dict[str, Any]:
+    units = tenant.units(sku_id)
+    reference = sb.catalog.reference(sku_id)
+    return {
+        "accountName": tenant.name,
+        "accountId": tenant.id,
+        "appliesTo": "User",
+        "capabilityStatus": _capability(units),
+        "consumedUnits": consumed,
+        "id": f"{tenant.id}_{sku_id}",
+        "prepaidUnits": {
+            "enabled": units[ENABLED],
+            "lockedOut": units[LOCKED_OUT],
+            "suspended": units[SUSPENDED],
+            "warning": units[WARNING],
+        },
+        "servicePlans": [
+            {
+                "servicePlanId": plan.id,
+                "servicePlanName": plan.name,
+                "provisioningStatus": "Success",
+                "appliesTo": "User",
+            }
+            for plan in reference.plans
+        ],
+        "skuId": sku_id,
+        "skuPartNumber": reference.part_number,
+        "subscriptionIds": [
+            s.graph_id for s in tenant.subscriptions.values() if s.sku_id == sku_id and s.status != DELETED
+        ],
+    }
+
+
+def _subscribed(tenant: Tenant) -> list[str]:
+    live = {s.sku_id for s in tenant.subscriptions.values() if s.status != DELETED}
+    return sorted(live | set(tenant.consumption()))
+
+
+@router.route("GET", "/v1.0/subscribedSkus", gdap="read")
+def list_subscribed_skus(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    if "$filter" in call.query:
+        raise GraphError(400, "Request_UnsupportedQuery", "Query filter expressions aren't supported.")
+    consumption = tenant.consumption()
+    items = [subscribed_sku_json(sb, tenant, s, consumption.get(s, 0)) for s in _subscribed(tenant)]
+    selected = [_select(i, call, tuple(i)) for i in items]
+    return Reply(200, {"@odata.context": _context(sb, "subscribedSkus"), "value": selected})
+
+
+@router.route("GET", "/v1.0/subscribedSkus/{id}", gdap="read")
+def get_subscribed_sku(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    _, _, sku_id = p["id"].lower().rpartition("_")
+    if sku_id not in _subscribed(tenant):
+        raise GraphError(404, "Request_ResourceNotFound", f"Resource '{p['id']}' does not exist.")
+    item = subscribed_sku_json(sb, tenant, sku_id, tenant.consumed(sku_id))
+    return Reply(
+        200, {"@odata.context": _context(sb, "subscribedSkus/$entity"), **_select(item, call, tuple(item))}
+    )
+
+
+def company_subscription_json(sb: Sandbox, tenant: Tenant, sub: Subscription) -> dict[str, Any]:
+    reference = sb.catalog.reference(sub.sku_id)
+    return {
+        "createdDateTime": iso(sub.created),
+        "commerceSubscriptionId": sub.id,
+        "id": sub.graph_id,
+        "isTrial": sub.is_trial,
+        "nextLifecycleDateTime": iso(sub.next_lifecycle),
+        "serviceStatus": [
+            {
+                "appliesTo": "User",
+                "provisioningStatus": "Success",
+                "servicePlanId": plan.id,
+                "servicePlanName": plan.name,
+            }
+            for plan in reference.plans
+        ],
+        "skuId": sub.sku_id,
+        "skuPartNumber": reference.part_number,
+        "status": sub.status,
+        "totalLicenses": sub.quantity,
+        "ownerId": sub.owner_tenant_id or tenant.id,
+        "ownerTenantId": sub.owner_tenant_id,
+        "ownerType": "User",
+    }
+
+
+@router.route("GET", "/v1.0/directory/subscriptions", gdap="read")
+def list_company_subscriptions(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    subs = sorted(tenant.subscriptions.values(), key=lambda s: (s.created, s.id))
+    everything = [company_subscription_json(sb, tenant, s) for s in subs]
+    items = [_select(item, call, tuple(item)) for item in everything]
+    return _page(sb, call, items, "directory/subscriptions", "/v1.0/directory/subscriptions")
+
+
+def _company_subscription(sb: Sandbox, call: Call, key: str, by_commerce: bool) -> Reply:
+    tenant = tenant_of(sb, call)
+    for sub in tenant.subscriptions.values():
+        if (sub.id if by_commerce else sub.graph_id) == key.lower():
+            item = company_subscription_json(sb, tenant, sub)
+            return Reply(
+                200,
+                {
+                    "@odata.context": _context(sb, "directory/subscriptions/$entity"),
+                    **_select(item, call, tuple(item)),
+                },
+            )
+    raise GraphError(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist.")
+
+
+@router.route("GET", "/v1.0/directory/subscriptions(commerceSubscriptionId='{commerce_id}')", gdap="read")
+def get_company_subscription_by_commerce_id(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return _company_subscription(sb, call, p["commerce_id"], True)
+
+
+@router.route("GET", "/v1.0/directory/subscriptions/{id}", gdap="read")
+def get_company_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return _company_subscription(sb, call, p["id"], False)
+
+
+# ---------------------------------------------------------------------- users and groups
+
+
+def user_json(tenant: Tenant, user: User) -> dict[str, Any]:
+    held = tenant.effective_skus(user)
+    states: list[dict[str, Any]] = []
+    for sku, disabled in user.direct.items():
+        states.append(_state(sku, None, disabled, "Active", "None", user.updated.get(sku)))
+    for group_id in sorted(user.groups):
+        group = tenant.groups[group_id]
+        for sku, disabled in group.licenses.items():
+            error = group.errors.get((user.id, sku))
+            state = "Error" if error else "Active"
+            states.append(_state(sku, group.id, disabled, state, error or "None", user.updated.get(sku)))
+    assigned = [
+        {
+            "disabledPlans": user.direct[sku] if source is None else tenant.groups[source].licenses[sku],
+            "skuId": sku,
+        }
+        for sku, source in held.items()
+    ]
+    given, _, surname = user.display_name.partition(" ")
+    return {
+        "id": user.id,
+        "businessPhones": [],
+        "displayName": user.display_name,
+        "givenName": given,
+        "jobTitle": None,
+        "mail": user.user_principal_name,
+        "mobilePhone": None,
+        "officeLocation": None,
+        "preferredLanguage": "en-US",
+        "surname": surname,
+        "userPrincipalName": user.user_principal_name,
+        "accountEnabled": True,
+        "usageLocation": user.usage_location,
+        "assignedLicenses": assigned,
+        "licenseAssignmentStates": states,
+    }
+
+
+def _state(
+    sku: str, group: str | None, disabled: list[str], state: str, error: str, updated: Any
+) -> dict[str, Any]:
+    return {
+        "assignedByGroup": group,
+        "disabledPlans": list(disabled),
+        "error": error,
+        "lastUpdatedDateTime": iso(updated),
+        "skuId": sku,
+        "state": state,
+    }
+
+
+def group_json(group: Group) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "displayName": group.display_name,
+        "securityEnabled": True,
+        "mailEnabled": False,
+        "assignedLicenses": [{"disabledPlans": d, "skuId": s} for s, d in group.licenses.items()],
+        "membersWithLicenseErrors": sorted({u for u, _ in group.errors}),
+    }
+
+
+def _user(tenant: Tenant, key: str) -> User:
+    key = key.lower()
+    user = tenant.users.get(key)
+    if user is None:
+        user = next((u for u in tenant.users.values() if u.user_principal_name.lower() == key), None)
+    if user is None:
+        raise GraphError(
+            404,
+            "Request_ResourceNotFound",
+            f"Resource '{key}' does not exist or one of its "
+            "queried reference-property objects are not present.",
+        )
+    return user
+
+
+def _group(tenant: Tenant, key: str) -> Group:
+    group = tenant.groups.get(key.lower())
+    if group is None:
+        raise GraphError(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist.")
+    return group
+
+
+@router.route("GET", "/v1.0/users", gdap="read")
+def list_users(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    sku = _sku_filter(call)
+    users = [u for u in tenant.users.values() if sku is None or sku in tenant.effective_skus(u)]
+    items = [_select(user_json(tenant, u), call, USER_DEFAULT) for u in users]
+    return _page(sb, call, items, "users", "/v1.0/users")
+
+
+@router.route("GET", "/v1.0/users/{id}", gdap="read")
+def get_user(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    item = _select(user_json(tenant, _user(tenant, p["id"])), call, USER_DEFAULT)
+    return Reply(200, {"@odata.context": _context(sb, "users/$entity"), **item})
+
+
+@router.route("GET", "/v1.0/users/{id}/licenseDetails", gdap="read")
+def license_details(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    user = _user(tenant, p["id"])
+    value = []
+    for sku in tenant.effective_skus(user):
+        reference = sb.catalog.reference(sku)
+        value.append(
+            {
+                "id": f"{user.id}_{sku}",
+                "skuId": sku,
+                "skuPartNumber": reference.part_number,
+                "servicePlans": [
+                    {
+                        "servicePlanId": pl.id,
+                        "servicePlanName": pl.name,
+                        "provisioningStatus": "Success",
+                        "appliesTo": "User",
+                    }
+                    for pl in reference.plans
+                ],
+            }
+        )
+    return Reply(200, {"@odata.context": _context(sb, f"users('{user.id}')/licenseDetails"), "value": value})
+
+
+def _license_body(call: Call) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    body = call.json()
+    add_raw, remove_raw = body.get("addLicenses"), body.get("removeLicenses")
+    if not isinstance(add_raw, list) or not isinstance(remove_raw, list):
+        raise GraphError(400, "Request_BadRequest", "Both addLicenses and removeLicenses are required.")
+    add = [(str(a["skuId"]).lower(), [str(d).lower() for d in a.get("disabledPlans") or []]) for a in add_raw]
+    return add, [str(r).lower() for r in remove_raw]
+
+
+@router.route("POST", "/v1.0/users/{id}/assignLicense", gdap="write")
+def assign_user_license(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    user = _user(tenant, p["id"])
+    add, remove = _license_body(call)
+    sb.world.assign_user_licenses(tenant, user, add, remove)
+    item = _select(user_json(tenant, user), call, USER_DEFAULT)
+    return Reply(200, {"@odata.context": _context(sb, "users/$entity"), **item})
+
+
+@router.route("GET", "/v1.0/groups", gdap="read")
+def list_groups(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    sku = _sku_filter(call)
+    groups = [g for g in tenant.groups.values() if sku is None or sku in g.licenses]
+    return _page(
+        sb, call, [_select(group_json(g), call, GROUP_DEFAULT) for g in groups], "groups", "/v1.0/groups"
+    )
+
+
+@router.route("GET", "/v1.0/groups/{id}", gdap="read")
+def get_group(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    group = _group(tenant_of(sb, call), p["id"])
+    return Reply(
+        200,
+        {"@odata.context": _context(sb, "groups/$entity"), **_select(group_json(group), call, GROUP_DEFAULT)},
+    )
+
+
+@router.route("POST", "/v1.0/groups/{id}/assignLicense", gdap="write")
+def assign_group_license(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = tenant_of(sb, call)
+    group = _group(tenant, p["id"])
+    add, remove = _license_body(call)
+    sb.world.assign_group_licenses(tenant, group, add, remove)
+    return Reply(
+        200,
+        {"@odata.context": _context(sb, "groups/$entity"), **_select(group_json(group), call, GROUP_DEFAULT)},
+    )
+
+
+# ---------------------------------------------------------------------- $batch
+
+
+@router.route("POST", "/v1.0/$batch")
+async def batch(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Up to 20 requests; each passes authorization, throttling and faults on its own."""
+    requests = call.json().get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise GraphError(400, "BadRequest", "Invalid batch payload format.")
+    if len(requests) > MAX_BATCH:
+        raise GraphError(
+            400, "BadRequest", f"Number of batch request steps exceeds the maximum of {MAX_BATCH}."
+        )
+    responses = []
+    for item in requests:
+        url = urlsplit(str(item.get("url", "")))
+        path = "/v1.0" + ("" if url.path.startswith("/") else "/") + url.path
+        headers = {**{k: str(v) for k, v in (item.get("headers") or {}).items()}}
+        inner = Call(
+            method=str(item.get("method", "GET")).upper(),
+            path=path,
+            query=dict(parse_qsl(url.query)),
+            headers=headers,
+            body=json.dumps(item["body"]).encode() if "body" in item else b"",
+            claims=call.claims,
+            tenant_id=call.tenant_id,
+        )
+        reply = await sb.serve("graph", router, inner, inner=True)
+        if reply.drop:
+            reply = Reply(504, {"error": {"code": "GatewayTimeout", "message": "The request timed out."}})
+        entry: dict[str, Any] = {
+            "id": str(item.get("id")),
+            "status": reply.status,
+            "headers": dict(reply.headers),
+        }
+        entry["headers"].setdefault("Content-Type", "application/json")
+        if reply.body is not None:
+            entry["body"] = reply.body
+        responses.append(entry)
+    return Reply(200, {"responses": responses})

@@ -1,0 +1,315 @@
+"""Named, deterministic worlds. Ids come from :func:`stable_id`, dates from the sandbox clock at reset.
+
+``default`` holds one of each case the product meets (see README.md); ``large`` adds thousands of
+customers and a tenant with many users, for paging and benchmarks; ``throttled`` is ``default``
+with Partner Center's and Graph's rate limits switched on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from .catalog import Catalog
+from .world import (
+    DELETED,
+    ENABLED,
+    SUSPENDED,
+    WARNING,
+    Clock,
+    Group,
+    Order,
+    Subscription,
+    Tenant,
+    User,
+    World,
+    stable_id,
+)
+
+PARTNER_TENANT_ID = "3b33e682-00c3-41ee-9dd2-a548adf56438"
+PARTNER_MPN_ID = "4847383"
+OTHER_PARTNER_TENANT_ID = "331af819-4e0b-49f7-a6bf-14e1165ad3a0"
+CLIENT_ID = "0f5c7e3a-8b1d-4c2e-9f60-5a4b3c2d1e0f"
+CLIENT_SECRET = "sandbox-client-secret-not-a-real-secret"  # noqa: S105 - a public test credential of the sandbox
+REFRESH_TOKEN = "0.sandbox-refresh-token.partner-admin-consent"  # noqa: S105 - a public test credential of the sandbox
+
+SKUS: dict[str, str] = {
+    "O365_E1": "18181a46-0d4e-45cd-891e-60aabd171b4e",
+    "O365_E3": "6fd2c87f-b296-42f0-b197-1e91e994b900",
+    "O365_E5": "c7df2760-2c81-4ef7-b578-5b5392b571df",
+    "O365_E1_NO_TEAMS": "f8ced641-8e17-4dc5-b014-f5a2d53f6ac8",
+    "O365_E3_NO_TEAMS": "46c3a859-c90d-40b3-9551-6178a48d5c18",
+    "TEAMS_ENTERPRISE": "7e31c0d9-9551-471d-836f-32ee72be4a01",
+    "M365_E3": "05e9a617-0261-4cee-bb44-138d3ef5d965",
+    "M365_E5": "06ebc4ee-1bb5-47dd-8120-11324bc54e06",
+    "M365_E3_NO_TEAMS": "dcf0408c-aaec-446c-afd4-43e3683943ea",
+    "M365_E5_NO_TEAMS": "18a4bd3f-0b5b-4887-b04f-61dd0ee15f5e",
+    "BUSINESS_BASIC": "3b555118-da6a-4418-894f-7df1e2096870",
+    "BUSINESS_STANDARD": "f245ecc8-75af-4f8e-b61f-27d8114de5f3",
+    "BUSINESS_PREMIUM": "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",
+    "EXCHANGE_PLAN_1": "4b9405b0-7788-4568-add1-99614e613b69",
+    "EXCHANGE_PLAN_2": "19ec0d23-8335-4cbd-94ac-6050e30712fa",
+    "EMS_E3": "efccb6f7-5641-4e0e-bd10-b4976e1bf68e",
+    "FLOW_FREE": "f30db892-07e9-47e9-837c-80727f46fd3d",
+    "POWER_BI_STANDARD": "a403ebcc-fae0-4ca2-8c8c-7a907fd6c235",
+    "TEAMS_EEA": "7e74bd05-2c47-404e-829a-ba95c66fe8e5",
+    "BUSINESS_BASIC_EEA_NO_TEAMS": "b1f3042b-a390-4b56-ab61-b88e7e767a97",
+}
+GDAP_LICENSING = frozenset({"License Administrator", "Directory Readers"})
+
+
+class _Builder:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.now = world.clock.now()
+        for group in ("customers", "users", "groups", "subscriptions", "commerce_subscriptions"):
+            world.keys.setdefault(group, {})
+        world.keys["skus"] = dict(SKUS)
+        world.keys["catalog_items"] = {
+            name: offer.catalog_item_id
+            for name, sku in SKUS.items()
+            if (offer := world.catalog.offer_for_sku(sku)) is not None
+        }
+
+    def tenant(
+        self,
+        key: str,
+        name: str,
+        country: str,
+        *,
+        accepted: bool = True,
+        roles: frozenset[str] = GDAP_LICENSING,
+    ) -> Tenant:
+        tenant_id = stable_id("tenant", key)
+        slug = key.replace("_", "")
+        tenant = Tenant(
+            id=tenant_id,
+            name=name,
+            domain=f"{slug}sandbox.onmicrosoft.com",
+            country=country,
+            relationship="reseller" if accepted else "none",
+            gdap_roles=roles,
+            gdap_active=accepted and bool(roles),
+        )
+        self.world.tenants[tenant_id] = tenant
+        self.world.keys["customers"][key] = tenant_id
+        return tenant
+
+    def user(
+        self,
+        tenant: Tenant,
+        key: str,
+        *,
+        usage_location: str | None = "US",
+        skus: tuple[str, ...] = (),
+        disabled: dict[str, list[str]] | None = None,
+        register: bool = True,
+    ) -> User:
+        user_id = stable_id("user", tenant.id, key)
+        user = User(
+            id=user_id,
+            user_principal_name=f"{key.replace('_', '.')}@{tenant.domain}",
+            display_name=key.replace("_", " ").title(),
+            usage_location=usage_location,
+            direct={SKUS[s]: list((disabled or {}).get(s, [])) for s in skus},
+        )
+        for sku in user.direct:
+            user.updated[sku] = self.now - dt.timedelta(days=100)
+        tenant.users[user_id] = user
+        if register:
+            self.world.keys["users"][f"{self._tenant_key(tenant)}.{key}"] = user_id
+        return user
+
+    def group(self, tenant: Tenant, key: str, name: str, skus: tuple[str, ...], members: list[User]) -> Group:
+        group = Group(
+            id=stable_id("group", tenant.id, key),
+            display_name=name,
+            licenses={SKUS[s]: [] for s in skus},
+            members=[m.id for m in members],
+        )
+        for member in members:
+            member.groups.add(group.id)
+        tenant.groups[group.id] = group
+        self.world.keys["groups"][f"{self._tenant_key(tenant)}.{key}"] = group.id
+        return group
+
+    def subscription(
+        self,
+        tenant: Tenant,
+        key: str,
+        sku: str,
+        quantity: int,
+        channel: str,
+        *,
+        days_to_next: float | None,
+        status: str = ENABLED,
+        trial: bool = False,
+        created_days_ago: int = 300,
+    ) -> Subscription:
+        owner = {"partner": self.world.partner_tenant_id, "other-partner": OTHER_PARTNER_TENANT_ID}.get(
+            channel
+        )
+        offer = self.world.catalog.offer_for_sku(SKUS[sku]) if channel == "partner" else None
+        sub = Subscription(
+            id=stable_id("subscription", tenant.id, key),
+            graph_id=stable_id("companySubscription", tenant.id, key),
+            sku_id=SKUS[sku],
+            quantity=quantity,
+            created=self.now - dt.timedelta(days=created_days_ago),
+            next_lifecycle=None if days_to_next is None else self.now + dt.timedelta(days=days_to_next),
+            owner_tenant_id=owner,
+            channel=channel,
+            status=status,
+            is_trial=trial,
+            auto_renew=channel == "partner",
+            offer=offer,
+        )
+        sub.commitment_end = sub.next_lifecycle
+        tenant.subscriptions[sub.id] = sub
+        if offer is not None:
+            order = Order(stable_id("order", sub.id), tenant.id, [], sub.created, None, "seed")
+            order.lines.append((offer, quantity, sub.id, sub.term_duration, sub.billing_cycle))
+            tenant.orders[order.id] = order
+            sub.order_id = order.id
+        name = f"{self._tenant_key(tenant)}.{key}"
+        self.world.keys["subscriptions"][name] = sub.graph_id
+        self.world.keys["commerce_subscriptions"][name] = sub.id
+        return sub
+
+    def _tenant_key(self, tenant: Tenant) -> str:
+        for key, value in self.world.keys["customers"].items():
+            if value == tenant.id:
+                return key
+        return tenant.id
+
+
+def _new_world(catalog: Catalog, clock: Clock, name: str) -> World:
+    world = World(
+        catalog=catalog,
+        partner_tenant_id=PARTNER_TENANT_ID,
+        partner_country="US",
+        partner_mpn_id=PARTNER_MPN_ID,
+        clock=clock,
+        scenario=name,
+    )
+    world.tenants[PARTNER_TENANT_ID] = Tenant(
+        id=PARTNER_TENANT_ID,
+        name="Sandbox CSP Partner",
+        domain="partnersandbox.onmicrosoft.com",
+        country="US",
+    )
+    world.keys["partner"] = {
+        "tenant_id": PARTNER_TENANT_ID,
+        "other_partner_tenant_id": OTHER_PARTNER_TENANT_ID,
+    }
+    return world
+
+
+def _seed_default(b: _Builder) -> None:
+    # contoso: accepted, GDAP License Administrator + Directory Readers, one of every channel.
+    contoso = b.tenant("contoso", "Contoso Sandbox Ltd", "US")
+    b.subscription(contoso, "direct_e3", "O365_E3", 25, "direct", days_to_next=20)
+    b.subscription(contoso, "ea_ems", "EMS_E3", 10, "ea", days_to_next=45)
+    b.subscription(contoso, "other_partner_bp", "BUSINESS_PREMIUM", 5, "other-partner", days_to_next=60)
+    b.subscription(contoso, "partner_exo1", "EXCHANGE_PLAN_1", 3, "partner", days_to_next=65)
+    b.subscription(contoso, "trial_m365_e5", "M365_E5", 25, "trial", days_to_next=25, trial=True)
+    b.subscription(contoso, "free_flow", "FLOW_FREE", 10000, "free", days_to_next=None)
+    b.user(contoso, "direct_e3_a", skus=("O365_E3",))
+    b.user(contoso, "direct_e3_ems", skus=("O365_E3", "EMS_E3"))
+    b.user(
+        contoso, "direct_e3_disabled", skus=("O365_E3",), disabled={"O365_E3": [_plan(b, "O365_E3", "SWAY")]}
+    )
+    members = [b.user(contoso, f"group_e3_{n}") for n in ("a", "b", "c")]
+    both = b.user(contoso, "group_and_direct_e3", skus=("O365_E3",))
+    b.group(contoso, "e3", "Licensing - Office 365 E3", ("O365_E3",), [*members, both])
+    b.user(contoso, "business_premium", skus=("BUSINESS_PREMIUM",))
+    b.user(contoso, "exchange_only", skus=("EXCHANGE_PLAN_1",))
+    b.user(contoso, "no_usage_location", usage_location=None)
+    b.user(contoso, "unlicensed")
+
+    # fabrikam: invitation sent, not accepted yet; GDAP roles granted on acceptance.
+    fabrikam = b.tenant("fabrikam", "Fabrikam Sandbox Inc", "US", accepted=False)
+    b.subscription(fabrikam, "direct_e1", "O365_E1", 10, "direct", days_to_next=40)
+    b.subscription(fabrikam, "direct_m365_e3", "M365_E3", 5, "direct", days_to_next=40)
+    for n in ("a", "b", "c"):
+        b.user(fabrikam, f"direct_e1_{n}", skus=("O365_E1",))
+    b.user(fabrikam, "direct_m365_e3", skus=("M365_E3",))
+
+    # northwind: Germany, outside the US partner's CSP region.
+    northwind = b.tenant("northwind", "Northwind Sandbox GmbH", "DE")
+    b.subscription(northwind, "direct_bs", "BUSINESS_STANDARD", 5, "direct", days_to_next=30)
+    b.user(northwind, "direct_bs", usage_location="DE", skus=("BUSINESS_STANDARD",))
+
+    # tailspin: accepted, but GDAP only grants Directory Readers (can read, cannot assign).
+    tailspin = b.tenant("tailspin", "Tailspin Sandbox Co", "US", roles=frozenset({"Directory Readers"}))
+    b.subscription(tailspin, "direct_e3", "O365_E3", 4, "direct", days_to_next=15)
+    b.user(tailspin, "direct_e3", skus=("O365_E3",))
+
+    # wingtip: accepted, lapsing subscriptions in each later lifecycle state, plus a full pool.
+    wingtip = b.tenant("wingtip", "Wingtip Sandbox LLC", "US")
+    b.subscription(wingtip, "warning_e3", "O365_E3", 2, "direct", days_to_next=10, status=WARNING)
+    b.subscription(wingtip, "suspended_bb", "BUSINESS_BASIC", 3, "direct", days_to_next=50, status=SUSPENDED)
+    b.subscription(wingtip, "deleted_e1", "O365_E1", 3, "direct", days_to_next=None, status=DELETED)
+    b.subscription(wingtip, "full_ems", "EMS_E3", 1, "direct", days_to_next=100)
+    b.user(wingtip, "warning_e3", skus=("O365_E3",))
+    b.user(wingtip, "full_ems", skus=("EMS_E3",))
+    b.user(wingtip, "spare")
+
+
+def _plan(b: _Builder, sku: str, name: str) -> str:
+    for plan in b.world.catalog.reference(SKUS[sku]).plans:
+        if plan.name == name:
+            return plan.id
+    return stable_id("plan", name)
+
+
+def default(catalog: Catalog, clock: Clock, params: dict[str, Any]) -> tuple[World, dict[str, Any]]:
+    world = _new_world(catalog, clock, "default")
+    _seed_default(_Builder(world))
+    return world, {}
+
+
+def large(catalog: Catalog, clock: Clock, params: dict[str, Any]) -> tuple[World, dict[str, Any]]:
+    """``default`` plus ``customers`` (2500) small customers and ``users`` (1500) users in "bigcorp"."""
+    world = _new_world(catalog, clock, "large")
+    b = _Builder(world)
+    _seed_default(b)
+    big = b.tenant("bigcorp", "Bigcorp Sandbox", "US")
+    users = int(params.get("users", 1500))
+    b.subscription(big, "direct_e3", "O365_E3", users + 100, "direct", days_to_next=20)
+    for n in range(users):
+        b.user(big, f"user{n:05d}", skus=("O365_E3",), register=False)
+    for n in range(int(params.get("customers", 2500))):
+        tenant = b.tenant(f"customer{n:05d}", f"Sandbox Customer {n:05d}", "US")
+        b.subscription(tenant, "direct_e3", "O365_E3", 10, "direct", days_to_next=20 + n % 60)
+        for m in range(2):
+            b.user(tenant, f"user{m}", skus=("O365_E3",), register=False)
+    return world, {}
+
+
+def throttled(catalog: Catalog, clock: Clock, params: dict[str, Any]) -> tuple[World, dict[str, Any]]:
+    world, _ = default(catalog, clock, params)
+    world.scenario = "throttled"
+    limit = int(params.get("limit", 10))
+    window = float(params.get("window_s", 60))
+    return world, {
+        "rate_limits": {
+            "partner_center": {"limit": limit, "window_s": window, "scope": "partner"},
+            "graph": {"limit": limit, "window_s": window, "scope": "tenant"},
+        }
+    }
+
+
+SCENARIOS: dict[str, Callable[[Catalog, Clock, dict[str, Any]], tuple[World, dict[str, Any]]]] = {
+    "default": default,
+    "large": large,
+    "throttled": throttled,
+}
+
+
+def build(name: str, catalog: Catalog, params: dict[str, Any] | None = None) -> tuple[World, dict[str, Any]]:
+    """A fresh world for scenario ``name`` and the knobs it switches on."""
+    if name not in SCENARIOS:
+        raise KeyError(name)
+    return SCENARIOS[name](catalog, Clock(), params or {})

@@ -1,0 +1,342 @@
+"""Start the sandbox as a separate process and drive its control API: what tests and benches import.
+
+The handle's HTTP session ignores the environment (``trust_env=False``): machines here may set
+``REQUESTS_CA_BUNDLE`` or proxies for their own network, and either would break loopback TLS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioIds:
+    """The named ids of the current scenario, e.g. ``ids.customers["contoso"]``.
+
+    ``users``/``groups``/``subscriptions`` are keyed ``"<customer>.<name>"``, e.g.
+    ``"contoso.direct_e3"``; ``subscriptions`` holds Graph companySubscription ids and
+    ``commerce_subscriptions`` the commerce (Partner Center) ids of the same subscriptions.
+    """
+
+    name: str
+    partner_tenant_id: str
+    other_partner_tenant_id: str
+    partner_country: str
+    customers: dict[str, str]
+    users: dict[str, str]
+    groups: dict[str, str]
+    subscriptions: dict[str, str]
+    commerce_subscriptions: dict[str, str]
+    skus: dict[str, str]
+    catalog_items: dict[str, str]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScenarioIds:
+        return cls(
+            name=data["name"],
+            partner_tenant_id=data["partnerTenantId"],
+            other_partner_tenant_id=data["otherPartnerTenantId"],
+            partner_country=data["partnerCountry"],
+            customers=data["customers"],
+            users=data["users"],
+            groups=data["groups"],
+            subscriptions=data["subscriptions"],
+            commerce_subscriptions=data["commerce_subscriptions"],
+            skus=data["skus"],
+            catalog_items=data["catalog_items"],
+        )
+
+
+class SandboxError(RuntimeError):
+    """The control API refused a call (bad knob, unknown scenario...)."""
+
+
+class SandboxHandle:
+    """A running sandbox: its endpoints and credentials, and typed calls to its control API."""
+
+    def __init__(self, info: dict[str, Any], process: subprocess.Popen[bytes] | None = None) -> None:
+        self.info = info
+        self.base_url: str = info["base_url"]
+        self.ca_bundle: str = info["ca_bundle"]
+        self.partner_center_endpoint: str = info["partner_center_endpoint"]
+        self.graph_endpoint: str = info["graph_endpoint"]
+        self.authority_host: str = info["authority_host"]
+        self.partner_tenant_id: str = info["partner_tenant_id"]
+        self.partner_country: str = info["partner_country"]
+        self.client_id: str = info["client_id"]
+        self.client_secret: str = info["client_secret"]
+        self.refresh_token: str = info["refresh_token"]
+        self.webhook_cert_hosts: str = info["webhook_cert_hosts"]
+        self.webhook_trust_roots: str = info["webhook_trust_roots"]
+        self.certificate_url: str = info["certificate_url"]
+        self.process = process
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.verify = self.ca_bundle
+        self._ids: ScenarioIds | None = None
+
+    # ------------------------------------------------------------------ settings for the product
+
+    def env(self) -> dict[str, str]:
+        """The product's settings (design.md ★) pointing at this sandbox."""
+        return {
+            "PARTNER_CENTER_ENDPOINT": self.partner_center_endpoint,
+            "GRAPH_ENDPOINT": self.graph_endpoint,
+            "AUTHORITY_HOST": self.authority_host,
+            "PARTNER_TENANT_ID": self.partner_tenant_id,
+            "PARTNER_CLIENT_ID": self.client_id,
+            "PARTNER_CLIENT_SECRET": self.client_secret,
+            "PARTNER_REFRESH_TOKEN": self.refresh_token,
+            "PARTNER_COUNTRY": self.partner_country,
+            "REQUESTS_CA_BUNDLE": self.ca_bundle,
+            "WEBHOOK_CERT_HOSTS": self.webhook_cert_hosts,
+            "WEBHOOK_TRUST_ROOTS": self.webhook_trust_roots,
+        }
+
+    def http_session(self) -> requests.Session:
+        """A fresh keep-alive session that trusts the sandbox CA and ignores proxy/CA env vars."""
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = self.ca_bundle
+        return session
+
+    # ------------------------------------------------------------------ control API
+
+    def control(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        response = self.session.request(
+            method, f"{self.base_url}/_sandbox{path}", json=body, params=params or None
+        )
+        if response.status_code >= 400:
+            raise SandboxError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def reset(self, scenario: str = "default", **params: Any) -> ScenarioIds:
+        """Put the world back to ``scenario``: knobs, faults, clock, ledger and webhooks included."""
+        self._ids = ScenarioIds.from_json(
+            self.control("POST", "/reset", {"scenario": scenario, "params": params})
+        )
+        return self._ids
+
+    @property
+    def ids(self) -> ScenarioIds:
+        if self._ids is None:
+            self._ids = self.scenario()
+        return self._ids
+
+    def scenario(self) -> ScenarioIds:
+        return ScenarioIds.from_json(self.control("GET", "/scenario"))
+
+    def customer(self, key: str) -> str:
+        """The tenant id of a scenario customer, e.g. ``customer("contoso")``."""
+        return self.ids.customers[key]
+
+    def knobs(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.control("GET", "/knobs")
+        return result
+
+    def set_knobs(self, **patch: Any) -> dict[str, Any]:
+        """e.g. ``set_knobs(idempotency=False, rate_limits={"graph": {"limit": 5, "window_s": 60}})``."""
+        result: dict[str, Any] = self.control("PATCH", "/knobs", patch)
+        return result
+
+    def add_fault(
+        self,
+        kind: str,
+        *,
+        service: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        status: int = 503,
+        code: int | str | None = None,
+        delay_s: float = 0.0,
+        times: int = 1,
+    ) -> dict[str, Any]:
+        """Inject a failure. ``kind``: status | error | delay | drop | drop_after_commit;
+        ``service``: partner_center | graph | entra; ``path``: a regex searched in the service path."""
+        fault = {
+            "kind": kind,
+            "service": service,
+            "method": method,
+            "path": path,
+            "status": status,
+            "code": code,
+            "delay_s": delay_s,
+            "times": times,
+        }
+        result: dict[str, Any] = self.control("POST", "/faults", fault)
+        return result
+
+    def faults(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.control("GET", "/faults")["faults"]
+        return result
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "/faults")
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.control("GET", "/clock")["now"])
+
+    def advance_clock(self, *, days: float = 0, hours: float = 0, seconds: float = 0) -> dt.datetime:
+        moved = self.control("POST", "/clock/advance", {"days": days, "hours": hours, "seconds": seconds})
+        return dt.datetime.fromisoformat(moved["now"])
+
+    def accept_invitation(
+        self, customer_id: str, *, lag_seconds: float | None = None, lag_requests: int | None = None
+    ) -> dict[str, Any]:
+        """The customer accepts: relationship and GDAP become active, the webhook fires if registered."""
+        body: dict[str, Any] = {}
+        if lag_seconds is not None:
+            body["lagSeconds"] = lag_seconds
+        if lag_requests is not None:
+            body["lagRequests"] = lag_requests
+        result: dict[str, Any] = self.control("POST", f"/customers/{customer_id}/accept", body)
+        return result
+
+    def set_gdap(
+        self, customer_id: str, *, roles: list[str] | None = None, active: bool | None = None
+    ) -> None:
+        body: dict[str, Any] = {}
+        if roles is not None:
+            body["roles"] = roles
+        if active is not None:
+            body["active"] = active
+        self.control("PATCH", f"/customers/{customer_id}/gdap", body)
+
+    def send_webhook(
+        self,
+        event_name: str = "reseller-relationship-accepted-by-customer",
+        *,
+        customer_id: str | None = None,
+        mode: str = "normal",
+        url: str | None = None,
+        resource_uri: str | None = None,
+        wait: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Send an event to ``url`` or the registered URL. ``mode``: normal | duplicate | out-of-order |
+        forged-signature | wrong-cert-url | untrusted-cert. With ``wait`` returns after every attempt."""
+        body = {
+            "eventName": event_name,
+            "customerId": customer_id,
+            "mode": mode,
+            "url": url,
+            "resourceUri": resource_uri,
+            "wait": wait,
+        }
+        result: list[dict[str, Any]] = self.control("POST", "/webhooks/send", body)["deliveries"]
+        return result
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.control("GET", "/webhooks/deliveries")["deliveries"]
+        return result
+
+    def wait_webhooks(self, ids: list[str] | None = None, timeout_s: float = 60) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.control(
+            "POST", "/webhooks/wait", {"ids": ids, "timeoutS": timeout_s}
+        )["deliveries"]
+        return result
+
+    def ledger(self, kinds: str | None = None, since: int = 0) -> dict[str, Any]:
+        params: dict[str, Any] = {"since": since}
+        if kinds:
+            params["kinds"] = kinds
+        result: dict[str, Any] = self.control("GET", "/ledger", **params)
+        return result
+
+    def purchases(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.ledger("purchases")["purchases"]
+        return result
+
+    def license_changes(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.ledger("licenseChanges")["licenseChanges"]
+        return result
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.ledger("requests", since)["requests"]
+        return result
+
+    def clear_ledger(self) -> None:
+        self.control("DELETE", "/ledger")
+
+    def mint_token(
+        self,
+        *,
+        tenant_id: str | None = None,
+        audience: str = "partner_center",
+        app_only: bool = False,
+        lifetime_s: int = 3600,
+        app_id: str | None = None,
+    ) -> str:
+        """A bearer token made to order (``lifetime_s`` <= 0 gives an expired one)."""
+        body: dict[str, Any] = {"audience": audience, "appOnly": app_only, "lifetimeS": lifetime_s}
+        if tenant_id:
+            body["tenantId"] = tenant_id
+        if app_id:
+            body["appId"] = app_id
+        token: str = self.control("POST", "/tokens", body)["accessToken"]
+        return token
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        self.session.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def __enter__(self) -> SandboxHandle:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _first_line(stream: IO[bytes], timeout_s: float) -> bytes:
+    box: list[bytes] = []
+    reader = threading.Thread(target=lambda: box.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return box[0] if box else b""
+
+
+def start_sandbox(
+    scenario: str = "default",
+    *,
+    params: dict[str, Any] | None = None,
+    sku_csv: str | None = None,
+    timeout_s: float = 30.0,
+) -> SandboxHandle:
+    """Run ``python -m sandbox`` in its own process (real sockets, no shared GIL) and wait for it."""
+    command = [sys.executable, "-m", "sandbox", "--port", "0", "--scenario", scenario]
+    for key, value in (params or {}).items():
+        command += ["--param", f"{key}={value}"]
+    if sku_csv:
+        command += ["--sku-csv", sku_csv]
+    log = tempfile.NamedTemporaryFile(prefix="csp-sandbox-", suffix=".log", delete=False)  # noqa: SIM115
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log, env=env)
+    assert process.stdout is not None
+    line = _first_line(process.stdout, timeout_s)
+    if not line:
+        process.kill()
+        raise SandboxError(f"the sandbox did not start; see {log.name}")
+    return SandboxHandle(json.loads(line), process)

@@ -1,0 +1,498 @@
+"""The world both APIs look at: tenants, users, groups, subscriptions, orders, and a movable clock.
+
+Partner Center and Graph are two views of this one model, so a checkout shows up at once as a
+Partner Center subscription, a Graph ``companySubscription`` and more prepaid units on the
+tenant's ``subscribedSku``. Everything runs on the server's single event loop, so every
+operation here is atomic without locks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import Catalog, Offer, region_of
+
+NAMESPACE = uuid.UUID("6b1f4c1e-2f57-4c8e-9a3e-5d3c4b2a1f00")
+
+ENABLED, WARNING, SUSPENDED, DELETED, LOCKED_OUT = "Enabled", "Warning", "Suspended", "Deleted", "LockedOut"
+
+READ_ROLES = frozenset(
+    {"Directory Readers", "Global Reader", "License Administrator", "User Administrator", "Directory Writers"}
+)
+WRITE_ROLES = frozenset({"License Administrator", "User Administrator", "Directory Writers"})
+
+# Families of service plans Entra refuses to stack on one user. Exchange and Skype are left out on
+# purpose: Microsoft now lets Exchange plans duplicate, and sells Teams Enterprise (MCOIMP,
+# EXCHANGE_S_DESKLESS) together with the no-Teams suites (MCOSTANDARD, EXCHANGE_S_STANDARD).
+EXCLUSIVE_FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset(
+        {
+            "ONEDRIVEENTERPRISE", "SHAREPOINT_S_DEVELOPER", "SHAREPOINTDESKLESS", "SHAREPOINTENTERPRISE",
+            "SHAREPOINTENTERPRISE_EDU", "SHAREPOINTENTERPRISE_MIDMARKET", "SHAREPOINTLITE",
+            "SHAREPOINTSTANDARD", "SHAREPOINTSTANDARD_EDU", "SHAREPOINTSTANDARD_YAMMERSHADOW",
+        }
+    ),
+    frozenset({"YAMMER_ENTERPRISE", "YAMMER_EDU", "YAMMER_MIDSIZE"}),
+    frozenset({"INTUNE_A", "INTUNE_A_VL", "INTUNE_B"}),
+    frozenset({"RMS_S_ENTERPRISE", "RMS_S_ENTERPRISE_GOV"}),
+)  # fmt: skip
+
+
+def stable_id(*parts: str) -> str:
+    """A GUID fixed by its name, so scenarios are the same on every run."""
+    return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Clock:
+    """Real time plus an offset the control API moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+
+class PartnerCenterError(Exception):
+    """A business error answered in Partner Center's ``{code, description, data, source}`` shape."""
+
+    def __init__(self, status: int, code: int, description: str, data: list[str] | None = None) -> None:
+        super().__init__(description)
+        self.status, self.code, self.description, self.data = status, code, description, data or []
+
+
+class GraphError(Exception):
+    """An error answered in Graph's ``{"error": {"code", "message"}}`` shape."""
+
+    def __init__(self, status: int, code: str, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.detail = status, code, message, detail
+
+
+@dataclass(slots=True)
+class User:
+    id: str
+    user_principal_name: str
+    display_name: str
+    usage_location: str | None
+    direct: dict[str, list[str]] = field(default_factory=dict)
+    """skuId -> disabled plan ids, for licenses assigned to the user directly."""
+    groups: set[str] = field(default_factory=set)
+    updated: dict[str, dt.datetime] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Group:
+    id: str
+    display_name: str
+    licenses: dict[str, list[str]] = field(default_factory=dict)
+    members: list[str] = field(default_factory=list)
+    errors: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(user id, skuId) -> licenseAssignmentState error, for members the group could not license."""
+
+
+@dataclass(slots=True)
+class Subscription:
+    """One commerce subscription. Every one is a Graph companySubscription; this partner's are also
+    Partner Center subscriptions."""
+
+    id: str
+    graph_id: str
+    sku_id: str
+    quantity: int
+    created: dt.datetime
+    next_lifecycle: dt.datetime | None
+    owner_tenant_id: str | None
+    channel: str
+    """direct | ea | partner | other-partner | free | trial"""
+    status: str = ENABLED
+    is_trial: bool = False
+    auto_renew: bool = False
+    offer: Offer | None = None
+    term_duration: str = "P1Y"
+    billing_cycle: str = "Monthly"
+    order_id: str | None = None
+    partner_status: str | None = None
+    """Partner Center status set by PATCH (suspended/deleted); None means follow the lifecycle."""
+    etag: int = 1
+    commitment_end: dt.datetime | None = None
+
+    def grace_days(self) -> tuple[int, int]:
+        """Days in Warning, then in Suspended (EA: 90 then 60; everything else 30 then 90)."""
+        return (90, 60) if self.channel == "ea" else (30, 90)
+
+
+@dataclass(slots=True)
+class Order:
+    id: str
+    customer_id: str
+    lines: list[tuple[Offer, int, str, str, str]]
+    """(offer, quantity, subscription id, term duration, billing cycle) per line."""
+    created: dt.datetime
+    request_id: str | None
+    via: str
+
+
+@dataclass(slots=True)
+class CartLine:
+    id: int
+    offer: Offer
+    quantity: int
+    term_duration: str
+    billing_cycle: str
+    order_group: str
+    friendly_name: str | None = None
+
+
+@dataclass(slots=True)
+class Cart:
+    id: str
+    customer_id: str
+    lines: list[CartLine]
+    created: dt.datetime
+    status: str = "Active"
+    checkout: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Tenant:
+    id: str
+    name: str
+    domain: str
+    country: str
+    relationship: str = "none"
+    """Partner Center ``relationshipToPartner``: none until the customer accepts, then reseller."""
+    gdap_roles: frozenset[str] = frozenset()
+    gdap_active: bool = False
+    accepted_at: float | None = None
+    lag_requests_left: int = 0
+    lag_until: float = 0.0
+    users: dict[str, User] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    carts: dict[str, Cart] = field(default_factory=dict)
+
+    def effective_skus(self, user: User) -> dict[str, str | None]:
+        """skuId -> None when direct, else the id of the (first) group it is inherited from."""
+        held: dict[str, str | None] = dict.fromkeys(user.direct)
+        for group_id in sorted(user.groups):
+            group = self.groups[group_id]
+            for sku in group.licenses:
+                if (user.id, sku) not in group.errors:
+                    held.setdefault(sku, group_id)
+        return held
+
+    def consumed(self, sku_id: str) -> int:
+        return sum(1 for user in self.users.values() if sku_id in self.effective_skus(user))
+
+    def consumption(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for user in self.users.values():
+            for sku in self.effective_skus(user):
+                counts[sku] = counts.get(sku, 0) + 1
+        return counts
+
+    def units(self, sku_id: str) -> dict[str, int]:
+        totals = {ENABLED: 0, WARNING: 0, SUSPENDED: 0, LOCKED_OUT: 0}
+        for sub in self.subscriptions.values():
+            if sub.sku_id == sku_id and sub.status in totals:
+                totals[sub.status] += sub.quantity
+        return totals
+
+    def assignable(self, sku_id: str) -> int:
+        """Seats still free: enabled plus warning units (users keep access in grace) minus consumed."""
+        units = self.units(sku_id)
+        return units[ENABLED] + units[WARNING] - self.consumed(sku_id)
+
+
+@dataclass(slots=True)
+class Purchase:
+    order_id: str
+    customer_id: str
+    request_id: str | None
+    via: str
+    lines: list[dict[str, Any]]
+    at: str
+
+
+@dataclass(slots=True)
+class Ledger:
+    """What happened, for tests ("bought exactly once") and benchmarks (how many calls)."""
+
+    purchases: list[Purchase] = field(default_factory=list)
+    license_changes: list[dict[str, Any]] = field(default_factory=list)
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
+
+
+@dataclass(slots=True)
+class World:
+    catalog: Catalog
+    partner_tenant_id: str
+    partner_country: str
+    partner_mpn_id: str
+    clock: Clock
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Named ids of the scenario (customers, users, groups, subscriptions, skus, catalog items)."""
+    ledger: Ledger = field(default_factory=Ledger)
+    scenario: str = "default"
+
+    # ------------------------------------------------------------------ lookups and lifecycle
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        tenant = self.tenants.get(tenant_id.lower())
+        if tenant is not None:
+            self.settle(tenant)
+        return tenant
+
+    def settle(self, tenant: Tenant) -> None:
+        """Move every subscription past each lifecycle date the clock has reached."""
+        now = self.clock.now()
+        for sub in tenant.subscriptions.values():
+            while sub.next_lifecycle is not None and sub.next_lifecycle <= now:
+                self._advance(sub)
+
+    def _advance(self, sub: Subscription) -> None:
+        assert sub.next_lifecycle is not None
+        warning_days, suspended_days = sub.grace_days()
+        if sub.status == ENABLED and sub.auto_renew and sub.partner_status is None:
+            sub.next_lifecycle += term_length(sub.term_duration)
+            sub.commitment_end = sub.next_lifecycle
+        elif sub.status == ENABLED:
+            sub.status, sub.next_lifecycle = WARNING, sub.next_lifecycle + dt.timedelta(days=warning_days)
+        elif sub.status in (WARNING, LOCKED_OUT):
+            sub.status, sub.next_lifecycle = SUSPENDED, sub.next_lifecycle + dt.timedelta(days=suspended_days)
+        else:
+            sub.status, sub.next_lifecycle = DELETED, None
+        sub.etag += 1
+
+    def customers(self) -> list[Tenant]:
+        """Tenants with a reseller relationship to this partner, in a stable order."""
+        return [t for t in self.tenants.values() if t.relationship == "reseller"]
+
+    # ------------------------------------------------------------------ invitation
+
+    def accept_invitation(self, tenant_id: str, lag_seconds: float, lag_requests: int, now: float) -> Tenant:
+        tenant = self.tenants.get(tenant_id.lower())
+        if tenant is None:
+            raise KeyError(tenant_id)
+        tenant.relationship = "reseller"
+        tenant.gdap_active = bool(tenant.gdap_roles)
+        tenant.accepted_at = now
+        tenant.lag_until = now + lag_seconds
+        tenant.lag_requests_left = lag_requests
+        return tenant
+
+    # ------------------------------------------------------------------ purchases
+
+    def check_purchasable(self, tenant: Tenant, offer: Offer, quantity: int) -> None:
+        if tenant.country not in region_of(self.partner_country):
+            raise PartnerCenterError(
+                403, 2030, f"Partner is not onboarded to sell in country {tenant.country}."
+            )
+        if tenant.country not in offer.countries:
+            raise PartnerCenterError(400, 800070, "Offer is not available in the specified country.")
+        if not offer.purchasable:
+            raise PartnerCenterError(403, 800020, "The catalog item is not eligible for purchase.")
+        if not offer.minimum_quantity <= quantity <= offer.maximum_quantity:
+            raise PartnerCenterError(400, 800017, "The quantity is not available for this catalog item.")
+
+    def place_order(
+        self,
+        tenant: Tenant,
+        lines: list[tuple[Offer, int, str, str, str | None]],
+        *,
+        request_id: str | None,
+        via: str,
+    ) -> Order:
+        """Create the subscriptions of an order: one per line, visible to Partner Center and Graph."""
+        now = self.clock.now()
+        order_id = uuid.uuid4().hex
+        placed: list[tuple[Offer, int, str, str, str]] = []
+        for offer, quantity, term, cycle, _name in lines:
+            sub_id = str(uuid.uuid4())
+            tenant.subscriptions[sub_id] = Subscription(
+                id=sub_id,
+                graph_id=str(uuid.uuid4()),
+                sku_id=offer.provisioning_id,
+                quantity=quantity,
+                created=now,
+                next_lifecycle=now + term_length(term),
+                owner_tenant_id=self.partner_tenant_id,
+                channel="partner",
+                auto_renew=True,
+                offer=offer,
+                term_duration=term,
+                billing_cycle=cycle,
+                order_id=order_id,
+                commitment_end=now + term_length(term),
+            )
+            placed.append((offer, quantity, sub_id, term, cycle))
+        order = Order(order_id, tenant.id, placed, now, request_id, via)
+        tenant.orders[order_id] = order
+        self.ledger.purchases.append(
+            Purchase(
+                order_id=order_id,
+                customer_id=tenant.id,
+                request_id=request_id,
+                via=via,
+                at=iso(now) or "",
+                lines=[
+                    {
+                        "catalogItemId": o.catalog_item_id,
+                        "skuId": o.provisioning_id,
+                        "quantity": q,
+                        "subscriptionId": s,
+                        "termDuration": t,
+                    }
+                    for o, q, s, t, _ in placed
+                ],
+            )
+        )
+        return order
+
+    # ------------------------------------------------------------------ licenses
+
+    def assign_user_licenses(
+        self, tenant: Tenant, user: User, add: list[tuple[str, list[str]]], remove: list[str]
+    ) -> None:
+        """Graph's user assignLicense: all of ``add`` and ``remove`` apply together, or nothing does."""
+        held = tenant.effective_skus(user)
+        for sku in remove:
+            if sku in user.direct:
+                continue
+            if sku in held:
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    "User license is inherited from group membership and cannot be removed directly "
+                    "from the user.",
+                )
+            raise GraphError(400, "Request_BadRequest", "User does not have a corresponding license.")
+        if add and not user.usage_location:
+            raise GraphError(
+                400,
+                "Request_BadRequest",
+                "License assignment cannot be done for user with invalid usage location.",
+                "ProhibitedInUsageLocationViolation",
+            )
+        for sku, _disabled in add:
+            self._check_company_license(tenant, sku)
+            if sku not in held and tenant.assignable(sku) < 1:
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    f"Subscription with SKU {sku} does not have any available licenses.",
+                    "CountViolation",
+                )
+        after = {s: list(user.direct[s]) for s in user.direct if s not in remove}
+        for sku, disabled in add:
+            after[sku] = disabled
+        inherited = {s for s, g in held.items() if g is not None}
+        self._check_exclusive(set(after) | inherited)
+        before = set(user.direct)
+        user.direct = after
+        now = self.clock.now()
+        for sku in set(after) ^ before | {s for s, _ in add}:
+            user.updated[sku] = now
+        self.ledger.license_changes.append(
+            {
+                "tenantId": tenant.id,
+                "userId": user.id,
+                "added": [s for s, _ in add],
+                "removed": list(remove),
+                "at": iso(now),
+            }
+        )
+
+    def assign_group_licenses(
+        self, tenant: Tenant, group: Group, add: list[tuple[str, list[str]]], remove: list[str]
+    ) -> None:
+        """Group assignLicense: members who cannot get a seat get an error state, as Entra records it."""
+        for sku in remove:
+            if sku not in group.licenses:
+                raise GraphError(400, "Request_BadRequest", "Group does not have a corresponding license.")
+        for sku, _ in add:
+            self._check_company_license(tenant, sku)
+        for sku in remove:
+            del group.licenses[sku]
+            group.errors = {k: v for k, v in group.errors.items() if k[1] != sku}
+        for sku, disabled in add:
+            group.errors = {k: v for k, v in group.errors.items() if k[1] != sku}
+            group.licenses[sku] = disabled
+            for member_id in group.members:
+                member = tenant.users[member_id]
+                holds_elsewhere = sku in member.direct or any(
+                    sku in tenant.groups[g].licenses and (member_id, sku) not in tenant.groups[g].errors
+                    for g in member.groups
+                    if g != group.id
+                )
+                if holds_elsewhere:
+                    continue
+                # count without this group's (new) grant to this member
+                group.errors[(member_id, sku)] = "pending"
+                if tenant.assignable(sku) < 1:
+                    group.errors[(member_id, sku)] = "CountViolation"
+                elif not member.usage_location:
+                    group.errors[(member_id, sku)] = "ProhibitedInUsageLocationViolation"
+                else:
+                    del group.errors[(member_id, sku)]
+        self.ledger.license_changes.append(
+            {
+                "tenantId": tenant.id,
+                "groupId": group.id,
+                "added": [s for s, _ in add],
+                "removed": list(remove),
+                "at": iso(self.clock.now()),
+            }
+        )
+
+    def _check_company_license(self, tenant: Tenant, sku: str) -> None:
+        units = tenant.units(sku)
+        if not any(units.values()):
+            raise GraphError(
+                400, "Request_BadRequest", f"License {sku} does not correspond to a valid company License."
+            )
+        if units[ENABLED] + units[WARNING] == 0:
+            raise GraphError(
+                400,
+                "Request_BadRequest",
+                f"Subscription with SKU {sku} does not have any available licenses.",
+                "CountViolation",
+            )
+
+    def _check_exclusive(self, skus: set[str]) -> None:
+        owner: dict[str, tuple[str, str]] = {}
+        for sku in sorted(skus):
+            for plan in self.catalog.reference(sku).plans:
+                for family in EXCLUSIVE_FAMILIES:
+                    if plan.name not in family:
+                        continue
+                    key = str(EXCLUSIVE_FAMILIES.index(family))
+                    other = owner.get(key)
+                    if other is not None and other[0] != sku and other[1] != plan.name:
+                        raise GraphError(
+                            400,
+                            "Request_BadRequest",
+                            f"License assignment failed because service plans {other[1]} and {plan.name} "
+                            "are mutually exclusive.",
+                            "MutuallyExclusiveViolation",
+                        )
+                    owner.setdefault(key, (sku, plan.name))
+
+
+def term_length(duration: str) -> dt.timedelta:
+    return {"P1M": dt.timedelta(days=30), "P3Y": dt.timedelta(days=3 * 365)}.get(
+        duration, dt.timedelta(days=365)
+    )
