@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from .reference import SkuReference
 from .successors import Successor, replacements_of
-from .tiers import TierOrder, service_of
+from .tiers import NEUTRAL_PLANS, TierOrder, service_of
 
 if TYPE_CHECKING:
     from .offers import Catalog
@@ -48,6 +48,10 @@ class SourcePlan:
     @property
     def data_bearing(self) -> bool:
         return service_of(self.name).data_bearing
+
+    @property
+    def neutral(self) -> bool:
+        return self.name in NEUTRAL_PLANS
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,7 @@ class Cover:
     def rank(self) -> tuple[int, int, int, int, int, tuple[str, ...]]:
         return (
             len(self.lost_data_bearing),
-            len(self.lost),
+            sum(1 for plan in self.lost if not plan.neutral),
             0 if self.basis is Basis.SUCCESSOR else 1,
             len(self.targets),
             self.extra_plans,
@@ -99,7 +103,7 @@ class Search:
 
     best: Cover | None
     rejected_successors: tuple[Rejected, ...]
-    partial_candidates: int
+    partial_candidates: int  # covers keeping at least one plan that matters, admissible or not
     unverifiable_skus: int
 
 
@@ -165,12 +169,13 @@ class OfferIndex:
                 continue
             candidates.append(self._cover(successor.targets, source, masks, Basis.SUCCESSOR, successor))
         candidates.extend(self._search(source, masks, full))
-        admissible = [cover for cover in candidates if _admissible(cover, source)]
+        matters = _matters(source)
+        admissible = [cover for cover in candidates if _admissible(cover, matters)]
         best = min(admissible, key=lambda cover: cover.rank) if admissible else None
         return Search(
             best=best,
             rejected_successors=tuple(rejected),
-            partial_candidates=len(candidates),
+            partial_candidates=sum(1 for cover in candidates if _kept(cover, matters)),
             unverifiable_skus=len(self._unverifiable),
         )
 
@@ -214,9 +219,10 @@ class OfferIndex:
             ):
                 by_mask[mask] = index
         data_mask = sum(1 << bit for bit, plan in enumerate(source) if plan.data_bearing)
+        counted = full & ~sum(1 << bit for bit, plan in enumerate(source) if plan.neutral)
 
         def key(indexes: tuple[int, ...], union: int) -> tuple[int, int, int, int, tuple[str, ...]]:
-            lost = full & ~union
+            lost = counted & ~union
             extra = sum(len(self._plans[i]) for i in indexes) - union.bit_count()
             ids = tuple(sorted(self._skus[i] for i in indexes))
             return ((lost & data_mask).bit_count(), lost.bit_count(), len(indexes), extra, ids)
@@ -276,12 +282,20 @@ def _higher_name(plan: SourcePlan, target_names: set[str], tiers: TierOrder) -> 
     return min(target_names & tiers.covering(plan.name))
 
 
-def _admissible(cover: Cover, source: Sequence[SourcePlan]) -> bool:
-    """A replacement must carry something over: some plan, and some data-bearing plan if there is one.
+def _matters(source: Sequence[SourcePlan]) -> list[SourcePlan]:
+    """The plans an equivalent is judged on: the data-bearing ones, else every plan but plumbing."""
+    return [plan for plan in source if plan.data_bearing] or [plan for plan in source if not plan.neutral]
 
-    Anything less is not an equivalent but a different product; the line is blocked instead.
+
+def _kept(cover: Cover, matters: Sequence[SourcePlan]) -> int:
+    lost = set(cover.lost)
+    return sum(1 for plan in matters if plan not in lost)
+
+
+def _admissible(cover: Cover, matters: Sequence[SourcePlan]) -> bool:
+    """An equivalent keeps more than half of what matters in the original (:func:`_matters`).
+
+    Anything less is a different product, not an equivalent (a one-plan Windows 365 SKU is not
+    replaced by any SKU that merely shares its Exchange plumbing): the line is blocked instead.
     """
-    if len(cover.lost) == len(source):
-        return False
-    data_bearing = sum(1 for plan in source if plan.data_bearing)
-    return data_bearing == 0 or len(cover.lost_data_bearing) < data_bearing
+    return 2 * _kept(cover, matters) > len(matters)

@@ -328,8 +328,9 @@ class _Planner:
         else:
             reason = BlockReason.NO_COVER_FOUND
             text = (
-                f"{name} is not sold in {country}, and no offer sold there keeps its data-bearing services "
-                "(mail, files, Teams...); buying one would not be an equivalent."
+                f"{name} is not sold in {country}, and no offer sold there keeps more than half of what "
+                "matters in it (its data-bearing services such as mail, files and Teams, or its other "
+                "plans when it has none); buying one would not be an equivalent."
             )
         return replace(
             base,

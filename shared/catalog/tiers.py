@@ -99,6 +99,20 @@ _DATA_BEARING: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+#: Plumbing Microsoft adds to many SKUs (246 of 617 carry Exchange Foundation, 59 the Lighthouse plans).
+#: It says nothing about what a SKU is, so it neither makes an offer look like an equivalent nor ranks
+#: one offer above another; when a target lacks it, it is still reported as a lost feature.
+NEUTRAL_PLANS = frozenset(
+    {
+        "EXCHANGE_S_FOUNDATION",
+        "EXCHANGE_S_FOUNDATION_GOV",
+        "EXCHANGE_FOUNDATION_GOV",
+        "M365_LIGHTHOUSE_CUSTOMER_PLAN1",
+        "M365_LIGHTHOUSE_PARTNER_PLAN1",
+    }
+)
+
+
 @lru_cache(maxsize=4096)
 def service_of(plan_name: str) -> Service:
     """The service a plan belongs to; plans outside the data-bearing list are features."""

@@ -15,6 +15,7 @@ from .builders import (
     EXCHANGE_PLAN_1,
     EXCHANGE_PLAN_2,
     FLOW_FREE,
+    FULL_CSV,
     O365_E1,
     O365_E1_NO_TEAMS,
     O365_E3,
@@ -125,16 +126,25 @@ def test_trial_and_free_skus_are_skipped_with_their_reasons():
 
 
 def test_losing_a_data_bearing_plan_needs_an_admins_approval():
-    # Exchange Online (Plan 2) lacks the To Do plan (data) and Intune for Office 365 (a feature) of Plan 1.
-    catalog = sold(offer(EXCHANGE_PLAN_2, "Exchange Online (Plan 2)"))
-    plan = plan_transfer(owned((EXCHANGE_PLAN_1, 40)), catalog, REFERENCE)
+    # Office 365 E3 (no Teams) is sold but Teams Enterprise is not: Teams (chats, channels) would be lost.
+    catalog = sold(offer(O365_E3_NO_TEAMS, "Office 365 E3 (no Teams)"))
+    plan = plan_transfer(owned((O365_E3, 40)), catalog, REFERENCE)
     line = only_line(plan)
     assert line.decision is Decision.EQUIVALENT
-    lost = {c.service_plan_name: c.data_bearing for c in line.lost_plans}
-    assert lost == {"BPOS_S_TODO_1": True, "INTUNE_O365": False}
+    assert [t.provisioning_id for t in line.targets] == [O365_E3_NO_TEAMS]
+    assert [(c.service_plan_name, c.data_bearing) for c in line.lost_plans] == [("TEAMS1", True)]
     assert line.needs_approval
     assert plan.needs_approval
     assert "approve" in line.explanation
+    assert "not sold in the customer's country" in line.explanation  # why the successor was ruled out
+
+
+def test_an_offer_keeping_too_little_of_the_original_is_not_an_equivalent():
+    # Exchange Online (Plan 2) keeps the mailbox of Plan 1 but not its To Do plan: half is not enough.
+    catalog = sold(offer(EXCHANGE_PLAN_2, "Exchange Online (Plan 2)"))
+    line = only_line(plan_transfer(owned((EXCHANGE_PLAN_1, 40)), catalog, REFERENCE))
+    assert (line.decision, line.reason) == (Decision.BLOCKED, BlockReason.NO_COVER_FOUND)
+    assert line.targets == ()
 
 
 def test_losing_only_features_is_reported_without_approval():
@@ -231,3 +241,17 @@ def test_plan_json_is_serialisable_and_the_same_for_the_same_inputs():
     assert [t["provisioningId"] for t in shape["lines"][1]["targets"]] == [O365_E1]
     assert shape["lines"][1]["targets"][0]["catalogItemId"].count(":") == 2
     assert shape["needsApproval"] is False
+
+
+@pytest.mark.skipif(
+    not FULL_CSV.exists(), reason="../shared/data/licensing_service_plans.csv is not beside the repo"
+)
+def test_against_every_sku_of_the_full_table_office_365_e3_off_sale_still_gets_its_successor():
+    reference = SkuReference.load(FULL_CSV)
+    items = tuple(
+        offer(sku, entry.display_name) for sku, entry in sorted(reference.skus.items()) if sku != O365_E3
+    )
+    line = only_line(plan_transfer(owned((O365_E3, 25)), Catalog("US", items), reference))
+    assert line.decision is Decision.EQUIVALENT
+    assert [t.provisioning_id for t in line.targets] == [O365_E3_NO_TEAMS, TEAMS_ENTERPRISE]
+    assert line.lost_plans == ()
