@@ -75,7 +75,6 @@ class Catalog:
 
     country: str
     items: tuple[CatalogItem, ...]
-    fetched_at: float = field(default_factory=time.time)
     _by_sku: Mapping[str, tuple[CatalogItem, ...]] = field(init=False, repr=False)
     _indexes: weakref.WeakKeyDictionary[SkuReference, OfferIndex] = field(init=False, repr=False)
     _index_lock: threading.Lock = field(init=False, repr=False)

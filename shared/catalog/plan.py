@@ -241,6 +241,18 @@ class _Planner:
         )
 
     def plan_line(self, line: SourceLine) -> PlanLine:
+        decided = self._decide(line)
+        notes = []
+        if line.seats_with_partner:
+            notes.append(
+                f"{line.seats_with_partner} more seats are already with this partner "
+                "and are not bought again."
+            )
+        if line.trial_seats_ignored:
+            notes.append(f"{line.trial_seats_ignored} trial seats are not moved.")
+        return replace(decided, explanation=" ".join([decided.explanation, *notes]))
+
+    def _decide(self, line: SourceLine) -> PlanLine:
         name = self._name(line.sku_id, line.sku_part_number)
         base = PlanLine(
             source_sku_id=line.sku_id,

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -66,7 +66,6 @@ class SkuReference:
     """The table, keyed by SKU GUID (lower case). Immutable: a refresh builds a new one."""
 
     skus: Mapping[str, ReferenceSku]
-    loaded_at: float = field(default_factory=time.time)
 
     def get(self, sku_id: str) -> ReferenceSku | None:
         return self.skus.get(sku_id.lower())
@@ -188,8 +187,10 @@ class SkuReferenceLoader:
         digest = hashlib.sha256(location.encode()).hexdigest()[:16]
         directory = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "csp-transfer"
         self._cache_file = directory / f"sku-reference-{digest}.csv"
-        self._lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._current: SkuReference | None = None
+        self._cache_file_read = False
         self._next_refresh = 0.0
 
     @property
@@ -197,29 +198,49 @@ class SkuReferenceLoader:
         return self._cache_file
 
     def get(self) -> SkuReference:
-        """The table; raises :class:`SkuReferenceError` only when no good copy was ever obtained."""
-        with self._lock:
-            now = self._clock()
-            if self._current is None:
+        """The table; raises :class:`SkuReferenceError` only when no good copy was ever obtained.
+
+        While one caller refreshes, the others keep getting the current copy instead of waiting for
+        the download; only the very first load makes callers wait.
+        """
+        with self._state_lock:
+            if self._current is None and not self._cache_file_read:
+                self._cache_file_read = True
                 self._current = self._read_cache_file()
-                if self._current is not None and self._cache_file_age() < self._ttl:
-                    self._next_refresh = now + self._ttl - self._cache_file_age()
-            if self._current is None or now >= self._next_refresh:
-                self._refresh(now)
+                if self._current is not None:
+                    self._next_refresh = self._clock() + max(0.0, self._ttl - self._cache_file_age())
+            current = self._current
+            due = self._clock() >= self._next_refresh
+        if current is not None and not due:
+            return current
+        if current is None:
+            self._refresh_lock.acquire()
+        elif not self._refresh_lock.acquire(blocking=False):
+            return current  # another caller is refreshing: serve the current copy meanwhile
+        try:
+            with self._state_lock:
+                still_due = self._current is None or self._clock() >= self._next_refresh
+            if still_due:
+                self._refresh()
+        finally:
+            self._refresh_lock.release()
+        with self._state_lock:
             if self._current is None:
                 raise SkuReferenceError("no copy of the SKU reference could be loaded")
             return self._current
 
-    def _refresh(self, now: float) -> None:
+    def _refresh(self) -> None:
         try:
             content = self._fetch(self._location)
             fresh = SkuReference.parse(content)
         except Exception as error:  # any failure leaves the last good copy in place
             log.warning("SKU reference refresh failed (%s); keeping the last good copy", type(error).__name__)
-            self._next_refresh = now + self._retry
+            with self._state_lock:
+                self._next_refresh = self._clock() + self._retry
             return
-        self._current = fresh
-        self._next_refresh = now + self._ttl
+        with self._state_lock:
+            self._current = fresh
+            self._next_refresh = self._clock() + self._ttl
         self._write_cache_file(content)
 
     def _read_cache_file(self) -> SkuReference | None:

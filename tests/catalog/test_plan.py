@@ -65,6 +65,22 @@ def test_office_365_e3_on_sale_is_bought_identically_with_the_same_quantity():
     assert "same SKU" in line.explanation
 
 
+def test_seats_already_with_this_partner_are_not_bought_again():
+    inventory = Inventory.from_graph(
+        [
+            subscription(O365_E3, "ENTERPRISEPACK", 10),
+            subscription(O365_E3, "ENTERPRISEPACK", 7, owner=PARTNER_TENANT),
+            subscription(O365_E3, "ENTERPRISEPACK", 5, trial=True),
+        ],
+        [subscribed_sku(REFERENCE, O365_E3)],
+        PARTNER_TENANT,
+    )
+    line = only_line(plan_transfer(inventory, sold(offer(O365_E3, "Office 365 E3")), REFERENCE))
+    assert [t.quantity for t in line.targets] == [10]
+    assert "7 more seats are already with this partner" in line.explanation
+    assert "5 trial seats are not moved" in line.explanation
+
+
 def test_office_365_e3_off_sale_becomes_the_no_teams_pair_with_nothing_lost():
     catalog = sold(
         offer(O365_E3_NO_TEAMS, "Office 365 E3 (no Teams)"),

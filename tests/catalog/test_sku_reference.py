@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from shared.catalog.reference import SkuReference, SkuReferenceError, SkuReferenceLoader, read_location
@@ -118,6 +120,34 @@ def test_loader_replaces_the_copy_after_the_ttl(tmp_path):
     clock.now = 30
     assert TEAMS_ENTERPRISE not in loader.get()
     clock.now = 61
+    assert TEAMS_ENTERPRISE in loader.get()
+
+
+def test_callers_keep_the_current_copy_while_one_caller_refreshes(tmp_path):
+    clock = Clock()
+    release = threading.Event()
+    started = threading.Event()
+    without_teams = "\n".join(line for line in CURRENT.splitlines() if TEAMS_ENTERPRISE not in line)
+
+    def fetch(location: str) -> bytes:
+        answer = answers.pop(0)
+        if not answers:  # the refresh: hold the download until the test lets go
+            started.set()
+            release.wait(5)
+        return answer
+
+    answers = [without_teams.encode(), CURRENT.encode()]
+    loader = SkuReferenceLoader("table.csv", fetch=fetch, ttl_seconds=60, cache_dir=tmp_path, clock=clock)
+    old = loader.get()
+    clock.now = 61
+    refreshed: list[SkuReference] = []
+    refresher = threading.Thread(target=lambda: refreshed.append(loader.get()))
+    refresher.start()
+    assert started.wait(5)
+    assert loader.get() is old  # not held up by the download in flight
+    release.set()
+    refresher.join(5)
+    assert TEAMS_ENTERPRISE in refreshed[0]
     assert TEAMS_ENTERPRISE in loader.get()
 
 
