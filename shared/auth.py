@@ -65,7 +65,7 @@ class PartnerCredential:
         self._refresh_margin = refresh_margin
         self._clock = clock
         self._apps: dict[str, msal.ConfidentialClientApplication] = {}
-        self._tokens: dict[tuple[str, tuple[str, ...], Flow], AccessToken] = {}
+        self._tokens: dict[tuple[str, tuple[str, ...], Flow], tuple[AccessToken, float]] = {}
         self._lock = threading.Lock()
 
     def get_token(
@@ -82,14 +82,17 @@ class PartnerCredential:
         tenant = tenant_id or self.tenant_id
         key = (tenant, tuple(sorted(scopes)), flow)
         with self._lock:
-            cached = self._tokens.get(key)
-            if cached and not force_refresh and cached.expires_on - self._refresh_margin > self._clock():
+            cached, refresh_on = self._tokens.get(key, (None, 0.0))
+            if cached and not force_refresh and refresh_on > self._clock():
                 return cached
-            token = self._acquire(tenant, list(scopes), flow, force_refresh=force_refresh)
-            self._tokens[key] = token
+            token, lifetime = self._acquire(tenant, list(scopes), flow, force_refresh=force_refresh)
+            # Renew ahead of expiry, but never sooner than halfway through a short-lived token.
+            self._tokens[key] = (token, token.expires_on - min(self._refresh_margin, lifetime / 2))
             return token
 
-    def _acquire(self, tenant: str, scopes: list[str], flow: Flow, *, force_refresh: bool) -> AccessToken:
+    def _acquire(
+        self, tenant: str, scopes: list[str], flow: Flow, *, force_refresh: bool
+    ) -> tuple[AccessToken, int]:
         app = self._app(tenant)
         if flow is Flow.APP_USER:
             if not self._refresh_token:
@@ -114,7 +117,7 @@ class PartnerCredential:
         if result.get("refresh_token"):
             self._refresh_token = result["refresh_token"]
         expires_in = int(result.get("expires_in", 3600))
-        return AccessToken(result["access_token"], int(self._clock()) + expires_in)
+        return AccessToken(result["access_token"], int(self._clock()) + expires_in), expires_in
 
     def _app(self, tenant: str) -> msal.ConfidentialClientApplication:
         app = self._apps.get(tenant)

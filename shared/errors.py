@@ -250,7 +250,13 @@ def graph_error_from_json(
     elif status == 403 and code == "Authorization_RequestDenied":
         kind = GdapRoleMissingError
     else:
-        lowered = f"{code or ''} {message}".lower()
+        details = error.get("details")
+        detail_codes = (
+            [str(d.get("code", "")) for d in details if isinstance(d, dict)]
+            if isinstance(details, list)
+            else []
+        )
+        lowered = " ".join([code or "", message, *detail_codes]).lower()
         kind = next((k for fragment, k in _GRAPH_MESSAGES if fragment in lowered), GraphError)
     return kind(message, status=status, code=code, ids=ids, retry_after=retry_after)
 

@@ -90,13 +90,13 @@ class GraphClient:
     def list_subscribed_skus(self, tenant_id: str) -> Iterator[SubscribedSku]:
         return (SubscribedSku.from_json(item) for item in self._pages(tenant_id, "/v1.0/subscribedSkus"))
 
-    def list_users_with_sku(self, tenant_id: str, sku_id: str) -> Iterator[User]:
+    def list_users_with_sku(self, tenant_id: str, sku_id: str, *, page_size: int = 999) -> Iterator[User]:
         """Users holding ``sku_id`` directly or through a group (``licenseAssignmentStates`` says which)."""
         query = {
             "$filter": f"assignedLicenses/any(x:x/skuId eq {_guid(sku_id)})",
             "$select": USER_FIELDS,
             "$count": "true",
-            "$top": "999",
+            "$top": str(page_size),
         }
         items = self._pages(tenant_id, "/v1.0/users", query=query, headers={"ConsistencyLevel": "eventual"})
         return (User.from_json(item) for item in items)

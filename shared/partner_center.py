@@ -38,7 +38,6 @@ from .transport import ApiCaller, ThrottleRetryPolicy, build_pipeline_client
 
 DEFAULT_ENDPOINT = "https://api.partnercenter.microsoft.com"
 CONTINUATION_HEADER = "MS-ContinuationToken"
-_NO_MORE_RECORDS = "2000"  # Microsoft's sample reads 400 with this code as the end of a listing
 
 _CUSTOMER = "/v1/customers/{customer_id}"
 _SUBSCRIPTION = _CUSTOMER + "/subscriptions/{subscription_id}"
@@ -243,18 +242,15 @@ class PartnerCenterClient:
         """Items of a collection, fetching the next page only when the caller gets that far.
 
         The next page repeats the request with ``seekOperation=next`` and the continuation token
-        in ``MS-ContinuationToken`` (how Microsoft's own bulk-migration sample pages).
+        in ``MS-ContinuationToken`` (how Microsoft's own bulk-migration sample pages). An expired
+        token (400, code 2000) is raised, not read as "no more records": a listing that silently
+        stops short would hide customers.
         """
         token: str | None = None
         while True:
             headers = {CONTINUATION_HEADER: token} if token else None
             page_query = {**(query or {}), "seekOperation": "next"} if token else query
-            try:
-                data = self._read(template, params, flow=flow, query=page_query, headers=headers)
-            except PartnerCenterError as error:
-                if token and error.status == 400 and error.code == _NO_MORE_RECORDS:
-                    return
-                raise
+            data = self._read(template, params, flow=flow, query=page_query, headers=headers)
             items = data.get("items", [])
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise MalformedResourceError(f"{template}: 'items' should be a list of objects")
