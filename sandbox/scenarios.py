@@ -254,7 +254,8 @@ def _seed_default(b: _Builder) -> None:
     b.subscription(wingtip, "full_ems", "EMS_E3", 1, "direct", days_to_next=100)
     b.user(wingtip, "warning_e3", skus=("O365_E3",))
     b.user(wingtip, "full_ems", skus=("EMS_E3",))
-    b.user(wingtip, "spare")
+    spares = [b.user(wingtip, "spare"), b.user(wingtip, "spare_2")]
+    b.group(wingtip, "unlicensed", "Licensing - pending", (), spares)
 
 
 def _plan(b: _Builder, sku: str, name: str) -> str:

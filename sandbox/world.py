@@ -400,7 +400,15 @@ class World:
         for sku, disabled in add:
             after[sku] = disabled
         inherited = {s for s, g in held.items() if g is not None}
-        self._check_exclusive(set(after) | inherited)
+        conflict = self._conflict(set(after) | inherited)
+        if conflict is not None:
+            raise GraphError(
+                400,
+                "Request_BadRequest",
+                f"License assignment failed because service plans {conflict[0]} and {conflict[1]} "
+                "are mutually exclusive.",
+                "MutuallyExclusiveViolation",
+            )
         before = set(user.direct)
         user.direct = after
         now = self.clock.now()
@@ -446,6 +454,8 @@ class World:
                     group.errors[(member_id, sku)] = "CountViolation"
                 elif not member.usage_location:
                     group.errors[(member_id, sku)] = "ProhibitedInUsageLocationViolation"
+                elif self._conflict(set(tenant.effective_skus(member)) | {sku}) is not None:
+                    group.errors[(member_id, sku)] = "MutuallyExclusiveViolation"
                 else:
                     del group.errors[(member_id, sku)]
         self.ledger.license_changes.append(
@@ -472,24 +482,18 @@ class World:
                 "CountViolation",
             )
 
-    def _check_exclusive(self, skus: set[str]) -> None:
-        owner: dict[str, tuple[str, str]] = {}
+    def _conflict(self, skus: set[str]) -> tuple[str, str] | None:
+        """Two service plans of one exclusive family, from different SKUs, if ``skus`` hold any."""
+        owner: dict[int, tuple[str, str]] = {}
         for sku in sorted(skus):
             for plan in self.catalog.reference(sku).plans:
-                for family in EXCLUSIVE_FAMILIES:
+                for index, family in enumerate(EXCLUSIVE_FAMILIES):
                     if plan.name not in family:
                         continue
-                    key = str(EXCLUSIVE_FAMILIES.index(family))
-                    other = owner.get(key)
-                    if other is not None and other[0] != sku and other[1] != plan.name:
-                        raise GraphError(
-                            400,
-                            "Request_BadRequest",
-                            f"License assignment failed because service plans {other[1]} and {plan.name} "
-                            "are mutually exclusive.",
-                            "MutuallyExclusiveViolation",
-                        )
-                    owner.setdefault(key, (sku, plan.name))
+                    other = owner.setdefault(index, (sku, plan.name))
+                    if other[0] != sku and other[1] != plan.name:
+                        return other[1], plan.name
+        return None
 
 
 def term_length(duration: str) -> dt.timedelta:

@@ -1,0 +1,109 @@
+"""Entra: msal gets tokens for both grants; the APIs refuse bad tokens the way Microsoft does."""
+
+from __future__ import annotations
+
+import jwt
+import msal
+import pytest
+
+from sandbox.testing import SandboxHandle
+from tests.sandbox.conftest import GRAPH_SCOPE, PC_SCOPE, Api
+
+
+def _msal_app(sb: SandboxHandle, tenant: str) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(
+        sb.client_id,
+        client_credential=sb.client_secret,
+        authority=f"{sb.authority_host}/{tenant}",
+        http_client=sb.http_session(),
+        instance_discovery=False,
+    )
+
+
+def _claims(sb: SandboxHandle, token: str, audience: str) -> dict:
+    keys = sb.http_session().get(f"{sb.authority_host}/{sb.partner_tenant_id}/discovery/v2.0/keys").json()
+    key = jwt.PyJWKSet.from_dict(keys).keys[0].key
+    return jwt.decode(token, key, algorithms=["RS256"], audience=audience)
+
+
+def test_msal_client_credentials_gets_an_app_only_partner_center_token(sandbox):
+    result = _msal_app(sandbox, sandbox.partner_tenant_id).acquire_token_for_client(scopes=[PC_SCOPE])
+
+    claims = _claims(sandbox, result["access_token"], "https://api.partnercenter.microsoft.com")
+    assert claims["tid"] == sandbox.partner_tenant_id
+    assert claims["appid"] == sandbox.client_id
+    assert "scp" not in claims and isinstance(claims["roles"], list)
+    assert claims["exp"] > claims["iat"]
+
+
+def test_msal_refresh_token_gets_a_delegated_graph_token_in_the_customer_tenant(sandbox):
+    customer = sandbox.customer("contoso")
+    result = _msal_app(sandbox, customer).acquire_token_by_refresh_token(
+        sandbox.refresh_token, scopes=[GRAPH_SCOPE]
+    )
+
+    claims = _claims(sandbox, result["access_token"], "https://graph.microsoft.com")
+    assert claims["tid"] == customer
+    assert claims["scp"]
+    assert result["refresh_token"] != sandbox.refresh_token
+
+
+def test_rotated_refresh_token_is_accepted_again(sandbox):
+    app = _msal_app(sandbox, sandbox.partner_tenant_id)
+    rotated = app.acquire_token_by_refresh_token(sandbox.refresh_token, scopes=[PC_SCOPE])["refresh_token"]
+
+    assert "access_token" in app.acquire_token_by_refresh_token(rotated, scopes=[PC_SCOPE])
+
+
+def test_wrong_client_secret_is_refused_with_an_aadsts_error(sandbox):
+    app = msal.ConfidentialClientApplication(
+        sandbox.client_id,
+        client_credential="wrong",
+        authority=f"{sandbox.authority_host}/{sandbox.partner_tenant_id}",
+        http_client=sandbox.http_session(),
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=[PC_SCOPE])
+
+    assert result["error"] == "invalid_client"
+    assert 7000215 in result["error_codes"]
+
+
+@pytest.mark.parametrize("case", ["missing", "expired", "wrong_audience", "wrong_tenant", "wrong_app"])
+def test_partner_center_answers_401_to_a_bad_token(sandbox, case):
+    tokens = {
+        "missing": None,
+        "expired": sandbox.mint_token(lifetime_s=-10),
+        "wrong_audience": sandbox.mint_token(audience="graph"),
+        "wrong_tenant": sandbox.mint_token(tenant_id=sandbox.customer("contoso")),
+        "wrong_app": sandbox.mint_token(app_id="11111111-2222-3333-4444-555555555555"),
+    }
+    headers = {"Authorization": f"Bearer {tokens[case]}"} if tokens[case] else {}
+
+    response = sandbox.http_session().get(f"{sandbox.partner_center_endpoint}/v1/customers", headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert set(response.json()) == {"code", "description", "data", "source"}
+
+
+def test_graph_answers_401_in_graph_shape_to_an_expired_token(sandbox):
+    token = sandbox.mint_token(audience="graph", tenant_id=sandbox.customer("contoso"), lifetime_s=-1)
+
+    response = sandbox.http_session().get(
+        f"{sandbox.graph_endpoint}/v1.0/subscribedSkus", headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_app_user_only_operation_refuses_an_app_only_token(sandbox, api: Api):
+    customer = sandbox.customer("contoso")
+
+    refused = api.pc("GET", f"/v1/customers/{customer}/subscribedskus", app_only=True)
+    allowed = api.pc("GET", f"/v1/customers/{customer}/subscribedskus")
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == 1002
+    assert allowed.status_code == 200
