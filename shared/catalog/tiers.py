@@ -133,7 +133,9 @@ def tier_key(plan_name: str) -> tuple[str, str, int] | None:
 class TierOrder:
     """For every plan name of a universe, the names of the plans that cover it (itself excluded).
 
-    Built once per SKU reference so that a coverage check is a set lookup, not a search.
+    Built once per SKU reference so that a coverage check is a set lookup, not a search. A name
+    outside the universe (a plan the tenant reports but the reference lags behind on) gets its higher
+    tiers derived by the suffix rule on first use.
     """
 
     def __init__(self, plan_names: Iterable[str]) -> None:
@@ -152,14 +154,30 @@ class TierOrder:
         for chain in TIER_CHAINS:
             for index, name in enumerate(chain):
                 higher[name].update(chain[index + 1 :])
+        self._families = by_family
         self._higher = {name: frozenset(above) for name, above in _closure(higher).items()}
 
     def covering(self, plan_name: str) -> frozenset[str]:
         """Plan names that cover ``plan_name``: itself and every higher tier of its families."""
-        return self._higher.get(plan_name, frozenset()) | {plan_name}
+        return self._above(plan_name) | {plan_name}
 
     def covers(self, target_name: str, source_name: str) -> bool:
-        return target_name == source_name or target_name in self._higher.get(source_name, frozenset())
+        return target_name == source_name or target_name in self._above(source_name)
+
+    def _above(self, plan_name: str) -> frozenset[str]:
+        known = self._higher.get(plan_name)
+        if known is not None:
+            return known
+        key = tier_key(plan_name)
+        if key is None:
+            return frozenset()
+        above: set[str] = set()
+        for tier, name in self._families.get(key[:2], ()):
+            if tier > key[2]:
+                above |= {name, *self._higher[name]}
+        derived = frozenset(above)
+        self._higher[plan_name] = derived  # a single dict store: safe to share between threads
+        return derived
 
 
 def _closure(higher: dict[str, set[str]]) -> dict[str, set[str]]:
