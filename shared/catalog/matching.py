@@ -149,13 +149,6 @@ class OfferIndex:
         names = {plan.name for sku in reference.skus.values() for plan in sku.plans}
         return cls(list(known), known, TierOrder(names), frozenset(unverifiable), bounds)
 
-    @property
-    def tiers(self) -> TierOrder:
-        return self._tiers
-
-    def is_verifiable(self, sku_id: str) -> bool:
-        return sku_id in self._position
-
     def find_equivalent(self, sku_id: str, source: Sequence[SourcePlan], quantity: int) -> Search:
         """The best cover of ``source`` among the curated successors and the catalog, or None."""
         masks = self._masks(source, quantity)
@@ -238,6 +231,10 @@ class OfferIndex:
                     union = mask_a | mask_b
                     if union in (mask_a, mask_b):
                         continue
+                    lost = counted & ~union
+                    head = ((lost & data_mask).bit_count(), lost.bit_count())
+                    if best_pair is not None and head > best_pair[0][:2]:
+                        continue  # cheap reject before building the full key
                     candidate = (key((index_a, index_b), union), (index_a, index_b))
                     if best_pair is None or candidate < best_pair:
                         best_pair = candidate
