@@ -113,9 +113,13 @@ class GraphClient:
         user_id: str,
         add: Sequence[AssignedLicense | str] = (),
         remove: Sequence[str] = (),
-    ) -> User:
-        """Adds and removes in one call, so the user is never left without service in between."""
-        data = self._api.json(
+    ) -> None:
+        """Adds and removes in one call, so the user is never left without service in between.
+
+        Graph answers with the user's default properties, which do not include licenses; read
+        them with :meth:`get_user` when needed.
+        """
+        self._api.call(
             "POST",
             "/v1.0/users/{user_id}/assignLicense",
             {"user_id": user_id},
@@ -123,7 +127,6 @@ class GraphClient:
             token_tenant=tenant_id,
             token_flow=self._flow,
         )
-        return User.from_json(json_object(data, "assignLicense"))
 
     def assign_group_license(
         self,

@@ -1,9 +1,11 @@
 """Clients wired to the sandbox exactly as production wires them, with short backoffs to keep tests fast."""
 
 import time
+from typing import Any
 
 import pytest
 
+from sandbox.testing import SandboxHandle
 from shared.auth import PartnerCredential
 from shared.graph import GraphClient
 from shared.partner_center import PartnerCenterClient
@@ -31,7 +33,7 @@ def retry(sleeps):
     return ThrottleRetryPolicy(backoff_base=0.02, backoff_max=0.1, max_sleep=2.0, sleep=sleeps)
 
 
-def make_credential(sandbox, **kwargs):
+def make_credential(sandbox: SandboxHandle, **kwargs: Any) -> PartnerCredential:
     return PartnerCredential(
         tenant_id=sandbox.partner_tenant_id,
         client_id=sandbox.client_id,
@@ -62,7 +64,9 @@ def graph(sandbox, credential, retry):
         yield client
 
 
-def api_calls(sandbox, service, path_end, method=None):
+def api_calls(
+    sandbox: SandboxHandle, service: str, path_end: str, method: str | None = None
+) -> list[dict[str, Any]]:
     """The sandbox's record of calls to one operation (token requests and other operations left out)."""
     return [
         r

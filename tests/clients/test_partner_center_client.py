@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from sandbox.testing import SandboxHandle
 from shared.errors import (
     AppUserRequiredError,
     CallIds,
@@ -24,7 +25,7 @@ from .conftest import api_calls, make_credential
 REPLACEMENT = "O365_E3_NO_TEAMS"  # on sale; the with-Teams E3 is not purchasable any more
 
 
-def e3_line(sandbox, quantity=2):
+def e3_line(sandbox: SandboxHandle, quantity: int = 2) -> CartLineItem:
     return CartLineItem(sandbox.ids.catalog_items[REPLACEMENT], quantity, "P1Y", "monthly")
 
 
