@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 import msal
 import pytest
@@ -20,7 +22,7 @@ def _msal_app(sb: SandboxHandle, tenant: str) -> msal.ConfidentialClientApplicat
     )
 
 
-def _claims(sb: SandboxHandle, token: str, audience: str) -> dict:
+def _claims(sb: SandboxHandle, token: str, audience: str) -> dict[str, Any]:
     keys = sb.http_session().get(f"{sb.authority_host}/{sb.partner_tenant_id}/discovery/v2.0/keys").json()
     key = jwt.PyJWKSet.from_dict(keys).keys[0].key
     return jwt.decode(token, key, algorithms=["RS256"], audience=audience)
@@ -32,7 +34,8 @@ def test_msal_client_credentials_gets_an_app_only_partner_center_token(sandbox):
     claims = _claims(sandbox, result["access_token"], "https://api.partnercenter.microsoft.com")
     assert claims["tid"] == sandbox.partner_tenant_id
     assert claims["appid"] == sandbox.client_id
-    assert "scp" not in claims and isinstance(claims["roles"], list)
+    assert "scp" not in claims
+    assert isinstance(claims["roles"], list)
     assert claims["exp"] > claims["iat"]
 
 

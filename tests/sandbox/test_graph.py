@@ -35,7 +35,8 @@ def test_subscribed_sku_has_the_documented_fields(sandbox, api: Api):
         "skuPartNumber",
         "subscriptionIds",
     }
-    assert e3["id"] == f"{tenant}_{E3}" and e3["skuPartNumber"] == "ENTERPRISEPACK"
+    assert e3["id"] == f"{tenant}_{E3}"
+    assert e3["skuPartNumber"] == "ENTERPRISEPACK"
     assert e3["prepaidUnits"] == {"enabled": 25, "lockedOut": 0, "suspended": 0, "warning": 0}
     assert e3["consumedUnits"] == 7
     assert e3["servicePlans"][0].keys() == {
@@ -57,7 +58,8 @@ def test_company_subscriptions_tell_the_channels_apart(sandbox, api: Api):
     assert by_id[key["contoso.partner_exo1"]]["ownerTenantId"] == sandbox.partner_tenant_id
     assert by_id[key["contoso.trial_m365_e5"]]["isTrial"] is True
     direct = by_id[key["contoso.direct_e3"]]
-    assert direct["status"] == "Enabled" and direct["totalLicenses"] == 25
+    assert direct["status"] == "Enabled"
+    assert direct["totalLicenses"] == 25
     assert direct["nextLifecycleDateTime"].endswith("Z")
     assert {
         "commerceSubscriptionId",
@@ -123,7 +125,8 @@ def test_assign_license_swaps_in_one_call(sandbox, api: Api):
     held = api.graph(tenant, "GET", f"/v1.0/users/{user}", params={"$select": "assignedLicenses"}).json()
     assert {a["skuId"] for a in held["assignedLicenses"]} == {E3_NO_TEAMS, TEAMS}
     [change] = sandbox.license_changes()
-    assert change["userId"] == user and change["removed"] == [E3]
+    assert change["userId"] == user
+    assert change["removed"] == [E3]
 
 
 @pytest.mark.parametrize(
@@ -201,7 +204,8 @@ def test_gdap_without_a_license_role_cannot_assign(sandbox, api: Api):
     write = _assign(api, tenant, user, [], [E3])
 
     assert read.status_code == 200
-    assert write.status_code == 403 and write.json()["error"]["code"] == "Authorization_RequestDenied"
+    assert write.status_code == 403
+    assert write.json()["error"]["code"] == "Authorization_RequestDenied"
 
 
 def test_no_gdap_before_acceptance(sandbox, api: Api):
@@ -211,7 +215,8 @@ def test_no_gdap_before_acceptance(sandbox, api: Api):
     sandbox.accept_invitation(tenant)
     after = api.graph(tenant, "GET", "/v1.0/subscribedSkus")
 
-    assert before.status_code == 403 and after.status_code == 200
+    assert before.status_code == 403
+    assert after.status_code == 200
 
 
 def test_batch_refuses_more_than_20_requests(sandbox, api: Api):

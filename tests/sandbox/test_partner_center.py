@@ -65,9 +65,11 @@ def test_pending_customer_is_refused_until_accepted_and_then_lags(sandbox, api: 
     lagging = [api.pc("GET", f"/v1/customers/{customer}").status_code for _ in range(2)]
     after = api.pc("GET", f"/v1/customers/{customer}")
 
-    assert before.status_code == 403 and before.json()["code"] == 20002
+    assert before.status_code == 403
+    assert before.json()["code"] == 20002
     assert lagging == [403, 403]
-    assert after.status_code == 200 and after.json()["relationshipToPartner"] == "reseller"
+    assert after.status_code == 200
+    assert after.json()["relationshipToPartner"] == "reseller"
 
 
 def test_relationship_request_url_names_the_partner(sandbox, api: Api):
@@ -88,9 +90,11 @@ def test_catalog_sku_carries_the_entra_sku_as_provisioning_id(sandbox, api: Api)
 
     [found] = skus["items"]
     assert found["dynamicAttributes"]["provisioningId"] == sandbox.ids.skus["O365_E3_NO_TEAMS"]
-    assert found["productId"] == product and found["id"] == sku
+    assert found["productId"] == product
+    assert found["id"] == sku
     assert items[0]["catalogItemId"] == f"{product}:{sku}:{availability}"
-    assert items[0]["isPurchasable"] is True and items[0]["country"] == "US"
+    assert items[0]["isPurchasable"] is True
+    assert items[0]["country"] == "US"
     assert {t["duration"] for t in items[0]["terms"]} == {"P1M", "P1Y"}
 
 
@@ -115,7 +119,8 @@ def test_eea_only_offer_is_absent_from_a_us_customer_catalog(sandbox, api: Api):
     us = api.pc("GET", f"/v1/customers/{sandbox.customer('contoso')}/products/{product}")
     de = api.pc("GET", f"/v1/customers/{sandbox.customer('northwind')}/products/{product}")
 
-    assert us.status_code == 404 and us.json()["code"] == 400013
+    assert us.status_code == 404
+    assert us.json()["code"] == 400013
     assert de.status_code == 200
 
 
@@ -127,14 +132,17 @@ def test_checkout_shows_up_in_partner_center_and_in_graph(sandbox, api: Api):
 
     assert result.status_code == 201
     body = result.json()
-    assert body["orderErrors"] == [] and body["attributes"]["objectType"] == "CartCheckoutResult"
+    assert body["orderErrors"] == []
+    assert body["attributes"]["objectType"] == "CartCheckoutResult"
     [line] = body["orders"][0]["lineItems"]
     subscription = api.pc("GET", f"/v1/customers/{customer}/subscriptions/{line['subscriptionId']}").json()
-    assert subscription["quantity"] == 25 and subscription["status"] == "active"
+    assert subscription["quantity"] == 25
+    assert subscription["status"] == "active"
     assert subscription["productType"]["id"] == "OnlineServicesNCE"
     graph_subs = api.graph(customer, "GET", "/v1.0/directory/subscriptions").json()["value"]
     [bought] = [s for s in graph_subs if s["commerceSubscriptionId"] == line["subscriptionId"]]
-    assert bought["ownerTenantId"] == sandbox.partner_tenant_id and bought["skuId"] == sku
+    assert bought["ownerTenantId"] == sandbox.partner_tenant_id
+    assert bought["skuId"] == sku
     [pool] = [
         s for s in api.graph(customer, "GET", "/v1.0/subscribedSkus").json()["value"] if s["skuId"] == sku
     ]
@@ -142,7 +150,8 @@ def test_checkout_shows_up_in_partner_center_and_in_graph(sandbox, api: Api):
     status = api.pc(
         "GET", f"/v1/customers/{customer}/subscriptions/{line['subscriptionId']}/provisioningstatus"
     )
-    assert status.json()["skuId"].lower() == sku and status.json()["status"] == "success"
+    assert status.json()["skuId"].lower() == sku
+    assert status.json()["status"] == "success"
 
 
 def test_repeated_checkout_with_the_same_request_id_buys_once(sandbox, api: Api):
@@ -242,7 +251,8 @@ def test_a_retry_while_the_first_call_still_runs_gets_800060(sandbox, api: Api):
     second = api.pc("POST", f"/v1/customers/{customer}/orders", json=order, headers={"MS-RequestId": "r"})
     first.join()
 
-    assert second.status_code == 409 and second.json()["code"] == 800060
+    assert second.status_code == 409
+    assert second.json()["code"] == 800060
     assert slow[0].status_code == 201
     assert len(sandbox.purchases()) == 1
 
@@ -275,7 +285,8 @@ def test_checkout_reports_an_order_error_per_failing_order_group(sandbox, api: A
     assert result["orderErrors"] == [
         {"orderGroupId": "0", "code": 800020, "description": "The catalog item is not eligible for purchase."}
     ]
-    assert again.status_code == 400 and again.json()["code"] == 800065
+    assert again.status_code == 400
+    assert again.json()["code"] == 800065
 
 
 @pytest.mark.parametrize(
