@@ -117,6 +117,7 @@ class OfferIndex:
         tiers: TierOrder,
         unverifiable: frozenset[str],
         quantity_bounds: Mapping[str, tuple[int, int]],
+        reference: SkuReference,
     ) -> None:
         self._skus = tuple(sorted(catalog_skus))
         self._position = {sku: index for index, sku in enumerate(self._skus)}
@@ -124,6 +125,7 @@ class OfferIndex:
         self._tiers = tiers
         self._unverifiable = unverifiable
         self._bounds = quantity_bounds
+        self._reference = reference
         by_id: dict[str, list[int]] = {}
         by_name: dict[str, list[int]] = {}
         for index, sku_plans in enumerate(self._plans):
@@ -147,7 +149,7 @@ class OfferIndex:
             first = catalog.offers_for(sku_id)[0].sku
             bounds[sku_id] = (first.minimum_quantity, first.maximum_quantity)
         names = {plan.name for sku in reference.skus.values() for plan in sku.plans}
-        return cls(list(known), known, TierOrder(names), frozenset(unverifiable), bounds)
+        return cls(list(known), known, TierOrder(names), frozenset(unverifiable), bounds, reference)
 
     def find_equivalent(self, sku_id: str, source: Sequence[SourcePlan], quantity: int) -> Search:
         """The best cover of ``source`` among the curated successors and the catalog, or None."""
@@ -174,13 +176,15 @@ class OfferIndex:
 
     def _unusable(self, targets: Iterable[str], quantity: int) -> str | None:
         for target in targets:
+            entry = self._reference.get(target)
+            name = entry.display_name if entry else target
             if target in self._unverifiable:
-                return f"{target} is sold but missing from the SKU reference, so its plans cannot be checked"
+                return f"{name} is sold but missing from the SKU reference, so its plans cannot be checked"
             if target not in self._position:
-                return f"{target} is not sold in the customer's country"
+                return f"{name} is not sold in the customer's country"
             low, high = self._bounds[target]
             if not low <= quantity <= high:
-                return f"{target} is sold in quantities of {low} to {high}, not {quantity}"
+                return f"{name} is sold in quantities of {low} to {high}, not {quantity}"
         return None
 
     def _masks(self, source: Sequence[SourcePlan], quantity: int) -> dict[int, int]:

@@ -323,9 +323,7 @@ class _Planner:
 
     def _blocked(self, base: PlanLine, name: str, search: Search) -> PlanLine:
         country = self._catalog.country
-        ruled_out = "".join(
-            f" The known successor was ruled out: {r.reason}." for r in search.rejected_successors
-        )
+        ruled_out = _ruled_out(search)
         unchecked = (
             f" {search.unverifiable_skus} offers sold in {country} are missing from the SKU reference "
             "and were not considered."
@@ -370,34 +368,35 @@ class _Planner:
                 "its service plans were checked against the original's."
             )
         else:
-            ruled_out = "".join(
-                f" The known successor was ruled out: {r.reason}." for r in search.rejected_successors
+            ruled_out = _ruled_out(search)
+            found = (
+                f"The closest offer sold there is {titles}."
+                if lost
+                else f"The smallest offer sold there that carries all its service plans is {titles}."
             )
-            why = (
-                f"{name} is not sold in {country}.{ruled_out} The smallest offer sold there that carries its "
-                f"service plans is {titles}."
-            )
+            why = f"{name} is not sold in {country}.{ruled_out} {found}"
         parts = [why]
         if upgraded:
             sample = ", ".join(f"{c.service_plan_name} by {c.covered_by}" for c in upgraded[:3])
             more = f" and {len(upgraded) - 3} more" if len(upgraded) > 3 else ""
             parts.append(
-                f"{len(upgraded)} plans are replaced by a higher tier of the same service ({sample}{more})."
+                f"Higher tiers of the same services replace {_plans(len(upgraded))}: {sample}{more}."
             )
         data_lost = [c for c in lost if c.data_bearing]
         if not lost:
             parts.append("Every service plan of the original is kept, so nothing is lost.")
         else:
             listed = ", ".join(f"{c.service_plan_name} ({c.service})" for c in lost)
-            parts.append(f"It would lose {len(lost)} plans: {listed}.")
+            parts.append(f"It would lose {_plans(len(lost))}: {listed}.")
             if data_lost:
                 parts.append(
                     "Some hold customer data, so an admin must approve this line before anything is bought."
                 )
             else:
                 parts.append("None of them holds customer data; they are reported as warnings.")
+        each = " of each" if len(targets) > 1 else ""
         parts.append(
-            f"{quantity} seats of each are bought, and at cutover every user moves from the old SKU "
+            f"{quantity} seats{each} are bought, and at cutover every user moves from the old SKU "
             "to the new one."
         )
         parts.extend(note.strip() for note in notes if note)
@@ -454,6 +453,17 @@ def _choose_term(item: CatalogItem, options: PlanOptions) -> tuple[str, str]:
     if same_term:
         return same_term[0]
     return next((pair for pair in _TERM_FALLBACK if pair in offered), min(offered))
+
+
+def _ruled_out(search: Search) -> str:
+    return "".join(
+        f" Microsoft's successor, {r.successor.new_name}, was ruled out: {r.reason}."
+        for r in search.rejected_successors
+    )
+
+
+def _plans(count: int) -> str:
+    return "1 plan" if count == 1 else f"{count} plans"
 
 
 def _change(plan_id: str, plan_name: str, covered_by: str | None = None) -> PlanChange:

@@ -112,7 +112,7 @@ def test_a_higher_tier_covers_the_lower_tiers_of_the_original():
     assert ("EXCHANGE_S_STANDARD", "EXCHANGE_S_ENTERPRISE") in upgrades
     assert ("SHAREPOINTSTANDARD", "SHAREPOINTENTERPRISE") in upgrades
     assert ("FORMS_PLAN_E1", "FORMS_PLAN_E3") in upgrades
-    assert "higher tier" in line.explanation
+    assert "Higher tiers of the same services replace" in line.explanation
 
 
 def test_an_offer_not_sold_in_the_customers_country_is_blocked():
