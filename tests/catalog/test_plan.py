@@ -271,3 +271,20 @@ def test_against_every_sku_of_the_full_table_office_365_e3_off_sale_still_gets_i
     assert line.decision is Decision.EQUIVALENT
     assert [t.provisioning_id for t in line.targets] == [O365_E3_NO_TEAMS, TEAMS_ENTERPRISE]
     assert line.lost_plans == ()
+
+
+def test_without_the_tenants_plan_list_the_reference_supplies_the_originals_plans():
+    inventory = Inventory.from_graph([subscription(O365_E3, "ENTERPRISEPACK", 25)], [], PARTNER_TENANT)
+    catalog = sold(
+        offer(O365_E3_NO_TEAMS, "Office 365 E3 (no Teams)"), offer(TEAMS_ENTERPRISE, "Teams Enterprise")
+    )
+    line = only_line(plan_transfer(inventory, catalog, REFERENCE))
+    assert (line.decision, line.basis, line.lost_plans) == (Decision.EQUIVALENT, "successor", ())
+
+
+def test_an_original_whose_plans_nobody_knows_is_blocked():
+    unknown = "0b0b0b0b-1111-4222-8333-444444444444"
+    inventory = Inventory.from_graph([subscription(unknown, "CONTOSO_SPECIAL", 5)], [], PARTNER_TENANT)
+    line = only_line(plan_transfer(inventory, sold(offer(O365_E3, "Office 365 E3")), REFERENCE))
+    assert (line.decision, line.reason) == (Decision.BLOCKED, BlockReason.PLANS_UNKNOWN)
+    assert line.source_name == "CONTOSO_SPECIAL"
