@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from tests.sandbox.conftest import Api
 
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 
 
-def _direct_e3(sandbox, api: Api) -> tuple[dict, dict]:
+def _direct_e3(sandbox, api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
     tenant = sandbox.customer("contoso")
     sub = api.graph(
         tenant, "GET", f"/v1.0/directory/subscriptions/{sandbox.ids.subscriptions['contoso.direct_e3']}"
@@ -18,7 +19,7 @@ def _direct_e3(sandbox, api: Api) -> tuple[dict, dict]:
     return sub.json(), pool.json()
 
 
-def _when(sub: dict) -> dt.datetime:
+def _when(sub: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(sub["nextLifecycleDateTime"])
 
 

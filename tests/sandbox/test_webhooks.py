@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,7 +64,7 @@ def _verify(api: Api, headers: dict[str, str], body: bytes, ca_bundle: str) -> x
     scheme, signature = headers["authorization"].split(" ", 1)
     assert scheme == "Signature"
     certificate = x509.load_der_x509_certificate(api.http.get(headers["x-ms-certificate-url"]).content)
-    roots = x509.load_pem_x509_certificates(open(ca_bundle, "rb").read())
+    roots = x509.load_pem_x509_certificates(Path(ca_bundle).read_bytes())
     verifier = (
         PolicyBuilder()
         .store(Store(roots))
