@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/client_throughput.py [--calls 300]
+    .venv/bin/python -m bench.client_throughput [--calls 300]
 
 It starts ``python -m sandbox --port 0`` itself, reads the sandbox's settings line, and times
 ``get_customer`` (one GET through the whole pipeline: ids, retry, logging, bearer token, TLS).

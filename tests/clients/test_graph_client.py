@@ -4,8 +4,8 @@ import pytest
 
 from shared.errors import (
     GdapRoleMissingError,
+    GraphRetryLaterError,
     GroupInheritedLicenseError,
-    RetryLaterError,
     UsageLocationMissingError,
 )
 from shared.graph import batch_item_error
@@ -155,7 +155,7 @@ def test_batch_leaves_long_throttled_items_for_the_caller(sandbox, graph, sleeps
     assert [r.status for r in results] == [200, 200, 429]
     assert results[2].retry_after == 200
     error = batch_item_error(results[2])
-    assert isinstance(error, RetryLaterError)
+    assert isinstance(error, GraphRetryLaterError)
     assert error.retry_after == 200
     assert sleeps.waits == []
 

@@ -16,8 +16,9 @@ from shared.errors import (
     UnauthorizedError,
     partner_center_error,
 )
-from shared.partner_center import PartnerCenterClient
+from shared.partner_center import PartnerCenterClient, clients_from_settings
 from shared.resources.partner_center import CartLineItem
+from shared.settings import Settings
 from shared.transport import ThrottleRetryPolicy
 
 from .conftest import api_calls, make_credential
@@ -64,6 +65,30 @@ def test_server_errors_are_retried_then_the_call_succeeds(sandbox, partner_cente
     assert [r["status"] for r in api_calls(sandbox, "partner_center", contoso)] == [503, 503, 200]
     assert len(sleeps.waits) == 2
     assert sleeps.waits[0] < sleeps.waits[1] <= 0.1
+
+
+def test_a_read_timeout_is_retried(sandbox, credential, retry, caplog):
+    contoso = sandbox.customer("contoso")
+    caplog.set_level(logging.INFO, logger="shared.http")
+    sandbox.add_fault("delay", service="partner_center", path=f"/customers/{contoso}$", delay_s=1.0)
+    endpoint = sandbox.partner_center_endpoint
+    with PartnerCenterClient(
+        endpoint, credential, verify=sandbox.ca_bundle, retry=retry, read_timeout=0.3
+    ) as pc:
+        pc.get_relationship_request_url()  # token first: only the customer read is slowed
+
+        assert pc.get_customer(contoso).id == contoso
+
+    attempts = [r.getMessage() for r in caplog.records if "/v1/customers/{customer_id}" in r.getMessage()]
+    assert len(attempts) == 2
+    assert "ServiceResponseTimeoutError" in attempts[0]
+    assert "-> 200" in attempts[1]
+    # The sandbox records the abandoned attempt only once its delay is over; wait for it, so the
+    # record cannot land in the next test's ledger.
+    deadline = time.monotonic() + 5
+    while len(api_calls(sandbox, "partner_center", contoso)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(api_calls(sandbox, "partner_center", contoso)) == 2
 
 
 def test_retries_are_bounded_and_end_in_a_retryable_error(sandbox, partner_center):
@@ -244,3 +269,15 @@ def test_requests_ca_bundle_elsewhere_does_not_replace_the_given_ca(
         sandbox.partner_center_endpoint, credential, verify=sandbox.ca_bundle, retry=retry
     ) as pc:
         assert pc.get_customer(sandbox.customer("contoso")).relationship_to_partner == "reseller"
+
+
+def test_clients_from_settings_reach_both_services(sandbox, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sandbox.ca_bundle)
+    clients = clients_from_settings(Settings(sandbox.env()))
+    try:
+        contoso = sandbox.customer("contoso")
+
+        assert clients.partner_center.get_customer(contoso).id == contoso
+        assert list(clients.graph.list_subscribed_skus(contoso))
+    finally:
+        clients.close()
