@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 
 class TransferState(StrEnum):
@@ -102,12 +104,40 @@ def is_transfer_id(value: str) -> bool:
     return bool(_ID.match(value))
 
 
+TERM_DURATIONS = ("P1M", "P1Y", "P3Y")
+BILLING_CYCLES = ("monthly", "annual", "triennial")
+
+
 @dataclass(frozen=True, slots=True)
 class TransferOptions:
-    """How replacements are bought; defaults match what most originals are (annual, billed monthly)."""
+    """How replacements are bought.
+
+    The default, a one-year term billed monthly, is what Microsoft itself gives subscriptions it
+    migrates into new commerce, costs less than the monthly term, and spares the partner prepaying
+    a year for a customer it has only just taken over.
+    """
 
     term_duration: str = "P1Y"
     billing_cycle: str = "monthly"
+
+    def __post_init__(self) -> None:
+        if self.term_duration not in TERM_DURATIONS:
+            raise ValueError(f"termDuration must be one of {TERM_DURATIONS}, not {self.term_duration!r}")
+        if self.billing_cycle not in BILLING_CYCLES:
+            raise ValueError(f"billingCycle must be one of {BILLING_CYCLES}, not {self.billing_cycle!r}")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> TransferOptions:
+        """From the API's ``options`` object (``termDuration``, ``billingCycle``); raises ValueError."""
+        data = data or {}
+        term = data.get("termDuration", "P1Y")
+        cycle = data.get("billingCycle", "monthly")
+        if not isinstance(term, str) or not isinstance(cycle, str):
+            raise ValueError("termDuration and billingCycle must be strings")
+        return cls(term_duration=term.upper(), billing_cycle=cycle.lower())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"termDuration": self.term_duration, "billingCycle": self.billing_cycle}
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ Typical use::
     reference = SkuReferenceLoader(settings.sku_reference_url).get()
     inventory = Inventory.from_graph(subscriptions, subscribed_skus, partner_tenant_id)
     catalog = catalog_cache.for_customer(customer_id, country)
-    plan = plan_transfer(inventory, catalog, reference, PlanOptions.from_json(options))
+    plan = plan_transfer(inventory, catalog, reference, transfer.options)
 """
 
 from .inventory import Inventory, SkippedSku, SkipReason, SourceLine
@@ -16,7 +16,6 @@ from .plan import (
     Plan,
     PlanChange,
     PlanLine,
-    PlanOptions,
     TargetItem,
     plan_transfer,
 )
@@ -40,7 +39,6 @@ __all__ = [
     "Plan",
     "PlanChange",
     "PlanLine",
-    "PlanOptions",
     "SkipReason",
     "SkippedSku",
     "SkuReference",

@@ -10,23 +10,22 @@ Each line ends in one decision:
 * **blocked**: nothing can be bought automatically, with the reason.
 * **skipped**: not moved at all (trial, free, tenant-level...), with the reason from the inventory.
 
-Term and billing cycle default to a one-year term billed monthly (``P1Y`` / ``monthly``): the yearly
-term is what Microsoft itself gives subscriptions it migrates into new commerce and costs less than
-the monthly term; monthly billing of that term costs the same in new commerce as paying upfront, and
-spares the partner prepaying a year for a customer it has only just taken over. When an offer does
-not sell the requested combination, the closest one it sells is taken and the explanation says so.
+Term and billing cycle come from the transfer's options (:class:`~shared.domain.TransferOptions`).
+When an offer does not sell the requested combination, the closest one it sells is taken and the
+explanation says so.
 
 The plan holds no clock and no randomness: the same inputs give the same plan, byte for byte.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ..domain import TransferOptions
 from .inventory import Inventory, SkippedSku, SourceLine
 from .matching import Basis, Cover, OfferIndex, Search, SourcePlan
 from .offers import Catalog, CatalogItem
@@ -34,10 +33,6 @@ from .reference import SkuReference, clean_plan_name
 from .successors import rename_of
 from .tiers import service_of
 
-DEFAULT_TERM_DURATION = "P1Y"
-DEFAULT_BILLING_CYCLE = "monthly"
-TERM_DURATIONS = ("P1M", "P1Y", "P3Y")
-BILLING_CYCLES = ("monthly", "annual", "triennial")
 #: When an offer does not sell the requested term and cycle: the same term first, then this order.
 _TERM_FALLBACK = (
     ("P1Y", "monthly"),
@@ -61,33 +56,6 @@ class BlockReason(StrEnum):
     NO_COVER_FOUND = "no_cover_found"
     PLANS_UNKNOWN = "plans_unknown"
     QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
-
-
-@dataclass(frozen=True, slots=True)
-class PlanOptions:
-    """The transfer's purchase options; see the module docstring for why these defaults."""
-
-    term_duration: str = DEFAULT_TERM_DURATION
-    billing_cycle: str = DEFAULT_BILLING_CYCLE
-
-    def __post_init__(self) -> None:
-        if self.term_duration not in TERM_DURATIONS:
-            raise ValueError(f"termDuration must be one of {TERM_DURATIONS}, not {self.term_duration!r}")
-        if self.billing_cycle not in BILLING_CYCLES:
-            raise ValueError(f"billingCycle must be one of {BILLING_CYCLES}, not {self.billing_cycle!r}")
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> PlanOptions:
-        """From a transfer's ``options`` object (``termDuration``, ``billingCycle``); raises ValueError."""
-        data = data or {}
-        term = data.get("termDuration", DEFAULT_TERM_DURATION)
-        cycle = data.get("billingCycle", DEFAULT_BILLING_CYCLE)
-        if not isinstance(term, str) or not isinstance(cycle, str):
-            raise ValueError("termDuration and billingCycle must be strings")
-        return cls(term_duration=term.upper(), billing_cycle=cycle.lower())
-
-    def to_json(self) -> dict[str, Any]:
-        return {"termDuration": self.term_duration, "billingCycle": self.billing_cycle}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +149,7 @@ class PlanLine:
 @dataclass(frozen=True, slots=True)
 class Plan:
     country: str
-    options: PlanOptions
+    options: TransferOptions
     lines: tuple[PlanLine, ...]
 
     @property
@@ -201,10 +169,10 @@ def plan_transfer(
     inventory: Inventory,
     catalog: Catalog,
     reference: SkuReference,
-    options: PlanOptions | None = None,
+    options: TransferOptions | None = None,
 ) -> Plan:
     """Decide every line of a transfer without buying anything."""
-    chosen = options or PlanOptions()
+    chosen = options or TransferOptions()
     index = catalog.index_for(reference)
     planner = _Planner(catalog, reference, index, chosen)
     lines = [planner.plan_line(line) for line in inventory.lines]
@@ -215,7 +183,7 @@ def plan_transfer(
 
 class _Planner:
     def __init__(
-        self, catalog: Catalog, reference: SkuReference, index: OfferIndex, options: PlanOptions
+        self, catalog: Catalog, reference: SkuReference, index: OfferIndex, options: TransferOptions
     ) -> None:
         self._catalog = catalog
         self._reference = reference
@@ -434,7 +402,7 @@ class _Planner:
         return target, note
 
 
-def _preferred_item(items: Sequence[CatalogItem], options: PlanOptions) -> CatalogItem:
+def _preferred_item(items: Sequence[CatalogItem], options: TransferOptions) -> CatalogItem:
     """Among items of one SKU, one that sells the requested term and cycle, else the first by id."""
     wanted = (options.term_duration, options.billing_cycle)
     return next((item for item in items if wanted in _offered(item)), items[0])
@@ -444,7 +412,7 @@ def _offered(item: CatalogItem) -> list[tuple[str, str]]:
     return [(term.duration.upper(), term.billing_cycle.lower()) for term in item.terms]
 
 
-def _choose_term(item: CatalogItem, options: PlanOptions) -> tuple[str, str]:
+def _choose_term(item: CatalogItem, options: TransferOptions) -> tuple[str, str]:
     wanted = (options.term_duration, options.billing_cycle)
     offered = _offered(item)
     if not offered or wanted in offered:

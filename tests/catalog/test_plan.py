@@ -6,8 +6,9 @@ import pytest
 
 from shared.catalog.inventory import Inventory
 from shared.catalog.offers import Catalog, CatalogItem
-from shared.catalog.plan import BlockReason, Decision, Plan, PlanLine, PlanOptions, plan_transfer
+from shared.catalog.plan import BlockReason, Decision, Plan, PlanLine, plan_transfer
 from shared.catalog.reference import SkuReference
+from shared.domain import TransferOptions
 
 from .builders import (
     BUSINESS_STANDARD,
@@ -218,7 +219,7 @@ def test_more_seats_than_an_offer_sells_blocks_the_line():
 
 def test_a_term_the_offer_does_not_sell_falls_back_and_says_so():
     catalog = sold(offer(O365_E3, "Office 365 E3", terms=(("P1M", "Monthly"), ("P3Y", "Annual"))))
-    options = PlanOptions.from_json({"termDuration": "P1Y", "billingCycle": "annual"})
+    options = TransferOptions.from_json({"termDuration": "P1Y", "billingCycle": "annual"})
     line = only_line(plan_transfer(owned((O365_E3, 5)), catalog, REFERENCE, options))
     [target] = line.targets
     assert (target.term_duration, target.billing_cycle) == ("P1M", "monthly")
@@ -227,7 +228,7 @@ def test_a_term_the_offer_does_not_sell_falls_back_and_says_so():
 
 def test_requested_term_and_billing_cycle_are_used_when_sold():
     catalog = sold(offer(O365_E3, "Office 365 E3"))
-    options = PlanOptions.from_json({"termDuration": "P1M", "billingCycle": "Monthly"})
+    options = TransferOptions.from_json({"termDuration": "P1M", "billingCycle": "Monthly"})
     [target] = only_line(plan_transfer(owned((O365_E3, 5)), catalog, REFERENCE, options)).targets
     assert (target.term_duration, target.billing_cycle) == ("P1M", "monthly")
 
@@ -237,7 +238,7 @@ def test_requested_term_and_billing_cycle_are_used_when_sold():
 )
 def test_invalid_options_are_refused(options):
     with pytest.raises(ValueError, match=r"termDuration|billingCycle"):
-        PlanOptions.from_json(options)
+        TransferOptions.from_json(options)
 
 
 def test_plan_json_is_serialisable_and_the_same_for_the_same_inputs():
