@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from .knobs import Fault, merge
@@ -17,7 +18,7 @@ from .routing import Call, Reply, Router
 from .scenarios import CLIENT_ID, SCENARIOS
 from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE
 from .webhooks import ACCEPTED
-from .world import iso
+from .world import Subscription, iso
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -164,6 +165,36 @@ def set_gdap(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant.gdap_roles = frozenset(body.get("roles", tenant.gdap_roles))
     tenant.gdap_active = bool(body.get("active", tenant.gdap_active))
     return Reply(200, {"roles": sorted(tenant.gdap_roles), "active": tenant.gdap_active})
+
+
+@router.route("POST", "/customers/{customer_id}/subscriptions")
+def add_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """A subscription the customer gets elsewhere (direct, EA, another partner) while a test runs."""
+    tenant = sb.world.tenant(p["customer_id"])
+    if tenant is None:
+        return Reply(404, {"error": f"no tenant {p['customer_id']}"})
+    body = call.json()
+    channel = str(body.get("channel", "direct"))
+    if channel not in ("direct", "ea", "other-partner", "trial", "free"):
+        return Reply(400, {"error": "channel must be direct, ea, other-partner, trial or free"})
+    now = sb.world.clock.now()
+    days = body.get("daysToNext", 30)
+    owner = sb.world.keys["partner"]["other_partner_tenant_id"] if channel == "other-partner" else None
+    sub = Subscription(
+        id=str(uuid.uuid4()),
+        graph_id=str(uuid.uuid4()),
+        sku_id=str(body["skuId"]).lower(),
+        quantity=int(body.get("quantity", 1)),
+        created=now,
+        next_lifecycle=None if days is None else now + dt.timedelta(days=float(days)),
+        owner_tenant_id=owner,
+        channel=channel,
+        status=str(body.get("status", "Enabled")),
+        is_trial=channel == "trial",
+    )
+    sub.commitment_end = sub.next_lifecycle
+    tenant.subscriptions[sub.id] = sub
+    return Reply(201, {"id": sub.graph_id, "commerceSubscriptionId": sub.id})
 
 
 @router.route("POST", "/webhooks/send")

@@ -160,13 +160,15 @@ def subscribed_sku_json(sb: Sandbox, tenant: Tenant, sku_id: str, consumed: int)
         "skuId": sku_id,
         "skuPartNumber": reference.part_number,
         "subscriptionIds": [
-            s.graph_id for s in tenant.subscriptions.values() if s.sku_id == sku_id and s.status != DELETED
+            s.graph_id
+            for s in tenant.subscriptions.values()
+            if s.sku_id == sku_id and s.status != DELETED and not s.provisioning
         ],
     }
 
 
 def _subscribed(tenant: Tenant) -> list[str]:
-    live = {s.sku_id for s in tenant.subscriptions.values() if s.status != DELETED}
+    live = {s.sku_id for s in tenant.subscriptions.values() if s.status != DELETED and not s.provisioning}
     return sorted(live | set(tenant.consumption()))
 
 
@@ -223,7 +225,9 @@ def company_subscription_json(sb: Sandbox, tenant: Tenant, sub: Subscription) ->
 @router.route("GET", "/v1.0/directory/subscriptions", gdap="read")
 def list_company_subscriptions(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = tenant_of(sb, call)
-    subs = sorted(tenant.subscriptions.values(), key=lambda s: (s.created, s.id))
+    subs = sorted(
+        (s for s in tenant.subscriptions.values() if not s.provisioning), key=lambda s: (s.created, s.id)
+    )
     everything = [company_subscription_json(sb, tenant, s) for s in subs]
     items = [_select(item, call, tuple(item)) for item in everything]
     return _page(sb, call, items, "directory/subscriptions", "/v1.0/directory/subscriptions")
@@ -232,7 +236,7 @@ def list_company_subscriptions(sb: Sandbox, call: Call, p: dict[str, str]) -> Re
 def _company_subscription(sb: Sandbox, call: Call, key: str, by_commerce: bool) -> Reply:
     tenant = tenant_of(sb, call)
     for sub in tenant.subscriptions.values():
-        if (sub.id if by_commerce else sub.graph_id) == key.lower():
+        if (sub.id if by_commerce else sub.graph_id) == key.lower() and not sub.provisioning:
             item = company_subscription_json(sb, tenant, sub)
             return Reply(
                 200,

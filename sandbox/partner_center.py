@@ -16,12 +16,15 @@ from .world import (
     LOCKED_OUT,
     SUSPENDED,
     WARNING,
+    WRITE_ROLES,
     Cart,
     CartLine,
+    GraphError,
     Order,
     PartnerCenterError,
     Subscription,
     Tenant,
+    User,
     iso,
     stable_id,
 )
@@ -156,40 +159,36 @@ def customer_json(tenant: Tenant) -> dict[str, Any]:
 # ---------------------------------------------------------------------- customers
 
 
-def _token(generation: int, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{generation}:{offset}".encode()).decode()
-
-
-@router.route("GET", "/v1/customers")
-def list_customers(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+def paged(sb: Sandbox, call: Call, items: list[dict[str, Any]], uri: str) -> Reply:
+    """A page of ``items`` (``size``); the next one is asked for with ``MS-ContinuationToken`` and
+    ``seekOperation=next``, as Microsoft's own samples page customers."""
     size = int(call.query.get("size", sb.knobs["customers_page_size"]))
     if not 1 <= size <= 500:
         raise PartnerCenterError(400, 3000, "Invalid property size: must be between 1 and 500.")
     offset = 0
     if call.query.get("seekOperation", "").lower() == "next":
+        token = call.headers.get("MS-ContinuationToken", "")
         try:
-            generation, offset = (
-                int(x)
-                for x in base64.urlsafe_b64decode(call.headers.get("MS-ContinuationToken", ""))
-                .decode()
-                .split(":")
-            )
+            generation, offset = (int(x) for x in base64.urlsafe_b64decode(token).decode().split(":"))
         except ValueError as exc:
             raise PartnerCenterError(400, 2000, "The continuation token is invalid.") from exc
         if generation != sb.generation:
             raise PartnerCenterError(400, 2000, "The continuation token has expired.")
-    customers = sb.world.customers()
-    page = customers[offset : offset + size]
-    body = collection([customer_json(t) for t in page], f"/customers?size={size}")
-    if offset + size < len(customers):
-        token = _token(sb.generation, offset + size)
+    body = collection(items[offset : offset + size], f"{uri}?size={size}")
+    if offset + size < len(items):
+        token = base64.urlsafe_b64encode(f"{sb.generation}:{offset + size}".encode()).decode()
         body["continuationToken"] = token
         body["links"]["next"] = {
-            "uri": f"/customers?seekOperation=next&size={size}",
+            "uri": f"{uri}?seekOperation=next&size={size}",
             "method": "GET",
             "headers": [{"key": "MS-ContinuationToken", "value": token}],
         }
     return Reply(200, body)
+
+
+@router.route("GET", "/v1/customers")
+def list_customers(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return paged(sb, call, [customer_json(t) for t in sb.world.customers()], "/customers")
 
 
 @router.route("GET", "/v1/customers/relationshiprequests", app_user_only=True)
@@ -444,8 +443,13 @@ def cart_json(cart: Cart) -> dict[str, Any]:
     }
 
 
-def order_json(order: Order) -> dict[str, Any]:
+def order_json(order: Order, tenant: Tenant) -> dict[str, Any]:
     cid = order.customer_id
+    pending = any(
+        tenant.subscriptions[sub_id].provisioning
+        for _, _, sub_id, _, _ in order.lines
+        if sub_id in tenant.subscriptions
+    )
     cycle = order.lines[0][4].lower() if order.lines else "monthly"
     return {
         "id": order.id,
@@ -468,7 +472,7 @@ def order_json(order: Order) -> dict[str, Any]:
             for n, (offer, quantity, sub_id, term, _) in enumerate(order.lines)
         ],
         "creationDate": iso(order.created),
-        "status": "completed",
+        "status": "pending" if pending else "completed",
         "transactionType": "UserPurchase",
         "links": {
             "provisioningStatus": link(f"/customers/{cid}/orders/{order.id}/provisioningstatus"),
@@ -535,8 +539,9 @@ def checkout(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
             [(ln.offer, ln.quantity, ln.term_duration, ln.billing_cycle, ln.friendly_name) for ln in lines],
             request_id=call.headers.get("MS-RequestId"),
             via="checkout",
+            provisioning_s=float(sb.knobs["provisioning_delay_s"]),
         )
-        orders.append(order_json(order))
+        orders.append(order_json(order, tenant))
     cart.status = "Ordered"
     return Reply(
         201, {"orders": orders, "orderErrors": errors, "attributes": {"objectType": "CartCheckoutResult"}}
@@ -559,15 +564,21 @@ def create_order(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         lines.append(_parse_line(sb, merged, "offerId"))
     for offer, quantity, *_ in lines:
         sb.world.check_purchasable(tenant, offer, quantity)
-    order = sb.world.place_order(tenant, lines, request_id=call.headers.get("MS-RequestId"), via="order")
-    return Reply(201, order_json(order))
+    order = sb.world.place_order(
+        tenant,
+        lines,
+        request_id=call.headers.get("MS-RequestId"),
+        via="order",
+        provisioning_s=float(sb.knobs["provisioning_delay_s"]),
+    )
+    return Reply(201, order_json(order, tenant))
 
 
 @router.route("GET", "/v1/customers/{customer_id}/orders")
 def list_orders(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = customer_of(sb, p["customer_id"])
     orders = sorted(tenant.orders.values(), key=lambda o: o.created)
-    return Reply(200, collection([order_json(o) for o in orders], f"/customers/{tenant.id}/orders"))
+    return Reply(200, collection([order_json(o, tenant) for o in orders], f"/customers/{tenant.id}/orders"))
 
 
 @router.route("GET", "/v1/customers/{customer_id}/orders/{order_id}")
@@ -576,7 +587,29 @@ def get_order(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     order = tenant.orders.get(p["order_id"].lower())
     if order is None:
         raise PartnerCenterError(404, 800002, f"Order {p['order_id']} was not found.")
-    return Reply(200, order_json(order))
+    return Reply(200, order_json(order, tenant))
+
+
+@router.route("GET", "/v1/customers/{customer_id}/orders/{order_id}/provisioningstatus")
+def order_provisioning_status(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = customer_of(sb, p["customer_id"])
+    order = tenant.orders.get(p["order_id"].lower())
+    if order is None:
+        raise PartnerCenterError(404, 800002, f"Order {p['order_id']} was not found.")
+    items = []
+    for n, (_offer, quantity, sub_id, _term, _cycle) in enumerate(order.lines):
+        sub = tenant.subscriptions[sub_id]
+        items.append(
+            {
+                "lineItemNumber": n,
+                "status": "pending" if sub.provisioning else "fulfilled",
+                "quantityProvisioningInformation": [{"quantity": quantity, "status": "fulfilled"}],
+                "subscriptionId": sub_id,
+                "skuId": sub.sku_id,
+                "attributes": {"objectType": "OrderLineItemProvisioningStatus"},
+            }
+        )
+    return Reply(200, collection(items, f"/customers/{tenant.id}/orders/{order.id}/provisioningstatus"))
 
 
 # ---------------------------------------------------------------------- subscriptions
@@ -605,7 +638,7 @@ def subscription_json(sb: Sandbox, tenant: Tenant, sub: Subscription) -> dict[st
         "commitmentEndDateTime": iso(sub.commitment_end),
         "cancellationAllowedUntilDate": iso(window_end),
         "billingCycleEndDate": iso(sub.commitment_end),
-        "status": sub.partner_status or PC_STATUS[sub.status],
+        "status": "pending" if sub.provisioning else sub.partner_status or PC_STATUS[sub.status],
         "autoRenewEnabled": sub.auto_renew,
         "isTrial": sub.is_trial,
         "billingType": "license",
@@ -713,7 +746,7 @@ def provisioning_status(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         200,
         {
             "skuId": sub.sku_id.upper(),
-            "status": "success",
+            "status": "pending" if sub.provisioning else "success",
             "quantity": sub.quantity,
             "endDate": iso(sub.commitment_end),
             "attributes": {"objectType": "SubscriptionProvisioningStatus"},
@@ -726,7 +759,9 @@ def subscribed_skus(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = customer_of(sb, p["customer_id"])
     consumption = tenant.consumption()
     items = []
-    for sku_id in sorted({s.sku_id for s in tenant.subscriptions.values() if s.status != DELETED}):
+    for sku_id in sorted(
+        {s.sku_id for s in tenant.subscriptions.values() if s.status != DELETED and not s.provisioning}
+    ):
         units = tenant.units(sku_id)
         reference = sb.catalog.reference(sku_id)
         consumed = consumption.get(sku_id, 0)
@@ -769,6 +804,113 @@ def _capability(units: Mapping[str, int]) -> str:
         if units[status]:
             return status
     return DELETED
+
+
+# ---------------------------------------------------------------------- customer users and licences
+
+
+def customer_user_json(tenant: Tenant, user: User) -> dict[str, Any]:
+    first, _, last = user.display_name.partition(" ")
+    return {
+        "usageLocation": user.usage_location,
+        "id": user.id,
+        "userPrincipalName": user.user_principal_name,
+        "firstName": first,
+        "lastName": last,
+        "displayName": user.display_name,
+        "userDomainType": "none",
+        "state": "active",
+        "links": {"self": link(f"/customers/{tenant.id}/users/{user.id}")},
+        "attributes": {"objectType": "CustomerUser"},
+    }
+
+
+def _customer_user(sb: Sandbox, p: dict[str, str]) -> tuple[Tenant, User]:
+    tenant = customer_of(sb, p["customer_id"])
+    user = tenant.users.get(p["user_id"].lower())
+    if user is None:
+        raise PartnerCenterError(404, 600010, f"User {p['user_id']} was not found.")
+    return tenant, user
+
+
+@router.route("GET", "/v1/customers/{customer_id}/users", app_user_only=True)
+def list_customer_users(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant = customer_of(sb, p["customer_id"])
+    users = [customer_user_json(tenant, u) for u in tenant.users.values()]
+    return paged(sb, call, users, f"/customers/{tenant.id}/users")
+
+
+@router.route("GET", "/v1/customers/{customer_id}/users/{user_id}", app_user_only=True)
+def get_customer_user(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant, user = _customer_user(sb, p)
+    return Reply(200, customer_user_json(tenant, user))
+
+
+@router.route("GET", "/v1/customers/{customer_id}/users/{user_id}/licenses", app_user_only=True)
+def user_licenses(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    tenant, user = _customer_user(sb, p)
+    items = []
+    for sku_id in tenant.effective_skus(user):
+        reference = sb.catalog.reference(sku_id)
+        items.append(
+            {
+                "servicePlans": [
+                    {
+                        "displayName": plan.friendly_name or plan.name,
+                        "serviceName": plan.name,
+                        "id": plan.id,
+                        "capabilityStatus": "Assigned",
+                        "targetType": "User",
+                    }
+                    for plan in reference.plans
+                ],
+                "productSku": {
+                    "id": sku_id,
+                    "name": reference.display_name,
+                    "skuPartNumber": reference.part_number,
+                    "targetType": "User",
+                    "licenseGroupId": "group1",
+                },
+                "attributes": {"objectType": "License"},
+            }
+        )
+    return Reply(200, collection(items, f"/customers/{tenant.id}/users/{user.id}/licenses"))
+
+
+@router.route("POST", "/v1/customers/{customer_id}/users/{user_id}/licenseupdates", app_user_only=True)
+def license_updates(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Partner Center's licence swap: the same atomic rule as Graph's assignLicense, PC's error codes."""
+    tenant, user = _customer_user(sb, p)
+    if not (tenant.gdap_active and tenant.gdap_roles & WRITE_ROLES):
+        raise PartnerCenterError(403, 1002, "The GDAP relationship grants no role that may assign licenses.")
+    body = call.json()
+    assign = field(body, "licensesToAssign") or []
+    add = [
+        (str(field(a, "skuId")).lower(), [str(x).lower() for x in field(a, "excludedPlans") or []])
+        for a in assign
+    ]
+    remove = [str(r).lower() for r in field(body, "licensesToRemove") or []]
+    try:
+        sb.world.assign_user_licenses(tenant, user, add, remove)
+    except GraphError as exc:
+        if exc.detail == "CountViolation":
+            raise PartnerCenterError(
+                400,
+                60012,
+                "We're sorry, it looks like you've run out of licenses. Buy more licenses or remove one from "
+                "another user and try again.",
+                [f"LicenseQuotaExceededException : {exc.message}"],
+            ) from exc
+        raise PartnerCenterError(400, 3000, exc.message) from exc
+    return Reply(
+        201,
+        {
+            "licensesToAssign": [{"skuId": sku, "excludedPlans": plans} for sku, plans in add],
+            "licensesToRemove": remove,
+            "licenseWarnings": [],
+            "attributes": {"objectType": "LicenseUpdate"},
+        },
+    )
 
 
 # ---------------------------------------------------------------------- webhook registration

@@ -68,8 +68,12 @@ class SandboxError(RuntimeError):
 class SandboxHandle:
     """A running sandbox: its endpoints and credentials, and typed calls to its control API."""
 
-    def __init__(self, info: dict[str, Any], process: subprocess.Popen[bytes] | None = None) -> None:
+    def __init__(
+        self, info: dict[str, Any], process: subprocess.Popen[bytes] | None = None, log: Path | None = None
+    ) -> None:
         self.info = info
+        self.log = log
+        """The sandbox process's stderr (kept after close only when something was written)."""
         self.base_url: str = info["base_url"]
         self.ca_bundle: str = info["ca_bundle"]
         self.partner_center_endpoint: str = info["partner_center_endpoint"]
@@ -151,6 +155,27 @@ class SandboxHandle:
     def set_knobs(self, **patch: Any) -> dict[str, Any]:
         """e.g. ``set_knobs(idempotency=False, rate_limits={"graph": {"limit": 5, "window_s": 60}})``."""
         result: dict[str, Any] = self.control("PATCH", "/knobs", patch)
+        return result
+
+    def add_subscription(
+        self,
+        customer_id: str,
+        sku_id: str,
+        quantity: int,
+        *,
+        channel: str = "direct",
+        days_to_next: float | None = 30,
+        status: str = "Enabled",
+    ) -> dict[str, str]:
+        """A subscription bought elsewhere appears in the tenant; returns its Graph and commerce ids."""
+        body = {
+            "skuId": sku_id,
+            "quantity": quantity,
+            "channel": channel,
+            "daysToNext": days_to_next,
+            "status": status,
+        }
+        result: dict[str, str] = self.control("POST", f"/customers/{customer_id}/subscriptions", body)
         return result
 
     def add_fault(
@@ -300,6 +325,8 @@ class SandboxHandle:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        if self.log is not None and self.log.exists() and self.log.stat().st_size == 0:
+            self.log.unlink()
 
     def __enter__(self) -> SandboxHandle:
         return self
@@ -339,4 +366,4 @@ def start_sandbox(
     if not line:
         process.kill()
         raise SandboxError(f"the sandbox did not start; see {log.name}")
-    return SandboxHandle(json.loads(line), process)
+    return SandboxHandle(json.loads(line), process, Path(log.name))

@@ -126,6 +126,12 @@ class Subscription:
     """Partner Center status set by PATCH (suspended/deleted); None means follow the lifecycle."""
     etag: int = 1
     commitment_end: dt.datetime | None = None
+    provisioned_at: dt.datetime | None = None
+    """Until the clock reaches this, the purchase is still provisioning: Graph does not show it yet."""
+
+    @property
+    def provisioning(self) -> bool:
+        return self.provisioned_at is not None
 
     def grace_days(self) -> tuple[int, int]:
         """Days in Warning, then in Suspended (EA: 90 then 60; everything else 30 then 90)."""
@@ -206,7 +212,7 @@ class Tenant:
     def units(self, sku_id: str) -> dict[str, int]:
         totals = {ENABLED: 0, WARNING: 0, SUSPENDED: 0, LOCKED_OUT: 0}
         for sub in self.subscriptions.values():
-            if sub.sku_id == sku_id and sub.status in totals:
+            if sub.sku_id == sku_id and sub.status in totals and not sub.provisioning:
                 totals[sub.status] += sub.quantity
         return totals
 
@@ -260,6 +266,8 @@ class World:
         """Move every subscription past each lifecycle date the clock has reached."""
         now = self.clock.now()
         for sub in tenant.subscriptions.values():
+            if sub.provisioned_at is not None and sub.provisioned_at <= now:
+                sub.provisioned_at = None
             while sub.next_lifecycle is not None and sub.next_lifecycle <= now:
                 self._advance(sub)
 
@@ -315,6 +323,7 @@ class World:
         *,
         request_id: str | None,
         via: str,
+        provisioning_s: float = 0.0,
     ) -> Order:
         """Create the subscriptions of an order: one per line, visible to Partner Center and Graph."""
         now = self.clock.now()
@@ -337,6 +346,7 @@ class World:
                 billing_cycle=cycle,
                 order_id=order_id,
                 commitment_end=now + term_length(term),
+                provisioned_at=now + dt.timedelta(seconds=provisioning_s) if provisioning_s > 0 else None,
             )
             placed.append((offer, quantity, sub_id, term, cycle))
         order = Order(order_id, tenant.id, placed, now, request_id, via)
