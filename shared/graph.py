@@ -25,7 +25,6 @@ from .resources.graph import (
 )
 from .transport import GUID, ApiCaller, ThrottleRetryPolicy, build_pipeline_client, parse_retry_after
 
-DEFAULT_ENDPOINT = "https://graph.microsoft.com"
 BATCH_SIZE = 20  # Graph's documented maximum per $batch
 USER_FIELDS = "id,assignedLicenses,licenseAssignmentStates,usageLocation"
 

@@ -41,7 +41,6 @@ from .transport import ApiCaller, ThrottleRetryPolicy, build_pipeline_client, ma
 if TYPE_CHECKING:
     from .settings import Settings
 
-DEFAULT_ENDPOINT = "https://api.partnercenter.microsoft.com"
 CONTINUATION_HEADER = "MS-ContinuationToken"
 
 _CUSTOMER = "/v1/customers/{customer_id}"

@@ -7,6 +7,8 @@ import pytest
 from shared.errors import (
     AppUserRequiredError,
     CallIds,
+    CartAlreadySubmittedError,
+    CartBusyError,
     GdapRoleMissingError,
     GraphError,
     GroupInheritedLicenseError,
@@ -43,6 +45,8 @@ def graph_body(code: str, message: str) -> bytes:
         (400, 800070, OfferNotAvailableInCountryError),
         (409, 800060, OrderInProgressError),
         (400, 60012, OutOfLicensesError),
+        (409, 800064, CartBusyError),
+        (400, 800065, CartAlreadySubmittedError),
     ],
 )
 def test_partner_center_codes_get_their_named_error(status, code, kind):

@@ -7,12 +7,14 @@ import uuid
 import pytest
 
 from sandbox.testing import SandboxHandle
+from shared.auth import PartnerCredential
 from shared.errors import (
     AppUserRequiredError,
     CallIds,
     NoRelationshipError,
     PartnerCenterError,
     PartnerCenterRetryLaterError,
+    TokenAcquisitionError,
     UnauthorizedError,
     partner_center_error,
 )
@@ -281,3 +283,24 @@ def test_clients_from_settings_reach_both_services(sandbox, monkeypatch):
         assert list(clients.graph.list_subscribed_skus(contoso))
     finally:
         clients.close()
+
+
+def test_refused_secret_is_a_token_error_that_does_not_repeat_the_secret(sandbox, retry):
+    credential = PartnerCredential(
+        tenant_id=sandbox.partner_tenant_id,
+        client_id=sandbox.client_id,
+        client_secret="not-the-secret",
+        authority_host=sandbox.authority_host,
+        verify=sandbox.ca_bundle,
+    )
+    with (
+        PartnerCenterClient(
+            sandbox.partner_center_endpoint, credential, verify=sandbox.ca_bundle, retry=retry
+        ) as pc,
+        pytest.raises(TokenAcquisitionError) as caught,
+    ):
+        pc.get_customer(sandbox.customer("contoso"))
+
+    assert caught.value.error == "invalid_client"
+    assert "not-the-secret" not in str(caught.value)
+    assert api_calls(sandbox, "partner_center", "/v1/customers/" + sandbox.customer("contoso")) == []
