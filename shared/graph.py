@@ -68,7 +68,6 @@ class GraphClient:
             error_type=GraphError,
             request_id_headers=("request-id",),
             correlation_header="client-request-id",
-            retry=self._retry,
         )
         self._batch_rounds = batch_rounds
 

@@ -84,7 +84,6 @@ class PartnerCenterClient:
             error_type=PartnerCenterError,
             request_id_headers=("MS-RequestId",),
             correlation_header="MS-CorrelationId",
-            retry=self._retry,
         )
         self._page_size = page_size
 

@@ -349,11 +349,9 @@ class ApiCaller:
         error_type: type[ServiceError],
         request_id_headers: tuple[str, ...],
         correlation_header: str,
-        retry: ThrottleRetryPolicy,
         default_retry_later: float = 30.0,
     ) -> None:
         self.pipeline = pipeline
-        self.retry = retry
         self._error_for = error_for
         self._error_type = error_type
         self._request_id_headers = request_id_headers
