@@ -26,6 +26,11 @@ def get_transfer(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(_admin().get_transfer(req.route_params["id"]))
 
 
+@app.route(route="transfers/{id}/plan", methods=["GET"])
+def plan_transfer(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(_admin().plan_transfer(req.route_params["id"]))
+
+
 def _admin() -> AdminApi:
     from shared.api import admin_api
 

@@ -7,14 +7,24 @@ only turns an :class:`ApiResponse` into an ``HttpResponse``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .domain import HistoryEntry, Line, Transfer, TransferState, is_transfer_id
+from .errors import (
+    GdapRoleMissingError,
+    NoRelationshipError,
+    RetryLaterError,
+    ServiceError,
+    UnauthorizedError,
+)
 from .store import InvalidContinuationTokenError, TransferNotFoundError, TransferRecord, TransferStore
+
+if TYPE_CHECKING:
+    from .planning import Planner
 
 PROBLEM_JSON = "application/problem+json"
 _STATES = ", ".join(s.value for s in TransferState)
@@ -49,9 +59,23 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> ApiResponse:
     )
 
 
+def upstream_problem(status: int, title: str, error: ServiceError) -> ApiResponse:
+    """A problem quoting the service's own code and ids, so an admin can take it to Microsoft."""
+    return problem(
+        status,
+        title,
+        str(error),
+        service=error.service,
+        code=error.code,
+        requestId=error.request_id,
+        correlationId=error.correlation_id,
+    )
+
+
 class AdminApi:
-    def __init__(self, store: TransferStore) -> None:
+    def __init__(self, store: TransferStore, planner: Callable[[], Planner]) -> None:
         self._store = store
+        self._planner = planner  # built on first use: listing transfers needs no partner secrets
 
     def list_transfers(self, query: Mapping[str, str]) -> ApiResponse:
         state_text = query.get("state")
@@ -89,25 +113,59 @@ class AdminApi:
         )
 
     def get_transfer(self, transfer_id: str) -> ApiResponse:
+        found = self._record(transfer_id)
+        return found if isinstance(found, ApiResponse) else ApiResponse(200, record_json(found))
+
+    def plan_transfer(self, transfer_id: str) -> ApiResponse:
+        """The plan computed now from live data, buying nothing (a dry run)."""
+        found = self._record(transfer_id)
+        if isinstance(found, ApiResponse):
+            return found
+        transfer = found.transfer
+        if transfer.state is TransferState.AWAITING_ACCEPTANCE:
+            return problem(
+                409,
+                "Invitation not accepted",
+                "the plan reads the customer's tenant, which "
+                "needs the reseller relationship and GDAP the customer has not granted yet",
+            )
+        if not transfer.is_active:
+            return problem(
+                409, "Transfer finished", f"the transfer is {transfer.state}; there is nothing left to plan"
+            )
+        try:
+            plan = self._planner().plan(transfer)
+        except RetryLaterError as error:
+            throttled = upstream_problem(503, "Throttled", error)
+            return ApiResponse(
+                503, throttled.body, {"Retry-After": str(max(1, round(error.retry_after or 60)))}
+            )
+        except (NoRelationshipError, GdapRoleMissingError, UnauthorizedError) as error:
+            return upstream_problem(409, "Customer access missing", error)
+        except ServiceError as error:
+            return upstream_problem(502, "Upstream service error", error)
+        return ApiResponse(200, {"transferId": transfer.id, **plan.to_json()})
+
+    def _record(self, transfer_id: str) -> TransferRecord | ApiResponse:
         if not is_transfer_id(transfer_id):
             return problem(
                 400, "Invalid transfer id", f"a transfer id is 32 lowercase hex digits; got {transfer_id!r}"
             )
         try:
-            record = self._store.get(transfer_id)
+            return self._store.get(transfer_id)
         except TransferNotFoundError:
             return problem(404, "Transfer not found", f"no transfer has the id {transfer_id}")
-        return ApiResponse(200, record_json(record))
 
 
 @cache
 def admin_api() -> AdminApi:
     """The process-wide API over the configured storage (the table is created on first use)."""
+    from .planning import planner
     from .settings import get_settings
 
     store = TransferStore.connect(get_settings().storage)
     store.ensure_table()
-    return AdminApi(store)
+    return AdminApi(store, planner)
 
 
 def transfer_json(t: Transfer) -> dict[str, Any]:

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.azurite", "tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.azurite", "tests.fixtures.sandbox", "tests.fixtures.app"]

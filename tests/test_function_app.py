@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.data.tables import TableServiceClient
 
 import function_app
-from shared import api, settings
 from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
-from shared.store import TABLE_NAME, TransferStore
+from shared.store import TransferStore
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -31,20 +28,6 @@ def test_app_indexes_the_intended_routes_with_unique_names_and_function_keys() -
     assert len(names) == len(set(names))
     assert routes["list_transfers"] == ("transfers", ["GET"], "FUNCTION")
     assert routes["get_transfer"] == ("transfers/{id}", ["GET"], "FUNCTION")
-
-
-@pytest.fixture
-def app_store(azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[TransferStore]:
-    """The app configured as in Azure, pointed at Azurite; caches reset around the test."""
-    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
-    settings.get_settings.cache_clear()
-    api.admin_api.cache_clear()
-    TableServiceClient.from_connection_string(azurite.connection_string).delete_table(TABLE_NAME)
-    store = TransferStore.connect(settings.get_settings().storage)
-    store.ensure_table()
-    yield store
-    settings.get_settings.cache_clear()
-    api.admin_api.cache_clear()
 
 
 def start(store: TransferStore, state: TransferState = TransferState.AWAITING_ACCEPTANCE) -> Transfer:

@@ -1,0 +1,57 @@
+"""The dry-run plan of a transfer from live data: inventory from Graph, catalog from Partner Center.
+
+Nothing here buys anything, so an admin can ask for the plan as often as they like; the catalog
+is shared per country and the SKU reference per process, so asking is cheap.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .catalog import CatalogCache, Inventory, Plan, SkuReferenceLoader, plan_transfer
+from .domain import Transfer
+from .graph import GraphClient
+from .partner_center import ServiceClients, clients_from_settings
+from .settings import get_settings
+
+
+class Planner:
+    def __init__(
+        self,
+        graph: GraphClient,
+        catalogs: CatalogCache,
+        references: SkuReferenceLoader,
+        partner_tenant_id: str,
+    ) -> None:
+        self._graph = graph
+        self._catalogs = catalogs
+        self._references = references
+        self._partner_tenant_id = partner_tenant_id
+
+    def plan(self, transfer: Transfer) -> Plan:
+        tenant = transfer.customer_tenant_id
+        inventory = Inventory.from_graph(
+            list(self._graph.list_directory_subscriptions(tenant)),
+            list(self._graph.list_subscribed_skus(tenant)),
+            self._partner_tenant_id,
+        )
+        catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
+        return plan_transfer(inventory, catalog, self._references.get(), transfer.options)
+
+
+@cache
+def service_clients() -> ServiceClients:
+    """The process-wide clients: one credential, one token cache, pooled connections."""
+    return clients_from_settings(get_settings())
+
+
+@cache
+def planner() -> Planner:
+    settings = get_settings()
+    clients = service_clients()
+    return Planner(
+        clients.graph,
+        CatalogCache(clients.partner_center),
+        SkuReferenceLoader(settings.sku_reference_url),
+        settings.partner_tenant_id,
+    )
