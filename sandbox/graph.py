@@ -447,9 +447,7 @@ async def batch(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     if not isinstance(requests, list) or not requests:
         raise GraphError(400, "BadRequest", "Invalid batch payload format.")
     if len(requests) > MAX_BATCH:
-        raise GraphError(
-            400, "BadRequest", f"Number of batch request steps exceeds the maximum of {MAX_BATCH}."
-        )
+        raise GraphError(400, "BadRequest", "Number of requests inside batch exceeds the limit.")
     responses = []
     for item in requests:
         url = urlsplit(str(item.get("url", "")))

@@ -67,6 +67,9 @@ PC_STATUS = {
     LOCKED_OUT: "disabled",
 }
 CANCELLATION_WINDOW = dt.timedelta(days=7)
+OUT_OF_LICENSES = (
+    "We're sorry, it looks like you've run out of licenses. Buy more licenses, and then try again."
+)
 
 
 def field(data: Mapping[str, Any], name: str, default: Any = None) -> Any:
@@ -894,12 +897,11 @@ def license_updates(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         sb.world.assign_user_licenses(tenant, user, add, remove)
     except GraphError as exc:
         if exc.detail == "CountViolation":
+            sku = next(s for s, _ in add if tenant.assignable(s) < 1)
+            account = stable_id("commerce", tenant.id)
+            detail = f"Subscription with Account {account} and SKU {sku} does not have any available licenses"
             raise PartnerCenterError(
-                400,
-                60012,
-                "We're sorry, it looks like you've run out of licenses. Buy more licenses or remove one from "
-                "another user and try again.",
-                [f"LicenseQuotaExceededException : {exc.message}"],
+                400, 60012, OUT_OF_LICENSES, [f"LicenseQuotaExceededException : {detail} left."]
             ) from exc
         raise PartnerCenterError(400, 3000, exc.message) from exc
     return Reply(
