@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -21,6 +20,7 @@ from .world import (
     Subscription,
     Tenant,
     User,
+    capability_status,
     iso,
 )
 
@@ -125,13 +125,6 @@ def organization(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     )
 
 
-def _capability(units: Mapping[str, int]) -> str:
-    for status in (ENABLED, WARNING, SUSPENDED, LOCKED_OUT):
-        if units[status]:
-            return status
-    return DELETED
-
-
 def subscribed_sku_json(sb: Sandbox, tenant: Tenant, sku_id: str, consumed: int) -> dict[str, Any]:
     units = tenant.units(sku_id)
     reference = sb.catalog.reference(sku_id)
@@ -139,7 +132,7 @@ def subscribed_sku_json(sb: Sandbox, tenant: Tenant, sku_id: str, consumed: int)
         "accountName": tenant.name,
         "accountId": tenant.id,
         "appliesTo": "User",
-        "capabilityStatus": _capability(units),
+        "capabilityStatus": capability_status(units),
         "consumedUnits": consumed,
         "id": f"{tenant.id}_{sku_id}",
         "prepaidUnits": {

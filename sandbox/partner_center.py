@@ -25,6 +25,7 @@ from .world import (
     Subscription,
     Tenant,
     User,
+    capability_status,
     iso,
     stable_id,
 )
@@ -769,7 +770,7 @@ def subscribed_skus(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         reference = sb.catalog.reference(sku_id)
         consumed = consumption.get(sku_id, 0)
         total = units[ENABLED] + units[WARNING]
-        status = _capability(units)
+        status = capability_status(units)
         items.append(
             {
                 "availableUnits": total - consumed,
@@ -800,13 +801,6 @@ def subscribed_skus(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
             }
         )
     return Reply(200, collection(items, f"/customers/{tenant.id}/subscribedskus"))
-
-
-def _capability(units: Mapping[str, int]) -> str:
-    for status in (ENABLED, WARNING, SUSPENDED, LOCKED_OUT):
-        if units[status]:
-            return status
-    return DELETED
 
 
 # ---------------------------------------------------------------------- customer users and licences

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .partner_center import field as lookup
 from .world import PartnerCenterError
 
 if TYPE_CHECKING:
@@ -44,10 +45,6 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _lookup(data: dict[str, Any], name: str, default: Any = None) -> Any:
-    return next((v for k, v in data.items() if k.lower() == name.lower()), default)
 
 
 @dataclass(slots=True)
@@ -107,8 +104,8 @@ class Webhooks:
     # ------------------------------------------------------------------ registration
 
     def register(self, body: dict[str, Any]) -> dict[str, Any]:
-        url = str(_lookup(body, "webhookUrl", ""))
-        events = _lookup(body, "webhookEvents", [])
+        url = str(lookup(body, "webhookUrl", ""))
+        events = lookup(body, "webhookEvents", [])
         if not url.startswith(("https://", "http://")) or not isinstance(events, list):
             raise PartnerCenterError(400, 3000, "Invalid property WebhookUrl or WebhookEvents.")
         if not is_loopback(url):
@@ -118,9 +115,9 @@ class Webhooks:
             "WebhookUrl": url,
             "WebhookEvents": [str(e) for e in events],
             "SignatureTokenToMsSignatureHeader": bool(
-                _lookup(body, "signatureTokenToMsSignatureHeader", False)
+                lookup(body, "signatureTokenToMsSignatureHeader", False)
             ),
-            "Properties": _lookup(body, "properties", {}) or {},
+            "Properties": lookup(body, "properties", {}) or {},
             "LastModifiedTimestamp": change_date(self.sb.world.clock.now()),
         }
         return self.registration_json()

@@ -506,6 +506,14 @@ class World:
         return None
 
 
+def capability_status(units: dict[str, int]) -> str:
+    """A SKU's ``capabilityStatus``: the best state any of its seats is in."""
+    for status in (ENABLED, WARNING, SUSPENDED, LOCKED_OUT):
+        if units[status]:
+            return status
+    return DELETED
+
+
 def term_length(duration: str) -> dt.timedelta:
     return {"P1M": dt.timedelta(days=30), "P3Y": dt.timedelta(days=3 * 365)}.get(
         duration, dt.timedelta(days=365)
