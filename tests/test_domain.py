@@ -35,14 +35,20 @@ def transfer(state: TransferState = TransferState.AWAITING_ACCEPTANCE) -> Transf
 
 
 def line(state: LineState = LineState.PLANNED) -> Line:
-    return Line(transfer_id="t", source_sku_id="sku", source_sku_part_number="ENTERPRISEPACK", quantity=3,
-                state=state)
+    return Line(
+        transfer_id="t", source_sku_id="sku", source_sku_part_number="ENTERPRISEPACK", quantity=3, state=state
+    )
 
 
 def test_happy_path_moves_through_every_state_in_order() -> None:
     current = transfer()
-    for state in (TransferState.ACCEPTED, TransferState.PROVISIONING, TransferState.PROVISIONED,
-                  TransferState.CUTTING_OVER, TransferState.COMPLETED):
+    for state in (
+        TransferState.ACCEPTED,
+        TransferState.PROVISIONING,
+        TransferState.PROVISIONED,
+        TransferState.CUTTING_OVER,
+        TransferState.COMPLETED,
+    ):
         current, entry = current.move(state, at=T1, actor="workflow")
         assert entry.to_state == state
     assert current.state is TransferState.COMPLETED
