@@ -8,9 +8,7 @@ the partner's GDAP roles there decide what is allowed (a missing role is
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import Any, Unpack
 
 from .auth import GRAPH_SCOPE, Flow, PartnerCredential
 from .errors import CallIds, GraphError, graph_error, graph_error_from_json
@@ -23,14 +21,24 @@ from .resources.graph import (
     SubscribedSku,
     User,
 )
-from .transport import GUID, ApiCaller, ThrottleRetryPolicy, build_pipeline_client, parse_retry_after
+from .transport import GUID, ServiceClient, ServiceDialect, TransportOptions, parse_retry_after
 
 BATCH_SIZE = 20  # Graph's documented maximum per $batch
 USER_FIELDS = "id,assignedLicenses,licenseAssignmentStates,usageLocation"
 
 
-class GraphClient:
+class GraphClient(ServiceClient):
     """Graph v1.0 over one pooled keep-alive session, one token per customer tenant."""
+
+    dialect = ServiceDialect(
+        name="Graph",
+        scope=GRAPH_SCOPE,
+        correlation_header="client-request-id",
+        request_id_header=None,
+        response_request_id_header="request-id",
+        error_for=graph_error,
+        error_type=GraphError,
+    )
 
     def __init__(
         self,
@@ -38,47 +46,12 @@ class GraphClient:
         credential: PartnerCredential,
         *,
         flow: Flow = Flow.APP_USER,
-        verify: bool | str | None = None,
-        session: requests.Session | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
-        retry: ThrottleRetryPolicy | None = None,
         batch_rounds: int = 4,
+        **options: Unpack[TransportOptions],
     ) -> None:
-        self._endpoint = endpoint.rstrip("/")
+        super().__init__(endpoint, credential, **options)
         self._flow = flow
-        self._retry = retry or ThrottleRetryPolicy()
-        pipeline = build_pipeline_client(
-            self._endpoint,
-            service="Graph",
-            credential=credential,
-            scope=GRAPH_SCOPE,
-            correlation_header="client-request-id",
-            request_id_header=None,
-            response_request_id_header="request-id",
-            session=session,
-            verify=verify,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retry=self._retry,
-        )
-        self._api = ApiCaller(
-            pipeline,
-            error_for=graph_error,
-            error_type=GraphError,
-            request_id_headers=("request-id",),
-            correlation_header="client-request-id",
-        )
         self._batch_rounds = batch_rounds
-
-    def close(self) -> None:
-        self._api.pipeline.close()
-
-    def __enter__(self) -> GraphClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def list_directory_subscriptions(self, tenant_id: str) -> Iterator[CompanySubscription]:
         """Every commerce subscription in the tenant, from any channel (direct, EA, CSP)."""

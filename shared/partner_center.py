@@ -11,9 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import requests
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .auth import PARTNER_CENTER_SCOPE, Flow, PartnerCredential
 from .errors import PartnerCenterError, partner_center_error
@@ -36,7 +34,7 @@ from .resources.partner_center import (
     SubscriptionProvisioningStatus,
     WebhookRegistration,
 )
-from .transport import ApiCaller, ThrottleRetryPolicy, build_pipeline_client, make_session
+from .transport import ServiceClient, ServiceDialect, TransportOptions, make_session
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -48,53 +46,29 @@ _SUBSCRIPTION = _CUSTOMER + "/subscriptions/{subscription_id}"
 _WEBHOOK = "/webhooks/v1/registration"
 
 
-class PartnerCenterClient:
+class PartnerCenterClient(ServiceClient):
     """Partner Center for one partner tenant, over one pooled keep-alive session."""
+
+    dialect = ServiceDialect(
+        name="Partner Center",
+        scope=PARTNER_CENTER_SCOPE,
+        correlation_header="MS-CorrelationId",
+        request_id_header="MS-RequestId",
+        response_request_id_header="MS-RequestId",
+        error_for=partner_center_error,
+        error_type=PartnerCenterError,
+    )
 
     def __init__(
         self,
         endpoint: str,
         credential: PartnerCredential,
         *,
-        verify: bool | str | None = None,
-        session: requests.Session | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
-        retry: ThrottleRetryPolicy | None = None,
         page_size: int = 100,
+        **options: Unpack[TransportOptions],
     ) -> None:
-        self._retry = retry or ThrottleRetryPolicy()
-        pipeline = build_pipeline_client(
-            endpoint,
-            service="Partner Center",
-            credential=credential,
-            scope=PARTNER_CENTER_SCOPE,
-            correlation_header="MS-CorrelationId",
-            request_id_header="MS-RequestId",
-            response_request_id_header="MS-RequestId",
-            session=session,
-            verify=verify,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retry=self._retry,
-        )
-        self._api = ApiCaller(
-            pipeline,
-            error_for=partner_center_error,
-            error_type=PartnerCenterError,
-            request_id_headers=("MS-RequestId",),
-            correlation_header="MS-CorrelationId",
-        )
+        super().__init__(endpoint, credential, **options)
         self._page_size = page_size
-
-    def close(self) -> None:
-        self._api.pipeline.close()
-
-    def __enter__(self) -> PartnerCenterClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # Invitation and customers
 

@@ -21,7 +21,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, Self, TypedDict, Unpack
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -299,15 +300,30 @@ class BearerPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
         request.http_request.headers["Authorization"] = f"Bearer {token.token}"
 
 
+class ErrorFactory(Protocol):
+    def __call__(
+        self, status: int, body: bytes, ids: CallIds, *, retry_after: float | None = None
+    ) -> ServiceError: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDialect:
+    """What differs between Partner Center and Graph on the wire: scope, id headers, error shape."""
+
+    name: str
+    scope: str
+    correlation_header: str
+    request_id_header: str | None  # sent by the client (Partner Center's idempotency key)
+    response_request_id_header: str  # the id the service answers with, to quote to Microsoft
+    error_for: ErrorFactory
+    error_type: type[ServiceError]
+
+
 def build_pipeline_client(
     endpoint: str,
-    *,
-    service: str,
+    dialect: ServiceDialect,
     credential: TokenSource,
-    scope: str,
-    correlation_header: str,
-    request_id_header: str | None,
-    response_request_id_header: str,
+    *,
     session: requests.Session | None = None,
     verify: bool | str | None = None,
     connect_timeout: float = 5.0,
@@ -324,18 +340,16 @@ def build_pipeline_client(
         connection_verify=resolved,
     )
     policies: list[Any] = [
-        CallContextPolicy(correlation_header=correlation_header, request_id_header=request_id_header),
+        CallContextPolicy(
+            correlation_header=dialect.correlation_header, request_id_header=dialect.request_id_header
+        ),
         retry or ThrottleRetryPolicy(),
-        CallLoggingPolicy(service=service, response_request_id_header=response_request_id_header),
-        BearerPolicy(credential, scope),
+        CallLoggingPolicy(
+            service=dialect.name, response_request_id_header=dialect.response_request_id_header
+        ),
+        BearerPolicy(credential, dialect.scope),
     ]
     return PipelineClient(base_url=endpoint.rstrip("/"), policies=policies, transport=transport)
-
-
-class ErrorFactory(Protocol):
-    def __call__(
-        self, status: int, body: bytes, ids: CallIds, *, retry_after: float | None = None
-    ) -> ServiceError: ...
 
 
 class ApiCaller:
@@ -344,18 +358,15 @@ class ApiCaller:
     def __init__(
         self,
         pipeline: PipelineClient[HttpRequest, HttpResponse],
+        dialect: ServiceDialect,
         *,
-        error_for: ErrorFactory,
-        error_type: type[ServiceError],
-        request_id_headers: tuple[str, ...],
-        correlation_header: str,
         default_retry_later: float = 30.0,
     ) -> None:
         self.pipeline = pipeline
-        self._error_for = error_for
-        self._error_type = error_type
-        self._request_id_headers = request_id_headers
-        self._correlation_header = correlation_header
+        self._error_for = dialect.error_for
+        self._error_type = dialect.error_type
+        self._request_id_headers = (dialect.response_request_id_header,)
+        self._correlation_header = dialect.correlation_header
         self._default_retry_later = default_retry_later
 
     def call(
@@ -401,3 +412,34 @@ class ApiCaller:
         )
         correlation = answered.get(self._correlation_header) or sent.get(self._correlation_header)
         return CallIds(request_id=request_id, correlation_id=correlation)
+
+
+class TransportOptions(TypedDict, total=False):
+    """How a client reaches its service: TLS trust, a shared session, timeouts, retry policy."""
+
+    verify: bool | str | None
+    session: requests.Session | None
+    connect_timeout: float
+    read_timeout: float
+    retry: ThrottleRetryPolicy | None
+
+
+class ServiceClient:
+    """What every client shares: one pipeline over one pooled session, closed with the client."""
+
+    dialect: ClassVar[ServiceDialect]
+
+    def __init__(self, endpoint: str, credential: TokenSource, **options: Unpack[TransportOptions]) -> None:
+        self._endpoint = endpoint.rstrip("/")
+        self._retry = options["retry"] = options.get("retry") or ThrottleRetryPolicy()
+        pipeline = build_pipeline_client(self._endpoint, self.dialect, credential, **options)
+        self._api = ApiCaller(pipeline, self.dialect)
+
+    def close(self) -> None:
+        self._api.pipeline.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
