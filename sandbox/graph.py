@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import re
+import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -13,8 +15,10 @@ from .world import (
     DELETED,
     ENABLED,
     LOCKED_OUT,
+    ROLE_DEFINITIONS,
     SUSPENDED,
     WARNING,
+    AdminRelationship,
     GraphError,
     Group,
     Subscription,
@@ -427,6 +431,134 @@ def assign_group_license(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(
         200,
         {"@odata.context": _context(sb, "groups/$entity"), **_select(group_json(group), call, GROUP_DEFAULT)},
+    )
+
+
+# ---------------------------------------------------------------------- GDAP (partner tenant)
+
+GDAP = "/v1.0/tenantRelationships/delegatedAdminRelationships"
+ISO_DAYS = re.compile(r"^P(\d+)D$")
+
+
+def _partner_tenant(sb: Sandbox, call: Call) -> None:
+    if call.tenant_id != sb.world.partner_tenant_id:
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
+
+
+def admin_relationship_json(sb: Sandbox, relationship: AdminRelationship) -> dict[str, Any]:
+    customer = sb.world.tenants.get(relationship.customer_id)
+    days = ISO_DAYS.match(relationship.duration)
+    ends = (
+        relationship.activated + dt.timedelta(days=int(days.group(1)))
+        if relationship.activated and days
+        else None
+    )
+    return {
+        "@odata.type": "#microsoft.graph.delegatedAdminRelationship",
+        "id": relationship.id,
+        "displayName": relationship.display_name,
+        "duration": relationship.duration,
+        "status": relationship.status,
+        "autoExtendDuration": relationship.auto_extend,
+        "createdDateTime": iso(relationship.created),
+        "lastModifiedDateTime": iso(relationship.activated or relationship.created),
+        "activatedDateTime": iso(relationship.activated),
+        "endDateTime": iso(ends),
+        "customer": {
+            "tenantId": relationship.customer_id,
+            "displayName": customer.name if customer else None,
+        },
+        "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in sorted(relationship.roles)]},
+    }
+
+
+def _admin_relationship(sb: Sandbox, call: Call, key: str) -> AdminRelationship:
+    _partner_tenant(sb, call)
+    relationship = sb.world.admin_relationships.get(key.lower())
+    if relationship is None:
+        raise GraphError(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist.")
+    return relationship
+
+
+@router.route("POST", GDAP)
+def create_admin_relationship(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    _partner_tenant(sb, call)
+    body = call.json()
+    customer_id = str((body.get("customer") or {}).get("tenantId", "")).lower()
+    roles = frozenset(
+        str(r.get("roleDefinitionId", "")).lower()
+        for r in (body.get("accessDetails") or {}).get("unifiedRoles") or []
+    )
+    duration = str(body.get("duration", ""))
+    days = ISO_DAYS.match(duration)
+    if customer_id not in sb.world.tenants or not body.get("displayName"):
+        raise GraphError(400, "Request_BadRequest", "customer.tenantId and displayName are required.")
+    if days is None or not 1 <= int(days.group(1)) <= 730:
+        raise GraphError(400, "Request_BadRequest", "duration must be an ISO 8601 duration of 1 to 730 days.")
+    if not roles or not roles <= set(ROLE_DEFINITIONS):
+        raise GraphError(400, "Request_BadRequest", "accessDetails.unifiedRoles holds an unsupported role.")
+    relationship = AdminRelationship(
+        id=f"{uuid.uuid4()}-{uuid.uuid4()}",
+        customer_id=customer_id,
+        display_name=str(body["displayName"]),
+        duration=duration,
+        auto_extend=str(body.get("autoExtendDuration", "PT0S")),
+        roles=roles,
+        status="created",
+        created=sb.world.clock.now(),
+    )
+    sb.world.admin_relationships[relationship.id] = relationship
+    return Reply(
+        201,
+        {
+            "@odata.context": _context(sb, "tenantRelationships/delegatedAdminRelationships/$entity"),
+            **admin_relationship_json(sb, relationship),
+        },
+    )
+
+
+@router.route("GET", GDAP)
+def list_admin_relationships(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    _partner_tenant(sb, call)
+    items = [admin_relationship_json(sb, r) for r in sb.world.admin_relationships.values()]
+    return _page(sb, call, items, "tenantRelationships/delegatedAdminRelationships", GDAP)
+
+
+@router.route("GET", GDAP + "/{id}")
+def get_admin_relationship(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return Reply(200, admin_relationship_json(sb, _admin_relationship(sb, call, p["id"])))
+
+
+TRANSITIONS = {"lockForApproval": ("created", "approvalPending"), "terminate": ("active", "terminated")}
+
+
+@router.route("POST", GDAP + "/{id}/requests")
+def request_admin_relationship_action(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """``lockForApproval`` makes the invitation link usable; ``terminate`` takes the roles away."""
+    relationship = _admin_relationship(sb, call, p["id"])
+    action = str(call.json().get("action", ""))
+    before, after = TRANSITIONS.get(action, ("", ""))
+    if relationship.status != before:
+        raise GraphError(
+            400, "Request_BadRequest", f"Action {action!r} is not allowed in status {relationship.status}."
+        )
+    if after == "terminated":
+        sb.world.terminate_relationship(relationship)
+    else:
+        relationship.status = after
+    now = iso(sb.world.clock.now())
+    return Reply(
+        201,
+        {
+            "@odata.type": "#microsoft.graph.delegatedAdminRelationshipRequest",
+            "id": str(uuid.uuid4()),
+            "action": action,
+            "status": "succeeded",
+            "createdDateTime": now,
+            "lastModifiedDateTime": now,
+        },
     )
 
 

@@ -15,8 +15,10 @@ from .catalog import Catalog
 from .world import (
     DELETED,
     ENABLED,
+    ROLE_DEFINITIONS,
     SUSPENDED,
     WARNING,
+    AdminRelationship,
     Clock,
     Group,
     Order,
@@ -63,7 +65,14 @@ class _Builder:
     def __init__(self, world: World) -> None:
         self.world = world
         self.now = world.clock.now()
-        for group in ("customers", "users", "groups", "subscriptions", "commerce_subscriptions"):
+        for group in (
+            "customers",
+            "users",
+            "groups",
+            "subscriptions",
+            "commerce_subscriptions",
+            "admin_relationships",
+        ):
             world.keys.setdefault(group, {})
         world.keys["skus"] = dict(SKUS)
         world.keys["catalog_items"] = {
@@ -94,6 +103,20 @@ class _Builder:
         )
         self.world.tenants[tenant_id] = tenant
         self.world.keys["customers"][key] = tenant_id
+        names = {name: role_id for role_id, name in ROLE_DEFINITIONS.items()}
+        relationship = AdminRelationship(
+            id=stable_id("gdap", tenant_id) + "-" + stable_id("gdap-suffix", tenant_id),
+            customer_id=tenant_id,
+            display_name=f"CSP transfer - {key}",
+            duration="P730D",
+            auto_extend="P180D",
+            roles=frozenset(names[r] for r in roles),
+            status="active" if accepted else "approvalPending",
+            created=self.now - dt.timedelta(days=1 if not accepted else 200),
+            activated=None if not accepted else self.now - dt.timedelta(days=199),
+        )
+        self.world.admin_relationships[relationship.id] = relationship
+        self.world.keys["admin_relationships"][key] = relationship.id
         return tenant
 
     def user(

@@ -43,6 +43,8 @@ class ScenarioIds:
     commerce_subscriptions: dict[str, str]
     skus: dict[str, str]
     catalog_items: dict[str, str]
+    admin_relationships: dict[str, str]
+    """GDAP delegatedAdminRelationship id per customer (active, or approvalPending before acceptance)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScenarioIds:
@@ -58,6 +60,7 @@ class ScenarioIds:
             commerce_subscriptions=data["commerce_subscriptions"],
             skus=data["skus"],
             catalog_items=data["catalog_items"],
+            admin_relationships=data["admin_relationships"],
         )
 
 
@@ -233,13 +236,15 @@ class SandboxHandle:
 
     def set_gdap(
         self, customer_id: str, *, roles: list[str] | None = None, active: bool | None = None
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Override the customer's effective GDAP roles; with no arguments, just read them."""
         body: dict[str, Any] = {}
         if roles is not None:
             body["roles"] = roles
         if active is not None:
             body["active"] = active
-        self.control("PATCH", f"/customers/{customer_id}/gdap", body)
+        result: dict[str, Any] = self.control("PATCH", f"/customers/{customer_id}/gdap", body)
+        return result
 
     def send_webhook(
         self,

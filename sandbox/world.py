@@ -24,6 +24,14 @@ READ_ROLES = frozenset(
     {"Directory Readers", "Global Reader", "License Administrator", "User Administrator", "Directory Writers"}
 )
 WRITE_ROLES = frozenset({"License Administrator", "User Administrator", "Directory Writers"})
+ROLE_DEFINITIONS = {
+    "4d6ac14f-3453-41d0-bef9-a3e0c569773a": "License Administrator",
+    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
+    "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
+    "9360feb5-f418-4baa-8175-e2a00bac4301": "Directory Writers",
+    "f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
+}
+"""Entra built-in role template ids the sandbox's GDAP relationships accept."""
 
 # Families of service plans Entra refuses to stack on one user. Exchange and Skype are left out on
 # purpose: Microsoft now lets Exchange plans duplicate, and sells Teams Enterprise (MCOIMP,
@@ -223,6 +231,26 @@ class Tenant:
 
 
 @dataclass(slots=True)
+class AdminRelationship:
+    """A GDAP ``delegatedAdminRelationship``; its roles take effect when the customer approves it."""
+
+    id: str
+    customer_id: str
+    display_name: str
+    duration: str
+    auto_extend: str
+    roles: frozenset[str]
+    """Role template ids (``ROLE_DEFINITIONS`` keys)."""
+    status: str
+    created: dt.datetime
+    activated: dt.datetime | None = None
+
+    @property
+    def role_names(self) -> frozenset[str]:
+        return frozenset(ROLE_DEFINITIONS[r] for r in self.roles)
+
+
+@dataclass(slots=True)
 class Purchase:
     order_id: str
     customer_id: str
@@ -253,6 +281,7 @@ class World:
     """Named ids of the scenario (customers, users, groups, subscriptions, skus, catalog items)."""
     ledger: Ledger = field(default_factory=Ledger)
     scenario: str = "default"
+    admin_relationships: dict[str, AdminRelationship] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ lookups and lifecycle
 
@@ -296,11 +325,31 @@ class World:
         if tenant is None:
             raise KeyError(tenant_id)
         tenant.relationship = "reseller"
+        for relationship in self.admin_relationships.values():
+            if relationship.customer_id == tenant.id and relationship.status == "approvalPending":
+                relationship.status, relationship.activated = "active", self.clock.now()
+                tenant.gdap_roles |= relationship.role_names
         tenant.gdap_active = bool(tenant.gdap_roles)
         tenant.accepted_at = now
         tenant.lag_until = now + lag_seconds
         tenant.lag_requests_left = lag_requests
         return tenant
+
+    def approved_relationships(self, tenant_id: str) -> list[AdminRelationship]:
+        return [
+            r
+            for r in self.admin_relationships.values()
+            if r.customer_id == tenant_id and r.status == "active"
+        ]
+
+    def terminate_relationship(self, relationship: AdminRelationship) -> None:
+        """Ending a GDAP relationship takes its roles away (those still granted by another stay)."""
+        relationship.status = "terminated"
+        tenant = self.tenants.get(relationship.customer_id)
+        if tenant is not None:
+            remaining = [r.role_names for r in self.approved_relationships(tenant.id)]
+            tenant.gdap_roles = frozenset().union(*remaining)
+            tenant.gdap_active = bool(tenant.gdap_roles)
 
     # ------------------------------------------------------------------ purchases
 
