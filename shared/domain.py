@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 
 class TransferState(StrEnum):
@@ -84,6 +84,43 @@ _NOTHING_BOUGHT = frozenset(
     {LineState.PLANNED, LineState.NEEDS_APPROVAL, LineState.SKIPPED, LineState.BLOCKED}
 )
 
+S = TypeVar("S", "TransferState", "LineState")
+
+
+@dataclass(frozen=True, slots=True)
+class _Machine(Generic[S]):
+    """The legal moves of one kind of record; Blocked and Failed are reachable from any live state."""
+
+    what: str
+    moves: Mapping[S, frozenset[S]]
+    halted: frozenset[S]  # stopped with a reason; a retry returns to the state it stopped in
+    final: frozenset[S]
+
+    def resume_state(self, current: S, to: S, reason: str | None) -> S | None:
+        """Where a retry would return after this move (``None`` unless halting); raises if illegal."""
+        if to in self.halted and current not in self.final and current not in self.halted:
+            if not reason:
+                raise IllegalTransitionError(f"moving {self.what} to {to} needs a reason")
+            return current
+        if to not in self.moves[current]:
+            raise IllegalTransitionError(f"{self.what} cannot move from {current} to {to}")
+        return None
+
+    def retry_state(self, current: S, resume: S | None) -> S:
+        if current not in self.halted or resume is None:
+            raise IllegalTransitionError(
+                f"only a blocked or failed {self.what} can be retried, not {current}"
+            )
+        return resume
+
+
+_TRANSFERS = _Machine("transfer", _TRANSFER_MOVES, _HALTED, TERMINAL)
+_LINES = _Machine(
+    "line",
+    _LINE_MOVES,
+    frozenset({LineState.BLOCKED, LineState.FAILED}),
+    frozenset({LineState.COMPLETED, LineState.SKIPPED}),
+)
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -178,15 +215,8 @@ class Transfer:
         self, to: TransferState, *, at: datetime, actor: str, reason: str | None = None
     ) -> tuple[Transfer, HistoryEntry]:
         """The next state, or :class:`IllegalTransitionError`; Blocked and Failed need a reason."""
-        halting = to in _HALTED
-        if halting and self.state not in TERMINAL and self.state not in _HALTED:
-            resume = self.state
-        elif to in _TRANSFER_MOVES[self.state]:
-            resume = None
-        else:
-            raise IllegalTransitionError(f"a transfer cannot move from {self.state} to {to}")
-        if halting and not reason:
-            raise IllegalTransitionError(f"moving a transfer to {to} needs a reason")
+        resume = _TRANSFERS.resume_state(self.state, to, reason)
+        halting = resume is not None
         moved = replace(
             self, state=to, updated_at=at, reason=reason if halting else None, resume_state=resume
         )
@@ -201,17 +231,14 @@ class Transfer:
 
     def resume(self, *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
         """Leave Blocked or Failed for the state the transfer was in when it stopped."""
-        if self.state not in _HALTED or self.resume_state is None:
-            raise IllegalTransitionError(
-                f"only a blocked or failed transfer can be retried, not {self.state}"
-            )
-        moved = replace(self, state=self.resume_state, updated_at=at, reason=None, resume_state=None)
+        back = _TRANSFERS.retry_state(self.state, self.resume_state)
+        moved = replace(self, state=back, updated_at=at, reason=None, resume_state=None)
         return moved, HistoryEntry(
             at=at,
             action="transfer-retry",
             actor=actor,
             from_state=self.state,
-            to_state=self.resume_state,
+            to_state=back,
             message=f"retry from {self.state}",
         )
 
@@ -262,20 +289,8 @@ class Line:
     def move(
         self, to: LineState, *, at: datetime, actor: str, reason: str | None = None
     ) -> tuple[Line, HistoryEntry]:
-        halting = to in (LineState.BLOCKED, LineState.FAILED)
-        if halting and self.state not in (
-            LineState.BLOCKED,
-            LineState.FAILED,
-            LineState.COMPLETED,
-            LineState.SKIPPED,
-        ):
-            resume = self.state
-        elif to in _LINE_MOVES[self.state]:
-            resume = None
-        else:
-            raise IllegalTransitionError(f"line {self.id} cannot move from {self.state} to {to}")
-        if halting and not reason:
-            raise IllegalTransitionError(f"moving line {self.id} to {to} needs a reason")
+        resume = _LINES.resume_state(self.state, to, reason)
+        halting = resume is not None
         moved = replace(self, state=to, reason=reason if halting else None, resume_state=resume)
         return moved, HistoryEntry(
             at=at,
@@ -288,18 +303,15 @@ class Line:
         )
 
     def resume(self, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
-        if self.state not in (LineState.BLOCKED, LineState.FAILED) or self.resume_state is None:
-            raise IllegalTransitionError(
-                f"line {self.id} is {self.state}: only blocked or failed lines retry"
-            )
-        moved = replace(self, state=self.resume_state, reason=None, resume_state=None)
+        back = _LINES.retry_state(self.state, self.resume_state)
+        moved = replace(self, state=back, reason=None, resume_state=None)
         return moved, HistoryEntry(
             at=at,
             action="line-retry",
             actor=actor,
             line_id=self.id,
             from_state=self.state,
-            to_state=self.resume_state,
+            to_state=back,
             message=f"retry line {self.source_sku_part_number} from {self.state}",
         )
 
