@@ -496,27 +496,23 @@ class World:
             del group.licenses[sku]
             group.errors = {k: v for k, v in group.errors.items() if k[1] != sku}
         for sku, disabled in add:
+            group.licenses.pop(sku, None)
             group.errors = {k: v for k, v in group.errors.items() if k[1] != sku}
-            group.licenses[sku] = disabled
+            free = tenant.assignable(sku)
             for member_id in group.members:
                 member = tenant.users[member_id]
-                holds_elsewhere = sku in member.direct or any(
-                    sku in tenant.groups[g].licenses and (member_id, sku) not in tenant.groups[g].errors
-                    for g in member.groups
-                    if g != group.id
-                )
-                if holds_elsewhere:
-                    continue
-                # count without this group's (new) grant to this member
-                group.errors[(member_id, sku)] = "pending"
-                if tenant.assignable(sku) < 1:
+                held = set(tenant.effective_skus(member))
+                if sku in held:
+                    continue  # already holds it directly or through another group: no extra seat
+                if free < 1:
                     group.errors[(member_id, sku)] = "CountViolation"
                 elif not member.usage_location:
                     group.errors[(member_id, sku)] = "ProhibitedInUsageLocationViolation"
-                elif self._conflict(set(tenant.effective_skus(member)) | {sku}) is not None:
+                elif self._conflict(held | {sku}) is not None:
                     group.errors[(member_id, sku)] = "MutuallyExclusiveViolation"
                 else:
-                    del group.errors[(member_id, sku)]
+                    free -= 1
+            group.licenses[sku] = disabled
         self.ledger.license_changes.append(
             {
                 "tenantId": tenant.id,
