@@ -23,7 +23,7 @@ unit: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(PY_STAMP) $(NODE_STAMP)
-	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in bench/*.py; do $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
