@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -126,10 +126,6 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 
 class IllegalTransitionError(ValueError):
     """The requested move is not one the state machine allows; nothing was changed."""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_transfer_id() -> str:

@@ -20,7 +20,6 @@ from .plan import (
     plan_transfer,
 )
 from .reference import (
-    MICROSOFT_SKU_REFERENCE_URL,
     SkuReference,
     SkuReferenceError,
     SkuReferenceLoader,
@@ -28,7 +27,6 @@ from .reference import (
 )
 
 __all__ = [
-    "MICROSOFT_SKU_REFERENCE_URL",
     "BlockReason",
     "Catalog",
     "CatalogCache",

@@ -28,13 +28,6 @@ from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
 
-#: Microsoft's download URL for the table, linked from the Learn page
-#: ``entra/identity/users/licensing-service-plan-reference``.
-MICROSOFT_SKU_REFERENCE_URL = (
-    "https://download.microsoft.com/download/e/3/e/e3e9faf2-f28b-490a-9ada-c6089a1fc5b0/"
-    "Product%20names%20and%20service%20plan%20identifiers%20for%20licensing.csv"
-)
-
 _COLUMNS = ("Product_Display_Name", "String_Id", "GUID", "Service_Plan_Name", "Service_Plan_Id")
 
 
