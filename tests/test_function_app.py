@@ -26,8 +26,11 @@ def test_app_indexes_the_intended_routes_with_unique_names_and_function_keys() -
         routes[f.get_function_name()] = (trigger["route"], trigger["methods"], trigger["authLevel"])
 
     assert len(names) == len(set(names))
-    assert routes["list_transfers"] == ("transfers", ["GET"], "FUNCTION")
-    assert routes["get_transfer"] == ("transfers/{id}", ["GET"], "FUNCTION")
+    assert routes == {
+        "list_transfers": ("transfers", ["GET"], "FUNCTION"),
+        "get_transfer": ("transfers/{id}", ["GET"], "FUNCTION"),
+        "plan_transfer": ("transfers/{id}/plan", ["GET"], "FUNCTION"),
+    }
 
 
 def start(store: TransferStore, state: TransferState = TransferState.AWAITING_ACCEPTANCE) -> Transfer:
