@@ -366,6 +366,10 @@ def check_transaction(entities: Iterable[Mapping[str, Any]]) -> None:
         )
     if len({e["PartitionKey"] for e in batch}) > 1:
         raise StorageLimitError("a transaction must stay inside one partition")
+    keys = [e["RowKey"] for e in batch]
+    if len(keys) != len(set(keys)):
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        raise StorageLimitError(f"a transaction may touch each entity once; repeated: {repeated}")
     for entity in batch:
         check_entity(entity)
     total = sum(entity_size(e) for e in batch)

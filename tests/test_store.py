@@ -247,6 +247,19 @@ def test_transaction_over_a_hundred_operations_is_refused_before_any_request(
         unreachable_store.commit(record, Change(transfer, lines=lines, history=(note("too big"),)))
 
 
+def test_transaction_touching_one_entity_twice_is_refused_before_any_request(
+    unreachable_store: TransferStore,
+) -> None:
+    transfer = a_transfer()
+    record = TransferRecord(transfer, (), (), {"header": 'W/"x"'})
+    line = Line(
+        transfer_id=transfer.id, source_sku_id=E3, source_sku_part_number="ENTERPRISEPACK", quantity=1
+    )
+
+    with pytest.raises(StorageLimitError, match="each entity once"):
+        unreachable_store.commit(record, Change(transfer, lines=(line, replace(line, quantity=2))))
+
+
 def test_string_over_64_kib_is_refused_before_any_request(unreachable_store: TransferStore) -> None:
     transfer = replace(a_transfer(), invitation_url="https://x.example/" + "a" * 40_000)
 
