@@ -31,8 +31,8 @@ class Planner:
     def plan(self, transfer: Transfer) -> Plan:
         tenant = transfer.customer_tenant_id
         inventory = Inventory.from_graph(
-            list(self._graph.list_directory_subscriptions(tenant)),
-            list(self._graph.list_subscribed_skus(tenant)),
+            self._graph.list_directory_subscriptions(tenant),
+            self._graph.list_subscribed_skus(tenant),
             self._partner_tenant_id,
         )
         catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
