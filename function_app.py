@@ -1,43 +1,88 @@
 """Every entry point of the product: routes, queues and schedules, each handing off to shared/.
 
-Admin routes need a function key (the app's default auth level). The core is imported on first
-call, not at import time, so the worker indexes this module quickly on a cold start.
+Admin routes need a function key (the app's default auth level); the webhook route also checks
+Partner Center's signature. The core is imported on first call, not at import time, so the worker
+indexes this module quickly on a cold start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 if TYPE_CHECKING:
     from shared.api import AdminApi, ApiResponse
+    from shared.bootstrap import Services
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 
+@app.route(route="transfers", methods=["POST"])
+def start_transfer(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(lambda: _admin().start_transfer(req.get_body()))
+
+
 @app.route(route="transfers", methods=["GET"])
 def list_transfers(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(_admin().list_transfers(req.params))
+    return _respond(lambda: _admin().list_transfers(req.params))
 
 
 @app.route(route="transfers/{id}", methods=["GET"])
 def get_transfer(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(_admin().get_transfer(req.route_params["id"]))
+    return _respond(lambda: _admin().get_transfer(req.route_params["id"]))
 
 
 @app.route(route="transfers/{id}/plan", methods=["GET"])
 def plan_transfer(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(_admin().plan_transfer(req.route_params["id"]))
+    return _respond(lambda: _admin().plan_transfer(req.route_params["id"]))
+
+
+@app.route(route="transfers/{id}/approve", methods=["POST"])
+def approve_transfer(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(lambda: _admin().approve(req.route_params["id"], req.get_body()))
+
+
+@app.route(route="transfers/{id}/retry", methods=["POST"])
+def retry_transfer(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(lambda: _admin().retry(req.route_params["id"]))
+
+
+@app.route(route="transfers/{id}/cancel", methods=["POST"])
+def cancel_transfer(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(lambda: _admin().cancel(req.route_params["id"]))
+
+
+@app.route(route="webhooks/partner-center", methods=["POST"])
+def partner_center_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(lambda: _admin().receive_webhook(req.headers, req.get_body()))
+
+
+@app.queue_trigger(arg_name="msg", queue_name="transfer-events", connection="AzureWebJobsStorage")
+def on_transfer_event(msg: func.QueueMessage) -> None:
+    _services().workflow.handle_message(msg.get_body(), msg.dequeue_count or 1)
+
+
+@app.timer_trigger(arg_name="timer", schedule="%TRANSFER_SCAN_SCHEDULE%")
+def scan_transfers(timer: func.TimerRequest) -> None:
+    _services().workflow.scan()
+
+
+def _services() -> Services:
+    from shared.bootstrap import services
+
+    return services()
 
 
 def _admin() -> AdminApi:
-    from shared.api import admin_api
-
-    return admin_api()
+    return _services().admin
 
 
-def _respond(response: ApiResponse) -> func.HttpResponse:
+def _respond(answer: Callable[[], ApiResponse]) -> func.HttpResponse:
+    from shared.api import answer_safely
+
+    response = answer_safely(answer)
     return func.HttpResponse(
         body=response.encoded(),
         status_code=response.status,

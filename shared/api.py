@@ -7,13 +7,23 @@ only turns an :class:`ApiResponse` into an ``HttpResponse``.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .domain import HistoryEntry, Line, Transfer, TransferState, is_transfer_id
+from .domain import (
+    HistoryEntry,
+    IllegalTransitionError,
+    Line,
+    SourceChannel,
+    Transfer,
+    TransferOptions,
+    TransferState,
+    is_transfer_id,
+)
 from .errors import (
     GdapRoleMissingError,
     NoRelationshipError,
@@ -21,11 +31,20 @@ from .errors import (
     ServiceError,
     UnauthorizedError,
 )
-from .store import InvalidContinuationTokenError, TransferNotFoundError, TransferRecord, TransferStore
+from .regions import UnknownCountryError, region_of
+from .store import (
+    ActiveTransferExistsError,
+    InvalidContinuationTokenError,
+    TransferNotFoundError,
+    TransferRecord,
+)
+from .transport import GUID
+from .workflow import RegionMismatchError, StartRequest
 
 if TYPE_CHECKING:
-    from .planning import Planner
+    from .bootstrap import Services
 
+LOG = logging.getLogger("shared.api")
 PROBLEM_JSON = "application/problem+json"
 _STATES = ", ".join(s.value for s in TransferState)
 
@@ -73,9 +92,9 @@ def upstream_problem(status: int, title: str, error: ServiceError) -> ApiRespons
 
 
 class AdminApi:
-    def __init__(self, store: TransferStore, planner: Callable[[], Planner]) -> None:
-        self._store = store
-        self._planner = planner  # built on first use: listing transfers needs no partner secrets
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._store = services.store
 
     def list_transfers(self, query: Mapping[str, str]) -> ApiResponse:
         state_text = query.get("state")
@@ -134,7 +153,7 @@ class AdminApi:
                 409, "Transfer finished", f"the transfer is {transfer.state}; there is nothing left to plan"
             )
         try:
-            plan = self._planner().plan(transfer)
+            plan = self._services.planner.plan(transfer)
         except RetryLaterError as error:
             throttled = upstream_problem(503, "Throttled", error)
             return ApiResponse(
@@ -146,26 +165,71 @@ class AdminApi:
             return upstream_problem(502, "Upstream service error", error)
         return ApiResponse(200, {"transferId": transfer.id, **plan.to_json()})
 
+    # -- what changes a transfer ------------------------------------------------------------------
+
+    def start_transfer(self, body: bytes) -> ApiResponse:
+        """Validate, check the region, store, and answer what the customer's admin must do."""
+        parsed = parse_start_request(body)
+        if isinstance(parsed, ApiResponse):
+            return parsed
+        try:
+            record = self._services.workflow.start_transfer(parsed)
+        except RegionMismatchError as error:
+            return problem(422, "Region mismatch", str(error), parameter="customerCountry")
+        except ActiveTransferExistsError as error:
+            return problem(
+                409,
+                "Transfer already active",
+                f"customer {error.customer_tenant_id} already has the active transfer {error.transfer_id}",
+                transferId=error.transfer_id,
+            )
+        return ApiResponse(201, record_json(record), {"Location": f"/api/transfers/{record.transfer.id}"})
+
+    def approve(self, transfer_id: str, body: bytes) -> ApiResponse:
+        decisions = parse_decisions(body)
+        if isinstance(decisions, ApiResponse):
+            return decisions
+        approve, decline = decisions
+        return self._change(
+            transfer_id, lambda: self._services.workflow.approve(transfer_id, approve, decline)
+        )
+
+    def retry(self, transfer_id: str) -> ApiResponse:
+        return self._change(transfer_id, lambda: self._services.workflow.retry(transfer_id), status=202)
+
+    def cancel(self, transfer_id: str) -> ApiResponse:
+        return self._change(transfer_id, lambda: self._services.workflow.cancel(transfer_id))
+
+    def receive_webhook(self, headers: Mapping[str, str], body: bytes) -> ApiResponse:
+        """Verify the delivery, then queue it: 200 only once the event is safely on the queue."""
+        from .webhooks import WebhookRejectedError
+
+        try:
+            event = self._services.webhooks.verify(headers, body)
+        except WebhookRejectedError as error:
+            return problem(error.status, error.title, error.detail)
+        return ApiResponse(200, {"status": self._services.workflow.take_webhook(event)})
+
+    def _change(
+        self, transfer_id: str, act: Callable[[], TransferRecord], *, status: int = 200
+    ) -> ApiResponse:
+        if not is_transfer_id(transfer_id):
+            return _bad_id(transfer_id)
+        try:
+            record = act()
+        except TransferNotFoundError:
+            return problem(404, "Transfer not found", f"no transfer has the id {transfer_id}")
+        except IllegalTransitionError as error:
+            return problem(409, "Not allowed now", str(error))
+        return ApiResponse(status, record_json(record))
+
     def _record(self, transfer_id: str) -> TransferRecord | ApiResponse:
         if not is_transfer_id(transfer_id):
-            return problem(
-                400, "Invalid transfer id", f"a transfer id is 32 lowercase hex digits; got {transfer_id!r}"
-            )
+            return _bad_id(transfer_id)
         try:
             return self._store.get(transfer_id)
         except TransferNotFoundError:
             return problem(404, "Transfer not found", f"no transfer has the id {transfer_id}")
-
-
-@cache
-def admin_api() -> AdminApi:
-    """The process-wide API over the configured storage (the table is created on first use)."""
-    from .planning import planner
-    from .settings import get_settings
-
-    store = TransferStore.connect(get_settings().storage)
-    store.ensure_table()
-    return AdminApi(store, planner)
 
 
 def transfer_json(t: Transfer) -> dict[str, Any]:
@@ -179,10 +243,48 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
         "resumeState": t.resume_state.value if t.resume_state else None,
         "contactEmail": t.contact_email,
         "invitationUrl": t.invitation_url,
-        "options": {"termDuration": t.options.term_duration, "billingCycle": t.options.billing_cycle},
+        "gdap": gdap_json(t),
+        "customerActions": customer_actions(t),
+        "options": t.options.to_json(),
         "createdAt": _iso(t.created_at),
         "updatedAt": _iso(t.updated_at),
     }
+
+
+def gdap_json(t: Transfer) -> dict[str, Any] | None:
+    if t.gdap is None:
+        return None
+    return {
+        "relationshipId": t.gdap.relationship_id,
+        "approvalUrl": t.gdap.approval_url,
+        "roles": list(t.gdap.roles),
+        "status": t.gdap.status,
+    }
+
+
+def customer_actions(t: Transfer) -> list[dict[str, Any]]:
+    """What the customer's admin must still do, with the links to do it."""
+    if t.state is not TransferState.AWAITING_ACCEPTANCE:
+        return []
+    actions: list[dict[str, Any]] = []
+    if t.invitation_url:
+        actions.append(
+            {
+                "action": "accept-reseller-relationship",
+                "url": t.invitation_url,
+                "who": "the customer's Global Administrator",
+            }
+        )
+    if t.gdap is not None:
+        actions.append(
+            {
+                "action": "approve-gdap",
+                "url": t.gdap.approval_url,
+                "roles": list(t.gdap.roles),
+                "who": "the customer's Global Administrator",
+            }
+        )
+    return actions
 
 
 def line_json(line: Line) -> dict[str, Any]:
@@ -195,8 +297,18 @@ def line_json(line: Line) -> dict[str, Any]:
         "reason": line.reason,
         "originalExpires": _iso(line.original_expires) if line.original_expires else None,
         "decision": line.decision,
-        "catalogItemIds": list(line.catalog_item_ids),
-        "replacementSkuIds": list(line.replacement_sku_ids),
+        "replacements": [
+            {
+                "catalogItemId": r.catalog_item_id,
+                "skuId": r.sku_id,
+                "quantity": r.quantity,
+                "termDuration": r.term_duration,
+                "billingCycle": r.billing_cycle,
+            }
+            for r in line.replacements
+        ],
+        "originalSubscriptionIds": list(line.original_subscription_ids),
+        "explanation": line.explanation,
         "orderIds": list(line.order_ids),
         "subscriptionIds": list(line.subscription_ids),
         "licenses": {"toMove": line.users_to_move, "moved": line.users_moved, "failed": line.users_failed},
@@ -226,3 +338,112 @@ def record_json(record: TransferRecord) -> dict[str, Any]:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _bad_id(transfer_id: str) -> ApiResponse:
+    return problem(
+        400, "Invalid transfer id", f"a transfer id is 32 lowercase hex digits; got {transfer_id[:40]!r}"
+    )
+
+
+# -- request bodies, parsed at the edge ----------------------------------------------------------
+
+_MAX_BODY = 64 * 1024
+_START_FIELDS = frozenset({"customerTenantId", "customerCountry", "sourceChannel", "contactEmail", "options"})
+_EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_CHANNELS = ", ".join(c.value for c in SourceChannel)
+
+
+def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
+    """The start request, or a 400 listing every field that is wrong."""
+    data = _json_object(body)
+    if isinstance(data, ApiResponse):
+        return data
+    errors: list[dict[str, str]] = []
+
+    def wrong(name: str, message: str) -> None:
+        errors.append({"field": name, "message": message})
+
+    for name in sorted(set(data) - _START_FIELDS):
+        wrong(name[:60], "unknown field")
+    tenant = data.get("customerTenantId")
+    if not isinstance(tenant, str) or not GUID.fullmatch(tenant):
+        wrong("customerTenantId", "required: the customer's Entra tenant id, a GUID")
+    country = data.get("customerCountry")
+    if not isinstance(country, str) or not _COUNTRY.fullmatch(country):
+        wrong("customerCountry", "required: an ISO 3166-1 alpha-2 country code such as US")
+    else:
+        try:
+            region_of(country)
+        except UnknownCountryError:
+            wrong("customerCountry", f"{country!r} is not a country Microsoft sells CSP in")
+    channel = data.get("sourceChannel")
+    if channel not in {c.value for c in SourceChannel}:
+        wrong("sourceChannel", f"required: one of {_CHANNELS}")
+    email = data.get("contactEmail")
+    if email is not None and (not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email)):
+        wrong("contactEmail", "an e-mail address, if given")
+    options = TransferOptions()
+    raw_options = data.get("options")
+    if raw_options is not None and not isinstance(raw_options, dict):
+        wrong("options", "an object with termDuration and billingCycle")
+    else:
+        try:
+            options = TransferOptions.from_json(raw_options)
+        except ValueError as error:
+            wrong("options", str(error))
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(400, "Invalid request", detail, errors=errors)
+    return StartRequest(
+        customer_tenant_id=str(tenant).lower(),
+        customer_country=str(country).upper(),
+        source_channel=SourceChannel(str(channel)),
+        contact_email=email,
+        options=options,
+    )
+
+
+def parse_decisions(body: bytes) -> tuple[list[str], list[str]] | ApiResponse:
+    """``{"approve": [lineId...], "decline": [lineId...]}``, at least one line in all."""
+    data = _json_object(body or b"{}")
+    if isinstance(data, ApiResponse):
+        return data
+    lists: dict[str, list[str]] = {}
+    for name in ("approve", "decline"):
+        value = data.get(name, [])
+        if (
+            not isinstance(value, list)
+            or len(value) > 500
+            or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value)
+        ):
+            return problem(400, "Invalid request", f"{name} must be a list of line ids", parameter=name)
+        lists[name] = value
+    unknown = sorted(set(data) - {"approve", "decline"})
+    if unknown or not (lists["approve"] or lists["decline"]):
+        return problem(
+            400, "Invalid request", "give the line ids to approve and/or decline, and nothing else"
+        )
+    return lists["approve"], lists["decline"]
+
+
+def _json_object(body: bytes) -> dict[str, Any] | ApiResponse:
+    if len(body) > _MAX_BODY:
+        return problem(413, "Body too large", f"the body is {len(body)} bytes; at most {_MAX_BODY} are read")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return problem(400, "Invalid request", "the body must be a JSON object")
+    if not isinstance(data, dict):
+        return problem(400, "Invalid request", "the body must be a JSON object")
+    return data
+
+
+def answer_safely(answer: Callable[[], ApiResponse]) -> ApiResponse:
+    """The one error boundary of every route: whatever escapes becomes problem+json."""
+    try:
+        return answer()
+    except Exception:
+        LOG.exception("unhandled error in an admin route")
+        return problem(500, "Internal error", "the request failed unexpectedly; see the app's logs")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -121,7 +122,7 @@ _LINES = _Machine(
     frozenset({LineState.BLOCKED, LineState.FAILED}),
     frozenset({LineState.COMPLETED, LineState.SKIPPED}),
 )
-_ID = re.compile(r"^[0-9a-f]{32}$")
+_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class IllegalTransitionError(ValueError):
@@ -134,7 +135,7 @@ def new_transfer_id() -> str:
 
 
 def is_transfer_id(value: str) -> bool:
-    return bool(_ID.match(value))
+    return bool(_ID.fullmatch(value))
 
 
 TERM_DURATIONS = ("P1M", "P1Y", "P3Y")
@@ -174,6 +175,46 @@ class TransferOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class GdapRequest:
+    """The GDAP relationship asked of the customer: the roles the cutover needs, and its approval link."""
+
+    relationship_id: str
+    approval_url: str
+    roles: tuple[str, ...]
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """The one cart that buys every line, and the ``MS-RequestId`` of each write, persisted before it.
+
+    Partner Center answers a repeated write with the same request id with the first answer, so
+    re-sending either call after an ambiguous failure cannot buy twice.
+    """
+
+    cart_request_id: str
+    checkout_request_id: str
+    started_at: str  # ISO 8601; orders older than this are not this purchase's
+    cart_id: str | None = None
+    checkout_attempts: int = 0  # counted before each call: above zero, the cart may already be bought
+
+    @classmethod
+    def new(cls, at: datetime) -> Purchase:
+        return cls(str(uuid.uuid4()), str(uuid.uuid4()), at.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """One catalog item bought for a line: what, how many, on which term."""
+
+    catalog_item_id: str
+    sku_id: str  # the Entra SKU it provisions
+    quantity: int
+    term_duration: str
+    billing_cycle: str
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One step in a transfer's append-only history; ``seq`` is assigned by the store."""
 
@@ -200,6 +241,8 @@ class Transfer:
     contact_email: str | None = None
     options: TransferOptions = field(default_factory=TransferOptions)
     invitation_url: str | None = None
+    gdap: GdapRequest | None = None
+    purchase: Purchase | None = None
     reason: str | None = None
     resume_state: TransferState | None = None
 
@@ -267,9 +310,9 @@ class Line:
     state: LineState = LineState.PLANNED
     original_expires: datetime | None = None
     decision: str | None = None  # "identical" or "equivalent", from the plan
-    catalog_item_ids: tuple[str, ...] = ()
-    replacement_sku_ids: tuple[str, ...] = ()
-    purchase_request_id: str | None = None  # MS-RequestId, persisted before the purchase call
+    replacements: tuple[Replacement, ...] = ()
+    original_subscription_ids: tuple[str, ...] = ()
+    explanation: str | None = None  # the plan's reasoning, kept for the admin
     order_ids: tuple[str, ...] = ()
     subscription_ids: tuple[str, ...] = ()
     users_to_move: int = 0
@@ -281,6 +324,14 @@ class Line:
     @property
     def id(self) -> str:
         return self.source_sku_id
+
+    @property
+    def catalog_item_ids(self) -> tuple[str, ...]:
+        return tuple(r.catalog_item_id for r in self.replacements)
+
+    @property
+    def replacement_sku_ids(self) -> tuple[str, ...]:
+        return tuple(r.sku_id for r in self.replacements)
 
     def move(
         self, to: LineState, *, at: datetime, actor: str, reason: str | None = None

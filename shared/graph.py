@@ -14,6 +14,7 @@ from .auth import GRAPH_SCOPE, Flow, PartnerCredential
 from .errors import CallIds, GraphError, graph_error, graph_error_from_json
 from .resources import MalformedResourceError, json_object
 from .resources.graph import (
+    AdminRelationship,
     AssignedLicense,
     BatchRequest,
     BatchResult,
@@ -23,6 +24,7 @@ from .resources.graph import (
 )
 from .transport import GUID, ServiceClient, ServiceDialect, TransportOptions, parse_retry_after
 
+_ADMIN_RELATIONSHIPS = "/v1.0/tenantRelationships/delegatedAdminRelationships"
 BATCH_SIZE = 20  # Graph's documented maximum per $batch
 USER_FIELDS = "id,assignedLicenses,licenseAssignmentStates,usageLocation"
 
@@ -129,6 +131,45 @@ class GraphClient(ServiceClient):
         for start in range(0, len(requests), BATCH_SIZE):
             results.update(self._run_batch(tenant_id, requests[start : start + BATCH_SIZE]))
         return [results[r.id] for r in requests]
+
+    # GDAP, asked of the customer from the partner's own tenant
+
+    def create_admin_relationship(
+        self, partner_tenant_id: str, customer_tenant_id: str, display_name: str, role_ids: Sequence[str]
+    ) -> AdminRelationship:
+        """A GDAP request for ``role_ids``, for the longest term Graph allows (730 days, no auto-extend).
+
+        A write Graph cannot de-duplicate: after an ambiguous failure, look for ``display_name``
+        with :meth:`find_admin_relationship` before asking again.
+        """
+        body = {
+            "displayName": display_name,
+            "duration": "P730D",
+            "customer": {"tenantId": customer_tenant_id},
+            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in role_ids]},
+        }
+        data = self._api.json(
+            "POST", _ADMIN_RELATIONSHIPS, body=body, token_tenant=partner_tenant_id, token_flow=self._flow
+        )
+        return AdminRelationship.from_json(json_object(data, _ADMIN_RELATIONSHIPS))
+
+    def lock_admin_relationship_for_approval(self, partner_tenant_id: str, relationship_id: str) -> None:
+        """Makes the approval link usable; Graph refuses a second lock, so check the status first."""
+        self._api.call(
+            "POST",
+            _ADMIN_RELATIONSHIPS + "/{id}/requests",
+            {"id": relationship_id},
+            body={"action": "lockForApproval"},
+            token_tenant=partner_tenant_id,
+            token_flow=self._flow,
+        )
+
+    def find_admin_relationship(self, partner_tenant_id: str, display_name: str) -> AdminRelationship | None:
+        for item in self._pages(partner_tenant_id, _ADMIN_RELATIONSHIPS):
+            relationship = AdminRelationship.from_json(item)
+            if relationship.display_name == display_name and relationship.status != "terminated":
+                return relationship
+        return None
 
     def _run_batch(self, tenant_id: str, group: Sequence[BatchRequest]) -> dict[str, BatchResult]:
         results: dict[str, BatchResult] = {}

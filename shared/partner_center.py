@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Unpack
 
 from .auth import PARTNER_CENTER_SCOPE, Flow, PartnerCredential
 from .errors import PartnerCenterError, partner_center_error
-from .graph import GraphClient
 from .resources import MalformedResourceError, field, json_object
 from .resources.partner_center import (
     Availability,
@@ -34,10 +32,10 @@ from .resources.partner_center import (
     SubscriptionProvisioningStatus,
     WebhookRegistration,
 )
-from .transport import ServiceClient, ServiceDialect, TransportOptions, make_session
+from .transport import ServiceClient, ServiceDialect, TransportOptions
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    pass
 
 CONTINUATION_HEADER = "MS-ContinuationToken"
 
@@ -251,31 +249,3 @@ def _continuation(page: Mapping[str, Any]) -> str | None:
 
 def _ids(customer_id: str, **others: str) -> dict[str, str]:
     return {"customer_id": customer_id, **others}
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceClients:
-    """Both clients, sharing one credential (and so one token cache and rotated refresh token)."""
-
-    partner_center: PartnerCenterClient
-    graph: GraphClient
-
-    def close(self) -> None:
-        self.partner_center.close()
-        self.graph.close()
-
-
-def clients_from_settings(settings: Settings, *, verify: bool | str | None = None) -> ServiceClients:
-    """The production wiring: endpoints and secrets from settings, trust from ``REQUESTS_CA_BUNDLE``."""
-    credential = PartnerCredential(
-        tenant_id=settings.partner_tenant_id,
-        client_id=settings.partner_client_id,
-        client_secret=settings.partner_client_secret,
-        refresh_token=settings.partner_refresh_token,
-        authority_host=settings.authority_host,
-        session=make_session(verify),
-    )
-    return ServiceClients(
-        partner_center=PartnerCenterClient(settings.partner_center_endpoint, credential, verify=verify),
-        graph=GraphClient(settings.graph_endpoint, credential, verify=verify),
-    )

@@ -6,13 +6,9 @@ is shared per country and the SKU reference per process, so asking is cheap.
 
 from __future__ import annotations
 
-from functools import cache
-
 from .catalog import CatalogCache, Inventory, Plan, SkuReferenceLoader, plan_transfer
 from .domain import Transfer
 from .graph import GraphClient
-from .partner_center import ServiceClients, clients_from_settings
-from .settings import get_settings
 
 
 class Planner:
@@ -37,21 +33,3 @@ class Planner:
         )
         catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
         return plan_transfer(inventory, catalog, self._references.get(), transfer.options)
-
-
-@cache
-def service_clients() -> ServiceClients:
-    """The process-wide clients: one credential, one token cache, pooled connections."""
-    return clients_from_settings(get_settings())
-
-
-@cache
-def planner() -> Planner:
-    settings = get_settings()
-    clients = service_clients()
-    return Planner(
-        clients.graph,
-        CatalogCache(clients.partner_center),
-        SkuReferenceLoader(settings.sku_reference_url),
-        settings.partner_tenant_id,
-    )

@@ -15,7 +15,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +26,12 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from .domain import (
     TERMINAL,
     Change,
+    GdapRequest,
     HistoryEntry,
     Line,
     LineState,
+    Purchase,
+    Replacement,
     SourceChannel,
     Transfer,
     TransferOptions,
@@ -236,6 +239,23 @@ class TransferStore:
                 continue
         raise ConcurrencyError(f"transfer {transfer_id} kept changing; gave up after {attempts} attempts")
 
+    def has_event(self, transfer_id: str, event_id: str) -> bool:
+        """Whether this event (a webhook delivery, say) was already taken in for the transfer."""
+        try:
+            self._table.get_entity(transfer_id, _event_key(event_id))
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def remember_event(self, transfer_id: str, event_id: str, *, kind: str) -> None:
+        """Note an event as taken in; a second note of the same event is no error."""
+        entity = {"PartitionKey": transfer_id, "RowKey": _event_key(event_id), "Kind": kind}
+        check_entity(entity)
+        try:
+            self._table.create_entity(entity)
+        except ResourceExistsError:
+            return
+
     def _submit(
         self, operations: list[tuple[str, dict[str, Any]]], etags: Mapping[str, str] | None = None
     ) -> None:
@@ -404,6 +424,10 @@ def _index_key(customer_tenant_id: str) -> str:
     return f"customer-{encode_key(customer_tenant_id.lower())}"
 
 
+def _event_key(event_id: str) -> str:
+    return f"event-{encode_key(event_id)}"
+
+
 def _line_key(line_id: str) -> str:
     return f"line-{encode_key(line_id)}"
 
@@ -425,6 +449,8 @@ def _transfer_entity(t: Transfer, *, version: int) -> dict[str, Any]:
             "TermDuration": t.options.term_duration,
             "BillingCycle": t.options.billing_cycle,
             "InvitationUrl": t.invitation_url,
+            "Gdap": json.dumps(asdict(t.gdap)) if t.gdap else None,
+            "Purchase": json.dumps(asdict(t.purchase)) if t.purchase else None,
             "CreatedAt": t.created_at,
             "UpdatedAt": t.updated_at,
         }
@@ -444,9 +470,18 @@ def _transfer_from(row: Mapping[str, Any]) -> Transfer:
         contact_email=row.get("ContactEmail"),
         options=TransferOptions(term_duration=row["TermDuration"], billing_cycle=row["BillingCycle"]),
         invitation_url=row.get("InvitationUrl"),
+        gdap=_gdap_from(row.get("Gdap")),
+        purchase=Purchase(**json.loads(row["Purchase"])) if row.get("Purchase") else None,
         reason=row.get("Reason"),
         resume_state=TransferState(resume) if resume else None,
     )
+
+
+def _gdap_from(text: str | None) -> GdapRequest | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return GdapRequest(**{**data, "roles": tuple(data["roles"])})
 
 
 def _line_entity(line: Line) -> dict[str, Any]:
@@ -461,9 +496,9 @@ def _line_entity(line: Line) -> dict[str, Any]:
             "State": str(line.state),
             "OriginalExpires": line.original_expires,
             "Decision": line.decision,
-            "CatalogItemIds": json.dumps(line.catalog_item_ids),
-            "ReplacementSkuIds": json.dumps(line.replacement_sku_ids),
-            "PurchaseRequestId": line.purchase_request_id,
+            "Replacements": json.dumps([asdict(r) for r in line.replacements]),
+            "OriginalSubscriptionIds": json.dumps(line.original_subscription_ids),
+            "Explanation": line.explanation,
             "OrderIds": json.dumps(line.order_ids),
             "SubscriptionIds": json.dumps(line.subscription_ids),
             "UsersToMove": line.users_to_move,
@@ -486,9 +521,9 @@ def _line_from(row: Mapping[str, Any]) -> Line:
         state=LineState(row["State"]),
         original_expires=_utc(expires) if expires else None,
         decision=row.get("Decision"),
-        catalog_item_ids=tuple(json.loads(row["CatalogItemIds"])),
-        replacement_sku_ids=tuple(json.loads(row["ReplacementSkuIds"])),
-        purchase_request_id=row.get("PurchaseRequestId"),
+        replacements=tuple(Replacement(**r) for r in json.loads(row["Replacements"])),
+        original_subscription_ids=tuple(json.loads(row["OriginalSubscriptionIds"])),
+        explanation=row.get("Explanation"),
         order_ids=tuple(json.loads(row["OrderIds"])),
         subscription_ids=tuple(json.loads(row["SubscriptionIds"])),
         users_to_move=int(row["UsersToMove"]),

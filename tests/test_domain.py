@@ -109,12 +109,12 @@ def test_cancelled_transfer_cannot_move_on() -> None:
 
 
 def test_line_moves_and_its_failure_resumes_from_where_it_failed() -> None:
-    ordering = replace(line(), state=LineState.ORDERING, purchase_request_id="req-1")
+    ordering = replace(line(), state=LineState.ORDERING, order_ids=("order-1",))
     failed, _ = ordering.move(LineState.FAILED, at=T1, actor="workflow", reason="503 from checkout")
     resumed, _ = failed.resume(at=T1, actor="api")
 
     assert resumed.state is LineState.ORDERING
-    assert resumed.purchase_request_id == "req-1"  # the retry reuses the persisted MS-RequestId
+    assert resumed.order_ids == ("order-1",)  # what was bought stays on the line
     with pytest.raises(IllegalTransitionError):
         line(LineState.COMPLETED).move(LineState.ORDERING, at=T1, actor="workflow")
 
@@ -125,3 +125,4 @@ def test_transfer_ids_are_url_and_key_safe_and_sort_by_creation() -> None:
     assert is_transfer_id(first)
     assert first[:12] <= second[:12]
     assert not is_transfer_id("../etc/passwd")
+    assert not is_transfer_id(first + "\n")

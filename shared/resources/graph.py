@@ -250,3 +250,33 @@ class BatchResult:
             body=body if isinstance(body, dict) else {},
             retry_after=retry_after,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRelationship:
+    """A GDAP ``delegatedAdminRelationship``: roles in a customer tenant, once the customer approves."""
+
+    id: str
+    display_name: str
+    status: str
+    customer_tenant_id: str | None
+    role_ids: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AdminRelationship:
+        r = "delegatedAdminRelationship"
+        customer = optional(data, "customer", dict, {}, resource=r)
+        access = optional(data, "accessDetails", dict, {}, resource=r)
+        roles = access.get("unifiedRoles") if isinstance(access.get("unifiedRoles"), list) else []
+        tenant = optional(customer, "tenantId", str, None, resource=r)
+        return cls(
+            id=field(data, "id", str, resource=r),
+            display_name=optional(data, "displayName", str, "", resource=r),
+            status=field(data, "status", str, resource=r),
+            customer_tenant_id=tenant.lower() if tenant else None,
+            role_ids=tuple(
+                str(role["roleDefinitionId"]).lower()
+                for role in roles
+                if isinstance(role, dict) and role.get("roleDefinitionId")
+            ),
+        )

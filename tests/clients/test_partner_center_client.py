@@ -8,6 +8,7 @@ import pytest
 
 from sandbox.testing import SandboxHandle
 from shared.auth import PartnerCredential
+from shared.bootstrap import Services
 from shared.errors import (
     AppUserRequiredError,
     CallIds,
@@ -18,7 +19,7 @@ from shared.errors import (
     UnauthorizedError,
     partner_center_error,
 )
-from shared.partner_center import PartnerCenterClient, clients_from_settings
+from shared.partner_center import PartnerCenterClient
 from shared.resources.partner_center import CartLineItem
 from shared.settings import Settings
 from shared.transport import ThrottleRetryPolicy
@@ -273,9 +274,9 @@ def test_requests_ca_bundle_elsewhere_does_not_replace_the_given_ca(
         assert pc.get_customer(sandbox.customer("contoso")).relationship_to_partner == "reseller"
 
 
-def test_clients_from_settings_reach_both_services(sandbox, monkeypatch):
+def test_composition_root_reaches_both_services_with_one_credential(sandbox, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", sandbox.ca_bundle)
-    clients = clients_from_settings(Settings(sandbox.env()))
+    clients = Services(Settings(sandbox.env()))
     try:
         contoso = sandbox.customer("contoso")
 

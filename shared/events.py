@@ -1,0 +1,157 @@
+"""What the workflow reacts to, as messages on the ``transfer-events`` queue.
+
+Messages are JSON, base64-encoded on the queue as the Functions queue trigger expects. Delivery
+is at least once, so every event carries an id and every handler is idempotent. Besides the two
+events of the design (``invitation-accepted``, ``subscription-expiring``) there is
+``transfer-continue``: the workflow's own wake-up after a wait, an approval or a retry, so that
+waiting never sleeps inside a function.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+from .domain import is_transfer_id
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from .settings import StorageConnection
+
+QUEUE_NAME = "transfer-events"
+#: Azure Queue Storage refuses a visibility timeout beyond seven days; longer waits are the timer's.
+MAX_DELAY_SECONDS = 7 * 24 * 3600 - 60
+_MAX_MESSAGE_BYTES = 48 * 1024  # 64 KiB per message, less the base64 growth
+
+
+class EventType(StrEnum):
+    INVITATION_ACCEPTED = "invitation-accepted"
+    SUBSCRIPTION_EXPIRING = "subscription-expiring"
+    CONTINUE = "transfer-continue"
+
+
+class MalformedEventError(ValueError):
+    """A queue message that is not a transfer event; it cannot be acted on, only reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferEvent:
+    type: EventType
+    transfer_id: str
+    customer_tenant_id: str
+    source: str  # webhook, timer, admin, workflow
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    attempt: int = 0  # how many times the workflow has already put this event back to wait
+
+    def again(self) -> TransferEvent:
+        """The same event, put back after a wait: a fresh id, one more attempt."""
+        return replace(self, event_id=uuid.uuid4().hex, at=datetime.now(UTC), attempt=self.attempt + 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "transferId": self.transfer_id,
+            "customerTenantId": self.customer_tenant_id,
+            "source": self.source,
+            "eventId": self.event_id,
+            "at": self.at.isoformat(),
+            "attempt": self.attempt,
+        }
+
+    @classmethod
+    def parse(cls, body: bytes | str) -> TransferEvent:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedEventError("the message is not JSON") from None
+        if not isinstance(data, Mapping):
+            raise MalformedEventError("the message is not a JSON object")
+        try:
+            kind = EventType(str(data.get("type")))
+        except ValueError:
+            raise MalformedEventError(f"unknown event type {str(data.get('type'))[:60]!r}") from None
+        transfer_id = data.get("transferId")
+        if not isinstance(transfer_id, str) or not is_transfer_id(transfer_id):
+            raise MalformedEventError("transferId is missing or not a transfer id")
+        texts = {name: data.get(name) for name in ("customerTenantId", "source", "eventId", "at")}
+        if not all(isinstance(v, str) and 0 < len(v) <= 200 for v in texts.values()):
+            raise MalformedEventError("customerTenantId, source, eventId and at must be short strings")
+        attempt = data.get("attempt", 0)
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or not 0 <= attempt <= 10_000:
+            raise MalformedEventError("attempt must be a small whole number")
+        try:
+            at = datetime.fromisoformat(str(texts["at"]))
+        except ValueError:
+            raise MalformedEventError("at is not an ISO 8601 time") from None
+        return cls(
+            type=kind,
+            transfer_id=transfer_id,
+            customer_tenant_id=str(texts["customerTenantId"]),
+            source=str(texts["source"]),
+            event_id=str(texts["eventId"]),
+            at=at if at.tzinfo else at.replace(tzinfo=UTC),
+            attempt=attempt,
+        )
+
+
+class EventQueue:
+    """Sends events to ``transfer-events``; a delay hides the message until the wait is over."""
+
+    def __init__(self, client: QueueClient) -> None:
+        self._client = client
+        self._ready = False
+
+    @classmethod
+    def connect(cls, storage: StorageConnection, queue_name: str = QUEUE_NAME) -> EventQueue:
+        policy = TextBase64EncodePolicy()
+        if storage.connection_string is not None:
+            client = QueueClient.from_connection_string(
+                storage.connection_string, queue_name, message_encode_policy=policy
+            )
+        else:
+            assert storage.queue_service_uri is not None
+            client = QueueClient(
+                storage.queue_service_uri,
+                queue_name,
+                credential=storage_credential(storage),
+                message_encode_policy=policy,
+            )
+        return cls(client)
+
+    def send(self, event: TransferEvent, *, delay_seconds: float = 0) -> None:
+        text = json.dumps(event.to_json(), separators=(",", ":"))
+        if len(text.encode()) > _MAX_MESSAGE_BYTES:
+            raise MalformedEventError("event too large for a queue message")
+        delay = int(min(max(0.0, delay_seconds), MAX_DELAY_SECONDS))
+        if not self._ready:
+            self.ensure_queue()
+        # time_to_live=-1: an event waits as long as it must; it is never silently dropped.
+        self._client.send_message(text, visibility_timeout=delay or None, time_to_live=-1)
+
+    def ensure_queue(self) -> None:
+        with suppress(ResourceExistsError):
+            self._client.create_queue()
+        self._ready = True
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def storage_credential(storage: StorageConnection) -> TokenCredential:
+    """The identity that reaches storage when there is no connection string (Azure, RBAC)."""
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    if storage.credential == "managedidentity":
+        return ManagedIdentityCredential(client_id=storage.client_id)
+    return DefaultAzureCredential(managed_identity_client_id=storage.client_id)

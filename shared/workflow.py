@@ -1,0 +1,818 @@
+"""The transfer's use cases, and the one step runner every queue message goes through.
+
+A step loads the record, decides, persists what it is about to do (the cart's and the checkout's
+``MS-RequestId`` before either call), makes at most one external write, and commits the new
+state with its history in one transaction. When it must wait it says "again in N seconds" and the
+message is put back on the queue with that delay: nothing sleeps inside a function. Because every
+step starts from the stored state, a message delivered twice, or a host killed half-way, repeats
+at most a read or a write Partner Center de-duplicates by its request id; it never buys twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .catalog import Decision, Plan, PlanLine
+from .domain import (
+    Change,
+    GdapRequest,
+    HistoryEntry,
+    IllegalTransitionError,
+    Line,
+    LineState,
+    Purchase,
+    Replacement,
+    SourceChannel,
+    Transfer,
+    TransferOptions,
+    TransferState,
+    new_transfer_id,
+)
+from .errors import (
+    CartAlreadySubmittedError,
+    GdapRoleMissingError,
+    NoRelationshipError,
+    PartnerCenterError,
+    RetryLaterError,
+    ServiceError,
+    UnauthorizedError,
+)
+from .events import EventQueue, EventType, MalformedEventError, TransferEvent
+from .regions import region_of, same_region
+from .resources.partner_center import CartCheckoutResult, CartLineItem
+from .store import TransferNotFoundError, TransferRecord, TransferStore
+
+if TYPE_CHECKING:
+    from .graph import GraphClient
+    from .partner_center import PartnerCenterClient
+    from .planning import Planner
+    from .webhooks import PartnerCenterEvent
+
+LOG = logging.getLogger("shared.workflow")
+
+#: Roles the cutover needs in the customer's tenant: read users and subscriptions, assign licenses.
+GDAP_ROLES = {
+    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
+    "4d6ac14f-3453-41d0-bef9-a3e0c569773a": "License Administrator",
+}
+GDAP_APPROVAL_URL = (
+    "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/{id}"
+)
+ACCEPTANCE_EVENTS = frozenset(
+    {"reseller-relationship-accepted-by-customer", "indirect-reseller-relationship-accepted-by-customer"}
+)
+_MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
+_ACCEPTANCE_RETRIES = 20  # relationship not visible yet after the webhook: Partner Center lags
+_LINES_PER_COMMIT = 90  # Azure's 100 operations per transaction, less header and history
+
+
+class RegionMismatchError(ValueError):
+    """The customer's country is outside the partner's CSP region: the partner may not sell there."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    customer_tenant_id: str
+    customer_country: str
+    source_channel: SourceChannel
+    contact_email: str | None = None
+    options: TransferOptions = field(default_factory=TransferOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a handled event asks of the queue: nothing, or to come back after ``wait_seconds``."""
+
+    wait_seconds: float | None = None
+    event: TransferEvent | None = None
+
+
+DONE = Outcome()
+
+
+@dataclass(frozen=True, slots=True)
+class _Next:
+    """A step's answer: the record after its commit, and whether to run the next step now."""
+
+    record: TransferRecord
+    wait_seconds: float | None = None
+    stop: bool = False
+
+
+Step = Callable[[TransferRecord, TransferEvent], _Next]
+
+
+class StepFailedError(Exception):
+    """A step raised; carries the step's name so the record says where it stopped."""
+
+    def __init__(self, step: str, error: Exception) -> None:
+        super().__init__(f"{step}: {error}")
+        self.step = step
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    active: int = 0
+    accepted: int = 0
+    nudged: int = 0
+
+
+class Workflow:
+    def __init__(
+        self,
+        *,
+        store: TransferStore,
+        partner_center: PartnerCenterClient,
+        graph: GraphClient,
+        planner: Callable[[], Planner],
+        queue: EventQueue,
+        partner_tenant_id: str,
+        partner_country: str,
+        max_dequeue_count: int = 5,
+        stuck_after: timedelta = timedelta(minutes=30),
+        provisioning_poll_seconds: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._pc = partner_center
+        self._graph = graph
+        self._planner = planner
+        self._queue = queue
+        self._partner_tenant_id = partner_tenant_id
+        self._partner_country = partner_country
+        self._max_dequeue_count = max_dequeue_count
+        self._stuck_after = stuck_after
+        self._poll = provisioning_poll_seconds
+        self._now = clock
+
+    # -- use cases the admin API calls ------------------------------------------------------------
+
+    def start_transfer(self, request: StartRequest) -> TransferRecord:
+        """Check the region, store the transfer, and ask for the two things the customer must grant.
+
+        Raises :class:`RegionMismatchError` (nothing stored) and
+        :class:`~shared.store.ActiveTransferExistsError` (the customer's transfer is already running).
+        """
+        if not same_region(self._partner_country, request.customer_country):
+            raise RegionMismatchError(
+                f"the customer's country {request.customer_country} is in the CSP region "
+                f"{region_of(request.customer_country)}, but the partner ({self._partner_country}) sells in "
+                f"{region_of(self._partner_country)}; a partner takes over customers in its own region only"
+            )
+        invitation = self._pc.get_relationship_request_url()
+        now = self._now()
+        transfer = Transfer(
+            id=new_transfer_id(),
+            customer_tenant_id=request.customer_tenant_id.lower(),
+            customer_country=request.customer_country,
+            source_channel=request.source_channel,
+            state=TransferState.AWAITING_ACCEPTANCE,
+            created_at=now,
+            updated_at=now,
+            contact_email=request.contact_email,
+            options=request.options,
+            invitation_url=invitation,
+        )
+        entry = HistoryEntry(
+            at=now, action="created", actor="api", message="transfer started; reseller invitation link issued"
+        )
+        record = self._store.create(transfer, history=entry)
+        return self._request_gdap(record)
+
+    def approve(self, transfer_id: str, approve: Iterable[str], decline: Iterable[str]) -> TransferRecord:
+        """Decide the lines that wait for an admin; once none waits, the transfer goes on."""
+        approved, declined = set(approve), set(decline)
+        if approved & declined:
+            raise IllegalTransitionError(f"lines both approved and declined: {sorted(approved & declined)}")
+
+        def decide(record: TransferRecord) -> Change:
+            known = {line.id for line in record.lines}
+            unknown = sorted((approved | declined) - known)
+            if unknown:
+                raise IllegalTransitionError(f"the transfer has no lines {unknown}")
+            at, lines, history = self._now(), [], []
+            for line in record.lines:
+                if line.id in approved:
+                    if line.state is not LineState.NEEDS_APPROVAL:
+                        raise IllegalTransitionError(
+                            f"line {line.id} is {line.state}; only a line that needs approval can be approved"
+                        )
+                    moved, entry = line.move(LineState.PLANNED, at=at, actor="api")
+                elif line.id in declined:
+                    moved, entry = line.move(LineState.SKIPPED, at=at, actor="api")
+                    moved = replace(moved, reason="declined by an admin")
+                else:
+                    continue
+                lines.append(moved)
+                history.append(entry)
+            transfer = record.transfer
+            waiting = [
+                x
+                for x in _merged(record.lines, lines)
+                if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)
+            ]
+            if not waiting and transfer.state is TransferState.BLOCKED:
+                transfer, entry = transfer.resume(at=at, actor="api")
+                history.append(entry)
+            return Change(replace(transfer, updated_at=at), tuple(lines), tuple(history))
+
+        record = self._store.update(transfer_id, decide)
+        self._wake(record.transfer, "admin")
+        return record
+
+    def retry(self, transfer_id: str) -> TransferRecord:
+        """Re-drive a blocked or failed transfer from the step where it stopped."""
+
+        def decide(record: TransferRecord) -> Change:
+            at = self._now()
+            transfer, entry = record.transfer.resume(at=at, actor="api")
+            lines, history = [], [entry]
+            for line in record.lines:
+                if line.state is LineState.FAILED:
+                    resumed, line_entry = line.resume(at=at, actor="api")
+                    lines.append(resumed)
+                    history.append(line_entry)
+            return Change(transfer, tuple(lines), tuple(history))
+
+        record = self._store.update(transfer_id, decide)
+        self._wake(record.transfer, "admin")
+        return record
+
+    def cancel(self, transfer_id: str) -> TransferRecord:
+        """Stop the transfer; refused once anything may have been bought."""
+
+        def decide(record: TransferRecord) -> Change:
+            transfer, entry = record.transfer.cancel(record.lines, at=self._now(), actor="api")
+            return Change(transfer, history=(entry,))
+
+        return self._store.update(transfer_id, decide)
+
+    def take_webhook(self, event: PartnerCenterEvent) -> str:
+        """Queue the event for the customer's active transfer: ``accepted``, ``duplicate`` or ``ignored``.
+
+        The delivery is remembered only after it is queued, so a failure in between makes Partner
+        Center deliver it again rather than lose it; a duplicate that slips through is harmless.
+        """
+        if event.event_name not in ACCEPTANCE_EVENTS or not event.customer_id:
+            return "ignored"
+        transfer_id = self._store.active_transfer_id(event.customer_id)
+        if transfer_id is None:
+            return "ignored"
+        if self._store.has_event(transfer_id, event.delivery_key):
+            return "duplicate"
+        self._queue.send(
+            TransferEvent(
+                EventType.INVITATION_ACCEPTED,
+                transfer_id,
+                event.customer_id.lower(),
+                source="webhook",
+                event_id=event.delivery_key,
+            )
+        )
+        self._store.remember_event(transfer_id, event.delivery_key, kind=event.event_name)
+        return "accepted"
+
+    # -- the timer --------------------------------------------------------------------------------
+
+    def scan(self) -> ScanReport:
+        """The backstop for missed webhooks and lost messages, over in-flight transfers only."""
+        awaiting: list[Transfer] = []
+        active = nudged = 0
+        token: str | None = None
+        while True:
+            page = self._store.list_active(page_size=100, continuation_token=token)
+            for transfer in page.transfers:
+                active += 1
+                if transfer.state is TransferState.AWAITING_ACCEPTANCE:
+                    awaiting.append(transfer)
+                elif self._is_stuck(transfer):
+                    self._wake(transfer, "timer")
+                    nudged += 1
+            token = page.continuation_token
+            if not token:
+                break
+        accepted = 0
+        for transfer in self._accepted_among(awaiting):
+            self._queue.send(
+                TransferEvent(
+                    EventType.INVITATION_ACCEPTED,
+                    transfer.id,
+                    transfer.customer_tenant_id,
+                    source="timer",
+                )
+            )
+            accepted += 1
+        report = ScanReport(active=active, accepted=accepted, nudged=nudged)
+        LOG.info("scan: %d in flight, %d found accepted, %d nudged", active, accepted, nudged)
+        return report
+
+    def _accepted_among(self, awaiting: Sequence[Transfer]) -> list[Transfer]:
+        """Customers that accepted: one read each when few wait, else one paged customer listing."""
+        if not awaiting:
+            return []
+        if len(awaiting) <= 50:
+            return [t for t in awaiting if self._has_relationship(t.customer_tenant_id)]
+        customers = {c.id.lower() for c in self._pc.list_customers()}
+        return [t for t in awaiting if t.customer_tenant_id in customers]
+
+    def _is_stuck(self, transfer: Transfer) -> bool:
+        live = transfer.state in (TransferState.ACCEPTED, TransferState.PROVISIONING)
+        return live and self._now() - transfer.updated_at > self._stuck_after
+
+    # -- queue messages ---------------------------------------------------------------------------
+
+    def handle_message(self, body: bytes | str, dequeue_count: int = 1) -> None:
+        """The queue trigger's one call: the error boundary of every step.
+
+        Throttling and waits put the event back with a delay (no dequeue is spent); a transient
+        failure is raised for the host to retry, and on the last allowed dequeue the transfer is
+        marked failed with the step and the reason before the message goes to the poison queue; a
+        definite failure is recorded at once.
+        """
+        try:
+            event = TransferEvent.parse(body)
+        except MalformedEventError as malformed:
+            LOG.error("transfer-events: malformed message refused: %s", malformed)
+            raise
+        try:
+            outcome = self.handle(event)
+        except StepFailedError as failure:
+            error = failure.error
+            if isinstance(error, RetryLaterError):
+                self._queue.send(event.again(), delay_seconds=error.retry_after or 60)
+                return
+            transient = not isinstance(error, ServiceError) or error.retryable
+            last = dequeue_count >= self._max_dequeue_count
+            if transient and not last:
+                raise
+            self._record_failure(event.transfer_id, failure)
+            if transient:
+                raise
+            return
+        if outcome.wait_seconds is not None:
+            self._queue.send(outcome.event or event.again(), delay_seconds=outcome.wait_seconds)
+
+    def handle(self, event: TransferEvent) -> Outcome:
+        """Run the transfer's steps from its stored state until one must wait or nothing is left."""
+        try:
+            record = self._store.get(event.transfer_id)
+        except TransferNotFoundError:
+            LOG.warning("event %s for unknown transfer %s dropped", event.type, event.transfer_id)
+            return DONE
+        for _ in range(_MAX_STEPS):
+            step = self._next_step(record, event)
+            if step is None:
+                return DONE
+            try:
+                result = step(record, event)
+            except Exception as error:
+                raise StepFailedError(step.__name__.strip("_"), error) from error
+            record = result.record
+            if result.wait_seconds is not None:
+                waiting = record.transfer.state is TransferState.AWAITING_ACCEPTANCE
+                again = event.again() if waiting else replace(event.again(), type=EventType.CONTINUE)
+                return Outcome(result.wait_seconds, again)
+            if result.stop:
+                return DONE
+        return Outcome(0.0, replace(event.again(), type=EventType.CONTINUE))
+
+    def _next_step(self, record: TransferRecord, event: TransferEvent) -> Step | None:
+        state = record.transfer.state
+        lines = record.lines
+        if state is TransferState.AWAITING_ACCEPTANCE:
+            return self._confirm_acceptance if event.type is EventType.INVITATION_ACCEPTED else None
+        if state is TransferState.ACCEPTED:
+            return self._ask_for_lines if not lines else self._intend_purchase
+        if state is TransferState.PROVISIONING:
+            purchase = record.transfer.purchase
+            ordering = any(x.state is LineState.ORDERING for x in lines)
+            if ordering and purchase is None:
+                return self._intend_purchase
+            if ordering and purchase is not None and purchase.cart_id is None:
+                return self._create_cart
+            if ordering and purchase is not None:
+                return self._check_out
+            return self._await_provisioning
+        return None
+
+    # -- the steps --------------------------------------------------------------------------------
+
+    def _confirm_acceptance(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        """Partner Center lags after acceptance: until it shows the relationship, come back later."""
+        customer = record.transfer.customer_tenant_id
+        if not self._has_relationship(customer):
+            if event.attempt >= _ACCEPTANCE_RETRIES:
+                LOG.info(
+                    "transfer %s: relationship still not visible; the timer will look again",
+                    event.transfer_id,
+                )
+                return _Next(record, stop=True)
+            return _Next(record, wait_seconds=min(30.0 * (event.attempt + 1), 300.0))
+        at = self._now()
+        transfer, entry = record.transfer.move(TransferState.ACCEPTED, at=at, actor=event.source)
+        entry = replace(
+            entry,
+            message=f"the customer accepted the reseller relationship ({event.source})",
+            event_id=event.event_id,
+        )
+        return _Next(self._store.commit(record, Change(transfer, history=(entry,))))
+
+    def _ask_for_lines(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        """Re-check the region on the company profile, check delegated access, plan every line."""
+        transfer = record.transfer
+        country = self._profile_country(transfer.customer_tenant_id)
+        if country and not same_region(self._partner_country, country):
+            return self._block(
+                record,
+                f"the customer's company profile says {country} (CSP region {region_of(country)}), outside "
+                f"the partner's region {region_of(self._partner_country)}; Microsoft would refuse the order",
+            )
+        try:
+            plan = self._planner().plan(transfer)
+        except (GdapRoleMissingError, UnauthorizedError, NoRelationshipError) as error:
+            url = transfer.gdap.approval_url if transfer.gdap else None
+            instructions = (
+                f"the customer's admin must approve the GDAP request at {url}"
+                if url
+                else "ask the customer's admin to grant GDAP with Directory Readers and License Administrator"
+            )
+            return self._block(
+                record,
+                f"no delegated access to the customer's tenant ({error.code}): {instructions}, then retry",
+            )
+        return _Next(self._record_plan(record, plan))
+
+    def _record_plan(self, record: TransferRecord, plan: Plan) -> TransferRecord:
+        at = self._now()
+        lines = [_line_from(record.transfer.id, p) for p in plan.lines]
+        waiting = [x for x in lines if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)]
+        to_buy = [x for x in lines if x.state is LineState.PLANNED]
+        summary = Counter(str(x.decision or x.state) for x in lines)
+        message = (
+            "planned: " + ", ".join(f"{n} {k}" for k, n in sorted(summary.items()))
+            if lines
+            else ("planned: the customer holds nothing from other channels that this partner can replace")
+        )
+        chunks = [tuple(lines[i : i + _LINES_PER_COMMIT]) for i in range(0, len(lines), _LINES_PER_COMMIT)]
+        for chunk in chunks[:-1]:
+            record = self._store.commit(record, Change(replace(record.transfer, updated_at=at), chunk))
+        last = chunks[-1] if chunks else ()
+        history = [HistoryEntry(at=at, action="plan", message=message)]
+        transfer = record.transfer
+        if waiting:
+            reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in waiting)
+            transfer, entry = transfer.move(
+                TransferState.BLOCKED,
+                at=at,
+                actor="workflow",
+                reason=f"{len(waiting)} line(s) need an admin's decision (approve or decline): {reasons}",
+            )
+            history.append(entry)
+        elif not to_buy:
+            transfer, entry = transfer.move(
+                TransferState.BLOCKED,
+                at=at,
+                actor="workflow",
+                reason="nothing to buy: " + (message if lines else "no subscriptions from other channels"),
+            )
+            history.append(entry)
+        return self._store.commit(record, Change(replace(transfer, updated_at=at), last, tuple(history)))
+
+    def _intend_purchase(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        """Persist the purchase's request ids and mark the lines as being ordered, before any call."""
+        at = self._now()
+        transfer = record.transfer
+        history: list[HistoryEntry] = []
+        if transfer.state is TransferState.ACCEPTED:
+            transfer, entry = transfer.move(TransferState.PROVISIONING, at=at, actor="workflow")
+            history.append(entry)
+        purchase = Purchase.new(at)
+        lines = []
+        for line in record.lines:
+            if line.state is LineState.PLANNED:
+                line, _ = line.move(LineState.ORDERING, at=at, actor="workflow")
+                lines.append(line)
+        ordering = [x for x in _merged(record.lines, lines) if x.state is LineState.ORDERING]
+        history.append(
+            HistoryEntry(
+                at=at,
+                action="purchase-intent",
+                message=f"buying {len(ordering)} line(s) in one cart (request ids "
+                f"{purchase.cart_request_id} / {purchase.checkout_request_id})",
+            )
+        )
+        transfer = replace(transfer, purchase=purchase, updated_at=at)
+        return _Next(self._store.commit(record, Change(transfer, tuple(lines), tuple(history))))
+
+    def _create_cart(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        transfer = record.transfer
+        assert transfer.purchase is not None
+        items = _cart_items(x for x in record.lines if x.state is LineState.ORDERING)
+        cart = self._pc.create_cart(
+            transfer.customer_tenant_id, items, request_id=transfer.purchase.cart_request_id
+        )
+        at = self._now()
+        changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
+        entry = HistoryEntry(
+            at=at, action="cart", message=f"cart {cart.id} created with {len(items)} item(s)"
+        )
+        return _Next(self._store.commit(record, Change(changed, history=(entry,))))
+
+    def _check_out(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        """Buy the cart once: count the attempt first; after an attempt whose answer was lost, look
+        for the order before sending the checkout again (with the same ``MS-RequestId``)."""
+        transfer = record.transfer
+        purchase = transfer.purchase
+        assert purchase is not None
+        assert purchase.cart_id is not None
+        customer = transfer.customer_tenant_id
+        ordering = [x for x in record.lines if x.state is LineState.ORDERING]
+        if purchase.checkout_attempts:
+            found = self._orders_of_purchase(record, ordering)
+            if found.orders:
+                return _Next(self._record_orders(record, ordering, found))
+        attempt = replace(purchase, checkout_attempts=purchase.checkout_attempts + 1)
+        record = self._store.commit(record, Change(replace(transfer, purchase=attempt)))
+        try:
+            result = self._pc.checkout_cart(
+                customer, purchase.cart_id, request_id=purchase.checkout_request_id
+            )
+        except CartAlreadySubmittedError:
+            result = self._orders_of_purchase(record, ordering)
+        except PartnerCenterError as error:
+            if error.retryable or error.status is None or error.status >= 500:
+                raise
+            return _Next(self._fail_lines(record, ordering, f"checkout refused: {_brief(error)}"))
+        return _Next(self._record_orders(record, ordering, result))
+
+    def _orders_of_purchase(self, record: TransferRecord, ordering: Sequence[Line]) -> CartCheckoutResult:
+        """The customer's orders placed since the purchase began that hold only this cart's items."""
+        purchase = record.transfer.purchase
+        assert purchase is not None
+        since = datetime.fromisoformat(purchase.started_at) - timedelta(minutes=5)
+        known = {order_id for line in record.lines for order_id in line.order_ids}
+        wanted = {r.catalog_item_id.lower() for line in ordering for r in line.replacements}
+        orders = tuple(
+            order
+            for order in self._pc.list_orders(record.transfer.customer_tenant_id)
+            if order.id not in known
+            and (order.created is None or order.created >= since)
+            and order.line_items
+            and all(item.offer_id.lower() in wanted for item in order.line_items)
+        )
+        return CartCheckoutResult(orders=orders)
+
+    def _record_orders(
+        self, record: TransferRecord, ordering: Sequence[Line], result: CartCheckoutResult
+    ) -> TransferRecord:
+        at = self._now()
+        bought: dict[str, list[str]] = {}
+        for order in result.orders:
+            for item in order.line_items:
+                bought.setdefault(item.offer_id.lower(), []).append(order.id)
+        errors = "; ".join(f"{e.code} {e.description}" for e in result.order_errors) or "not in any order"
+        lines, history = [], []
+        for line in ordering:
+            orders = [bought[c.lower()].pop(0) for c in line.catalog_item_ids if bought.get(c.lower())]
+            if len(orders) == len(line.replacements):
+                moved, entry = line.move(LineState.ORDERED, at=at, actor="workflow")
+                moved = replace(moved, order_ids=tuple(dict.fromkeys(orders)))
+                entry = replace(
+                    entry, message=f"line {line.source_sku_part_number} ordered ({', '.join(orders)})"
+                )
+            else:
+                moved, entry = line.move(
+                    LineState.FAILED, at=at, actor="workflow", reason=f"order failed: {errors}"
+                )
+            lines.append(moved)
+            history.append(entry)
+        transfer = replace(record.transfer, purchase=None, updated_at=at)
+        return self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+
+    def _fail_lines(self, record: TransferRecord, lines: Sequence[Line], reason: str) -> TransferRecord:
+        at = self._now()
+        failed = [line.move(LineState.FAILED, at=at, actor="workflow", reason=reason) for line in lines]
+        transfer = replace(record.transfer, purchase=None, updated_at=at)
+        return self._store.commit(
+            record, Change(transfer, tuple(x for x, _ in failed), tuple(e for _, e in failed))
+        )
+
+    def _await_provisioning(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        """Every ordered line's subscriptions active and in the tenant, or come back later."""
+        at = self._now()
+        lines, history = [], []
+        for line, subscriptions in self._provisioned(record):
+            moved, entry = line.move(LineState.ACTIVE, at=at, actor="workflow")
+            lines.append(replace(moved, subscription_ids=subscriptions))
+            message = f"line {line.source_sku_part_number}: {len(subscriptions)} new subscription(s) active"
+            history.append(replace(entry, message=message))
+        merged = _merged(record.lines, lines)
+        transfer = replace(record.transfer, updated_at=at)
+        if any(x.state is LineState.ORDERED for x in merged):
+            if lines:
+                record = self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+            return _Next(record, wait_seconds=min(self._poll * 2 ** min(event.attempt, 5), 900.0))
+        failed = [x for x in merged if x.state is LineState.FAILED]
+        if failed:
+            reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in failed)
+            transfer, entry = transfer.move(
+                TransferState.FAILED,
+                at=at,
+                actor="workflow",
+                reason=f"{len(failed)} line(s) could not be bought: {reasons}; retry buys only those",
+            )
+        else:
+            transfer, entry = transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
+            entry = replace(entry, message="every replacement is active; waiting for the originals to lapse")
+        history.append(entry)
+        return _Next(self._store.commit(record, Change(transfer, tuple(lines), tuple(history))), stop=True)
+
+    def _provisioned(self, record: TransferRecord) -> list[tuple[Line, tuple[str, ...]]]:
+        """Ordered lines whose new subscriptions are all active and provisioned in the tenant.
+
+        Each order is read once; its items are handed out to the lines one by one, so two lines
+        buying the same offer (Teams Enterprise beside two suites) each get their own subscription.
+        """
+        customer = record.transfer.customer_tenant_id
+        ordered = [x for x in record.lines if x.state is LineState.ORDERED]
+        order_ids = dict.fromkeys(order_id for line in ordered for order_id in line.order_ids)
+        pool = [item for o in order_ids for item in self._pc.get_order(customer, o).line_items]
+        ready = []
+        for line in ordered:
+            items = []
+            for wanted in line.replacements:
+                item = next(
+                    (
+                        i
+                        for i in pool
+                        if i.offer_id.lower() == wanted.catalog_item_id.lower()
+                        and i.quantity == wanted.quantity
+                    ),
+                    None,
+                )
+                if item is None:
+                    break
+                pool.remove(item)
+                items.append(item)
+            ids = tuple(str(i.subscription_id) for i in items if i.subscription_id)
+            if len(ids) == len(line.replacements) and all(self._is_live(customer, s) for s in ids):
+                ready.append((line, ids))
+        return ready
+
+    def _is_live(self, customer: str, subscription_id: str) -> bool:
+        if self._pc.get_subscription(customer, subscription_id).status != "active":
+            return False
+        return self._pc.get_subscription_provisioning_status(customer, subscription_id).is_provisioned
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _request_gdap(self, record: TransferRecord) -> TransferRecord:
+        """Ask for the roles the cutover needs; a name tied to the transfer makes a repeat find the first."""
+        transfer = record.transfer
+        name = f"csp-transfer {transfer.id}"
+        try:
+            relationship = self._graph.find_admin_relationship(self._partner_tenant_id, name)
+            if relationship is None:
+                relationship = self._graph.create_admin_relationship(
+                    self._partner_tenant_id, transfer.customer_tenant_id, name, sorted(GDAP_ROLES)
+                )
+            if relationship.status == "created":
+                self._graph.lock_admin_relationship_for_approval(self._partner_tenant_id, relationship.id)
+                relationship = replace(relationship, status="approvalPending")
+        except ServiceError as error:
+            at = self._now()
+            entry = HistoryEntry(
+                at=at,
+                action="gdap",
+                actor="api",
+                message=f"the GDAP request could not be made ({error}); retry asks again",
+            )
+            return self._store.commit(record, Change(replace(transfer, updated_at=at), history=(entry,)))
+        gdap = GdapRequest(
+            relationship_id=relationship.id,
+            approval_url=GDAP_APPROVAL_URL.format(id=relationship.id),
+            roles=tuple(GDAP_ROLES[r] for r in sorted(GDAP_ROLES)),
+            status=relationship.status,
+        )
+        at = self._now()
+        entry = HistoryEntry(
+            at=at,
+            action="gdap",
+            actor="api",
+            message=f"GDAP relationship requested ({', '.join(gdap.roles)}); approval link issued",
+        )
+        return self._store.commit(
+            record, Change(replace(transfer, gdap=gdap, updated_at=at), history=(entry,))
+        )
+
+    def _has_relationship(self, customer: str) -> bool:
+        try:
+            return self._pc.get_customer(customer).relationship_to_partner.lower() != "none"
+        except NoRelationshipError:
+            return False
+        except PartnerCenterError as error:
+            if error.status in (403, 404):
+                return False
+            raise
+
+    def _profile_country(self, customer: str) -> str | None:
+        profile = self._pc.get_company_profile(customer)
+        return profile.address.country.upper() if profile.address and profile.address.country else None
+
+    def _block(self, record: TransferRecord, reason: str) -> _Next:
+        transfer, entry = record.transfer.move(
+            TransferState.BLOCKED, at=self._now(), actor="workflow", reason=reason
+        )
+        return _Next(self._store.commit(record, Change(transfer, history=(entry,))), stop=True)
+
+    def _record_failure(self, transfer_id: str, failure: StepFailedError) -> None:
+        reason = f"step {failure.step} failed: {_brief(failure.error)}"
+        LOG.error("transfer %s: %s", transfer_id, reason)
+
+        def decide(record: TransferRecord) -> Change | None:
+            if (
+                record.transfer.state in (TransferState.BLOCKED, TransferState.FAILED)
+                or not record.transfer.is_active
+            ):
+                return None
+            transfer, entry = record.transfer.move(
+                TransferState.FAILED, at=self._now(), actor="workflow", reason=reason
+            )
+            return Change(transfer, history=(entry,))
+
+        try:
+            self._store.update(transfer_id, decide)
+        except (TransferNotFoundError, IllegalTransitionError):
+            return
+
+    def _wake(self, transfer: Transfer, source: str) -> None:
+        if transfer.is_active:
+            self._queue.send(
+                TransferEvent(EventType.CONTINUE, transfer.id, transfer.customer_tenant_id, source)
+            )
+
+
+def _line_from(transfer_id: str, planned: PlanLine) -> Line:
+    replacements = tuple(
+        Replacement(
+            catalog_item_id=t.catalog_item_id,
+            sku_id=t.provisioning_id,
+            quantity=t.quantity,
+            term_duration=t.term_duration,
+            billing_cycle=t.billing_cycle,
+        )
+        for t in planned.targets
+    )
+    line = Line(
+        transfer_id=transfer_id,
+        source_sku_id=planned.source_sku_id,
+        source_sku_part_number=planned.source_sku_part_number,
+        quantity=planned.quantity,
+        original_expires=planned.next_lifecycle,
+        decision=planned.decision.value,
+        replacements=replacements,
+        original_subscription_ids=planned.subscription_ids,
+        explanation=planned.explanation[:4000],
+    )
+    if planned.decision in (Decision.SKIPPED,):
+        return replace(line, state=LineState.SKIPPED, reason=planned.reason or planned.explanation[:500])
+    if planned.decision is Decision.BLOCKED:
+        return replace(
+            line,
+            state=LineState.BLOCKED,
+            resume_state=LineState.PLANNED,
+            reason=planned.reason or planned.explanation[:500],
+        )
+    if planned.needs_approval:
+        lost = ", ".join(p.service_plan_name for p in planned.lost_plans if p.data_bearing)
+        return replace(line, state=LineState.NEEDS_APPROVAL, reason=f"the equivalent offer loses {lost}")
+    return line
+
+
+def _cart_items(lines: Iterable[Line]) -> list[CartLineItem]:
+    return [
+        CartLineItem(
+            catalog_item_id=r.catalog_item_id,
+            quantity=r.quantity,
+            term_duration=r.term_duration,
+            billing_cycle=r.billing_cycle,
+            id=index,
+        )
+        for index, r in enumerate(r for line in lines for r in line.replacements)
+    ]
+
+
+def _merged(lines: Sequence[Line], changed: Sequence[Line]) -> list[Line]:
+    by_id = {x.id: x for x in changed}
+    return [by_id.get(x.id, x) for x in lines]
+
+
+def _brief(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= 400 else text[:400] + "…"
