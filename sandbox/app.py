@@ -8,6 +8,7 @@ authorization (403), throttling (429), then latency and injected faults, then th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import ssl
@@ -102,7 +103,7 @@ class Sandbox:
     ) -> None:
         self.endpoints = endpoints
         self.pki = pki
-        self.catalog = catalog
+        self._catalog = catalog
         self.tokens = TokenIssuer(endpoints.base_url)
         self.limiter = RateLimiter()
         self.refresh_tokens: set[str] = {REFRESH_TOKEN}
@@ -116,8 +117,15 @@ class Sandbox:
         self.carts_in_flight: set[str] = set()
         self.reset(scenario, params)
 
+    @property
+    def catalog(self) -> Catalog:
+        """The offers on sale in the current world."""
+        return self.world.catalog
+
     def reset(self, scenario: str, params: dict[str, Any] | None = None) -> None:
-        self.world, scenario_knobs = build(scenario, self.catalog, params)
+        # Each world gets its own offers, so an offer withdrawn in one test is back after a reset.
+        catalog = dataclasses.replace(self._catalog, offers=dict(self._catalog.offers))
+        self.world, scenario_knobs = build(scenario, catalog, params)
         self.knobs = merge(DEFAULTS, scenario_knobs)
         self.generation += 1
         self.faults.clear()

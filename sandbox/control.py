@@ -167,6 +167,19 @@ def set_gdap(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, {"roles": sorted(tenant.gdap_roles), "active": tenant.gdap_active})
 
 
+@router.route("PATCH", "/offers/{sku_id}")
+def set_offer(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Withdraw an offer from sale (or bring it back): ``{"purchasable": false}``."""
+    offer = sb.world.catalog.offer_for_sku(p["sku_id"].lower())
+    if offer is None:
+        return Reply(404, {"error": f"no offer provisions SKU {p['sku_id']}"})
+    purchasable = call.json().get("purchasable")
+    if not isinstance(purchasable, bool):
+        return Reply(400, {"error": "purchasable must be true or false"})
+    sb.world.catalog.offers[offer.catalog_item_id] = dataclasses.replace(offer, purchasable=purchasable)
+    return Reply(200, {"catalogItemId": offer.catalog_item_id, "purchasable": purchasable})
+
+
 @router.route("POST", "/customers/{customer_id}/subscriptions")
 def add_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """A subscription the customer gets elsewhere (direct, EA, another partner) while a test runs."""

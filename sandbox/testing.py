@@ -181,6 +181,11 @@ class SandboxHandle:
         result: dict[str, str] = self.control("POST", f"/customers/{customer_id}/subscriptions", body)
         return result
 
+    def set_offer(self, sku_id: str, *, purchasable: bool) -> dict[str, Any]:
+        """Withdraw the offer that provisions ``sku_id`` from sale, or bring it back."""
+        result: dict[str, Any] = self.control("PATCH", f"/offers/{sku_id}", {"purchasable": purchasable})
+        return result
+
     def add_fault(
         self,
         kind: str,

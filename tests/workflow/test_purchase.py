@@ -17,6 +17,14 @@ from shared.bootstrap import Services
 from shared.events import EventType, TransferEvent
 from tests.fixtures.app import pump
 
+TEAMS_OFFERS = (
+    "7e31c0d9-9551-471d-836f-32ee72be4a01",  # Microsoft Teams Enterprise
+    "3b555118-da6a-4418-894f-7df1e2096870",  # Microsoft 365 Business Basic
+    "f245ecc8-75af-4f8e-b61f-27d8114de5f3",  # Microsoft 365 Business Standard
+    "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",  # Microsoft 365 Business Premium
+    "c7df2760-2c81-4ef7-b578-5b5392b571df",  # Office 365 E5
+)
+
 
 def start(services: Services, customer: str, country: str = "US", **extra: Any) -> tuple[int, dict[str, Any]]:
     body = {"customerTenantId": customer, "customerCountry": country, "sourceChannel": "Direct", **extra}
@@ -185,3 +193,57 @@ def test_company_profile_outside_the_region_blocks_after_acceptance(
     assert final["state"] == "Blocked"
     assert "DE" in final["reason"]
     assert sandbox.purchases() == []
+
+
+def test_a_line_losing_a_data_bearing_plan_waits_for_approval_then_is_bought(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    for carries_teams in TEAMS_OFFERS:  # the suites' successors without Teams lose chats and channels
+        sandbox.set_offer(carries_teams, purchasable=False)
+    _, transfer = start(services, customer)
+    sandbox.accept_invitation(customer)
+    accepted(services, transfer)
+    pump(azurite, services)
+
+    waiting = record(services, transfer["id"])
+    assert waiting["state"] == "Blocked"
+    assert "approve" in waiting["reason"]
+    pending = [line["id"] for line in waiting["lines"] if line["state"] == "NeedsApproval"]
+    assert pending
+    assert sandbox.purchases() == []
+
+    refused = services.admin.approve(transfer["id"], json.dumps({"approve": ["no-such-line"]}).encode())
+    assert refused.status == 409
+    answer = services.admin.approve(transfer["id"], json.dumps({"approve": pending}).encode())
+    assert answer.status == 200, answer.body
+    pump(azurite, services)
+
+    final = record(services, transfer["id"])
+    assert final["state"] == "Provisioned"
+    assert len(sandbox.purchases()) == 1
+
+
+def test_cancel_is_refused_once_something_was_bought(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    _, transfer = start(services, customer)
+    sandbox.accept_invitation(customer)
+    accepted(services, transfer)
+    pump(azurite, services)
+
+    refused = services.admin.cancel(transfer["id"])
+
+    assert refused.status == 409
+    assert "purchases exist" in refused.body["detail"]
+
+
+def test_cancel_before_acceptance_ends_the_transfer_and_frees_the_customer(
+    services: Services, sandbox: SandboxHandle
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    _, transfer = start(services, customer)
+
+    assert services.admin.cancel(transfer["id"]).body["state"] == "Cancelled"
+    assert start(services, customer)[0] == 201
