@@ -283,11 +283,9 @@ def describe(preflight: UserPreflight, cutover: Cutover) -> str:
                 f"{'s' if preflight.both == 1 else ''} the direct assignment "
                 "once the group gives the replacement."
             )
-    elif cutover.seats is not None:
-        parts.append("They keep their licence: nothing is assigned again.")
     if preflight.will_fail:
         reasons = Counter(issue.reason for issue in preflight.will_fail)
-        listed = ", ".join(f"{count} {reason.value}" for reason, count in sorted(reasons.items()))
+        listed = ", ".join(f"{reason.value}: {count}" for reason, count in sorted(reasons.items()))
         failing = len({issue.user_id for issue in preflight.will_fail})
         parts.append(
             f"{_users(failing, 'would', 'would')} fail at cutover ({listed}): fix this before cutover."
