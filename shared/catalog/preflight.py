@@ -300,8 +300,8 @@ def describe(preflight: UserPreflight, cutover: Cutover) -> str:
     if preflight.seat_shortfall:
         parts.append(
             f"Warning: {_users(preflight.holders, 'holds', 'hold')} it but the transfer leaves "
-            f"{preflight.seats} seats, so {_users(preflight.seat_shortfall, 'would', 'would')} be left "
-            "without a licence."
+            f"{preflight.seats} seat{'' if preflight.seats == 1 else 's'}, so "
+            f"{_users(preflight.seat_shortfall, 'would', 'would')} be left without a licence."
         )
     return " ".join(parts)
 
