@@ -173,8 +173,9 @@ def check_users(
         holders += 1
         states = [s for s in user.license_assignment_states if s.sku_id == cutover.sku_id]
         errors = [s for s in states if s.error is not None]
-        via = sorted({s.assigned_by_group for s in states if s.assigned_by_group and s.error is None})
-        is_direct = not states or any(s.is_direct and s.error is None for s in states)
+        giving = [s for s in states if s.state.lower() != "error"]  # ActiveWithError still gives it
+        via = sorted({s.assigned_by_group for s in giving if s.assigned_by_group})
+        is_direct = any(s.is_direct for s in giving) or not via
         groups.update(via)
         if via and is_direct:
             both += 1

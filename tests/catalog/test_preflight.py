@@ -47,14 +47,15 @@ def user_id(number: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"user/{number}"))
 
 
-def person(number: int, *assignments: Holds, location: str | None = "US") -> User:
+def person(number: int, *assignments: Holds, location: str | None = "US", state: str = "Error") -> User:
     """A user as ``GET /users?$select=id,assignedLicenses,licenseAssignmentStates,usageLocation`` returns it.
 
-    As in Entra, a SKU whose only assignment is in error is not among ``assignedLicenses``.
+    An assignment with an error is in ``state`` (``Error`` or ``ActiveWithError``); as in Entra, a SKU
+    whose only assignment is in ``Error`` is not among ``assignedLicenses``.
     """
     licenses: dict[str, tuple[str, ...]] = {}
     for held in assignments:
-        if held.error is None:
+        if held.error is None or state != "Error":
             licenses.setdefault(held.sku, held.disabled)
     return User.from_json(
         {
@@ -68,7 +69,7 @@ def person(number: int, *assignments: Holds, location: str | None = "US") -> Use
                     "error": held.error or "None",
                     "lastUpdatedDateTime": "2026-08-01T00:00:00Z",
                     "skuId": held.sku,
-                    "state": "Error" if held.error else "Active",
+                    "state": state if held.error else "Active",
                 }
                 for held in assignments
             ],
@@ -181,6 +182,15 @@ def test_an_assignment_error_entra_records_is_reported_and_the_group_does_not_co
     assert issue.reason is IssueReason.ASSIGNMENT_ERROR
     assert "CountViolation" in issue.detail
     assert GROUP_A in issue.detail
+
+
+def test_a_group_assignment_active_with_an_error_still_counts_in_its_group() -> None:
+    users = [person(1, Holds(O365_E3, GROUP_A, error="DependencyViolation"), state="ActiveWithError")]
+
+    found = check_users(swap(), users, plans)
+
+    assert (found.direct, found.via_groups) == (0, (GroupShare(GROUP_A, 1),))
+    assert [issue.reason for issue in found.will_fail] == [IssueReason.ASSIGNMENT_ERROR]
 
 
 def test_a_stale_match_that_no_longer_holds_the_sku_is_ignored() -> None:
