@@ -2,6 +2,10 @@
 
 Nothing here buys anything, so an admin can ask for the plan as often as they like; the catalog
 is shared per country and the SKU reference per process, so asking is cheap.
+
+Graph reads per plan: ``directory/subscriptions`` and ``subscribedSkus`` (paged), then one paged
+``users`` query per source line (up to 999 users a page) for the user pre-flight. Skipped SKUs
+(trial, free, already with this partner...) are not read.
 """
 
 from __future__ import annotations
@@ -32,4 +36,8 @@ class Planner:
             self._partner_tenant_id,
         )
         catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
-        return plan_transfer(inventory, catalog, self._references.get(), transfer.options)
+        # Lazy: each query runs when plan_transfer reaches its line, and is read once.
+        holders = {
+            line.sku_id: self._graph.list_users_with_sku(tenant, line.sku_id) for line in inventory.lines
+        }
+        return plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)

@@ -5,7 +5,8 @@ Typical use::
     reference = SkuReferenceLoader(settings.sku_reference_url).get()
     inventory = Inventory.from_graph(subscriptions, subscribed_skus, partner_tenant_id)
     catalog = catalog_cache.for_customer(customer_id, country)
-    plan = plan_transfer(inventory, catalog, reference, transfer.options)
+    holders = {line.sku_id: graph.list_users_with_sku(tenant, line.sku_id) for line in inventory.lines}
+    plan = plan_transfer(inventory, catalog, reference, transfer.options, holders)
 """
 
 from .inventory import Inventory, SkippedSku, SkipReason, SourceLine
@@ -18,6 +19,15 @@ from .plan import (
     PlanLine,
     TargetItem,
     plan_transfer,
+)
+from .preflight import (
+    Cutover,
+    DisabledPlan,
+    GroupShare,
+    IssueReason,
+    UserIssue,
+    UserPreflight,
+    check_users,
 )
 from .reference import (
     SkuReference,
@@ -32,8 +42,12 @@ __all__ = [
     "CatalogCache",
     "CatalogItem",
     "CatalogSource",
+    "Cutover",
     "Decision",
+    "DisabledPlan",
+    "GroupShare",
     "Inventory",
+    "IssueReason",
     "Plan",
     "PlanChange",
     "PlanLine",
@@ -44,6 +58,9 @@ __all__ = [
     "SkuReferenceLoader",
     "SourceLine",
     "TargetItem",
+    "UserIssue",
+    "UserPreflight",
+    "check_users",
     "plan_transfer",
     "read_location",
 ]

@@ -21,8 +21,8 @@ What is left out, and why, is recorded so an admin can see it:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -99,8 +99,12 @@ class SkippedSku:
 
 @dataclass(frozen=True, slots=True)
 class Inventory:
+    """``tenant_plans`` holds the plans of every SKU the tenant reports, moved or not: a user's other
+    licences are checked against the replacement with them (:mod:`.preflight`)."""
+
     lines: tuple[SourceLine, ...]
     skipped: tuple[SkippedSku, ...]
+    tenant_plans: Mapping[str, tuple[ServicePlanInfo, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_graph(
@@ -126,7 +130,11 @@ class Inventory:
                 skipped.append(outcome)
             else:
                 lines.append(outcome)
-        return cls(lines=tuple(lines), skipped=tuple(skipped))
+        return cls(
+            lines=tuple(lines),
+            skipped=tuple(skipped),
+            tenant_plans={sku_id: pool.service_plans for sku_id, pool in pools.items()},
+        )
 
 
 def _classify(

@@ -10,6 +10,10 @@ Each line ends in one decision:
 * **blocked**: nothing can be bought automatically, with the reason.
 * **skipped**: not moved at all (trial, free, tenant-level...), with the reason from the inventory.
 
+Given the holders of each source SKU (one Graph read per line), every line that is not skipped also
+carries its user pre-flight (:mod:`.preflight`): who holds it, directly or through which groups, and
+who would fail at cutover and why. Identical lines move no licence, but still say who holds them.
+
 Term and billing cycle come from the transfer's options (:class:`~shared.domain.TransferOptions`).
 When an offer does not sell the requested combination, the closest one it sells is taken and the
 explanation says so.
@@ -19,16 +23,18 @@ The plan holds no clock and no randomness: the same inputs give the same plan, b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from ..domain import TransferOptions
+from ..resources.graph import ServicePlanInfo, User
 from .inventory import Inventory, SkippedSku, SourceLine
 from .matching import Basis, Cover, OfferIndex, Search, SourcePlan
 from .offers import Catalog, CatalogItem
+from .preflight import Cutover, PlanPairs, UserPreflight, check_users, describe
 from .reference import SkuReference, clean_plan_name
 from .successors import rename_of
 from .tiers import service_of
@@ -125,6 +131,7 @@ class PlanLine:
     upgraded_plans: tuple[PlanChange, ...] = ()
     needs_approval: bool = False
     citation: str | None = None
+    users: UserPreflight | None = None  # None: skipped, or the holders were not read
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,6 +150,7 @@ class PlanLine:
             "lostPlans": [plan.to_json() for plan in self.lost_plans],
             "upgradedPlans": [plan.to_json() for plan in self.upgraded_plans],
             "citation": self.citation,
+            "users": self.users.to_json() if self.users else None,
         }
 
 
@@ -170,11 +178,16 @@ def plan_transfer(
     catalog: Catalog,
     reference: SkuReference,
     options: TransferOptions | None = None,
+    holders: Mapping[str, Iterable[User]] | None = None,
 ) -> Plan:
-    """Decide every line of a transfer without buying anything."""
+    """Decide every line of a transfer without buying anything.
+
+    ``holders`` maps a source SKU id to the users holding it; each is read once, after its line is
+    decided. A line without holders says its users were not checked.
+    """
     chosen = options or TransferOptions()
     index = catalog.index_for(reference)
-    planner = _Planner(catalog, reference, index, chosen)
+    planner = _Planner(catalog, reference, index, chosen, inventory.tenant_plans, holders or {})
     lines = [planner.plan_line(line) for line in inventory.lines]
     lines.extend(planner.skipped_line(skipped) for skipped in inventory.skipped)
     lines.sort(key=lambda line: (line.source_sku_id, line.decision.value))
@@ -183,12 +196,20 @@ def plan_transfer(
 
 class _Planner:
     def __init__(
-        self, catalog: Catalog, reference: SkuReference, index: OfferIndex, options: TransferOptions
+        self,
+        catalog: Catalog,
+        reference: SkuReference,
+        index: OfferIndex,
+        options: TransferOptions,
+        tenant_plans: Mapping[str, tuple[ServicePlanInfo, ...]],
+        holders: Mapping[str, Iterable[User]],
     ) -> None:
         self._catalog = catalog
         self._reference = reference
         self._index = index
         self._options = options
+        self._tenant_plans = tenant_plans
+        self._holders = holders
 
     def _name(self, sku_id: str, fallback: str) -> str:
         entry = self._reference.get(sku_id)
@@ -218,7 +239,42 @@ class _Planner:
             )
         if line.trial_seats_ignored:
             notes.append(f"{line.trial_seats_ignored} trial seats are not moved.")
-        return replace(decided, explanation=" ".join([decided.explanation, *notes]))
+        users = self._holders.get(line.sku_id)
+        if users is None:
+            notes.append("Its users were not read, so who moves and who would fail is not checked.")
+            return replace(decided, explanation=" ".join([decided.explanation, *notes]))
+        cutover = self._cutover(decided, line)
+        preflight = check_users(cutover, users, self._plans_of)
+        notes.append(describe(preflight, cutover))
+        return replace(decided, explanation=" ".join([decided.explanation, *notes]), users=preflight)
+
+    def _cutover(self, decided: PlanLine, line: SourceLine) -> Cutover:
+        """What the decision does to the holders: nothing moves unless an equivalent is bought."""
+        source = tuple((plan.id, plan.name) for plan in self._source_plans(line))
+        if decided.decision is Decision.IDENTICAL:
+            seats = line.quantity + line.seats_with_partner
+            return Cutover(line.sku_id, seats, source, {}, dict(source))
+        if decided.decision is not Decision.EQUIVALENT:
+            return Cutover(line.sku_id, None, source, {}, {})
+        targets = {
+            target.provisioning_id: self._plans_of(target.provisioning_id) for target in decided.targets
+        }
+        by_id = {plan_id: name for plans in targets.values() for plan_id, name in plans}
+        names = set(by_id.values())
+        higher = {change.service_plan_id: change.covered_by for change in decided.upgraded_plans}
+        carried = {
+            plan_id: by_id.get(plan_id) or (name if name in names else higher.get(plan_id))
+            for plan_id, name in source
+        }
+        return Cutover(line.sku_id, line.quantity, source, targets, carried)
+
+    def _plans_of(self, sku_id: str) -> PlanPairs:
+        """A SKU's plans as the tenant reports them when it holds the SKU, else as the reference has them."""
+        reported = self._tenant_plans.get(sku_id)
+        if reported:
+            return tuple((p.service_plan_id, clean_plan_name(p.service_plan_name)) for p in reported)
+        entry = self._reference.get(sku_id)
+        return tuple((p.id, p.name) for p in entry.plans) if entry else ()
 
     def _decide(self, line: SourceLine) -> PlanLine:
         name = self._name(line.sku_id, line.sku_part_number)
@@ -363,10 +419,7 @@ class _Planner:
             else:
                 parts.append("None of them holds customer data; they are reported as warnings.")
         each = " of each" if len(targets) > 1 else ""
-        parts.append(
-            f"{quantity} seats{each} are bought, and at cutover every user moves from the old SKU "
-            "to the new one."
-        )
+        parts.append(f"{quantity} seats{each} are bought; the holders move to them at cutover.")
         parts.extend(note.strip() for note in notes if note)
         return replace(
             base,
