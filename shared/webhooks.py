@@ -13,6 +13,11 @@ parsed only after its signature verified, so unauthenticated input never reaches
    ``WEBHOOK_TRUST_ROOTS`` (else the roots ``requests`` ships with, from ``certifi``);
 6. RSA-SHA256 PKCS#1 v1.5 over the raw body bytes.
 
+The chain is built from what is at hand, never fetched from URLs inside the certificate: the
+intermediates the certificate URL serves (a PEM chain) and those of the ``WEBHOOK_TRUST_ROOTS``
+bundle. Microsoft serves the signing certificate alone (DER), so when it comes from an issuing
+CA, that CA must be in the bundle next to its root, or every delivery is refused (fail closed).
+
 Any failure raises :class:`WebhookRejectedError` (401 for 2-6, 400 for a malformed event). The
 event carries no state: act on it by re-reading the customer with our own token, never by
 following its URIs.
