@@ -9,16 +9,14 @@ import json
 import string
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from shared.webhooks import PartnerCenterEvent, WebhookRejectedError
 
 FIELDS = ("EventName", "ResourceUri", "ResourceName", "AuditUri", "ResourceChangeUtcDate")
 BOUNDED = settings(max_examples=150, deadline=None)
-AGAINST_THE_SANDBOX = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+AGAINST_THE_SANDBOX = settings(max_examples=60, deadline=None)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
