@@ -41,7 +41,7 @@ SERVICES: dict[str, tuple[str, Router]] = {
     "partnercenter": ("partner_center", partner_center.router),
     "graph": ("graph", graph.router),
     "_sandbox": ("control", control.router),
-    "cert": ("control", control.cert_router),
+    "cert": ("cert", control.cert_router),
 }
 
 
@@ -223,7 +223,7 @@ class Sandbox:
             refused = self.authorize(service, route, call) or self.throttle(service, call, params)
             if refused is not None:
                 return refused
-        if api or service == "entra":
+        if api or service in ("entra", "cert"):
             if self.knobs["latency_ms"] and not inner:
                 await asyncio.sleep(self.knobs["latency_ms"] / 1000)
             fault = self.take_fault(service, call)

@@ -37,6 +37,12 @@ def untrusted_certificate(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, raw=sb.pki.untrusted_signer.der, content_type="application/pkix-cert")
 
 
+@cert_router.route("GET", f"/cert/redirect/{WEBHOOK_SIGNER_NAME}.cer")
+def redirect_to_certificate(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """The genuine certificate one redirect away: a receiver must not follow it."""
+    return Reply(302, headers={"Location": sb.endpoints.certificate_url})
+
+
 @router.route("GET", "/health")
 def health(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, {"ok": True, "scenario": sb.world.scenario})
@@ -213,9 +219,11 @@ def add_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 @router.route("POST", "/webhooks/send")
 async def send_webhook(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     body = call.json()
-    payload = sb.webhooks.event(
+    payload: dict[str, Any] | bytes = sb.webhooks.event(
         str(body.get("eventName", ACCEPTED)), body.get("customerId"), resource_uri=body.get("resourceUri")
     )
+    if body.get("rawBody") is not None:
+        payload = str(body["rawBody"]).encode()
     ids = sb.webhooks.dispatch(payload, str(body.get("mode", "normal")), body.get("url"))
     if body.get("wait", False):
         await sb.webhooks.wait(ids, float(body.get("timeoutS", 60)))

@@ -48,7 +48,7 @@ def _key_pem(key: PrivateKey) -> bytes:
     )
 
 
-def _issue(
+def issue_certificate(
     subject: x509.Name,
     key: PrivateKey,
     issuer: x509.Name,
@@ -57,6 +57,7 @@ def _issue(
     ca: bool,
     sans: list[x509.GeneralName] | None = None,
 ) -> x509.Certificate:
+    """A certificate valid from an hour ago for 30 days; tests use it to build chains of their own."""
     now = dt.datetime.now(dt.UTC)
     builder = (
         x509.CertificateBuilder()
@@ -158,7 +159,7 @@ class Pki:
 def create_pki(hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Pki:
     """A fresh CA (EC P-256, fast TLS) issuing the server certificate and the RSA webhook signer."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = _issue(CA_NAME, ca_key, CA_NAME, ca_key, ca=True)
+    ca_cert = issue_certificate(CA_NAME, ca_key, CA_NAME, ca_key, ca=True)
     server_key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = []
     for host in hosts:
@@ -167,12 +168,12 @@ def create_pki(hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Pki:
         except ValueError:
             sans.append(x509.DNSName(host))
     server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
-    server_cert = _issue(server_name, server_key, CA_NAME, ca_key, ca=False, sans=sans)
+    server_cert = issue_certificate(server_name, server_key, CA_NAME, ca_key, ca=False, sans=sans)
     signer_sans: list[x509.GeneralName] = [x509.DNSName(WEBHOOK_SIGNER_NAME)]
     signer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    signer_cert = _issue(SIGNER_NAME, signer_key, CA_NAME, ca_key, ca=False, sans=signer_sans)
+    signer_cert = issue_certificate(SIGNER_NAME, signer_key, CA_NAME, ca_key, ca=False, sans=signer_sans)
     rogue_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    rogue_cert = _issue(SIGNER_NAME, rogue_key, SIGNER_NAME, rogue_key, ca=False, sans=signer_sans)
+    rogue_cert = issue_certificate(SIGNER_NAME, rogue_key, SIGNER_NAME, rogue_key, ca=False, sans=signer_sans)
     return Pki(
         ca_certificate=ca_cert,
         server_certificate=server_cert,

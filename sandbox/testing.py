@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -259,16 +260,19 @@ class SandboxHandle:
         mode: str = "normal",
         url: str | None = None,
         resource_uri: str | None = None,
+        raw_body: str | None = None,
         wait: bool = True,
     ) -> list[dict[str, Any]]:
         """Send an event to ``url`` or the registered URL. ``mode``: normal | duplicate | out-of-order |
-        forged-signature | wrong-cert-url | untrusted-cert. With ``wait`` returns after every attempt."""
+        forged-signature | wrong-cert-url | untrusted-cert | redirecting-cert-url. ``raw_body`` is
+        sent (and signed) verbatim instead of the event. With ``wait`` returns after every attempt."""
         body = {
             "eventName": event_name,
             "customerId": customer_id,
             "mode": mode,
             "url": url,
             "resourceUri": resource_uri,
+            "rawBody": raw_body,
             "wait": wait,
         }
         result: list[dict[str, Any]] = self.control("POST", "/webhooks/send", body)["deliveries"]
@@ -339,6 +343,45 @@ class SandboxHandle:
             self.log.unlink()
 
     def __enter__(self) -> SandboxHandle:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class WebhookReceiver:
+    """A loopback HTTP endpoint that records each delivery and answers the next queued status.
+
+    Headers are recorded with lower-case names. Use as a context manager, or call ``close``.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/webhooks/partner-center"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> WebhookReceiver:
         return self
 
     def __exit__(

@@ -28,7 +28,15 @@ from .world import PartnerCenterError
 if TYPE_CHECKING:
     from .app import Sandbox
 
-MODES = ("normal", "duplicate", "out-of-order", "forged-signature", "wrong-cert-url", "untrusted-cert")
+MODES = (
+    "normal",
+    "duplicate",
+    "out-of-order",
+    "forged-signature",
+    "wrong-cert-url",
+    "untrusted-cert",
+    "redirecting-cert-url",
+)
 ACCEPTED = "reseller-relationship-accepted-by-customer"
 
 
@@ -162,8 +170,8 @@ class Webhooks:
             "ResourceChangeUtcDate": change_date(moment),
         }
 
-    def _signed(self, payload: dict[str, Any], mode: str) -> tuple[bytes, dict[str, str]]:
-        body = json.dumps(payload).encode()
+    def _signed(self, payload: dict[str, Any] | bytes, mode: str) -> tuple[bytes, dict[str, str]]:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         pki = self.sb.pki
         cert_url = self.sb.endpoints.certificate_url
         if mode == "forged-signature":
@@ -176,6 +184,8 @@ class Webhooks:
             cert_url = cert_url.replace("/cert/", "/cert/untrusted/")
         else:
             signature = pki.signer.sign(body)
+        if mode == "redirecting-cert-url":
+            cert_url = cert_url.replace("/cert/", "/cert/redirect/")
         if mode == "wrong-cert-url":
             port = urlsplit(cert_url).port
             cert_url = cert_url.replace(f"//127.0.0.1:{port}", f"//localhost:{port}")
@@ -189,8 +199,14 @@ class Webhooks:
         }
         return body, headers
 
-    def dispatch(self, payload: dict[str, Any], mode: str = "normal", url: str | None = None) -> list[str]:
-        """Queue the event for delivery in ``mode``; return the delivery ids, in sending order."""
+    def dispatch(
+        self, payload: dict[str, Any] | bytes, mode: str = "normal", url: str | None = None
+    ) -> list[str]:
+        """Queue the event for delivery in ``mode``; return the delivery ids, in sending order.
+
+        ``payload`` as bytes is sent and signed verbatim, so a receiver's handling of a correctly
+        signed but malformed body can be tested.
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         target = url or (self.registration or {}).get("WebhookUrl")
@@ -202,6 +218,8 @@ class Webhooks:
         if mode == "duplicate":
             payloads = [payload, payload]
         elif mode == "out-of-order":
+            if isinstance(payload, bytes):
+                raise ValueError("out-of-order needs an event, not a raw body")
             older = dict(payload)
             moment = dt.datetime.fromisoformat(payload["ResourceChangeUtcDate"][:26] + "+00:00")
             older["ResourceChangeUtcDate"] = change_date(moment - dt.timedelta(minutes=1))
@@ -209,7 +227,8 @@ class Webhooks:
         deliveries = []
         for item in payloads:
             body, headers = self._signed(item, mode)
-            delivery = Delivery(str(uuid.uuid4()), item["EventName"], mode, target, body, headers)
+            name = "" if isinstance(item, bytes) else str(item["EventName"])
+            delivery = Delivery(str(uuid.uuid4()), name, mode, target, body, headers)
             self.deliveries[delivery.id] = delivery
             deliveries.append(delivery)
         task = asyncio.get_running_loop().create_task(self._deliver_in_order(deliveries))

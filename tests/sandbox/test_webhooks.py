@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,40 +16,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
+from sandbox.testing import WebhookReceiver
 from tests.sandbox.conftest import Api
 
 ACCEPTED = "reseller-relationship-accepted-by-customer"
 
 
-class Receiver:
-    """A loopback HTTP endpoint that records each delivery and answers the next queued status."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/webhooks/partner-center"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as found:
+        yield found
 
 
 def _register(api: Api, url: str, events: list[str]) -> Any:
@@ -198,3 +172,36 @@ def test_webhooks_only_go_to_loopback(sandbox, api: Api):
     response = _register(api, "https://example.invalid/hook", [ACCEPTED])
 
     assert response.status_code == 400
+
+
+def test_redirecting_cert_url_mode_answers_a_redirect_to_the_genuine_certificate(sandbox, api: Api, receiver):
+    sandbox.send_webhook(
+        customer_id=sandbox.customer("contoso"), url=receiver.url, mode="redirecting-cert-url"
+    )
+
+    [(headers, body)] = receiver.received
+    first = api.http.get(headers["x-ms-certificate-url"], allow_redirects=False)
+
+    assert first.status_code == 302
+    assert first.headers["Location"] == sandbox.certificate_url
+    redirected = {**headers, "x-ms-certificate-url": first.headers["Location"]}
+    _verify(api, redirected, body, sandbox.webhook_trust_roots)
+
+
+def test_a_raw_body_is_sent_and_signed_verbatim(sandbox, api: Api, receiver):
+    sandbox.send_webhook(url=receiver.url, raw_body='{"EventName": ')
+
+    [(headers, body)] = receiver.received
+
+    assert body == b'{"EventName": '
+    _verify(api, headers, body, sandbox.webhook_trust_roots)
+
+
+def test_certificate_fetches_are_in_the_ledger_and_can_be_faulted(sandbox, api: Api):
+    sandbox.add_fault("status", service="cert", status=503)
+
+    statuses = [api.http.get(sandbox.certificate_url).status_code for _ in range(2)]
+
+    fetches = [r for r in sandbox.requests() if r["service"] == "cert"]
+    assert statuses == [503, 200]
+    assert [r["status"] for r in fetches] == [503, 200]
