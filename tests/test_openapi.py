@@ -249,8 +249,11 @@ def test_every_shared_example_is_used() -> None:
     assert referenced == set(DOCUMENT["components"]["examples"])
 
 
-@pytest.mark.parametrize(("where", "schema", "value"), list(documented_examples()), ids=lambda x: str(x))
-def test_documented_example_fits_its_schema(where: str, schema: str, value: Any) -> None:
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [pytest.param(schema, value, id=where) for where, schema, value in documented_examples()],
+)
+def test_documented_example_fits_its_schema(schema: str, value: Any) -> None:
     validator_at(schema).validate(value)
 
 
@@ -275,7 +278,9 @@ T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 
 def assert_documented(method: str, path: str, response: ApiResponse) -> None:
     status = str(response.status)
-    responses = DOCUMENT["paths"][path][method]["responses"]
+    operation = DOCUMENT["paths"].get(path, {}).get(method)
+    assert operation, f"{method} {path} is not documented"
+    responses = operation["responses"]
     assert status in responses, f"{method} {path} answered an undocumented {status}"
     pointer = f"/paths/{escape(path)}/{method}/responses/{status}"
     if "$ref" in responses[status]:
