@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -169,6 +170,11 @@ def test_server_url_is_the_hosts_route_prefix() -> None:
     assert [server["url"] for server in DOCUMENT["servers"]] == [f"/{prefix}"]
 
 
+def test_version_is_the_projects() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert DOCUMENT["info"]["version"] == project["version"]
+
+
 def test_every_registered_http_route_is_documented() -> None:
     routes = registered_routes()
     assert routes, "function_app registers no HTTP route"
@@ -225,12 +231,8 @@ def test_every_request_and_response_has_an_example() -> None:
         bodies += [(status, resolve(response)) for status, response in operation["responses"].items()]
         for what, body in bodies:
             for media_type, media in body["content"].items():
-                assert media.get("example") is not None or media.get("examples"), (
-                    method,
-                    path,
-                    what,
-                    media_type,
-                )
+                has_example = media.get("example") is not None or media.get("examples")
+                assert has_example, f"{method} {path} {what} {media_type} has no example"
 
 
 def test_every_operation_id_is_unique() -> None:
