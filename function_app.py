@@ -59,6 +59,11 @@ def partner_center_webhook(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(lambda: _admin().receive_webhook(req.headers, req.get_body()))
 
 
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(lambda: _admin().openapi())
+
+
 @app.queue_trigger(arg_name="msg", queue_name="transfer-events", connection="AzureWebJobsStorage")
 def on_transfer_event(msg: func.QueueMessage) -> None:
     _services().workflow.handle_message(msg.get_body(), msg.dequeue_count or 1)

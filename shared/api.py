@@ -31,6 +31,7 @@ from .errors import (
     ServiceError,
     UnauthorizedError,
 )
+from .openapi import openapi_document
 from .regions import UnknownCountryError, region_of
 from .store import (
     ActiveTransferExistsError,
@@ -39,6 +40,7 @@ from .store import (
     TransferRecord,
 )
 from .transport import GUID
+from .webhooks import WebhookRejectedError
 from .workflow import RegionMismatchError, StartRequest
 
 if TYPE_CHECKING:
@@ -165,6 +167,9 @@ class AdminApi:
             return upstream_problem(502, "Upstream service error", error)
         return ApiResponse(200, {"transferId": transfer.id, **plan.to_json()})
 
+    def openapi(self) -> ApiResponse:
+        return ApiResponse(200, dict(openapi_document()))
+
     # -- what changes a transfer ------------------------------------------------------------------
 
     def start_transfer(self, body: bytes) -> ApiResponse:
@@ -202,8 +207,6 @@ class AdminApi:
 
     def receive_webhook(self, headers: Mapping[str, str], body: bytes) -> ApiResponse:
         """Verify the delivery, then queue it: 200 only once the event is safely on the queue."""
-        from .webhooks import WebhookRejectedError
-
         try:
             event = self._services.webhooks.verify(headers, body)
         except WebhookRejectedError as error:

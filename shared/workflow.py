@@ -780,7 +780,9 @@ def _line_from(transfer_id: str, planned: PlanLine) -> Line:
         original_subscription_ids=planned.subscription_ids,
         explanation=planned.explanation[:4000],
         # Only an equivalent offer moves licences at cutover; the pre-flight counted who holds the SKU.
-        users_to_move=planned.users.holders if planned.users and planned.decision is Decision.EQUIVALENT else 0,
+        users_to_move=planned.users.holders
+        if planned.users and planned.decision is Decision.EQUIVALENT
+        else 0,
     )
     if planned.decision in (Decision.SKIPPED,):
         return replace(line, state=LineState.SKIPPED, reason=planned.reason or planned.explanation[:500])

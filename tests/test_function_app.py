@@ -17,20 +17,40 @@ from shared.store import TransferStore
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def test_app_indexes_the_intended_routes_with_unique_names_and_function_keys() -> None:
+def test_app_indexes_every_entry_point_with_unique_names_and_function_keys() -> None:
     functions = function_app.app.get_functions()
     names = [f.get_function_name() for f in functions]
-    routes = {}
+    triggers = {}
     for f in functions:
-        trigger = next(b for b in json.loads(f.get_function_json())["bindings"] if b["type"] == "httpTrigger")
-        routes[f.get_function_name()] = (trigger["route"], trigger["methods"], trigger["authLevel"])
+        trigger = next(
+            b for b in json.loads(f.get_function_json())["bindings"] if b["type"].endswith("Trigger")
+        )
+        triggers[f.get_function_name()] = trigger
 
     assert len(names) == len(set(names))
+    routes = {
+        name: (t["route"], t["methods"], t["authLevel"])
+        for name, t in triggers.items()
+        if t["type"] == "httpTrigger"
+    }
     assert routes == {
+        "start_transfer": ("transfers", ["POST"], "FUNCTION"),
         "list_transfers": ("transfers", ["GET"], "FUNCTION"),
         "get_transfer": ("transfers/{id}", ["GET"], "FUNCTION"),
         "plan_transfer": ("transfers/{id}/plan", ["GET"], "FUNCTION"),
+        "approve_transfer": ("transfers/{id}/approve", ["POST"], "FUNCTION"),
+        "retry_transfer": ("transfers/{id}/retry", ["POST"], "FUNCTION"),
+        "cancel_transfer": ("transfers/{id}/cancel", ["POST"], "FUNCTION"),
+        "partner_center_webhook": ("webhooks/partner-center", ["POST"], "FUNCTION"),
+        "openapi_document": ("openapi.json", ["GET"], "ANONYMOUS"),
     }
+    queue = triggers["on_transfer_event"]
+    assert (queue["type"], queue["queueName"], queue["connection"]) == (
+        "queueTrigger",
+        "transfer-events",
+        "AzureWebJobsStorage",
+    )
+    assert triggers["scan_transfers"]["schedule"] == "%TRANSFER_SCAN_SCHEDULE%"
 
 
 def start(store: TransferStore, state: TransferState = TransferState.AWAITING_ACCEPTANCE) -> Transfer:

@@ -21,7 +21,7 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from shared import api
+from shared import bootstrap
 from shared.api import ApiResponse
 from shared.catalog.inventory import Inventory
 from shared.catalog.offers import Catalog, CatalogItem
@@ -31,6 +31,7 @@ from shared.domain import (
     HistoryEntry,
     Line,
     LineState,
+    Replacement,
     SourceChannel,
     Transfer,
     TransferOptions,
@@ -326,9 +327,9 @@ def blocked_with_lines(store: TransferStore) -> str:
         state=LineState.ORDERED,
         original_expires=datetime(2026, 12, 31, tzinfo=UTC),
         decision="equivalent",
-        catalog_item_ids=("CFQ7TTC046C3:0001:CFQ7TTC0KA85",),
-        replacement_sku_ids=(O365_E3_NO_TEAMS,),
-        purchase_request_id=str(uuid.uuid4()),
+        replacements=(Replacement("CFQ7TTC046C3:0001:CFQ7TTC0KA85", O365_E3_NO_TEAMS, 25, "P1Y", "monthly"),),
+        original_subscription_ids=(str(uuid.uuid4()),),
+        explanation="Office 365 E3 is not sold in US; its successor replaces it.",
         order_ids=("b1c2d3e4",),
         subscription_ids=(str(uuid.uuid4()),),
         users_to_move=25,
@@ -350,7 +351,7 @@ def test_listed_transfers_match_the_documented_page(app_store: TransferStore) ->
     started(app_store)
     started(app_store, contact_email="it@fabrikam.example")
     blocked_with_lines(app_store)
-    admin = api.admin_api()
+    admin = bootstrap.services().admin
 
     first = admin.list_transfers({"pageSize": "2"})
     rest = admin.list_transfers({"pageSize": "2", "continuationToken": first.body["continuationToken"]})
@@ -363,7 +364,7 @@ def test_listed_transfers_match_the_documented_page(app_store: TransferStore) ->
 def test_a_full_record_matches_the_documented_record(app_store: TransferStore) -> None:
     transfer_id = blocked_with_lines(app_store)
 
-    response = api.admin_api().get_transfer(transfer_id)
+    response = bootstrap.services().admin.get_transfer(transfer_id)
 
     assert response.status == 200
     assert {line["state"] for line in response.body["lines"]} == {"Ordered", "NeedsApproval"}
@@ -386,14 +387,14 @@ def test_a_full_record_matches_the_documented_record(app_store: TransferStore) -
 def test_refusals_match_the_documented_problems(
     app_store: TransferStore, method: str, path: str, call: Callable[[api.AdminApi], ApiResponse]
 ) -> None:
-    response = call(api.admin_api())
+    response = call(bootstrap.services().admin)
 
     assert response.status in (400, 404)
     assert_documented(method, path, response)
 
 
 def test_plan_refused_before_acceptance_matches_the_documented_problem(app_store: TransferStore) -> None:
-    response = api.admin_api().plan_transfer(started(app_store).id)
+    response = bootstrap.services().admin.plan_transfer(started(app_store).id)
 
     assert response.status == 409
     assert_documented("get", "/transfers/{id}/plan", response)

@@ -41,7 +41,8 @@ def accepted(services: Services, transfer: dict[str, Any], *, source: str = "web
 def record(services: Services, transfer_id: str) -> dict[str, Any]:
     answer = services.admin.get_transfer(transfer_id)
     assert answer.status == 200, answer.body
-    return answer.body
+    body: dict[str, Any] = answer.body
+    return body
 
 
 def test_start_issues_the_invitation_and_a_gdap_request_for_the_cutover_roles(
