@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -192,8 +193,14 @@ def load_app(module_name: str) -> func.FunctionRegister:
     return apps[0]
 
 
+_indexed: weakref.WeakKeyDictionary[func.FunctionRegister, list[Any]] = weakref.WeakKeyDictionary()
+
+
 def registrations(app: func.FunctionRegister, settings: Mapping[str, str]) -> list[Registered]:
-    return [_registered(function, settings) for function in app.get_functions()]
+    # get_functions() indexes once per app (a second call reports every name as a duplicate).
+    if app not in _indexed:
+        _indexed[app] = app.get_functions()
+    return [_registered(function, settings) for function in _indexed[app]]
 
 
 def _registered(function: Any, settings: Mapping[str, str]) -> Registered:

@@ -1,0 +1,47 @@
+"""A small app for the local host's tests: a route with parameters, a queue that records, a timer."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+received: list[func.QueueMessage] = []
+ticks: list[func.TimerRequest] = []
+_lock = threading.Lock()
+
+
+@app.route(route="items/{item}/notes/{note:int}", methods=["GET", "POST"])
+def echo(req: func.HttpRequest) -> func.HttpResponse:
+    seen = {
+        "method": req.method,
+        "route": dict(req.route_params),
+        "params": dict(req.params),
+        "header": req.headers.get("x-sample"),
+        "body": req.get_body().decode(),
+    }
+    return func.HttpResponse(
+        json.dumps(seen), status_code=201, headers={"X-Echo": "yes"}, mimetype="application/json"
+    )
+
+
+@app.route(route="broken", methods=["GET"])
+def broken(req: func.HttpRequest) -> func.HttpResponse:
+    raise RuntimeError("this route always fails")
+
+
+@app.queue_trigger(arg_name="msg", queue_name="%SAMPLE_QUEUE%", connection="AzureWebJobsStorage")
+def record(msg: func.QueueMessage) -> None:
+    with _lock:
+        received.append(msg)
+    if b"fail" in msg.get_body():
+        raise ValueError("a message marked to fail")
+
+
+@app.timer_trigger(arg_name="timer", schedule="%SAMPLE_SCHEDULE%", run_on_startup=False)
+def tick(timer: func.TimerRequest) -> None:
+    with _lock:
+        ticks.append(timer)
