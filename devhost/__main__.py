@@ -33,7 +33,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("azure").setLevel(logging.WARNING)
     # As the Functions host does, local settings become the worker's environment (which wins).
     os.environ.update(load_settings(os.environ, args.local_settings))
-    sys.path.insert(0, os.getcwd())
 
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

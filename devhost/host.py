@@ -40,7 +40,7 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.functions.queue import QueueMessage as FunctionQueueMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient
@@ -235,9 +235,11 @@ def _registered(function: Any, settings: Mapping[str, str]) -> Registered:
             connection=trigger.get("connection") or "AzureWebJobsStorage",
         )
     if trigger["type"] == "timerTrigger":
+        schedule = Schedule.parse(resolve(trigger["schedule"], settings))
+        schedule.next_after(dt.datetime.now(dt.UTC))  # a date that never comes fails the start, not a thread
         return TimerFunction(
             **common,
-            schedule=Schedule.parse(resolve(trigger["schedule"], settings)),
+            schedule=schedule,
             run_on_startup=bool(trigger.get("runOnStartup", False)),
         )
     raise HostError(f"{name}: trigger {trigger['type']} is not supported by the local host")
@@ -361,7 +363,7 @@ class LocalHost:
         self._lease_s = message_lease_s
         self._grace_s = stop_grace_s
         self._stop = threading.Event()
-        self._in_flight = _InFlight()
+        self.in_flight = _InFlight()
         self._threads: list[threading.Thread] = []
         self._server: _Server | None = None
 
@@ -381,7 +383,7 @@ class LocalHost:
             if isinstance(fn, QueueFunction)
         ]
         self._server = _Server(("127.0.0.1", self._port), self)
-        self._spawn(self._server.serve_forever, "devhost-http")
+        self._spawn(functools.partial(self._server.serve_forever, poll_interval=0.05), "devhost-http")
         for pump in pumps:
             self._spawn(pump.run, f"devhost-queue-{pump.function.name}")
         for fn in self.functions.values():
@@ -396,8 +398,8 @@ class LocalHost:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        if not self._in_flight.wait_below(1, self._grace_s):
-            log.warning("stopping with %d invocations still running", self._in_flight.count)
+        if not self.in_flight.wait_below(1, self._grace_s):
+            log.warning("stopping with %d invocations still running", self.in_flight.count)
         for thread in self._threads:
             thread.join(timeout=max(self._grace_s, 1.0))
 
@@ -407,6 +409,14 @@ class LocalHost:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    def describe(self, fn: Registered) -> dict[str, Any]:
+        """An entry of ``GET /admin/functions``, shaped like the Functions host's."""
+        entry = fn.describe()
+        if isinstance(fn, HttpFunction):
+            prefix = f"/{self.config.route_prefix}" if self.config.route_prefix else ""
+            entry["invoke_url_template"] = f"{self.url}{prefix}/{fn.route.template.strip('/')}"
+        return entry
+
     # ---------------------------------------------------------------- invocations
 
     def invoke(self, fn: Registered, value: Any, reason: str) -> Any:
@@ -414,7 +424,7 @@ class LocalHost:
         invocation = uuid.uuid4()
         started = time.monotonic()
         log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, reason, invocation)
-        with self._in_flight:
+        with self.in_flight:
             try:
                 result = fn.invoke(value)
             except Exception:
@@ -540,7 +550,7 @@ class _QueuePump:
                             visibility_timeout=max(int(self.host._lease_s), 1),
                         )
                     )
-                except HttpResponseError as error:
+                except AzureError as error:
                     log.warning("polling %s failed: %s", self.function.queue_name, error.message)
                     batch = []
                 if batch:
@@ -557,22 +567,23 @@ class _QueuePump:
 
     def _process(self, message: StoredMessage) -> None:
         try:
-            self._handle(message)
+            with self.host.in_flight:  # a graceful stop waits until the message is settled
+                self._handle(message)
         except Exception:
             log.exception("queue %s: message %s was not settled", self.function.queue_name, message.id)
         finally:
             self._running.__exit__()
 
     def _handle(self, message: StoredMessage) -> None:
-        if message.dequeue_count is not None and message.dequeue_count > self.options.max_dequeue_count:
+        body = self._decode(message)
+        if body is None or (message.dequeue_count or 0) > self.options.max_dequeue_count:
+            # Undecodable (the extension's MessageDecodingFailed) or over the count after a crash.
             self._to_poison(message)
             return
         with _Lease(self.queue, message, self.host._lease_s) as lease:
+            reason = f"New queue message detected on '{self.queue.queue_name}'"
             try:
-                value = self._message(message)
-                self.host.invoke(
-                    self.function, value, f"New queue message detected on '{self.queue.queue_name}'"
-                )
+                self.host.invoke(self.function, _function_message(message, body), reason)
             except Exception:
                 failed = True
             else:
@@ -587,16 +598,15 @@ class _QueuePump:
                 lambda: self.queue.update_message(message.id, lease.pop_receipt, visibility_timeout=retry_in)
             )
 
-    def _message(self, message: StoredMessage) -> FunctionQueueMessage:
+    def _decode(self, message: StoredMessage) -> bytes | None:
         text: str = message.content
-        if self.options.base64:
-            try:
-                body = base64.b64decode(text, validate=True)
-            except (binascii.Error, ValueError) as error:
-                raise HostError(f"message {message.id} is not base64 (host.json messageEncoding)") from error
-        else:
-            body = text.encode("utf-8")
-        return _function_message(message, body)
+        if not self.options.base64:
+            return text.encode("utf-8")
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            log.warning("message %s is not base64 (host.json messageEncoding)", message.id)
+            return None
 
     def _to_poison(self, message: StoredMessage, pop_receipt: str | None = None) -> None:
         log.warning(
@@ -645,8 +655,8 @@ class _Lease:
                 renewed = self.queue.update_message(
                     self.message_id, self.pop_receipt, visibility_timeout=self._lease_s
                 )
-            except HttpResponseError:
-                return  # the function settled the message itself
+            except AzureError:
+                return  # the function settled the message itself, or storage is gone
             self.pop_receipt = renewed.pop_receipt
 
 
@@ -667,8 +677,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_request(self) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
         path = unquote(parts.path)
         prefix = f"/{self.server.host.config.route_prefix}" if self.server.host.config.route_prefix else ""
         if path == "/admin/functions" or path.startswith("/admin/functions/"):
@@ -698,6 +707,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         self.handle_request()
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline().strip():  # trailers, up to the blank line
+                pass
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def _route(self, path: str, query: str, body: bytes) -> None:
         for fn in self.server.host.functions.values():
@@ -744,7 +765,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command != "GET":
                 self._send(405, b"Method Not Allowed", "text/plain")
                 return
-            listing = [fn.describe() for fn in host.functions.values()]
+            listing = [host.describe(fn) for fn in host.functions.values()]
             self._send(200, json.dumps(listing).encode(), "application/json")
             return
         fn = host.functions.get(name) or next(
@@ -753,7 +774,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fn is None:
             self._send(404, b"Not Found", "text/plain")
         elif self.command == "GET":
-            self._send(200, json.dumps(fn.describe()).encode(), "application/json")
+            self._send(200, json.dumps(host.describe(fn)).encode(), "application/json")
         elif self.command != "POST":
             self._send(405, b"Method Not Allowed", "text/plain")
         else:

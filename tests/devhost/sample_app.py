@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import azure.functions as func
 
@@ -35,6 +36,8 @@ def broken(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.queue_trigger(arg_name="msg", queue_name="%SAMPLE_QUEUE%", connection="AzureWebJobsStorage")
 def record(msg: func.QueueMessage) -> None:
+    if b"slow" in msg.get_body():
+        time.sleep(1)
     with _lock:
         received.append(msg)
     if b"fail" in msg.get_body():

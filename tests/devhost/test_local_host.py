@@ -161,14 +161,31 @@ def test_messages_run_concurrently_and_each_once(start_host, settings):
     assert sorted(bodies()) == [f"message {index}".encode() for index in range(6)]
 
 
-def test_message_not_in_base64_is_poisoned_without_reaching_the_function(start_host, settings):
+def test_message_not_in_base64_goes_straight_to_poison_without_reaching_the_function(start_host, settings):
     start_host()
     QueueClient.from_connection_string(
         settings["AzureWebJobsStorage"], settings["SAMPLE_QUEUE"]
     ).send_message("not base64!")
     poison = queue(settings, settings["SAMPLE_QUEUE"] + "-poison")
-    wait_for(lambda: len(poison.peek_messages()) == 1, timeout_s=15)
+    wait_for(lambda: len(poison.peek_messages()) == 1, timeout_s=2)
     assert sample_app.received == []
+    assert queue(settings).peek_messages() == []
+
+
+def test_stop_lets_a_running_message_finish_and_settle(start_host, settings):
+    host = start_host()
+    queue(settings).send_message("slow work")
+    wait_for(lambda: host.in_flight.count > 0)
+    host.stop()
+    assert bodies() == [b"slow work"]
+    assert queue(settings).get_queue_properties().approximate_message_count == 0
+
+
+def test_chunked_request_body_reaches_the_function(start_host):
+    host = start_host()
+    chunks = iter([b"hel", b"lo"])
+    response = requests.post(f"{host.url}/api/items/a/notes/1", data=chunks, timeout=5)
+    assert response.json()["body"] == "hello"
 
 
 # ---------------------------------------------------------------------------------------- timers
@@ -198,6 +215,8 @@ def test_admin_lists_every_function_with_its_trigger(start_host, settings):
         "record": "queueTrigger",
         "tick": "timerTrigger",
     }
+    [echo] = [item for item in listing if item["name"] == "echo"]
+    assert echo["invoke_url_template"].endswith("/api/items/{item}/notes/{note:int}")
     [record] = [item for item in listing if item["name"] == "record"]
     assert record["config"]["bindings"][0]["queueName"] == "%SAMPLE_QUEUE%"
 
