@@ -5,7 +5,8 @@ real host, so a route, queue name or schedule changed in ``function_app.py`` cha
 here. Queue triggers follow host.json ``extensions.queues`` the way the Storage extension does:
 a message is leased while it runs, deleted on success, made visible again after
 ``visibilityTimeout`` on failure and moved to ``<queue>-poison`` after ``maxDequeueCount``
-attempts. Function keys are not enforced, as under Core Tools.
+attempts (a message that is not base64 goes there at once, as the extension's decoding-failure
+handler does). Function keys are not enforced, as under Core Tools.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ log = logging.getLogger("devhost")
 
 DEFAULT_PORT = 7071
 MESSAGE_LEASE_S = 600.0
-"""How long a running message stays invisible before the host renews it (the extension's 10 minutes)."""
+"""The visibility a running message is held at, renewed at half-time (the extension's 10 minutes):
+after a crash the message reappears within this."""
 STOP_GRACE_S = 10.0
 _MIN_POLL_S = 0.1
 _SETTING = re.compile(r"%([^%]+)%")
@@ -267,26 +269,34 @@ class RouteTemplate:
     template: str
     pattern: re.Pattern[str]
     names: tuple[str, ...]
+    precedence: tuple[int, ...]
+    """Sorts before a template it overlaps with when more specific, segment by segment, as ASP.NET
+    routing does: a literal before a constrained parameter, before a parameter, before a catch-all."""
 
     @classmethod
     def parse(cls, template: str) -> RouteTemplate:
         names: list[str] = []
         parts: list[str] = []
+        precedence: list[int] = []
         for index, segment in enumerate(template.strip("/").split("/")):
             separator = "/" if index else ""
             whole = _PARAM.fullmatch(segment)
             if whole is not None and (whole.group(1) or whole.group(4)):
                 parts.append(f"(?:{re.escape(separator)}{cls._group(whole, len(names))})?")
                 names.append(whole.group(2))
+                precedence.append(4 if whole.group(1) else 3)
                 continue
+            params = list(_PARAM.finditer(segment))
+            precedence.append(0 if not params else 1 if params[0].group(3) or len(params) > 1 else 2)
             pieces, position = [re.escape(separator)], 0
-            for match in _PARAM.finditer(segment):
+            for match in params:
                 pieces += [re.escape(segment[position : match.start()]), cls._group(match, len(names))]
                 names.append(match.group(2))
                 position = match.end()
             pieces.append(re.escape(segment[position:]))
             parts.append("".join(pieces))
-        return cls(template, re.compile("".join(parts), re.IGNORECASE), tuple(names))
+        pattern = re.compile("".join(parts), re.IGNORECASE)
+        return cls(template, pattern, tuple(names), tuple(precedence))
 
     @staticmethod
     def _group(match: re.Match[str], index: int) -> str:
@@ -359,6 +369,7 @@ class LocalHost:
         self.settings = dict(settings)
         self.config = HostConfig.load(host_json)
         self.functions: dict[str, Registered] = {}
+        self.routes: list[HttpFunction] = []
         self._port = port
         self._lease_s = message_lease_s
         self._grace_s = stop_grace_s
@@ -377,6 +388,10 @@ class LocalHost:
     def start(self) -> LocalHost:
         app = load_app(self.app_module)
         self.functions = {fn.name: fn for fn in registrations(app, self.settings)}
+        self.routes = sorted(
+            (fn for fn in self.functions.values() if isinstance(fn, HttpFunction)),
+            key=lambda fn: fn.route.precedence,
+        )
         pumps = [
             _QueuePump(self, fn, self._queue_client(fn))
             for fn in self.functions.values()
@@ -721,8 +736,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _route(self, path: str, query: str, body: bytes) -> None:
-        for fn in self.server.host.functions.values():
-            if not isinstance(fn, HttpFunction) or self.command not in fn.methods:
+        for fn in self.server.host.routes:
+            if self.command not in fn.methods:
                 continue
             route_params = fn.route.match(path)
             if route_params is None:

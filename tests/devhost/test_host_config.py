@@ -81,3 +81,16 @@ def test_project_host_json_is_read():
     config = HostConfig.load(ROOT / "host.json")
     assert config.route_prefix == "api"
     assert config.queues.max_dequeue_count >= 1
+
+
+def test_literal_route_outranks_a_parameter_in_the_same_place():
+    routes = [
+        RouteTemplate.parse(t)
+        for t in ("transfers/{*rest}", "transfers/{id}", "transfers/{id:guid}", "transfers/search")
+    ]
+    assert [r.template for r in sorted(routes, key=lambda r: r.precedence)] == [
+        "transfers/search",
+        "transfers/{id:guid}",
+        "transfers/{id}",
+        "transfers/{*rest}",
+    ]
