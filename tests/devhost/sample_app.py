@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
 import azure.functions as func
+from azure.storage.queue import QueueClient
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -42,6 +44,12 @@ def record(msg: func.QueueMessage) -> None:
         received.append(msg)
     if b"fail" in msg.get_body():
         raise ValueError("a message marked to fail")
+    if b"defer" in msg.get_body() and msg.dequeue_count == 1:
+        # Hide the message again itself, as a step that waits does: the host must not delete it.
+        queue = QueueClient.from_connection_string(
+            os.environ["AzureWebJobsStorage"], os.environ["SAMPLE_QUEUE"]
+        )
+        queue.update_message(msg.id, msg.pop_receipt, visibility_timeout=1)
 
 
 @app.timer_trigger(arg_name="timer", schedule="%SAMPLE_SCHEDULE%", run_on_startup=False)

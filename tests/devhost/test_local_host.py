@@ -152,6 +152,17 @@ def test_failing_message_is_retried_then_moved_to_the_poison_queue(start_host, s
     assert queue(settings).peek_messages() == []
 
 
+def test_message_whose_visibility_the_function_changed_is_left_alone(start_host, settings, monkeypatch):
+    for name in ("AzureWebJobsStorage", "SAMPLE_QUEUE"):
+        monkeypatch.setenv(name, settings[name])
+    start_host()
+    queue(settings).send_message("defer me")
+    wait_for(lambda: len(sample_app.received) == 2)
+    assert [m.dequeue_count for m in sample_app.received] == [1, 2]
+    wait_for(lambda: queue(settings).get_queue_properties().approximate_message_count == 0)
+    assert queue(settings, settings["SAMPLE_QUEUE"] + "-poison").peek_messages() == []
+
+
 def test_messages_run_concurrently_and_each_once(start_host, settings):
     start_host()
     sender = queue(settings)
