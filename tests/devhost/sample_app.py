@@ -44,7 +44,7 @@ def record(msg: func.QueueMessage) -> None:
         received.append(msg)
     if b"fail" in msg.get_body():
         raise ValueError("a message marked to fail")
-    if b"defer" in msg.get_body() and msg.dequeue_count == 1:
+    if b"defer" in msg.get_body() and msg.dequeue_count == 1 and msg.id:
         # Hide the message again itself, as a step that waits does: the host must not delete it.
         queue = QueueClient.from_connection_string(
             os.environ["AzureWebJobsStorage"], os.environ["SAMPLE_QUEUE"]
