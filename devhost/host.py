@@ -59,6 +59,7 @@ after a crash the message reappears within this."""
 STOP_GRACE_S = 10.0
 _MIN_POLL_S = 0.1
 _SETTING = re.compile(r"%([^%]+)%")
+_STORAGE = "AzureWebJobsStorage"
 _BY_HOST_API = "This function was programmatically called via the host APIs."
 
 
@@ -146,6 +147,26 @@ class HostConfig:
 
 
 @dataclass(frozen=True)
+class QueueOutput:
+    """A queue output binding: a ``func.Out`` parameter, or ``$return``."""
+
+    name: str
+    queue_name: str
+    connection: str
+
+
+class _Out(func.Out[Any]):
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+@dataclass(frozen=True)
 class Registered:
     """One function as indexed: its name, trigger binding and the parameter the trigger fills."""
 
@@ -153,13 +174,18 @@ class Registered:
     trigger: str
     bindings: list[dict[str, Any]]
     arg_name: str
+    outputs: tuple[QueueOutput, ...]
     user_function: Callable[..., Any]
 
-    def invoke(self, value: Any) -> Any:
-        result = self.user_function(**{self.arg_name: value})
+    def invoke(self, value: Any) -> tuple[Any, dict[str, Any]]:
+        """Call the function; return its result and what each output binding received."""
+        outs = {output.name: _Out() for output in self.outputs if output.name != "$return"}
+        result = self.user_function(**{self.arg_name: value}, **outs)
         if inspect.iscoroutine(result):
-            return asyncio.run(result)
-        return result
+            result = asyncio.run(result)
+        produced = {name: out.get() for name, out in outs.items()}
+        produced["$return"] = result
+        return result, produced
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "trigger": self.trigger, "config": {"bindings": self.bindings}}
@@ -169,7 +195,6 @@ class Registered:
 class HttpFunction(Registered):
     route: RouteTemplate
     methods: frozenset[str]
-    auth_level: str
 
 
 @dataclass(frozen=True)
@@ -209,18 +234,35 @@ def _registered(function: Any, settings: Mapping[str, str]) -> Registered:
     name: str = function.get_function_name()
     bindings: list[dict[str, Any]] = json.loads(function.get_function_json())["bindings"]
     triggers = [binding for binding in bindings if binding["type"].endswith("Trigger")]
+    outputs = tuple(
+        QueueOutput(b["name"], resolve(b["queueName"], settings).lower(), b.get("connection") or _STORAGE)
+        for b in bindings
+        if b["type"] == "queue" and b["direction"] == "OUT"
+    )
     others = [
-        b for b in bindings if b not in triggers and not (b["type"] == "http" and b["name"] == "$return")
+        b
+        for b in bindings
+        if b not in triggers and b["type"] != "queue" and (b["type"], b["name"]) != ("http", "$return")
     ]
     if len(triggers) != 1 or others:
-        raise HostError(f"{name}: the local host runs one trigger and no other bindings, got {bindings}")
+        raise HostError(f"{name}: the local host runs a trigger and queue outputs only, got {bindings}")
     trigger = triggers[0]
+    user_function = function.get_user_function()
+    bound = {trigger["name"], *(output.name for output in outputs)}
+    unbound = [
+        parameter.name
+        for parameter in inspect.signature(user_function).parameters.values()
+        if parameter.name not in bound and parameter.default is inspect.Parameter.empty
+    ]
+    if unbound:
+        raise HostError(f"{name}: the local host has nothing to pass for {', '.join(unbound)}")
     common: dict[str, Any] = {
         "name": name,
         "trigger": trigger["type"],
         "bindings": bindings,
         "arg_name": trigger["name"],
-        "user_function": function.get_user_function(),
+        "outputs": outputs,
+        "user_function": user_function,
     }
     if trigger["type"] == "httpTrigger":
         methods = trigger.get("methods") or ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
@@ -228,13 +270,12 @@ def _registered(function: Any, settings: Mapping[str, str]) -> Registered:
             **common,
             route=RouteTemplate.parse(resolve(trigger.get("route") or name, settings)),
             methods=frozenset(method.upper() for method in methods),
-            auth_level=str(trigger.get("authLevel", "FUNCTION")).lower(),
         )
     if trigger["type"] == "queueTrigger":
         return QueueFunction(
             **common,
             queue_name=resolve(trigger["queueName"], settings).lower(),
-            connection=trigger.get("connection") or "AzureWebJobsStorage",
+            connection=trigger.get("connection") or _STORAGE,
         )
     if trigger["type"] == "timerTrigger":
         schedule = Schedule.parse(resolve(trigger["schedule"], settings))
@@ -392,11 +433,7 @@ class LocalHost:
             (fn for fn in self.functions.values() if isinstance(fn, HttpFunction)),
             key=lambda fn: fn.route.precedence,
         )
-        pumps = [
-            _QueuePump(self, fn, self._queue_client(fn))
-            for fn in self.functions.values()
-            if isinstance(fn, QueueFunction)
-        ]
+        pumps = [_QueuePump(self, fn) for fn in self.functions.values() if isinstance(fn, QueueFunction)]
         self._server = _Server(("127.0.0.1", self._port), self)
         self._spawn(functools.partial(self._server.serve_forever, poll_interval=0.05), "devhost-http")
         for pump in pumps:
@@ -441,7 +478,8 @@ class LocalHost:
         log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, reason, invocation)
         with self.in_flight:
             try:
-                result = fn.invoke(value)
+                result, produced = fn.invoke(value)
+                self._send_outputs(fn, produced)
             except Exception:
                 log.exception("Executed 'Functions.%s' (Failed, Id=%s)", fn.name, invocation)
                 raise
@@ -452,6 +490,27 @@ class LocalHost:
             (time.monotonic() - started) * 1000,
         )
         return result
+
+    def _send_outputs(self, fn: Registered, produced: Mapping[str, Any]) -> None:
+        """Write what the function set on its queue outputs, after it succeeded, as the host does."""
+        for output in fn.outputs:
+            value = produced.get(output.name)
+            if value is None:
+                continue
+            queue = self._connect(output.connection, output.queue_name, f"{fn.name} output")
+            with contextlib.suppress(ResourceExistsError):
+                queue.create_queue()
+            for item in value if isinstance(value, list) else [value]:
+                queue.send_message(self._encode(item))
+
+    def _encode(self, item: Any) -> str:
+        if isinstance(item, bytes):
+            data = item
+        else:
+            data = (item if isinstance(item, str) else json.dumps(item)).encode("utf-8")
+        if self.config.queues.base64:
+            return base64.b64encode(data).decode("ascii")
+        return data.decode("utf-8")
 
     def invoke_in_background(self, fn: Registered, value: Any, reason: str) -> None:
         def run() -> None:
@@ -500,11 +559,11 @@ class LocalHost:
         with contextlib.suppress(Exception):  # invoke has logged it; a timer runs again on schedule
             self.invoke(fn, value, reason)
 
-    def _queue_client(self, fn: QueueFunction, queue_name: str | None = None) -> QueueClient:
-        connection = self.settings.get(fn.connection)
+    def _connect(self, setting: str, queue_name: str, user: str) -> QueueClient:
+        connection = self.settings.get(setting)
         if not connection:
-            raise HostError(f"{fn.name}: connection setting {fn.connection} is not set")
-        return QueueClient.from_connection_string(connection, queue_name or fn.queue_name)
+            raise HostError(f"{user}: connection setting {setting} is not set")
+        return QueueClient.from_connection_string(connection, queue_name)
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -534,12 +593,12 @@ def _timer_request(fn: TimerFunction, *, past_due: bool) -> TimerRequest:
 class _QueuePump:
     """Polls one queue and runs its function on messages, with the Storage extension's semantics."""
 
-    def __init__(self, host: LocalHost, fn: QueueFunction, queue: QueueClient) -> None:
+    def __init__(self, host: LocalHost, fn: QueueFunction) -> None:
         self.host = host
         self.function = fn
         self.options = host.config.queues
-        self.queue = queue
-        self.poison = host._queue_client(fn, f"{fn.queue_name}-poison")
+        self.queue = host._connect(fn.connection, fn.queue_name, fn.name)
+        self.poison = host._connect(fn.connection, f"{fn.queue_name}-poison", fn.name)
         for client in (self.queue, self.poison):
             with contextlib.suppress(ResourceExistsError):
                 client.create_queue()

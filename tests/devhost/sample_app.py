@@ -18,7 +18,8 @@ _lock = threading.Lock()
 
 
 @app.route(route="items/{item}/notes/{note:int}", methods=["GET", "POST"])
-def echo(req: func.HttpRequest) -> func.HttpResponse:
+@app.queue_output(arg_name="echoed", queue_name="%SAMPLE_QUEUE%-echoed", connection="AzureWebJobsStorage")
+def echo(req: func.HttpRequest, echoed: func.Out[str]) -> func.HttpResponse:
     seen = {
         "method": req.method,
         "route": dict(req.route_params),
@@ -26,6 +27,8 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
         "header": req.headers.get("x-sample"),
         "body": req.get_body().decode(),
     }
+    if seen["body"]:
+        echoed.set(seen["body"])
     return func.HttpResponse(
         json.dumps(seen), status_code=201, headers={"X-Echo": "yes"}, mimetype="application/json"
     )

@@ -1,5 +1,6 @@
 import json
 
+import azure.functions as func
 import pytest
 
 from devhost.host import (
@@ -10,6 +11,7 @@ from devhost.host import (
     RouteTemplate,
     load_settings,
     parse_timespan,
+    registrations,
     resolve,
 )
 
@@ -94,3 +96,14 @@ def test_literal_route_outranks_a_parameter_in_the_same_place():
         "transfers/{id}",
         "transfers/{*rest}",
     ]
+
+
+def test_function_needing_an_argument_the_host_cannot_give_is_refused_at_start():
+    app = func.FunctionApp()
+
+    @app.timer_trigger(arg_name="timer", schedule="0 * * * * *")
+    def needs_context(timer: func.TimerRequest, context: func.Context) -> None:
+        raise AssertionError("never called")
+
+    with pytest.raises(HostError, match="nothing to pass for context"):
+        registrations(app, {})

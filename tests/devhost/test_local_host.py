@@ -106,6 +106,13 @@ def test_http_call_reaches_the_function_with_route_params_query_headers_and_body
     }
 
 
+def test_queue_output_binding_is_written_after_the_function_returns(start_host, settings):
+    host = start_host()
+    requests.post(f"{host.url}/api/items/a/notes/1", data=b'{"n": 1}', timeout=5).raise_for_status()
+    [written] = queue(settings, settings["SAMPLE_QUEUE"] + "-echoed").peek_messages()
+    assert base64.b64decode(written.content) == b'{"n": 1}'
+
+
 def test_request_outside_the_routes_or_methods_is_not_found(start_host):
     host = start_host()
     assert requests.get(f"{host.url}/api/items/abc/notes/seven", timeout=5).status_code == 404
