@@ -372,14 +372,20 @@ class _InFlight:
     def count(self) -> int:
         return self._count
 
-    def __enter__(self) -> None:
+    def add(self) -> None:
         with self._changed:
             self._count += 1
 
-    def __exit__(self, *_: object) -> None:
+    def done(self) -> None:
         with self._changed:
             self._count -= 1
             self._changed.notify_all()
+
+    def __enter__(self) -> None:
+        self.add()
+
+    def __exit__(self, *_: object) -> None:
+        self.done()
 
     def wait_below(self, limit: int, timeout_s: float, stop: threading.Event | None = None) -> bool:
         """Wait until fewer than ``limit`` run (True) or the timeout passes or ``stop`` is set (False)."""
@@ -394,7 +400,11 @@ class _InFlight:
 
 
 class LocalHost:
-    """The host in this process: HTTP server, queue pumps and timers on threads."""
+    """The host in this process: HTTP server, queue pumps and timers on threads.
+
+    ``settings`` resolve binding expressions and connections; the app's own code reads
+    ``os.environ``, as it does in the worker.
+    """
 
     def __init__(
         self,
@@ -630,7 +640,7 @@ class _QueuePump:
                 if batch:
                     delay = _MIN_POLL_S
                     for message in batch:
-                        self._running.__enter__()
+                        self._running.add()
                         self._workers.submit(self._process, message)
                 elif stop.wait(delay):
                     break
@@ -646,7 +656,7 @@ class _QueuePump:
         except Exception:
             log.exception("queue %s: message %s was not settled", self.function.queue_name, message.id)
         finally:
-            self._running.__exit__()
+            self._running.done()
 
     def _handle(self, message: StoredMessage) -> None:
         body = self._decode(message)
