@@ -907,7 +907,7 @@ class LocalHostHandle:
         self.process = process
         self.pid = process.pid
         self.log = log_path
-        """The host's stderr: its invocation log."""
+        """The host's stderr, its invocation log: removed after a clean stop, kept after a crash or kill."""
 
     def kill(self) -> None:
         """SIGKILL, as a crashed or recycled instance: no grace, nothing settled."""
@@ -923,6 +923,8 @@ class LocalHostHandle:
                 self.kill()
         if self.process.stdout is not None:
             self.process.stdout.close()
+        if self.process.returncode == 0:
+            self.log.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalHostHandle:
         return self

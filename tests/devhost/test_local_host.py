@@ -267,6 +267,7 @@ def test_subprocess_host_serves_then_stops_cleanly(settings, host_json):
         assert requests.get(f"{handle.url}/api/items/a/notes/1", timeout=5).status_code == 201
         assert handle.info["functions"] == ["broken", "echo", "record", "tick"]
     assert handle.process.returncode == 0
+    assert not handle.log.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(handle.pid, 0)
 
@@ -278,3 +279,5 @@ def test_subprocess_host_can_be_killed(settings, host_json):
     handle.close()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{handle.url}/admin/functions", timeout=2)
+    assert "local host at" in handle.log.read_text()  # kept after a kill, for the post-mortem
+    handle.log.unlink()
