@@ -1,16 +1,20 @@
-# The two commands a newcomer needs: `make demo` and `make test`. Both set themselves up.
+# The commands a newcomer needs: `make demo`, `make run` and `make test`. All set themselves up.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: test demo lint typecheck unit bench clean
+.PHONY: test demo run lint typecheck unit bench clean
 
 test: lint typecheck unit
 
 demo: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m devhost.demo
+
+# Azurite, the sandbox and the local host (python -m devhost) until Ctrl-C; PORT=0 picks a free port.
+run: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/python -m devhost.run --port $(or $(PORT),7071)
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .

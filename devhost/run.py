@@ -1,0 +1,81 @@
+"""`make run`: Azurite, the sandbox and the local host together, for trying the product by hand.
+
+The local host gets the sandbox's settings (design.md ★), so every route, queue and timer of
+function_app.py talks to the sandbox's Partner Center, Graph and Entra and stores in Azurite.
+Secret values are never printed, only that they are set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import sys
+import time
+from contextlib import ExitStack
+
+from devhost.azurite import running_azurite
+from devhost.host import DEFAULT_PORT, ROOT, start_local_host
+from sandbox.catalog import reference_csv_path
+from sandbox.testing import start_sandbox
+
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|KEY|PASSWORD", re.IGNORECASE)
+
+
+def shown(name: str, value: str) -> str:
+    """A setting as printed: secrets (by name, or a connection string with a key) only as set."""
+    if _SECRET_NAME.search(name) or "accountkey=" in value.lower():
+        return "(secret, set)"
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devhost.run", description=__doc__)
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="the local host's port (0: a free one)"
+    )
+    parser.add_argument("--scenario", default="default", help="the sandbox's scenario")
+    args = parser.parse_args(argv)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(signum, _interrupt)
+    try:
+        with ExitStack() as running:
+            return _run(running, args.port, args.scenario)
+    except KeyboardInterrupt:
+        print("\nStopped.", flush=True)
+        return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(running: ExitStack, port: int, scenario: str) -> int:
+    print("Starting Azurite, the sandbox and the local host...", flush=True)
+    azurite = running.enter_context(running_azurite())
+    sandbox = running.enter_context(start_sandbox(scenario))
+    settings = {
+        **sandbox.env(),
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SKU_REFERENCE_URL": str(reference_csv_path()),
+    }
+    host = running.enter_context(start_local_host(settings, port=port))
+    print(f"\nLocal host      {host.url}  (HTTP triggers under {host.url}/api)")
+    print(f"Functions       {host.url}/admin/functions  ({', '.join(host.info['functions'])})")
+    print(f"Host log        {host.log}")
+    print(f"Sandbox         {sandbox.base_url}  (control API under /_sandbox, see sandbox/README.md)")
+    print(f"Azurite         queues {azurite.queue_endpoint}, tables {azurite.table_endpoint}")
+    print("\nSettings in use (the environment and local.settings.json add to them):")
+    for name in sorted(settings, key=str.lower):
+        print(f"  {name} = {shown(name, settings[name])}")
+    if (ROOT / "local.settings.json").exists():
+        print("  (local.settings.json is present: its Values apply where these do not)")
+    print("\nRunning; Ctrl-C stops everything.", flush=True)
+    while host.process.poll() is None:
+        time.sleep(0.5)
+    print(f"The local host exited ({host.process.returncode}); see {host.log}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
