@@ -14,11 +14,13 @@ import sys
 import time
 from contextlib import ExitStack
 
-from devhost.azurite import running_azurite
+from devhost.azurite import Azurite, running_azurite
 from devhost.host import DEFAULT_PORT, ROOT, start_local_host
 from sandbox.catalog import reference_csv_path
-from sandbox.testing import start_sandbox
+from sandbox.testing import SandboxHandle, start_sandbox
 
+#: The timer's schedule where no setting gives one: every five minutes, as in Azure (infra/).
+SCAN_SCHEDULE = "0 */5 * * * *"
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|KEY|PASSWORD", re.IGNORECASE)
 
 
@@ -27,6 +29,16 @@ def shown(name: str, value: str) -> str:
     if _SECRET_NAME.search(name) or "accountkey=" in value.lower():
         return "(secret, set)"
     return value
+
+
+def local_settings(sandbox: SandboxHandle, azurite: Azurite) -> dict[str, str]:
+    """The app settings that point the product at the sandbox and Azurite (demo, `make run`, tests)."""
+    return {
+        **sandbox.env(),
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SKU_REFERENCE_URL": str(reference_csv_path()),
+        "TRANSFER_SCAN_SCHEDULE": SCAN_SCHEDULE,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,11 +66,7 @@ def _run(running: ExitStack, port: int, scenario: str) -> int:
     print("Starting Azurite, the sandbox and the local host...", flush=True)
     azurite = running.enter_context(running_azurite())
     sandbox = running.enter_context(start_sandbox(scenario))
-    settings = {
-        **sandbox.env(),
-        "AzureWebJobsStorage": azurite.connection_string,
-        "SKU_REFERENCE_URL": str(reference_csv_path()),
-    }
+    settings = local_settings(sandbox, azurite)
     host = running.enter_context(start_local_host(settings, port=port))
     print(f"\nLocal host      {host.url}  (HTTP triggers under {host.url}/api)")
     print(f"Functions       {host.url}/admin/functions  ({', '.join(host.info['functions'])})")

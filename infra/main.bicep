@@ -105,6 +105,9 @@ param webhookTrustRoots string = ''
 @description('EXPIRY_LEAD_DAYS: how many days before an original subscription\'s next lifecycle date the cutover runs.')
 param expiryLeadDays int = 7
 
+@description('TRANSFER_SCAN_SCHEDULE: NCRONTAB (six fields, UTC) of the timer that backs up missed webhooks and nudges stuck transfers.')
+param transferScanSchedule string = '0 */5 * * * *'
+
 @description('SKU_REFERENCE_URL: Microsoft\'s licensing CSV (product names and service plan identifiers).')
 param skuReferenceUrl string = 'https://download.microsoft.com/download/e/3/e/e3e9faf2-f28b-490a-9ada-c6089a1fc5b0/Product%20names%20and%20service%20plan%20identifiers%20for%20licensing.csv'
 
@@ -299,6 +302,7 @@ var productSettings = {
   WEBHOOK_TRUST_ROOTS: webhookTrustRoots
   EXPIRY_LEAD_DAYS: string(expiryLeadDays)
   SKU_REFERENCE_URL: skuReferenceUrl
+  TRANSFER_SCAN_SCHEDULE: transferScanSchedule
 }
 
 // Created after its roles and secrets, so the first start already resolves the Key Vault references and

@@ -1,0 +1,144 @@
+"""The product as deployed, end to end: function_app.py run by the local host, over HTTP and the queue.
+
+Azurite holds the queue and the tables; the sandbox plays Partner Center, Graph, Entra and the
+customer, and delivers signed webhooks to the host. Every assertion reads either the admin API or
+the sandbox's ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from azure.storage.queue import QueueClient
+
+from devhost.azurite import Azurite
+from devhost.host import LocalHostHandle, start_local_host
+from devhost.run import local_settings
+from sandbox.testing import SandboxHandle
+from shared.bootstrap import Services
+from shared.events import QUEUE_NAME
+
+ACCEPTED = "reseller-relationship-accepted-by-customer"
+
+
+@pytest.fixture
+def host(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Iterator[LocalHostHandle]:
+    with start_local_host(local_settings(sandbox, azurite), message_lease_s=4) as running:
+        yield running
+
+
+def hook_url(host: LocalHostHandle) -> str:
+    return f"{host.url}/api/webhooks/partner-center"
+
+
+def start(host: LocalHostHandle, customer: str) -> dict[str, Any]:
+    body = {"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"}
+    answer = requests.post(f"{host.url}/api/transfers", json=body, timeout=30)
+    assert answer.status_code == 201, answer.text
+    transfer: dict[str, Any] = answer.json()
+    return transfer
+
+
+def wait_for(host: LocalHostHandle, transfer_id: str, state: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        record: dict[str, Any] = requests.get(f"{host.url}/api/transfers/{transfer_id}", timeout=10).json()
+        if record["state"] == state or time.monotonic() > deadline:
+            assert record["state"] == state, record
+            return record
+        time.sleep(0.3)
+
+
+def queued(azurite: Azurite) -> int:
+    queue = QueueClient.from_connection_string(azurite.connection_string, QUEUE_NAME)
+    return int(queue.get_queue_properties().approximate_message_count)
+
+
+def test_signed_webhook_takes_a_started_transfer_to_provisioned(
+    host: LocalHostHandle, services: Services, sandbox: SandboxHandle
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    services.partner_center.create_or_update_webhook_registration(hook_url(host), [ACCEPTED])
+    transfer = start(host, customer)
+
+    accepted = sandbox.accept_invitation(customer)
+
+    deliveries = sandbox.wait_webhooks(accepted["webhookDeliveries"])
+    assert [d["attempts"][-1]["status"] for d in deliveries] == [200]
+    record = wait_for(host, transfer["id"], "Provisioned")
+    assert {line["state"] for line in record["lines"]} == {"Active"}
+    assert len(sandbox.purchases()) == 1
+
+
+def test_the_same_webhook_delivered_three_times_buys_once(
+    host: LocalHostHandle, sandbox: SandboxHandle
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    transfer = start(host, customer)
+    sandbox.accept_invitation(customer)
+
+    statuses = [
+        d["attempts"][-1]["status"]
+        for _ in range(3)
+        for d in sandbox.send_webhook(ACCEPTED, customer_id=customer, url=hook_url(host), mode="duplicate")
+    ]
+
+    assert set(statuses) == {200}
+    wait_for(host, transfer["id"], "Provisioned")
+    time.sleep(1)  # let any late duplicate run
+    assert len(sandbox.purchases()) == 1
+
+
+@pytest.mark.parametrize("mode", ["forged-signature", "wrong-cert-url", "redirecting-cert-url"])
+def test_an_unverifiable_webhook_is_refused_and_nothing_is_queued(
+    host: LocalHostHandle, sandbox: SandboxHandle, azurite: Azurite, mode: str
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    transfer = start(host, customer)
+    sandbox.accept_invitation(customer)
+
+    deliveries = sandbox.send_webhook(ACCEPTED, customer_id=customer, url=hook_url(host), mode=mode)
+
+    assert {d["attempts"][0]["status"] for d in deliveries} == {401}
+    assert queued(azurite) == 0
+    assert requests.get(f"{host.url}/api/transfers/{transfer['id']}", timeout=10).json()["state"] == (
+        "AwaitingAcceptance"
+    )
+
+
+def test_without_a_webhook_the_timer_finds_the_acceptance(
+    host: LocalHostHandle, sandbox: SandboxHandle
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    transfer = start(host, customer)
+    sandbox.accept_invitation(customer)  # no webhook registered: nothing is delivered
+
+    ran = requests.post(f"{host.url}/admin/functions/scan_transfers", json={"input": ""}, timeout=10)
+
+    assert ran.status_code == 202
+    wait_for(host, transfer["id"], "Provisioned")
+    assert len(sandbox.purchases()) == 1
+
+
+def test_host_killed_during_checkout_restarts_and_buys_once(
+    host: LocalHostHandle, services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    transfer = start(host, customer)
+    sandbox.add_fault("delay", service="partner_center", method="POST", path="/checkout$", delay_s=3)
+    sandbox.accept_invitation(customer)
+    sandbox.send_webhook(ACCEPTED, customer_id=customer, url=hook_url(host))
+    deadline = time.monotonic() + 30
+    while not any(r["path"].endswith("/checkout") for r in sandbox.requests()):
+        assert time.monotonic() < deadline, "the checkout never started"
+        time.sleep(0.05)
+
+    host.kill()  # SIGKILL while Partner Center is still placing the order
+    with start_local_host(local_settings(sandbox, azurite), message_lease_s=4) as restarted:
+        wait_for(restarted, transfer["id"], "Provisioned", timeout_s=90)
+
+    assert len(sandbox.purchases()) == 1
