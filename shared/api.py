@@ -22,6 +22,7 @@ from .errors import (
     UnauthorizedError,
 )
 from .store import InvalidContinuationTokenError, TransferNotFoundError, TransferRecord, TransferStore
+from .transport import HTTP_ROUTE_DEADLINE, deadline
 
 if TYPE_CHECKING:
     from .planning import Planner
@@ -73,9 +74,16 @@ def upstream_problem(status: int, title: str, error: ServiceError) -> ApiRespons
 
 
 class AdminApi:
-    def __init__(self, store: TransferStore, planner: Callable[[], Planner]) -> None:
+    def __init__(
+        self,
+        store: TransferStore,
+        planner: Callable[[], Planner],
+        *,
+        upstream_deadline: float = HTTP_ROUTE_DEADLINE,
+    ) -> None:
         self._store = store
         self._planner = planner  # built on first use: listing transfers needs no partner secrets
+        self._upstream_deadline = upstream_deadline  # under Azure's 230 s limit on an HTTP answer
 
     def list_transfers(self, query: Mapping[str, str]) -> ApiResponse:
         state_text = query.get("state")
@@ -134,7 +142,8 @@ class AdminApi:
                 409, "Transfer finished", f"the transfer is {transfer.state}; there is nothing left to plan"
             )
         try:
-            plan = self._planner().plan(transfer)
+            with deadline(self._upstream_deadline):
+                plan = self._planner().plan(transfer)
         except RetryLaterError as error:
             throttled = upstream_problem(503, "Throttled", error)
             return ApiResponse(

@@ -52,7 +52,9 @@ class ServiceError(Exception):
         self.message = message
         self.request_id = ids.request_id
         self.correlation_id = ids.correlation_id
-        self.retryable = (status in RETRYABLE_STATUSES) if retryable is None else retryable
+        if retryable is None:  # a retry-later says so whatever the status (a deadline has none)
+            retryable = status in RETRYABLE_STATUSES or isinstance(self, RetryLaterError)
+        self.retryable = retryable
         self.retry_after = retry_after
 
     def __str__(self) -> str:
