@@ -146,7 +146,8 @@ def test_entra_hanging_ends_within_the_acquisition_bound(sandbox, retry):
     assert time.monotonic() - started < 1.5
     assert caught.value.service == "Entra"
     assert "timeout" in str(caught.value)
-    assert caught.value.retry_after is not None and caught.value.retry_after >= 1
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after >= 1
     settle(sandbox)
 
 
@@ -177,7 +178,8 @@ def test_a_hung_read_ends_at_the_deadline_as_retry_later(sandbox, partner_center
 
     assert time.monotonic() - started < 1.5
     assert caught.value.service == "Partner Center"
-    assert caught.value.retry_after is not None and caught.value.retry_after >= 1
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after >= 1
     assert caught.value.correlation_id
     settle(sandbox)
 
@@ -186,11 +188,14 @@ def test_no_retry_sleep_starts_that_would_end_past_the_deadline(sandbox, credent
     contoso = sandbox.customer("contoso")
     sandbox.add_fault("status", service="partner_center", path=f"/customers/{contoso}$", status=503, times=-1)
     slow = ThrottleRetryPolicy(backoff_base=4.0, backoff_max=4.0, max_sleep=10.0, sleep=sleeps)
-    with PartnerCenterClient(
-        sandbox.partner_center_endpoint, credential, verify=sandbox.ca_bundle, retry=slow
-    ) as pc:
-        with deadline(1.5), pytest.raises(DeadlineExceededError) as caught:
-            pc.get_customer(contoso)
+    with (
+        PartnerCenterClient(
+            sandbox.partner_center_endpoint, credential, verify=sandbox.ca_bundle, retry=slow
+        ) as pc,
+        deadline(1.5),
+        pytest.raises(DeadlineExceededError) as caught,
+    ):
+        pc.get_customer(contoso)
 
     assert sleeps.waits == []
     assert "HTTP 503 on attempt 1" in str(caught.value)

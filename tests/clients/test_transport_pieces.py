@@ -106,9 +106,12 @@ def test_nested_deadline_can_shorten_but_never_extend_the_outer_one():
             shorter = time_left()
         outer = time_left()
 
-    assert inner is not None and inner <= 1.0
-    assert shorter is not None and shorter <= 0.1
-    assert outer is not None and 0.1 < outer <= 1.0
+    assert inner is not None
+    assert inner <= 1.0
+    assert shorter is not None
+    assert shorter <= 0.1
+    assert outer is not None
+    assert 0.1 < outer <= 1.0
     assert time_left() is None
 
 
@@ -131,7 +134,8 @@ def test_timeouts_shrink_to_the_time_left_and_fail_once_it_is_gone():
             call_timeouts(5.0, 60.0, what="GET /x", service="Graph")
     assert caught.value.service == "Graph"
     assert isinstance(caught.value, RetryLaterError)
-    assert caught.value.retry_after is not None and caught.value.retry_after >= 1
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after >= 1
 
 
 def test_retry_sleep_that_would_end_past_the_deadline_is_not_started():
