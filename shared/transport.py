@@ -112,6 +112,7 @@ def deadline_exceeded(
     return DeadlineExceededError(
         message,
         service=service,
+        code="deadline_exceeded",
         ids=ids or CallIds(),
         retry_after=max(MIN_RETRY_LATER, min(wait, MAX_RETRY_AFTER)),
     )

@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 
-from sandbox.testing import SandboxHandle
 from shared.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow
 from shared.errors import (
     DeadlineExceededError,
@@ -22,23 +21,9 @@ from shared.resources.graph import AssignedLicense, BatchRequest
 from shared.resources.partner_center import CartLineItem
 from shared.transport import MAX_RETRY_AFTER, ThrottleRetryPolicy, deadline
 
-from .conftest import api_calls, make_credential
+from .conftest import api_calls, make_credential, settle
 
 TOKEN = "/oauth2/v2.0/token"
-
-
-def settle(sandbox: SandboxHandle, timeout: float = 10.0) -> None:
-    """Wait until every request the sandbox is still delaying has been recorded, so an abandoned
-    attempt cannot land in the next test's ledger."""
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        fired = sum(f["fired"] for f in sandbox.faults() if f["kind"] == "delay")
-        if len([r for r in sandbox.requests() if r["service"] != "control"]) >= fired:
-            recorded = len(sandbox.requests())
-            time.sleep(0.2)
-            if len(sandbox.requests()) == recorded:
-                return
-        time.sleep(0.1)
 
 
 # Entra failing, throttling, dropping and hanging
