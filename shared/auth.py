@@ -273,9 +273,14 @@ class PartnerCredential:
                 result = app.acquire_token_for_client(scopes=scopes)
         except requests.RequestException as error:
             raise _unanswered(exchange, authority, error) from error
-        except (msal.exceptions.MsalServiceError, ValueError) as error:
-            # msal raises on a 5xx, and a ValueError ("Unable to get authority configuration",
-            # or a body that is not JSON) whatever the actual cause: say what really happened.
+        except (msal.exceptions.MsalServiceError, ValueError, KeyError) as error:
+            if not exchange.url:  # msal refused its configuration before asking anything
+                raise TokenAcquisitionError(
+                    "invalid_configuration", str(error), authority=authority, retryable=False
+                ) from error
+            # msal raises on a 5xx, a ValueError ("Unable to get authority configuration", or a body
+            # that is not JSON) whatever the actual cause, and a KeyError for a document without
+            # its endpoints: say what really happened.
             raise _failed_exchange(exchange, authority) from error
         finally:
             _EXCHANGE.reset(reset)
@@ -339,7 +344,7 @@ def _failed_exchange(exchange: _Exchange, authority: str) -> TokenAcquisitionErr
     elif status >= 400:
         answer = f"HTTP {status}"
     else:
-        answer = f"HTTP {status} with a body that is not JSON"
+        answer = f"HTTP {status} with a body that is not the expected JSON"
     if exchange.discovery:
         error, description = (
             "discovery_failed",

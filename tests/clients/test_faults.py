@@ -271,3 +271,13 @@ def test_checkout_whose_answers_are_all_lost_buys_once_and_says_repeating_is_saf
     assert "same request id is safe" in str(caught.value)
     assert len(sandbox.purchases()) == 1
     assert len(api_calls(sandbox, "partner_center", "/checkout", "POST")) == 4
+
+
+def test_a_discovery_answer_without_its_endpoints_is_named_as_such(sandbox, retry):
+    sandbox.add_fault("status", service="entra", path="openid-configuration$", status=200, times=-1)
+
+    with pytest.raises(TokenAcquisitionError) as caught:
+        make_credential(sandbox, retry=retry).get_token(GRAPH_SCOPE)
+
+    assert caught.value.code == "discovery_failed"
+    assert "could not be fetched: HTTP 200 with a body that is not the expected JSON" in str(caught.value)
