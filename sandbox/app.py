@@ -186,20 +186,27 @@ class Sandbox:
         return None if retry_after is None else throttled(service, retry_after)
 
     def take_fault(self, service: str, call: Call) -> Fault | None:
-        for fault in self.faults:
-            if fault.matches(service, call.method, call.path):
-                fault.fired += 1
-                return fault
-        return None
+        return next((f for f in self.faults if f.take(service, call.method, call.path)), None)
 
     def fault_reply(self, service: str, fault: Fault) -> Reply:
         if service == "graph":
             code = str(fault.code or ("serviceNotAvailable" if fault.status >= 500 else "BadRequest"))
-            return graph_error(fault.status, code, "Injected failure from the sandbox.")
-        pc_code = fault.code if fault.code is not None else fault.status
-        return pc_error(
-            fault.status, pc_code, PC_DESCRIPTIONS.get(int(pc_code), "Injected failure from the sandbox.")
-        )
+            reply = graph_error(fault.status, code, "Injected failure from the sandbox.")
+        elif service == "entra":
+            error = str(
+                fault.code or ("temporarily_unavailable" if fault.status >= 429 else "invalid_request")
+            )
+            reply = Reply(
+                fault.status, {"error": error, "error_description": "Injected failure from the sandbox."}
+            )
+        else:
+            pc_code = fault.code if fault.code is not None else fault.status
+            reply = pc_error(
+                fault.status, pc_code, PC_DESCRIPTIONS.get(int(pc_code), "Injected failure from the sandbox.")
+            )
+        if fault.retry_after is not None:
+            reply.headers["Retry-After"] = fault.retry_after
+        return reply
 
     async def serve(self, service: str, router: Router, call: Call, *, inner: bool = False) -> Reply:
         """Run one call through the gate and its handler; ``inner`` is a Graph ``$batch`` member."""

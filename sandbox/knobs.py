@@ -82,7 +82,9 @@ class Fault:
     Partner Center / Graph error with ``status`` and ``code`` (e.g. 409 800060); ``delay`` sleeps
     ``delay_s`` first, then does the call (longer than the client's read timeout = a timeout);
     ``drop`` closes the connection without doing anything; ``drop_after_commit`` does the call,
-    commits it, then closes the connection without answering.
+    commits it, then closes the connection without answering. ``skip`` lets that many matching
+    calls through first (fail the second page, not the first); ``retry_after`` is the
+    ``Retry-After`` header of a ``status``/``error`` answer, verbatim (``"inf"`` included).
     """
 
     kind: str
@@ -93,14 +95,27 @@ class Fault:
     code: int | str | None = None
     delay_s: float = 0.0
     times: int = 1
+    skip: int = 0
+    retry_after: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
     fired: int = 0
+    skipped: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {FAULT_KINDS}")
         if self.path is not None:
             re.compile(self.path)
+
+    def take(self, service: str, method: str, path: str) -> bool:
+        """Whether this call gets the fault (counting it), after ``skip`` matching calls went through."""
+        if not self.matches(service, method, path):
+            return False
+        if self.skipped < self.skip:
+            self.skipped += 1
+            return False
+        self.fired += 1
+        return True
 
     def matches(self, service: str, method: str, path: str) -> bool:
         return (
@@ -121,12 +136,25 @@ class Fault:
             "code": self.code,
             "delay_s": self.delay_s,
             "times": self.times,
+            "skip": self.skip,
+            "retry_after": self.retry_after,
             "fired": self.fired,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
-        allowed = {"kind", "service", "method", "path", "status", "code", "delay_s", "times"}
+        allowed = {
+            "kind",
+            "service",
+            "method",
+            "path",
+            "status",
+            "code",
+            "delay_s",
+            "times",
+            "skip",
+            "retry_after",
+        }
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault fields {sorted(unknown)}")

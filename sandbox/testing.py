@@ -198,6 +198,8 @@ class SandboxHandle:
         code: int | str | None = None,
         delay_s: float = 0.0,
         times: int = 1,
+        skip: int = 0,
+        retry_after: str | None = None,
     ) -> dict[str, Any]:
         """Inject a failure. ``kind``: status | error | delay | drop | drop_after_commit;
         ``service``: partner_center | graph | entra; ``path``: a regex searched in the service path."""
@@ -210,6 +212,8 @@ class SandboxHandle:
             "code": code,
             "delay_s": delay_s,
             "times": times,
+            "skip": skip,
+            "retry_after": retry_after,
         }
         result: dict[str, Any] = self.control("POST", "/faults", fault)
         return result

@@ -39,7 +39,7 @@ from .store import (
     TransferNotFoundError,
     TransferRecord,
 )
-from .transport import GUID
+from .transport import GUID, HTTP_ROUTE_DEADLINE, deadline
 from .webhooks import WebhookRejectedError
 from .workflow import RegionMismatchError, StartRequest
 
@@ -443,10 +443,12 @@ def _json_object(body: bytes) -> dict[str, Any] | ApiResponse:
     return data
 
 
-def answer_safely(answer: Callable[[], ApiResponse]) -> ApiResponse:
-    """The one error boundary of every route: whatever escapes becomes problem+json."""
+def answer_safely(answer: Callable[[], ApiResponse], *, seconds: float = HTTP_ROUTE_DEADLINE) -> ApiResponse:
+    """The one error boundary of every route: whatever escapes becomes problem+json, and every
+    call to Microsoft inside it ends before Azure's 230-second limit on an HTTP answer."""
     try:
-        return answer()
+        with deadline(seconds):
+            return answer()
     except Exception:
         LOG.exception("unhandled error in an admin route")
         return problem(500, "Internal error", "the request failed unexpectedly; see the app's logs")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -25,9 +25,13 @@ class CallIds:
 
 
 class ServiceError(Exception):
-    """A call to Partner Center or Graph failed; the base of every client error."""
+    """A call to Partner Center, Graph or Entra failed; the base of every client error.
 
-    service: ClassVar[str] = "service"
+    ``service`` names who failed; a kind that any service can raise (a deadline, an unknown
+    outcome) takes it per instance.
+    """
+
+    service: str = "service"
 
     def __init__(
         self,
@@ -38,14 +42,19 @@ class ServiceError(Exception):
         ids: CallIds = CallIds(),
         retryable: bool | None = None,
         retry_after: float | None = None,
+        service: str | None = None,
     ) -> None:
         super().__init__(message)
+        if service is not None:
+            self.service = service
         self.status = status
         self.code = code
         self.message = message
         self.request_id = ids.request_id
         self.correlation_id = ids.correlation_id
-        self.retryable = (status in RETRYABLE_STATUSES) if retryable is None else retryable
+        if retryable is None:  # a retry-later says so whatever the status (a deadline has none)
+            retryable = status in RETRYABLE_STATUSES or isinstance(self, RetryLaterError)
+        self.retryable = retryable
         self.retry_after = retry_after
 
     def __str__(self) -> str:
@@ -78,6 +87,23 @@ class GraphError(ServiceError):
 
 class RetryLaterError(ServiceError):
     """Throttled for longer than is worth sleeping inside a function: re-enqueue after ``retry_after``."""
+
+
+class DeadlineExceededError(RetryLaterError):
+    """The operation's deadline (see :func:`shared.transport.deadline`) ran out before the call
+    could finish: nothing more was tried. Re-enqueue, or answer 503, after ``retry_after``."""
+
+
+class OutcomeUnknownError(ServiceError):
+    """A write got no answer (dropped, timed out, 5xx): the service may or may not have done it.
+
+    ``retryable`` says whether repeating it as is would be safe (Partner Center with the same
+    ``MS-RequestId``); when it is false (Graph), read the current state and reconcile first.
+    """
+
+
+class PagingLoopError(ServiceError):
+    """A listing handed back a next-page link or continuation token it had already given."""
 
 
 class OutOfLicensesError(ServiceError):
@@ -162,15 +188,42 @@ class GroupInheritedLicenseError(GraphError):
     """The license comes from a group; only the group's assignment can change it."""
 
 
-class TokenAcquisitionError(Exception):
-    """Entra refused to issue a token (bad secret, revoked refresh token, missing consent)."""
+class TokenAcquisitionError(ServiceError):
+    """Entra gave no token: refused (bad secret, revoked refresh token, missing consent), failed
+    (5xx, throttled, no answer), or its authority's discovery document could not be fetched.
 
-    def __init__(self, error: str, description: str, *, authority: str, correlation_id: str | None) -> None:
-        super().__init__(f"token for {authority} refused: {error}: {description}")
+    ``error`` is Entra's OAuth error code (``invalid_client``...) or ours for a failure without
+    one (``http_503``, ``connection_failed``, ``discovery_failed``...).
+    """
+
+    service = "Entra"
+
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        authority: str,
+        correlation_id: str | None = None,
+        status: int | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            f"token for {authority} not issued: {error}: {description}",
+            status=status,
+            code=error,
+            ids=CallIds(correlation_id=correlation_id),
+            retryable=retryable,
+            retry_after=retry_after,
+        )
         self.error = error
         self.description = description
         self.authority = authority
-        self.correlation_id = correlation_id
+
+
+class TokenRetryLaterError(TokenAcquisitionError, RetryLaterError):
+    """Entra throttled token requests for longer than the client sleeps."""
 
 
 _PARTNER_CENTER_CODES: Mapping[str, type[PartnerCenterError]] = {

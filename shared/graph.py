@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Unpack
 
 from .auth import GRAPH_SCOPE, Flow, PartnerCredential
-from .errors import CallIds, GraphError, graph_error, graph_error_from_json
+from .errors import CallIds, GraphError, PagingLoopError, graph_error, graph_error_from_json
 from .resources import MalformedResourceError, json_object
 from .resources.graph import (
     AdminRelationship,
@@ -181,6 +181,7 @@ class GraphClient(ServiceClient):
                 body={"requests": [r.to_json() for r in pending]},
                 token_tenant=tenant_id,
                 token_flow=self._flow,
+                repeatable=all(r.method.upper() == "GET" for r in pending),  # writes are never re-sent
             )
             for item in _batch_responses(data):
                 results[item.id] = item
@@ -191,7 +192,7 @@ class GraphClient(ServiceClient):
             if not throttled or round_number == self._batch_rounds:
                 break
             wait = max(results[i].retry_after or self._retry.backoff(round_number) for i in throttled)
-            if wait > self._retry.max_sleep:
+            if wait > self._retry.max_sleep or not self._retry.fits(wait):
                 break
             self._retry.sleep(wait)
             pending = list(throttled.values())
@@ -215,9 +216,11 @@ class GraphClient(ServiceClient):
     ) -> Iterator[Mapping[str, Any]]:
         """Items of a collection, following ``@odata.nextLink`` lazily.
 
-        The link is followed only below our own Graph endpoint, so the bearer token never leaves it.
+        The link is followed only below our own Graph endpoint, so the bearer token never leaves it,
+        and never twice: a link that comes back would list the same pages forever.
         """
         data = self._read(tenant_id, template, query=query, headers=headers)
+        followed: set[str] = set()
         while True:
             items = data.get("value", [])
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -228,6 +231,10 @@ class GraphClient(ServiceClient):
                 return
             if not link.startswith(self._endpoint + "/"):
                 raise MalformedResourceError(f"{template}: next link leaves the Graph endpoint")
+            if link in followed:
+                message = f"{template}: @odata.nextLink repeats a page already read; stopped listing"
+                raise PagingLoopError(message, service=self.dialect.name, retryable=False)
+            followed.add(link)
             data = self._read(tenant_id, template, url=link, headers=headers)
 
 

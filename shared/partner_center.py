@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 from .auth import PARTNER_CENTER_SCOPE, Flow, PartnerCredential
-from .errors import PartnerCenterError, partner_center_error
+from .errors import PagingLoopError, PartnerCenterError, partner_center_error
 from .resources import MalformedResourceError, field, json_object
 from .resources.partner_center import (
     Availability,
@@ -217,15 +217,22 @@ class PartnerCenterClient(ServiceClient):
         """Items of a collection, fetching the next page only when the caller gets that far.
 
         The next page repeats the request with ``seekOperation=next`` and the continuation token
-        in ``MS-ContinuationToken`` (how Microsoft's own bulk-migration sample pages). An expired
-        token (400, code 2000) is raised, not read as "no more records": a listing that silently
-        stops short would hide customers.
+        in ``MS-ContinuationToken`` (how Microsoft's own bulk-migration sample pages). Asked for
+        the page after the last, Partner Center answers 400 with code 2000, which that sample
+        reads as "no more records", and so does this. A token handed back twice is an error: the
+        same pages would follow forever.
         """
         token: str | None = None
+        given: set[str] = set()
         while True:
             headers = {CONTINUATION_HEADER: token} if token else None
             page_query = {**(query or {}), "seekOperation": "next"} if token else query
-            data = self._read(template, params, flow=flow, query=page_query, headers=headers)
+            try:
+                data = self._read(template, params, flow=flow, query=page_query, headers=headers)
+            except PartnerCenterError as error:
+                if token and error.status == 400 and error.code == "2000":
+                    return
+                raise
             items = data.get("items", [])
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise MalformedResourceError(f"{template}: 'items' should be a list of objects")
@@ -233,6 +240,10 @@ class PartnerCenterClient(ServiceClient):
             token = _continuation(data)
             if not token or not items:
                 return
+            if token in given:
+                message = f"{template}: the continuation token repeats one already given; stopped listing"
+                raise PagingLoopError(message, service=self.dialect.name, retryable=False)
+            given.add(token)
 
 
 def _continuation(page: Mapping[str, Any]) -> str | None:

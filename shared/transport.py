@@ -6,21 +6,28 @@ Order of the policies, outermost first, and why:
    a write carries the same ``MS-RequestId`` (Partner Center's idempotency key).
 2. :class:`ThrottleRetryPolicy` retries transient failures with jittered exponential backoff and
    sleeps through short ``Retry-After`` waits; a long one is handed back to the caller, who raises
-   :class:`~shared.errors.RetryLaterError` so the workflow re-enqueues instead of sleeping.
+   :class:`~shared.errors.RetryLaterError` so the workflow re-enqueues instead of sleeping. A
+   write is re-sent after an ambiguous failure only where the service makes that safe.
 3. :class:`CallLoggingPolicy` logs every attempt: method, path template, status, latency, ids.
 4. :class:`BearerPolicy` sets the token and re-acquires it once after a 401.
+5. :class:`DeadlinePolicy` caps the attempt's connect and read timeouts to the time left.
+
+Every call made inside ``with deadline(seconds):`` ends by then: see :func:`deadline`.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import os
 import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self, TypedDict, Unpack
 from urllib.parse import quote, urlsplit
@@ -28,7 +35,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from azure.core import PipelineClient
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import IncompleteReadError, ServiceRequestError, ServiceResponseError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy, SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
@@ -36,11 +43,80 @@ from azure.core.rest import HttpRequest, HttpResponse
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .errors import CallIds, ServiceError
+from .errors import CallIds, DeadlineExceededError, OutcomeUnknownError, ServiceError
 
 LOG = logging.getLogger("shared.http")
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The request may have reached the service and been acted on: only a repeatable call is re-sent.
+RESPONSE_ERRORS = (ServiceResponseError, IncompleteReadError)
+
+# Longest Retry-After honoured (a day): anything longer, ``inf`` included, is read as this. Waits
+# beyond the queue's 7-day visibility limit come from the timer, never from one answer.
+MAX_RETRY_AFTER = 86_400.0
+# Shortest wait put on a DeadlineExceededError, so a caller never retries in a tight loop.
+MIN_RETRY_LATER = 1.0
+
+# Operation deadlines, per trigger (seconds). Azure ends an HTTP-triggered function's answer at
+# 230 s, so a route stops its upstream calls well before; a queue step must finish inside the
+# 10-minute functionTimeout with time to record what happened.
+HTTP_ROUTE_DEADLINE = 200.0
+QUEUE_STEP_DEADLINE = 540.0
+
+_DEADLINE: ContextVar[float | None] = ContextVar("operation_deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every call made inside ends within ``seconds`` (on this thread's context).
+
+    Attempts and retry sleeps that would end past it are not started, read timeouts shrink to the
+    time left, token acquisition too; when it runs out the call raises
+    :class:`~shared.errors.DeadlineExceededError` (a ``RetryLaterError``: re-enqueue, or answer 503
+    with ``Retry-After``). A nested deadline can shorten the outer one, never extend it. Use
+    :data:`HTTP_ROUTE_DEADLINE` for a route and :data:`QUEUE_STEP_DEADLINE` for a queue step.
+    """
+    if not seconds > 0 or math.isinf(seconds):
+        raise ValueError(f"a deadline is a positive, finite number of seconds; got {seconds!r}")
+    ends = time.monotonic() + seconds
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(ends if outer is None else min(outer, ends))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds until the current deadline (negative once past), or ``None`` outside any."""
+    ends = _DEADLINE.get()
+    return None if ends is None else ends - time.monotonic()
+
+
+def call_timeouts(connect: float, read: float, *, what: str, service: str) -> tuple[float, float]:
+    """The connect and read timeouts for one request, capped to the time left before the deadline."""
+    left = time_left()
+    if left is None:
+        return connect, read
+    if left <= 0:
+        raise deadline_exceeded(
+            f"{what}: the operation's deadline ran out before the request", service=service
+        )
+    return min(connect, left), min(read, left)
+
+
+def deadline_exceeded(
+    message: str, *, service: str, ids: CallIds | None = None, wait: float = 0.0
+) -> DeadlineExceededError:
+    return DeadlineExceededError(
+        message,
+        service=service,
+        code="deadline_exceeded",
+        ids=ids or CallIds(),
+        retry_after=max(MIN_RETRY_LATER, min(wait, MAX_RETRY_AFTER)),
+    )
+
 
 # Context keys the policies share; options with these names are lifted off the call's kwargs.
 PATH_TEMPLATE = "path_template"
@@ -48,7 +124,9 @@ REQUEST_ID = "request_id"
 CORRELATION_ID = "correlation_id"
 TOKEN_TENANT = "token_tenant"  # noqa: S105 (a context key, not a secret)
 TOKEN_FLOW = "token_flow"  # noqa: S105 (a context key, not a secret)
-_CALL_OPTIONS = (PATH_TEMPLATE, REQUEST_ID, CORRELATION_ID, TOKEN_TENANT, TOKEN_FLOW)
+REPEATABLE = "repeatable"  # may be re-sent after an ambiguous failure
+SERVICE = "service"
+_CALL_OPTIONS = (PATH_TEMPLATE, REQUEST_ID, CORRELATION_ID, TOKEN_TENANT, TOKEN_FLOW, REPEATABLE)
 
 
 def resolve_verify(verify: bool | str | None) -> bool | str:
@@ -88,7 +166,11 @@ def make_session(verify: bool | str | None = None, *, pool_size: int = 16) -> re
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds, fractional, or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta seconds, fractional, or an HTTP date).
+
+    Always finite, from 0 to :data:`MAX_RETRY_AFTER`: ``inf``, a 5,000-digit number or a date
+    in year 9999 would otherwise overflow a sleep or a ``round()`` further on.
+    """
     if not value or not value.strip():
         return None
     text = value.strip()
@@ -97,10 +179,12 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     except ValueError:
         try:
             moment = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+            seconds = moment.timestamp() - now()
+        except (TypeError, ValueError, OverflowError, OSError):
             return None
-        seconds = moment.timestamp() - now()
-    return max(0.0, seconds) if seconds == seconds else None  # NaN is no instruction
+    if math.isnan(seconds):
+        return None  # no instruction
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -150,7 +234,8 @@ class CallContextPolicy(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
     and only gets the correlation header.
     """
 
-    def __init__(self, *, correlation_header: str, request_id_header: str | None) -> None:
+    def __init__(self, *, service: str, correlation_header: str, request_id_header: str | None) -> None:
+        self._service = service
         self._correlation_header = correlation_header
         self._request_id_header = request_id_header
 
@@ -159,6 +244,7 @@ class CallContextPolicy(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
         for name in _CALL_OPTIONS:
             if name in options:
                 request.context[name] = options.pop(name)
+        request.context[SERVICE] = self._service
         headers = request.http_request.headers
         correlation = request.context.get(CORRELATION_ID) or str(uuid.uuid4())
         request.context[CORRELATION_ID] = correlation
@@ -173,9 +259,17 @@ class CallContextPolicy(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
 class ThrottleRetryPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
     """Bounded retries: transient 5xx, connection errors and timeouts, and short 429 waits.
 
-    Writes are retried too: Partner Center deduplicates them by ``MS-RequestId`` and Graph's
-    license assignments are idempotent. When a 429 asks for more than ``max_sleep`` seconds, or
-    the attempts run out, the last response is returned for the client to turn into an error.
+    A write may have been done when its answer is lost (a dropped connection, a read timeout, a
+    5xx), so it is re-sent only when the call is marked repeatable: Partner Center writes are,
+    because their persisted ``MS-RequestId`` makes a repeat return the first answer. Graph writes
+    are not: after a committed ``assignLicense`` a re-sent swap gets 400 (the old SKU is gone),
+    so the caller gets :class:`~shared.errors.OutcomeUnknownError` and reads the state instead. A
+    connect error (nothing was sent) and a 429 (not processed) are retried for every method.
+    When a 429 asks for more than ``max_sleep`` seconds, or the attempts run out, the last
+    response is returned for the client to turn into an error. No attempt and no sleep starts
+    that would end past the operation's :func:`deadline`.
+
+    The same schedule serves token acquisition (:meth:`retry_wait`), so every call backs off alike.
     """
 
     def __init__(
@@ -199,29 +293,73 @@ class ThrottleRetryPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
         ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not secrecy)
 
+    def fits(self, seconds: float) -> bool:
+        """Whether a wait of ``seconds`` ends before the operation's deadline."""
+        left = time_left()
+        return left is None or seconds < left
+
+    def retry_wait(
+        self,
+        attempt: int,
+        retry_after: float | None,
+        *,
+        failure: str,
+        service: str,
+        ids: CallIds | None = None,
+    ) -> bool:
+        """Sleeps before attempt ``attempt + 1`` and says True; False when the attempts are used up
+        or the service asks for longer than ``max_sleep`` (the caller raises its own error).
+
+        Raises :class:`~shared.errors.DeadlineExceededError` naming ``failure`` when the wait
+        would end past the deadline.
+        """
+        if attempt >= self.max_attempts:
+            return False
+        wait = self.backoff(attempt) if retry_after is None else retry_after
+        if wait > self.max_sleep:
+            return False
+        if not self.fits(wait):
+            left = max(0.0, time_left() or 0.0)
+            message = f"{failure}; the operation's deadline ({left:.1f} s left) ends before the next attempt"
+            raise deadline_exceeded(message, service=service, ids=ids, wait=wait)
+        self.sleep(wait)
+        return True
+
     def send(self, request: PipelineRequest[HttpRequest]) -> PipelineResponse[HttpRequest, HttpResponse]:
+        http_request = request.http_request
+        repeatable = bool(request.context.get(REPEATABLE, http_request.method in SAFE_METHODS))
+        service = str(request.context.get(SERVICE, "service"))
+        what = f"{http_request.method} {request.context.get(PATH_TEMPLATE) or '?'}"
         attempt = 1
         while True:
+            ids = CallIds(request.context.get(REQUEST_ID), request.context.get(CORRELATION_ID))
+            left = time_left()
+            if left is not None and left <= 0:
+                message = f"{what}: the operation's deadline ran out before attempt {attempt}"
+                raise deadline_exceeded(message, service=service, ids=ids, wait=self.backoff(attempt))
+            retry_after: float | None = None
+            response: PipelineResponse[HttpRequest, HttpResponse] | None = None
+            failed: Exception | None = None
             try:
                 response = self.next.send(request)
-            except (ServiceRequestError, ServiceResponseError):
-                if attempt >= self.max_attempts:
+            except ServiceRequestError as error:  # nothing reached the service
+                failed, outcome = error, type(error).__name__
+            except RESPONSE_ERRORS as error:
+                if not repeatable:
                     raise
-                self.sleep(self.backoff(attempt))
-                attempt += 1
-                continue
-            status = response.http_response.status_code
-            if attempt >= self.max_attempts:
-                return response
-            if status == 429:
-                wait = parse_retry_after(response.http_response.headers.get("Retry-After"))
-                wait = self.backoff(attempt) if wait is None else wait
-                if wait > self.max_sleep:
-                    return response
-                self.sleep(wait)
-            elif status in TRANSIENT_STATUSES:
-                self.sleep(self.backoff(attempt))
+                failed, outcome = error, type(error).__name__
             else:
+                status = response.http_response.status_code
+                if status == 429:
+                    retry_after = parse_retry_after(response.http_response.headers.get("Retry-After"))
+                elif status not in TRANSIENT_STATUSES or not repeatable:
+                    return response
+                outcome = f"HTTP {status}"
+            failure = f"{what}: {outcome} on attempt {attempt}"
+            if not self.retry_wait(attempt, retry_after, failure=failure, service=service, ids=ids):
+                if failed is not None:
+                    raise failed
+                assert response is not None
                 return response
             attempt += 1
 
@@ -300,6 +438,25 @@ class BearerPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
         request.http_request.headers["Authorization"] = f"Bearer {token.token}"
 
 
+class DeadlinePolicy(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
+    """Innermost: the attempt's timeouts, capped to what the deadline leaves after the token fetch."""
+
+    def __init__(self, *, connect_timeout: float, read_timeout: float) -> None:
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+
+    def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
+        what = f"{request.http_request.method} {request.context.get(PATH_TEMPLATE) or '?'}"
+        connect, read = call_timeouts(
+            self._connect_timeout,
+            self._read_timeout,
+            what=what,
+            service=str(request.context.get(SERVICE, "service")),
+        )
+        request.context.options["connection_timeout"] = connect
+        request.context.options["read_timeout"] = read
+
+
 class ErrorFactory(Protocol):
     def __call__(
         self, status: int, body: bytes, ids: CallIds, *, retry_after: float | None = None
@@ -341,13 +498,16 @@ def build_pipeline_client(
     )
     policies: list[Any] = [
         CallContextPolicy(
-            correlation_header=dialect.correlation_header, request_id_header=dialect.request_id_header
+            service=dialect.name,
+            correlation_header=dialect.correlation_header,
+            request_id_header=dialect.request_id_header,
         ),
         retry or ThrottleRetryPolicy(),
         CallLoggingPolicy(
             service=dialect.name, response_request_id_header=dialect.response_request_id_header
         ),
         BearerPolicy(credential, dialect.scope),
+        DeadlinePolicy(connect_timeout=connect_timeout, read_timeout=read_timeout),
     ]
     return PipelineClient(base_url=endpoint.rstrip("/"), policies=policies, transport=transport)
 
@@ -363,6 +523,8 @@ class ApiCaller:
         default_retry_later: float = 30.0,
     ) -> None:
         self.pipeline = pipeline
+        self._service = dialect.name
+        self._repeatable_writes = dialect.request_id_header is not None
         self._error_for = dialect.error_for
         self._error_type = dialect.error_type
         self._request_id_headers = (dialect.response_request_id_header,)
@@ -379,16 +541,35 @@ class ApiCaller:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         url: str | None = None,
+        repeatable: bool | None = None,
         **options: Any,
     ) -> HttpResponse:
-        """``url`` (a next-page link) replaces the expanded template, which still names the call in logs."""
+        """``url`` (a next-page link) replaces the expanded template, which still names the call in logs.
+
+        ``repeatable`` says the call may be re-sent after an ambiguous failure; by default reads
+        are, and writes are where the service deduplicates them (Partner Center's ``MS-RequestId``).
+        A write that ends ambiguously raises :class:`~shared.errors.OutcomeUnknownError`.
+        """
+        write = method.upper() not in SAFE_METHODS
+        if repeatable is None:
+            repeatable = not write or self._repeatable_writes
         target = url or self.pipeline.format_url(expand(template, params or {}))
         request = HttpRequest(
             method, target, params=dict(query or {}), json=body, headers=dict(headers or {})
         )
         try:
-            response = self.pipeline.send_request(request, path_template=template, **options)
-        except (ServiceRequestError, ServiceResponseError) as error:
+            response = self.pipeline.send_request(
+                request, path_template=template, repeatable=repeatable, **options
+            )
+        except ServiceRequestError as error:
+            reason = type(error).__name__
+            message = f"{method} {template}: could not reach {self._service}, nothing was sent ({reason})"
+            raise self._error_type(message, ids=self._ids(request), retryable=True) from error
+        except RESPONSE_ERRORS as error:
+            if write:
+                raise self._outcome_unknown(
+                    f"{method} {template}: no answer ({type(error).__name__})", request, None, repeatable
+                ) from error
             message = f"{method} {template}: no response after retries ({type(error).__name__})"
             raise self._error_type(message, ids=self._ids(request), retryable=True) from error
         if response.status_code >= 400:
@@ -396,8 +577,35 @@ class ApiCaller:
             if response.status_code == 429 and retry_after is None:
                 retry_after = self._default_retry_later
             ids = self._ids(request, response)
-            raise self._error_for(response.status_code, response.content, ids, retry_after=retry_after)
+            refusal = self._error_for(response.status_code, response.content, ids, retry_after=retry_after)
+            if write and response.status_code >= 500:
+                message = f"{method} {template}: {refusal.message}"
+                raise self._outcome_unknown(message, request, response, repeatable, code=refusal.code)
+            raise refusal
         return response
+
+    def _outcome_unknown(
+        self,
+        failure: str,
+        request: HttpRequest,
+        response: HttpResponse | None,
+        repeatable: bool,
+        *,
+        code: str | None = None,
+    ) -> OutcomeUnknownError:
+        advice = (
+            "repeating it with the same request id is safe"
+            if repeatable
+            else "it was not re-sent; read the current state before trying again"
+        )
+        return OutcomeUnknownError(
+            f"{failure}; the write may have been done: {advice}",
+            service=self._service,
+            status=response.status_code if response is not None else None,
+            code=code,
+            ids=self._ids(request, response),
+            retryable=repeatable,
+        )
 
     def json(self, method: str, template: str, params: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
         """The response body as parsed JSON, or ``{}`` for an empty body."""

@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from shared import bootstrap
-from shared.api import ApiResponse
+from shared.api import AdminApi, ApiResponse
 from shared.catalog.inventory import Inventory
 from shared.catalog.offers import Catalog, CatalogItem
 from shared.catalog.plan import plan_transfer
@@ -385,7 +385,7 @@ def test_a_full_record_matches_the_documented_record(app_store: TransferStore) -
     ids=["bad-id", "unknown-id", "plan-of-unknown-id", "bad-state", "bad-page-size", "bad-token"],
 )
 def test_refusals_match_the_documented_problems(
-    app_store: TransferStore, method: str, path: str, call: Callable[[api.AdminApi], ApiResponse]
+    app_store: TransferStore, method: str, path: str, call: Callable[[AdminApi], ApiResponse]
 ) -> None:
     response = call(bootstrap.services().admin)
 

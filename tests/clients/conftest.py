@@ -75,3 +75,17 @@ def api_calls(
         and r["path"].endswith(path_end)
         and (method is None or r["method"] == method)
     ]
+
+
+def settle(sandbox: SandboxHandle, timeout: float = 10.0) -> None:
+    """Wait until every request the sandbox is still delaying has been recorded, so an abandoned
+    attempt cannot land in the next test's ledger."""
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        fired = sum(f["fired"] for f in sandbox.faults() if f["kind"] == "delay")
+        if len([r for r in sandbox.requests() if r["service"] != "control"]) >= fired:
+            recorded = len(sandbox.requests())
+            time.sleep(0.2)
+            if len(sandbox.requests()) == recorded:
+                return
+        time.sleep(0.1)

@@ -9,6 +9,7 @@ from shared.errors import (
     CallIds,
     CartAlreadySubmittedError,
     CartBusyError,
+    DeadlineExceededError,
     GdapRoleMissingError,
     GraphError,
     GroupInheritedLicenseError,
@@ -20,6 +21,9 @@ from shared.errors import (
     PartnerCenterError,
     PartnerNotOnboardedInCountryError,
     RetryLaterError,
+    ServiceError,
+    TokenAcquisitionError,
+    TokenRetryLaterError,
     UnauthorizedError,
     UsageLocationMissingError,
     graph_error,
@@ -160,3 +164,24 @@ def test_unknown_graph_error_is_plain_graph_error():
     error = graph_error(400, graph_body("Request_BadRequest", "Something else."), IDS)
 
     assert type(error) is GraphError
+
+
+def test_token_errors_belong_to_the_one_hierarchy():
+    refused = TokenAcquisitionError("invalid_client", "bad secret", authority="https://login/t", status=401)
+    throttled = TokenRetryLaterError(
+        "temporarily_unavailable", "slow down", authority="https://login/t", status=429, retry_after=7
+    )
+
+    assert isinstance(refused, ServiceError)
+    assert (refused.service, refused.code, refused.retryable) == ("Entra", "invalid_client", False)
+    assert isinstance(throttled, RetryLaterError)
+    assert (throttled.retryable, throttled.retry_after) == (True, 7)
+    assert str(refused).startswith("Entra 401 invalid_client:")
+
+
+def test_a_deadline_is_a_retry_later_for_whichever_service_ran_out():
+    error = DeadlineExceededError("GET /x: no time left", service="Graph", retry_after=3)
+
+    assert isinstance(error, RetryLaterError)
+    assert (error.service, error.retryable, error.retry_after) == ("Graph", True, 3)
+    assert ServiceError.service == "service"  # the instance's name never leaks into the class

@@ -182,14 +182,14 @@ def test_customers_are_listed_lazily_page_by_page(sandbox, partner_center):
 
 def test_expired_token_is_refreshed_once_and_the_call_succeeds(sandbox, retry):
     contoso = sandbox.customer("contoso")
-    sandbox.set_knobs(token_lifetime_s=1)
+    sandbox.set_knobs(token_lifetime_s=2)  # whole seconds: valid for at least one after it is issued
     frozen = time.time()  # the client believes its token is fresh; the service knows it expired
     credential = make_credential(sandbox, clock=lambda: frozen, refresh_margin=0)
     with PartnerCenterClient(
         sandbox.partner_center_endpoint, credential, verify=sandbox.ca_bundle, retry=retry
     ) as pc:
         pc.get_customer(contoso)
-        time.sleep(1.1)
+        time.sleep(2.1)
 
         assert pc.get_customer(contoso).id == contoso
 

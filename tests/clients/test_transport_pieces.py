@@ -1,10 +1,21 @@
-"""The pure parts of the pipeline: Retry-After parsing, log templates, backoff bounds."""
+"""The pure parts of the pipeline: Retry-After parsing, log templates, backoff bounds, deadlines."""
 
 import email.utils
+import time
 
 import pytest
 
-from shared.transport import ThrottleRetryPolicy, expand, parse_retry_after, path_template
+from shared.errors import DeadlineExceededError, RetryLaterError
+from shared.transport import (
+    MAX_RETRY_AFTER,
+    ThrottleRetryPolicy,
+    call_timeouts,
+    deadline,
+    expand,
+    parse_retry_after,
+    path_template,
+    time_left,
+)
 
 
 @pytest.mark.parametrize(
@@ -70,3 +81,80 @@ def test_backoff_grows_with_jitter_and_stays_bounded():
     assert all(0.5 <= b <= 1.0 for b in first)
     assert all(2.0 <= b <= 4.0 for b in late)
     assert len(set(late)) > 1
+
+
+@pytest.mark.parametrize(
+    "header", ["inf", "Infinity", "-inf", "1e400", "9" * 5000, "Fri, 31 Dec 9999 23:59:59 GMT"]
+)
+def test_retry_after_is_always_a_finite_wait_no_longer_than_a_day(header):
+    seconds = parse_retry_after(header)
+
+    assert seconds is not None
+    assert 0.0 <= seconds <= MAX_RETRY_AFTER
+    round(seconds)  # what a 503's Retry-After header does with it: must not overflow
+
+
+def test_retry_after_nan_is_no_instruction():
+    assert parse_retry_after("nan") is None
+
+
+def test_nested_deadline_can_shorten_but_never_extend_the_outer_one():
+    with deadline(1.0):
+        with deadline(100.0):
+            inner = time_left()
+        with deadline(0.1):
+            shorter = time_left()
+        outer = time_left()
+
+    assert inner is not None
+    assert inner <= 1.0
+    assert shorter is not None
+    assert shorter <= 0.1
+    assert outer is not None
+    assert 0.1 < outer <= 1.0
+    assert time_left() is None
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("nan"), float("inf")])
+def test_deadline_refuses_a_meaningless_length(seconds):
+    with pytest.raises(ValueError, match="positive, finite"), deadline(seconds):
+        pass
+
+
+def test_timeouts_shrink_to_the_time_left_and_fail_once_it_is_gone():
+    assert call_timeouts(5.0, 60.0, what="GET /x", service="Graph") == (5.0, 60.0)
+    with deadline(2.0):
+        connect, read = call_timeouts(5.0, 60.0, what="GET /x", service="Graph")
+    assert 0 < connect <= 2.0
+    assert 0 < read <= 2.0
+
+    with deadline(0.01):
+        time.sleep(0.02)
+        with pytest.raises(DeadlineExceededError) as caught:
+            call_timeouts(5.0, 60.0, what="GET /x", service="Graph")
+    assert caught.value.service == "Graph"
+    assert isinstance(caught.value, RetryLaterError)
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after >= 1
+
+
+def test_retry_sleep_that_would_end_past_the_deadline_is_not_started():
+    sleeps: list[float] = []
+    policy = ThrottleRetryPolicy(max_sleep=30.0, sleep=sleeps.append)
+
+    with deadline(1.0), pytest.raises(DeadlineExceededError) as caught:
+        policy.retry_wait(1, 5.0, failure="GET /x: HTTP 503 on attempt 1", service="Partner Center")
+
+    assert sleeps == []
+    assert "HTTP 503" in str(caught.value)
+    assert caught.value.retry_after == 5.0
+
+
+def test_retry_wait_hands_long_or_last_waits_back_to_the_caller():
+    sleeps: list[float] = []
+    policy = ThrottleRetryPolicy(max_attempts=3, max_sleep=5.0, sleep=sleeps.append)
+
+    assert policy.retry_wait(1, 0.2, failure="f", service="Graph")
+    assert not policy.retry_wait(1, 6.0, failure="f", service="Graph")
+    assert not policy.retry_wait(3, 0.2, failure="f", service="Graph")
+    assert sleeps == [0.2]

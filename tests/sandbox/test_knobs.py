@@ -162,3 +162,25 @@ def test_customer_users_page_like_customers(sandbox, api: Api):
 def test_unknown_knob_is_refused(sandbox):
     with pytest.raises(SandboxError, match="400"):
         sandbox.set_knobs(no_such_knob=1)
+
+
+def test_fault_skips_the_first_matching_calls_then_fires(sandbox, api: Api):
+    customer = sandbox.customer("contoso")
+    sandbox.add_fault("status", service="partner_center", path=f"/customers/{customer}$", status=503, skip=1)
+
+    statuses = [api.pc("GET", f"/v1/customers/{customer}").status_code for _ in range(3)]
+
+    assert statuses == [200, 503, 200]
+
+
+def test_entra_fault_answers_in_oauth_shape_with_the_given_retry_after(sandbox):
+    tenant = sandbox.partner_tenant_id
+    sandbox.add_fault("status", service="entra", path="/oauth2/v2.0/token$", status=429, retry_after="inf")
+
+    answer = sandbox.http_session().post(
+        f"{sandbox.authority_host}/{tenant}/oauth2/v2.0/token", data={"grant_type": "client_credentials"}
+    )
+
+    assert answer.status_code == 429
+    assert answer.headers["Retry-After"] == "inf"
+    assert answer.json()["error"] == "temporarily_unavailable"

@@ -55,7 +55,7 @@ def wait_for(host: LocalHostHandle, transfer_id: str, state: str, timeout_s: flo
 
 def queued(azurite: Azurite) -> int:
     queue = QueueClient.from_connection_string(azurite.connection_string, QUEUE_NAME)
-    return int(queue.get_queue_properties().approximate_message_count)
+    return queue.get_queue_properties().approximate_message_count or 0
 
 
 def test_signed_webhook_takes_a_started_transfer_to_provisioned(
