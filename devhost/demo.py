@@ -1,25 +1,28 @@
-"""`make demo`: a transfer run against Azurite and the local sandbox, step by step.
+"""`make demo`: one customer's transfer, end to end, through the product's own triggers.
 
-Everything goes through the product's own code over real sockets: the store on Azurite, the
-Partner Center and Graph clients (msal included) against the sandbox's HTTPS endpoints, the
-matching engine, and the admin API's handlers. The sandbox plays Microsoft and the customer.
+Azurite holds the queue and the tables, the sandbox plays Microsoft and the customer, and the
+local host runs function_app.py as Azure would: the transfer starts with `POST /api/transfers`,
+the customer's acceptance arrives as a signed Partner Center webhook, and the queue-driven
+workflow plans, buys and waits for provisioning. Progress is read back from the admin API.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from typing import Any
+
+import requests
 
 from devhost.azurite import running_azurite
-from sandbox.catalog import reference_csv_path
+from devhost.host import LocalHostHandle, start_local_host
+from devhost.run import local_settings
 from sandbox.testing import SandboxHandle, start_sandbox
 
 CUSTOMER = "fabrikam"  # a US customer with direct Office 365 E1 and Microsoft 365 E3 seats
+ACCEPTED = "reseller-relationship-accepted-by-customer"
 
 
 class Progress:
@@ -41,88 +44,104 @@ class Progress:
 def main() -> int:
     progress = Progress()
     with ExitStack() as running:
-        with progress.step("Starting Azurite (storage) and the sandbox (Partner Center, Graph, Entra)"):
+        with progress.step("Starting Azurite, the sandbox (Partner Center, Graph, Entra) and the local host"):
             azurite = running.enter_context(running_azurite())
             sandbox = running.enter_context(start_sandbox("default"))
-            progress.say(f"tables at {azurite.table_endpoint}")
-            progress.say(f"sandbox at {sandbox.base_url} (its own CA, trusted through REQUESTS_CA_BUNDLE)")
-        run(progress, sandbox, azurite.connection_string)
+            host = running.enter_context(start_local_host(local_settings(sandbox, azurite)))
+            progress.say(f"storage   {azurite.queue_endpoint} (queues), {azurite.table_endpoint} (tables)")
+            progress.say(f"sandbox   {sandbox.base_url} (its own CA, trusted through REQUESTS_CA_BUNDLE)")
+            progress.say(
+                f"app       {host.url}/api  ({len(host.info['functions'])} functions of function_app.py)"
+            )
+        run(progress, sandbox, host)
     return 0
 
 
-def run(progress: Progress, sandbox: SandboxHandle, storage: str) -> None:
-    os.environ.update(sandbox.env())
-    os.environ["AzureWebJobsStorage"] = storage
-    os.environ["SKU_REFERENCE_URL"] = str(reference_csv_path())
-    # Imported after the environment is set: settings are read once per process.
-    from shared.api import admin_api
-    from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
-    from shared.planning import service_clients
-    from shared.regions import region_of, same_region
-    from shared.settings import get_settings
-    from shared.store import TransferStore
-
-    settings = get_settings()
-    api = admin_api()
-    store = TransferStore.connect(settings.storage)
+def run(progress: Progress, sandbox: SandboxHandle, host: LocalHostHandle) -> None:
+    api = f"{host.url}/api"
     customer = sandbox.customer(CUSTOMER)
-    now = datetime.now(UTC)
+    http = requests.Session()
 
-    with progress.step(f"An admin starts a transfer for {CUSTOMER} ({customer}), customer country US"):
-        if not same_region(settings.partner_country, "US"):
-            raise SystemExit("the demo partner must be in the United States region")
-        progress.say(f"partner in {settings.partner_country} sells to {region_of('US')}: region check passed")
-        invitation = service_clients().partner_center.get_relationship_request_url()
-        transfer = Transfer(
-            id=new_transfer_id(),
-            customer_tenant_id=customer,
-            customer_country="US",
-            source_channel=SourceChannel.DIRECT,
-            state=TransferState.AWAITING_ACCEPTANCE,
-            created_at=now,
-            updated_at=now,
-            invitation_url=invitation,
+    with progress.step("The partner registers its webhook with Partner Center"):
+        hook = f"{api}/webhooks/partner-center"
+        _register(sandbox, hook)
+        progress.say(f"{ACCEPTED} -> {hook}")
+
+    with progress.step(f"An admin starts a transfer for {CUSTOMER} (country US): POST /api/transfers"):
+        answer = http.post(
+            f"{api}/transfers",
+            json={"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"},
+            timeout=60,
         )
-        store.create(
-            transfer,
-            history=HistoryEntry(
-                at=now, action="created", actor="api", message="transfer started; invitation link issued"
-            ),
+        transfer = _ok(answer, 201)
+        progress.say(f"201 Created: transfer {transfer['id']} is {transfer['state']}")
+        for action in transfer["customerActions"]:
+            progress.say(f"the customer's admin must {action['action']}: {action['url']}")
+
+    with progress.step("The customer's Global Administrator accepts the invitation and approves GDAP"):
+        accepted = sandbox.accept_invitation(customer)
+        for delivery in sandbox.wait_webhooks(accepted["webhookDeliveries"]):
+            attempt = delivery["attempts"][-1]
+            progress.say(
+                f"Partner Center delivered a signed {ACCEPTED}: the app answered {attempt['status']}"
+            )
+
+    with progress.step(
+        "The queue-driven workflow confirms, plans, buys in one cart and waits for provisioning"
+    ):
+        record = _follow(
+            progress, http, f"{api}/transfers/{transfer['id']}", until={"Provisioned", "Blocked"}
         )
-        progress.say(f"transfer {transfer.id} stored as {transfer.state}")
-        progress.say(f"invitation link for the customer's global admin: {invitation}")
 
-    with progress.step("The customer's global admin accepts the reseller relationship (and GDAP)"):
-        sandbox.accept_invitation(customer)
-        record = store.get(transfer.id)
-        accepted, entry = record.transfer.move(TransferState.ACCEPTED, at=datetime.now(UTC), actor="webhook")
-        store.commit(record, Change(accepted, history=(entry,)))
-        relationship = service_clients().partner_center.get_customer(customer).relationship_to_partner
-        progress.say(f"Partner Center now reports the relationship as {relationship!r}")
-        progress.say("transfer moved to Accepted, with its history row in the same transaction")
+    with progress.step("What was bought"):
+        for line in record["lines"]:
+            bought = ", ".join(f"{r['quantity']} x {r['catalogItemId']}" for r in line["replacements"]) or "-"
+            progress.say(
+                f"{line['sourceSkuPartNumber']:<14} {line['quantity']:>3} seats  {line['decision']:<10} "
+                f"{line['state']:<8} -> {bought}"
+            )
+        purchases = sandbox.purchases()
+        progress.say(f"Partner Center orders placed: {len(purchases)} (one cart for the whole transfer)")
+        progress.say("originals: never cancelled; the cutover runs when they reach their end date")
 
-    with progress.step("Inventory from Graph, catalog from Partner Center, and the plan (a dry run)"):
-        answer = api.plan_transfer(transfer.id)
-        if answer.status != 200:
-            raise SystemExit(f"plan failed: {json.dumps(answer.body)}")
-        for line in answer.body["lines"]:
-            targets = ", ".join(f"{t['quantity']} x {t['title']}" for t in line["targets"]) or "-"
-            progress.say(f"{line['sourceSkuPartNumber']:<16} {line['decision']:<10} -> {targets}")
-            progress.say(f"{'':<16} {line['explanation']}")
-        progress.say(f"purchases made by the dry run: {len(sandbox.purchases())}")
+    print(f"\nDone: transfer {transfer['id']} is {record['state']}; everything started here is stopped.")
 
-    with progress.step("The admin API shows the record"):
-        listing = api.list_transfers({"state": "Accepted"}).body
-        detail = api.get_transfer(transfer.id).body
-        progress.say(f"GET /api/transfers?state=Accepted -> {[t['id'] for t in listing['items']]}")
-        for item in detail["history"]:
-            progress.say(f"history {item['seq']}: {item['at']} {item['actor']:<8} {item['message']}")
 
-    print(
-        "\nDone. Buying the plan, tracking each original to its expiry and the cutover are the "
-        "workflow's steps, which come next.",
-        flush=True,
-    )
+def _register(sandbox: SandboxHandle, url: str) -> None:
+    from shared.bootstrap import Services
+    from shared.settings import Settings
+
+    services = Services(Settings(sandbox.env()), verify=sandbox.ca_bundle)
+    try:
+        services.partner_center.create_or_update_webhook_registration(url, [ACCEPTED])
+    finally:
+        services.close()
+
+
+def _follow(
+    progress: Progress, http: requests.Session, url: str, *, until: set[str], timeout_s: float = 120
+) -> dict[str, Any]:
+    """Print each new history entry as the workflow writes it, until the transfer reaches a state."""
+    shown = 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        record = _ok(http.get(url, timeout=30), 200)
+        history = record["history"]
+        for entry in history[shown:]:
+            progress.say(f"{entry['at'][11:19]} {entry['actor']:<8} {entry['message'][:150]}")
+        shown = len(history)
+        if record["state"] in until:
+            return record
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the transfer is still {record['state']} after {timeout_s:.0f} s")
+        time.sleep(0.25)
+
+
+def _ok(answer: requests.Response, status: int) -> dict[str, Any]:
+    if answer.status_code != status:
+        raise SystemExit(f"{answer.request.method} {answer.url} -> {answer.status_code}: {answer.text[:500]}")
+    body: dict[str, Any] = answer.json()
+    return body
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from .events import EventQueue, EventType, MalformedEventError, TransferEvent
 from .regions import region_of, same_region
 from .resources.partner_center import CartCheckoutResult, CartLineItem
 from .store import TransferNotFoundError, TransferRecord, TransferStore
+from .transport import QUEUE_STEP_DEADLINE, deadline
 
 if TYPE_CHECKING:
     from .graph import GraphClient
@@ -282,6 +283,10 @@ class Workflow:
 
     def scan(self) -> ScanReport:
         """The backstop for missed webhooks and lost messages, over in-flight transfers only."""
+        with deadline(QUEUE_STEP_DEADLINE):
+            return self._scan()
+
+    def _scan(self) -> ScanReport:
         awaiting: list[Transfer] = []
         active = nudged = 0
         token: str | None = None
@@ -341,7 +346,8 @@ class Workflow:
             LOG.error("transfer-events: malformed message refused: %s", malformed)
             raise
         try:
-            outcome = self.handle(event)
+            with deadline(QUEUE_STEP_DEADLINE):
+                outcome = self.handle(event)
         except StepFailedError as failure:
             error = failure.error
             if isinstance(error, RetryLaterError):
@@ -583,9 +589,8 @@ class Workflow:
             if len(orders) == len(line.replacements):
                 moved, entry = line.move(LineState.ORDERED, at=at, actor="workflow")
                 moved = replace(moved, order_ids=tuple(dict.fromkeys(orders)))
-                entry = replace(
-                    entry, message=f"line {line.source_sku_part_number} ordered ({', '.join(orders)})"
-                )
+                message = f"line {line.source_sku_part_number} ordered (order {', '.join(moved.order_ids)})"
+                entry = replace(entry, message=message)
             else:
                 moved, entry = line.move(
                     LineState.FAILED, at=at, actor="workflow", reason=f"order failed: {errors}"
