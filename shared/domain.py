@@ -11,7 +11,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -370,3 +370,9 @@ class Change:
     transfer: Transfer
     lines: tuple[Line, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
+
+
+def merged(lines: Sequence[Line], changed: Sequence[Line]) -> list[Line]:
+    """``lines`` with each one ``changed`` holds put in its place."""
+    by_id = {x.id: x for x in changed}
+    return [by_id.get(x.id, x) for x in lines]

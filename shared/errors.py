@@ -321,3 +321,9 @@ def _text(value: Any) -> str | None:
 def _mentions(text: str, fragments: tuple[str, ...]) -> bool:
     lowered = text.lower()
     return any(fragment in lowered for fragment in fragments)
+
+
+def brief(error: BaseException, limit: int = 400) -> str:
+    """An error's text for a record or a problem, cut to a bounded length."""
+    text = str(error) or type(error).__name__
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,239 @@
+"""Buying a transfer's lines: one cart, each write's ``MS-RequestId`` persisted before it is sent.
+
+Partner Center answers a repeated write with the same request id with its first answer, and a
+cart can be checked out once; on top of that, a checkout whose answer was lost is reconciled
+against the customer's orders before it is ever sent again, so no path buys twice. Waiting for
+provisioning only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .domain import (
+    Change,
+    HistoryEntry,
+    Line,
+    LineState,
+    Purchase,
+    TransferState,
+    merged,
+)
+from .errors import CartAlreadySubmittedError, PartnerCenterError, brief
+from .resources.partner_center import CartCheckoutResult, CartLineItem
+from .store import TransferRecord, TransferStore
+
+if TYPE_CHECKING:
+    from .partner_center import PartnerCenterClient
+
+
+class Buyer:
+    def __init__(
+        self, store: TransferStore, partner_center: PartnerCenterClient, clock: Callable[[], datetime]
+    ) -> None:
+        self._store = store
+        self._pc = partner_center
+        self._now = clock
+
+    def intend(self, record: TransferRecord) -> TransferRecord:
+        """Persist the purchase's request ids and mark the lines as being ordered, before any call."""
+        at = self._now()
+        transfer = record.transfer
+        history: list[HistoryEntry] = []
+        if transfer.state is TransferState.ACCEPTED:
+            transfer, entry = transfer.move(TransferState.PROVISIONING, at=at, actor="workflow")
+            history.append(entry)
+        purchase = Purchase.new(at)
+        lines = []
+        for line in record.lines:
+            if line.state is LineState.PLANNED:
+                line, _ = line.move(LineState.ORDERING, at=at, actor="workflow")
+                lines.append(line)
+        ordering = [x for x in merged(record.lines, lines) if x.state is LineState.ORDERING]
+        history.append(
+            HistoryEntry(
+                at=at,
+                action="purchase-intent",
+                message=f"buying {len(ordering)} line(s) in one cart (request ids "
+                f"{purchase.cart_request_id} / {purchase.checkout_request_id})",
+            )
+        )
+        transfer = replace(transfer, purchase=purchase, updated_at=at)
+        return self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+
+    def create_cart(self, record: TransferRecord) -> TransferRecord:
+        transfer = record.transfer
+        assert transfer.purchase is not None
+        items = cart_items(x for x in record.lines if x.state is LineState.ORDERING)
+        cart = self._pc.create_cart(
+            transfer.customer_tenant_id, items, request_id=transfer.purchase.cart_request_id
+        )
+        at = self._now()
+        changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
+        entry = HistoryEntry(
+            at=at, action="cart", message=f"cart {cart.id} created with {len(items)} item(s)"
+        )
+        return self._store.commit(record, Change(changed, history=(entry,)))
+
+    def check_out(self, record: TransferRecord) -> TransferRecord:
+        """Buy the cart once: count the attempt first; after an attempt whose answer was lost, look
+        for the order before sending the checkout again (with the same ``MS-RequestId``)."""
+        transfer = record.transfer
+        purchase = transfer.purchase
+        assert purchase is not None
+        assert purchase.cart_id is not None
+        customer = transfer.customer_tenant_id
+        ordering = [x for x in record.lines if x.state is LineState.ORDERING]
+        if purchase.checkout_attempts:
+            found = self._orders_of_purchase(record, ordering)
+            if found.orders:
+                return self._record_orders(record, ordering, found)
+        attempt = replace(purchase, checkout_attempts=purchase.checkout_attempts + 1)
+        record = self._store.commit(record, Change(replace(transfer, purchase=attempt)))
+        try:
+            result = self._pc.checkout_cart(
+                customer, purchase.cart_id, request_id=purchase.checkout_request_id
+            )
+        except CartAlreadySubmittedError:
+            result = self._orders_of_purchase(record, ordering)
+        except PartnerCenterError as error:
+            if error.retryable or error.status is None or error.status >= 500:
+                raise
+            return self._fail_lines(record, ordering, f"checkout refused: {brief(error)}")
+        return self._record_orders(record, ordering, result)
+
+    def _orders_of_purchase(self, record: TransferRecord, ordering: Sequence[Line]) -> CartCheckoutResult:
+        """The customer's orders placed since the purchase began that hold only this cart's items."""
+        purchase = record.transfer.purchase
+        assert purchase is not None
+        since = datetime.fromisoformat(purchase.started_at) - timedelta(minutes=5)
+        known = {order_id for line in record.lines for order_id in line.order_ids}
+        wanted = {r.catalog_item_id.lower() for line in ordering for r in line.replacements}
+        orders = tuple(
+            order
+            for order in self._pc.list_orders(record.transfer.customer_tenant_id)
+            if order.id not in known
+            and (order.created is None or order.created >= since)
+            and order.line_items
+            and all(item.offer_id.lower() in wanted for item in order.line_items)
+        )
+        return CartCheckoutResult(orders=orders)
+
+    def _record_orders(
+        self, record: TransferRecord, ordering: Sequence[Line], result: CartCheckoutResult
+    ) -> TransferRecord:
+        at = self._now()
+        bought: dict[str, list[str]] = {}
+        for order in result.orders:
+            for item in order.line_items:
+                bought.setdefault(item.offer_id.lower(), []).append(order.id)
+        errors = "; ".join(f"{e.code} {e.description}" for e in result.order_errors) or "not in any order"
+        lines, history = [], []
+        for line in ordering:
+            orders = [bought[c.lower()].pop(0) for c in line.catalog_item_ids if bought.get(c.lower())]
+            if len(orders) == len(line.replacements):
+                moved, entry = line.move(LineState.ORDERED, at=at, actor="workflow")
+                moved = replace(moved, order_ids=tuple(dict.fromkeys(orders)))
+                message = f"line {line.source_sku_part_number} ordered (order {', '.join(moved.order_ids)})"
+                entry = replace(entry, message=message)
+            else:
+                moved, entry = line.move(
+                    LineState.FAILED, at=at, actor="workflow", reason=f"order failed: {errors}"
+                )
+            lines.append(moved)
+            history.append(entry)
+        transfer = replace(record.transfer, purchase=None, updated_at=at)
+        return self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+
+    def _fail_lines(self, record: TransferRecord, lines: Sequence[Line], reason: str) -> TransferRecord:
+        at = self._now()
+        failed = [line.move(LineState.FAILED, at=at, actor="workflow", reason=reason) for line in lines]
+        transfer = replace(record.transfer, purchase=None, updated_at=at)
+        return self._store.commit(
+            record, Change(transfer, tuple(x for x, _ in failed), tuple(e for _, e in failed))
+        )
+
+    def await_provisioning(self, record: TransferRecord) -> tuple[TransferRecord, bool]:
+        """Every ordered line's subscriptions active and in the tenant, or come back later."""
+        at = self._now()
+        lines, history = [], []
+        for line, subscriptions in self._provisioned(record):
+            moved, entry = line.move(LineState.ACTIVE, at=at, actor="workflow")
+            lines.append(replace(moved, subscription_ids=subscriptions))
+            message = f"line {line.source_sku_part_number}: {len(subscriptions)} new subscription(s) active"
+            history.append(replace(entry, message=message))
+        after = merged(record.lines, lines)
+        transfer = replace(record.transfer, updated_at=at)
+        if any(x.state is LineState.ORDERED for x in after):
+            if lines:
+                record = self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+            return record, False
+        failed = [x for x in after if x.state is LineState.FAILED]
+        if failed:
+            reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in failed)
+            transfer, entry = transfer.move(
+                TransferState.FAILED,
+                at=at,
+                actor="workflow",
+                reason=f"{len(failed)} line(s) could not be bought: {reasons}; retry buys only those",
+            )
+        else:
+            transfer, entry = transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
+            entry = replace(entry, message="every replacement is active; waiting for the originals to lapse")
+        history.append(entry)
+        return self._store.commit(record, Change(transfer, tuple(lines), tuple(history))), True
+
+    def _provisioned(self, record: TransferRecord) -> list[tuple[Line, tuple[str, ...]]]:
+        """Ordered lines whose new subscriptions are all active and provisioned in the tenant.
+
+        Each order is read once; its items are handed out to the lines one by one, so two lines
+        buying the same offer (Teams Enterprise beside two suites) each get their own subscription.
+        """
+        customer = record.transfer.customer_tenant_id
+        ordered = [x for x in record.lines if x.state is LineState.ORDERED]
+        order_ids = dict.fromkeys(order_id for line in ordered for order_id in line.order_ids)
+        pool = [item for o in order_ids for item in self._pc.get_order(customer, o).line_items]
+        ready = []
+        for line in ordered:
+            items = []
+            for wanted in line.replacements:
+                item = next(
+                    (
+                        i
+                        for i in pool
+                        if i.offer_id.lower() == wanted.catalog_item_id.lower()
+                        and i.quantity == wanted.quantity
+                    ),
+                    None,
+                )
+                if item is None:
+                    break
+                pool.remove(item)
+                items.append(item)
+            ids = tuple(str(i.subscription_id) for i in items if i.subscription_id)
+            if len(ids) == len(line.replacements) and all(self._is_live(customer, s) for s in ids):
+                ready.append((line, ids))
+        return ready
+
+    def _is_live(self, customer: str, subscription_id: str) -> bool:
+        if self._pc.get_subscription(customer, subscription_id).status != "active":
+            return False
+        return self._pc.get_subscription_provisioning_status(customer, subscription_id).is_provisioned
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+
+def cart_items(lines: Iterable[Line]) -> list[CartLineItem]:
+    return [
+        CartLineItem(
+            catalog_item_id=r.catalog_item_id,
+            quantity=r.quantity,
+            term_duration=r.term_duration,
+            billing_cycle=r.billing_cycle,
+            id=index,
+        )
+        for index, r in enumerate(r for line in lines for r in line.replacements)
+    ]
