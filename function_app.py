@@ -6,29 +6,31 @@ call, not at import time, so the worker indexes this module quickly on a cold st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 if TYPE_CHECKING:
-    from shared.api import AdminApi, ApiResponse
+    from shared.api import AdminApi
+    from shared.problems import ApiResponse
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 
 @app.route(route="transfers", methods=["GET"])
 def list_transfers(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(_admin().list_transfers(req.params))
+    return _respond(lambda: _admin().list_transfers(req.params))
 
 
 @app.route(route="transfers/{id}", methods=["GET"])
 def get_transfer(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(_admin().get_transfer(req.route_params["id"]))
+    return _respond(lambda: _admin().get_transfer(req.route_params["id"], req.params))
 
 
 @app.route(route="transfers/{id}/plan", methods=["GET"])
 def plan_transfer(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(_admin().plan_transfer(req.route_params["id"]))
+    return _respond(lambda: _admin().plan_transfer(req.route_params["id"]))
 
 
 def _admin() -> AdminApi:
@@ -37,7 +39,11 @@ def _admin() -> AdminApi:
     return admin_api()
 
 
-def _respond(response: ApiResponse) -> func.HttpResponse:
+def _respond(handler: Callable[[], ApiResponse]) -> func.HttpResponse:
+    """Every route answers through here: what the handler raises becomes a problem, never a bare 500."""
+    from shared.problems import answer
+
+    response = answer(handler)
     return func.HttpResponse(
         body=response.encoded(),
         status_code=response.status,

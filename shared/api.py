@@ -6,70 +6,29 @@ only turns an :class:`ApiResponse` into an ``HttpResponse``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .domain import HistoryEntry, Line, Transfer, TransferState, is_transfer_id
-from .errors import (
-    GdapRoleMissingError,
-    NoRelationshipError,
-    RetryLaterError,
-    ServiceError,
-    UnauthorizedError,
+from .problems import ApiResponse, problem, quote
+from .settings import whole_number
+from .store import (
+    HistoryPage,
+    InvalidContinuationTokenError,
+    TransferNotFoundError,
+    TransferRecord,
+    TransferStore,
 )
-from .store import InvalidContinuationTokenError, TransferNotFoundError, TransferRecord, TransferStore
 
 if TYPE_CHECKING:
     from .planning import Planner
 
-PROBLEM_JSON = "application/problem+json"
 _STATES = ", ".join(s.value for s in TransferState)
-
-
-@dataclass(frozen=True)
-class ApiResponse:
-    status: int
-    body: Any
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def content_type(self) -> str:
-        return PROBLEM_JSON if self.status >= 400 else "application/json"
-
-    def encoded(self) -> bytes:
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> ApiResponse:
-    """An RFC 9457 problem: ``type`` names the kind, ``detail`` says what to fix."""
-    kind = title.lower().replace(" ", "-")
-    return ApiResponse(
-        status,
-        {
-            "type": f"urn:csp-transfer:problem:{kind}",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            **extra,
-        },
-    )
-
-
-def upstream_problem(status: int, title: str, error: ServiceError) -> ApiResponse:
-    """A problem quoting the service's own code and ids, so an admin can take it to Microsoft."""
-    return problem(
-        status,
-        title,
-        str(error),
-        service=error.service,
-        code=error.code,
-        requestId=error.request_id,
-        correlationId=error.correlation_id,
-    )
+MAX_PAGE_SIZE = 1000
+LIST_PAGE_SIZE = 50
+HISTORY_PAGE_SIZE = 100
 
 
 class AdminApi:
@@ -85,22 +44,15 @@ class AdminApi:
             return problem(
                 400,
                 "Invalid filter",
-                f"state must be one of {_STATES}; got {state_text!r}",
+                f"state must be one of {_STATES}; got {quote(state_text or '')}",
                 parameter="state",
             )
-        size_text = query.get("pageSize", "50")
-        if not size_text.isdigit() or not 1 <= int(size_text) <= 1000:
-            return problem(
-                400,
-                "Invalid filter",
-                f"pageSize must be a whole number from 1 to 1000; got {size_text!r}",
-                parameter="pageSize",
-            )
+        size = _page_size(query, "pageSize", LIST_PAGE_SIZE)
+        if isinstance(size, ApiResponse):
+            return size
         try:
             page = self._store.list_transfers(
-                state=state,
-                page_size=int(size_text),
-                continuation_token=query.get("continuationToken") or None,
+                state=state, page_size=size, continuation_token=query.get("continuationToken") or None
             )
         except InvalidContinuationTokenError as error:
             return problem(400, "Invalid filter", str(error), parameter="continuationToken")
@@ -112,12 +64,30 @@ class AdminApi:
             },
         )
 
-    def get_transfer(self, transfer_id: str) -> ApiResponse:
+    def get_transfer(self, transfer_id: str, query: Mapping[str, str] | None = None) -> ApiResponse:
+        """The header and lines, with one page of history (``historyPageSize``,
+        ``historyContinuationToken`` page further)."""
+        query = query or {}
+        size = _page_size(query, "historyPageSize", HISTORY_PAGE_SIZE)
+        if isinstance(size, ApiResponse):
+            return size
         found = self._record(transfer_id)
-        return found if isinstance(found, ApiResponse) else ApiResponse(200, record_json(found))
+        if isinstance(found, ApiResponse):
+            return found
+        try:
+            history = self._store.history(
+                transfer_id, page_size=size, continuation_token=query.get("historyContinuationToken") or None
+            )
+        except InvalidContinuationTokenError as error:
+            return problem(400, "Invalid filter", str(error), parameter="historyContinuationToken")
+        return ApiResponse(200, record_json(found, history))
 
     def plan_transfer(self, transfer_id: str) -> ApiResponse:
-        """The plan computed now from live data, buying nothing (a dry run)."""
+        """The plan computed now from live data, buying nothing (a dry run).
+
+        Upstream failures (throttling, missing access, a refused token) are raised for the
+        boundary in :mod:`shared.problems` to answer.
+        """
         found = self._record(transfer_id)
         if isinstance(found, ApiResponse):
             return found
@@ -133,28 +103,35 @@ class AdminApi:
             return problem(
                 409, "Transfer finished", f"the transfer is {transfer.state}; there is nothing left to plan"
             )
-        try:
-            plan = self._planner().plan(transfer)
-        except RetryLaterError as error:
-            throttled = upstream_problem(503, "Throttled", error)
-            return ApiResponse(
-                503, throttled.body, {"Retry-After": str(max(1, round(error.retry_after or 60)))}
-            )
-        except (NoRelationshipError, GdapRoleMissingError, UnauthorizedError) as error:
-            return upstream_problem(409, "Customer access missing", error)
-        except ServiceError as error:
-            return upstream_problem(502, "Upstream service error", error)
+        plan = self._planner().plan(transfer)
         return ApiResponse(200, {"transferId": transfer.id, **plan.to_json()})
 
     def _record(self, transfer_id: str) -> TransferRecord | ApiResponse:
         if not is_transfer_id(transfer_id):
             return problem(
-                400, "Invalid transfer id", f"a transfer id is 32 lowercase hex digits; got {transfer_id!r}"
+                400,
+                "Invalid transfer id",
+                f"a transfer id is 32 lowercase hex digits; got {quote(transfer_id)}",
             )
         try:
             return self._store.get(transfer_id)
         except TransferNotFoundError:
             return problem(404, "Transfer not found", f"no transfer has the id {transfer_id}")
+
+
+def _page_size(query: Mapping[str, str], parameter: str, default: int) -> int | ApiResponse:
+    text = query.get(parameter)
+    if text is None:
+        return default
+    size = whole_number(text, 1, MAX_PAGE_SIZE)
+    if size is None:
+        return problem(
+            400,
+            "Invalid filter",
+            f"{parameter} must be a whole number from 1 to {MAX_PAGE_SIZE} (ASCII digits); got {quote(text)}",
+            parameter=parameter,
+        )
+    return size
 
 
 @cache
@@ -216,11 +193,12 @@ def history_json(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
-def record_json(record: TransferRecord) -> dict[str, Any]:
+def record_json(record: TransferRecord, history: HistoryPage) -> dict[str, Any]:
     return {
         **transfer_json(record.transfer),
         "lines": [line_json(x) for x in record.lines],
-        "history": [history_json(h) for h in record.history],
+        "history": [history_json(h) for h in history.entries],
+        "historyContinuationToken": history.continuation_token,
     }
 
 

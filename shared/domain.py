@@ -134,7 +134,7 @@ def new_transfer_id() -> str:
 
 
 def is_transfer_id(value: str) -> bool:
-    return bool(_ID.match(value))
+    return bool(_ID.fullmatch(value))
 
 
 TERM_DURATIONS = ("P1M", "P1Y", "P3Y")
