@@ -115,7 +115,7 @@ def test_unresolved_key_vault_reference_is_an_error_not_a_secret() -> None:
 def test_malformed_endpoint_url_is_refused_naming_the_setting(value: str) -> None:
     settings = Settings({"GRAPH_ENDPOINT": value})
 
-    with pytest.raises(SettingError, match="^GRAPH_ENDPOINT: ") as raised:
+    with pytest.raises(SettingError, match=r"^GRAPH_ENDPOINT: ") as raised:
         _ = settings.graph_endpoint
     assert raised.value.setting == "GRAPH_ENDPOINT"
 
@@ -168,7 +168,7 @@ def test_sku_reference_url_accepts_https_or_a_file_path(value: str, expected: st
     ],
 )
 def test_sku_reference_url_refuses_anything_else_naming_the_setting(value: str) -> None:
-    with pytest.raises(SettingError, match="^SKU_REFERENCE_URL: "):
+    with pytest.raises(SettingError, match=r"^SKU_REFERENCE_URL: "):
         _ = Settings({"SKU_REFERENCE_URL": value}).sku_reference_url
 
 
@@ -201,7 +201,7 @@ def test_storage_connection_string_accepts_https_or_the_local_emulator(value: st
     ],
 )
 def test_storage_connection_string_with_remote_http_is_refused_without_quoting_the_key(value: str) -> None:
-    with pytest.raises(SettingError, match="^AzureWebJobsStorage: ") as raised:
+    with pytest.raises(SettingError, match=r"^AzureWebJobsStorage: ") as raised:
         _ = Settings({"AzureWebJobsStorage": value}).storage
 
     assert KEY not in str(raised.value)
@@ -229,5 +229,5 @@ def test_identity_based_storage_uri_must_be_https_with_a_host(uri: str) -> None:
         }
     )
 
-    with pytest.raises(SettingError, match="^AzureWebJobsStorage__tableServiceUri: "):
+    with pytest.raises(SettingError, match=r"^AzureWebJobsStorage__tableServiceUri: "):
         _ = settings.storage
