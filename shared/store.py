@@ -29,8 +29,19 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import (
+    EdmType,
+    EntityProperty,
+    TableClient,
+    TableEntity,
+    UpdateMode,
+)
 from azure.data.tables._serialize import _add_entity_properties
 
 from .domain import (
@@ -58,6 +69,7 @@ MAX_CUSTOM_PROPERTIES = 252
 #: like every string Azure stores, so at most 512 characters of the Basic Multilingual Plane.
 MAX_KEY_BYTES = 1024
 MAX_STRING_BYTES = 64 * 1024
+MIN_INT32, MAX_INT32 = -(2**31), 2**31 - 1
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 #: A transaction's payload also carries, per operation, a multipart boundary, part headers and
 #: the request line; 512 bytes covers them (the keys in the URL are counted separately).
@@ -184,7 +196,7 @@ class TransferStore:
             raise TransferNotFoundError(transfer_id)
         lines = tuple(_line_from(r) for r in rows if r["RowKey"].startswith("line-"))
         etags = {r["RowKey"]: str(r.metadata["etag"]) for r in rows}
-        return TransferRecord(_transfer_from(header), lines, int(header["Version"]), etags)
+        return TransferRecord(_transfer_from(header), lines, _int(header["Version"]), etags)
 
     def history(
         self, transfer_id: str, *, page_size: int = 100, continuation_token: str | None = None
@@ -344,7 +356,8 @@ class TransferStore:
     ) -> None:
         check_transaction(entity for _, entity in operations)
         batch: list[Any] = []
-        for kind, entity in operations:
+        for kind, row in operations:
+            entity = _typed(row)
             etag = (etags or {}).get(entity["RowKey"])
             if kind == "update":
                 options: dict[str, Any] = {"mode": UpdateMode.REPLACE}
@@ -355,16 +368,11 @@ class TransferStore:
                 batch.append((kind, entity))
         try:
             self._table.submit_transaction(batch)
-        except TableTransactionError as error:
-            code = getattr(error, "error_code", None)
-            if error.status_code in (409, 412) or code in (
-                "UpdateConditionNotSatisfied",
-                "EntityAlreadyExists",
-            ):
-                raise ConcurrencyError(f"transfer changed concurrently ({code})") from error
-            if error.status_code in (400, 413):  # a limit storage enforces that the checks missed
-                raise StorageLimitError(f"Table Storage refused the transaction ({code})") from error
-            raise
+        except HttpResponseError as error:
+            mapped = transaction_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
 
     def _claim_customer(self, transfer: Transfer) -> None:
         entity = {
@@ -416,6 +424,17 @@ class TransferStore:
             )
         except (ResourceModifiedError, ResourceNotFoundError):
             return
+
+
+def transaction_error(error: HttpResponseError) -> Exception:
+    """What a refused transaction means here: a conflict to re-read and retry, a limit storage
+    enforces that the checks missed (never raw), or the storage error itself (a 503 upstream)."""
+    code = getattr(error, "error_code", None)
+    if error.status_code in (409, 412) or code in ("UpdateConditionNotSatisfied", "EntityAlreadyExists"):
+        return ConcurrencyError(f"transfer changed concurrently ({code})")
+    if error.status_code in (400, 413):
+        return StorageLimitError(f"Table Storage refused the transaction ({code or error.status_code})")
+    return error
 
 
 # -- Azure limits ---------------------------------------------------------------------------------
@@ -507,9 +526,24 @@ def wire_size(entity: Mapping[str, Any]) -> int:
     """Bytes one operation adds to a transaction's payload, measured as the SDK sends it: JSON
     with every non-ASCII character escaped (``é`` is six bytes, an emoji twelve), the keys
     percent-encoded in the request URL, and the multipart framing."""
-    body = json.dumps(_add_entity_properties(entity))
+    body = json.dumps(_add_entity_properties(_typed(entity)))
     keys = quote(str(entity["PartitionKey"]), safe="") + quote(str(entity["RowKey"]), safe="")
     return len(body) + len(keys) + OPERATION_OVERHEAD_BYTES
+
+
+def _typed(entity: Mapping[str, Any]) -> dict[str, Any]:
+    """The entity as the SDK must get it: it sends a plain int as Int32, so wider ones say Int64."""
+    return {
+        name: EntityProperty(value, EdmType.INT64)
+        if isinstance(value, int) and not isinstance(value, bool) and not MIN_INT32 <= value <= MAX_INT32
+        else value
+        for name, value in entity.items()
+    }
+
+
+def _int(value: Any) -> int:
+    """A stored integer: Int64 properties come back wrapped in an ``EntityProperty``."""
+    return int(value.value if isinstance(value, EntityProperty) else value)
 
 
 def _value_size(value: Any) -> int:
@@ -633,7 +667,7 @@ def _line_from(row: Mapping[str, Any]) -> Line:
         transfer_id=row["PartitionKey"],
         source_sku_id=row["SourceSkuId"],
         source_sku_part_number=row["SourceSkuPartNumber"],
-        quantity=int(row["Quantity"]),
+        quantity=_int(row["Quantity"]),
         state=LineState(row["State"]),
         original_expires=_utc(expires) if expires else None,
         decision=row.get("Decision"),
@@ -642,9 +676,9 @@ def _line_from(row: Mapping[str, Any]) -> Line:
         purchase_request_id=row.get("PurchaseRequestId"),
         order_ids=tuple(json.loads(row["OrderIds"])),
         subscription_ids=tuple(json.loads(row["SubscriptionIds"])),
-        users_to_move=int(row["UsersToMove"]),
-        users_moved=int(row["UsersMoved"]),
-        users_failed=int(row["UsersFailed"]),
+        users_to_move=_int(row["UsersToMove"]),
+        users_moved=_int(row["UsersMoved"]),
+        users_failed=_int(row["UsersFailed"]),
         reason=row.get("Reason"),
         resume_state=LineState(resume) if resume else None,
     )
