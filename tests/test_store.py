@@ -25,6 +25,7 @@ from shared.store import (
     ACTIVE_PARTITION,
     ActiveTransferExistsError,
     ConcurrencyError,
+    InvalidContinuationTokenError,
     StorageLimitError,
     TransferNotFoundError,
     TransferRecord,
@@ -314,3 +315,90 @@ def unreachable_store() -> TransferStore:
         "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;"
     )
     return TransferStore(TableClient.from_connection_string(connection, "nowhere", retry_total=0))
+
+
+def test_history_pages_oldest_first_and_get_reads_no_history(store: TransferStore) -> None:
+    record = created(store)
+    for start in range(0, 240, 80):
+        fresh = store.get(record.transfer.id)
+        batch = tuple(note(f"n{i}") for i in range(start, start + 80))
+        store.commit(fresh, Change(fresh.transfer, history=batch))
+
+    first = store.history(record.transfer.id, page_size=100)
+    second = store.history(record.transfer.id, page_size=100, continuation_token=first.continuation_token)
+    third = store.history(record.transfer.id, page_size=100, continuation_token=second.continuation_token)
+
+    seqs = [h.seq for page in (first, second, third) for h in page.entries]
+    assert seqs == list(range(1, 242))
+    assert third.continuation_token is None
+    assert store.get(record.transfer.id).version == 241
+
+
+def test_a_history_token_of_one_transfer_is_refused_for_another(store: TransferStore) -> None:
+    one, other = created(store), created(store)
+    store.commit(one, Change(one.transfer, history=(note("a"), note("b"))))
+    token = store.history(one.transfer.id, page_size=1).continuation_token
+    assert token is not None
+
+    with pytest.raises(InvalidContinuationTokenError):
+        store.history(other.transfer.id, continuation_token=token)
+
+
+def test_a_listing_token_is_bound_to_the_state_filter_it_was_issued_for(store: TransferStore) -> None:
+    for _ in range(3):
+        created(store)
+    token = store.list_transfers(page_size=1).continuation_token
+    assert token is not None
+
+    with pytest.raises(InvalidContinuationTokenError):
+        store.list_transfers(state=TransferState.CANCELLED, continuation_token=token)
+    assert len(store.list_transfers(page_size=5, continuation_token=token).transfers) == 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "[" * 4096,
+        "eyJQYXJ0aXRpb25LZXkiOiAiYSIsICJSb3dLZXkiOiAiYiJ9",  # {"PartitionKey": "a", "RowKey": "b"}
+        "\ud800",
+        "dHJhbnNmZXJzOioKeA",  # the right scope, a position that is no transfer id
+        "A" * 5000,
+        "====",
+    ],
+)
+def test_forged_listing_tokens_are_refused_before_any_query(
+    unreachable_store: TransferStore, token: str
+) -> None:
+    with pytest.raises(InvalidContinuationTokenError):
+        unreachable_store.list_transfers(continuation_token=token)
+
+
+def test_active_index_lists_only_transfers_in_flight_a_page_at_a_time(
+    store: TransferStore, storage: StorageConnection, table_name: str
+) -> None:
+    active = [created(store).transfer for _ in range(5)]
+    finished = created(store)
+    done, entry = finished.transfer.cancel(finished.lines, at=T0, actor="api")
+    store.commit(finished, Change(done, history=(entry,)))
+    assert storage.connection_string is not None
+    raw = TableClient.from_connection_string(storage.connection_string, table_name)
+    # a claim whose release never ran, and one whose header was never written
+    raw.upsert_entity(
+        {"PartitionKey": ACTIVE_PARTITION, "RowKey": "customer-zz-finished", "TransferId": done.id}
+    )
+    raw.upsert_entity(
+        {"PartitionKey": ACTIVE_PARTITION, "RowKey": "customer-zz-crashed", "TransferId": new_transfer_id()}
+    )
+
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = store.list_active(page_size=2, continuation_token=token)
+        seen.extend(t.id for t in page.transfers)
+        token = page.continuation_token
+        if token is None:
+            break
+
+    assert sorted(seen) == sorted(t.id for t in active)
+    with pytest.raises(InvalidContinuationTokenError):
+        store.list_active(continuation_token=store.list_transfers(page_size=1).continuation_token)
