@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 from azure.core.exceptions import ServiceRequestError
@@ -26,7 +27,7 @@ from shared.store import StorageLimitError, TransferStore, check_transaction
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}
 
 
-def assert_problem(response: ApiResponse, status: int) -> dict[str, object]:
+def assert_problem(response: ApiResponse, status: int) -> dict[str, Any]:
     body = json.loads(response.encoded())
     assert response.status == status
     assert response.content_type == "application/problem+json"
