@@ -28,7 +28,7 @@ PROBLEM_FIELDS = {"type", "title", "status", "detail"}
 
 
 def assert_problem(response: ApiResponse, status: int) -> dict[str, Any]:
-    body = json.loads(response.encoded())
+    body: dict[str, Any] = json.loads(response.encoded())
     assert response.status == status
     assert response.content_type == "application/problem+json"
     assert body.keys() >= PROBLEM_FIELDS
