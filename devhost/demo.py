@@ -58,6 +58,7 @@ def run(progress: Progress, sandbox: SandboxHandle, storage: str) -> None:
     from shared.api import admin_api
     from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
     from shared.planning import service_clients
+    from shared.problems import answer as through_boundary
     from shared.regions import region_of, same_region
     from shared.settings import get_settings
     from shared.store import TransferStore
@@ -102,7 +103,7 @@ def run(progress: Progress, sandbox: SandboxHandle, storage: str) -> None:
         progress.say("transfer moved to Accepted, with its history row in the same transaction")
 
     with progress.step("Inventory from Graph, catalog from Partner Center, and the plan (a dry run)"):
-        answer = api.plan_transfer(transfer.id)
+        answer = through_boundary(lambda: api.plan_transfer(transfer.id))
         if answer.status != 200:
             raise SystemExit(f"plan failed: {json.dumps(answer.body)}")
         for line in answer.body["lines"]:

@@ -77,6 +77,8 @@ OPERATION_OVERHEAD_BYTES = 512
 MAX_TOKEN_CHARS = 2048
 ACTIVE_PARTITION = "active-transfers"
 _HEADER = "header"
+#: Per storage call: at most 3 retries (0.8 s, 1.6 s, 3.2 s apart), 5 s to connect, 20 s to read.
+_BOUNDS: dict[str, Any] = {"retry_total": 3, "connection_timeout": 5, "read_timeout": 20}
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+")
 _FORBIDDEN_KEY_CHARACTERS = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
 _SYSTEM_PROPERTIES = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
@@ -159,9 +161,13 @@ class TransferStore:
 
     @classmethod
     def connect(cls, storage: StorageConnection, table_name: str = TABLE_NAME) -> TransferStore:
-        """A store over a connection string (Azurite, local) or a service URI and managed identity."""
+        """A store over a connection string (Azurite, local) or a service URI and managed identity.
+
+        The SDK's defaults (10 retries backing off up to 120 s, no read timeout) could hold an
+        HTTP-triggered function past its 230 s; these bounds keep an outage a prompt 503.
+        """
         if storage.connection_string is not None:
-            return cls(TableClient.from_connection_string(storage.connection_string, table_name))
+            return cls(TableClient.from_connection_string(storage.connection_string, table_name, **_BOUNDS))
         from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
         assert storage.table_service_uri is not None
@@ -171,7 +177,9 @@ class TransferStore:
             else DefaultAzureCredential(managed_identity_client_id=storage.client_id)
         )
         return cls(
-            TableClient(endpoint=storage.table_service_uri, table_name=table_name, credential=credential)
+            TableClient(
+                endpoint=storage.table_service_uri, table_name=table_name, credential=credential, **_BOUNDS
+            )
         )
 
     def ensure_table(self) -> None:
