@@ -96,7 +96,11 @@ def retry_after_seconds(seconds: float | None) -> int:
     """A ``Retry-After`` value a client can obey: whole seconds from 1 to an hour, never inf or NaN."""
     if seconds is None or math.isnan(seconds):
         return DEFAULT_RETRY_AFTER
-    return int(min(MAX_RETRY_AFTER, max(1.0, math.ceil(seconds) if math.isfinite(seconds) else seconds)))
+    if seconds >= MAX_RETRY_AFTER:  # also inf, which int() and ceil() cannot take
+        return MAX_RETRY_AFTER
+    if seconds <= 1:  # also -inf
+        return 1
+    return math.ceil(seconds)
 
 
 def retry_later(title: str, detail: str, seconds: float | None, **extra: Any) -> ApiResponse:

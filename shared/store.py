@@ -152,7 +152,7 @@ class InvalidContinuationTokenError(StoreError, ValueError):
     """A continuation token that this store did not hand out for this listing."""
 
     def __init__(self) -> None:
-        super().__init__("continuationToken is not one this API handed out for this listing")
+        super().__init__("the continuation token is not one this API handed out for this listing")
 
 
 class TransferStore:
