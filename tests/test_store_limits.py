@@ -94,6 +94,8 @@ def test_keys_are_limited_to_one_kib_in_utf16_and_azurite_stores_the_longest(
     table.create_entity(longest)
 
     assert table.get_entity("p", "k" * 512)["RowKey"] == "k" * 512
+    with pytest.raises(HttpResponseError):  # storage itself refuses one character more
+        table.create_entity({"PartitionKey": "p", "RowKey": "k" * 513})
     for too_long in ("k" * 513, "k" * 1024, "é" * 513, "🙂" * 257):
         with pytest.raises(StorageLimitError, match="Azure allows 1024"):
             check_key(too_long)
