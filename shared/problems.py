@@ -74,15 +74,7 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> ApiResponse:
 
 def upstream_problem(status: int, title: str, error: ServiceError) -> ApiResponse:
     """A problem quoting the service's own code and ids, so an admin can take it to Microsoft."""
-    return problem(
-        status,
-        title,
-        str(error),
-        service=error.service,
-        code=error.code,
-        requestId=error.request_id,
-        correlationId=error.correlation_id,
-    )
+    return problem(status, title, str(error), **_call_ids(error))
 
 
 def quote(text: str) -> str:
@@ -111,7 +103,9 @@ def retry_later(title: str, detail: str, seconds: float | None, **extra: Any) ->
 
 def problem_for(error: BaseException) -> ApiResponse:
     """The problem an escaped exception stands for; unknown kinds are logged and answered 500."""
-    if isinstance(error, TokenAcquisitionError):  # before ServiceError: it may be one
+    if isinstance(error, RetryLaterError):
+        return retry_later("Throttled", str(error), error.retry_after, **_call_ids(error))
+    if isinstance(error, TokenAcquisitionError):  # before ServiceError: it may become one
         code = getattr(error, "error", None) or getattr(error, "code", None)
         return problem(
             502,
@@ -121,9 +115,6 @@ def problem_for(error: BaseException) -> ApiResponse:
             code=code,
             correlationId=getattr(error, "correlation_id", None),
         )
-    if isinstance(error, RetryLaterError):
-        throttled = upstream_problem(503, "Throttled", error)
-        return retry_later("Throttled", throttled.body["detail"], error.retry_after, **_ids(throttled))
     if isinstance(error, NoRelationshipError | GdapRoleMissingError | UnauthorizedError):
         return upstream_problem(409, "Customer access missing", error)
     if isinstance(error, ServiceError):
@@ -171,5 +162,10 @@ def answer(handler: Callable[[], ApiResponse]) -> ApiResponse:
         return problem_for(error)
 
 
-def _ids(throttled: ApiResponse) -> dict[str, Any]:
-    return {k: v for k, v in throttled.body.items() if k in ("service", "code", "requestId", "correlationId")}
+def _call_ids(error: ServiceError) -> dict[str, Any]:
+    return {
+        "service": error.service,
+        "code": error.code,
+        "requestId": error.request_id,
+        "correlationId": error.correlation_id,
+    }
