@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 if TYPE_CHECKING:
-    from shared.api import AdminApi, ApiResponse
+    from shared.api import AdminApi
     from shared.bootstrap import Services
+    from shared.problems import ApiResponse
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -31,7 +32,7 @@ def list_transfers(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="transfers/{id}", methods=["GET"])
 def get_transfer(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(lambda: _admin().get_transfer(req.route_params["id"]))
+    return _respond(lambda: _admin().get_transfer(req.route_params["id"], req.params))
 
 
 @app.route(route="transfers/{id}/plan", methods=["GET"])
@@ -85,9 +86,9 @@ def _admin() -> AdminApi:
 
 
 def _respond(answer: Callable[[], ApiResponse]) -> func.HttpResponse:
-    from shared.api import answer_safely
+    from shared.problems import answer as within_boundary
 
-    response = answer_safely(answer)
+    response = within_boundary(answer)
     return func.HttpResponse(
         body=response.encoded(),
         status_code=response.status,

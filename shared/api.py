@@ -7,10 +7,8 @@ only turns an :class:`ApiResponse` into an ``HttpResponse``.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,73 +22,28 @@ from .domain import (
     TransferState,
     is_transfer_id,
 )
-from .errors import (
-    GdapRoleMissingError,
-    NoRelationshipError,
-    RetryLaterError,
-    ServiceError,
-    UnauthorizedError,
-)
 from .openapi import openapi_document
+from .problems import ApiResponse, problem, quote
 from .regions import UnknownCountryError, region_of
+from .settings import whole_number
 from .store import (
     ActiveTransferExistsError,
+    HistoryPage,
     InvalidContinuationTokenError,
     TransferNotFoundError,
     TransferRecord,
 )
-from .transport import GUID, HTTP_ROUTE_DEADLINE, deadline
+from .transport import GUID
 from .webhooks import WebhookRejectedError
 from .workflow import RegionMismatchError, StartRequest
 
 if TYPE_CHECKING:
     from .bootstrap import Services
 
-LOG = logging.getLogger("shared.api")
-PROBLEM_JSON = "application/problem+json"
 _STATES = ", ".join(s.value for s in TransferState)
-
-
-@dataclass(frozen=True)
-class ApiResponse:
-    status: int
-    body: Any
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def content_type(self) -> str:
-        return PROBLEM_JSON if self.status >= 400 else "application/json"
-
-    def encoded(self) -> bytes:
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> ApiResponse:
-    """An RFC 9457 problem: ``type`` names the kind, ``detail`` says what to fix."""
-    kind = title.lower().replace(" ", "-")
-    return ApiResponse(
-        status,
-        {
-            "type": f"urn:csp-transfer:problem:{kind}",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            **extra,
-        },
-    )
-
-
-def upstream_problem(status: int, title: str, error: ServiceError) -> ApiResponse:
-    """A problem quoting the service's own code and ids, so an admin can take it to Microsoft."""
-    return problem(
-        status,
-        title,
-        str(error),
-        service=error.service,
-        code=error.code,
-        requestId=error.request_id,
-        correlationId=error.correlation_id,
-    )
+MAX_PAGE_SIZE = 1000
+LIST_PAGE_SIZE = 50
+HISTORY_PAGE_SIZE = 100
 
 
 class AdminApi:
@@ -106,22 +59,15 @@ class AdminApi:
             return problem(
                 400,
                 "Invalid filter",
-                f"state must be one of {_STATES}; got {state_text!r}",
+                f"state must be one of {_STATES}; got {quote(state_text or '')}",
                 parameter="state",
             )
-        size_text = query.get("pageSize", "50")
-        if not size_text.isdigit() or not 1 <= int(size_text) <= 1000:
-            return problem(
-                400,
-                "Invalid filter",
-                f"pageSize must be a whole number from 1 to 1000; got {size_text!r}",
-                parameter="pageSize",
-            )
+        size = _page_size(query, "pageSize", LIST_PAGE_SIZE)
+        if isinstance(size, ApiResponse):
+            return size
         try:
             page = self._store.list_transfers(
-                state=state,
-                page_size=int(size_text),
-                continuation_token=query.get("continuationToken") or None,
+                state=state, page_size=size, continuation_token=query.get("continuationToken") or None
             )
         except InvalidContinuationTokenError as error:
             return problem(400, "Invalid filter", str(error), parameter="continuationToken")
@@ -133,12 +79,30 @@ class AdminApi:
             },
         )
 
-    def get_transfer(self, transfer_id: str) -> ApiResponse:
+    def get_transfer(self, transfer_id: str, query: Mapping[str, str] | None = None) -> ApiResponse:
+        """The header and lines, with one page of history (``historyPageSize``,
+        ``historyContinuationToken`` page further)."""
+        query = query or {}
+        size = _page_size(query, "historyPageSize", HISTORY_PAGE_SIZE)
+        if isinstance(size, ApiResponse):
+            return size
         found = self._record(transfer_id)
-        return found if isinstance(found, ApiResponse) else ApiResponse(200, record_json(found))
+        if isinstance(found, ApiResponse):
+            return found
+        try:
+            history = self._store.history(
+                transfer_id, page_size=size, continuation_token=query.get("historyContinuationToken") or None
+            )
+        except InvalidContinuationTokenError as error:
+            return problem(400, "Invalid filter", str(error), parameter="historyContinuationToken")
+        return ApiResponse(200, record_json(found, history))
 
     def plan_transfer(self, transfer_id: str) -> ApiResponse:
-        """The plan computed now from live data, buying nothing (a dry run)."""
+        """The plan computed now from live data, buying nothing (a dry run).
+
+        Upstream failures (throttling, missing access, a refused token) are raised for the
+        boundary in :mod:`shared.problems` to answer.
+        """
         found = self._record(transfer_id)
         if isinstance(found, ApiResponse):
             return found
@@ -154,17 +118,7 @@ class AdminApi:
             return problem(
                 409, "Transfer finished", f"the transfer is {transfer.state}; there is nothing left to plan"
             )
-        try:
-            plan = self._services.planner.plan(transfer)
-        except RetryLaterError as error:
-            throttled = upstream_problem(503, "Throttled", error)
-            return ApiResponse(
-                503, throttled.body, {"Retry-After": str(max(1, round(error.retry_after or 60)))}
-            )
-        except (NoRelationshipError, GdapRoleMissingError, UnauthorizedError) as error:
-            return upstream_problem(409, "Customer access missing", error)
-        except ServiceError as error:
-            return upstream_problem(502, "Upstream service error", error)
+        plan = self._services.planner.plan(transfer)
         return ApiResponse(200, {"transferId": transfer.id, **plan.to_json()})
 
     def openapi(self) -> ApiResponse:
@@ -188,7 +142,7 @@ class AdminApi:
                 f"customer {error.customer_tenant_id} already has the active transfer {error.transfer_id}",
                 transferId=error.transfer_id,
             )
-        return ApiResponse(201, record_json(record), {"Location": f"/api/transfers/{record.transfer.id}"})
+        return ApiResponse(201, self._json(record), {"Location": f"/api/transfers/{record.transfer.id}"})
 
     def approve(self, transfer_id: str, body: bytes) -> ApiResponse:
         decisions = parse_decisions(body)
@@ -224,7 +178,11 @@ class AdminApi:
             return problem(404, "Transfer not found", f"no transfer has the id {transfer_id}")
         except IllegalTransitionError as error:
             return problem(409, "Not allowed now", str(error))
-        return ApiResponse(status, record_json(record))
+        return ApiResponse(status, self._json(record))
+
+    def _json(self, record: TransferRecord) -> dict[str, Any]:
+        """The record as ``GET /api/transfers/{id}`` shows it, with the first page of its history."""
+        return record_json(record, self._store.history(record.transfer.id, page_size=HISTORY_PAGE_SIZE))
 
     def _record(self, transfer_id: str) -> TransferRecord | ApiResponse:
         if not is_transfer_id(transfer_id):
@@ -233,6 +191,21 @@ class AdminApi:
             return self._store.get(transfer_id)
         except TransferNotFoundError:
             return problem(404, "Transfer not found", f"no transfer has the id {transfer_id}")
+
+
+def _page_size(query: Mapping[str, str], parameter: str, default: int) -> int | ApiResponse:
+    text = query.get(parameter)
+    if text is None:
+        return default
+    size = whole_number(text, 1, MAX_PAGE_SIZE)
+    if size is None:
+        return problem(
+            400,
+            "Invalid filter",
+            f"{parameter} must be a whole number from 1 to {MAX_PAGE_SIZE} (ASCII digits); got {quote(text)}",
+            parameter=parameter,
+        )
+    return size
 
 
 def transfer_json(t: Transfer) -> dict[str, Any]:
@@ -331,11 +304,12 @@ def history_json(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
-def record_json(record: TransferRecord) -> dict[str, Any]:
+def record_json(record: TransferRecord, history: HistoryPage) -> dict[str, Any]:
     return {
         **transfer_json(record.transfer),
         "lines": [line_json(x) for x in record.lines],
-        "history": [history_json(h) for h in record.history],
+        "history": [history_json(h) for h in history.entries],
+        "historyContinuationToken": history.continuation_token,
     }
 
 
@@ -441,14 +415,3 @@ def _json_object(body: bytes) -> dict[str, Any] | ApiResponse:
     if not isinstance(data, dict):
         return problem(400, "Invalid request", "the body must be a JSON object")
     return data
-
-
-def answer_safely(answer: Callable[[], ApiResponse], *, seconds: float = HTTP_ROUTE_DEADLINE) -> ApiResponse:
-    """The one error boundary of every route: whatever escapes becomes problem+json, and every
-    call to Microsoft inside it ends before Azure's 230-second limit on an HTTP answer."""
-    try:
-        with deadline(seconds):
-            return answer()
-    except Exception:
-        LOG.exception("unhandled error in an admin route")
-        return problem(500, "Internal error", "the request failed unexpectedly; see the app's logs")

@@ -7,14 +7,15 @@ value fails with a message naming the setting and what it expects.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .regions import UnknownCountryError, region_of
 
@@ -27,10 +28,33 @@ MICROSOFT_SKU_REFERENCE_URL = (
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
+_ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
+_SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: EXPIRY_LEAD_DAYS: how many days before an original subscription lapses the cutover is due.
+#: Zero means "on the day"; 90 is the longest lead a monthly-billed original leaves room for.
+EXPIRY_LEAD_DAYS_RANGE = (0, 90)
 
 
 class SettingError(ValueError):
-    """A setting is missing or malformed; the message names it and says what is expected."""
+    """A setting is missing or malformed; the message names it and says what is expected.
+
+    ``setting`` is the name alone, so an answer to a caller can say which setting is wrong
+    without quoting its value (which may be a secret).
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        found = _SETTING_NAME.match(message)
+        self.setting = setting or (found.group() if found else "unknown")
+
+
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """``text`` as an int from ``low`` to ``high``, or None: ASCII digits only (no "²", no "①",
+    no Arabic-Indic digits, no sign, no underscores) and bounded before it is converted."""
+    if not _ASCII_DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
 
 
 @dataclass(frozen=True)
@@ -41,7 +65,7 @@ class StorageConnection:
     host's own queue trigger and our table client share one setting.
     """
 
-    connection_string: str | None = None
+    connection_string: str | None = field(default=None, repr=False)  # holds the account key
     table_service_uri: str | None = None
     queue_service_uri: str | None = None
     credential: Literal["managedidentity", "default"] = "default"
@@ -125,18 +149,27 @@ class Settings:
     @cached_property
     def expiry_lead_days(self) -> int:
         raw = self._raw("EXPIRY_LEAD_DAYS") or "7"
-        if not raw.isdigit() or not 0 <= int(raw) <= 90:
-            raise SettingError(f"EXPIRY_LEAD_DAYS: expected a whole number of days from 0 to 90, got {raw!r}")
-        return int(raw)
+        low, high = EXPIRY_LEAD_DAYS_RANGE
+        days = whole_number(raw, low, high)
+        if days is None:
+            raise SettingError(
+                f"EXPIRY_LEAD_DAYS: expected a whole number of days from {low} to {high}, got {raw[:20]!r}"
+            )
+        return days
 
     @cached_property
     def sku_reference_url(self) -> str:
-        raw = self._raw("SKU_REFERENCE_URL")
+        name = "SKU_REFERENCE_URL"
+        raw = self._raw(name)
         if not raw:
             return MICROSOFT_SKU_REFERENCE_URL
-        if urlsplit(raw).scheme in ("http", "https"):
-            return self._url("SKU_REFERENCE_URL", MICROSOFT_SKU_REFERENCE_URL)
-        return raw
+        scheme = _split(name, raw).scheme.lower()
+        if scheme == "https":
+            return self._url(name, MICROSOFT_SKU_REFERENCE_URL, allow_query=True)
+        if scheme in ("", "file") or len(scheme) == 1:  # a path; one letter is a Windows drive
+            _refuse_control_characters(name, raw)
+            return raw
+        raise SettingError(f"{name}: expected an https:// URL or a file path, not {scheme}://", setting=name)
 
     def _raw(self, name: str) -> str:
         """The trimmed value; an unresolved Key Vault reference is an error, never a value."""
@@ -160,12 +193,49 @@ class Settings:
             raise SettingError(f"{name}: expected a GUID, got {value!r}")
         return value.lower()
 
-    def _url(self, name: str, default: str) -> str:
+    def _url(self, name: str, default: str, *, allow_query: bool = False) -> str:
         value = self._raw(name) or default
-        parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
-            raise SettingError(f"{name}: expected an https:// base URL without query, got {value!r}")
+        parts = _split(name, value)
+        expected = "an https:// URL" if allow_query else "an https:// base URL without query"
+        if (
+            parts.scheme != "https"
+            or not _has_valid_host(parts)
+            or "@" in parts.netloc
+            or (parts.query and not allow_query)
+            or parts.fragment
+            or any(c.isspace() for c in value)
+        ):
+            raise SettingError(f"{name}: expected {expected}, got {value[:200]!r}", setting=name)
         return value.rstrip("/")
+
+
+def _split(name: str, value: str) -> SplitResult:
+    """``urlsplit`` with its ValueError (an unclosed ``[``, a bad port) turned into a SettingError."""
+    _refuse_control_characters(name, value)
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises for a port outside 0..65535 or not a number
+    except ValueError as error:
+        raise SettingError(f"{name}: not a valid URL ({error})", setting=name) from None
+    return parts
+
+
+def _refuse_control_characters(name: str, value: str) -> None:
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise SettingError(f"{name}: contains control characters", setting=name)
+
+
+def _has_valid_host(parts: SplitResult) -> bool:
+    host = parts.hostname
+    if not host:
+        return False
+    if parts.netloc.rsplit("@", 1)[-1].startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    return bool(_HOST.fullmatch(host)) and parts.port != 0
 
 
 def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
@@ -174,8 +244,7 @@ def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
     table_uri = environ.get(f"{name}__tableServiceUri", "").strip() or None
     queue_uri = environ.get(f"{name}__queueServiceUri", "").strip() or None
     if direct:
-        if "=" not in direct:
-            raise SettingError(f"{name}: expected a storage connection string, got something else")
+        _check_connection_string(name, direct)
         return StorageConnection(connection_string=direct)
     if table_uri is None and queue_uri is None:
         return StorageConnection(connection_string=DEVELOPMENT_STORAGE)
@@ -184,8 +253,11 @@ def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
             f"{name}: identity-based storage needs both {name}__tableServiceUri and {name}__queueServiceUri"
         )
     for setting, uri in ((f"{name}__tableServiceUri", table_uri), (f"{name}__queueServiceUri", queue_uri)):
-        if urlsplit(uri).scheme != "https":
-            raise SettingError(f"{setting}: expected an https:// service URI, got {uri!r}")
+        parts = _split(setting, uri)
+        if parts.scheme != "https" or not _has_valid_host(parts) or parts.query or parts.fragment:
+            raise SettingError(
+                f"{setting}: expected an https:// service URI, got {uri[:200]!r}", setting=setting
+            )
     credential = environ.get(f"{name}__credential", "").strip().lower()
     if credential not in ("", "managedidentity"):
         raise SettingError(f"{name}__credential: expected 'managedidentity' or nothing, got {credential!r}")
@@ -198,6 +270,44 @@ def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
         credential="managedidentity" if credential else "default",
         client_id=client_id,
     )
+
+
+def _check_connection_string(name: str, value: str) -> None:
+    """Plain http is only for the local emulator; the message never quotes the string (it has a key)."""
+    if value.replace(" ", "").lower().rstrip(";") == DEVELOPMENT_STORAGE.lower():
+        return
+    pairs: dict[str, str] = {}
+    for part in value.split(";"):
+        if not part.strip():
+            continue
+        key, sep, item = part.partition("=")
+        if not sep or not key.strip():
+            raise SettingError(f"{name}: expected a storage connection string (Key=Value;...)", setting=name)
+        pairs[key.strip().lower()] = item.strip()
+    endpoints = [v for k, v in pairs.items() if k.endswith("endpoint")]
+    insecure = pairs.get("defaultendpointsprotocol", "https").lower() == "http" or any(
+        v.lower().startswith("http://") for v in endpoints
+    )
+    if not insecure:
+        return
+    loopback = bool(endpoints) and all(_is_loopback(_split(name, v).hostname) for v in endpoints)
+    if not loopback:
+        raise SettingError(
+            f"{name}: http:// endpoints are only accepted for the local storage emulator "
+            "(UseDevelopmentStorage=true or a loopback host); use https",
+            setting=name,
+        )
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @cache

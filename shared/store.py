@@ -2,11 +2,18 @@
 
 One partition per transfer: a ``header`` row, one ``line-<sku>`` row per line and an
 append-only ``history-<seq>`` row per step. Every commit is one entity-group transaction whose
-header update is conditional on the ETag read, so two writers can never both win. A separate
-``customer-<tenant>``/``active`` row makes "one active transfer per customer" an atomic insert.
+header update is conditional on the ETag read, so two writers can never both win. One more
+partition, ``active-transfers``, holds a ``customer-<tenant>`` row per transfer in flight: its
+insert makes "one active transfer per customer" atomic, and it is the index a timer reads
+instead of scanning every row.
 
-Azure enforces limits that Azurite does not (100 operations per transaction, 1 MiB and 252
-properties per entity, forbidden key characters), so they are checked here before any request.
+Reads take only what a step needs: :meth:`TransferStore.get` the header and lines (the
+version is the header's), :meth:`TransferStore.history` one page of history at a time.
+
+Azure enforces limits that Azurite does not (100 operations and 4 MiB per transaction, 1 MiB
+and 252 properties per entity, 1 KiB keys, forbidden key characters, 64-bit integers), so they
+are checked here before any request. Continuation tokens are this store's own (a position in
+its key order, bound to the listing that issued it), so a forged one cannot reach the SDK.
 """
 
 from __future__ import annotations
@@ -14,14 +21,28 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import (
+    EdmType,
+    EntityProperty,
+    TableClient,
+    TableEntity,
+    UpdateMode,
+)
+from azure.data.tables._serialize import _add_entity_properties
 
 from .domain import (
     TERMINAL,
@@ -36,6 +57,7 @@ from .domain import (
     Transfer,
     TransferOptions,
     TransferState,
+    is_transfer_id,
 )
 
 if TYPE_CHECKING:
@@ -46,9 +68,21 @@ MAX_TRANSACTION_OPERATIONS = 100
 MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
 MAX_ENTITY_BYTES = 1024 * 1024
 MAX_CUSTOM_PROPERTIES = 252
-MAX_KEY_LENGTH = 1024
+#: PartitionKey and RowKey: "up to 1 KiB in size" (Table service data model), counted in UTF-16
+#: like every string Azure stores, so at most 512 characters of the Basic Multilingual Plane.
+MAX_KEY_BYTES = 1024
 MAX_STRING_BYTES = 64 * 1024
+MIN_INT32, MAX_INT32 = -(2**31), 2**31 - 1
+MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
+#: A transaction's payload also carries, per operation, a multipart boundary, part headers and
+#: the request line; 512 bytes covers them (the keys in the URL are counted separately).
+OPERATION_OVERHEAD_BYTES = 512
+MAX_TOKEN_CHARS = 2048
+ACTIVE_PARTITION = "active-transfers"
 _HEADER = "header"
+#: Per storage call: at most 3 retries (0.8 s, 1.6 s, 3.2 s apart), 5 s to connect, 20 s to read.
+_BOUNDS: dict[str, Any] = {"retry_total": 3, "connection_timeout": 5, "read_timeout": 20}
+_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+")
 _FORBIDDEN_KEY_CHARACTERS = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
 _SYSTEM_PROPERTIES = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
 
@@ -58,7 +92,15 @@ class StoreError(Exception):
 
 
 class StorageLimitError(StoreError, ValueError):
-    """The write would break an Azure Table Storage limit; nothing was sent."""
+    """The request would break an Azure Table Storage limit (or storage said it did).
+
+    ``from_input`` is true when the offending value came from the caller (a key to look up), so
+    the answer is a 400; otherwise the app itself built something too large.
+    """
+
+    def __init__(self, message: str, *, from_input: bool = False) -> None:
+        super().__init__(message)
+        self.from_input = from_input
 
 
 class TransferNotFoundError(StoreError, LookupError):
@@ -80,16 +122,13 @@ class ActiveTransferExistsError(StoreError):
 
 @dataclass(frozen=True)
 class TransferRecord:
-    """A transfer as read: header, lines, history, and the ETags its next commit is conditional on."""
+    """A transfer as read: header, lines, the header's version (its last history seq), and the
+    ETags its next commit is conditional on. History is read apart, a page at a time."""
 
     transfer: Transfer
     lines: tuple[Line, ...]
-    history: tuple[HistoryEntry, ...]
+    version: int
     etags: Mapping[str, str]
-
-    @property
-    def version(self) -> int:
-        return self.history[-1].seq if self.history else 0
 
     def line(self, line_id: str) -> Line:
         for line in self.lines:
@@ -104,8 +143,19 @@ class TransferPage:
     continuation_token: str | None
 
 
+@dataclass(frozen=True)
+class HistoryPage:
+    """History entries oldest first, and the token for the next page (None at the end)."""
+
+    entries: tuple[HistoryEntry, ...]
+    continuation_token: str | None
+
+
 class InvalidContinuationTokenError(StoreError, ValueError):
-    """A continuation token that this store did not hand out."""
+    """A continuation token that this store did not hand out for this listing."""
+
+    def __init__(self) -> None:
+        super().__init__("the continuation token is not one this API handed out for this listing")
 
 
 class TransferStore:
@@ -114,9 +164,13 @@ class TransferStore:
 
     @classmethod
     def connect(cls, storage: StorageConnection, table_name: str = TABLE_NAME) -> TransferStore:
-        """A store over a connection string (Azurite, local) or a service URI and managed identity."""
+        """A store over a connection string (Azurite, local) or a service URI and managed identity.
+
+        The SDK's defaults (10 retries backing off up to 120 s, no read timeout) could hold an
+        HTTP-triggered function past its 230 s; these bounds keep an outage a prompt 503.
+        """
         if storage.connection_string is not None:
-            return cls(TableClient.from_connection_string(storage.connection_string, table_name))
+            return cls(TableClient.from_connection_string(storage.connection_string, table_name, **_BOUNDS))
         from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
         assert storage.table_service_uri is not None
@@ -126,7 +180,9 @@ class TransferStore:
             else DefaultAzureCredential(managed_identity_client_id=storage.client_id)
         )
         return cls(
-            TableClient(endpoint=storage.table_service_uri, table_name=table_name, credential=credential)
+            TableClient(
+                endpoint=storage.table_service_uri, table_name=table_name, credential=credential, **_BOUNDS
+            )
         )
 
     def ensure_table(self) -> None:
@@ -138,19 +194,42 @@ class TransferStore:
     # -- reading ---------------------------------------------------------------------------------
 
     def get(self, transfer_id: str) -> TransferRecord:
-        check_key(transfer_id)
-        rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": transfer_id}))
+        """The header and the line rows, from one query; history stays unread."""
+        check_key(transfer_id, name="transfer id", from_input=True)
+        rows = list(
+            self._table.query_entities(
+                "PartitionKey eq @pk and ( RowKey eq @header or ( RowKey gt @lines and RowKey lt @end ) )",
+                parameters={"pk": transfer_id, "header": _HEADER, "lines": "line-", "end": "line."},
+            )
+        )
         header = next((r for r in rows if r["RowKey"] == _HEADER), None)
         if header is None:
             raise TransferNotFoundError(transfer_id)
         lines = tuple(_line_from(r) for r in rows if r["RowKey"].startswith("line-"))
-        history = tuple(_history_from(r) for r in rows if r["RowKey"].startswith("history-"))
-        etags = {r["RowKey"]: str(r.metadata["etag"]) for r in rows if not r["RowKey"].startswith("history-")}
-        return TransferRecord(_transfer_from(header), lines, history, etags)
+        etags = {r["RowKey"]: str(r.metadata["etag"]) for r in rows}
+        return TransferRecord(_transfer_from(header), lines, _int(header["Version"]), etags)
+
+    def history(
+        self, transfer_id: str, *, page_size: int = 100, continuation_token: str | None = None
+    ) -> HistoryPage:
+        """One page of a transfer's history, oldest first; pass the token back for the next."""
+        _check_page_size(page_size)
+        check_key(transfer_id, name="transfer id", from_input=True)
+        after = 0
+        if continuation_token is not None:
+            after = _seq(_decode_token(continuation_token, f"history:{transfer_id}"))
+        rows, more = self._read_page(
+            "PartitionKey eq @pk and RowKey gt @after and RowKey lt @end",
+            {"pk": transfer_id, "after": _history_key(after) if after else "history-", "end": "history."},
+            page_size,
+        )
+        entries = tuple(_history_from(r) for r in rows)
+        token = _encode_token(f"history:{transfer_id}", str(entries[-1].seq)) if more and entries else None
+        return HistoryPage(entries, token)
 
     def active_transfer_id(self, customer_tenant_id: str) -> str | None:
         try:
-            row = self._table.get_entity(_index_key(customer_tenant_id), "active")
+            row = self._table.get_entity(ACTIVE_PARTITION, _claim_key(customer_tenant_id))
         except ResourceNotFoundError:
             return None
         return str(row["TransferId"])
@@ -162,22 +241,66 @@ class TransferStore:
         page_size: int = 50,
         continuation_token: str | None = None,
     ) -> TransferPage:
-        """One page of transfers, oldest first (ids sort by creation); pass the token back for more."""
-        if not 1 <= page_size <= 1000:
-            raise ValueError("page_size must be from 1 to 1000")
-        query = "RowKey eq @rk" + (" and State eq @state" if state else "")
-        parameters = {"rk": _HEADER, **({"state": str(state)} if state else {})}
-        token: Any = _decode_token(continuation_token) if continuation_token else None
-        found: list[Transfer] = []
+        """One page of transfers, oldest first (ids sort by creation); pass the token back for more.
+
+        The token is bound to ``state``: a token issued for one filter is refused under another.
+        """
+        _check_page_size(page_size)
+        scope = f"transfers:{state or '*'}"
+        after = ""
+        if continuation_token is not None:
+            after = _decode_token(continuation_token, scope)
+            if not is_transfer_id(after):
+                raise InvalidContinuationTokenError
+        query = "RowKey eq @rk and PartitionKey gt @after" + (" and State eq @state" if state else "")
+        parameters = {"rk": _HEADER, "after": after, **({"state": str(state)} if state else {})}
+        rows, more = self._read_page(query, parameters, page_size)
+        found = tuple(_transfer_from(row) for row in rows)
+        return TransferPage(found, _encode_token(scope, found[-1].id) if more and found else None)
+
+    def list_active(self, *, page_size: int = 100, continuation_token: str | None = None) -> TransferPage:
+        """Transfers in flight, from the index partition and a point read of each header.
+
+        A claim whose header is missing (a create in flight or a crash) or already terminal (a
+        release still to come) is skipped: it is not an active transfer.
+        """
+        _check_page_size(page_size)
+        after = ""
+        if continuation_token is not None:
+            after = _decode_token(continuation_token, "active")
+            if not after.startswith("customer-") or not _is_valid_key(after):
+                raise InvalidContinuationTokenError
+        rows, more = self._read_page(
+            "PartitionKey eq @pk and RowKey gt @after", {"pk": ACTIVE_PARTITION, "after": after}, page_size
+        )
+        headers = (self._header(str(row["TransferId"])) for row in rows)
+        found = tuple(t for t in headers if t is not None and t.state not in TERMINAL)
+        return TransferPage(found, _encode_token("active", rows[-1]["RowKey"]) if more and rows else None)
+
+    def _header(self, transfer_id: str) -> Transfer | None:
+        if not _is_valid_key(transfer_id):
+            return None
+        try:
+            return _transfer_from(self._table.get_entity(transfer_id, _HEADER))
+        except ResourceNotFoundError:
+            return None
+
+    def _read_page(
+        self, query: str, parameters: dict[str, str], page_size: int
+    ) -> tuple[list[TableEntity], bool]:
+        """Up to ``page_size`` rows, and whether storage has more. Storage may answer a short page
+        with a continuation (at a partition boundary, after 5 s), so this keeps asking; the SDK's
+        own tokens never leave this method."""
+        found: list[TableEntity] = []
+        token: Any = None
         while True:
             pages: Any = self._table.query_entities(
                 query, parameters=parameters, results_per_page=page_size - len(found)
             ).by_page(continuation_token=token)
-            found.extend(_transfer_from(row) for row in next(pages, []))
+            found.extend(next(pages, []))
             token = pages.continuation_token
             if len(found) >= page_size or not token:
-                break
-        return TransferPage(tuple(found), _encode_token(token) if token else None)
+                return found, bool(token)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -261,7 +384,8 @@ class TransferStore:
     ) -> None:
         check_transaction(entity for _, entity in operations)
         batch: list[Any] = []
-        for kind, entity in operations:
+        for kind, row in operations:
+            entity = _typed(row)
             etag = (etags or {}).get(entity["RowKey"])
             if kind == "update":
                 options: dict[str, Any] = {"mode": UpdateMode.REPLACE}
@@ -272,19 +396,16 @@ class TransferStore:
                 batch.append((kind, entity))
         try:
             self._table.submit_transaction(batch)
-        except TableTransactionError as error:
-            code = getattr(error, "error_code", None)
-            if error.status_code in (409, 412) or code in (
-                "UpdateConditionNotSatisfied",
-                "EntityAlreadyExists",
-            ):
-                raise ConcurrencyError(f"transfer changed concurrently ({code})") from error
-            raise
+        except HttpResponseError as error:
+            mapped = transaction_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
 
     def _claim_customer(self, transfer: Transfer) -> None:
         entity = {
-            "PartitionKey": _index_key(transfer.customer_tenant_id),
-            "RowKey": "active",
+            "PartitionKey": ACTIVE_PARTITION,
+            "RowKey": _claim_key(transfer.customer_tenant_id),
             "TransferId": transfer.id,
         }
         check_entity(entity)
@@ -302,13 +423,12 @@ class TransferStore:
     def _release_stale_claim(self, customer_tenant_id: str) -> bool:
         """Drop an index row left behind by a crash: its transfer is missing or already finished."""
         try:
-            row = self._table.get_entity(_index_key(customer_tenant_id), "active")
+            row = self._table.get_entity(ACTIVE_PARTITION, _claim_key(customer_tenant_id))
         except ResourceNotFoundError:
             return True
-        try:
-            stale = self.get(str(row["TransferId"])).transfer.state in TERMINAL
-        except TransferNotFoundError:
-            stale = _age(row) > 300  # give a create in flight five minutes to write its header
+        header = self._header(str(row["TransferId"]))
+        # a missing header: give a create in flight five minutes to write it
+        stale = header.state in TERMINAL if header is not None else _age(row) > 300
         if not stale:
             return False
         try:
@@ -321,7 +441,7 @@ class TransferStore:
 
     def _release_customer(self, transfer: Transfer) -> None:
         try:
-            row = self._table.get_entity(_index_key(transfer.customer_tenant_id), "active")
+            row = self._table.get_entity(ACTIVE_PARTITION, _claim_key(transfer.customer_tenant_id))
         except ResourceNotFoundError:
             return
         if row["TransferId"] != transfer.id:
@@ -334,17 +454,44 @@ class TransferStore:
             return
 
 
+def transaction_error(error: HttpResponseError) -> Exception:
+    """What a refused transaction means here: a conflict to re-read and retry, a limit storage
+    enforces that the checks missed (never raw), or the storage error itself (a 503 upstream)."""
+    code = getattr(error, "error_code", None)
+    if error.status_code in (409, 412) or code in ("UpdateConditionNotSatisfied", "EntityAlreadyExists"):
+        return ConcurrencyError(f"transfer changed concurrently ({code})")
+    if error.status_code in (400, 413):
+        return StorageLimitError(f"Table Storage refused the transaction ({code or error.status_code})")
+    return error
+
+
 # -- Azure limits ---------------------------------------------------------------------------------
 
 
-def check_key(value: str, *, name: str = "key") -> None:
+def check_key(value: str, *, name: str = "key", from_input: bool = False) -> None:
     if not value:
-        raise StorageLimitError(f"{name} must not be empty")
-    if len(value) > MAX_KEY_LENGTH:
-        raise StorageLimitError(f"{name} is {len(value)} characters; Azure allows {MAX_KEY_LENGTH}")
+        raise StorageLimitError(f"{name} must not be empty", from_input=from_input)
+    if not _is_unicode(value):
+        raise StorageLimitError(f"{name} is not valid Unicode text", from_input=from_input)
+    size = _utf16_bytes(value)
+    if size > MAX_KEY_BYTES:
+        raise StorageLimitError(
+            f"{name} is {size} bytes in UTF-16; Azure allows {MAX_KEY_BYTES} (1 KiB)", from_input=from_input
+        )
     bad = sorted({c for c in value if c in _FORBIDDEN_KEY_CHARACTERS})
     if bad:
-        raise StorageLimitError(f"{name} {value!r} contains characters Azure Tables forbid in keys: {bad}")
+        raise StorageLimitError(
+            f"{name} {value[:100]!r} contains characters Azure Tables forbid in keys: {bad}",
+            from_input=from_input,
+        )
+
+
+def _is_valid_key(value: str) -> bool:
+    try:
+        check_key(value)
+    except StorageLimitError:
+        return False
+    return True
 
 
 def encode_key(value: str) -> str:
@@ -354,7 +501,7 @@ def encode_key(value: str) -> str:
 
 def entity_size(entity: Mapping[str, Any]) -> int:
     """Bytes Azure counts for an entity (its documented formula: UTF-16 strings, fixed-size scalars)."""
-    size = 4 + 2 * (len(str(entity["PartitionKey"])) + len(str(entity["RowKey"])))
+    size = 4 + _utf16_bytes(str(entity["PartitionKey"])) + _utf16_bytes(str(entity["RowKey"]))
     for name, value in entity.items():
         if name in _SYSTEM_PROPERTIES:
             continue
@@ -371,8 +518,12 @@ def check_entity(entity: Mapping[str, Any]) -> None:
         raise StorageLimitError(f"{where} has {len(custom)} properties; Azure allows {MAX_CUSTOM_PROPERTIES}")
     for name in custom:
         value = entity[name]
+        if isinstance(value, str) and not _is_unicode(value):
+            raise StorageLimitError(f"{where}: property {name} is not valid Unicode text")
         if isinstance(value, str) and _utf16_bytes(value) > MAX_STRING_BYTES:
             raise StorageLimitError(f"{where}: property {name} is over Azure's 64 KiB string limit")
+        if isinstance(value, int) and not isinstance(value, bool) and not MIN_INT64 <= value <= MAX_INT64:
+            raise StorageLimitError(f"{where}: property {name} is outside Azure's 64-bit integer range")
     size = entity_size(entity)
     if size > MAX_ENTITY_BYTES:
         raise StorageLimitError(f"{where} is {size} bytes; Azure allows {MAX_ENTITY_BYTES} (1 MiB)")
@@ -392,11 +543,35 @@ def check_transaction(entities: Iterable[Mapping[str, Any]]) -> None:
         raise StorageLimitError(f"a transaction may touch each entity once; repeated: {repeated}")
     for entity in batch:
         check_entity(entity)
-    total = sum(entity_size(e) for e in batch)
+    total = sum(wire_size(e) for e in batch)
     if total > MAX_TRANSACTION_BYTES:
         raise StorageLimitError(
             f"a transaction of {total} bytes; Azure allows {MAX_TRANSACTION_BYTES} (4 MiB)"
         )
+
+
+def wire_size(entity: Mapping[str, Any]) -> int:
+    """Bytes one operation adds to a transaction's payload, measured as the SDK sends it: JSON
+    with every non-ASCII character escaped (``é`` is six bytes, an emoji twelve), the keys
+    percent-encoded in the request URL, and the multipart framing."""
+    body = json.dumps(_add_entity_properties(_typed(entity)))
+    keys = quote(str(entity["PartitionKey"]), safe="") + quote(str(entity["RowKey"]), safe="")
+    return len(body) + len(keys) + OPERATION_OVERHEAD_BYTES
+
+
+def _typed(entity: Mapping[str, Any]) -> dict[str, Any]:
+    """The entity as the SDK must get it: it sends a plain int as Int32, so wider ones say Int64."""
+    return {
+        name: EntityProperty(value, EdmType.INT64)
+        if isinstance(value, int) and not isinstance(value, bool) and not MIN_INT32 <= value <= MAX_INT32
+        else value
+        for name, value in entity.items()
+    }
+
+
+def _int(value: Any) -> int:
+    """A stored integer: Int64 properties come back wrapped in an ``EntityProperty``."""
+    return int(value.value if isinstance(value, EntityProperty) else value)
 
 
 def _value_size(value: Any) -> int:
@@ -417,15 +592,33 @@ def _utf16_bytes(text: str) -> int:
     return len(text.encode("utf-16-le", errors="surrogatepass"))
 
 
+def _is_unicode(text: str) -> bool:
+    """False for a lone surrogate, which no storage request can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_page_size(page_size: int) -> None:
+    if not 1 <= page_size <= 1000:
+        raise ValueError("page_size must be from 1 to 1000")
+
+
 # -- rows <-> domain ------------------------------------------------------------------------------
 
 
-def _index_key(customer_tenant_id: str) -> str:
+def _claim_key(customer_tenant_id: str) -> str:
     return f"customer-{encode_key(customer_tenant_id.lower())}"
 
 
 def _event_key(event_id: str) -> str:
     return f"event-{encode_key(event_id)}"
+
+
+def _history_key(seq: int) -> str:
+    return f"history-{seq:010d}"
 
 
 def _line_key(line_id: str) -> str:
@@ -517,7 +710,7 @@ def _line_from(row: Mapping[str, Any]) -> Line:
         transfer_id=row["PartitionKey"],
         source_sku_id=row["SourceSkuId"],
         source_sku_part_number=row["SourceSkuPartNumber"],
-        quantity=int(row["Quantity"]),
+        quantity=_int(row["Quantity"]),
         state=LineState(row["State"]),
         original_expires=_utc(expires) if expires else None,
         decision=row.get("Decision"),
@@ -526,9 +719,9 @@ def _line_from(row: Mapping[str, Any]) -> Line:
         explanation=row.get("Explanation"),
         order_ids=tuple(json.loads(row["OrderIds"])),
         subscription_ids=tuple(json.loads(row["SubscriptionIds"])),
-        users_to_move=int(row["UsersToMove"]),
-        users_moved=int(row["UsersMoved"]),
-        users_failed=int(row["UsersFailed"]),
+        users_to_move=_int(row["UsersToMove"]),
+        users_moved=_int(row["UsersMoved"]),
+        users_failed=_int(row["UsersFailed"]),
         reason=row.get("Reason"),
         resume_state=LineState(resume) if resume else None,
     )
@@ -538,7 +731,7 @@ def _history_entity(transfer_id: str, entry: HistoryEntry) -> dict[str, Any]:
     return _without_none(
         {
             "PartitionKey": transfer_id,
-            "RowKey": f"history-{entry.seq:010d}",
+            "RowKey": _history_key(entry.seq),
             "Kind": "history",
             "At": entry.at,
             "Action": entry.action,
@@ -588,17 +781,26 @@ def _age(row: Any) -> float:
     return (datetime.now(UTC) - _utc(stamp)).total_seconds() if stamp else 0.0
 
 
-def _encode_token(token: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(token, sort_keys=True).encode()).decode().rstrip("=")
+def _encode_token(scope: str, after: str) -> str:
+    """A position in a listing, tied to the listing (``scope``) it belongs to."""
+    return base64.urlsafe_b64encode(f"{scope}\n{after}".encode()).decode().rstrip("=")
 
 
-def _decode_token(text: str) -> dict[str, str]:
+def _decode_token(text: str, scope: str) -> str:
+    """The position a token holds, after checking it is bounded, well-formed and for ``scope``."""
+    if len(text) > MAX_TOKEN_CHARS or not _TOKEN_TEXT.fullmatch(text):
+        raise InvalidContinuationTokenError
     try:
-        token = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8")
     except (binascii.Error, ValueError):
-        raise InvalidContinuationTokenError("continuationToken is not one this API handed out") from None
-    if not isinstance(token, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in token.items()
-    ):
-        raise InvalidContinuationTokenError("continuationToken is not one this API handed out")
-    return token
+        raise InvalidContinuationTokenError from None
+    token_scope, separator, after = decoded.partition("\n")
+    if not separator or token_scope != scope or not after:
+        raise InvalidContinuationTokenError
+    return after
+
+
+def _seq(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{10}|[1-9][0-9]{0,9}", text):
+        raise InvalidContinuationTokenError
+    return int(text)

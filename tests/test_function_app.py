@@ -13,6 +13,7 @@ import pytest
 import function_app
 from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
 from shared.store import TransferStore
+from tests.fixtures.app import clear_process_caches
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -89,6 +90,7 @@ def test_get_transfer_returns_header_lines_and_history(app_store: TransferStore)
     assert body["state"] == "AwaitingAcceptance"
     assert body["lines"] == []
     assert [h["action"] for h in body["history"]] == ["created"]
+    assert body["historyContinuationToken"] is None
 
 
 def test_unknown_transfer_is_a_404_problem(app_store: TransferStore) -> None:
@@ -145,3 +147,44 @@ def test_list_filters_by_state_and_pages_with_a_continuation_token(app_store: Tr
         url = f"/api/transfers?state=AwaitingAcceptance&pageSize=2&continuationToken={token}"
 
     assert seen == waiting
+
+
+def test_a_long_history_is_paged_not_returned_in_one_body(app_store: TransferStore) -> None:
+    transfer = start(app_store)
+    for _ in range(50):  # 1 + 50 x 99 = 4,951 history rows
+        record = app_store.get(transfer.id)
+        notes = tuple(HistoryEntry(at=T0, action="note", message="x" * 300) for _ in range(99))
+        app_store.commit(record, Change(record.transfer, history=notes))
+
+    status, _, first = call(function_app.get_transfer, f"/api/transfers/{transfer.id}", id=transfer.id)
+    seqs = [h["seq"] for h in first["history"]]
+    token = first["historyContinuationToken"]
+    while token:
+        url = f"/api/transfers/{transfer.id}?historyPageSize=1000&historyContinuationToken={token}"
+        status, _, page = call(function_app.get_transfer, url, id=transfer.id)
+        assert status == 200
+        assert len(page["history"]) <= 1000
+        seqs.extend(h["seq"] for h in page["history"])
+        token = page["historyContinuationToken"]
+
+    assert len(first["history"]) == 100
+    assert seqs == list(range(1, 4952))
+
+
+def test_a_broken_storage_setting_is_a_503_problem_naming_it(
+    app_store: TransferStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "c2VjcmV0LWFjY291bnQta2V5"
+    monkeypatch.setenv(
+        "AzureWebJobsStorage",
+        f"DefaultEndpointsProtocol=http;AccountName=a;AccountKey={key};EndpointSuffix=x.net",
+    )
+    clear_process_caches()
+
+    request = func.HttpRequest(method="GET", url="/api/transfers", body=b"", params={})
+    response = function_app.list_transfers(request)
+    body = json.loads(response.get_body())
+
+    assert (response.status_code, response.mimetype) == (503, "application/problem+json")
+    assert (body["title"], body["setting"]) == ("Configuration error", "AzureWebJobsStorage")
+    assert key not in response.get_body().decode()

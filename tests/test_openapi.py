@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from shared import bootstrap
-from shared.api import AdminApi, ApiResponse
+from shared.api import AdminApi
 from shared.catalog.inventory import Inventory
 from shared.catalog.offers import Catalog, CatalogItem
 from shared.catalog.plan import plan_transfer
@@ -39,6 +39,7 @@ from shared.domain import (
     new_transfer_id,
 )
 from shared.openapi import openapi_document
+from shared.problems import ApiResponse
 from shared.store import TransferStore
 from tests.catalog.builders import (
     BUSINESS_STANDARD,

@@ -89,3 +89,145 @@ def test_unresolved_key_vault_reference_is_an_error_not_a_secret() -> None:
 
     with pytest.raises(SettingError, match="PARTNER_REFRESH_TOKEN is an unresolved Key Vault reference"):
         _ = settings.partner_refresh_token
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://api.example:99999",
+        "https://api.example:abc",
+        "https://api.example:0",
+        "https://api example",
+        "https://api.example/a b",
+        "https://api.example/\x07",
+        "https://api.example\x00",
+        "https://",
+        "https://:443",
+        "https://[::1",
+        "https://[not-an-ip]",
+        "https://user:secret@api.example",
+        "https://api.example/?q=1",
+        "https://api.example/#frag",
+        "https://bad_host!.example",
+        "ftp://api.example",
+    ],
+)
+def test_malformed_endpoint_url_is_refused_naming_the_setting(value: str) -> None:
+    settings = Settings({"GRAPH_ENDPOINT": value})
+
+    with pytest.raises(SettingError, match=r"^GRAPH_ENDPOINT: ") as raised:
+        _ = settings.graph_endpoint
+    assert raised.value.setting == "GRAPH_ENDPOINT"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://graph.example:8443/", "https://graph.example:8443"),
+        ("https://127.0.0.1:50123/graph", "https://127.0.0.1:50123/graph"),
+        ("https://[::1]:443", "https://[::1]:443"),
+    ],
+)
+def test_well_formed_endpoint_url_is_accepted(value: str, expected: str) -> None:
+    assert Settings({"GRAPH_ENDPOINT": value}).graph_endpoint == expected
+
+
+@pytest.mark.parametrize("value", ["²", "①", "٣", "+7", "7 days", "7.0", "1_0", "91", "-0", "9" * 5000])
+def test_expiry_lead_days_takes_only_ascii_digits_within_zero_to_ninety(value: str) -> None:
+    settings = Settings({"EXPIRY_LEAD_DAYS": value})
+
+    with pytest.raises(SettingError, match="EXPIRY_LEAD_DAYS: expected a whole number of days from 0 to 90"):
+        _ = settings.expiry_lead_days
+
+
+def test_expiry_lead_days_bounds_are_accepted() -> None:
+    assert Settings({"EXPIRY_LEAD_DAYS": "0"}).expiry_lead_days == 0
+    assert Settings({"EXPIRY_LEAD_DAYS": "90"}).expiry_lead_days == 90
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://downloads.example/sku.csv?sv=1&sig=x", "https://downloads.example/sku.csv?sv=1&sig=x"),
+        ("/home/site/sku.csv", "/home/site/sku.csv"),
+        ("file:///home/site/sku.csv", "file:///home/site/sku.csv"),
+        ("C:\\data\\sku.csv", "C:\\data\\sku.csv"),
+    ],
+)
+def test_sku_reference_url_accepts_https_or_a_file_path(value: str, expected: str) -> None:
+    assert Settings({"SKU_REFERENCE_URL": value}).sku_reference_url == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://downloads.example/sku.csv",
+        "ftp://downloads.example/sku.csv",
+        "https://[::1",
+        "/tmp/a\x00b.csv",
+    ],
+)
+def test_sku_reference_url_refuses_anything_else_naming_the_setting(value: str) -> None:
+    with pytest.raises(SettingError, match=r"^SKU_REFERENCE_URL: "):
+        _ = Settings({"SKU_REFERENCE_URL": value}).sku_reference_url
+
+
+KEY = "c2VjcmV0LWFjY291bnQta2V5"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "UseDevelopmentStorage=true",
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={KEY};"
+        "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;QueueEndpoint=http://localhost:10001/devstoreaccount1;",
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY};EndpointSuffix=core.windows.net",
+        f"AccountName=acct;AccountKey={KEY};TableEndpoint=http://[::1]:10002/acct",
+    ],
+)
+def test_storage_connection_string_accepts_https_or_the_local_emulator(value: str) -> None:
+    assert Settings({"AzureWebJobsStorage": value}).storage.connection_string == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"DefaultEndpointsProtocol=http;AccountName=acct;AccountKey={KEY};EndpointSuffix=core.windows.net",
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY};"
+        "TableEndpoint=http://acct.table.core.windows.net",
+        f"AccountName=acct;AccountKey={KEY};TableEndpoint=http://127.0.0.1:10002/a;"
+        "QueueEndpoint=http://10.0.0.5:10001/a",
+        "not a connection string",
+    ],
+)
+def test_storage_connection_string_with_remote_http_is_refused_without_quoting_the_key(value: str) -> None:
+    with pytest.raises(SettingError, match=r"^AzureWebJobsStorage: ") as raised:
+        _ = Settings({"AzureWebJobsStorage": value}).storage
+
+    assert KEY not in str(raised.value)
+    assert raised.value.setting == "AzureWebJobsStorage"
+
+
+def test_storage_connection_repr_never_shows_the_account_key() -> None:
+    value = (
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY};EndpointSuffix=core.windows.net"
+    )
+    storage = Settings({"AzureWebJobsStorage": value}).storage
+
+    assert KEY not in repr(storage)
+    assert KEY not in str(storage)
+
+
+@pytest.mark.parametrize(
+    "uri", ["http://acct.table.core.windows.net", "https://", "https://acct.table.core.windows.net:99999"]
+)
+def test_identity_based_storage_uri_must_be_https_with_a_host(uri: str) -> None:
+    settings = Settings(
+        {
+            "AzureWebJobsStorage__tableServiceUri": uri,
+            "AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net",
+        }
+    )
+
+    with pytest.raises(SettingError, match=r"^AzureWebJobsStorage__tableServiceUri: "):
+        _ = settings.storage

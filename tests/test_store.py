@@ -22,8 +22,10 @@ from shared.domain import (
 )
 from shared.settings import StorageConnection
 from shared.store import (
+    ACTIVE_PARTITION,
     ActiveTransferExistsError,
     ConcurrencyError,
+    InvalidContinuationTokenError,
     StorageLimitError,
     TransferNotFoundError,
     TransferRecord,
@@ -61,13 +63,26 @@ def note(message: str) -> HistoryEntry:
     return HistoryEntry(at=T0, action="note", message=message, actor="test")
 
 
+def history_of(store: TransferStore, transfer_id: str) -> list[HistoryEntry]:
+    """Every history entry, read a page at a time."""
+    entries: list[HistoryEntry] = []
+    token: str | None = None
+    while True:
+        page = store.history(transfer_id, page_size=3, continuation_token=token)
+        entries.extend(page.entries)
+        token = page.continuation_token
+        if token is None:
+            return entries
+
+
 def test_created_transfer_reads_back_with_its_first_history_row(store: TransferStore) -> None:
     record = created(store)
 
     again = store.get(record.transfer.id)
 
     assert again.transfer == record.transfer
-    assert [(h.seq, h.action) for h in again.history] == [(1, "created")]
+    assert [(h.seq, h.action) for h in history_of(store, record.transfer.id)] == [(1, "created")]
+    assert again.version == 1
     assert again.lines == ()
 
 
@@ -87,7 +102,8 @@ def test_state_change_and_history_commit_together(store: TransferStore) -> None:
 
     assert after.transfer.state is TransferState.ACCEPTED
     assert after.lines == (line,)
-    assert [(h.seq, h.to_state) for h in after.history] == [(1, None), (2, "Accepted")]
+    assert [(h.seq, h.to_state) for h in history_of(store, accepted.id)] == [(1, None), (2, "Accepted")]
+    assert after.version == 2
 
 
 def test_losing_writer_gets_a_conflict_then_reapplies_and_both_changes_land_in_order(
@@ -104,7 +120,7 @@ def test_losing_writer_gets_a_conflict_then_reapplies_and_both_changes_land_in_o
         record.transfer.id, lambda fresh: Change(fresh.transfer, history=(note("writer B"),))
     )
 
-    assert [h.message for h in final.history] == ["started", "writer A", "writer B"]
+    assert [h.message for h in history_of(store, final.transfer.id)] == ["started", "writer A", "writer B"]
 
 
 def test_concurrent_updates_from_threads_all_land_exactly_once(store: TransferStore) -> None:
@@ -118,9 +134,10 @@ def test_concurrent_updates_from_threads_all_land_exactly_once(store: TransferSt
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(writer, range(6)))
 
-    messages = [h.message for h in store.get(record.transfer.id).history]
-    assert sorted(messages[1:]) == [f"w{n}" for n in range(6)]
-    assert [h.seq for h in store.get(record.transfer.id).history] == list(range(1, 8))
+    history = history_of(store, record.transfer.id)
+    assert sorted(h.message for h in history[1:]) == [f"w{n}" for n in range(6)]
+    assert [h.seq for h in history] == list(range(1, 8))
+    assert store.get(record.transfer.id).version == 7
 
 
 def test_failed_transaction_leaves_nothing_half_written(
@@ -189,7 +206,9 @@ def test_a_claim_left_by_a_crash_before_the_header_was_written_does_not_block_fo
     done, entry = finished.transfer.cancel(finished.lines, at=T0, actor="api")
     store.commit(finished, Change(done, history=(entry,)))
     # The process died after the final commit but before it released the customer's index row.
-    raw.upsert_entity({"PartitionKey": f"customer-{customer}", "RowKey": "active", "TransferId": done.id})
+    raw.upsert_entity(
+        {"PartitionKey": ACTIVE_PARTITION, "RowKey": f"customer-{customer}", "TransferId": done.id}
+    )
 
     fresh = created(store, a_transfer(customer))
 
@@ -237,7 +256,7 @@ def test_transaction_over_a_hundred_operations_is_refused_before_any_request(
     unreachable_store: TransferStore,
 ) -> None:
     transfer = a_transfer()
-    record = TransferRecord(transfer, (), (), {"header": 'W/"x"'})
+    record = TransferRecord(transfer, (), 0, {"header": 'W/"x"'})
     lines = tuple(
         Line(transfer_id=transfer.id, source_sku_id=str(uuid.uuid4()), source_sku_part_number="X", quantity=1)
         for _ in range(99)
@@ -251,7 +270,7 @@ def test_transaction_touching_one_entity_twice_is_refused_before_any_request(
     unreachable_store: TransferStore,
 ) -> None:
     transfer = a_transfer()
-    record = TransferRecord(transfer, (), (), {"header": 'W/"x"'})
+    record = TransferRecord(transfer, (), 0, {"header": 'W/"x"'})
     line = Line(
         transfer_id=transfer.id, source_sku_id=E3, source_sku_part_number="ENTERPRISEPACK", quantity=1
     )
@@ -296,3 +315,90 @@ def unreachable_store() -> TransferStore:
         "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;"
     )
     return TransferStore(TableClient.from_connection_string(connection, "nowhere", retry_total=0))
+
+
+def test_history_pages_oldest_first_and_get_reads_no_history(store: TransferStore) -> None:
+    record = created(store)
+    for start in range(0, 240, 80):
+        fresh = store.get(record.transfer.id)
+        batch = tuple(note(f"n{i}") for i in range(start, start + 80))
+        store.commit(fresh, Change(fresh.transfer, history=batch))
+
+    first = store.history(record.transfer.id, page_size=100)
+    second = store.history(record.transfer.id, page_size=100, continuation_token=first.continuation_token)
+    third = store.history(record.transfer.id, page_size=100, continuation_token=second.continuation_token)
+
+    seqs = [h.seq for page in (first, second, third) for h in page.entries]
+    assert seqs == list(range(1, 242))
+    assert third.continuation_token is None
+    assert store.get(record.transfer.id).version == 241
+
+
+def test_a_history_token_of_one_transfer_is_refused_for_another(store: TransferStore) -> None:
+    one, other = created(store), created(store)
+    store.commit(one, Change(one.transfer, history=(note("a"), note("b"))))
+    token = store.history(one.transfer.id, page_size=1).continuation_token
+    assert token is not None
+
+    with pytest.raises(InvalidContinuationTokenError):
+        store.history(other.transfer.id, continuation_token=token)
+
+
+def test_a_listing_token_is_bound_to_the_state_filter_it_was_issued_for(store: TransferStore) -> None:
+    for _ in range(3):
+        created(store)
+    token = store.list_transfers(page_size=1).continuation_token
+    assert token is not None
+
+    with pytest.raises(InvalidContinuationTokenError):
+        store.list_transfers(state=TransferState.CANCELLED, continuation_token=token)
+    assert len(store.list_transfers(page_size=5, continuation_token=token).transfers) == 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "[" * 4096,
+        "eyJQYXJ0aXRpb25LZXkiOiAiYSIsICJSb3dLZXkiOiAiYiJ9",  # {"PartitionKey": "a", "RowKey": "b"}
+        "\ud800",
+        "dHJhbnNmZXJzOioKeA",  # the right scope, a position that is no transfer id
+        "A" * 5000,
+        "====",
+    ],
+)
+def test_forged_listing_tokens_are_refused_before_any_query(
+    unreachable_store: TransferStore, token: str
+) -> None:
+    with pytest.raises(InvalidContinuationTokenError):
+        unreachable_store.list_transfers(continuation_token=token)
+
+
+def test_active_index_lists_only_transfers_in_flight_a_page_at_a_time(
+    store: TransferStore, storage: StorageConnection, table_name: str
+) -> None:
+    active = [created(store).transfer for _ in range(5)]
+    finished = created(store)
+    done, entry = finished.transfer.cancel(finished.lines, at=T0, actor="api")
+    store.commit(finished, Change(done, history=(entry,)))
+    assert storage.connection_string is not None
+    raw = TableClient.from_connection_string(storage.connection_string, table_name)
+    # a claim whose release never ran, and one whose header was never written
+    raw.upsert_entity(
+        {"PartitionKey": ACTIVE_PARTITION, "RowKey": "customer-zz-finished", "TransferId": done.id}
+    )
+    raw.upsert_entity(
+        {"PartitionKey": ACTIVE_PARTITION, "RowKey": "customer-zz-crashed", "TransferId": new_transfer_id()}
+    )
+
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = store.list_active(page_size=2, continuation_token=token)
+        seen.extend(t.id for t in page.transfers)
+        token = page.continuation_token
+        if token is None:
+            break
+
+    assert sorted(seen) == sorted(t.id for t in active)
+    with pytest.raises(InvalidContinuationTokenError):
+        store.list_active(continuation_token=store.list_transfers(page_size=1).continuation_token)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 log = logging.getLogger(__name__)
 
@@ -141,16 +141,33 @@ def read_location(location: str, *, timeout: float = 30.0) -> bytes:
     """The default fetch: an https URL through ``requests`` (honours ``REQUESTS_CA_BUNDLE``), else a path."""
     scheme = urlparse(location).scheme.lower()
     if scheme == "https":
-        import requests  # lazy: only the deployed app downloads
-
-        response = requests.get(location, timeout=timeout, headers={"User-Agent": "csp-transfer/0.1"})
-        response.raise_for_status()
-        return response.content
+        return _download(location, timeout=timeout)
     if scheme == "file":
         return Path(urlparse(location).path).read_bytes()
     if scheme == "" or len(scheme) == 1:  # a path; one letter is a Windows drive
         return Path(location).read_bytes()
     raise SkuReferenceError(f"SKU_REFERENCE_URL must be an https URL or a file path, not {scheme}://")
+
+
+MAX_REDIRECTS = 5
+
+
+def _download(url: str, *, timeout: float) -> bytes:
+    """GET over https, following redirects by hand so that none can lead to plain http."""
+    import requests  # lazy: only the deployed app downloads
+
+    with requests.Session() as session:
+        for _ in range(MAX_REDIRECTS + 1):
+            if urlparse(url).scheme.lower() != "https":
+                raise SkuReferenceError("the SKU reference download was redirected away from https")
+            response = session.get(
+                url, timeout=timeout, allow_redirects=False, headers={"User-Agent": "csp-transfer/0.1"}
+            )
+            if not response.is_redirect:
+                response.raise_for_status()
+                return response.content
+            url = urljoin(url, response.headers["Location"])
+    raise SkuReferenceError(f"the SKU reference download redirected more than {MAX_REDIRECTS} times")
 
 
 class SkuReferenceLoader:

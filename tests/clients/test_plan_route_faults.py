@@ -7,7 +7,8 @@ import time
 
 from sandbox.testing import SandboxHandle
 from shared import bootstrap
-from shared.api import ApiResponse, answer_safely
+from shared.problems import ApiResponse
+from shared.problems import answer as within_boundary
 from shared.store import TransferStore
 from tests.test_plan_route import start
 
@@ -20,7 +21,7 @@ def plan_within(store: TransferStore, sandbox: SandboxHandle, seconds: float) ->
     transfer_id = start(store, sandbox.customer("contoso"), accepted=True)
     api = bootstrap.services().admin
     started = time.monotonic()
-    answer = answer_safely(lambda: api.plan_transfer(transfer_id), seconds=seconds)
+    answer = within_boundary(lambda: api.plan_transfer(transfer_id), seconds=seconds)
     return answer, time.monotonic() - started
 
 
