@@ -138,6 +138,7 @@ class Workflow:
         max_dequeue_count: int = 5,
         stuck_after: timedelta = timedelta(minutes=30),
         provisioning_poll_seconds: float = 30.0,
+        point_reads_up_to: int = 50,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
@@ -150,6 +151,7 @@ class Workflow:
         self._max_dequeue_count = max_dequeue_count
         self._stuck_after = stuck_after
         self._poll = provisioning_poll_seconds
+        self._point_reads_up_to = point_reads_up_to
         self._now = clock
         self._buyer = Buyer(store, partner_center, clock)
 
@@ -322,7 +324,7 @@ class Workflow:
         """Customers that accepted: one read each when few wait, else one paged customer listing."""
         if not awaiting:
             return []
-        if len(awaiting) <= 50:
+        if len(awaiting) <= self._point_reads_up_to:
             return [t for t in awaiting if self._has_relationship(t.customer_tenant_id)]
         customers = {c.id.lower() for c in self._pc.list_customers()}
         return [t for t in awaiting if t.customer_tenant_id in customers]

@@ -457,8 +457,8 @@ E3_TEAMS_PAIR = (
             id="equivalent-by-higher-tiers",
         ),
         pytest.param(
-            lambda: owned((O365_E3, "ENTERPRISEPACK", 301)),
-            lambda: sold(offer(O365_E3, "Office 365 E3", maximum=300)),
+            lambda: owned((O365_E3, "ENTERPRISEPACK", 5)),
+            lambda: sold(offer(FLOW_FREE, "Power Automate Free")),
             {"blocked"},
             id="blocked",
         ),

@@ -116,7 +116,7 @@ class OfferIndex:
         plans: Mapping[str, tuple[tuple[str, str], ...]],
         tiers: TierOrder,
         unverifiable: frozenset[str],
-        quantity_bounds: Mapping[str, tuple[int, int]],
+        minimum_quantities: Mapping[str, int],
         reference: SkuReference,
     ) -> None:
         self._skus = tuple(sorted(catalog_skus))
@@ -124,7 +124,7 @@ class OfferIndex:
         self._plans = [plans[sku] for sku in self._skus]
         self._tiers = tiers
         self._unverifiable = unverifiable
-        self._bounds = quantity_bounds
+        self._minimum = minimum_quantities  # above an offer's maximum, the seats are split (plan.py)
         self._reference = reference
         by_id: dict[str, list[int]] = {}
         by_name: dict[str, list[int]] = {}
@@ -139,17 +139,16 @@ class OfferIndex:
     def build(cls, catalog: Catalog, reference: SkuReference) -> OfferIndex:
         known: dict[str, tuple[tuple[str, str], ...]] = {}
         unverifiable: set[str] = set()
-        bounds: dict[str, tuple[int, int]] = {}
+        minimum: dict[str, int] = {}
         for sku_id in catalog.sku_ids:
             entry = reference.get(sku_id)
             if entry is None:
                 unverifiable.add(sku_id)
                 continue
             known[sku_id] = tuple((plan.id, plan.name) for plan in entry.plans)
-            first = catalog.offers_for(sku_id)[0].sku
-            bounds[sku_id] = (first.minimum_quantity, first.maximum_quantity)
+            minimum[sku_id] = catalog.offers_for(sku_id)[0].sku.minimum_quantity
         names = {plan.name for sku in reference.skus.values() for plan in sku.plans}
-        return cls(list(known), known, TierOrder(names), frozenset(unverifiable), bounds, reference)
+        return cls(list(known), known, TierOrder(names), frozenset(unverifiable), minimum, reference)
 
     def find_equivalent(self, sku_id: str, source: Sequence[SourcePlan], quantity: int) -> Search:
         """The best cover of ``source`` among the curated successors and the catalog, or None."""
@@ -182,9 +181,8 @@ class OfferIndex:
                 return f"{name} is sold but missing from the SKU reference, so its plans cannot be checked"
             if target not in self._position:
                 return f"{name} is not sold in the customer's country"
-            low, high = self._bounds[target]
-            if not low <= quantity <= high:
-                return f"{name} is sold in quantities of {low} to {high}, not {quantity}"
+            if quantity < self._minimum[target]:
+                return f"{name} is sold from {self._minimum[target]} seats, not {quantity}"
         return None
 
     def _masks(self, source: Sequence[SourcePlan], quantity: int) -> dict[int, int]:
@@ -196,11 +194,7 @@ class OfferIndex:
                 holders.update(self._by_name.get(name, ()))
             for index in holders:
                 masks[index] = masks.get(index, 0) | (1 << bit)
-        return {
-            index: mask
-            for index, mask in masks.items()
-            if self._bounds[self._skus[index]][0] <= quantity <= self._bounds[self._skus[index]][1]
-        }
+        return {index: mask for index, mask in masks.items() if self._minimum[self._skus[index]] <= quantity}
 
     def _search(self, source: Sequence[SourcePlan], masks: Mapping[int, int], full: int) -> list[Cover]:
         """The best single SKU, and when none covers everything, the best pair."""

@@ -292,17 +292,17 @@ class _Planner:
         offers = self._catalog.offers_for(line.sku_id)
         if offers:
             item = _preferred_item(offers, self._options)
-            target, term_note = self._target(item, line.quantity)
-            bounds = (item.sku.minimum_quantity, item.sku.maximum_quantity)
-            if not bounds[0] <= line.quantity <= bounds[1]:
+            targets, term_note = self._target(item, line.quantity)
+            minimum = item.sku.minimum_quantity
+            if line.quantity < minimum:
                 return replace(
                     base,
                     decision=Decision.BLOCKED,
                     reason=BlockReason.QUANTITY_OUT_OF_RANGE.value,
                     explanation=(
-                        f"{name} is sold in {country} as {item.title}, but only in quantities of {bounds[0]} "
-                        f"to {bounds[1]} per subscription, and the customer holds {line.quantity} seats. "
-                        "Split the purchase or choose another offer by hand."
+                        f"{name} is sold in {country} as {item.title}, but only from {minimum} seats per "
+                        f"subscription, and the customer holds {line.quantity}. Buying more seats than "
+                        "the customer had is a choice for an admin: choose the offer by hand."
                     ),
                 )
             rename = rename_of(line.sku_id)
@@ -311,7 +311,7 @@ class _Planner:
                 base,
                 decision=Decision.IDENTICAL,
                 basis="identical",
-                targets=(target,),
+                targets=targets,
                 citation=rename.source if rename else None,
                 explanation=(
                     f"{name} is sold in {country}{renamed}: the partner buys the same SKU, "
@@ -378,12 +378,12 @@ class _Planner:
         targets: list[TargetItem] = []
         notes: list[str] = []
         for sku_id in cover.targets:
-            target, note = self._target(
+            bought, note = self._target(
                 _preferred_item(self._catalog.offers_for(sku_id), self._options), quantity
             )
-            targets.append(target)
+            targets.extend(bought)
             notes.append(note)
-        titles = " + ".join(target.title for target in targets)
+        titles = " + ".join(dict.fromkeys(target.title for target in targets))
         lost = tuple(_change(plan.id, plan.name) for plan in cover.lost)
         upgraded = tuple(_change(u.source.id, u.source.name, u.target_name) for u in cover.upgrades)
         if cover.basis is Basis.SUCCESSOR and cover.successor is not None:
@@ -418,7 +418,7 @@ class _Planner:
                 )
             else:
                 parts.append("None of them holds customer data; they are reported as warnings.")
-        each = " of each" if len(targets) > 1 else ""
+        each = " of each" if len(cover.targets) > 1 else ""
         parts.append(f"{quantity} seats{each} are bought; the holders move to them at cutover.")
         parts.extend(note.strip() for note in notes if note)
         return replace(
@@ -433,7 +433,12 @@ class _Planner:
             explanation=" ".join(parts),
         )
 
-    def _target(self, item: CatalogItem, quantity: int) -> tuple[TargetItem, str]:
+    def _target(self, item: CatalogItem, quantity: int) -> tuple[tuple[TargetItem, ...], str]:
+        """The cart lines that buy ``quantity`` seats of ``item``.
+
+        Partner Center caps the seats of one subscription at the offer's maximum quantity; more
+        seats are bought as several subscriptions of the same offer, each within the cap.
+        """
         term, cycle = _choose_term(item, self._options)
         note = ""
         if (term, cycle) != (self._options.term_duration, self._options.billing_cycle):
@@ -452,7 +457,16 @@ class _Planner:
             billing_cycle=cycle,
             is_addon=item.sku.is_addon,
         )
-        return target, note
+        cap = item.sku.maximum_quantity
+        if quantity <= cap:
+            return (target,), note
+        full, rest = divmod(quantity, cap)
+        parts = (cap,) * full + ((rest,) if rest else ())
+        note += (
+            f" {item.title} sells at most {cap} seats per subscription, so the {quantity} seats are "
+            f"bought as {len(parts)} subscriptions ({' + '.join(map(str, parts))})."
+        )
+        return tuple(replace(target, quantity=n) for n in parts), note
 
 
 def _preferred_item(items: Sequence[CatalogItem], options: TransferOptions) -> CatalogItem:

@@ -211,10 +211,24 @@ def test_a_renamed_offer_is_identical_and_the_rename_is_explained():
     assert "Office 365 Business Premium is now sold as Microsoft 365 Business Standard" in line.explanation
 
 
-def test_more_seats_than_an_offer_sells_blocks_the_line():
+def test_more_seats_than_one_subscription_holds_are_bought_as_several():
     catalog = sold(offer(O365_E3, "Office 365 E3", maximum=300))
-    line = only_line(plan_transfer(owned((O365_E3, 301)), catalog, REFERENCE))
-    assert (line.decision, line.reason) == (Decision.BLOCKED, BlockReason.QUANTITY_OUT_OF_RANGE)
+    line = only_line(plan_transfer(owned((O365_E3, 701)), catalog, REFERENCE))
+    assert line.decision is Decision.IDENTICAL
+    assert [t.quantity for t in line.targets] == [300, 300, 101]
+    assert {t.catalog_item_id for t in line.targets} == {line.targets[0].catalog_item_id}
+    assert "bought as 3 subscriptions (300 + 300 + 101)" in line.explanation
+
+
+def test_an_equivalent_over_the_cap_splits_each_offer():
+    catalog = sold(
+        offer(O365_E3_NO_TEAMS, "Office 365 E3 (no Teams)", maximum=300),
+        offer(TEAMS_ENTERPRISE, "Microsoft Teams Enterprise", maximum=1000),
+    )
+    line = only_line(plan_transfer(owned((O365_E3, 450)), catalog, REFERENCE))
+    assert line.decision is Decision.EQUIVALENT
+    quantities = {(t.provisioning_id, t.quantity) for t in line.targets}
+    assert quantities == {(O365_E3_NO_TEAMS, 300), (O365_E3_NO_TEAMS, 150), (TEAMS_ENTERPRISE, 450)}
 
 
 def test_a_term_the_offer_does_not_sell_falls_back_and_says_so():

@@ -14,15 +14,17 @@ import pytest
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.events import EventType, TransferEvent
+from shared.events import EventType, MalformedEventError, TransferEvent
+from shared.workflow import StepFailedError
 from tests.fixtures.app import pump
 
+O365_E5 = "c7df2760-2c81-4ef7-b578-5b5392b571df"  # sold at most 300 seats per subscription
 TEAMS_OFFERS = (
     "7e31c0d9-9551-471d-836f-32ee72be4a01",  # Microsoft Teams Enterprise
     "3b555118-da6a-4418-894f-7df1e2096870",  # Microsoft 365 Business Basic
     "f245ecc8-75af-4f8e-b61f-27d8114de5f3",  # Microsoft 365 Business Standard
     "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",  # Microsoft 365 Business Premium
-    "c7df2760-2c81-4ef7-b578-5b5392b571df",  # Office 365 E5
+    O365_E5,
 )
 
 
@@ -248,3 +250,77 @@ def test_cancel_before_acceptance_ends_the_transfer_and_frees_the_customer(
 
     assert services.admin.cancel(transfer["id"]).body["state"] == "Cancelled"
     assert start(services, customer)[0] == 201
+
+
+def test_more_seats_than_one_subscription_holds_are_bought_as_several_in_the_one_cart(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    sandbox.add_subscription(customer, O365_E5, 350)
+    _, transfer = start(services, customer)
+    sandbox.accept_invitation(customer)
+    accepted(services, transfer)
+
+    pump(azurite, services)
+
+    final = record(services, transfer["id"])
+    assert final["state"] == "Provisioned", final["reason"]
+    [e5] = [line for line in final["lines"] if line["sourceSkuId"] == O365_E5]
+    assert (e5["decision"], sorted(r["quantity"] for r in e5["replacements"])) == ("identical", [50, 300])
+    assert len(e5["subscriptionIds"]) == 2
+    [order] = sandbox.purchases()
+    assert sum(item["quantity"] for item in order["lines"] if item["quantity"] in (50, 300)) == 350
+
+
+def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry_completes_it(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    _, transfer = start(services, customer)
+    sandbox.accept_invitation(customer)
+    sandbox.add_fault("status", service="partner_center", method="POST", path="/carts$", status=503, times=-1)
+    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    body = json.dumps(event.to_json())
+
+    with pytest.raises(StepFailedError, match="503"):  # not the last delivery: the host will retry
+        services.workflow.handle_message(body, dequeue_count=1)
+    assert record(services, transfer["id"])["state"] == "Provisioning"
+    with pytest.raises(StepFailedError, match="503"):  # the last: on to the poison queue, and recorded
+        services.workflow.handle_message(body, dequeue_count=5)
+
+    failed = record(services, transfer["id"])
+    assert failed["state"] == "Failed"
+    assert failed["resumeState"] == "Provisioning"
+    assert "create_cart" in failed["reason"]
+    assert "503" in failed["reason"]
+
+    sandbox.clear_faults()
+    assert services.admin.retry(transfer["id"]).status == 202
+    pump(azurite, services)
+
+    assert record(services, transfer["id"])["state"] == "Provisioned"
+    assert len(sandbox.purchases()) == 1
+
+
+def test_throttling_puts_the_step_back_after_its_retry_after_without_failing(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    _, transfer = start(services, customer)
+    sandbox.accept_invitation(customer)
+    sandbox.add_fault(
+        "status", service="partner_center", method="POST", path="/carts$", status=429, retry_after="8"
+    )  # longer than the client sleeps: the step is put back
+    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+
+    services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)  # does not raise
+
+    assert record(services, transfer["id"])["state"] == "Provisioning"
+    pump(azurite, services, idle_s=12)
+    assert record(services, transfer["id"])["state"] == "Provisioned"
+    assert len(sandbox.purchases()) == 1
+
+
+def test_a_malformed_message_is_refused_for_the_poison_queue(services: Services) -> None:
+    with pytest.raises(MalformedEventError, match="transferId"):
+        services.workflow.handle_message(json.dumps({"type": "transfer-continue", "transferId": "../x"}))

@@ -1,0 +1,102 @@
+"""The timer's backstop, against Azurite and the sandbox: it reads only in-flight transfers, finds
+acceptances no webhook announced, and wakes transfers whose next message was lost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.storage.queue import QueueClient
+
+from devhost.azurite import Azurite
+from sandbox.testing import SandboxHandle
+from shared.bootstrap import Services
+from shared.events import QUEUE_NAME, EventType, TransferEvent
+from shared.workflow import Workflow
+from tests.fixtures.app import pump
+
+
+def start(services: Services, customer: str) -> dict[str, Any]:
+    body = {"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"}
+    answer = services.admin.start_transfer(json.dumps(body).encode())
+    assert answer.status == 201, answer.body
+    transfer: dict[str, Any] = answer.body
+    return transfer
+
+
+def state(services: Services, transfer_id: str) -> str:
+    return str(services.admin.get_transfer(transfer_id).body["state"])
+
+
+def workflow(services: Services, **options: Any) -> Workflow:
+    """The production workflow over the same parts, with a clock or threshold a test chooses."""
+    settings = services.settings
+    return Workflow(
+        store=services.store,
+        partner_center=services.partner_center,
+        graph=services.graph,
+        planner=lambda: services.planner,
+        queue=services.queue,
+        partner_tenant_id=settings.partner_tenant_id,
+        partner_country=settings.partner_country,
+        **options,
+    )
+
+
+def later(hours: float) -> Callable[[], datetime]:
+    return lambda: datetime.now(UTC) + timedelta(hours=hours)
+
+
+def test_scan_leaves_a_waiting_customer_alone_and_finds_its_acceptance_once_given(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    transfer = start(services, customer)
+
+    assert services.workflow.scan().accepted == 0
+    pump(azurite, services)
+    assert state(services, transfer["id"]) == "AwaitingAcceptance"
+
+    sandbox.accept_invitation(customer)  # no webhook registered: only the timer can notice
+    report = services.workflow.scan()
+    pump(azurite, services)
+
+    assert (report.active, report.accepted) == (1, 1)
+    assert state(services, transfer["id"]) == "Provisioned"
+
+
+def test_many_waiting_customers_are_checked_with_one_paged_customer_listing(
+    services: Services, sandbox: SandboxHandle
+) -> None:
+    start(services, sandbox.customer("fabrikam"))
+    sandbox.accept_invitation(sandbox.customer("fabrikam"))
+    sandbox.clear_ledger()
+
+    report = workflow(services, point_reads_up_to=0).scan()
+
+    customer_reads = [r for r in sandbox.requests() if "/v1/customers" in r["path"]]
+    assert [r["path"].rsplit("/partnercenter", 1)[-1] for r in customer_reads] == ["/v1/customers"]
+    assert report.accepted == 1
+
+
+def test_a_transfer_whose_message_was_lost_is_nudged_once_it_is_stuck(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    transfer = start(services, customer)
+    sandbox.accept_invitation(customer)
+    sandbox.add_fault("status", service="graph", status=429, retry_after="600", times=-1)
+    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    services.workflow.handle_message(json.dumps(event.to_json()))  # accepted, then throttled: put back
+    QueueClient.from_connection_string(azurite.connection_string, QUEUE_NAME).clear_messages()  # lost
+    sandbox.clear_faults()
+    assert state(services, transfer["id"]) == "Accepted"
+
+    assert services.workflow.scan().nudged == 0  # not stuck yet
+    assert workflow(services, clock=later(1)).scan().nudged == 1
+    pump(azurite, services)
+
+    assert state(services, transfer["id"]) == "Provisioned"
+    assert len(sandbox.purchases()) == 1
