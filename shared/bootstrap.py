@@ -119,20 +119,22 @@ class Services:
 
     @property
     def workflow(self) -> Workflow:
-        def build() -> Workflow:
-            from .workflow import Workflow
+        return self._once("workflow", self.new_workflow)
 
-            return Workflow(
-                store=self.store,
-                partner_center=self.partner_center,
-                graph=self.graph,
-                planner=lambda: self.planner,
-                queue=self.queue,
-                partner_tenant_id=self.settings.partner_tenant_id,
-                partner_country=self.settings.partner_country,
-            )
+    def new_workflow(self, **options: Any) -> Workflow:
+        """A workflow over these services; ``options`` (a clock, a poll interval) are for tests."""
+        from .workflow import Workflow
 
-        return self._once("workflow", build)
+        return Workflow(
+            store=self.store,
+            partner_center=self.partner_center,
+            graph=self.graph,
+            planner=lambda: self.planner,
+            queue=self.queue,
+            partner_tenant_id=self.settings.partner_tenant_id,
+            partner_country=self.settings.partner_country,
+            **options,
+        )
 
     @property
     def webhooks(self) -> WebhookVerifier:

@@ -34,6 +34,14 @@ def start(services: Services, customer: str, country: str = "US", **extra: Any) 
     return answer.status, answer.body
 
 
+def started_and_accepted(services: Services, sandbox: SandboxHandle) -> tuple[str, dict[str, Any]]:
+    """fabrikam's transfer, started, with the customer's acceptance given (but not yet announced)."""
+    customer = sandbox.customer("fabrikam")
+    _, transfer = start(services, customer)
+    sandbox.accept_invitation(customer)
+    return customer, transfer
+
+
 def accepted(services: Services, transfer: dict[str, Any], *, source: str = "webhook") -> None:
     services.queue.send(
         TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], transfer["customerTenantId"], source)
@@ -110,9 +118,7 @@ def test_bad_start_request_names_every_wrong_field(services: Services, body: Any
 def test_accepted_transfer_buys_each_line_once_with_the_original_counts(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
+    _, transfer = started_and_accepted(services, sandbox)
     accepted(services, transfer)
 
     pump(azurite, services)
@@ -130,9 +136,7 @@ def test_accepted_transfer_buys_each_line_once_with_the_original_counts(
 def test_the_same_acceptance_delivered_three_times_buys_once(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
+    _, transfer = started_and_accepted(services, sandbox)
     for _ in range(3):
         accepted(services, transfer)
 
@@ -146,9 +150,7 @@ def test_the_same_acceptance_delivered_three_times_buys_once(
 def test_checkout_answer_lost_after_the_order_was_placed_still_buys_once(
     services: Services, sandbox: SandboxHandle, azurite: Azurite, idempotency: bool
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
+    _, transfer = started_and_accepted(services, sandbox)
     sandbox.set_knobs(idempotency=idempotency)
     sandbox.add_fault("drop_after_commit", service="partner_center", method="POST", path="/checkout$")
     accepted(services, transfer)
@@ -162,9 +164,7 @@ def test_checkout_answer_lost_after_the_order_was_placed_still_buys_once(
 def test_missing_delegated_access_blocks_with_instructions_and_retry_completes(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
+    customer, transfer = started_and_accepted(services, sandbox)
     granted = sandbox.set_gdap(customer)["roles"]
     sandbox.set_gdap(customer, roles=[], active=False)
     accepted(services, transfer)
@@ -230,9 +230,7 @@ def test_a_line_losing_a_data_bearing_plan_waits_for_approval_then_is_bought(
 def test_cancel_is_refused_once_something_was_bought(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
+    _, transfer = started_and_accepted(services, sandbox)
     accepted(services, transfer)
     pump(azurite, services)
 
@@ -275,9 +273,7 @@ def test_more_seats_than_one_subscription_holds_are_bought_as_several_in_the_one
 def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry_completes_it(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
+    customer, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault("status", service="partner_center", method="POST", path="/carts$", status=503, times=-1)
     event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
     body = json.dumps(event.to_json())
@@ -305,9 +301,7 @@ def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry
 def test_throttling_puts_the_step_back_after_its_retry_after_without_failing(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
+    customer, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault(
         "status", service="partner_center", method="POST", path="/carts$", status=429, retry_after="8"
     )  # longer than the client sleeps: the step is put back

@@ -14,7 +14,6 @@ from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.events import QUEUE_NAME, EventType, TransferEvent
-from shared.workflow import Workflow
 from tests.fixtures.app import pump
 
 
@@ -28,21 +27,6 @@ def start(services: Services, customer: str) -> dict[str, Any]:
 
 def state(services: Services, transfer_id: str) -> str:
     return str(services.admin.get_transfer(transfer_id).body["state"])
-
-
-def workflow(services: Services, **options: Any) -> Workflow:
-    """The production workflow over the same parts, with a clock or threshold a test chooses."""
-    settings = services.settings
-    return Workflow(
-        store=services.store,
-        partner_center=services.partner_center,
-        graph=services.graph,
-        planner=lambda: services.planner,
-        queue=services.queue,
-        partner_tenant_id=settings.partner_tenant_id,
-        partner_country=settings.partner_country,
-        **options,
-    )
 
 
 def later(hours: float) -> Callable[[], datetime]:
@@ -74,7 +58,7 @@ def test_many_waiting_customers_are_checked_with_one_paged_customer_listing(
     sandbox.accept_invitation(sandbox.customer("fabrikam"))
     sandbox.clear_ledger()
 
-    report = workflow(services, point_reads_up_to=0).scan()
+    report = services.new_workflow(point_reads_up_to=0).scan()
 
     customer_reads = [r for r in sandbox.requests() if "/v1/customers" in r["path"]]
     assert [r["path"].rsplit("/partnercenter", 1)[-1] for r in customer_reads] == ["/v1/customers"]
@@ -95,7 +79,7 @@ def test_a_transfer_whose_message_was_lost_is_nudged_once_it_is_stuck(
     assert state(services, transfer["id"]) == "Accepted"
 
     assert services.workflow.scan().nudged == 0  # not stuck yet
-    assert workflow(services, clock=later(1)).scan().nudged == 1
+    assert services.new_workflow(clock=later(1)).scan().nudged == 1
     pump(azurite, services)
 
     assert state(services, transfer["id"]) == "Provisioned"
