@@ -38,7 +38,10 @@ from .webhooks import WebhookRejectedError
 from .workflow import RegionMismatchError, StartRequest
 
 if TYPE_CHECKING:
-    from .bootstrap import Services
+    from .planning import Planner
+    from .store import TransferStore
+    from .webhooks import WebhookVerifier
+    from .workflow import Workflow
 
 _STATES = ", ".join(s.value for s in TransferState)
 MAX_PAGE_SIZE = 1000
@@ -47,9 +50,20 @@ HISTORY_PAGE_SIZE = 100
 
 
 class AdminApi:
-    def __init__(self, services: Services) -> None:
-        self._services = services
-        self._store = services.store
+    """The admin routes' logic over the store; the rest is built on first use (listing needs no secrets)."""
+
+    def __init__(
+        self,
+        store: TransferStore,
+        *,
+        workflow: Callable[[], Workflow],
+        planner: Callable[[], Planner],
+        webhooks: Callable[[], WebhookVerifier],
+    ) -> None:
+        self._store = store
+        self._workflow = workflow
+        self._planner = planner
+        self._webhooks = webhooks
 
     def list_transfers(self, query: Mapping[str, str]) -> ApiResponse:
         state_text = query.get("state")
@@ -118,7 +132,7 @@ class AdminApi:
             return problem(
                 409, "Transfer finished", f"the transfer is {transfer.state}; there is nothing left to plan"
             )
-        plan = self._services.planner.plan(transfer)
+        plan = self._planner().plan(transfer)
         return ApiResponse(200, {"transferId": transfer.id, **plan.to_json()})
 
     def openapi(self) -> ApiResponse:
@@ -132,7 +146,7 @@ class AdminApi:
         if isinstance(parsed, ApiResponse):
             return parsed
         try:
-            record = self._services.workflow.start_transfer(parsed)
+            record = self._workflow().start_transfer(parsed)
         except RegionMismatchError as error:
             return problem(422, "Region mismatch", str(error), parameter="customerCountry")
         except ActiveTransferExistsError as error:
@@ -149,23 +163,21 @@ class AdminApi:
         if isinstance(decisions, ApiResponse):
             return decisions
         approve, decline = decisions
-        return self._change(
-            transfer_id, lambda: self._services.workflow.approve(transfer_id, approve, decline)
-        )
+        return self._change(transfer_id, lambda: self._workflow().approve(transfer_id, approve, decline))
 
     def retry(self, transfer_id: str) -> ApiResponse:
-        return self._change(transfer_id, lambda: self._services.workflow.retry(transfer_id), status=202)
+        return self._change(transfer_id, lambda: self._workflow().retry(transfer_id), status=202)
 
     def cancel(self, transfer_id: str) -> ApiResponse:
-        return self._change(transfer_id, lambda: self._services.workflow.cancel(transfer_id))
+        return self._change(transfer_id, lambda: self._workflow().cancel(transfer_id))
 
     def receive_webhook(self, headers: Mapping[str, str], body: bytes) -> ApiResponse:
         """Verify the delivery, then queue it: 200 only once the event is safely on the queue."""
         try:
-            event = self._services.webhooks.verify(headers, body)
+            event = self._webhooks().verify(headers, body)
         except WebhookRejectedError as error:
             return problem(error.status, error.title, error.detail)
-        return ApiResponse(200, {"status": self._services.workflow.take_webhook(event)})
+        return ApiResponse(200, {"status": self._workflow().take_webhook(event)})
 
     def _change(
         self, transfer_id: str, act: Callable[[], TransferRecord], *, status: int = 200

@@ -146,7 +146,15 @@ class Services:
     def admin(self) -> AdminApi:
         from .api import AdminApi
 
-        return self._once("admin", lambda: AdminApi(self))
+        return self._once(
+            "admin",
+            lambda: AdminApi(
+                self.store,
+                workflow=lambda: self.workflow,
+                planner=lambda: self.planner,
+                webhooks=lambda: self.webhooks,
+            ),
+        )
 
     def close(self) -> None:
         with self._lock:
