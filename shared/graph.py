@@ -11,7 +11,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Unpack
 
 from .auth import GRAPH_SCOPE, Flow, PartnerCredential
-from .errors import CallIds, GraphError, PagingLoopError, graph_error, graph_error_from_json
+from .errors import (
+    CallIds,
+    GraphError,
+    OutcomeUnknownError,
+    PagingLoopError,
+    graph_error,
+    graph_error_from_json,
+)
 from .resources import MalformedResourceError, json_object
 from .resources.graph import (
     AdminRelationship,
@@ -100,6 +107,30 @@ class GraphClient(ServiceClient):
             token_tenant=tenant_id,
             token_flow=self._flow,
         )
+
+    def swap_license(
+        self,
+        tenant_id: str,
+        user_id: str,
+        add: Sequence[AssignedLicense | str] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        """:meth:`assign_license`, reconciled: after a lost answer or a refusal, the user's licenses
+        are read, and a user already in the target state counts as done.
+
+        Graph does not de-duplicate writes: a swap whose answer was lost may have been made, and
+        sending it again is refused ("does not have a corresponding license") because the old SKU
+        is gone. Reading decides instead of guessing.
+        """
+        try:
+            self.assign_license(tenant_id, user_id, add, remove)
+        except (OutcomeUnknownError, GraphError) as error:
+            if isinstance(error, GraphError) and error.status != 400:
+                raise
+            user = self.get_user(tenant_id, user_id)
+            added = [a.sku_id if isinstance(a, AssignedLicense) else a for a in add]
+            if not (all(user.holds(sku) for sku in added) and not any(user.holds(sku) for sku in remove)):
+                raise
 
     def assign_group_license(
         self,

@@ -208,6 +208,31 @@ def test_license_swap_dropped_after_commit_is_not_resent_and_its_outcome_is_unkn
     assert not swapped.holds(e3)
 
 
+def test_a_reconciled_swap_whose_answer_was_lost_reads_the_user_and_counts_as_done(sandbox, graph):
+    contoso = sandbox.customer("contoso")
+    user = sandbox.ids.users["contoso.direct_e3_a"]
+    e3, ems = sandbox.ids.skus["O365_E3"], sandbox.ids.skus["EMS_E3"]
+    sandbox.add_fault("drop_after_commit", service="graph", method="POST", path="/assignLicense$")
+
+    graph.swap_license(contoso, user, add=[AssignedLicense(ems)], remove=[e3])  # no error: it was done
+    graph.swap_license(contoso, user, add=[AssignedLicense(ems)], remove=[e3])  # a repeat: refused, yet done
+
+    assert len(api_calls(sandbox, "graph", "/assignLicense", "POST")) == 2
+    assert graph.get_user(contoso, user).holds(ems)
+
+
+def test_a_reconciled_swap_that_was_not_made_still_fails(sandbox, graph):
+    contoso = sandbox.customer("contoso")
+    user = sandbox.ids.users["contoso.direct_e3_a"]
+    e3, ems = sandbox.ids.skus["O365_E3"], sandbox.ids.skus["EMS_E3"]
+    sandbox.add_fault("drop", service="graph", method="POST", path="/assignLicense$")
+
+    with pytest.raises(OutcomeUnknownError):
+        graph.swap_license(contoso, user, add=[AssignedLicense(ems)], remove=[e3])
+
+    assert graph.get_user(contoso, user).holds(e3)
+
+
 def test_license_swap_answered_with_5xx_is_not_resent(sandbox, graph):
     contoso = sandbox.customer("contoso")
     user = sandbox.ids.users["contoso.direct_e3_a"]
