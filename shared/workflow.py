@@ -473,6 +473,9 @@ class Workflow:
             record = self._store.commit(record, Change(replace(record.transfer, updated_at=at), chunk))
         last = chunks[-1] if chunks else ()
         history = [HistoryEntry(at=at, action="plan", message=message)]
+        warning = _preflight_warning(plan)
+        if warning:
+            history.append(HistoryEntry(at=at, action="preflight", message=warning))
         transfer = record.transfer
         if waiting:
             reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in waiting)
@@ -592,6 +595,25 @@ class Workflow:
             self._queue.send(
                 TransferEvent(EventType.CONTINUE, transfer.id, transfer.customer_tenant_id, source)
             )
+
+
+def _preflight_warning(plan: Plan) -> str | None:
+    """What the user pre-flight found that the cutover will trip over, for the record; ids only."""
+    failing = Counter(issue.reason.value for p in plan.lines if p.users for issue in p.users.will_fail)
+    short = [
+        f"{p.source_sku_part_number} {p.users.seat_shortfall}"
+        for p in plan.lines
+        if p.users and p.users.seat_shortfall
+    ]
+    parts = []
+    if failing:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(failing.items()))
+        parts.append(f"{sum(failing.values())} user(s) would fail at cutover ({reasons})")
+    if short:
+        parts.append(f"seats short of the holders: {', '.join(short)}")
+    if not parts:
+        return None
+    return "pre-flight: " + "; ".join(parts) + ". The plan (GET .../plan) names the users and groups."
 
 
 def _line_from(transfer_id: str, planned: PlanLine) -> Line:

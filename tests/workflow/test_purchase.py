@@ -318,3 +318,24 @@ def test_throttling_puts_the_step_back_after_its_retry_after_without_failing(
 def test_a_malformed_message_is_refused_for_the_poison_queue(services: Services) -> None:
     with pytest.raises(MalformedEventError, match="transferId"):
         services.workflow.handle_message(json.dumps({"type": "transfer-continue", "transferId": "../x"}))
+
+
+def test_the_user_preflight_after_acceptance_is_recorded_before_anything_is_bought(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("wingtip")  # as in the plan route's test of the same pre-flight
+    o365_e3 = sandbox.ids.skus["O365_E3"]
+    services.graph.assign_group_license(customer, sandbox.ids.groups["wingtip.unlicensed"], add=[o365_e3])
+    sandbox.add_subscription(customer, o365_e3, 1, days_to_next=100)
+    services.graph.assign_license(customer, sandbox.ids.users["wingtip.spare_2"], add=[o365_e3])
+    sandbox.advance_clock(days=11)  # the Warning seats are suspended: one seat left for three holders
+    _, transfer = start(services, customer)
+    accepted(services, transfer)
+
+    pump(azurite, services)
+
+    history = [h for h in record(services, transfer["id"])["history"] if h["action"] == "preflight"]
+    assert [h["message"].split(";")[0] for h in history] == [
+        "pre-flight: 1 user(s) would fail at cutover (1 assignment error)"
+    ]
+    assert "seats short of the holders: ENTERPRISEPACK" in history[0]["message"]
