@@ -18,7 +18,7 @@ from .routing import Call, Reply, Router
 from .scenarios import CLIENT_ID, SCENARIOS
 from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE
 from .webhooks import ACCEPTED
-from .world import Subscription, iso
+from .world import Subscription, User, iso
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -214,6 +214,48 @@ def add_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     sub.commitment_end = sub.next_lifecycle
     tenant.subscriptions[sub.id] = sub
     return Reply(201, {"id": sub.graph_id, "commerceSubscriptionId": sub.id})
+
+
+@router.route("POST", "/customers/{customer_id}/users")
+def add_users(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """``count`` users holding ``skuId`` directly (with ``disabledPlans``) and/or joining ``groupId``;
+    ``usageLocation`` may be null. Returns their ids, in order."""
+    tenant = sb.world.tenant(p["customer_id"])
+    if tenant is None:
+        return Reply(404, {"error": f"no tenant {p['customer_id']}"})
+    body = call.json()
+    sku, group_id = body.get("skuId"), body.get("groupId")
+    group = tenant.groups.get(str(group_id).lower()) if group_id else None
+    if group_id and group is None:
+        return Reply(404, {"error": f"no group {group_id}"})
+    disabled = [str(d).lower() for d in body.get("disabledPlans") or []]
+    ids = []
+    for _ in range(int(body.get("count", 1))):
+        user_id = str(uuid.uuid4())
+        user = User(
+            id=user_id,
+            user_principal_name=f"added.{user_id[:8]}@{tenant.domain}",
+            display_name="Added User",
+            usage_location=body.get("usageLocation", "US"),
+            direct={str(sku).lower(): list(disabled)} if sku else {},
+        )
+        if group is not None:
+            group.members.append(user_id)
+            user.groups.add(group.id)
+        tenant.users[user_id] = user
+        ids.append(user_id)
+    return Reply(201, {"ids": ids})
+
+
+@router.route("PATCH", "/customers/{customer_id}/users/{user_id}")
+def patch_user(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Set a user's ``usageLocation`` (null clears it), as an admin would before retrying."""
+    tenant = sb.world.tenant(p["customer_id"])
+    user = tenant.users.get(p["user_id"].lower()) if tenant else None
+    if tenant is None or user is None:
+        return Reply(404, {"error": f"no user {p['user_id']} in {p['customer_id']}"})
+    user.usage_location = call.json().get("usageLocation")
+    return Reply(200, {"id": user.id, "usageLocation": user.usage_location})
 
 
 @router.route("POST", "/webhooks/send")

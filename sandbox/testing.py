@@ -182,6 +182,30 @@ class SandboxHandle:
         result: dict[str, str] = self.control("POST", f"/customers/{customer_id}/subscriptions", body)
         return result
 
+    def add_users(
+        self,
+        customer_id: str,
+        count: int,
+        *,
+        sku_id: str | None = None,
+        group_id: str | None = None,
+        usage_location: str | None = "US",
+        disabled_plans: tuple[str, ...] = (),
+    ) -> list[str]:
+        """``count`` new users holding ``sku_id`` directly and/or members of ``group_id``; their ids."""
+        body = {
+            "count": count,
+            "skuId": sku_id,
+            "groupId": group_id,
+            "usageLocation": usage_location,
+            "disabledPlans": list(disabled_plans),
+        }
+        ids: list[str] = self.control("POST", f"/customers/{customer_id}/users", body)["ids"]
+        return ids
+
+    def set_usage_location(self, customer_id: str, user_id: str, usage_location: str | None) -> None:
+        self.control("PATCH", f"/customers/{customer_id}/users/{user_id}", {"usageLocation": usage_location})
+
     def set_offer(self, sku_id: str, *, purchasable: bool) -> dict[str, Any]:
         """Withdraw the offer that provisions ``sku_id`` from sale, or bring it back."""
         result: dict[str, Any] = self.control("PATCH", f"/offers/{sku_id}", {"purchasable": purchasable})

@@ -26,6 +26,7 @@ from .resources.graph import (
     BatchRequest,
     BatchResult,
     CompanySubscription,
+    Group,
     SubscribedSku,
     User,
 )
@@ -148,6 +149,16 @@ class GraphClient(ServiceClient):
             token_tenant=tenant_id,
             token_flow=self._flow,
         )
+
+    def get_group(self, tenant_id: str, group_id: str) -> Group:
+        """The group's own licenses: what its members inherit, and how to reconcile a group swap."""
+        data = self._read(
+            tenant_id,
+            "/v1.0/groups/{group_id}",
+            {"group_id": group_id},
+            query={"$select": "id,assignedLicenses"},
+        )
+        return Group.from_json(data)
 
     def batch(self, tenant_id: str, requests: Sequence[BatchRequest]) -> list[BatchResult]:
         """Runs the requests in ``$batch`` groups of 20 and returns one result per request, in order.

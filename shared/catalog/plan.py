@@ -34,7 +34,7 @@ from ..resources.graph import ServicePlanInfo, User
 from .inventory import Inventory, SkippedSku, SourceLine
 from .matching import Basis, Cover, OfferIndex, Search, SourcePlan
 from .offers import Catalog, CatalogItem
-from .preflight import Cutover, PlanPairs, UserPreflight, check_users, describe
+from .preflight import Cutover, PlanPairs, UserPreflight, carried_plans, check_users, describe
 from .reference import SkuReference, clean_plan_name
 from .successors import rename_of
 from .tiers import service_of
@@ -259,14 +259,8 @@ class _Planner:
         targets = {
             target.provisioning_id: self._plans_of(target.provisioning_id) for target in decided.targets
         }
-        by_id = {plan_id: name for plans in targets.values() for plan_id, name in plans}
-        names = set(by_id.values())
         higher = {change.service_plan_id: change.covered_by for change in decided.upgraded_plans}
-        carried = {
-            plan_id: by_id.get(plan_id) or (name if name in names else higher.get(plan_id))
-            for plan_id, name in source
-        }
-        return Cutover(line.sku_id, line.quantity, source, targets, carried)
+        return Cutover(line.sku_id, line.quantity, source, targets, carried_plans(source, targets, higher))
 
     def _plans_of(self, sku_id: str) -> PlanPairs:
         """A SKU's plans as the tenant reports them when it holds the SKU, else as the reference has them."""

@@ -128,6 +128,26 @@ class Cutover:
         return bool(self.targets)
 
 
+def carried_plans(
+    source: PlanPairs, targets: Mapping[str, PlanPairs], upgraded: Mapping[str, str | None] | None = None
+) -> dict[str, str | None]:
+    """Each source plan id -> the name of the replacement plan that takes its disabled state: the same
+    plan id, else the same plan name, else the higher-tier plan the plan chose (``upgraded``)."""
+    by_id = {plan_id: name for plans in targets.values() for plan_id, name in plans}
+    names = set(by_id.values())
+    higher = upgraded or {}
+    return {
+        plan_id: by_id.get(plan_id) or (name if name in names else higher.get(plan_id))
+        for plan_id, name in source
+    }
+
+
+def disabled_on(cutover: Cutover, off: Iterable[str], target: str) -> tuple[str, ...]:
+    """The plan ids of ``target`` to switch off for a holder who has the source plans ``off`` switched off."""
+    kept_off = {cutover.carried.get(plan) for plan in off} - {None}
+    return tuple(plan_id for plan_id, name in cutover.targets[target] if name in kept_off)
+
+
 @dataclass(frozen=True, slots=True)
 class UserPreflight:
     """The holders of one source SKU: how many move directly, through which groups, and who fails."""

@@ -210,6 +210,28 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """A group, with only its own license assignments (which its members inherit)."""
+
+    id: str
+    assigned_licenses: tuple[AssignedLicense, ...]
+
+    def holds(self, sku_id: str) -> bool:
+        return any(a.sku_id == sku_id.lower() for a in self.assigned_licenses)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Group:
+        r = "group"
+        licenses = optional(data, "assignedLicenses", list, [], resource=r)
+        if not all(isinstance(x, dict) for x in licenses):
+            raise MalformedResourceError(f"{r}: assignedLicenses must be objects")
+        return cls(
+            id=field(data, "id", str, resource=r).lower(),
+            assigned_licenses=tuple(AssignedLicense.from_json(x) for x in licenses),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class BatchRequest:
     """One request inside a ``$batch``; ``url`` is relative to the version root (``/users/{id}/...``)."""
 
