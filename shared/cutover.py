@@ -218,6 +218,8 @@ def run_cutover(
 ) -> CutoverProgress:
     """Swaps what is left to swap of ``line``; users and groups in ``failed`` are left alone unless
     ``retry_failed``. Safe to run again at any point (see the module docstring)."""
+    if not line.cutover.moves:
+        raise ValueError("a cutover needs target SKUs: removing the source alone would unlicense its holders")
     skip: Set[str] = frozenset() if retry_failed else failed
     sku = line.sku_id
     direct: list[tuple[User, bool]] = []  # (user, also holds it through a group)
@@ -253,35 +255,40 @@ def run_cutover(
 
 
 def _swap_group(graph: GraphClient, line: LineCutover, group_id: str, members: int, run: _Run) -> None:
-    """One change on the group moves all its members; a lost or refused answer is settled by reading."""
-    tenant = line.tenant_id
     try:
-        group = graph.get_group(tenant, group_id)
-        if line.group_done(group):
-            return
-        off = next((a.disabled_plans for a in group.assigned_licenses if a.sku_id == line.sku_id), ())
-        run.writes += 1
-        try:
-            graph.assign_group_license(tenant, group_id, line.adds(off), [line.sku_id])
-        except (OutcomeUnknownError, GraphError) as error:
-            if isinstance(error, RetryLaterError) or (isinstance(error, GraphError) and error.status != 400):
-                raise
-            if not line.group_done(graph.get_group(tenant, group_id)):
-                raise
+        changed = _change_group(graph, line, group_id, run)
     except RetryLaterError as error:
         run.throttled(error.retry_after)
         run.pending += 1
-        return
     except OutcomeUnknownError:
         run.pending += 1
-        return
     except GraphError as error:
-        if error.status in (401, 403) or error.status is None or error.status >= 500:
-            raise
+        if error.status is None or error.status >= 500 or error.status in (401, 403):
+            raise  # not this group's doing: the whole run cannot go on
         run.fail(group_id, error, "group: ")
-        return
-    run.groups_changed += 1
-    run.moved += members
+    else:
+        if changed:
+            run.groups_changed += 1
+            run.moved += members
+
+
+def _change_group(graph: GraphClient, line: LineCutover, group_id: str, run: _Run) -> bool:
+    """One change on the group moves all its members; ``False`` when it was already made. A lost
+    answer or a refusal is settled by reading the group, as :meth:`GraphClient.swap_license` does."""
+    tenant = line.tenant_id
+    group = graph.get_group(tenant, group_id)
+    if line.group_done(group):
+        return False
+    off = next((a.disabled_plans for a in group.assigned_licenses if a.sku_id == line.sku_id), ())
+    run.writes += 1
+    try:
+        graph.assign_group_license(tenant, group_id, line.adds(off), [line.sku_id])
+    except (OutcomeUnknownError, GraphError) as error:
+        if isinstance(error, GraphError) and error.status != 400:
+            raise
+        if not line.group_done(graph.get_group(tenant, group_id)):
+            raise
+    return True
 
 
 def _swap_users(

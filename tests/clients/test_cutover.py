@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from sandbox.testing import SandboxHandle
+from shared.catalog.preflight import Cutover
 from shared.cutover import (
     STORED_FAILURES,
     CutoverProgress,
@@ -32,14 +33,16 @@ class Customer:
     group: str
 
 
-def discontinued(sandbox: SandboxHandle, graph: GraphClient, added: int = 190) -> Customer:
+def discontinued(
+    sandbox: SandboxHandle, graph: GraphClient, added: int = 190, seats: int | None = None
+) -> Customer:
     """Contoso's Office 365 E3 (off sale) moves to E3 (no Teams) + Teams Enterprise, bought for everyone:
     its 7 seeded holders, ``added`` more direct holders, 5 more group members, one without usage location."""
     ids = sandbox.ids
     tenant = sandbox.customer("contoso")
     e3, targets = ids.skus["O365_E3"], (ids.skus["O365_E3_NO_TEAMS"], ids.skus["TEAMS_ENTERPRISE"])
     for target in targets:
-        sandbox.add_subscription(tenant, target, added + 50)
+        sandbox.add_subscription(tenant, target, added + 50 if seats is None else seats)
     group = ids.groups["contoso.e3"]
     direct = [ids.users[f"contoso.{k}"] for k in ("direct_e3_a", "direct_e3_ems", "direct_e3_disabled")]
     direct += [ids.users["contoso.group_and_direct_e3"], *sandbox.add_users(tenant, added, sku_id=e3)]
@@ -185,6 +188,29 @@ def test_lost_answers_are_settled_by_reading_the_tenant(sandbox, graph):
     assert progress.moved == len(customer.direct) + 1 + len(customer.group_only)
     assert max(user_changes(sandbox).values()) == 1  # no write was sent twice
     assert len(api_calls(sandbox, "graph", "/groups/" + customer.group + "/assignLicense")) == 1
+
+
+def test_users_beyond_the_seats_bought_fail_and_the_others_move(sandbox, graph):
+    customer = discontinued(sandbox, graph, added=10, seats=12)
+    sandbox.set_usage_location(customer.tenant, customer.no_location, "US")
+
+    progress = run_cutover(graph, customer.line)
+
+    # the group's 9 members take 9 seats first, leaving 3 for the 14 users who hold it only directly;
+    # the user holding it both ways only loses the direct assignment and needs no seat of their own
+    reasons = Counter(f.reason for f in progress.failures)
+    assert reasons == {FailureReason.NOT_ENOUGH_LICENSES: 11}
+    assert progress.moved == len(customer.group_only) + 1 + 3
+    assert (progress.pending, progress.finished) == (0, True)
+
+
+def test_a_line_without_targets_is_refused_before_any_call(sandbox, graph):
+    e3 = sandbox.ids.skus["O365_E3"]
+    nothing = LineCutover(sandbox.customer("contoso"), Cutover(e3, None, (), {}, {}))
+
+    with pytest.raises(ValueError, match="unlicense"):
+        run_cutover(graph, nothing)
+    assert sandbox.requests() == []
 
 
 def test_get_group_reads_the_group_licences(sandbox, graph):
