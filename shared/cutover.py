@@ -223,22 +223,22 @@ def run_cutover(
     skip: Set[str] = frozenset() if retry_failed else failed
     sku = line.sku_id
     direct: list[tuple[User, bool]] = []  # (user, also holds it through a group)
-    members: dict[str, list[str]] = {}  # group -> holders who only inherit it from there
+    inheriting: dict[str, int] = {}  # group -> holders who only inherit it (counted on their first group)
     for user in graph.list_users_with_sku(line.tenant_id, sku):
         if not user.holds(sku):
             continue  # the listing is eventually consistent: a stale match holds nothing
         states = [s for s in user.license_assignment_states if s.sku_id == sku]
         groups = sorted({s.assigned_by_group for s in states if s.assigned_by_group})
+        for group_id in groups:
+            inheriting.setdefault(group_id, 0)
         if any(s.is_direct for s in states) or not groups:
             direct.append((user, bool(groups)))
-        for group_id in groups:
-            members.setdefault(group_id, [])
-        if groups and not any(s.is_direct for s in states):
-            members[groups[0]].append(user.id)
+        else:
+            inheriting[groups[0]] += 1
     run = _Run()
-    for group_id in sorted(members):
+    for group_id, members in sorted(inheriting.items()):
         if group_id not in skip:
-            _swap_group(graph, line, group_id, len(members[group_id]), run)
+            _swap_group(graph, line, group_id, members, run)
     to_swap = [(u, keeps_group) for u, keeps_group in direct if u.id not in skip]
     _swap_users(graph, line, to_swap, max_batches, run)
     return CutoverProgress(
