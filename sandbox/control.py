@@ -216,6 +216,28 @@ def add_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(201, {"id": sub.graph_id, "commerceSubscriptionId": sub.id})
 
 
+@router.route("PATCH", "/customers/{customer_id}/subscriptions/{graph_id}")
+def change_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """What the customer or Microsoft does to an original meanwhile: ``{"status"}`` (e.g. Deleted:
+    deprovisioned early) and/or ``{"daysToNext"}`` (a new lifecycle date from now)."""
+    tenant = sb.world.tenant(p["customer_id"])
+    sub = (
+        next((s for s in tenant.subscriptions.values() if s.graph_id == p["graph_id"]), None)
+        if tenant
+        else None
+    )
+    if sub is None:
+        return Reply(404, {"error": f"no subscription {p['graph_id']} in {p['customer_id']}"})
+    body = call.json()
+    if "status" in body:
+        sub.status = str(body["status"])
+    if "daysToNext" in body:
+        days = body["daysToNext"]
+        sub.next_lifecycle = None if days is None else sb.world.clock.now() + dt.timedelta(days=float(days))
+    sub.etag += 1
+    return Reply(200, {"id": sub.graph_id, "status": sub.status})
+
+
 @router.route("POST", "/customers/{customer_id}/users")
 def add_users(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """``count`` users holding ``skuId`` directly (with ``disabledPlans``) and/or joining ``groupId``;

@@ -206,6 +206,16 @@ class SandboxHandle:
     def set_usage_location(self, customer_id: str, user_id: str, usage_location: str | None) -> None:
         self.control("PATCH", f"/customers/{customer_id}/users/{user_id}", {"usageLocation": usage_location})
 
+    def change_subscription(self, customer_id: str, graph_id: str, **change: Any) -> dict[str, Any]:
+        """``status=`` (Deleted: deprovisioned early) and/or ``days_to_next=`` for an original."""
+        body = {"status": change["status"]} if "status" in change else {}
+        if "days_to_next" in change:
+            body["daysToNext"] = change["days_to_next"]
+        result: dict[str, Any] = self.control(
+            "PATCH", f"/customers/{customer_id}/subscriptions/{graph_id}", body
+        )
+        return result
+
     def set_offer(self, sku_id: str, *, purchasable: bool) -> dict[str, Any]:
         """Withdraw the offer that provisions ``sku_id`` from sale, or bring it back."""
         result: dict[str, Any] = self.control("PATCH", f"/offers/{sku_id}", {"purchasable": purchasable})

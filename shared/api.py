@@ -234,6 +234,7 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
         "gdap": gdap_json(t),
         "customerActions": customer_actions(t),
         "options": t.options.to_json(),
+        "apiCalls": t.api_calls,
         "createdAt": _iso(t.created_at),
         "updatedAt": _iso(t.updated_at),
     }
@@ -299,7 +300,16 @@ def line_json(line: Line) -> dict[str, Any]:
         "explanation": line.explanation,
         "orderIds": list(line.order_ids),
         "subscriptionIds": list(line.subscription_ids),
-        "licenses": {"toMove": line.users_to_move, "moved": line.users_moved, "failed": line.users_failed},
+        "purchaseDue": _iso(line.purchase_due) if line.purchase_due else None,
+        "licenses": {
+            "toMove": line.users_to_move,
+            "moved": line.users_moved,
+            "failed": line.users_failed,
+            "pending": line.users_pending,
+            "failures": [
+                {"userId": f.user_id, "reason": f.reason, "detail": f.detail} for f in line.user_failures
+            ],
+        },
     }
 
 

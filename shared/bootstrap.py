@@ -133,6 +133,7 @@ class Services:
             queue=self.queue,
             partner_tenant_id=self.settings.partner_tenant_id,
             partner_country=self.settings.partner_country,
+            expiry_lead_days=self.settings.expiry_lead_days,
             **options,
         )
 

@@ -24,32 +24,35 @@ from .domain import (
 )
 from .errors import CartAlreadySubmittedError, PartnerCenterError, brief
 from .resources.partner_center import CartCheckoutResult, CartLineItem
-from .store import TransferRecord, TransferStore
+from .store import TransferRecord
 
 if TYPE_CHECKING:
     from .partner_center import PartnerCenterClient
 
 
+Commit = Callable[[TransferRecord, Change], TransferRecord]
+
+
 class Buyer:
     def __init__(
-        self, store: TransferStore, partner_center: PartnerCenterClient, clock: Callable[[], datetime]
+        self, commit: Commit, partner_center: PartnerCenterClient, clock: Callable[[], datetime]
     ) -> None:
-        self._store = store
+        self._commit = commit  # the workflow's: it also counts the calls each step made
         self._pc = partner_center
         self._now = clock
 
-    def intend(self, record: TransferRecord) -> TransferRecord:
-        """Persist the purchase's request ids and mark the lines as being ordered, before any call."""
+    def intend(self, record: TransferRecord, *, due: Callable[[Line], bool]) -> TransferRecord:
+        """Persist the purchase's request ids and mark the due lines as being ordered, before any call."""
         at = self._now()
         transfer = record.transfer
         history: list[HistoryEntry] = []
-        if transfer.state is TransferState.ACCEPTED:
+        if transfer.state is not TransferState.PROVISIONING:
             transfer, entry = transfer.move(TransferState.PROVISIONING, at=at, actor="workflow")
             history.append(entry)
         purchase = Purchase.new(at)
         lines = []
         for line in record.lines:
-            if line.state is LineState.PLANNED:
+            if due(line):
                 line, _ = line.move(LineState.ORDERING, at=at, actor="workflow")
                 lines.append(line)
         ordering = [x for x in merged(record.lines, lines) if x.state is LineState.ORDERING]
@@ -62,7 +65,7 @@ class Buyer:
             )
         )
         transfer = replace(transfer, purchase=purchase, updated_at=at)
-        return self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+        return self._commit(record, Change(transfer, tuple(lines), tuple(history)))
 
     def create_cart(self, record: TransferRecord) -> TransferRecord:
         transfer = record.transfer
@@ -76,7 +79,7 @@ class Buyer:
         entry = HistoryEntry(
             at=at, action="cart", message=f"cart {cart.id} created with {len(items)} item(s)"
         )
-        return self._store.commit(record, Change(changed, history=(entry,)))
+        return self._commit(record, Change(changed, history=(entry,)))
 
     def check_out(self, record: TransferRecord) -> TransferRecord:
         """Buy the cart once: count the attempt first; after an attempt whose answer was lost, look
@@ -92,7 +95,7 @@ class Buyer:
             if found.orders:
                 return self._record_orders(record, ordering, found)
         attempt = replace(purchase, checkout_attempts=purchase.checkout_attempts + 1)
-        record = self._store.commit(record, Change(replace(transfer, purchase=attempt)))
+        record = self._commit(record, Change(replace(transfer, purchase=attempt)))
         try:
             result = self._pc.checkout_cart(
                 customer, purchase.cart_id, request_id=purchase.checkout_request_id
@@ -146,13 +149,13 @@ class Buyer:
             lines.append(moved)
             history.append(entry)
         transfer = replace(record.transfer, purchase=None, updated_at=at)
-        return self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+        return self._commit(record, Change(transfer, tuple(lines), tuple(history)))
 
     def _fail_lines(self, record: TransferRecord, lines: Sequence[Line], reason: str) -> TransferRecord:
         at = self._now()
         failed = [line.move(LineState.FAILED, at=at, actor="workflow", reason=reason) for line in lines]
         transfer = replace(record.transfer, purchase=None, updated_at=at)
-        return self._store.commit(
+        return self._commit(
             record, Change(transfer, tuple(x for x, _ in failed), tuple(e for _, e in failed))
         )
 
@@ -169,7 +172,7 @@ class Buyer:
         transfer = replace(record.transfer, updated_at=at)
         if any(x.state is LineState.ORDERED for x in after):
             if lines:
-                record = self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+                record = self._commit(record, Change(transfer, tuple(lines), tuple(history)))
             return record, False
         failed = [x for x in after if x.state is LineState.FAILED]
         if failed:
@@ -184,7 +187,7 @@ class Buyer:
             transfer, entry = transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
             entry = replace(entry, message="every replacement is active; waiting for the originals to lapse")
         history.append(entry)
-        return self._store.commit(record, Change(transfer, tuple(lines), tuple(history))), True
+        return self._commit(record, Change(transfer, tuple(lines), tuple(history))), True
 
     def _provisioned(self, record: TransferRecord) -> list[tuple[Line, tuple[str, ...]]]:
         """Ordered lines whose new subscriptions are all active and provisioned in the tenant.

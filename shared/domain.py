@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -57,10 +57,14 @@ _HALTED = frozenset({TransferState.BLOCKED, TransferState.FAILED})
 
 _TRANSFER_MOVES: dict[TransferState, frozenset[TransferState]] = {
     TransferState.AWAITING_ACCEPTANCE: frozenset({TransferState.ACCEPTED}),
-    TransferState.ACCEPTED: frozenset({TransferState.PROVISIONING}),
+    # Accepted → Provisioned directly when every purchase is deferred until before the lapse; a
+    # deferred purchase (or a cutover that finds a line still to buy) goes back to Provisioning.
+    TransferState.ACCEPTED: frozenset({TransferState.PROVISIONING, TransferState.PROVISIONED}),
     TransferState.PROVISIONING: frozenset({TransferState.PROVISIONED}),
-    TransferState.PROVISIONED: frozenset({TransferState.CUTTING_OVER}),
-    TransferState.CUTTING_OVER: frozenset({TransferState.COMPLETED}),
+    TransferState.PROVISIONED: frozenset({TransferState.PROVISIONING, TransferState.CUTTING_OVER}),
+    TransferState.CUTTING_OVER: frozenset(
+        {TransferState.COMPLETED, TransferState.PROVISIONED, TransferState.PROVISIONING}
+    ),
     # Out of Blocked and Failed only by resume() or cancel(); cancel() is the only way to Cancelled.
     TransferState.BLOCKED: frozenset(),
     TransferState.FAILED: frozenset(),
@@ -140,38 +144,76 @@ def is_transfer_id(value: str) -> bool:
 
 TERM_DURATIONS = ("P1M", "P1Y", "P3Y")
 BILLING_CYCLES = ("monthly", "annual", "triennial")
+PURCHASE_TIMINGS = ("onAcceptance", "beforeLapse")
 
 
 @dataclass(frozen=True, slots=True)
 class TransferOptions:
-    """How replacements are bought.
+    """How and when replacements are bought.
 
     The default, a one-year term billed monthly, is what Microsoft itself gives subscriptions it
     migrates into new commerce, costs less than the monthly term, and spares the partner prepaying
-    a year for a customer it has only just taken over.
+    a year for a customer it has only just taken over. Buying on acceptance is Microsoft's
+    documented path; ``beforeLapse`` buys each line ``purchase_lead_days`` before its original
+    lapses, so the customer does not pay twice for the months in between.
     """
 
     term_duration: str = "P1Y"
     billing_cycle: str = "monthly"
+    purchase_timing: str = "onAcceptance"
+    purchase_lead_days: int = 14
 
     def __post_init__(self) -> None:
         if self.term_duration not in TERM_DURATIONS:
             raise ValueError(f"termDuration must be one of {TERM_DURATIONS}, not {self.term_duration!r}")
         if self.billing_cycle not in BILLING_CYCLES:
             raise ValueError(f"billingCycle must be one of {BILLING_CYCLES}, not {self.billing_cycle!r}")
+        if self.purchase_timing not in PURCHASE_TIMINGS:
+            raise ValueError(
+                f"purchaseTiming must be one of {PURCHASE_TIMINGS}, not {self.purchase_timing!r}"
+            )
+        if not 1 <= self.purchase_lead_days <= 90:
+            raise ValueError(f"purchaseLeadDays must be from 1 to 90, not {self.purchase_lead_days!r}")
+
+    @property
+    def deferred(self) -> bool:
+        return self.purchase_timing == "beforeLapse"
+
+    def purchase_due(self, original_expires: datetime | None, now: datetime) -> datetime:
+        """When a line's replacement is bought: now, or its lead time before the original lapses."""
+        if not self.deferred or original_expires is None:
+            return now
+        return original_expires - timedelta(days=self.purchase_lead_days)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> TransferOptions:
-        """From the API's ``options`` object (``termDuration``, ``billingCycle``); raises ValueError."""
+        """From the API's ``options`` object; raises ValueError naming what is wrong."""
         data = data or {}
+        unknown = sorted(set(data) - {"termDuration", "billingCycle", "purchaseTiming", "purchaseLeadDays"})
+        if unknown:
+            raise ValueError(f"unknown options {[str(k)[:40] for k in unknown]}")
         term = data.get("termDuration", "P1Y")
         cycle = data.get("billingCycle", "monthly")
-        if not isinstance(term, str) or not isinstance(cycle, str):
-            raise ValueError("termDuration and billingCycle must be strings")
-        return cls(term_duration=term.upper(), billing_cycle=cycle.lower())
+        timing = data.get("purchaseTiming", "onAcceptance")
+        lead = data.get("purchaseLeadDays", 14)
+        if not all(isinstance(v, str) for v in (term, cycle, timing)):
+            raise ValueError("termDuration, billingCycle and purchaseTiming must be strings")
+        if not isinstance(lead, int) or isinstance(lead, bool):
+            raise ValueError("purchaseLeadDays must be a whole number of days")
+        return cls(
+            term_duration=term.upper(),
+            billing_cycle=cycle.lower(),
+            purchase_timing=timing,
+            purchase_lead_days=lead,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"termDuration": self.term_duration, "billingCycle": self.billing_cycle}
+        return {
+            "termDuration": self.term_duration,
+            "billingCycle": self.billing_cycle,
+            "purchaseTiming": self.purchase_timing,
+            "purchaseLeadDays": self.purchase_lead_days,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +257,15 @@ class Replacement:
 
 
 @dataclass(frozen=True, slots=True)
+class UserFailure:
+    """A user whose license could not be moved, and why (an object id, never a name)."""
+
+    user_id: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One step in a transfer's append-only history; ``seq`` is assigned by the store."""
 
@@ -243,6 +294,7 @@ class Transfer:
     invitation_url: str | None = None
     gdap: GdapRequest | None = None
     purchase: Purchase | None = None
+    api_calls: int = 0  # calls made to Partner Center and Graph for this transfer, for its summary
     reason: str | None = None
     resume_state: TransferState | None = None
 
@@ -315,9 +367,12 @@ class Line:
     explanation: str | None = None  # the plan's reasoning, kept for the admin
     order_ids: tuple[str, ...] = ()
     subscription_ids: tuple[str, ...] = ()
+    purchase_due: datetime | None = None  # when the replacement is bought (deferred timing)
     users_to_move: int = 0
     users_moved: int = 0
     users_failed: int = 0
+    users_pending: int = 0
+    user_failures: tuple[UserFailure, ...] = ()  # the first ones, with their reasons; ids only
     reason: str | None = None
     resume_state: LineState | None = None
 

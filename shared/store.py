@@ -57,6 +57,7 @@ from .domain import (
     Transfer,
     TransferOptions,
     TransferState,
+    UserFailure,
     is_transfer_id,
 )
 
@@ -641,9 +642,12 @@ def _transfer_entity(t: Transfer, *, version: int) -> dict[str, Any]:
             "ContactEmail": t.contact_email,
             "TermDuration": t.options.term_duration,
             "BillingCycle": t.options.billing_cycle,
+            "PurchaseTiming": t.options.purchase_timing,
+            "PurchaseLeadDays": t.options.purchase_lead_days,
             "InvitationUrl": t.invitation_url,
             "Gdap": json.dumps(asdict(t.gdap)) if t.gdap else None,
             "Purchase": json.dumps(asdict(t.purchase)) if t.purchase else None,
+            "ApiCalls": t.api_calls,
             "CreatedAt": t.created_at,
             "UpdatedAt": t.updated_at,
         }
@@ -661,10 +665,16 @@ def _transfer_from(row: Mapping[str, Any]) -> Transfer:
         created_at=_utc(row["CreatedAt"]),
         updated_at=_utc(row["UpdatedAt"]),
         contact_email=row.get("ContactEmail"),
-        options=TransferOptions(term_duration=row["TermDuration"], billing_cycle=row["BillingCycle"]),
+        options=TransferOptions(
+            term_duration=row["TermDuration"],
+            billing_cycle=row["BillingCycle"],
+            purchase_timing=row.get("PurchaseTiming", "onAcceptance"),
+            purchase_lead_days=_int(row.get("PurchaseLeadDays", 14)),
+        ),
         invitation_url=row.get("InvitationUrl"),
         gdap=_gdap_from(row.get("Gdap")),
         purchase=Purchase(**json.loads(row["Purchase"])) if row.get("Purchase") else None,
+        api_calls=_int(row.get("ApiCalls", 0)),
         reason=row.get("Reason"),
         resume_state=TransferState(resume) if resume else None,
     )
@@ -697,6 +707,9 @@ def _line_entity(line: Line) -> dict[str, Any]:
             "UsersToMove": line.users_to_move,
             "UsersMoved": line.users_moved,
             "UsersFailed": line.users_failed,
+            "UsersPending": line.users_pending,
+            "UserFailures": json.dumps([asdict(f) for f in line.user_failures]),
+            "PurchaseDue": line.purchase_due,
             "Reason": line.reason,
             "ResumeState": str(line.resume_state) if line.resume_state else None,
         }
@@ -722,6 +735,9 @@ def _line_from(row: Mapping[str, Any]) -> Line:
         users_to_move=_int(row["UsersToMove"]),
         users_moved=_int(row["UsersMoved"]),
         users_failed=_int(row["UsersFailed"]),
+        users_pending=_int(row.get("UsersPending", 0)),
+        user_failures=tuple(UserFailure(**f) for f in json.loads(row.get("UserFailures") or "[]")),
+        purchase_due=_utc(row["PurchaseDue"]) if row.get("PurchaseDue") else None,
         reason=row.get("Reason"),
         resume_state=LineState(resume) if resume else None,
     )

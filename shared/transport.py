@@ -65,6 +65,7 @@ HTTP_ROUTE_DEADLINE = 200.0
 QUEUE_STEP_DEADLINE = 540.0
 
 _DEADLINE: ContextVar[float | None] = ContextVar("operation_deadline", default=None)
+_CALLS: ContextVar[list[int] | None] = ContextVar("calls_made", default=None)
 
 
 @contextmanager
@@ -86,6 +87,25 @@ def deadline(seconds: float) -> Iterator[None]:
         yield
     finally:
         _DEADLINE.reset(token)
+
+
+@contextmanager
+def counting_calls() -> Iterator[None]:
+    """Count the requests sent to Partner Center and Graph inside the block (retries included)."""
+    token = _CALLS.set([0])
+    try:
+        yield
+    finally:
+        _CALLS.reset(token)
+
+
+def take_call_count() -> int:
+    """The requests sent since the last take, inside :func:`counting_calls`; 0 outside it."""
+    counted = _CALLS.get()
+    if counted is None:
+        return 0
+    taken, counted[0] = counted[0], 0
+    return taken
 
 
 def time_left() -> float | None:
@@ -379,6 +399,9 @@ class CallLoggingPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
     def send(self, request: PipelineRequest[HttpRequest]) -> PipelineResponse[HttpRequest, HttpResponse]:
         http_request = request.http_request
         template = request.context.get(PATH_TEMPLATE) or path_template(urlsplit(http_request.url).path)
+        counted = _CALLS.get()
+        if counted is not None:
+            counted[0] += 1
         started = time.perf_counter()
         try:
             response = self.next.send(request)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .buying import Buyer
 from .catalog import Decision, Plan, PlanLine
+from .cutover import STORED_FAILURES, LineCutover, run_cutover, verify_identical
 from .domain import (
     Change,
     GdapRequest,
@@ -31,6 +32,7 @@ from .domain import (
     Transfer,
     TransferOptions,
     TransferState,
+    UserFailure,
     merged,
     new_transfer_id,
 )
@@ -45,13 +47,14 @@ from .errors import (
 )
 from .events import EventQueue, EventType, MalformedEventError, TransferEvent
 from .regions import region_of, same_region
-from .store import TransferNotFoundError, TransferRecord, TransferStore
-from .transport import QUEUE_STEP_DEADLINE, deadline
+from .store import ConcurrencyError, TransferNotFoundError, TransferRecord, TransferStore
+from .transport import QUEUE_STEP_DEADLINE, counting_calls, deadline, take_call_count
 
 if TYPE_CHECKING:
     from .graph import GraphClient
     from .partner_center import PartnerCenterClient
     from .planning import Planner
+    from .resources.graph import CompanySubscription
     from .webhooks import PartnerCenterEvent
 
 LOG = logging.getLogger("shared.workflow")
@@ -66,6 +69,14 @@ GDAP_APPROVAL_URL = (
 )
 ACCEPTANCE_EVENTS = frozenset(
     {"reseller-relationship-accepted-by-customer", "indirect-reseller-relationship-accepted-by-customer"}
+)
+_WORKING = frozenset(
+    {
+        TransferState.ACCEPTED,
+        TransferState.PROVISIONING,
+        TransferState.PROVISIONED,
+        TransferState.CUTTING_OVER,
+    }
 )
 _MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
 _ACCEPTANCE_RETRIES = 20  # relationship not visible yet after the webhook: Partner Center lags
@@ -122,6 +133,7 @@ class ScanReport:
     active: int = 0
     accepted: int = 0
     nudged: int = 0
+    expiring: int = 0
 
 
 class Workflow:
@@ -135,6 +147,7 @@ class Workflow:
         queue: EventQueue,
         partner_tenant_id: str,
         partner_country: str,
+        expiry_lead_days: int = 7,
         max_dequeue_count: int = 5,
         stuck_after: timedelta = timedelta(minutes=30),
         provisioning_poll_seconds: float = 30.0,
@@ -148,12 +161,13 @@ class Workflow:
         self._queue = queue
         self._partner_tenant_id = partner_tenant_id
         self._partner_country = partner_country
+        self._cutover_lead = timedelta(days=expiry_lead_days)
         self._max_dequeue_count = max_dequeue_count
         self._stuck_after = stuck_after
         self._poll = provisioning_poll_seconds
         self._point_reads_up_to = point_reads_up_to
         self._now = clock
-        self._buyer = Buyer(store, partner_center, clock)
+        self._buyer = Buyer(self._commit, partner_center, clock)
 
     # -- use cases the admin API calls ------------------------------------------------------------
 
@@ -240,7 +254,8 @@ class Workflow:
             for line in record.lines:
                 if line.state is LineState.FAILED:
                     resumed, line_entry = line.resume(at=at, actor="api")
-                    lines.append(resumed)
+                    # Users whose license move failed are tried again; the others are not touched.
+                    lines.append(replace(resumed, user_failures=(), users_failed=0))
                     history.append(line_entry)
             return Change(transfer, tuple(lines), tuple(history))
 
@@ -291,7 +306,7 @@ class Workflow:
 
     def _scan(self) -> ScanReport:
         awaiting: list[Transfer] = []
-        active = nudged = 0
+        active = nudged = expiring = 0
         token: str | None = None
         while True:
             page = self._store.list_active(page_size=100, continuation_token=token)
@@ -299,6 +314,8 @@ class Workflow:
                 active += 1
                 if transfer.state is TransferState.AWAITING_ACCEPTANCE:
                     awaiting.append(transfer)
+                elif transfer.state in (TransferState.PROVISIONED, TransferState.CUTTING_OVER):
+                    expiring += self._track_originals(transfer)
                 elif self._is_stuck(transfer):
                     self._wake(transfer, "timer")
                     nudged += 1
@@ -316,9 +333,59 @@ class Workflow:
                 )
             )
             accepted += 1
-        report = ScanReport(active=active, accepted=accepted, nudged=nudged)
-        LOG.info("scan: %d in flight, %d found accepted, %d nudged", active, accepted, nudged)
+        report = ScanReport(active=active, accepted=accepted, nudged=nudged, expiring=expiring)
+        LOG.info(
+            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring",
+            active,
+            accepted,
+            nudged,
+            expiring,
+        )
         return report
+
+    def _track_originals(self, transfer: Transfer) -> int:
+        """Read when each original lapses (one paged Graph read), record changes, and emit
+        ``subscription-expiring`` when a purchase or a cutover is due. Never cancels anything."""
+        try:
+            record = self._store.get(transfer.id)
+            subscriptions = {
+                s.id: s for s in self._graph.list_directory_subscriptions(transfer.customer_tenant_id)
+            }
+        except (ServiceError, TransferNotFoundError) as error:
+            LOG.warning("scan: originals of transfer %s not read: %s", transfer.id, brief(error))
+            return 0
+        now = self._now()
+        lines, history = [], []
+        for line in record.lines:
+            if line.state in (LineState.COMPLETED, LineState.SKIPPED) or not line.original_subscription_ids:
+                continue
+            lapses = _lapse_of(line, subscriptions, now)
+            known = line.original_expires
+            if lapses is None or lapses == known or (known is not None and known <= now and lapses <= now):
+                continue  # unchanged, or already known to have lapsed
+            due = transfer.options.purchase_due(lapses, now) if line.purchase_due else None
+            lines.append(replace(line, original_expires=lapses, purchase_due=due))
+            was = f"{line.original_expires:%Y-%m-%d}" if line.original_expires else "unknown"
+            history.append(
+                HistoryEntry(
+                    at=now,
+                    action="originals",
+                    line_id=line.id,
+                    message=f"the originals of {line.source_sku_part_number} lapse on {lapses:%Y-%m-%d} "
+                    f"(was {was}); nothing is cancelled",
+                )
+            )
+        if lines:
+            try:
+                record = self._commit(record, Change(record.transfer, tuple(lines), tuple(history)))
+            except ConcurrencyError:
+                return 0  # a step is running; the next scan looks again
+        if not any(self._purchase_due(x, now) or self._cutover_due(x, now) for x in record.lines):
+            return 0
+        self._queue.send(
+            TransferEvent(EventType.SUBSCRIPTION_EXPIRING, transfer.id, transfer.customer_tenant_id, "timer")
+        )
+        return 1
 
     def _accepted_among(self, awaiting: Sequence[Transfer]) -> list[Transfer]:
         """Customers that accepted: one read each when few wait, else one paged customer listing."""
@@ -349,7 +416,7 @@ class Workflow:
             LOG.error("transfer-events: malformed message refused: %s", malformed)
             raise
         try:
-            with deadline(QUEUE_STEP_DEADLINE):
+            with deadline(QUEUE_STEP_DEADLINE), counting_calls():
                 outcome = self.handle(event)
         except StepFailedError as failure:
             error = failure.error
@@ -392,25 +459,134 @@ class Workflow:
         return Outcome(0.0, replace(event.again(), type=EventType.CONTINUE))
 
     def _next_step(self, record: TransferRecord, event: TransferEvent) -> Step | None:
-        state = record.transfer.state
-        lines = record.lines
-        if state is TransferState.AWAITING_ACCEPTANCE:
+        """The one step the stored state calls for now, or None when the transfer waits (or is halted)."""
+        transfer, lines, now = record.transfer, record.lines, self._now()
+        if transfer.state is TransferState.AWAITING_ACCEPTANCE:
             return self._confirm_acceptance if event.type is EventType.INVITATION_ACCEPTED else None
-        if state is TransferState.ACCEPTED:
-            return self._ask_for_lines if not lines else self._intend_purchase
-        if state is TransferState.PROVISIONING:
-            purchase = record.transfer.purchase
-            ordering = any(x.state is LineState.ORDERING for x in lines)
-            if ordering and purchase is None:
+        if transfer.state not in _WORKING:
+            return None
+        if transfer.state is TransferState.ACCEPTED and not lines:
+            return self._ask_for_lines
+        if any(x.state is LineState.ORDERING for x in lines):
+            purchase = transfer.purchase
+            if purchase is None:
                 return self._intend_purchase
-            if ordering and purchase is not None and purchase.cart_id is None:
-                return self._create_cart
-            if ordering and purchase is not None:
-                return self._check_out
+            return self._create_cart if purchase.cart_id is None else self._check_out
+        if any(x.state is LineState.ORDERED for x in lines):
             return self._await_provisioning
+        if any(self._purchase_due(x, now) for x in lines):
+            return self._intend_purchase
+        if transfer.state is TransferState.ACCEPTED:
+            return self._defer_purchases
+        if any(self._cutover_due(x, now) for x in lines):
+            return self._cut_over
+        if lines and all(x.state in (LineState.COMPLETED, LineState.SKIPPED) for x in lines):
+            return self._complete
         return None
 
+    def _purchase_due(self, line: Line, now: datetime) -> bool:
+        return line.state is LineState.PLANNED and (line.purchase_due is None or line.purchase_due <= now)
+
+    def _cutover_due(self, line: Line, now: datetime) -> bool:
+        """Moving already, or active with its original inside the lead window (or already lapsed)."""
+        if line.state is LineState.MOVING_LICENSES:
+            return True
+        lapses = line.original_expires
+        return line.state is LineState.ACTIVE and lapses is not None and lapses - self._cutover_lead <= now
+
     # -- the steps --------------------------------------------------------------------------------
+
+    def _cut_over(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        """One line's cutover: identical lines are checked; equivalent lines move their holders,
+        a bounded number at a time, after the line is marked as moving (the intent) first."""
+        now = self._now()
+        line = next(x for x in record.lines if self._cutover_due(x, now))
+        transfer, history = record.transfer, []
+        if transfer.state is not TransferState.CUTTING_OVER:
+            transfer, entry = transfer.move(TransferState.CUTTING_OVER, at=now, actor="workflow")
+            history.append(entry)
+        customer = transfer.customer_tenant_id
+        if line.decision == Decision.IDENTICAL.value:
+            seats = sum(r.quantity for r in line.replacements)
+            check = verify_identical(self._graph, customer, line.source_sku_id, seats)
+            if not check.ok:
+                record = self._commit(record, Change(transfer, history=tuple(history)))
+                return self._block(
+                    record, f"{line.source_sku_part_number}: {check.reason}; retry checks again"
+                )
+            done, entry = line.move(LineState.COMPLETED, at=now, actor="workflow")
+            message = f"line {line.source_sku_part_number}: the same SKU was bought; no license changes"
+            change = Change(transfer, (done,), (*history, replace(entry, message=message)))
+            return _Next(self._commit(record, change))
+        if line.state is LineState.ACTIVE:
+            line, entry = line.move(LineState.MOVING_LICENSES, at=now, actor="workflow")
+            record = self._commit(record, Change(transfer, (line,), (*history, entry)))
+            transfer, history = record.transfer, []
+        progress = run_cutover(
+            self._graph,
+            self._line_cutover(customer, line),
+            failed={f.user_id for f in line.user_failures},
+            retry_failed=False,
+        )
+        failures = (
+            *line.user_failures,
+            *(UserFailure(f.user_id, f.reason.value, f.detail) for f in progress.failures),
+        )
+        line = replace(
+            line,
+            users_moved=line.users_moved + progress.moved,
+            users_failed=line.users_failed + progress.failed_total,
+            users_pending=progress.pending,
+            user_failures=failures[:STORED_FAILURES],
+        )
+        at = self._now()
+        if progress.retry_after is not None or not progress.finished:
+            record = self._commit(record, Change(replace(transfer, updated_at=at), (line,), tuple(history)))
+            return _Next(record, wait_seconds=progress.retry_after or 0.0)
+        if line.users_failed:
+            reasons = Counter(f.reason for f in line.user_failures)
+            why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+            reason = (
+                f"{line.users_failed} user(s) of {line.source_sku_part_number} could not be moved ({why}); "
+                "they keep the old license until it lapses: fix them and retry, which re-drives only them"
+            )
+            line, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
+            transfer, halted = transfer.move(TransferState.FAILED, at=at, actor="workflow", reason=reason)
+            change = Change(transfer, (line,), (*history, entry, halted))
+            return _Next(self._commit(record, change), stop=True)
+        line, entry = line.move(LineState.COMPLETED, at=at, actor="workflow")
+        message = (
+            f"line {line.source_sku_part_number}: {line.users_moved} license(s) moved to the replacement"
+        )
+        change = Change(
+            replace(transfer, updated_at=at), (line,), (*history, replace(entry, message=message))
+        )
+        return _Next(self._commit(record, change))
+
+    def _line_cutover(self, customer: str, line: Line) -> LineCutover:
+        """The swap from the tenant's own SKUs: the replacements are bought and in the tenant by now."""
+        skus = {s.sku_id: s for s in self._graph.list_subscribed_skus(customer)}
+        source = skus[line.source_sku_id.lower()]
+        targets = [skus[sku] for sku in dict.fromkeys(r.sku_id.lower() for r in line.replacements)]
+        return LineCutover.between(customer, source, targets)
+
+    def _complete(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        """Every line done: the customer runs on the partner's subscriptions. Sum it up."""
+        at = self._now()
+        done = [x for x in record.lines if x.state is LineState.COMPLETED]
+        skipped = len(record.lines) - len(done)
+        lapses = ", ".join(
+            f"{x.source_sku_part_number} {x.original_expires:%Y-%m-%d}" for x in done if x.original_expires
+        )
+        calls = record.transfer.api_calls + take_call_count()
+        transfer, entry = record.transfer.move(TransferState.COMPLETED, at=at, actor="workflow")
+        summary = (
+            f"completed: {sum(len(x.subscription_ids) for x in done)} subscription(s) bought for {len(done)} "
+            f"line(s) ({skipped} skipped); {sum(x.users_moved for x in done)} license(s) moved; originals "
+            f"lapse {lapses or 'on their own'}; {calls} Partner Center and Graph calls"
+        )
+        change = Change(replace(transfer, api_calls=calls), history=(replace(entry, message=summary),))
+        return _Next(self._store.commit(record, change), stop=True)
 
     def _confirm_acceptance(self, record: TransferRecord, event: TransferEvent) -> _Next:
         """Partner Center lags after acceptance: until it shows the relationship, come back later."""
@@ -430,7 +606,7 @@ class Workflow:
             message=f"the customer accepted the reseller relationship ({event.source})",
             event_id=event.event_id,
         )
-        return _Next(self._store.commit(record, Change(transfer, history=(entry,))))
+        return _Next(self._commit(record, Change(transfer, history=(entry,))))
 
     def _ask_for_lines(self, record: TransferRecord, event: TransferEvent) -> _Next:
         """Re-check the region on the company profile, check delegated access, plan every line."""
@@ -459,7 +635,7 @@ class Workflow:
 
     def _record_plan(self, record: TransferRecord, plan: Plan) -> TransferRecord:
         at = self._now()
-        lines = [_line_from(record.transfer.id, p) for p in plan.lines]
+        lines = [_line_from(record.transfer, p, at) for p in plan.lines]
         waiting = [x for x in lines if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)]
         to_buy = [x for x in lines if x.state is LineState.PLANNED]
         summary = Counter(str(x.decision or x.state) for x in lines)
@@ -470,12 +646,23 @@ class Workflow:
         )
         chunks = [tuple(lines[i : i + _LINES_PER_COMMIT]) for i in range(0, len(lines), _LINES_PER_COMMIT)]
         for chunk in chunks[:-1]:
-            record = self._store.commit(record, Change(replace(record.transfer, updated_at=at), chunk))
+            record = self._commit(record, Change(replace(record.transfer, updated_at=at), chunk))
         last = chunks[-1] if chunks else ()
         history = [HistoryEntry(at=at, action="plan", message=message)]
         warning = _preflight_warning(plan)
         if warning:
             history.append(HistoryEntry(at=at, action="preflight", message=warning))
+        lapsing = [x for x in to_buy + waiting if x.original_expires]
+        if lapsing:
+            dates = ", ".join(f"{x.source_sku_part_number} {x.original_expires:%Y-%m-%d}" for x in lapsing)
+            history.append(
+                HistoryEntry(
+                    at=at,
+                    action="originals",
+                    message=f"the originals are never cancelled (no refund): they lapse on their own "
+                    f"({dates}); ask the customer to turn off their auto-renewal so that they do",
+                )
+            )
         transfer = record.transfer
         if waiting:
             reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in waiting)
@@ -494,10 +681,23 @@ class Workflow:
                 reason="nothing to buy: " + (message if lines else "no subscriptions from other channels"),
             )
             history.append(entry)
-        return self._store.commit(record, Change(replace(transfer, updated_at=at), last, tuple(history)))
+        return self._commit(record, Change(replace(transfer, updated_at=at), last, tuple(history)))
 
     def _intend_purchase(self, record: TransferRecord, event: TransferEvent) -> _Next:
-        return _Next(self._buyer.intend(record))
+        now = self._now()
+        return _Next(self._buyer.intend(record, due=lambda line: self._purchase_due(line, now)))
+
+    def _defer_purchases(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        """Deferred timing: nothing is due yet, so the transfer waits for the expiry scan."""
+        at = self._now()
+        transfer, entry = record.transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
+        dates = "; ".join(
+            f"{x.source_sku_part_number} on {x.purchase_due:%Y-%m-%d}"
+            for x in record.lines
+            if x.state is LineState.PLANNED and x.purchase_due
+        )
+        entry = replace(entry, message=f"purchases deferred until before the originals lapse: {dates}")
+        return _Next(self._commit(record, Change(transfer, history=(entry,))), stop=True)
 
     def _create_cart(self, record: TransferRecord, event: TransferEvent) -> _Next:
         return _Next(self._buyer.create_cart(record))
@@ -508,8 +708,14 @@ class Workflow:
     def _await_provisioning(self, record: TransferRecord, event: TransferEvent) -> _Next:
         record, done = self._buyer.await_provisioning(record)
         if done:
-            return _Next(record, stop=True)
+            return _Next(record)  # a cutover may already be due
         return _Next(record, wait_seconds=min(self._poll * 2 ** min(event.attempt, 5), 900.0))
+
+    def _commit(self, record: TransferRecord, change: Change) -> TransferRecord:
+        """Every step's commit: the calls made since the last one are added to the transfer's count."""
+        transfer = change.transfer
+        counted = replace(transfer, api_calls=transfer.api_calls + take_call_count())
+        return self._store.commit(record, replace(change, transfer=counted))
 
     def _request_gdap(self, record: TransferRecord) -> TransferRecord:
         """Ask for the roles the cutover needs; a name tied to the transfer makes a repeat find the first."""
@@ -532,7 +738,7 @@ class Workflow:
                 actor="api",
                 message=f"the GDAP request could not be made ({error}); retry asks again",
             )
-            return self._store.commit(record, Change(replace(transfer, updated_at=at), history=(entry,)))
+            return self._commit(record, Change(replace(transfer, updated_at=at), history=(entry,)))
         gdap = GdapRequest(
             relationship_id=relationship.id,
             approval_url=GDAP_APPROVAL_URL.format(id=relationship.id),
@@ -546,9 +752,7 @@ class Workflow:
             actor="api",
             message=f"GDAP relationship requested ({', '.join(gdap.roles)}); approval link issued",
         )
-        return self._store.commit(
-            record, Change(replace(transfer, gdap=gdap, updated_at=at), history=(entry,))
-        )
+        return self._commit(record, Change(replace(transfer, gdap=gdap, updated_at=at), history=(entry,)))
 
     def _has_relationship(self, customer: str) -> bool:
         try:
@@ -568,7 +772,7 @@ class Workflow:
         transfer, entry = record.transfer.move(
             TransferState.BLOCKED, at=self._now(), actor="workflow", reason=reason
         )
-        return _Next(self._store.commit(record, Change(transfer, history=(entry,))), stop=True)
+        return _Next(self._commit(record, Change(transfer, history=(entry,))), stop=True)
 
     def _record_failure(self, transfer_id: str, failure: StepFailedError) -> None:
         reason = f"step {failure.step} failed: {brief(failure.error)}"
@@ -616,7 +820,17 @@ def _preflight_warning(plan: Plan) -> str | None:
     return "pre-flight: " + "; ".join(parts) + ". The plan (GET .../plan) names the users and groups."
 
 
-def _line_from(transfer_id: str, planned: PlanLine) -> Line:
+def _lapse_of(line: Line, subscriptions: Mapping[str, CompanySubscription], now: datetime) -> datetime | None:
+    """When the line's originals stop serving: the earliest renewal date of those still enabled,
+    or now when one was deprovisioned early or is already past its end (Warning, Suspended...)."""
+    originals = [subscriptions.get(s) for s in line.original_subscription_ids]
+    if any(o is None or o.status.lower() != "enabled" for o in originals):
+        return now
+    dates = [o.next_lifecycle for o in originals if o is not None and o.next_lifecycle is not None]
+    return min(dates) if dates else None
+
+
+def _line_from(transfer: Transfer, planned: PlanLine, now: datetime) -> Line:
     replacements = tuple(
         Replacement(
             catalog_item_id=t.catalog_item_id,
@@ -627,12 +841,14 @@ def _line_from(transfer_id: str, planned: PlanLine) -> Line:
         )
         for t in planned.targets
     )
+    deferred = transfer.options.deferred and planned.decision in (Decision.IDENTICAL, Decision.EQUIVALENT)
     line = Line(
-        transfer_id=transfer_id,
+        transfer_id=transfer.id,
         source_sku_id=planned.source_sku_id,
         source_sku_part_number=planned.source_sku_part_number,
         quantity=planned.quantity,
         original_expires=planned.next_lifecycle,
+        purchase_due=transfer.options.purchase_due(planned.next_lifecycle, now) if deferred else None,
         decision=planned.decision.value,
         replacements=replacements,
         original_subscription_ids=planned.subscription_ids,
