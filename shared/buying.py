@@ -22,7 +22,7 @@ from .domain import (
     TransferState,
     merged,
 )
-from .errors import CartAlreadySubmittedError, PartnerCenterError, brief
+from .errors import CartAlreadySubmittedError, OrderInProgressError, PartnerCenterError, brief
 from .resources.partner_center import CartCheckoutResult, CartLineItem
 from .store import TransferRecord, TransferStore
 
@@ -97,8 +97,17 @@ class Buyer:
             result = self._pc.checkout_cart(
                 customer, purchase.cart_id, request_id=purchase.checkout_request_id
             )
-        except CartAlreadySubmittedError:
+        except CartAlreadySubmittedError as submitted:
             result = self._orders_of_purchase(record, ordering)
+            if not result.orders:
+                # An earlier attempt bought the cart, but Partner Center does not list its order yet:
+                # failing the lines now would let a retry buy them a second time.
+                raise OrderInProgressError(
+                    "the cart was checked out but its order is not listed yet; reconciling again later",
+                    status=submitted.status,
+                    code=submitted.code,
+                    retryable=True,
+                ) from submitted
         except PartnerCenterError as error:
             if error.retryable or error.status is None or error.status >= 500:
                 raise

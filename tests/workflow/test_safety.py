@@ -1,0 +1,100 @@
+"""Crash windows and state-machine holes found in review: each must neither buy twice nor strand a transfer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devhost.azurite import Azurite
+from sandbox.testing import SandboxHandle
+from shared.api import parse_decisions, parse_start_request
+from shared.bootstrap import Services
+from shared.events import EventType, TransferEvent
+from shared.problems import ApiResponse
+from shared.workflow import StepFailedError
+from tests.fixtures.app import pump
+from tests.workflow.test_purchase import (
+    TEAMS_OFFERS,
+    accepted,
+    record,
+    start,
+    started_and_accepted,
+)
+
+
+def test_a_submitted_cart_whose_order_is_not_listed_yet_is_not_bought_again(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    """Partner Center lists a new order late; "already submitted" with no order found is not a failed line."""
+    customer, transfer = started_and_accepted(services, sandbox)
+    sandbox.set_knobs(idempotency=False)  # a re-sent checkout is refused as already submitted
+    sandbox.add_fault("drop_after_commit", service="partner_center", method="POST", path="/checkout$")
+    sandbox.add_fault("status", service="partner_center", method="GET", path="/orders$", status=200, times=-1)
+    body = json.dumps(TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook").to_json())
+
+    for dequeue in range(1, 6):
+        with pytest.raises(StepFailedError, match="check_out"):
+            services.workflow.handle_message(body, dequeue_count=dequeue)
+
+    failed = record(services, transfer["id"])
+    assert failed["state"] == "Failed"
+    assert {line["state"] for line in failed["lines"]} == {"Ordering"}  # never "not in any order"
+    sandbox.clear_faults()
+    assert services.admin.retry(transfer["id"]).status == 202
+    pump(azurite, services)
+
+    assert record(services, transfer["id"])["state"] == "Provisioned"
+    assert len(sandbox.purchases()) == 1
+
+
+def test_retry_while_lines_wait_for_a_decision_is_refused_and_buys_nothing(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    for carries_teams in TEAMS_OFFERS:
+        sandbox.set_offer(carries_teams, purchasable=False)
+    _, transfer = start(services, customer)
+    sandbox.accept_invitation(customer)
+    accepted(services, transfer)
+    pump(azurite, services)
+    assert record(services, transfer["id"])["state"] == "Blocked"
+
+    refused = services.admin.retry(transfer["id"])
+    pump(azurite, services)
+
+    assert refused.status == 409
+    assert "approve" in refused.body["detail"]
+    assert record(services, transfer["id"])["state"] == "Blocked"
+    assert sandbox.purchases() == []
+
+
+def test_a_gdap_request_that_failed_at_start_is_made_by_the_retry(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    sandbox.add_fault(
+        "status", service="graph", method="POST", path="delegatedAdminRelationships$", status=503, times=-1
+    )
+    status, transfer = start(services, customer)
+    assert (status, transfer["gdap"]) == (201, None)
+    sandbox.clear_faults()
+    sandbox.accept_invitation(customer)
+    sandbox.set_gdap(customer, roles=[], active=False)
+    accepted(services, transfer)
+    pump(azurite, services)
+    assert record(services, transfer["id"])["state"] == "Blocked"
+
+    retried = services.admin.retry(transfer["id"])
+
+    assert retried.status == 202
+    assert retried.body["gdap"]["approvalUrl"]
+
+
+@pytest.mark.parametrize("parse", [parse_start_request, parse_decisions])
+def test_deeply_nested_json_is_a_bad_request_not_a_crash(parse: object) -> None:
+    assert callable(parse)
+    answer = parse(b"[" * 60_000)
+
+    assert isinstance(answer, ApiResponse)
+    assert answer.status == 400
