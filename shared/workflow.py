@@ -70,6 +70,7 @@ ACCEPTANCE_EVENTS = frozenset(
 _MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
 _ACCEPTANCE_RETRIES = 20  # relationship not visible yet after the webhook: Partner Center lags
 _LINES_PER_COMMIT = 90  # Azure's 100 operations per transaction, less header and history
+_UNDECIDED = frozenset({LineState.NEEDS_APPROVAL, LineState.BLOCKED})  # only an admin moves these on
 
 
 class RegionMismatchError(ValueError):
@@ -216,11 +217,7 @@ class Workflow:
                 lines.append(moved)
                 history.append(entry)
             transfer = record.transfer
-            waiting = [
-                x
-                for x in merged(record.lines, lines)
-                if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)
-            ]
+            waiting = [x for x in merged(record.lines, lines) if x.state in _UNDECIDED]
             if not waiting and transfer.state is TransferState.BLOCKED:
                 transfer, entry = transfer.resume(at=at, actor="api")
                 history.append(entry)
@@ -234,6 +231,12 @@ class Workflow:
         """Re-drive a blocked or failed transfer from the step where it stopped."""
 
         def decide(record: TransferRecord) -> Change:
+            # Resuming past lines that wait for a decision would buy the others and strand these.
+            undecided = sorted(x.id for x in record.lines if x.state in _UNDECIDED)
+            if undecided:
+                raise IllegalTransitionError(
+                    f"lines {undecided} wait for an admin's decision: approve or decline them instead"
+                )
             at = self._now()
             transfer, entry = record.transfer.resume(at=at, actor="api")
             lines, history = [], [entry]
@@ -460,7 +463,7 @@ class Workflow:
     def _record_plan(self, record: TransferRecord, plan: Plan) -> TransferRecord:
         at = self._now()
         lines = [_line_from(record.transfer.id, p) for p in plan.lines]
-        waiting = [x for x in lines if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)]
+        waiting = [x for x in lines if x.state in _UNDECIDED]
         to_buy = [x for x in lines if x.state is LineState.PLANNED]
         summary = Counter(str(x.decision or x.state) for x in lines)
         message = (
