@@ -248,6 +248,8 @@ class Workflow:
             return Change(transfer, tuple(lines), tuple(history))
 
         record = self._store.update(transfer_id, decide)
+        if record.transfer.gdap is None:  # the request at start failed: the customer has no link yet
+            record = self._request_gdap(record)
         self._wake(record.transfer, "admin")
         return record
 
