@@ -3,7 +3,7 @@
 Partner Center answers a repeated write with the same request id with its first answer, and a
 cart can be checked out once; on top of that, a checkout whose answer was lost is reconciled
 against the customer's orders before it is ever sent again, so no path buys twice. Waiting for
-provisioning only reads.
+provisioning reads, and writes only the time of each poll.
 """
 
 from __future__ import annotations
@@ -177,8 +177,9 @@ class Buyer:
         after = merged(record.lines, lines)
         transfer = replace(record.transfer, updated_at=at)
         if any(x.state is LineState.ORDERED for x in after):
-            if lines:
-                record = self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
+            # Committed even when nothing changed: a fresh ``updated_at`` tells the timer that this
+            # poll is alive, so it does not nudge the transfer into a second chain of polls.
+            record = self._store.commit(record, Change(transfer, tuple(lines), tuple(history)))
             return record, False
         failed = [x for x in after if x.state is LineState.FAILED]
         if failed:

@@ -1,8 +1,9 @@
-"""Crash windows and state-machine holes found in review: each must neither buy twice nor strand a transfer."""
+"""Crash windows and state-machine holes found in review: none may buy twice or strand a transfer."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,7 +32,8 @@ def test_a_submitted_cart_whose_order_is_not_listed_yet_is_not_bought_again(
     sandbox.set_knobs(idempotency=False)  # a re-sent checkout is refused as already submitted
     sandbox.add_fault("drop_after_commit", service="partner_center", method="POST", path="/checkout$")
     sandbox.add_fault("status", service="partner_center", method="GET", path="/orders$", status=200, times=-1)
-    body = json.dumps(TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook").to_json())
+    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    body = json.dumps(event.to_json())
 
     for dequeue in range(1, 6):
         with pytest.raises(StepFailedError, match="check_out"):
@@ -98,3 +100,25 @@ def test_deeply_nested_json_is_a_bad_request_not_a_crash(parse: object) -> None:
 
     assert isinstance(answer, ApiResponse)
     assert answer.status == 400
+
+
+def test_a_transfer_still_polling_for_provisioning_is_not_nudged_into_a_second_poll(
+    services: Services, sandbox: SandboxHandle
+) -> None:
+    """A nudge starts another chain of polls beside the live one; each timer run would add one."""
+    customer, transfer = started_and_accepted(services, sandbox)
+    sandbox.set_knobs(provisioning_delay_s=86_400)
+    now = [datetime.now(UTC)]
+    workflow = services.new_workflow(clock=lambda: now[0], stuck_after=timedelta(minutes=30))
+    accepted_event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    workflow.handle_message(json.dumps(accepted_event.to_json()))  # buys, then waits for provisioning
+    assert record(services, transfer["id"])["state"] == "Provisioning"
+
+    for _ in range(3):  # the live chain polls every 20 minutes: still pending
+        now[0] += timedelta(minutes=20)
+        poll = TransferEvent(EventType.CONTINUE, transfer["id"], customer, "workflow", attempt=5)
+        workflow.handle_message(json.dumps(poll.to_json()))
+
+    assert workflow.scan().nudged == 0
+    now[0] += timedelta(minutes=31)  # and once the polls stop, the timer does nudge
+    assert workflow.scan().nudged == 1
