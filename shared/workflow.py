@@ -70,6 +70,9 @@ ACCEPTANCE_EVENTS = frozenset(
 _MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
 _ACCEPTANCE_RETRIES = 20  # relationship not visible yet after the webhook: Partner Center lags
 _LINES_PER_COMMIT = 90  # Azure's 100 operations per transaction, less header and history
+#: Polls for provisioning (after the first few, one every 15 minutes: about two days) before the
+#: transfer fails with a reason; otherwise a subscription that never comes would be waited for always.
+PROVISIONING_POLLS = 200
 _UNDECIDED = frozenset({LineState.NEEDS_APPROVAL, LineState.BLOCKED})  # only an admin moves these on
 
 
@@ -442,7 +445,7 @@ class Workflow:
         transfer = record.transfer
         country = self._profile_country(transfer.customer_tenant_id)
         if country and not same_region(self._partner_country, country):
-            return self._block(
+            return self._halt(
                 record,
                 f"the customer's company profile says {country} (CSP region {region_of(country)}), outside "
                 f"the partner's region {region_of(self._partner_country)}; Microsoft would refuse the order",
@@ -456,7 +459,7 @@ class Workflow:
                 if url
                 else "ask the customer's admin to grant GDAP with Directory Readers and License Administrator"
             )
-            return self._block(
+            return self._halt(
                 record,
                 f"no delegated access to the customer's tenant ({error.code}): {instructions}, then retry",
             )
@@ -511,6 +514,16 @@ class Workflow:
         record, done = self._buyer.await_provisioning(record)
         if done:
             return _Next(record, stop=True)
+        if event.attempt >= PROVISIONING_POLLS:
+            waiting = ", ".join(
+                x.source_sku_part_number for x in record.lines if x.state is LineState.ORDERED
+            )
+            return self._halt(
+                record,
+                f"bought but not provisioned after {event.attempt} polls: {waiting}; check the orders in "
+                "Partner Center, then retry to poll again (nothing is bought again)",
+                TransferState.FAILED,
+            )
         return _Next(record, wait_seconds=min(self._poll * 2 ** min(event.attempt, 5), 900.0))
 
     def _request_gdap(self, record: TransferRecord) -> TransferRecord:
@@ -566,10 +579,10 @@ class Workflow:
         profile = self._pc.get_company_profile(customer)
         return profile.address.country.upper() if profile.address and profile.address.country else None
 
-    def _block(self, record: TransferRecord, reason: str) -> _Next:
-        transfer, entry = record.transfer.move(
-            TransferState.BLOCKED, at=self._now(), actor="workflow", reason=reason
-        )
+    def _halt(
+        self, record: TransferRecord, reason: str, state: TransferState = TransferState.BLOCKED
+    ) -> _Next:
+        transfer, entry = record.transfer.move(state, at=self._now(), actor="workflow", reason=reason)
         return _Next(self._store.commit(record, Change(transfer, history=(entry,))), stop=True)
 
     def _record_failure(self, transfer_id: str, failure: StepFailedError) -> None:

@@ -13,7 +13,7 @@ from shared.api import parse_decisions, parse_start_request
 from shared.bootstrap import Services
 from shared.events import EventType, TransferEvent
 from shared.problems import ApiResponse
-from shared.workflow import StepFailedError
+from shared.workflow import PROVISIONING_POLLS, StepFailedError
 from tests.fixtures.app import pump
 from tests.workflow.test_purchase import (
     TEAMS_OFFERS,
@@ -122,3 +122,23 @@ def test_a_transfer_still_polling_for_provisioning_is_not_nudged_into_a_second_p
     assert workflow.scan().nudged == 0
     now[0] += timedelta(minutes=31)  # and once the polls stop, the timer does nudge
     assert workflow.scan().nudged == 1
+
+
+def test_provisioning_that_never_finishes_fails_the_transfer_with_a_reason_and_retry_polls_again(
+    services: Services, sandbox: SandboxHandle
+) -> None:
+    """Without a limit the polls would go on for ever, and the transfer would look alive to the timer."""
+    customer, transfer = started_and_accepted(services, sandbox)
+    sandbox.set_knobs(provisioning_delay_s=86_400 * 30)
+    accepted_event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    services.workflow.handle_message(json.dumps(accepted_event.to_json()))
+    poll = TransferEvent(EventType.CONTINUE, transfer["id"], customer, "workflow", attempt=PROVISIONING_POLLS)
+
+    services.workflow.handle_message(json.dumps(poll.to_json()))
+
+    failed = record(services, transfer["id"])
+    assert (failed["state"], failed["resumeState"]) == ("Failed", "Provisioning")
+    assert "not provisioned" in failed["reason"]
+    assert {line["state"] for line in failed["lines"]} == {"Ordered"}
+    assert services.admin.retry(transfer["id"]).body["state"] == "Provisioning"
+    assert len(sandbox.purchases()) == 1
