@@ -251,9 +251,11 @@ class Workflow:
             return Change(transfer, tuple(lines), tuple(history))
 
         record = self._store.update(transfer_id, decide)
-        if record.transfer.gdap is None:  # the request at start failed: the customer has no link yet
-            record = self._request_gdap(record)
-        self._wake(record.transfer, "admin")
+        try:
+            if record.transfer.gdap is None:  # the request at start failed: the customer has no link yet
+                record = self._request_gdap(record)
+        finally:  # resumed is committed: without its message it would wait for the timer's nudge
+            self._wake(record.transfer, "admin")
         return record
 
     def cancel(self, transfer_id: str) -> TransferRecord:
