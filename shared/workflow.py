@@ -200,6 +200,10 @@ class Workflow:
             raise IllegalTransitionError(f"lines both approved and declined: {sorted(approved & declined)}")
 
         def decide(record: TransferRecord) -> Change:
+            if record.transfer.state is not TransferState.BLOCKED:  # e.g. cancelled while it waited
+                raise IllegalTransitionError(
+                    f"the transfer is {record.transfer.state}; lines are approved only while it is Blocked"
+                )
             known = {line.id for line in record.lines}
             unknown = sorted((approved | declined) - known)
             if unknown:

@@ -50,9 +50,10 @@ def test_a_submitted_cart_whose_order_is_not_listed_yet_is_not_bought_again(
     assert len(sandbox.purchases()) == 1
 
 
-def test_retry_while_lines_wait_for_a_decision_is_refused_and_buys_nothing(
+def waiting_for_approval(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
-) -> None:
+) -> tuple[str, list[str]]:
+    """fabrikam's transfer, blocked on lines whose equivalents lose Teams; their ids."""
     customer = sandbox.customer("fabrikam")
     for carries_teams in TEAMS_OFFERS:
         sandbox.set_offer(carries_teams, purchasable=False)
@@ -60,15 +61,36 @@ def test_retry_while_lines_wait_for_a_decision_is_refused_and_buys_nothing(
     sandbox.accept_invitation(customer)
     accepted(services, transfer)
     pump(azurite, services)
-    assert record(services, transfer["id"])["state"] == "Blocked"
+    blocked = record(services, transfer["id"])
+    assert blocked["state"] == "Blocked"
+    return transfer["id"], [line["id"] for line in blocked["lines"] if line["state"] == "NeedsApproval"]
 
-    refused = services.admin.retry(transfer["id"])
+
+def test_retry_while_lines_wait_for_a_decision_is_refused_and_buys_nothing(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    transfer_id, _ = waiting_for_approval(services, sandbox, azurite)
+
+    refused = services.admin.retry(transfer_id)
     pump(azurite, services)
 
     assert refused.status == 409
     assert "approve" in refused.body["detail"]
-    assert record(services, transfer["id"])["state"] == "Blocked"
+    assert record(services, transfer_id)["state"] == "Blocked"
     assert sandbox.purchases() == []
+
+
+def test_a_cancelled_transfer_takes_no_approval(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    transfer_id, pending = waiting_for_approval(services, sandbox, azurite)
+    assert services.admin.cancel(transfer_id).status == 200
+
+    refused = services.admin.approve(transfer_id, json.dumps({"approve": pending}).encode())
+
+    assert refused.status == 409
+    assert "Cancelled" in refused.body["detail"]
+    assert {line["state"] for line in record(services, transfer_id)["lines"]} >= {"NeedsApproval"}
 
 
 def test_a_gdap_request_that_failed_at_start_is_made_by_the_retry(
