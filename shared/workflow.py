@@ -436,7 +436,7 @@ class Workflow:
                     event.transfer_id,
                 )
                 return _Next(record, stop=True)
-            return _Next(record, wait_seconds=min(30.0 * (event.attempt + 1), 300.0))
+            return _Next(record, wait_seconds=_lag_wait(event))
         at = self._now()
         transfer, entry = record.transfer.move(TransferState.ACCEPTED, at=at, actor=event.source)
         entry = replace(
@@ -449,7 +449,13 @@ class Workflow:
     def _ask_for_lines(self, record: TransferRecord, event: TransferEvent) -> _Next:
         """Re-check the region on the company profile, check delegated access, plan every line."""
         transfer = record.transfer
-        country = self._profile_country(transfer.customer_tenant_id)
+        try:
+            country = self._profile_country(transfer.customer_tenant_id)
+        except NoRelationshipError:
+            # Partner Center shows a new relationship to some calls before others: wait, don't fail.
+            if event.attempt < _ACCEPTANCE_RETRIES:
+                return _Next(record, wait_seconds=_lag_wait(event))
+            raise
         if country and not same_region(self._partner_country, country):
             return self._halt(
                 record,
@@ -616,6 +622,11 @@ class Workflow:
             self._queue.send(
                 TransferEvent(EventType.CONTINUE, transfer.id, transfer.customer_tenant_id, source)
             )
+
+
+def _lag_wait(event: TransferEvent) -> float:
+    """How long to wait for Partner Center to show an accepted relationship everywhere."""
+    return min(30.0 * (event.attempt + 1), 300.0)
 
 
 def _line_from(transfer_id: str, planned: PlanLine) -> Line:
