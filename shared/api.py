@@ -432,7 +432,7 @@ def _json_object(body: bytes) -> dict[str, Any] | ApiResponse:
         return problem(413, "Body too large", f"the body is {len(body)} bytes; at most {_MAX_BODY} are read")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting past the parser's depth
         return problem(400, "Invalid request", "the body must be a JSON object")
     if not isinstance(data, dict):
         return problem(400, "Invalid request", "the body must be a JSON object")

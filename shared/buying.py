@@ -3,7 +3,7 @@
 Partner Center answers a repeated write with the same request id with its first answer, and a
 cart can be checked out once; on top of that, a checkout whose answer was lost is reconciled
 against the customer's orders before it is ever sent again, so no path buys twice. Waiting for
-provisioning only reads.
+provisioning reads, and writes only the time of each poll.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .domain import (
     TransferState,
     merged,
 )
-from .errors import CartAlreadySubmittedError, PartnerCenterError, brief
+from .errors import CartAlreadySubmittedError, OrderInProgressError, PartnerCenterError, brief
 from .resources.partner_center import CartCheckoutResult, CartLineItem
 from .store import TransferRecord
 
@@ -100,8 +100,17 @@ class Buyer:
             result = self._pc.checkout_cart(
                 customer, purchase.cart_id, request_id=purchase.checkout_request_id
             )
-        except CartAlreadySubmittedError:
+        except CartAlreadySubmittedError as submitted:
             result = self._orders_of_purchase(record, ordering)
+            if not result.orders:
+                # An earlier attempt bought the cart, but Partner Center does not list its order yet:
+                # failing the lines now would let a retry buy them a second time.
+                raise OrderInProgressError(
+                    "the cart was checked out but its order is not listed yet; reconciling again later",
+                    status=submitted.status,
+                    code=submitted.code,
+                    retryable=True,
+                ) from submitted
         except PartnerCenterError as error:
             if error.retryable or error.status is None or error.status >= 500:
                 raise
@@ -171,8 +180,9 @@ class Buyer:
         after = merged(record.lines, lines)
         transfer = replace(record.transfer, updated_at=at)
         if any(x.state is LineState.ORDERED for x in after):
-            if lines:
-                record = self._commit(record, Change(transfer, tuple(lines), tuple(history)))
+            # Committed even when nothing changed: a fresh ``updated_at`` tells the timer that this
+            # poll is alive, so it does not nudge the transfer into a second chain of polls.
+            record = self._commit(record, Change(transfer, tuple(lines), tuple(history)))
             return record, False
         failed = [x for x in after if x.state is LineState.FAILED]
         if failed:

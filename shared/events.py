@@ -73,7 +73,7 @@ class TransferEvent:
     def parse(cls, body: bytes | str) -> TransferEvent:
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise MalformedEventError("the message is not JSON") from None
         if not isinstance(data, Mapping):
             raise MalformedEventError("the message is not a JSON object")

@@ -81,6 +81,10 @@ _WORKING = frozenset(
 _MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
 _ACCEPTANCE_RETRIES = 20  # relationship not visible yet after the webhook: Partner Center lags
 _LINES_PER_COMMIT = 90  # Azure's 100 operations per transaction, less header and history
+#: Polls for provisioning (after the first few, one every 15 minutes: about two days) before the
+#: transfer fails with a reason; otherwise a subscription that never comes would be waited for always.
+PROVISIONING_POLLS = 200
+_UNDECIDED = frozenset({LineState.NEEDS_APPROVAL, LineState.BLOCKED})  # only an admin moves these on
 
 
 class RegionMismatchError(ValueError):
@@ -210,6 +214,10 @@ class Workflow:
             raise IllegalTransitionError(f"lines both approved and declined: {sorted(approved & declined)}")
 
         def decide(record: TransferRecord) -> Change:
+            if record.transfer.state is not TransferState.BLOCKED:  # e.g. cancelled while it waited
+                raise IllegalTransitionError(
+                    f"the transfer is {record.transfer.state}; lines are approved only while it is Blocked"
+                )
             known = {line.id for line in record.lines}
             unknown = sorted((approved | declined) - known)
             if unknown:
@@ -230,11 +238,7 @@ class Workflow:
                 lines.append(moved)
                 history.append(entry)
             transfer = record.transfer
-            waiting = [
-                x
-                for x in merged(record.lines, lines)
-                if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)
-            ]
+            waiting = [x for x in merged(record.lines, lines) if x.state in _UNDECIDED]
             if not waiting and transfer.state is TransferState.BLOCKED:
                 transfer, entry = transfer.resume(at=at, actor="api")
                 history.append(entry)
@@ -248,6 +252,12 @@ class Workflow:
         """Re-drive a blocked or failed transfer from the step where it stopped."""
 
         def decide(record: TransferRecord) -> Change:
+            # Resuming past lines that wait for a decision would buy the others and strand these.
+            undecided = sorted(x.id for x in record.lines if x.state in _UNDECIDED)
+            if undecided:
+                raise IllegalTransitionError(
+                    f"lines {undecided} wait for an admin's decision: approve or decline them instead"
+                )
             at = self._now()
             transfer, entry = record.transfer.resume(at=at, actor="api")
             lines, history = [], [entry]
@@ -260,7 +270,11 @@ class Workflow:
             return Change(transfer, tuple(lines), tuple(history))
 
         record = self._store.update(transfer_id, decide)
-        self._wake(record.transfer, "admin")
+        try:
+            if record.transfer.gdap is None:  # the request at start failed: the customer has no link yet
+                record = self._request_gdap(record)
+        finally:  # resumed is committed: without its message it would wait for the timer's nudge
+            self._wake(record.transfer, "admin")
         return record
 
     def cancel(self, transfer_id: str) -> TransferRecord:
@@ -511,7 +525,7 @@ class Workflow:
             check = verify_identical(self._graph, customer, line.source_sku_id, seats)
             if not check.ok:
                 record = self._commit(record, Change(transfer, history=tuple(history)))
-                return self._block(
+                return self._halt(
                     record, f"{line.source_sku_part_number}: {check.reason}; retry checks again"
                 )
             done, entry = line.move(LineState.COMPLETED, at=now, actor="workflow")
@@ -598,7 +612,7 @@ class Workflow:
                     event.transfer_id,
                 )
                 return _Next(record, stop=True)
-            return _Next(record, wait_seconds=min(30.0 * (event.attempt + 1), 300.0))
+            return _Next(record, wait_seconds=_lag_wait(event))
         at = self._now()
         transfer, entry = record.transfer.move(TransferState.ACCEPTED, at=at, actor=event.source)
         entry = replace(
@@ -611,9 +625,15 @@ class Workflow:
     def _ask_for_lines(self, record: TransferRecord, event: TransferEvent) -> _Next:
         """Re-check the region on the company profile, check delegated access, plan every line."""
         transfer = record.transfer
-        country = self._profile_country(transfer.customer_tenant_id)
+        try:
+            country = self._profile_country(transfer.customer_tenant_id)
+        except NoRelationshipError:
+            # Partner Center shows a new relationship to some calls before others: wait, don't fail.
+            if event.attempt < _ACCEPTANCE_RETRIES:
+                return _Next(record, wait_seconds=_lag_wait(event))
+            raise
         if country and not same_region(self._partner_country, country):
-            return self._block(
+            return self._halt(
                 record,
                 f"the customer's company profile says {country} (CSP region {region_of(country)}), outside "
                 f"the partner's region {region_of(self._partner_country)}; Microsoft would refuse the order",
@@ -627,7 +647,7 @@ class Workflow:
                 if url
                 else "ask the customer's admin to grant GDAP with Directory Readers and License Administrator"
             )
-            return self._block(
+            return self._halt(
                 record,
                 f"no delegated access to the customer's tenant ({error.code}): {instructions}, then retry",
             )
@@ -636,7 +656,7 @@ class Workflow:
     def _record_plan(self, record: TransferRecord, plan: Plan) -> TransferRecord:
         at = self._now()
         lines = [_line_from(record.transfer, p, at) for p in plan.lines]
-        waiting = [x for x in lines if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)]
+        waiting = [x for x in lines if x.state in _UNDECIDED]
         to_buy = [x for x in lines if x.state is LineState.PLANNED]
         summary = Counter(str(x.decision or x.state) for x in lines)
         message = (
@@ -709,6 +729,16 @@ class Workflow:
         record, done = self._buyer.await_provisioning(record)
         if done:
             return _Next(record)  # a cutover may already be due
+        if event.attempt >= PROVISIONING_POLLS:
+            waiting = ", ".join(
+                x.source_sku_part_number for x in record.lines if x.state is LineState.ORDERED
+            )
+            return self._halt(
+                record,
+                f"bought but not provisioned after {event.attempt} polls: {waiting}; check the orders in "
+                "Partner Center, then retry to poll again (nothing is bought again)",
+                TransferState.FAILED,
+            )
         return _Next(record, wait_seconds=min(self._poll * 2 ** min(event.attempt, 5), 900.0))
 
     def _commit(self, record: TransferRecord, change: Change) -> TransferRecord:
@@ -768,10 +798,10 @@ class Workflow:
         profile = self._pc.get_company_profile(customer)
         return profile.address.country.upper() if profile.address and profile.address.country else None
 
-    def _block(self, record: TransferRecord, reason: str) -> _Next:
-        transfer, entry = record.transfer.move(
-            TransferState.BLOCKED, at=self._now(), actor="workflow", reason=reason
-        )
+    def _halt(
+        self, record: TransferRecord, reason: str, state: TransferState = TransferState.BLOCKED
+    ) -> _Next:
+        transfer, entry = record.transfer.move(state, at=self._now(), actor="workflow", reason=reason)
         return _Next(self._commit(record, Change(transfer, history=(entry,))), stop=True)
 
     def _record_failure(self, transfer_id: str, failure: StepFailedError) -> None:
@@ -828,6 +858,11 @@ def _lapse_of(line: Line, subscriptions: Mapping[str, CompanySubscription], now:
         return now
     dates = [o.next_lifecycle for o in originals if o is not None and o.next_lifecycle is not None]
     return min(dates) if dates else None
+
+
+def _lag_wait(event: TransferEvent) -> float:
+    """How long to wait for Partner Center to show an accepted relationship everywhere."""
+    return min(30.0 * (event.attempt + 1), 300.0)
 
 
 def _line_from(transfer: Transfer, planned: PlanLine, now: datetime) -> Line:
