@@ -53,6 +53,19 @@ def wait_for(host: LocalHostHandle, transfer_id: str, state: str, timeout_s: flo
         time.sleep(0.3)
 
 
+def wait_for_line(
+    host: LocalHostHandle, transfer_id: str, line_id: str, state: str, timeout_s: float = 90
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        record: dict[str, Any] = requests.get(f"{host.url}/api/transfers/{transfer_id}", timeout=10).json()
+        [line] = [x for x in record["lines"] if x["id"] == line_id] or [{"state": None}]
+        if line["state"] == state:
+            return record
+        assert time.monotonic() < deadline, record
+        time.sleep(0.3)
+
+
 def first_answers(sandbox: SandboxHandle, ids: list[str], timeout_s: float = 20) -> set[int]:
     """The app's answer to the first attempt of each delivery, without waiting out the redeliveries."""
     deadline = time.monotonic() + timeout_s
@@ -152,4 +165,36 @@ def test_host_killed_during_checkout_restarts_and_buys_once(
     with start_local_host(local_settings(sandbox, azurite), message_lease_s=4) as restarted:
         wait_for(restarted, transfer["id"], "Provisioned", timeout_s=90)
 
+    assert len(sandbox.purchases()) == 1
+
+
+def test_host_killed_during_cutover_restarts_with_nobody_unlicensed_or_swapped_twice(
+    host: LocalHostHandle, services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("fabrikam")
+    o365_e1 = sandbox.ids.skus["O365_E1"]
+    sandbox.add_users(customer, 200, sku_id=o365_e1)
+    sandbox.add_subscription(customer, o365_e1, 200, days_to_next=3)  # lapses inside the lead window
+    transfer = start(host, customer)
+    sandbox.add_fault("delay", service="graph", method="POST", path=r"/\$batch$", delay_s=0.5, times=-1)
+    sandbox.accept_invitation(customer)
+    sandbox.send_webhook(ACCEPTED, customer_id=customer, url=hook_url(host))
+    deadline = time.monotonic() + 60
+    while len(sandbox.license_changes()) < 30:  # some users swapped, most not yet
+        assert time.monotonic() < deadline, "the cutover never started"
+        time.sleep(0.05)
+
+    host.kill()
+    with start_local_host(local_settings(sandbox, azurite), message_lease_s=4) as restarted:
+        record = wait_for_line(restarted, transfer["id"], o365_e1, "Completed")
+
+    changes = sandbox.license_changes()
+    swapped = [c["userId"] for c in changes if o365_e1 in c["removed"]]
+    assert len(swapped) == len(set(swapped))  # nobody twice
+    assert not list(services.graph.list_users_with_sku(customer, o365_e1))  # nobody left on the old SKU
+    [e1] = [line for line in record["lines"] if line["sourceSkuId"] == o365_e1]
+    assert record["state"] == "CuttingOver"  # the other line's original lapses later: it waits
+    targets = {r["skuId"] for r in e1["replacements"]}
+    for sku in targets:
+        assert set(swapped) <= {u.id for u in services.graph.list_users_with_sku(customer, sku)}
     assert len(sandbox.purchases()) == 1
