@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -164,12 +164,20 @@ class Plan:
     def needs_approval(self) -> bool:
         return any(line.needs_approval for line in self.lines)
 
+    def purchase_due(self, line: PlanLine) -> datetime | None:
+        """When the line's replacement is bought under deferred timing; None: on acceptance, or nothing."""
+        if not self.options.deferred or not line.targets or line.next_lifecycle is None:
+            return None
+        return line.next_lifecycle - timedelta(days=self.options.purchase_lead_days)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "country": self.country,
             "options": self.options.to_json(),
             "needsApproval": self.needs_approval,
-            "lines": [line.to_json() for line in self.lines],
+            "lines": [
+                {**line.to_json(), "purchaseDue": _iso(self.purchase_due(line))} for line in self.lines
+            ],
         }
 
 
@@ -499,3 +507,7 @@ def _change(plan_id: str, plan_name: str, covered_by: str | None = None) -> Plan
     service = service_of(plan_name)
     label = service.label if service.data_bearing else "feature only"
     return PlanChange(plan_id, plan_name, label, service.data_bearing, covered_by)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None

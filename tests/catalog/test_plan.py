@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -303,3 +304,14 @@ def test_an_original_whose_plans_nobody_knows_is_blocked():
     line = only_line(plan_transfer(inventory, sold(offer(O365_E3, "Office 365 E3")), REFERENCE))
     assert (line.decision, line.reason) == (Decision.BLOCKED, BlockReason.PLANS_UNKNOWN)
     assert line.source_name == "CONTOSO_SPECIAL"
+
+
+def test_deferred_timing_says_when_each_purchase_will_happen():
+    catalog = sold(offer(O365_E3, "Office 365 E3"))
+    deferred = TransferOptions.from_json({"purchaseTiming": "beforeLapse", "purchaseLeadDays": 10})
+    plan = plan_transfer(owned((O365_E3, 5)), catalog, REFERENCE, deferred)
+    [line] = plan.to_json()["lines"]
+    assert plan.to_json()["options"]["purchaseTiming"] == "beforeLapse"
+    lapse = datetime.fromisoformat(line["nextLifecycleDateTime"])
+    assert datetime.fromisoformat(line["purchaseDue"]) == lapse - timedelta(days=10)
+    assert plan_transfer(owned((O365_E3, 5)), catalog, REFERENCE).to_json()["lines"][0]["purchaseDue"] is None

@@ -186,3 +186,44 @@ def test_an_original_that_lapses_earlier_than_announced_is_caught_by_the_scan(
     assert e1["state"] == "Completed"
     assert any("lapse on" in h["message"] and h["lineId"] == O365_E1 for h in after["history"])
     assert after["state"] == "CuttingOver"  # the other line's original has not lapsed: it waits
+
+
+def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_without_location_after_retry(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("contoso")  # direct Office 365 E3 (discontinued here), group contoso.e3
+    o365_e3, group = sandbox.ids.skus["O365_E3"], sandbox.ids.groups["contoso.e3"]
+    sandbox.add_subscription(customer, o365_e3, 200, days_to_next=None)
+    direct = sandbox.add_users(customer, 150, sku_id=o365_e3)
+    members = sandbox.add_users(customer, 40, group_id=group)
+    [stranded] = sandbox.add_users(customer, 1, sku_id=o365_e3, usage_location=None)
+    transfer = start(services, customer)
+    services.queue.send(TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook"))
+    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+    [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
+    assert e3["state"] == "Active"
+    targets = {r["skuId"] for r in e3["replacements"]}
+
+    sandbox.advance_clock(days=days_until_lapse(sandbox, {"lines": [e3]}) - 3)
+    workflow = on_sandbox_time(services, sandbox)
+    workflow.scan()
+    pump(azurite, services, workflow=workflow)
+
+    [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
+    assert e3["state"] == "Failed"
+    failures = [(f["userId"], f["reason"]) for f in e3["licenses"]["failures"]]
+    assert failures == [(stranded, "no usage location")]
+    assert holders(services, customer, o365_e3) == {stranded}  # nobody else is left on the old SKU
+    for sku in targets:
+        assert set(direct) | set(members) <= holders(services, customer, sku)
+    assert all(services.graph.get_group(customer, group).holds(sku) for sku in targets)
+    assert not services.graph.get_group(customer, group).holds(o365_e3)
+
+    sandbox.set_usage_location(customer, stranded, "US")
+    assert services.admin.retry(transfer["id"]).status == 202
+    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+
+    [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
+    assert e3["state"] == "Completed"
+    assert holders(services, customer, o365_e3) == set()
+    assert e3["licenses"]["failed"] == 0
