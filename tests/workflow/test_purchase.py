@@ -303,14 +303,14 @@ def test_throttling_puts_the_step_back_after_its_retry_after_without_failing(
 ) -> None:
     customer, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault(
-        "status", service="partner_center", method="POST", path="/carts$", status=429, retry_after="8"
+        "status", service="partner_center", method="POST", path="/carts$", status=429, retry_after="6"
     )  # longer than the client sleeps: the step is put back
     event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
 
     services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)  # does not raise
 
     assert record(services, transfer["id"])["state"] == "Provisioning"
-    pump(azurite, services, idle_s=12)
+    pump(azurite, services, idle_s=8)
     assert record(services, transfer["id"])["state"] == "Provisioned"
     assert len(sandbox.purchases()) == 1
 
