@@ -293,6 +293,7 @@ def line_json(line: Line) -> dict[str, Any]:
                 "quantity": r.quantity,
                 "termDuration": r.term_duration,
                 "billingCycle": r.billing_cycle,
+                "orderId": r.order_id,
             }
             for r in line.replacements
         ],

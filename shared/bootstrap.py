@@ -7,9 +7,11 @@ from a settings mapping instead of patching anything.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .settings import Settings, get_settings
@@ -134,7 +136,7 @@ class Services:
             partner_tenant_id=self.settings.partner_tenant_id,
             partner_country=self.settings.partner_country,
             expiry_lead_days=self.settings.expiry_lead_days,
-            **options,
+            **{"max_dequeue_count": max_dequeue_count(), **options},
         )
 
     @property
@@ -164,6 +166,13 @@ class Services:
                 if part is not None:
                     part.close()
             self._built.clear()
+
+
+@cache
+def max_dequeue_count() -> int:
+    """host.json's ``maxDequeueCount``: on that delivery the workflow records the failure."""
+    host = json.loads((Path(__file__).resolve().parents[1] / "host.json").read_text())
+    return int(host.get("extensions", {}).get("queues", {}).get("maxDequeueCount", 5))
 
 
 @cache

@@ -93,7 +93,7 @@ class Buyer:
         if purchase.checkout_attempts:
             found = self._orders_of_purchase(record, ordering)
             if found.orders:
-                return self._record_orders(record, ordering, found)
+                return self.record_orders(record, ordering, found)
         attempt = replace(purchase, checkout_attempts=purchase.checkout_attempts + 1)
         record = self._commit(record, Change(replace(transfer, purchase=attempt)))
         try:
@@ -115,7 +115,7 @@ class Buyer:
             if error.retryable or error.status is None or error.status >= 500:
                 raise
             return self._fail_lines(record, ordering, f"checkout refused: {brief(error)}")
-        return self._record_orders(record, ordering, result)
+        return self.record_orders(record, ordering, result)
 
     def _orders_of_purchase(self, record: TransferRecord, ordering: Sequence[Line]) -> CartCheckoutResult:
         """The customer's orders placed since the purchase began that hold only this cart's items."""
@@ -123,7 +123,7 @@ class Buyer:
         assert purchase is not None
         since = datetime.fromisoformat(purchase.started_at) - timedelta(minutes=5)
         known = {order_id for line in record.lines for order_id in line.order_ids}
-        wanted = {r.catalog_item_id.lower() for line in ordering for r in line.replacements}
+        wanted = {r.catalog_item_id.lower() for line in ordering for r in line.replacements if not r.order_id}
         orders = tuple(
             order
             for order in self._pc.list_orders(record.transfer.customer_tenant_id)
@@ -134,9 +134,10 @@ class Buyer:
         )
         return CartCheckoutResult(orders=orders)
 
-    def _record_orders(
+    def record_orders(
         self, record: TransferRecord, ordering: Sequence[Line], result: CartCheckoutResult
     ) -> TransferRecord:
+        """What a checkout bought, per replacement: a line is ordered once all of its are bought."""
         at = self._now()
         bought: dict[str, list[str]] = {}
         for order in result.orders:
@@ -145,16 +146,26 @@ class Buyer:
         errors = "; ".join(f"{e.code} {e.description}" for e in result.order_errors) or "not in any order"
         lines, history = [], []
         for line in ordering:
-            orders = [bought[c.lower()].pop(0) for c in line.catalog_item_ids if bought.get(c.lower())]
-            if len(orders) == len(line.replacements):
+            # Each replacement keeps the order that bought it, so a retry buys only what is missing.
+            replacements = tuple(
+                r
+                if r.order_id or not bought.get(r.catalog_item_id.lower())
+                else replace(r, order_id=bought[r.catalog_item_id.lower()].pop(0))
+                for r in line.replacements
+            )
+            line = replace(
+                line,
+                replacements=replacements,
+                order_ids=tuple(dict.fromkeys(r.order_id for r in replacements if r.order_id)),
+            )
+            if all(r.order_id for r in replacements):
                 moved, entry = line.move(LineState.ORDERED, at=at, actor="workflow")
-                moved = replace(moved, order_ids=tuple(dict.fromkeys(orders)))
                 message = f"line {line.source_sku_part_number} ordered (order {', '.join(moved.order_ids)})"
                 entry = replace(entry, message=message)
             else:
-                moved, entry = line.move(
-                    LineState.FAILED, at=at, actor="workflow", reason=f"order failed: {errors}"
-                )
+                missing = ", ".join(r.catalog_item_id for r in replacements if not r.order_id)
+                reason = f"order failed for {missing}: {errors}; retry buys only these"
+                moved, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
             lines.append(moved)
             history.append(entry)
         transfer = replace(record.transfer, purchase=None, updated_at=at)
@@ -208,7 +219,13 @@ class Buyer:
         customer = record.transfer.customer_tenant_id
         ordered = [x for x in record.lines if x.state is LineState.ORDERED]
         order_ids = dict.fromkeys(order_id for line in ordered for order_id in line.order_ids)
-        pool = [item for o in order_ids for item in self._pc.get_order(customer, o).line_items]
+        held = {s for line in record.lines for s in line.subscription_ids}  # already another line's
+        pool = [
+            item
+            for o in order_ids
+            for item in self._pc.get_order(customer, o).line_items
+            if item.subscription_id is None or item.subscription_id not in held
+        ]
         ready = []
         for line in ordered:
             items = []
@@ -248,5 +265,5 @@ def cart_items(lines: Iterable[Line]) -> list[CartLineItem]:
             billing_cycle=r.billing_cycle,
             id=index,
         )
-        for index, r in enumerate(r for line in lines for r in line.replacements)
+        for index, r in enumerate(r for line in lines for r in line.replacements if not r.order_id)
     ]

@@ -59,9 +59,14 @@ _TRANSFER_MOVES: dict[TransferState, frozenset[TransferState]] = {
     TransferState.AWAITING_ACCEPTANCE: frozenset({TransferState.ACCEPTED}),
     # Accepted → Provisioned directly when every purchase is deferred until before the lapse; a
     # deferred purchase (or a cutover that finds a line still to buy) goes back to Provisioning.
-    TransferState.ACCEPTED: frozenset({TransferState.PROVISIONING, TransferState.PROVISIONED}),
+    # Straight to Completed when every line was declined or skipped: there is nothing to move.
+    TransferState.ACCEPTED: frozenset(
+        {TransferState.PROVISIONING, TransferState.PROVISIONED, TransferState.COMPLETED}
+    ),
     TransferState.PROVISIONING: frozenset({TransferState.PROVISIONED}),
-    TransferState.PROVISIONED: frozenset({TransferState.PROVISIONING, TransferState.CUTTING_OVER}),
+    TransferState.PROVISIONED: frozenset(
+        {TransferState.PROVISIONING, TransferState.CUTTING_OVER, TransferState.COMPLETED}
+    ),
     TransferState.CUTTING_OVER: frozenset(
         {TransferState.COMPLETED, TransferState.PROVISIONED, TransferState.PROVISIONING}
     ),
@@ -254,6 +259,7 @@ class Replacement:
     quantity: int
     term_duration: str
     billing_cycle: str
+    order_id: str | None = None  # set once bought: a retry buys only what has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +301,7 @@ class Transfer:
     gdap: GdapRequest | None = None
     purchase: Purchase | None = None
     api_calls: int = 0  # calls made to Partner Center and Graph for this transfer, for its summary
+    planned: bool = False  # every line of the plan is stored (a plan may take several transactions)
     reason: str | None = None
     resume_state: TransferState | None = None
 

@@ -648,6 +648,7 @@ def _transfer_entity(t: Transfer, *, version: int) -> dict[str, Any]:
             "Gdap": json.dumps(asdict(t.gdap)) if t.gdap else None,
             "Purchase": json.dumps(asdict(t.purchase)) if t.purchase else None,
             "ApiCalls": t.api_calls,
+            "Planned": t.planned,
             "CreatedAt": t.created_at,
             "UpdatedAt": t.updated_at,
         }
@@ -675,6 +676,7 @@ def _transfer_from(row: Mapping[str, Any]) -> Transfer:
         gdap=_gdap_from(row.get("Gdap")),
         purchase=Purchase(**json.loads(row["Purchase"])) if row.get("Purchase") else None,
         api_calls=_int(row.get("ApiCalls", 0)),
+        planned=bool(row.get("Planned", False)),
         reason=row.get("Reason"),
         resume_state=TransferState(resume) if resume else None,
     )

@@ -78,7 +78,9 @@ _WORKING = frozenset(
         TransferState.CUTTING_OVER,
     }
 )
-_MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
+_MAX_STEPS = 12
+#: Throttled or out of time this many times in a row: the step is failed for an admin to look at.
+MAX_WAITS = 100  # steps run back to back in one message before handing over to a fresh one
 _ACCEPTANCE_RETRIES = 20  # relationship not visible yet after the webhook: Partner Center lags
 _LINES_PER_COMMIT = 90  # Azure's 100 operations per transaction, less header and history
 #: Polls for provisioning (after the first few, one every 15 minutes: about two days) before the
@@ -260,6 +262,10 @@ class Workflow:
                 )
             at = self._now()
             transfer, entry = record.transfer.resume(at=at, actor="api")
+            purchase = transfer.purchase
+            if purchase is not None and not purchase.checkout_attempts:
+                # Nothing was checked out: new request ids, so a refused cart is not replayed.
+                transfer = replace(transfer, purchase=None)
             lines, history = [], [entry]
             for line in record.lines:
                 if line.state is LineState.FAILED:
@@ -435,7 +441,10 @@ class Workflow:
         except StepFailedError as failure:
             error = failure.error
             if isinstance(error, RetryLaterError):
-                self._queue.send(event.again(), delay_seconds=error.retry_after or 60)
+                if event.attempt < MAX_WAITS:
+                    self._queue.send(event.again(), delay_seconds=error.retry_after or 60)
+                else:
+                    self._record_failure(event.transfer_id, failure)
                 return
             transient = not isinstance(error, ServiceError) or error.retryable
             last = dequeue_count >= self._max_dequeue_count
@@ -479,8 +488,8 @@ class Workflow:
             return self._confirm_acceptance if event.type is EventType.INVITATION_ACCEPTED else None
         if transfer.state not in _WORKING:
             return None
-        if transfer.state is TransferState.ACCEPTED and not lines:
-            return self._ask_for_lines
+        if transfer.state is TransferState.ACCEPTED and not transfer.planned:
+            return self._ask_for_lines  # again after a crash between a long plan's transactions
         if any(x.state is LineState.ORDERING for x in lines):
             purchase = transfer.purchase
             if purchase is None:
@@ -490,12 +499,12 @@ class Workflow:
             return self._await_provisioning
         if any(self._purchase_due(x, now) for x in lines):
             return self._intend_purchase
+        if all(x.state in (LineState.COMPLETED, LineState.SKIPPED) for x in lines):
+            return self._complete
         if transfer.state is TransferState.ACCEPTED:
             return self._defer_purchases
         if any(self._cutover_due(x, now) for x in lines):
             return self._cut_over
-        if lines and all(x.state in (LineState.COMPLETED, LineState.SKIPPED) for x in lines):
-            return self._complete
         return None
 
     def _purchase_due(self, line: Line, now: datetime) -> bool:
@@ -701,7 +710,8 @@ class Workflow:
                 reason="nothing to buy: " + (message if lines else "no subscriptions from other channels"),
             )
             history.append(entry)
-        return self._commit(record, Change(replace(transfer, updated_at=at), last, tuple(history)))
+        planned = replace(transfer, updated_at=at, planned=True)
+        return self._commit(record, Change(planned, last, tuple(history)))
 
     def _intend_purchase(self, record: TransferRecord, event: TransferEvent) -> _Next:
         now = self._now()

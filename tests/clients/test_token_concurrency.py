@@ -37,7 +37,7 @@ def test_a_slow_token_for_one_tenant_does_not_stall_another_tenant(sandbox, retr
     elapsed = time.monotonic() - started
 
     assert slow.is_alive()
-    assert elapsed < 1.0
+    assert elapsed < 1.7  # contoso's token takes 2 s
     slow.join()
 
 
@@ -79,7 +79,7 @@ def test_tenants_redeem_in_parallel(sandbox, retry):
         list(pool.map(lambda tenant: credential.get_token(GRAPH_SCOPE, tenant_id=tenant), tenants))
 
     # Serially: 3 tenants x (discovery + token) x 0.4 s = 2.4 s.
-    assert time.monotonic() - started < 1.6
+    assert time.monotonic() - started < 2.2
 
 
 def test_a_failure_is_shared_with_the_callers_that_waited_for_it(sandbox, retry):

@@ -7,6 +7,7 @@ what was bought and how often.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,10 @@ import pytest
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
+from shared.buying import Buyer, cart_items
+from shared.domain import LineState
 from shared.events import EventType, MalformedEventError, TransferEvent
+from shared.resources.partner_center import CartCheckoutResult
 from shared.workflow import StepFailedError
 from tests.fixtures.app import pump
 
@@ -339,3 +343,59 @@ def test_the_user_preflight_after_acceptance_is_recorded_before_anything_is_boug
         "pre-flight: 1 user(s) would fail at cutover (1 assignment error)"
     ]
     assert "seats short of the holders: ENTERPRISEPACK" in history[0]["message"]
+
+
+def test_a_line_bought_in_part_keeps_its_order_and_a_retry_buys_only_the_rest(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer, transfer = started_and_accepted(services, sandbox)
+    sandbox.add_fault("status", service="partner_center", method="POST", path="/carts$", status=400)
+    services.workflow.handle_message(
+        json.dumps(
+            TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook").to_json()
+        )
+    )  # a definite refusal of the cart: the transfer fails with its lines being ordered
+    stored = services.store.get(transfer["id"])
+    e3 = next(x for x in stored.lines if len(x.replacements) == 2)
+    first, second = e3.replacements
+    # Partner Center placed one order group and refused the other (orderErrors).
+    result = CartCheckoutResult.from_json(
+        {
+            "orders": [
+                {
+                    "id": "order-1",
+                    "status": "completed",
+                    "creationDate": "2026-11-29T00:00:00Z",
+                    "lineItems": [
+                        {"lineItemNumber": 0, "offerId": first.catalog_item_id, "quantity": first.quantity}
+                    ],
+                }
+            ],
+            "orderErrors": [{"orderGroupId": "1", "code": 800002, "description": "refused"}],
+        }
+    )
+    buyer = Buyer(services.store.commit, services.partner_center, lambda: datetime.now(UTC))
+    after = buyer.record_orders(stored, [e3], result).line(e3.id)
+
+    assert after.state is LineState.FAILED
+    assert [r.order_id for r in after.replacements] == ["order-1", None]
+    assert [i.catalog_item_id for i in cart_items([after])] == [second.catalog_item_id]
+
+
+def test_declining_every_line_completes_the_transfer_with_nothing_bought(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    for carries_teams in TEAMS_OFFERS:
+        sandbox.set_offer(carries_teams, purchasable=False)
+    _, transfer = started_and_accepted(services, sandbox)
+    accepted(services, transfer)
+    pump(azurite, services)
+    waiting = [line["id"] for line in record(services, transfer["id"])["lines"]]
+
+    services.admin.approve(transfer["id"], json.dumps({"decline": waiting}).encode())
+    pump(azurite, services)
+
+    done = record(services, transfer["id"])
+    assert done["state"] == "Completed"
+    assert done["history"][-1]["message"].startswith("completed: 0 subscription(s) bought for 0 line(s)")
+    assert sandbox.purchases() == []
