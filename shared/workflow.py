@@ -305,6 +305,8 @@ class Workflow:
             return "ignored"
         if self._store.has_event(transfer_id, event.delivery_key):
             return "duplicate"
+        if self._store.get(transfer_id).transfer.state is not TransferState.AWAITING_ACCEPTANCE:
+            return "duplicate"  # the acceptance is already known: another delivery or the timer saw it
         self._queue.send(
             TransferEvent(
                 EventType.INVITATION_ACCEPTED,

@@ -19,6 +19,7 @@ from shared.buying import Buyer, cart_items
 from shared.domain import LineState
 from shared.events import EventType, MalformedEventError, TransferEvent
 from shared.resources.partner_center import CartCheckoutResult
+from shared.webhooks import PartnerCenterEvent
 from shared.workflow import StepFailedError
 from tests.fixtures.app import pump
 
@@ -399,3 +400,24 @@ def test_declining_every_line_completes_the_transfer_with_nothing_bought(
     assert done["state"] == "Completed"
     assert done["history"][-1]["message"].startswith("completed: 0 subscription(s) bought for 0 line(s)")
     assert sandbox.purchases() == []
+
+
+def test_an_acceptance_announced_after_the_transfer_moved_on_is_a_duplicate(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer, transfer = started_and_accepted(services, sandbox)
+    accepted(services, transfer)
+    pump(azurite, services)
+    event = PartnerCenterEvent.parse(
+        json.dumps(
+            {
+                "EventName": "reseller-relationship-accepted-by-customer",
+                "ResourceUri": f"https://api.partnercenter.microsoft.com/v1/customers/{customer}",
+                "ResourceName": "customer",
+                "AuditUri": None,
+                "ResourceChangeUtcDate": "2026-11-29T06:00:00.000Z",
+            }
+        ).encode()
+    )
+
+    assert services.workflow.take_webhook(event) == "duplicate"
