@@ -72,7 +72,7 @@ def on_transfer_event(msg: func.QueueMessage) -> None:
 
 @app.timer_trigger(arg_name="timer", schedule="%TRANSFER_SCAN_SCHEDULE%")
 def scan_transfers(timer: func.TimerRequest) -> None:
-    _services().workflow.scan()
+    _services().timer.scan()
 
 
 def _services() -> Services:

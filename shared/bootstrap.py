@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .partner_center import PartnerCenterClient
     from .planning import Planner
     from .store import TransferStore
+    from .timer import Timer
     from .webhooks import WebhookVerifier
     from .workflow import Workflow
 
@@ -137,6 +138,28 @@ class Services:
             partner_country=self.settings.partner_country,
             expiry_lead_days=self.settings.expiry_lead_days,
             **{"max_dequeue_count": max_dequeue_count(), **options},
+        )
+
+    @property
+    def timer(self) -> Timer:
+        return self._once("timer", self.new_timer)
+
+    def new_timer(self, **options: Any) -> Timer:
+        """The timer over these services; ``options`` (a clock, thresholds) are for tests."""
+        from datetime import UTC, datetime, timedelta
+
+        from .timer import Timer
+
+        return Timer(
+            store=self.store,
+            partner_center=self.partner_center,
+            graph=self.graph,
+            queue=self.queue,
+            **{
+                "clock": lambda: datetime.now(UTC),
+                "cutover_lead": timedelta(days=self.settings.expiry_lead_days),
+                **options,
+            },
         )
 
     @property

@@ -387,6 +387,17 @@ class Line:
     def id(self) -> str:
         return self.source_sku_id
 
+    def purchase_is_due(self, now: datetime) -> bool:
+        """Planned, and bought now (on acceptance) or once its deferred date has come."""
+        return self.state is LineState.PLANNED and (self.purchase_due is None or self.purchase_due <= now)
+
+    def cutover_is_due(self, now: datetime, lead: timedelta) -> bool:
+        """Moving already, or active with its original inside the lead window (or already lapsed)."""
+        if self.state is LineState.MOVING_LICENSES:
+            return True
+        lapses = self.original_expires
+        return self.state is LineState.ACTIVE and lapses is not None and lapses - lead <= now
+
     @property
     def catalog_item_ids(self) -> tuple[str, ...]:
         return tuple(r.catalog_item_id for r in self.replacements)

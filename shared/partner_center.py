@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 from .auth import PARTNER_CENTER_SCOPE, Flow, PartnerCredential
-from .errors import PagingLoopError, PartnerCenterError, partner_center_error
+from .errors import NoRelationshipError, PagingLoopError, PartnerCenterError, partner_center_error
 from .resources import MalformedResourceError, field, json_object
 from .resources.partner_center import (
     Availability,
@@ -77,6 +77,21 @@ class PartnerCenterClient(ServiceClient):
 
     def get_customer(self, customer_id: str) -> Customer:
         return Customer.from_json(self._read(_CUSTOMER, {"customer_id": customer_id}))
+
+    def has_relationship(self, customer_id: str) -> bool:
+        """Whether the customer has accepted a reseller relationship with this partner (one read).
+
+        Until it has, and for a while after (Partner Center lags), the customer cannot be read:
+        20002, 403 or 404 mean "not yet", not a failure.
+        """
+        try:
+            return self.get_customer(customer_id).relationship_to_partner.lower() != "none"
+        except NoRelationshipError:
+            return False
+        except PartnerCenterError as error:
+            if error.status in (403, 404):
+                return False
+            raise
 
     def list_customers(self, page_size: int | None = None) -> Iterator[Customer]:
         query = {"size": str(page_size or self._page_size)}

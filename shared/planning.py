@@ -1,4 +1,5 @@
-"""The dry-run plan of a transfer from live data: inventory from Graph, catalog from Partner Center.
+"""The plan of a transfer from live data (inventory from Graph, catalog from Partner Center), and
+the lines it becomes in the record.
 
 Nothing here buys anything, so an admin can ask for the plan as often as they like; the catalog
 is shared per country and the SKU reference per process, so asking is cheap.
@@ -10,8 +11,12 @@ Graph reads per plan: ``directory/subscriptions`` and ``subscribedSkus`` (paged)
 
 from __future__ import annotations
 
-from .catalog import CatalogCache, Inventory, Plan, SkuReferenceLoader, plan_transfer
-from .domain import Transfer
+from collections import Counter
+from dataclasses import replace
+from datetime import datetime
+
+from .catalog import CatalogCache, Decision, Inventory, Plan, PlanLine, SkuReferenceLoader, plan_transfer
+from .domain import Line, LineState, Replacement, Transfer
 from .graph import GraphClient
 
 
@@ -41,3 +46,65 @@ class Planner:
             line.sku_id: self._graph.list_users_with_sku(tenant, line.sku_id) for line in inventory.lines
         }
         return plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+
+
+def line_from(transfer: Transfer, planned: PlanLine, now: datetime) -> Line:
+    replacements = tuple(
+        Replacement(
+            catalog_item_id=t.catalog_item_id,
+            sku_id=t.provisioning_id,
+            quantity=t.quantity,
+            term_duration=t.term_duration,
+            billing_cycle=t.billing_cycle,
+        )
+        for t in planned.targets
+    )
+    deferred = transfer.options.deferred and planned.decision in (Decision.IDENTICAL, Decision.EQUIVALENT)
+    line = Line(
+        transfer_id=transfer.id,
+        source_sku_id=planned.source_sku_id,
+        source_sku_part_number=planned.source_sku_part_number,
+        quantity=planned.quantity,
+        original_expires=planned.next_lifecycle,
+        purchase_due=transfer.options.purchase_due(planned.next_lifecycle, now) if deferred else None,
+        decision=planned.decision.value,
+        replacements=replacements,
+        original_subscription_ids=planned.subscription_ids,
+        explanation=planned.explanation[:4000],
+        # Only an equivalent offer moves licences at cutover; the pre-flight counted who holds the SKU.
+        users_to_move=planned.users.holders
+        if planned.users and planned.decision is Decision.EQUIVALENT
+        else 0,
+    )
+    if planned.decision in (Decision.SKIPPED,):
+        return replace(line, state=LineState.SKIPPED, reason=planned.reason or planned.explanation[:500])
+    if planned.decision is Decision.BLOCKED:
+        return replace(
+            line,
+            state=LineState.BLOCKED,
+            resume_state=LineState.PLANNED,
+            reason=planned.reason or planned.explanation[:500],
+        )
+    if planned.needs_approval:
+        lost = ", ".join(p.service_plan_name for p in planned.lost_plans if p.data_bearing)
+        return replace(line, state=LineState.NEEDS_APPROVAL, reason=f"the equivalent offer loses {lost}")
+    return line
+
+
+def preflight_warning(plan: Plan) -> str | None:
+    """What the user pre-flight found that the cutover will trip over, for the record; ids only."""
+    failing = Counter(issue.reason.value for p in plan.lines if p.users for issue in p.users.will_fail)
+    short = [
+        f"{p.source_sku_part_number} {p.users.seat_shortfall}"
+        for p in plan.lines
+        if p.users and p.users.seat_shortfall
+    ]
+    parts = []
+    if failing:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(failing.items()))
+        parts.append(f"{sum(failing.values())} user(s) would fail at cutover ({reasons})")
+    if short:
+        parts.append(f"seats short of the holders: {', '.join(short)}")
+    if not parts:
+        return None
+    return "pre-flight: " + "; ".join(parts) + ". The plan (GET .../plan) names the users and groups."

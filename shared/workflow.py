@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .buying import Buyer
-from .catalog import Decision, Plan, PlanLine
+from .catalog import Decision, Plan
 from .cutover import STORED_FAILURES, LineCutover, run_cutover, verify_identical
 from .domain import (
     Change,
@@ -27,7 +27,6 @@ from .domain import (
     IllegalTransitionError,
     Line,
     LineState,
-    Replacement,
     SourceChannel,
     Transfer,
     TransferOptions,
@@ -39,22 +38,21 @@ from .domain import (
 from .errors import (
     GdapRoleMissingError,
     NoRelationshipError,
-    PartnerCenterError,
     RetryLaterError,
     ServiceError,
     UnauthorizedError,
     brief,
 )
 from .events import EventQueue, EventType, MalformedEventError, TransferEvent
+from .planning import line_from, preflight_warning
 from .regions import region_of, same_region
-from .store import ConcurrencyError, TransferNotFoundError, TransferRecord, TransferStore
+from .store import TransferNotFoundError, TransferRecord, TransferStore
 from .transport import QUEUE_STEP_DEADLINE, counting_calls, deadline, take_call_count
 
 if TYPE_CHECKING:
     from .graph import GraphClient
     from .partner_center import PartnerCenterClient
     from .planning import Planner
-    from .resources.graph import CompanySubscription
     from .webhooks import PartnerCenterEvent
 
 LOG = logging.getLogger("shared.workflow")
@@ -78,9 +76,9 @@ _WORKING = frozenset(
         TransferState.CUTTING_OVER,
     }
 )
-_MAX_STEPS = 12
+_MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
 #: Throttled or out of time this many times in a row: the step is failed for an admin to look at.
-MAX_WAITS = 100  # steps run back to back in one message before handing over to a fresh one
+MAX_WAITS = 100
 _ACCEPTANCE_RETRIES = 20  # relationship not visible yet after the webhook: Partner Center lags
 _LINES_PER_COMMIT = 90  # Azure's 100 operations per transaction, less header and history
 #: Polls for provisioning (after the first few, one every 15 minutes: about two days) before the
@@ -134,14 +132,6 @@ class StepFailedError(Exception):
         self.error = error
 
 
-@dataclass(frozen=True, slots=True)
-class ScanReport:
-    active: int = 0
-    accepted: int = 0
-    nudged: int = 0
-    expiring: int = 0
-
-
 class Workflow:
     def __init__(
         self,
@@ -155,9 +145,7 @@ class Workflow:
         partner_country: str,
         expiry_lead_days: int = 7,
         max_dequeue_count: int = 5,
-        stuck_after: timedelta = timedelta(minutes=30),
         provisioning_poll_seconds: float = 30.0,
-        point_reads_up_to: int = 50,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
@@ -169,9 +157,7 @@ class Workflow:
         self._partner_country = partner_country
         self._cutover_lead = timedelta(days=expiry_lead_days)
         self._max_dequeue_count = max_dequeue_count
-        self._stuck_after = stuck_after
         self._poll = provisioning_poll_seconds
-        self._point_reads_up_to = point_reads_up_to
         self._now = clock
         self._buyer = Buyer(self._commit, partner_center, clock)
 
@@ -319,109 +305,6 @@ class Workflow:
         self._store.remember_event(transfer_id, event.delivery_key, kind=event.event_name)
         return "accepted"
 
-    # -- the timer --------------------------------------------------------------------------------
-
-    def scan(self) -> ScanReport:
-        """The backstop for missed webhooks and lost messages, over in-flight transfers only."""
-        with deadline(QUEUE_STEP_DEADLINE):
-            return self._scan()
-
-    def _scan(self) -> ScanReport:
-        awaiting: list[Transfer] = []
-        active = nudged = expiring = 0
-        token: str | None = None
-        while True:
-            page = self._store.list_active(page_size=100, continuation_token=token)
-            for transfer in page.transfers:
-                active += 1
-                if transfer.state is TransferState.AWAITING_ACCEPTANCE:
-                    awaiting.append(transfer)
-                elif transfer.state in (TransferState.PROVISIONED, TransferState.CUTTING_OVER):
-                    expiring += self._track_originals(transfer)
-                elif self._is_stuck(transfer):
-                    self._wake(transfer, "timer")
-                    nudged += 1
-            token = page.continuation_token
-            if not token:
-                break
-        accepted = 0
-        for transfer in self._accepted_among(awaiting):
-            self._queue.send(
-                TransferEvent(
-                    EventType.INVITATION_ACCEPTED,
-                    transfer.id,
-                    transfer.customer_tenant_id,
-                    source="timer",
-                )
-            )
-            accepted += 1
-        report = ScanReport(active=active, accepted=accepted, nudged=nudged, expiring=expiring)
-        LOG.info(
-            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring",
-            active,
-            accepted,
-            nudged,
-            expiring,
-        )
-        return report
-
-    def _track_originals(self, transfer: Transfer) -> int:
-        """Read when each original lapses (one paged Graph read), record changes, and emit
-        ``subscription-expiring`` when a purchase or a cutover is due. Never cancels anything."""
-        try:
-            record = self._store.get(transfer.id)
-            subscriptions = {
-                s.id: s for s in self._graph.list_directory_subscriptions(transfer.customer_tenant_id)
-            }
-        except (ServiceError, TransferNotFoundError) as error:
-            LOG.warning("scan: originals of transfer %s not read: %s", transfer.id, brief(error))
-            return 0
-        now = self._now()
-        lines, history = [], []
-        for line in record.lines:
-            if line.state in (LineState.COMPLETED, LineState.SKIPPED) or not line.original_subscription_ids:
-                continue
-            lapses = _lapse_of(line, subscriptions, now)
-            known = line.original_expires
-            if lapses is None or lapses == known or (known is not None and known <= now and lapses <= now):
-                continue  # unchanged, or already known to have lapsed
-            due = transfer.options.purchase_due(lapses, now) if line.purchase_due else None
-            lines.append(replace(line, original_expires=lapses, purchase_due=due))
-            was = f"{line.original_expires:%Y-%m-%d}" if line.original_expires else "unknown"
-            history.append(
-                HistoryEntry(
-                    at=now,
-                    action="originals",
-                    line_id=line.id,
-                    message=f"the originals of {line.source_sku_part_number} lapse on {lapses:%Y-%m-%d} "
-                    f"(was {was}); nothing is cancelled",
-                )
-            )
-        if lines:
-            try:
-                record = self._commit(record, Change(record.transfer, tuple(lines), tuple(history)))
-            except ConcurrencyError:
-                return 0  # a step is running; the next scan looks again
-        if not any(self._purchase_due(x, now) or self._cutover_due(x, now) for x in record.lines):
-            return 0
-        self._queue.send(
-            TransferEvent(EventType.SUBSCRIPTION_EXPIRING, transfer.id, transfer.customer_tenant_id, "timer")
-        )
-        return 1
-
-    def _accepted_among(self, awaiting: Sequence[Transfer]) -> list[Transfer]:
-        """Customers that accepted: one read each when few wait, else one paged customer listing."""
-        if not awaiting:
-            return []
-        if len(awaiting) <= self._point_reads_up_to:
-            return [t for t in awaiting if self._has_relationship(t.customer_tenant_id)]
-        customers = {c.id.lower() for c in self._pc.list_customers()}
-        return [t for t in awaiting if t.customer_tenant_id in customers]
-
-    def _is_stuck(self, transfer: Transfer) -> bool:
-        live = transfer.state in (TransferState.ACCEPTED, TransferState.PROVISIONING)
-        return live and self._now() - transfer.updated_at > self._stuck_after
-
     # -- queue messages ---------------------------------------------------------------------------
 
     def handle_message(self, body: bytes | str, dequeue_count: int = 1) -> None:
@@ -499,25 +382,15 @@ class Workflow:
             return self._create_cart if purchase.cart_id is None else self._check_out
         if any(x.state is LineState.ORDERED for x in lines):
             return self._await_provisioning
-        if any(self._purchase_due(x, now) for x in lines):
+        if any(x.purchase_is_due(now) for x in lines):
             return self._intend_purchase
         if all(x.state in (LineState.COMPLETED, LineState.SKIPPED) for x in lines):
             return self._complete
         if transfer.state is TransferState.ACCEPTED:
             return self._defer_purchases
-        if any(self._cutover_due(x, now) for x in lines):
+        if any(x.cutover_is_due(now, self._cutover_lead) for x in lines):
             return self._cut_over
         return None
-
-    def _purchase_due(self, line: Line, now: datetime) -> bool:
-        return line.state is LineState.PLANNED and (line.purchase_due is None or line.purchase_due <= now)
-
-    def _cutover_due(self, line: Line, now: datetime) -> bool:
-        """Moving already, or active with its original inside the lead window (or already lapsed)."""
-        if line.state is LineState.MOVING_LICENSES:
-            return True
-        lapses = line.original_expires
-        return line.state is LineState.ACTIVE and lapses is not None and lapses - self._cutover_lead <= now
 
     # -- the steps --------------------------------------------------------------------------------
 
@@ -525,7 +398,7 @@ class Workflow:
         """One line's cutover: identical lines are checked; equivalent lines move their holders,
         a bounded number at a time, after the line is marked as moving (the intent) first."""
         now = self._now()
-        line = next(x for x in record.lines if self._cutover_due(x, now))
+        line = next(x for x in record.lines if x.cutover_is_due(now, self._cutover_lead))
         transfer, history = record.transfer, []
         if transfer.state is not TransferState.CUTTING_OVER:
             transfer, entry = transfer.move(TransferState.CUTTING_OVER, at=now, actor="workflow")
@@ -616,7 +489,7 @@ class Workflow:
     def _confirm_acceptance(self, record: TransferRecord, event: TransferEvent) -> _Next:
         """Partner Center lags after acceptance: until it shows the relationship, come back later."""
         customer = record.transfer.customer_tenant_id
-        if not self._has_relationship(customer):
+        if not self._pc.has_relationship(customer):
             if event.attempt >= _ACCEPTANCE_RETRIES:
                 LOG.info(
                     "transfer %s: relationship still not visible; the timer will look again",
@@ -666,7 +539,7 @@ class Workflow:
 
     def _record_plan(self, record: TransferRecord, plan: Plan) -> TransferRecord:
         at = self._now()
-        lines = [_line_from(record.transfer, p, at) for p in plan.lines]
+        lines = [line_from(record.transfer, p, at) for p in plan.lines]
         waiting = [x for x in lines if x.state in _UNDECIDED]
         to_buy = [x for x in lines if x.state is LineState.PLANNED]
         summary = Counter(str(x.decision or x.state) for x in lines)
@@ -680,7 +553,7 @@ class Workflow:
             record = self._commit(record, Change(replace(record.transfer, updated_at=at), chunk))
         last = chunks[-1] if chunks else ()
         history = [HistoryEntry(at=at, action="plan", message=message)]
-        warning = _preflight_warning(plan)
+        warning = preflight_warning(plan)
         if warning:
             history.append(HistoryEntry(at=at, action="preflight", message=warning))
         lapsing = [x for x in to_buy + waiting if x.original_expires]
@@ -717,7 +590,7 @@ class Workflow:
 
     def _intend_purchase(self, record: TransferRecord, event: TransferEvent) -> _Next:
         now = self._now()
-        return _Next(self._buyer.intend(record, due=lambda line: self._purchase_due(line, now)))
+        return _Next(self._buyer.intend(record, due=lambda line: line.purchase_is_due(now)))
 
     def _defer_purchases(self, record: TransferRecord, event: TransferEvent) -> _Next:
         """Deferred timing: nothing is due yet, so the transfer waits for the expiry scan."""
@@ -796,16 +669,6 @@ class Workflow:
         )
         return self._commit(record, Change(replace(transfer, gdap=gdap, updated_at=at), history=(entry,)))
 
-    def _has_relationship(self, customer: str) -> bool:
-        try:
-            return self._pc.get_customer(customer).relationship_to_partner.lower() != "none"
-        except NoRelationshipError:
-            return False
-        except PartnerCenterError as error:
-            if error.status in (403, 404):
-                return False
-            raise
-
     def _profile_country(self, customer: str) -> str | None:
         profile = self._pc.get_company_profile(customer)
         return profile.address.country.upper() if profile.address and profile.address.country else None
@@ -843,78 +706,6 @@ class Workflow:
             )
 
 
-def _preflight_warning(plan: Plan) -> str | None:
-    """What the user pre-flight found that the cutover will trip over, for the record; ids only."""
-    failing = Counter(issue.reason.value for p in plan.lines if p.users for issue in p.users.will_fail)
-    short = [
-        f"{p.source_sku_part_number} {p.users.seat_shortfall}"
-        for p in plan.lines
-        if p.users and p.users.seat_shortfall
-    ]
-    parts = []
-    if failing:
-        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(failing.items()))
-        parts.append(f"{sum(failing.values())} user(s) would fail at cutover ({reasons})")
-    if short:
-        parts.append(f"seats short of the holders: {', '.join(short)}")
-    if not parts:
-        return None
-    return "pre-flight: " + "; ".join(parts) + ". The plan (GET .../plan) names the users and groups."
-
-
-def _lapse_of(line: Line, subscriptions: Mapping[str, CompanySubscription], now: datetime) -> datetime | None:
-    """When the line's originals stop serving: the earliest renewal date of those still enabled,
-    or now when one was deprovisioned early or is already past its end (Warning, Suspended...)."""
-    originals = [subscriptions.get(s) for s in line.original_subscription_ids]
-    if any(o is None or o.status.lower() != "enabled" for o in originals):
-        return now
-    dates = [o.next_lifecycle for o in originals if o is not None and o.next_lifecycle is not None]
-    return min(dates) if dates else None
-
-
 def _lag_wait(event: TransferEvent) -> float:
     """How long to wait for Partner Center to show an accepted relationship everywhere."""
     return min(30.0 * (event.attempt + 1), 300.0)
-
-
-def _line_from(transfer: Transfer, planned: PlanLine, now: datetime) -> Line:
-    replacements = tuple(
-        Replacement(
-            catalog_item_id=t.catalog_item_id,
-            sku_id=t.provisioning_id,
-            quantity=t.quantity,
-            term_duration=t.term_duration,
-            billing_cycle=t.billing_cycle,
-        )
-        for t in planned.targets
-    )
-    deferred = transfer.options.deferred and planned.decision in (Decision.IDENTICAL, Decision.EQUIVALENT)
-    line = Line(
-        transfer_id=transfer.id,
-        source_sku_id=planned.source_sku_id,
-        source_sku_part_number=planned.source_sku_part_number,
-        quantity=planned.quantity,
-        original_expires=planned.next_lifecycle,
-        purchase_due=transfer.options.purchase_due(planned.next_lifecycle, now) if deferred else None,
-        decision=planned.decision.value,
-        replacements=replacements,
-        original_subscription_ids=planned.subscription_ids,
-        explanation=planned.explanation[:4000],
-        # Only an equivalent offer moves licences at cutover; the pre-flight counted who holds the SKU.
-        users_to_move=planned.users.holders
-        if planned.users and planned.decision is Decision.EQUIVALENT
-        else 0,
-    )
-    if planned.decision in (Decision.SKIPPED,):
-        return replace(line, state=LineState.SKIPPED, reason=planned.reason or planned.explanation[:500])
-    if planned.decision is Decision.BLOCKED:
-        return replace(
-            line,
-            state=LineState.BLOCKED,
-            resume_state=LineState.PLANNED,
-            reason=planned.reason or planned.explanation[:500],
-        )
-    if planned.needs_approval:
-        lost = ", ".join(p.service_plan_name for p in planned.lost_plans if p.data_bearing)
-        return replace(line, state=LineState.NEEDS_APPROVAL, reason=f"the equivalent offer loses {lost}")
-    return line

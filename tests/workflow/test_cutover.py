@@ -12,6 +12,7 @@ from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.events import EventType, TransferEvent
+from shared.timer import Timer
 from shared.workflow import Workflow
 from tests.fixtures.app import pump
 
@@ -26,6 +27,10 @@ def sandbox_time(sandbox: SandboxHandle) -> Callable[[], datetime]:
 
 def on_sandbox_time(services: Services, sandbox: SandboxHandle) -> Workflow:
     return services.new_workflow(clock=sandbox_time(sandbox), provisioning_poll_seconds=0.5)
+
+
+def timer_on_sandbox_time(services: Services, sandbox: SandboxHandle) -> Timer:
+    return services.new_timer(clock=sandbox_time(sandbox))
 
 
 def start(services: Services, customer: str, **options: Any) -> dict[str, Any]:
@@ -73,11 +78,11 @@ def test_equivalent_lines_are_cut_over_in_the_lead_window_and_the_transfer_compl
     transfer = provisioned(services, sandbox, azurite)
     assert transfer["state"] == "Provisioned"
     before = {sku: holders(services, customer, sku) for sku in (O365_E1, M365_E3)}
-    assert on_sandbox_time(services, sandbox).scan().expiring == 0  # not in the window yet
+    assert timer_on_sandbox_time(services, sandbox).scan().expiring == 0  # not in the window yet
 
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
     workflow = on_sandbox_time(services, sandbox)
-    assert workflow.scan().expiring == 1
+    assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
     pump(azurite, services, workflow=workflow)
 
     done = record(services, transfer["id"])
@@ -105,7 +110,7 @@ def test_identical_lines_complete_with_no_license_change(
 
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
     workflow = on_sandbox_time(services, sandbox)
-    workflow.scan()
+    timer_on_sandbox_time(services, sandbox).scan()
     pump(azurite, services, workflow=workflow)
 
     assert record(services, transfer["id"])["state"] == "Completed"
@@ -123,7 +128,7 @@ def test_deferred_timing_buys_nothing_until_its_window_then_buys_once_and_cuts_o
 
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 10)  # inside 14 days, not yet 7
     workflow = on_sandbox_time(services, sandbox)
-    assert workflow.scan().expiring == 1
+    assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
     pump(azurite, services, workflow=workflow)
     bought = record(services, transfer["id"])
     assert bought["state"] == "Provisioned"
@@ -132,7 +137,7 @@ def test_deferred_timing_buys_nothing_until_its_window_then_buys_once_and_cuts_o
 
     sandbox.advance_clock(days=5)
     workflow = on_sandbox_time(services, sandbox)
-    workflow.scan()
+    timer_on_sandbox_time(services, sandbox).scan()
     pump(azurite, services, workflow=workflow)
     assert record(services, transfer["id"])["state"] == "Completed"
     assert len(sandbox.purchases()) == 1
@@ -147,7 +152,7 @@ def test_a_user_without_usage_location_fails_alone_and_retry_moves_them_once_fix
     transfer = provisioned(services, sandbox, azurite)
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
     workflow = on_sandbox_time(services, sandbox)
-    workflow.scan()
+    timer_on_sandbox_time(services, sandbox).scan()
     pump(azurite, services, workflow=workflow)
 
     failed = record(services, transfer["id"])
@@ -177,7 +182,7 @@ def test_an_original_that_lapses_earlier_than_announced_is_caught_by_the_scan(
     sandbox.change_subscription(customer, e1["originalSubscriptionIds"][0], status="Deleted")  # gone early
     workflow = on_sandbox_time(services, sandbox)
 
-    assert workflow.scan().expiring == 1
+    assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
     pump(azurite, services, workflow=workflow)
 
     after = record(services, transfer["id"])
@@ -206,7 +211,7 @@ def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_w
 
     sandbox.advance_clock(days=days_until_lapse(sandbox, {"lines": [e3]}) - 3)
     workflow = on_sandbox_time(services, sandbox)
-    workflow.scan()
+    timer_on_sandbox_time(services, sandbox).scan()
     pump(azurite, services, workflow=workflow)
 
     [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]

@@ -131,7 +131,8 @@ def test_a_transfer_still_polling_for_provisioning_is_not_nudged_into_a_second_p
     customer, transfer = started_and_accepted(services, sandbox)
     sandbox.set_knobs(provisioning_delay_s=86_400)
     now = [datetime.now(UTC)]
-    workflow = services.new_workflow(clock=lambda: now[0], stuck_after=timedelta(minutes=30))
+    workflow = services.new_workflow(clock=lambda: now[0])
+    timer = services.new_timer(clock=lambda: now[0], stuck_after=timedelta(minutes=30))
     accepted_event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
     workflow.handle_message(json.dumps(accepted_event.to_json()))  # buys, then waits for provisioning
     assert record(services, transfer["id"])["state"] == "Provisioning"
@@ -141,9 +142,9 @@ def test_a_transfer_still_polling_for_provisioning_is_not_nudged_into_a_second_p
         poll = TransferEvent(EventType.CONTINUE, transfer["id"], customer, "workflow", attempt=5)
         workflow.handle_message(json.dumps(poll.to_json()))
 
-    assert workflow.scan().nudged == 0
+    assert timer.scan().nudged == 0
     now[0] += timedelta(minutes=31)  # and once the polls stop, the timer does nudge
-    assert workflow.scan().nudged == 1
+    assert timer.scan().nudged == 1
 
 
 def test_provisioning_that_never_finishes_fails_the_transfer_with_a_reason_and_retry_polls_again(

@@ -39,12 +39,12 @@ def test_scan_leaves_a_waiting_customer_alone_and_finds_its_acceptance_once_give
     customer = sandbox.customer("fabrikam")
     transfer = start(services, customer)
 
-    assert services.workflow.scan().accepted == 0
+    assert services.timer.scan().accepted == 0
     pump(azurite, services)
     assert state(services, transfer["id"]) == "AwaitingAcceptance"
 
     sandbox.accept_invitation(customer)  # no webhook registered: only the timer can notice
-    report = services.workflow.scan()
+    report = services.timer.scan()
     pump(azurite, services)
 
     assert (report.active, report.accepted) == (1, 1)
@@ -58,7 +58,7 @@ def test_many_waiting_customers_are_checked_with_one_paged_customer_listing(
     sandbox.accept_invitation(sandbox.customer("fabrikam"))
     sandbox.clear_ledger()
 
-    report = services.new_workflow(point_reads_up_to=0).scan()
+    report = services.new_timer(point_reads_up_to=0).scan()
 
     customer_reads = [r for r in sandbox.requests() if "/v1/customers" in r["path"]]
     assert [r["path"].rsplit("/partnercenter", 1)[-1] for r in customer_reads] == ["/v1/customers"]
@@ -78,8 +78,8 @@ def test_a_transfer_whose_message_was_lost_is_nudged_once_it_is_stuck(
     sandbox.clear_faults()
     assert state(services, transfer["id"]) == "Accepted"
 
-    assert services.workflow.scan().nudged == 0  # not stuck yet
-    assert services.new_workflow(clock=later(1)).scan().nudged == 1
+    assert services.timer.scan().nudged == 0  # not stuck yet
+    assert services.new_timer(clock=later(1)).scan().nudged == 1
     pump(azurite, services)
 
     assert state(services, transfer["id"]) == "Provisioned"
