@@ -31,7 +31,7 @@ from sandbox.testing import SandboxHandle, start_sandbox
 
 ACCEPTED = "reseller-relationship-accepted-by-customer"
 REFUSED = "refused"  # the expected "state" of a transfer the API will not start
-FLEET = 16  # the `large` scenario's small customers used (each: direct Office 365 E3 x10, 2 users)
+FLEET = 20  # the `large` scenario's small customers used (each: direct Office 365 E3 x10, 2 users)
 NEVER = "0 0 0 1 1 *"  # the demo runs the timer itself, at the moments the story needs it
 SKU = {
     "O365_E3": "6fd2c87f-b296-42f0-b197-1e91e994b900",
@@ -95,6 +95,7 @@ class Run:
     transfers: dict[str, str] = field(default_factory=dict)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     stranded: dict[str, str] = field(default_factory=dict)
+    reported: Counter[str] = field(default_factory=Counter)  # user failures the cutover reported
     http: requests.Session = field(default_factory=requests.Session)
     started: float = field(default_factory=time.monotonic)
 
@@ -116,7 +117,9 @@ class Run:
         return result
 
     def run_timer(self) -> None:
-        answer = self.http.post(f"{self.host_url}/admin/functions/scan_transfers", json={"input": ""}, timeout=30)
+        answer = self.http.post(
+            f"{self.host_url}/admin/functions/scan_transfers", json={"input": ""}, timeout=30
+        )
         if answer.status_code != 202:
             raise SystemExit(f"the timer did not start: {answer.status_code} {answer.text[:200]}")
         self.say("timer scan_transfers run (every 5 minutes in Azure)")
@@ -126,12 +129,16 @@ class Run:
             path = f"/transfers/{self.transfers[customer]}?historyPageSize=1"
             self.records[customer] = self.call("GET", path, 200)
 
-    def wait(self, done: Callable[[dict[str, Any]], bool], cases: Iterable[Case], timeout_s: float = 120) -> None:
+    def wait(
+        self, done: Callable[[dict[str, Any]], bool], cases: Iterable[Case], timeout_s: float = 120
+    ) -> None:
         """Follow these cases' transfers, live, until each record satisfies ``done``."""
         watched = [c.customer for c in cases if c.customer in self.transfers]
         deadline = time.monotonic() + timeout_s
         shown: dict[str, str] = {}
-        live = Live(self.table(), console=self.console, auto_refresh=False) if self.console.is_terminal else None
+        live = (
+            Live(self.table(), console=self.console, auto_refresh=False) if self.console.is_terminal else None
+        )
         with live or ExitStack():
             while True:
                 self.refresh(watched)
@@ -145,11 +152,23 @@ class Run:
                             shown[customer] = state
                 if all(done(self.records[c]) for c in watched):
                     return
-                stuck = [c for c in watched if not done(self.records[c]) and self.records[c]["state"] in STUCK]
+                stuck = [
+                    c for c in watched if not done(self.records[c]) and self.records[c]["state"] in STUCK
+                ]
                 if stuck or time.monotonic() > deadline:
-                    late = {c: self.records[c]["reason"] or self.records[c]["state"] for c in watched if not done(self.records[c])}
-                    raise SystemExit(f"stopped waiting after {time.monotonic() - deadline + timeout_s:.0f} s: {late}")
+                    late = {
+                        c: self.records[c]["reason"] or self.records[c]["state"]
+                        for c in watched
+                        if not done(self.records[c])
+                    }
+                    raise SystemExit(
+                        f"stopped waiting after {time.monotonic() - deadline + timeout_s:.0f} s: {late}"
+                    )
                 time.sleep(0.5)
+
+    def final(self, case: Case) -> str:
+        record = self.records.get(case.customer)
+        return record["state"] if record else REFUSED if case.customer in self.tenants else "-"
 
     def table(self, *, summary: bool = False) -> Table:
         table = Table(title="Summary" if summary else "Transfers", title_justify="left")
@@ -160,14 +179,18 @@ class Run:
             table.add_column("API calls", justify="right")
         for case in self.cases:
             record = self.records.get(case.customer)
-            state = record["state"] if record else REFUSED if case.customer in self.tenants else "-"
+            state = self.final(case)
             lines = record["lines"] if record else []
             decided = Counter(line["decision"] or "?" for line in lines)
             row = [case.customer, *((case.shows,) if summary else ()), _coloured(state, case.expected)]
             row += [" ".join(f"{n} {d}" for d, n in sorted(decided.items())) or "-", str(_moved(lines))]
             if summary:
                 failed = sum(line["licenses"]["failed"] for line in lines)
-                row += [str(failed), str(record["apiCalls"]) if record else "-"]
+                fixed = self.reported[case.customer] - failed
+                row += [
+                    f"{failed}{f' ({fixed} fixed)' if fixed else ''}",
+                    str(record["apiCalls"]) if record else "-",
+                ]
             table.add_row(*row)
         return table
 
@@ -194,14 +217,16 @@ def prepare(run: Run) -> None:
             sb.add_subscription(tenant, SKU["EMS_E3"], case.identical, days_to_next=25)
             sb.add_users(tenant, case.identical, sku_id=SKU["EMS_E3"])
         if case.stranded:
-            [run.stranded[case.customer]] = sb.add_users(tenant, 1, sku_id=SKU["O365_E3"], usage_location=None)
+            [run.stranded[case.customer]] = sb.add_users(
+                tenant, 1, sku_id=SKU["O365_E3"], usage_location=None
+            )
     run.say(f"{len(run.cases)} customers prepared (users, groups, subscriptions bought elsewhere)")
 
 
 def start_transfers(run: Run) -> None:
     for case in run.cases:
-        body = {"customerTenantId": run.tenants[case.customer], "customerCountry": case.country}
-        body |= {"sourceChannel": "Direct", **({"options": case.options} if case.options else {})}
+        body: dict[str, Any] = {"customerTenantId": run.tenants[case.customer], "sourceChannel": "Direct"}
+        body |= {"customerCountry": case.country, **({"options": case.options} if case.options else {})}
         answer = run.http.post(f"{run.api}/transfers", json=body, timeout=60)
         if answer.status_code == 201:
             run.transfers[case.customer] = answer.json()["id"]
@@ -213,10 +238,17 @@ def start_transfers(run: Run) -> None:
 
 def accept(run: Run, cases: Iterable[Case]) -> None:
     """The customers' Global Administrators accept; Partner Center signs and delivers the webhook."""
-    sent = [d for c in cases for d in run.sandbox.accept_invitation(run.tenants[c.customer])["webhookDeliveries"]]
-    statuses = Counter(d["attempts"][-1]["status"] for d in run.sandbox.wait_webhooks(sent) if d["id"] in sent)
+    sent = [
+        d for c in cases for d in run.sandbox.accept_invitation(run.tenants[c.customer])["webhookDeliveries"]
+    ]
+    statuses = Counter(
+        d["attempts"][-1]["status"] for d in run.sandbox.wait_webhooks(sent) if d["id"] in sent
+    )
     if statuses:
-        run.say("signed webhooks delivered, the app answered: " + ", ".join(f"{n} x {s}" for s, n in statuses.items()))
+        run.say(
+            "signed webhooks delivered, the app answered: "
+            + ", ".join(f"{n} x {s}" for s, n in statuses.items())
+        )
 
 
 def register_webhook(run: Run) -> None:
@@ -226,13 +258,17 @@ def register_webhook(run: Run) -> None:
 
     services = Services(Settings(run.sandbox.env()), verify=run.sandbox.ca_bundle)
     try:
-        services.partner_center.create_or_update_webhook_registration(f"{run.api}/webhooks/partner-center", [ACCEPTED])
+        services.partner_center.create_or_update_webhook_registration(
+            f"{run.api}/webhooks/partner-center", [ACCEPTED]
+        )
     finally:
         services.close()
 
 
 def approve(run: Run, cases: list[Case]) -> None:
     """Plan while the Teams-carrying offers are off sale, then approve the lesser equivalent."""
+    if not cases:
+        return
     for sku in TEAMS_OFFERS:
         run.sandbox.set_offer(sku, purchasable=False)
     accept(run, cases)
@@ -240,7 +276,9 @@ def approve(run: Run, cases: list[Case]) -> None:
     for sku in TEAMS_OFFERS:
         run.sandbox.set_offer(sku, purchasable=True)
     run.restart_host()
-    run.say("offers back on sale; the function app restarted (a fresh catalog, the transfers kept in storage)")
+    run.say(
+        "offers back on sale; the function app restarted (a fresh catalog, the transfers kept in storage)"
+    )
     for case in cases:
         record = run.records[case.customer]
         run.say(f"{case.customer}: {record['reason'][:110]}")
@@ -252,7 +290,9 @@ def approve(run: Run, cases: list[Case]) -> None:
 def throttle(run: Run, cases: list[Case]) -> None:
     for case in cases:
         path = f"/customers/{run.tenants[case.customer]}/carts$"
-        run.sandbox.add_fault("status", service="partner_center", method="POST", path=path, status=429, retry_after="6")
+        run.sandbox.add_fault(
+            "status", service="partner_center", method="POST", path=path, status=429, retry_after="6"
+        )
         run.say(f"{case.customer}: Partner Center will answer its cart 429, Retry-After 6 s")
 
 
@@ -274,6 +314,7 @@ def fix_usage_locations(run: Run, cases: list[Case]) -> None:
     for case in cases:
         record = run.records[case.customer]
         failures = [f for line in record["lines"] for f in line["licenses"]["failures"]]
+        run.reported[case.customer] += len(failures)
         for failure in failures:
             run.say(f"{case.customer}: user {failure['userId']} failed: {failure['reason']}")
         run.sandbox.set_usage_location(run.tenants[case.customer], run.stranded[case.customer], "US")
@@ -322,35 +363,37 @@ def summarise(run: Run) -> int:
     run.console.print()
     run.console.print(run.table(summary=True))
     purchases = run.sandbox.purchases()
-    carts = Counter((p["customer_id"], p["request_id"]) for p in purchases)
-    per_customer = Counter(customer for customer, _ in carts)
+    checkouts = Counter(
+        p["customer_id"] for p in {(p["customer_id"], p["request_id"]): p for p in purchases}.values()
+    )
     records = run.records.values()
     run.say(
-        f"{len(purchases)} orders placed ({len(carts)} checkouts, at most one per transfer: "
-        f"{max(per_customer.values(), default=0) <= 1}); {sum(_moved(r['lines']) for r in records)} licences "
-        f"moved; {sum(r['apiCalls'] for r in records)} Partner Center and Graph calls"
+        f"{len(purchases)} orders placed in {checkouts.total()} checkouts "
+        f"(at most one per transfer: {max(checkouts.values(), default=0) <= 1}); "
+        f"{sum(_moved(r['lines']) for r in records)} licences moved; "
+        f"{sum(r['apiCalls'] for r in records)} Partner Center and Graph calls; "
+        f"{sum(r['status'] == 429 for r in run.sandbox.requests())} answered 429 and were waited out"
     )
     wrong = [
-        f"{c.customer} ended {run.records[c.customer]['state'] if c.customer in run.records else REFUSED}, "
-        f"expected {c.expected}"
+        f"{c.customer} ended {run.final(c)}, expected {c.expected}"
         for c in run.cases
-        if (run.records[c.customer]["state"] if c.customer in run.records else REFUSED) != c.expected
+        if run.final(c) != c.expected
     ]
-    if max(per_customer.values(), default=0) > 1:
-        wrong.append("a transfer checked out more than once")
+    wrong += [f"{customer}: {n} checkouts" for customer, n in checkouts.items() if n > 1]
     for problem in wrong:
         run.console.print(f"[red]{problem}[/red]")
     return 1 if wrong else 0
 
 
 def main(cases: tuple[Case, ...] = CASES) -> int:
-    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     started = time.monotonic()
-    fleet = sum(c.customer.startswith("customer") for c in cases)
     with ExitStack() as running:
-        console.print("[bold]Starting Azurite, the sandbox (Partner Center, Graph, Entra) and the local host[/bold]")
+        console.print(
+            "[bold]Starting Azurite, the sandbox (Partner Center, Graph, Entra) and the local host[/bold]"
+        )
         azurite = running.enter_context(running_azurite())
-        sandbox = running.enter_context(start_sandbox("large", params={"customers": fleet, "users": 0}))
+        sandbox = running.enter_context(start_sandbox("large", params={"customers": FLEET, "users": 0}))
         settings = local_settings(sandbox, azurite) | {"TRANSFER_SCAN_SCHEDULE": NEVER}
         hosts = running.enter_context(ExitStack())
         host = hosts.enter_context(start_local_host(settings))
@@ -363,7 +406,8 @@ def main(cases: tuple[Case, ...] = CASES) -> int:
         run = Run(sandbox, host.url, restart_host, console, cases)
         story(run)
         status = summarise(run)
-    console.print(f"\n{'Done' if status == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s; everything started here is stopped.")
+    outcome = "Done" if status == 0 else "FAILED"
+    console.print(f"\n{outcome} in {time.monotonic() - started:.0f} s; everything started here is stopped.")
     return status
 
 
