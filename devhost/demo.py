@@ -68,8 +68,8 @@ class Case:
     stranded: bool = False  # one E3 user has no usage location until after the cutover
 
 
-CASES: tuple[Case, ...] = (
-    Case("fabrikam", "discontinued E1 / M365 E3: equivalents, pending invitation"),
+SITUATIONS: tuple[Case, ...] = (
+    Case("fabrikam", "discontinued E1 and M365 E3, invitation pending"),
     Case("contoso", "equivalent, licences direct and through a group", group_users=4, users=2),
     Case("northwind", "region mismatch: DE customer, US partner", expected=REFUSED, country="DE"),
     Case("customer00000", "identical offer (EMS E3) beside an equivalent", identical=3),
@@ -78,6 +78,9 @@ CASES: tuple[Case, ...] = (
     Case("customer00003", "throttled: 429 + Retry-After on the cart", throttled=True),
     Case("customer00004", "deferred purchase: 14 days before lapse", options=DEFERRED),
     Case("customer00005", "user without usage location, fixed, retried", stranded=True),
+)
+CASES = (
+    *SITUATIONS,
     *(Case(f"customer{n:05d}", "discontinued O365 E3: equivalent", users=n % 4) for n in range(6, FLEET)),
 )
 
