@@ -139,22 +139,22 @@ class Run:
         watched = [c.customer for c in cases if c.customer in self.transfers]
         deadline = time.monotonic() + timeout_s
         shown: dict[str, str] = {}
+        terminal = self.console.is_terminal
         live = (
-            Live(self.table(), console=self.console, auto_refresh=False) if self.console.is_terminal else None
+            Live(self.table(), console=self.console, auto_refresh=False, transient=True) if terminal else None
         )
         with live or ExitStack():
             while True:
                 self.refresh(watched)
                 if live is not None:
                     live.update(self.table(), refresh=True)
-                else:
-                    for customer in watched:
-                        state = self.records[customer]["state"]
-                        if shown.get(customer) != state:
-                            self.say(f"{customer:<14} {state}")
-                            shown[customer] = state
+                for customer in [] if live else watched:  # without a terminal: one line per change
+                    state = self.records[customer]["state"]
+                    if shown.get(customer) != state:
+                        self.say(f"{customer:<14} {state}")
+                        shown[customer] = state
                 if all(done(self.records[c]) for c in watched):
-                    return
+                    break
                 stuck = [
                     c for c in watched if not done(self.records[c]) and self.records[c]["state"] in STUCK
                 ]
@@ -168,6 +168,8 @@ class Run:
                         f"stopped waiting after {time.monotonic() - deadline + timeout_s:.0f} s: {late}"
                     )
                 time.sleep(0.5)
+        states = Counter(self.records[c]["state"] for c in watched)
+        self.say(", ".join(f"{n} {state}" for state, n in states.most_common()))
 
     def final(self, case: Case) -> str:
         record = self.records.get(case.customer)
