@@ -47,6 +47,7 @@ TEAMS_OFFERS = (
     "c7df2760-2c81-4ef7-b578-5b5392b571df",  # Office 365 E5
 )
 STUCK = ("Blocked", "Failed", "Cancelled")  # states only an admin's action moves on
+GRAPH_LIMIT = {"limit": 4, "window_s": 1.0}  # during the cutovers: Graph throttles, nothing fails
 DEFERRED = {"purchaseTiming": "beforeLapse", "purchaseLeadDays": 14}
 
 
@@ -312,6 +313,8 @@ def cut_over(run: Run) -> None:
     days = (max(ends) - run.sandbox.now()).total_seconds() / 86400 + 1
     run.sandbox.advance_clock(days=days)
     run.say(f"sandbox clock advanced {days:.0f} days: every original is past its end date")
+    run.sandbox.set_knobs(rate_limits={"graph": GRAPH_LIMIT})
+    run.say(f"Graph now allows {GRAPH_LIMIT['limit']} calls a second per tenant, then answers 429")
     run.run_timer()
 
 
