@@ -10,6 +10,7 @@ whether every one did.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections import Counter
@@ -26,26 +27,16 @@ from rich.table import Table
 
 from devhost.azurite import running_azurite
 from devhost.host import start_local_host
-from devhost.run import local_settings
+from devhost.run import interrupt, local_settings
 from sandbox.testing import SandboxHandle, start_sandbox
 
 ACCEPTED = "reseller-relationship-accepted-by-customer"
 REFUSED = "refused"  # the expected "state" of a transfer the API will not start
 FLEET = 20  # the `large` scenario's small customers used (each: direct Office 365 E3 x10, 2 users)
 NEVER = "0 0 0 1 1 *"  # the demo runs the timer itself, at the moments the story needs it
-SKU = {
-    "O365_E3": "6fd2c87f-b296-42f0-b197-1e91e994b900",
-    "EMS_E3": "efccb6f7-5641-4e0e-bd10-b4976e1bf68e",
-}
 # Withdrawn while the approval case plans: its suite then has no full equivalent. The function app
 # caches each country's catalog for hours, so it is restarted once they are back on sale.
-TEAMS_OFFERS = (
-    "7e31c0d9-9551-471d-836f-32ee72be4a01",  # Microsoft Teams Enterprise
-    "3b555118-da6a-4418-894f-7df1e2096870",  # Microsoft 365 Business Basic
-    "f245ecc8-75af-4f8e-b61f-27d8114de5f3",  # Microsoft 365 Business Standard
-    "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",  # Microsoft 365 Business Premium
-    "c7df2760-2c81-4ef7-b578-5b5392b571df",  # Office 365 E5
-)
+TEAMS_OFFERS = ("TEAMS_ENTERPRISE", "BUSINESS_BASIC", "BUSINESS_STANDARD", "BUSINESS_PREMIUM", "O365_E5")
 STUCK = ("Blocked", "Failed", "Cancelled")  # states only an admin's action moves on
 GRAPH_LIMIT = {"limit": 4, "window_s": 1.0}  # during the cutovers: Graph throttles, nothing fails
 DEFERRED = {"purchaseTiming": "beforeLapse", "purchaseLeadDays": 14}
@@ -111,7 +102,7 @@ class Run:
         self.console.print(f"\n[bold][{time.monotonic() - self.started:5.1f}s] {text}[/bold]")
 
     def say(self, text: str) -> None:
-        self.console.print(f"  {text}", highlight=False)
+        self.console.print(f"  {text}", markup=False)
 
     def call(self, method: str, path: str, status: int, body: Any = None) -> dict[str, Any]:
         answer = self.http.request(method, f"{self.api}{path}", json=body, timeout=60)
@@ -213,19 +204,18 @@ def _coloured(state: str, expected: str) -> str:
 def prepare(run: Run) -> None:
     """The customers' tenants as the story needs them, bought and assigned outside the product."""
     sb = run.sandbox
+    e3, ems = sb.ids.skus["O365_E3"], sb.ids.skus["EMS_E3"]
     for case in run.cases:
         tenant = run.tenants[case.customer] = sb.customer(case.customer)
         if case.users:
-            sb.add_users(tenant, case.users, sku_id=SKU["O365_E3"])
+            sb.add_users(tenant, case.users, sku_id=e3)
         if case.group_users:
             sb.add_users(tenant, case.group_users, group_id=sb.ids.groups[f"{case.customer}.e3"])
         if case.identical:
-            sb.add_subscription(tenant, SKU["EMS_E3"], case.identical, days_to_next=25)
-            sb.add_users(tenant, case.identical, sku_id=SKU["EMS_E3"])
+            sb.add_subscription(tenant, ems, case.identical, days_to_next=25)
+            sb.add_users(tenant, case.identical, sku_id=ems)
         if case.stranded:
-            [run.stranded[case.customer]] = sb.add_users(
-                tenant, 1, sku_id=SKU["O365_E3"], usage_location=None
-            )
+            [run.stranded[case.customer]] = sb.add_users(tenant, 1, sku_id=e3, usage_location=None)
     run.say(f"{len(run.cases)} customers prepared (users, groups, subscriptions bought elsewhere)")
 
 
@@ -275,12 +265,12 @@ def approve(run: Run, cases: list[Case]) -> None:
     """Plan while the Teams-carrying offers are off sale, then approve the lesser equivalent."""
     if not cases:
         return
-    for sku in TEAMS_OFFERS:
-        run.sandbox.set_offer(sku, purchasable=False)
+    for name in TEAMS_OFFERS:
+        run.sandbox.set_offer(run.sandbox.ids.skus[name], purchasable=False)
     accept(run, cases)
     run.wait(lambda r: r["state"] == "Blocked", cases)
-    for sku in TEAMS_OFFERS:
-        run.sandbox.set_offer(sku, purchasable=True)
+    for name in TEAMS_OFFERS:
+        run.sandbox.set_offer(run.sandbox.ids.skus[name], purchasable=True)
     run.restart_host()
     run.say(
         "offers back on sale; the function app restarted (a fresh catalog, the transfers kept in storage)"
@@ -344,7 +334,8 @@ def story(run: Run) -> None:
     start_transfers(run)
     run.heading("3. Some customers accept before the partner has registered its webhook")
     accept(run, silent)
-    run.say(f"{', '.join(c.customer for c in silent)}: accepted, no webhook delivered")
+    for case in silent:
+        run.say(f"{case.customer}: accepted, no webhook delivered")
     register_webhook(run)
     run.say(f"webhook registered with Partner Center: {ACCEPTED} -> {run.api}/webhooks/partner-center")
     run.heading("4. A customer whose suite has no full equivalent on sale: the plan waits for approval")
@@ -420,4 +411,9 @@ def main(cases: tuple[Case, ...] = CASES) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (`&`)
+        signal.signal(signum, interrupt)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # everything is stopped by then
+        sys.exit(130)

@@ -4,6 +4,7 @@ sandbox and local host, judged by the demo's exit status and its summary."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,9 @@ def test_every_situation_ends_as_its_case_expects_and_everything_started_is_stop
     assert children() <= before
     assert "0 (1 fixed)" in out  # the stranded user, reported at cutover, moved after the retry
     assert "at most one per transfer: True" in out
-    assert "1 answered 429" in out
+    throttled = re.search(r"(\d+) answered 429 and were waited out", out)
+    assert throttled
+    assert int(throttled[1]) >= 1  # the cart's, and Graph's during the cutovers
 
 
 def test_a_transfer_ending_otherwise_than_its_case_expects_fails_the_demo(
