@@ -1,148 +1,419 @@
-"""`make demo`: one customer's transfer, end to end, through the product's own triggers.
+"""`make demo`: a fleet of customers moved end to end through the product's own triggers.
 
-Azurite holds the queue and the tables, the sandbox plays Microsoft and the customer, and the
-local host runs function_app.py as Azure would: the transfer starts with `POST /api/transfers`,
-the customer's acceptance arrives as a signed Partner Center webhook, and the queue-driven
-workflow plans, buys and waits for provisioning. Progress is read back from the admin API.
+Azurite holds the queue and the tables, the sandbox plays Microsoft and the customers, and the
+local host runs function_app.py as Azure would. Every product action goes through the HTTP API
+(`POST /api/transfers`, `.../approve`, `.../retry`), a signed Partner Center webhook or the timer;
+the sandbox's control API only plays the customers' admins and the passing of time. Each entry of
+:data:`CASES` names a situation and the state its transfer must end in; the exit status says
+whether every one did.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import requests
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
 from devhost.azurite import running_azurite
-from devhost.host import LocalHostHandle, start_local_host
-from devhost.run import local_settings
+from devhost.host import start_local_host
+from devhost.run import interrupt, local_settings
 from sandbox.testing import SandboxHandle, start_sandbox
 
-CUSTOMER = "fabrikam"  # a US customer with direct Office 365 E1 and Microsoft 365 E3 seats
 ACCEPTED = "reseller-relationship-accepted-by-customer"
+REFUSED = "refused"  # the expected "state" of a transfer the API will not start
+FLEET = 20  # the `large` scenario's small customers used (each: direct Office 365 E3 x10, 2 users)
+NEVER = "0 0 0 1 1 *"  # the demo runs the timer itself, at the moments the story needs it
+# Withdrawn while the approval case plans: its suite then has no full equivalent. The function app
+# caches each country's catalog for hours, so it is restarted once they are back on sale.
+TEAMS_OFFERS = ("TEAMS_ENTERPRISE", "BUSINESS_BASIC", "BUSINESS_STANDARD", "BUSINESS_PREMIUM", "O365_E5")
+STUCK = ("Blocked", "Failed", "Cancelled")  # states only an admin's action moves on
+GRAPH_LIMIT = {"limit": 4, "window_s": 1.0}  # during the cutovers: Graph throttles, nothing fails
+DEFERRED = {"purchaseTiming": "beforeLapse", "purchaseLeadDays": 14}
 
 
-class Progress:
-    def __init__(self) -> None:
-        self._started = time.monotonic()
-        self._step = 0
+@dataclass(frozen=True)
+class Case:
+    """One customer of the story: what it shows, how the sandbox prepares it, how it must end."""
 
-    @contextmanager
-    def step(self, title: str) -> Iterator[None]:
-        self._step += 1
-        print(f"\n[{time.monotonic() - self._started:6.2f}s] {self._step}. {title}", flush=True)
-        yield
-
-    @staticmethod
-    def say(text: str) -> None:
-        print(f"           {text}", flush=True)
-
-
-def main() -> int:
-    progress = Progress()
-    with ExitStack() as running:
-        with progress.step("Starting Azurite, the sandbox (Partner Center, Graph, Entra) and the local host"):
-            azurite = running.enter_context(running_azurite())
-            sandbox = running.enter_context(start_sandbox("default"))
-            host = running.enter_context(start_local_host(local_settings(sandbox, azurite)))
-            progress.say(f"storage   {azurite.queue_endpoint} (queues), {azurite.table_endpoint} (tables)")
-            progress.say(f"sandbox   {sandbox.base_url} (its own CA, trusted through REQUESTS_CA_BUNDLE)")
-            progress.say(
-                f"app       {host.url}/api  ({len(host.info['functions'])} functions of function_app.py)"
-            )
-        run(progress, sandbox, host)
-    return 0
+    customer: str
+    shows: str
+    expected: str = "Completed"
+    country: str = "US"
+    options: dict[str, Any] = field(default_factory=dict)
+    users: int = 0  # extra users holding Office 365 E3 directly
+    group_users: int = 0  # extra users licensed through the tenant's E3 group
+    identical: int = 0  # seats of an offer still sold (EMS E3) bought elsewhere, one user each
+    webhook: bool = True  # False: accepts before the webhook is registered, only the timer sees it
+    approval: bool = False  # plans while the Teams-carrying offers are withdrawn
+    throttled: bool = False  # Partner Center answers its cart 429 with Retry-After
+    stranded: bool = False  # one E3 user has no usage location until after the cutover
 
 
-def run(progress: Progress, sandbox: SandboxHandle, host: LocalHostHandle) -> None:
-    api = f"{host.url}/api"
-    customer = sandbox.customer(CUSTOMER)
-    http = requests.Session()
+SITUATIONS: tuple[Case, ...] = (
+    Case("fabrikam", "discontinued E1 and M365 E3, invitation pending"),
+    Case("contoso", "equivalent, licences direct and through a group", group_users=4, users=2),
+    Case("northwind", "region mismatch: DE customer, US partner", expected=REFUSED, country="DE"),
+    Case("customer00000", "identical offer (EMS E3) beside an equivalent", identical=3),
+    Case("customer00001", "needs approval: no Teams-carrying successor", approval=True),
+    Case("customer00002", "webhook missed: the timer's backstop", webhook=False),
+    Case("customer00003", "throttled: 429 + Retry-After on the cart", throttled=True),
+    Case("customer00004", "deferred purchase: 14 days before lapse", options=DEFERRED),
+    Case("customer00005", "user without usage location, fixed, retried", stranded=True),
+)
+CASES = (
+    *SITUATIONS,
+    *(Case(f"customer{n:05d}", "discontinued O365 E3: equivalent", users=n % 4) for n in range(6, FLEET)),
+)
 
-    with progress.step("The partner registers its webhook with Partner Center"):
-        hook = f"{api}/webhooks/partner-center"
-        _register(sandbox, hook)
-        progress.say(f"{ACCEPTED} -> {hook}")
 
-    with progress.step(f"An admin starts a transfer for {CUSTOMER} (country US): POST /api/transfers"):
-        answer = http.post(
-            f"{api}/transfers",
-            json={"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"},
-            timeout=60,
+@dataclass
+class Run:
+    """The demo's view of every case: its transfer id and latest record (or the 422 it got)."""
+
+    sandbox: SandboxHandle
+    host_url: str
+    restart_host: Callable[[], None]
+    console: Console
+    cases: tuple[Case, ...]
+    tenants: dict[str, str] = field(default_factory=dict)
+    transfers: dict[str, str] = field(default_factory=dict)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stranded: dict[str, str] = field(default_factory=dict)
+    reported: Counter[str] = field(default_factory=Counter)  # user failures the cutover reported
+    http: requests.Session = field(default_factory=requests.Session)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def api(self) -> str:
+        return f"{self.host_url}/api"
+
+    def heading(self, text: str) -> None:
+        self.console.print(f"\n[bold][{time.monotonic() - self.started:5.1f}s] {text}[/bold]")
+
+    def say(self, text: str) -> None:
+        self.console.print(f"  {text}", markup=False)
+
+    def call(self, method: str, path: str, status: int, body: Any = None) -> dict[str, Any]:
+        answer = self.http.request(method, f"{self.api}{path}", json=body, timeout=60)
+        if answer.status_code != status:
+            raise SystemExit(f"{method} {path} -> {answer.status_code}: {answer.text[:500]}")
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def run_timer(self) -> None:
+        answer = self.http.post(
+            f"{self.host_url}/admin/functions/scan_transfers", json={"input": ""}, timeout=30
         )
-        transfer = _ok(answer, 201)
-        progress.say(f"201 Created: transfer {transfer['id']} is {transfer['state']}")
-        for action in transfer["customerActions"]:
-            progress.say(f"the customer's admin must {action['action']}: {action['url']}")
+        if answer.status_code != 202:
+            raise SystemExit(f"the timer did not start: {answer.status_code} {answer.text[:200]}")
+        self.say("timer scan_transfers run (every 5 minutes in Azure)")
 
-    with progress.step("The customer's Global Administrator accepts the invitation and approves GDAP"):
-        accepted = sandbox.accept_invitation(customer)
-        for delivery in sandbox.wait_webhooks(accepted["webhookDeliveries"]):
-            attempt = delivery["attempts"][-1]
-            progress.say(
-                f"Partner Center delivered a signed {ACCEPTED}: the app answered {attempt['status']}"
-            )
+    def refresh(self, customers: Iterable[str] | None = None) -> None:
+        for customer in customers if customers is not None else self.transfers:
+            path = f"/transfers/{self.transfers[customer]}?historyPageSize=1"
+            self.records[customer] = self.call("GET", path, 200)
 
-    with progress.step(
-        "The queue-driven workflow confirms, plans, buys in one cart and waits for provisioning"
-    ):
-        record = _follow(
-            progress, http, f"{api}/transfers/{transfer['id']}", until={"Provisioned", "Blocked"}
+    def wait(
+        self, done: Callable[[dict[str, Any]], bool], cases: Iterable[Case], timeout_s: float = 120
+    ) -> None:
+        """Follow these cases' transfers, live, until each record satisfies ``done``."""
+        watched = [c.customer for c in cases if c.customer in self.transfers]
+        deadline = time.monotonic() + timeout_s
+        shown: dict[str, str] = {}
+        terminal = self.console.is_terminal
+        live = (
+            Live(self.table(), console=self.console, auto_refresh=False, transient=True) if terminal else None
+        )
+        with live or ExitStack():
+            while True:
+                self.refresh(watched)
+                if live is not None:
+                    live.update(self.table(), refresh=True)
+                for customer in [] if live else watched:  # without a terminal: one line per change
+                    state = self.records[customer]["state"]
+                    if shown.get(customer) != state:
+                        self.say(f"{customer:<14} {state}")
+                        shown[customer] = state
+                if all(done(self.records[c]) for c in watched):
+                    break
+                stuck = [
+                    c for c in watched if not done(self.records[c]) and self.records[c]["state"] in STUCK
+                ]
+                if stuck or time.monotonic() > deadline:
+                    late = {
+                        c: self.records[c]["reason"] or self.records[c]["state"]
+                        for c in watched
+                        if not done(self.records[c])
+                    }
+                    raise SystemExit(
+                        f"stopped waiting after {time.monotonic() - deadline + timeout_s:.0f} s: {late}"
+                    )
+                time.sleep(0.5)
+        states = Counter(self.records[c]["state"] for c in watched)
+        self.say(", ".join(f"{n} {state}" for state, n in states.most_common()))
+
+    def final(self, case: Case) -> str:
+        record = self.records.get(case.customer)
+        return record["state"] if record else REFUSED if case.customer in self.tenants else "-"
+
+    def table(self, *, summary: bool = False) -> Table:
+        table = Table(title="Summary" if summary else "Transfers", title_justify="left")
+        for column in ("customer", *(("scenario",) if summary else ()), "state", "lines", "moved"):
+            table.add_column(column)
+        if summary:
+            table.add_column("failures", justify="right")
+            table.add_column("API calls", justify="right")
+        for case in self.cases:
+            record = self.records.get(case.customer)
+            state = self.final(case)
+            lines = record["lines"] if record else []
+            decided = Counter(line["decision"] or "?" for line in lines)
+            row = [case.customer, *((case.shows,) if summary else ()), _coloured(state, case.expected)]
+            row += [" ".join(f"{n} {d}" for d, n in sorted(decided.items())) or "-", str(_moved(lines))]
+            if summary:
+                failed = sum(line["licenses"]["failed"] for line in lines)
+                fixed = self.reported[case.customer] - failed
+                row += [
+                    f"{failed}{f' ({fixed} fixed)' if fixed else ''}",
+                    str(record["apiCalls"]) if record else "-",
+                ]
+            table.add_row(*row)
+        return table
+
+
+def _moved(lines: list[dict[str, Any]]) -> int:
+    return sum(line["licenses"]["moved"] for line in lines)
+
+
+def _coloured(state: str, expected: str) -> str:
+    colour = "green" if state == expected else "red" if state in ("Failed", "Blocked", REFUSED) else "yellow"
+    return f"[{colour}]{state}[/{colour}]"
+
+
+def prepare(run: Run) -> None:
+    """The customers' tenants as the story needs them, bought and assigned outside the product."""
+    sb = run.sandbox
+    e3, ems = sb.ids.skus["O365_E3"], sb.ids.skus["EMS_E3"]
+    for case in run.cases:
+        tenant = run.tenants[case.customer] = sb.customer(case.customer)
+        if case.users:
+            sb.add_users(tenant, case.users, sku_id=e3)
+        if case.group_users:
+            sb.add_users(tenant, case.group_users, group_id=sb.ids.groups[f"{case.customer}.e3"])
+        if case.identical:
+            sb.add_subscription(tenant, ems, case.identical, days_to_next=25)
+            sb.add_users(tenant, case.identical, sku_id=ems)
+        if case.stranded:
+            [run.stranded[case.customer]] = sb.add_users(tenant, 1, sku_id=e3, usage_location=None)
+    run.say(f"{len(run.cases)} customers prepared (users, groups, subscriptions bought elsewhere)")
+
+
+def start_transfers(run: Run) -> None:
+    for case in run.cases:
+        body: dict[str, Any] = {"customerTenantId": run.tenants[case.customer], "sourceChannel": "Direct"}
+        body |= {"customerCountry": case.country, **({"options": case.options} if case.options else {})}
+        answer = run.http.post(f"{run.api}/transfers", json=body, timeout=60)
+        if answer.status_code == 201:
+            run.transfers[case.customer] = answer.json()["id"]
+        else:
+            run.say(f"{case.customer}: {answer.status_code} {answer.json().get('detail', '')[:100]}")
+    run.refresh()
+    run.say(f"{len(run.transfers)} transfers AwaitingAcceptance, each with an invitation and a GDAP request")
+
+
+def accept(run: Run, cases: Iterable[Case]) -> None:
+    """The customers' Global Administrators accept; Partner Center signs and delivers the webhook."""
+    sent = [
+        d for c in cases for d in run.sandbox.accept_invitation(run.tenants[c.customer])["webhookDeliveries"]
+    ]
+    statuses = Counter(
+        d["attempts"][-1]["status"] for d in run.sandbox.wait_webhooks(sent) if d["id"] in sent
+    )
+    if statuses:
+        run.say(
+            "signed webhooks delivered, the app answered: "
+            + ", ".join(f"{n} x {s}" for s, n in statuses.items())
         )
 
-    with progress.step("What was bought"):
-        for line in record["lines"]:
-            bought = ", ".join(f"{r['quantity']} x {r['catalogItemId']}" for r in line["replacements"]) or "-"
-            progress.say(
-                f"{line['sourceSkuPartNumber']:<14} {line['quantity']:>3} seats  {line['decision']:<10} "
-                f"{line['state']:<8} -> {bought}"
-            )
-        purchases = sandbox.purchases()
-        progress.say(f"Partner Center orders placed: {len(purchases)} (one cart for the whole transfer)")
-        progress.say("originals: never cancelled; the cutover runs when they reach their end date")
 
-    print(f"\nDone: transfer {transfer['id']} is {record['state']}; everything started here is stopped.")
-
-
-def _register(sandbox: SandboxHandle, url: str) -> None:
+def register_webhook(run: Run) -> None:
+    """As the partner does once at setup (the product's own Partner Center client)."""
     from shared.bootstrap import Services
     from shared.settings import Settings
 
-    services = Services(Settings(sandbox.env()), verify=sandbox.ca_bundle)
+    services = Services(Settings(run.sandbox.env()), verify=run.sandbox.ca_bundle)
     try:
-        services.partner_center.create_or_update_webhook_registration(url, [ACCEPTED])
+        services.partner_center.create_or_update_webhook_registration(
+            f"{run.api}/webhooks/partner-center", [ACCEPTED]
+        )
     finally:
         services.close()
 
 
-def _follow(
-    progress: Progress, http: requests.Session, url: str, *, until: set[str], timeout_s: float = 120
-) -> dict[str, Any]:
-    """Print each new history entry as the workflow writes it, until the transfer reaches a state."""
-    shown = 0
-    deadline = time.monotonic() + timeout_s
-    while True:
-        record = _ok(http.get(url, timeout=30), 200)
-        history = record["history"]
-        for entry in history[shown:]:
-            progress.say(f"{entry['at'][11:19]} {entry['actor']:<8} {entry['message'][:150]}")
-        shown = len(history)
-        if record["state"] in until:
-            return record
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the transfer is still {record['state']} after {timeout_s:.0f} s")
-        time.sleep(0.25)
+def approve(run: Run, cases: list[Case]) -> None:
+    """Plan while the Teams-carrying offers are off sale, then approve the lesser equivalent."""
+    if not cases:
+        return
+    for name in TEAMS_OFFERS:
+        run.sandbox.set_offer(run.sandbox.ids.skus[name], purchasable=False)
+    accept(run, cases)
+    run.wait(lambda r: r["state"] == "Blocked", cases)
+    for name in TEAMS_OFFERS:
+        run.sandbox.set_offer(run.sandbox.ids.skus[name], purchasable=True)
+    run.restart_host()
+    run.say(
+        "offers back on sale; the function app restarted (a fresh catalog, the transfers kept in storage)"
+    )
+    for case in cases:
+        record = run.records[case.customer]
+        run.say(f"{case.customer}: {record['reason'][:110]}")
+        pending = [line["id"] for line in record["lines"] if line["state"] == "NeedsApproval"]
+        run.call("POST", f"/transfers/{record['id']}/approve", 200, {"approve": pending})
+        run.say(f"{case.customer}: {len(pending)} line(s) approved (POST .../approve)")
 
 
-def _ok(answer: requests.Response, status: int) -> dict[str, Any]:
-    if answer.status_code != status:
-        raise SystemExit(f"{answer.request.method} {answer.url} -> {answer.status_code}: {answer.text[:500]}")
-    body: dict[str, Any] = answer.json()
-    return body
+def throttle(run: Run, cases: list[Case]) -> None:
+    for case in cases:
+        path = f"/customers/{run.tenants[case.customer]}/carts$"
+        run.sandbox.add_fault(
+            "status", service="partner_center", method="POST", path=path, status=429, retry_after="6"
+        )
+        run.say(f"{case.customer}: Partner Center will answer its cart 429, Retry-After 6 s")
+
+
+def cut_over(run: Run) -> None:
+    """Move the sandbox's clock past every original's end; the timer then finds them lapsed."""
+    ends = [
+        datetime.fromisoformat(line["originalExpires"])
+        for record in run.records.values()
+        for line in record["lines"]
+        if line["originalExpires"]
+    ]
+    days = (max(ends) - run.sandbox.now()).total_seconds() / 86400 + 1
+    run.sandbox.advance_clock(days=days)
+    run.say(f"sandbox clock advanced {days:.0f} days: every original is past its end date")
+    run.sandbox.set_knobs(rate_limits={"graph": GRAPH_LIMIT})
+    run.say(f"Graph now allows {GRAPH_LIMIT['limit']} calls a second per tenant, then answers 429")
+    run.run_timer()
+
+
+def fix_usage_locations(run: Run, cases: list[Case]) -> None:
+    for case in cases:
+        record = run.records[case.customer]
+        failures = [f for line in record["lines"] for f in line["licenses"]["failures"]]
+        run.reported[case.customer] += len(failures)
+        for failure in failures:
+            run.say(f"{case.customer}: user {failure['userId']} failed: {failure['reason']}")
+        run.sandbox.set_usage_location(run.tenants[case.customer], run.stranded[case.customer], "US")
+        run.call("POST", f"/transfers/{record['id']}/retry", 202)
+        run.say(f"{case.customer}: usage location set to US by the admin, POST .../retry")
+
+
+def story(run: Run) -> None:
+    """The phases, in the order a partner would live them."""
+    started = [c for c in run.cases if c.expected != REFUSED]
+    silent = [c for c in started if not c.webhook]
+    approvals = [c for c in started if c.approval]
+    stranded = [c for c in started if c.stranded]
+    rest = [c for c in started if c.webhook and not c.approval]
+
+    run.heading("1. The customers' tenants today")
+    prepare(run)
+    run.heading(f"2. An admin starts {len(run.cases)} transfers: POST /api/transfers")
+    start_transfers(run)
+    run.heading("3. Some customers accept before the partner has registered its webhook")
+    accept(run, silent)
+    for case in silent:
+        run.say(f"{case.customer}: accepted, no webhook delivered")
+    register_webhook(run)
+    run.say(f"webhook registered with Partner Center: {ACCEPTED} -> {run.api}/webhooks/partner-center")
+    run.heading("4. A customer whose suite has no full equivalent on sale: the plan waits for approval")
+    approve(run, approvals)
+    run.heading("5. Everyone else accepts; the timer catches the acceptances no webhook announced")
+    throttle(run, [c for c in rest if c.throttled])
+    accept(run, rest)
+    run.run_timer()
+    run.wait(lambda r: r["state"] == "Provisioned", started)
+    bought = {p["customer_id"] for p in run.sandbox.purchases()}
+    deferred = [c.customer for c in started if run.tenants[c.customer] not in bought]
+    run.say(f"all Provisioned; nothing bought yet for {', '.join(deferred) or 'none'} (deferred timing)")
+    run.heading("6. Time passes: the originals lapse and the timer triggers every cutover")
+    cut_over(run)
+    run.wait(lambda r: r["state"] in ("Completed", "Failed"), started, timeout_s=180)
+    run.heading("7. An admin fixes what the cutover reported and retries")
+    fix_usage_locations(run, stranded)
+    run.wait(lambda r: r["state"] in ("Completed", "Failed"), stranded)
+    run.refresh()
+
+
+def summarise(run: Run) -> int:
+    """The summary table and totals; 1 when a transfer ended other than its case expects."""
+    run.console.print()
+    run.console.print(run.table(summary=True))
+    purchases = run.sandbox.purchases()
+    checkouts = Counter(
+        p["customer_id"] for p in {(p["customer_id"], p["request_id"]): p for p in purchases}.values()
+    )
+    records = run.records.values()
+    run.say(
+        f"{len(purchases)} orders placed in {checkouts.total()} checkouts "
+        f"(at most one per transfer: {max(checkouts.values(), default=0) <= 1}); "
+        f"{sum(_moved(r['lines']) for r in records)} licences moved; "
+        f"{sum(r['apiCalls'] for r in records)} Partner Center and Graph calls; "
+        f"{sum(r['status'] == 429 for r in run.sandbox.requests())} answered 429 and were waited out"
+    )
+    wrong = [
+        f"{c.customer} ended {run.final(c)}, expected {c.expected}"
+        for c in run.cases
+        if run.final(c) != c.expected
+    ]
+    wrong += [f"{customer}: {n} checkouts" for customer, n in checkouts.items() if n > 1]
+    for problem in wrong:
+        run.console.print(f"[red]{problem}[/red]")
+    return 1 if wrong else 0
+
+
+def main(cases: tuple[Case, ...] = CASES) -> int:
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    started = time.monotonic()
+    with ExitStack() as running:
+        console.print(
+            "[bold]Starting Azurite, the sandbox (Partner Center, Graph, Entra) and the local host[/bold]"
+        )
+        azurite = running.enter_context(running_azurite())
+        sandbox = running.enter_context(start_sandbox("large", params={"customers": FLEET, "users": 0}))
+        settings = local_settings(sandbox, azurite) | {"TRANSFER_SCAN_SCHEDULE": NEVER}
+        hosts = running.enter_context(ExitStack())
+        host = hosts.enter_context(start_local_host(settings))
+        console.print(f"  app {host.url}/api, sandbox {sandbox.base_url}, Azurite {azurite.queue_endpoint}")
+
+        def restart_host() -> None:  # on the same port: the webhook registration stays valid
+            hosts.close()
+            hosts.enter_context(start_local_host(settings, port=int(host.url.rsplit(":", 1)[1])))
+
+        run = Run(sandbox, host.url, restart_host, console, cases)
+        story(run)
+        status = summarise(run)
+    outcome = "Done" if status == 0 else "FAILED"
+    console.print(f"\n{outcome} in {time.monotonic() - started:.0f} s; everything started here is stopped.")
+    return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (`&`)
+        signal.signal(signum, interrupt)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # everything is stopped by then
+        sys.exit(130)

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="default", help="the sandbox's scenario")
     args = parser.parse_args(argv)
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
-        signal.signal(signum, _interrupt)
+        signal.signal(signum, interrupt)
     try:
         with ExitStack() as running:
             return _run(running, args.port, args.scenario)
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def interrupt(signum: int, frame: object) -> None:
+    """A signal handler that unwinds like Ctrl-C, so every `with` stops what it started."""
     raise KeyboardInterrupt
 
 
