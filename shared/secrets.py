@@ -27,7 +27,7 @@ from azure.keyvault.secrets import KeyVaultSecretIdentifier, SecretClient
 
 from .errors import DeadlineExceededError, ServiceError
 from .settings import _is_loopback
-from .transport import ThrottleRetryPolicy, make_session, parse_retry_after, resolve_verify
+from .transport import ThrottleRetryPolicy, deadline, make_session, parse_retry_after, resolve_verify
 
 LOG = logging.getLogger("shared.secrets")
 KEY_VAULT = "Key Vault"
@@ -65,11 +65,13 @@ class KeyVaultRefreshTokenStore:
         retry: ThrottleRetryPolicy | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
+        write_timeout: float = 30.0,
     ) -> None:
         secret = KeyVaultSecretIdentifier(secret_uri)
         self.name = secret.name
         resolved = resolve_verify(verify)
         self._retry = retry or ThrottleRetryPolicy()
+        self._write_timeout = write_timeout
         self._client = SecretClient(
             secret.vault_url,
             credential,
@@ -87,6 +89,11 @@ class KeyVaultRefreshTokenStore:
         )
 
     def save(self, token: str) -> None:
+        """The write runs on a caller's invocation, so no retry starts past ``write_timeout``."""
+        with deadline(self._write_timeout):
+            self._save(token)
+
+    def _save(self, token: str) -> None:
         attempt = 1
         while True:
             try:
