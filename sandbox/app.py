@@ -107,6 +107,7 @@ class Sandbox:
         self.tokens = TokenIssuer(endpoints.base_url)
         self.limiter = RateLimiter()
         self.refresh_tokens: set[str] = {REFRESH_TOKEN}
+        self.authorization_codes: dict[str, entra.AuthorizationCode] = {}
         self.webhooks = Webhooks(self)
         self.generation = 0
         self.world: World
@@ -133,6 +134,7 @@ class Sandbox:
         self.responses.clear()
         self.in_flight.clear()
         self.carts_in_flight.clear()
+        self.authorization_codes.clear()
         self.webhooks.reset()
 
     # ------------------------------------------------------------------ the gate
