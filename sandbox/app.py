@@ -110,6 +110,7 @@ class Sandbox:
         self.tokens = TokenIssuer(endpoints.base_url)
         self.limiter = RateLimiter()
         self.refresh_tokens: set[str] = {REFRESH_TOKEN}
+        self.authorization_codes: dict[str, entra.AuthorizationCode] = {}
         self.webhooks = Webhooks(self)
         self.vault = Vault()
         self.generation = 0
@@ -137,6 +138,7 @@ class Sandbox:
         self.responses.clear()
         self.in_flight.clear()
         self.carts_in_flight.clear()
+        self.authorization_codes.clear()
         self.webhooks.reset()
         self.vault.clear()
 
