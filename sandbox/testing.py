@@ -236,7 +236,8 @@ class SandboxHandle:
         retry_after: str | None = None,
     ) -> dict[str, Any]:
         """Inject a failure. ``kind``: status | error | delay | drop | drop_after_commit;
-        ``service``: partner_center | graph | entra | keyvault; ``path``: a regex searched in the service path."""
+        ``service``: partner_center | graph | entra | keyvault; ``path``: a regex searched in the
+        service path."""
         fault = {
             "kind": kind,
             "service": service,
