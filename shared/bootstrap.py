@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import telemetry
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Services:
         self._verify = verify
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()
+        telemetry.configure(settings)  # once per process; imports nothing without a connection string
 
     def _once(self, name: str, build: Callable[[], T]) -> T:
         with self._lock:
