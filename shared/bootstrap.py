@@ -14,7 +14,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import telemetry
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -39,6 +38,8 @@ class Services:
         self._verify = verify
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()
+        from . import telemetry
+
         telemetry.configure(settings)  # once per process; imports nothing without a connection string
 
     def _once(self, name: str, build: Callable[[], T]) -> T:
