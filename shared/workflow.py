@@ -435,6 +435,8 @@ class Workflow:
             retry_failed=False,
         )
         telemetry.count_license_swaps(progress.moved)
+        if progress.retry_after is not None:  # Graph throttled: the rest of the line runs later
+            telemetry.count_throttling_wait("cut_over")
         failures = (
             *line.user_failures,
             *(UserFailure(f.user_id, f.reason.value, f.detail) for f in progress.failures),

@@ -27,7 +27,13 @@ from shared.bootstrap import Services
 from shared.events import EventType, TransferEvent
 from shared.workflow import StepFailedError
 from tests.fixtures.app import pump
-from tests.workflow.test_cutover import days_until_lapse, on_sandbox_time, record, timer_on_sandbox_time
+from tests.workflow.test_cutover import (
+    days_until_lapse,
+    on_sandbox_time,
+    provisioned,
+    record,
+    timer_on_sandbox_time,
+)
 from tests.workflow.test_purchase import accepted, started_and_accepted
 
 STEP_PROPERTIES = {"transfer_id", "step", "outcome", "duration_ms"}
@@ -168,6 +174,25 @@ def test_a_throttled_step_is_recorded_as_throttled_and_counted_as_a_throttling_w
     assert (last["step"], last["outcome"]) == ("create_cart", "throttled")
     assert exported.counter("throttling_waits") == {(("step", "create_cart"),): 1}
     assert exported.counter("failures") == {}
+
+
+def test_a_cutover_graph_throttles_counts_a_throttling_wait_and_the_users_moved_so_far(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite, exported: Exported
+) -> None:
+    transfer = provisioned(services, sandbox, azurite)
+    sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
+    sandbox.add_fault(
+        "error", service="graph", method="POST", path=r"^/v1\.0/users/.*/assignLicense$", status=429,
+        code="TooManyRequests", times=-1, skip=1, retry_after="120",
+    )  # fmt: skip
+    timer_on_sandbox_time(services, sandbox).scan()
+    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+
+    cut_over = [x for x in exported.step_records(transfer["id"]) if x["step"] == "cut_over"]
+    assert cut_over[-1]["outcome"] == "waiting"
+    assert exported.counter("throttling_waits") == {(("step", "cut_over"),): 1}
+    moved = sum(x["licenses"]["moved"] for x in record(services, transfer["id"])["lines"])
+    assert exported.counter("license_swaps") == {(): moved}
 
 
 def test_a_failed_step_is_recorded_as_failed_by_its_error_type_and_counted(
