@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from .errors import RetryLaterError
 
 if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
     from opentelemetry.metrics import Counter, MeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
@@ -68,11 +69,14 @@ def configure(settings: Settings) -> bool:
             logger_name=EXPORTED_LOGGER,
             instrumentation_options={name: {"enabled": False} for name in _URL_RECORDING},
         )
+        exported = logging.getLogger(EXPORTED_LOGGER)
+        if exported.level == logging.NOTSET:  # the step records are INFO, whatever the root's level
+            exported.setLevel(logging.INFO)
         _enable(None, None)
     return True
 
 
-def _credential(insights: AppInsights) -> object | None:
+def _credential(insights: AppInsights) -> TokenCredential | None:
     """Entra ingestion with the app's managed identity (the one named by its client id), as the
     host does; without ``Authorization=AAD`` the connection string's key authenticates."""
     if not insights.entra:

@@ -7,6 +7,7 @@ Monitor distro does to a process, cannot be seen from inside the test run.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -78,6 +79,7 @@ print(json.dumps({
     "tracer": type(trace.get_tracer_provider()).__module__,
     "meter": type(metrics.get_meter_provider()).__module__,
     "handlers": [type(h).__name__ for h in logging.getLogger("shared").handlers],
+    "level": logging.getLogger("shared.workflow").getEffectiveLevel(),
 }))
 """
     result = json.loads(run_python(code, env).strip().splitlines()[-1])  # exits: shutdown does not hang
@@ -86,6 +88,7 @@ print(json.dumps({
     assert result["tracer"].startswith("opentelemetry.sdk")
     assert result["meter"].startswith("opentelemetry.sdk")
     assert "LoggingHandler" in result["handlers"]
+    assert result["level"] == logging.INFO  # the step records are exported whatever the root's level
 
 
 def test_app_insights_is_off_without_a_connection_string() -> None:
