@@ -47,6 +47,7 @@ class _Instruments:
 
 
 _instruments: _Instruments | None = None
+_configured = False  # the distro installs global providers: once per process
 _lock = threading.Lock()
 
 
@@ -55,11 +56,12 @@ def configure(settings: Settings) -> bool:
 
     The exporters send from background threads, so an unreachable endpoint delays nothing here.
     """
+    global _configured
     insights = settings.app_insights
     if insights is None:
         return False
     with _lock:
-        if _instruments is not None:
+        if _configured:
             return True
         from azure.monitor.opentelemetry import configure_azure_monitor
 
@@ -73,6 +75,7 @@ def configure(settings: Settings) -> bool:
         if exported.level == logging.NOTSET:  # the step records are INFO, whatever the root's level
             exported.setLevel(logging.INFO)
         _enable(None, None)
+        _configured = True
     return True
 
 
