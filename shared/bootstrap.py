@@ -49,6 +49,9 @@ class Services:
         self._vault_credential = vault_credential
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()
+        from . import telemetry
+
+        telemetry.configure(settings)  # once per process; imports nothing without a connection string
 
     def _once(self, name: str, build: Callable[[], T]) -> T:
         with self._lock:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from . import telemetry
 from .domain import (
     Change,
     HistoryEntry,
@@ -169,7 +170,9 @@ class Buyer:
             lines.append(moved)
             history.append(entry)
         transfer = replace(record.transfer, purchase=None, updated_at=at)
-        return self._commit(record, Change(transfer, tuple(lines), tuple(history)))
+        record = self._commit(record, Change(transfer, tuple(lines), tuple(history)))
+        telemetry.count_purchases(len(result.orders))
+        return record
 
     def _fail_lines(self, record: TransferRecord, lines: Sequence[Line], reason: str) -> TransferRecord:
         at = self._now()

@@ -77,6 +77,19 @@ class StorageConnection:
         return self.connection_string is None
 
 
+@dataclass(frozen=True)
+class AppInsights:
+    """Where telemetry goes, and whether ingestion is authenticated with Entra (the app's identity).
+
+    ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` (``Authorization=AAD;ClientId=<guid>``) is the
+    setting the Functions host and the Azure Monitor exporter both read, so one value serves both.
+    """
+
+    connection_string: str = field(repr=False)
+    entra: bool = False
+    client_id: str | None = None
+
+
 class Settings:
     """The settings table of docs/design.md; construct with an environment mapping."""
 
@@ -173,6 +186,29 @@ class Settings:
     @cached_property
     def storage(self) -> StorageConnection:
         return _storage_connection(self._environ)
+
+    @cached_property
+    def app_insights(self) -> AppInsights | None:
+        """None when ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is unset: no telemetry is exported."""
+        connection_string = self._raw("APPLICATIONINSIGHTS_CONNECTION_STRING")
+        if not connection_string:
+            return None
+        name = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
+        raw = self._raw(name)
+        if not raw:
+            return AppInsights(connection_string)
+        pairs: dict[str, str] = {}
+        for part in filter(str.strip, raw.split(";")):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise SettingError(f"{name}: expected Authorization=AAD;ClientId=<guid>", setting=name)
+            pairs[key.strip().lower()] = value.strip()
+        if pairs.get("authorization") != "AAD":
+            raise SettingError(f"{name}: expected Authorization=AAD;ClientId=<guid>", setting=name)
+        client_id = pairs.get("clientid") or None
+        if client_id is not None and not _GUID.match(client_id):
+            raise SettingError(f"{name}: ClientId must be the managed identity's client id (a GUID)")
+        return AppInsights(connection_string, entra=True, client_id=client_id)
 
     @cached_property
     def expiry_lead_days(self) -> int:

@@ -43,6 +43,7 @@ from azure.core.rest import HttpRequest, HttpResponse
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from . import telemetry
 from .errors import CallIds, DeadlineExceededError, OutcomeUnknownError, ServiceError
 
 LOG = logging.getLogger("shared.http")
@@ -403,31 +404,42 @@ class CallLoggingPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
         if counted is not None:
             counted[0] += 1
         started = time.perf_counter()
-        try:
-            response = self.next.send(request)
-        except Exception as error:
-            LOG.warning(
-                "%s %s %s failed after %.0f ms: %s (request id %s, correlation id %s)",
-                self._service,
-                http_request.method,
-                template,
-                (time.perf_counter() - started) * 1000,
-                type(error).__name__,
-                request.context.get(REQUEST_ID),
-                request.context.get(CORRELATION_ID),
-            )
-            raise
-        headers = response.http_response.headers
-        LOG.info(
-            "%s %s %s -> %d in %.0f ms (request id %s, correlation id %s)",
+        with telemetry.outgoing_call(
             self._service,
             http_request.method,
             template,
-            response.http_response.status_code,
-            (time.perf_counter() - started) * 1000,
-            headers.get(self._response_request_id_header) or request.context.get(REQUEST_ID),
-            request.context.get(CORRELATION_ID),
-        )
+            request_id=request.context.get(REQUEST_ID),
+            correlation_id=request.context.get(CORRELATION_ID),
+        ) as call:
+            try:
+                response = self.next.send(request)
+            except Exception as error:
+                call.failed(error)
+                LOG.warning(
+                    "%s %s %s failed after %.0f ms: %s (request id %s, correlation id %s)",
+                    self._service,
+                    http_request.method,
+                    template,
+                    (time.perf_counter() - started) * 1000,
+                    type(error).__name__,
+                    request.context.get(REQUEST_ID),
+                    request.context.get(CORRELATION_ID),
+                )
+                raise
+            status = response.http_response.status_code
+            request_id = response.http_response.headers.get(self._response_request_id_header)
+            request_id = request_id or request.context.get(REQUEST_ID)
+            call.answered(status, request_id)
+            LOG.info(
+                "%s %s %s -> %d in %.0f ms (request id %s, correlation id %s)",
+                self._service,
+                http_request.method,
+                template,
+                status,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+                request.context.get(CORRELATION_ID),
+            )
         return response
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from . import telemetry
 from .buying import Buyer
 from .catalog import Decision, Plan
 from .cutover import STORED_FAILURES, LineCutover, run_cutover, verify_identical
@@ -328,11 +329,14 @@ class Workflow:
             if isinstance(error, RetryLaterError):
                 if event.attempt < MAX_WAITS:
                     self._queue.send(event.again(), delay_seconds=error.retry_after or 60)
+                    telemetry.count_throttling_wait(failure.step)
                 else:
+                    telemetry.count_failure(failure.step, final=True)
                     self._record_failure(event.transfer_id, failure)
                 return
             transient = not isinstance(error, ServiceError) or error.retryable
             last = dequeue_count >= self._max_dequeue_count
+            telemetry.count_failure(failure.step, final=not transient or last)
             if transient and not last:
                 raise
             self._record_failure(event.transfer_id, failure)
@@ -353,10 +357,14 @@ class Workflow:
             step = self._next_step(record, event)
             if step is None:
                 return DONE
+            name = step.__name__.strip("_")
             try:
-                result = step(record, event)
+                with telemetry.step(event.transfer_id, name) as run:
+                    result = step(record, event)
+                    if result.wait_seconds is not None:
+                        run.outcome = "waiting"
             except Exception as error:
-                raise StepFailedError(step.__name__.strip("_"), error) from error
+                raise StepFailedError(name, error) from error
             record = result.record
             if result.wait_seconds is not None:
                 waiting = record.transfer.state is TransferState.AWAITING_ACCEPTANCE
@@ -426,6 +434,9 @@ class Workflow:
             failed={f.user_id for f in line.user_failures},
             retry_failed=False,
         )
+        telemetry.count_license_swaps(progress.moved)
+        if progress.retry_after is not None:  # Graph throttled: the rest of the line runs later
+            telemetry.count_throttling_wait("cut_over")
         failures = (
             *line.user_failures,
             *(UserFailure(f.user_id, f.reason.value, f.detail) for f in progress.failures),
