@@ -122,6 +122,23 @@ param partnerClientSecret string = ''
 param partnerRefreshToken string = ''
 
 // ---------------------------------------------------------------------------------------------------------
+// Alerts (app/alerts.bicep)
+// ---------------------------------------------------------------------------------------------------------
+
+@minLength(3)
+@description('E-mail address the alerts go to: poison-queue messages, stuck transfers, sustained throttling.')
+param alertEmail string
+
+@minValue(1)
+@maxValue(36)
+@description('Hours a transfer may stay failed or blocked before the operator is alerted.')
+param stuckTransferHours int = 4
+
+@minValue(1)
+@description('Throttled workflow steps within 30 minutes that count as sustained throttling.')
+param throttledStepsThreshold int = 20
+
+// ---------------------------------------------------------------------------------------------------------
 // Scale and safety knobs
 // ---------------------------------------------------------------------------------------------------------
 
@@ -340,6 +357,20 @@ module rbac 'app/rbac.bicep' = {
     identityPrincipalId: identity.outputs.principalId
     developerPrincipalId: principalId
     developerPrincipalType: principalType
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    appInsightsResourceId: monitoring.outputs.resourceId
+    alertEmail: alertEmail
+    stuckTransferHours: stuckTransferHours
+    throttledStepsThreshold: throttledStepsThreshold
   }
 }
 
