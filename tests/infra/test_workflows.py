@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .bicep_model import REPO
 
@@ -42,8 +43,6 @@ def lint(*paths: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _load(path: Path) -> dict[Any, Any]:
-    import yaml  # PyYAML arrives with openapi-spec-validator
-
     loaded: dict[Any, Any] = yaml.safe_load(path.read_text())
     return loaded
 
