@@ -223,7 +223,20 @@ module storage 'br/public:avm/res/storage/storage-account:0.25.0' = {
         }
       ]
     }
-    queueServices: {}
+    // Queue writes go to Log Analytics: the poison-queue alert (app/alerts.bicep) watches for PutMessage there.
+    queueServices: {
+      diagnosticSettings: [
+        {
+          name: 'queue-writes'
+          workspaceResourceId: logAnalytics.outputs.resourceId
+          logCategoriesAndGroups: [
+            {
+              category: 'StorageWrite'
+            }
+          ]
+        }
+      ]
+    }
     tableServices: {}
   }
 }
@@ -368,6 +381,8 @@ module alerts 'app/alerts.bicep' = {
     tags: tags
     resourceToken: resourceToken
     appInsightsResourceId: monitoring.outputs.resourceId
+    logAnalyticsWorkspaceResourceId: logAnalytics.outputs.resourceId
+    storageAccountName: storage.outputs.name
     alertEmail: alertEmail
     stuckTransferHours: stuckTransferHours
     throttledStepsThreshold: throttledStepsThreshold

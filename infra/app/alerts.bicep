@@ -1,16 +1,18 @@
 // The alerts an operator needs to run the service unattended, all sent to one action group's e-mail.
-// Each alert is a log query over the app's Application Insights `traces` (scoped to the component, so the
-// classic table and column names apply: `timestamp`, `message`, `customDimensions`).
 //
-// They rely on this telemetry (shared/telemetry.py writes one structured record per workflow step):
+// (b) and (c) query the app's Application Insights `traces` (scoped to the component, so the classic table
+// and column names apply: `timestamp`, `customDimensions`). They rely on the structured record
+// shared/telemetry.py writes for each workflow step:
 //   customDimensions.transfer_id  the transfer's id
 //   customDimensions.step         the workflow step's name
 //   customDimensions.outcome      'done', 'waiting', 'failed' or 'throttled' ('blocked' once a halt is
 //                                 recorded as such; until then a Blocked transfer ends its step as 'done')
 //   customDimensions.duration_ms  how long the step ran
-// and, for the poison queue, on the Functions host's own log line when the queue trigger gives up on a
-// message ("... Moving message to queue 'transfer-events-poison'."). Renaming any of these breaks an alert
-// silently: tests/infra/test_alerts.py pins the names on both sides.
+// Renaming one breaks an alert silently; tests/infra pins the names the queries use (STEP_PROPERTIES).
+//
+// (a) reads the storage account's own queue log (StorageQueueLogs in the Log Analytics workspace, sent by
+// the queue service's diagnostic setting in main.bicep): a PutMessage on the poison queue is the host
+// giving up on a message. It depends neither on a log line's wording nor on telemetry sampling.
 
 @description('Region of the scheduled query rules (the action group is global).')
 param location string
@@ -22,6 +24,12 @@ param resourceToken string
 
 @description('Resource id of the Application Insights component the app writes to.')
 param appInsightsResourceId string
+
+@description('Resource id of the Log Analytics workspace that receives the storage queue log.')
+param logAnalyticsWorkspaceResourceId string
+
+@description('Storage account whose queues carry the workflow.')
+param storageAccountName string
 
 @description('Address the action group e-mails when an alert fires.')
 param alertEmail string
@@ -82,15 +90,15 @@ module poisonQueueAlert 'br/public:avm/res/insights/scheduled-query-rule:0.6.0' 
     location: location
     tags: tags
     scopes: [
-      appInsightsResourceId
+      logAnalyticsWorkspaceResourceId
     ]
     severity: 1
     evaluationFrequency: 'PT5M'
-    windowSize: 'PT5M'
+    windowSize: 'PT15M'
     criterias: {
       allOf: [
         {
-          query: 'traces | where message has "${poisonQueueName}"'
+          query: 'StorageQueueLogs | where AccountName == "${storageAccountName}" and OperationName == "PutMessage" and Uri contains "/${poisonQueueName}/"'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

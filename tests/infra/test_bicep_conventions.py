@@ -485,26 +485,38 @@ def test_action_group_emails_the_alert_email_parameter(alerts):
     assert len(_scalar(alerts, group["groupShortName"])) <= 12
 
 
-def test_every_alert_queries_application_insights_and_notifies_the_action_group(alerts):
+def test_every_alert_notifies_the_action_group(alerts):
     rules = _alert_rules(alerts)
     assert len(rules) == 3
     actions = alerts.section("variables")["actions"]["value"]
     assert "actionGroup" in json.dumps(actions["actionGroupResourceIds"])
-    for name, rule in rules.items():
-        assert rule["actions"] == "actions", name
-        assert rule["scopes"] == ["appInsightsResourceId"], name
-        assert all(q.startswith("traces") for q in _queries(rule)), name
+    assert {name: rule["actions"] for name, rule in rules.items()} == dict.fromkeys(rules, "actions")
 
 
-def test_poison_queue_alert_watches_the_work_queues_poison_queue(alerts):
+def test_step_alerts_query_the_apps_application_insights_traces(alerts):
+    rules = _alert_rules(alerts)
+    for name in ("stuckTransferAlert", "throttlingAlert"):
+        assert rules[name]["scopes"] == ["appInsightsResourceId"], name
+        assert all(q.startswith("traces | ") for q in _queries(rules[name])), name
+
+
+def test_poison_queue_alert_watches_writes_to_the_work_queues_poison_queue(main, alerts):
     queue = re.search(r'queue_name="([^"]+)"', (REPO / "function_app.py").read_text())
     assert queue, "function_app.py has no queue trigger"
     assert _scalar(alerts, "workQueueName") == queue.group(1)
     assert alerts.section("variables")["poisonQueueName"]["value"] == "${workQueueName}-poison"
-    poison = [
-        n for n, r in _alert_rules(alerts).items() if any("${poisonQueueName}" in q for q in _queries(r))
-    ]
-    assert poison == ["poisonQueueAlert"]
+    rule = _alert_rules(alerts)["poisonQueueAlert"]
+    assert rule["scopes"] == ["logAnalyticsWorkspaceResourceId"]
+    (query,) = _queries(rule)
+    assert query.startswith("StorageQueueLogs | ")
+    assert 'OperationName == "PutMessage"' in query
+    assert '"/${poisonQueueName}/"' in query
+    # ... and the queue service sends those writes to the workspace the rule reads.
+    storage = main.module_using("avm/res/storage/storage-account")
+    (setting,) = storage["queueServices"]["diagnosticSettings"]
+    assert setting["logCategoriesAndGroups"] == [{"category": "StorageWrite"}]
+    passed = main.module_using("app/alerts.bicep")["logAnalyticsWorkspaceResourceId"]
+    assert json.dumps(setting["workspaceResourceId"]) == json.dumps(passed)
 
 
 def test_stuck_transfer_alert_reads_each_transfers_latest_outcome_against_the_threshold(alerts):
