@@ -121,6 +121,9 @@ param partnerClientSecret string = ''
 @description('Optional. Written to Key Vault as the consented partner admin\'s refresh token when not empty.')
 param partnerRefreshToken string = ''
 
+@description('True once the refresh token is in Key Vault (stored by the consent script): the app then gets the role to write rotated tokens back to that secret.')
+param partnerRefreshTokenStored bool = false
+
 // ---------------------------------------------------------------------------------------------------------
 // Alerts (app/alerts.bicep)
 // ---------------------------------------------------------------------------------------------------------
@@ -312,6 +315,8 @@ module secrets 'app/secrets.bicep' = {
     keyVaultName: keyVault.outputs.name
     clientSecretName: secretNames.clientSecret
     refreshTokenName: secretNames.refreshToken
+    identityPrincipalId: identity.outputs.principalId
+    refreshTokenStored: partnerRefreshTokenStored
     partnerClientSecret: partnerClientSecret
     partnerRefreshToken: partnerRefreshToken
   }
@@ -327,6 +332,7 @@ var productSettings = {
   PARTNER_CLIENT_ID: partnerClientId
   PARTNER_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.clientSecret})'
   PARTNER_REFRESH_TOKEN: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.refreshToken})'
+  PARTNER_REFRESH_TOKEN_SECRET_URI: '${keyVault.outputs.uri}secrets/${secretNames.refreshToken}'
   PARTNER_COUNTRY: toUpper(partnerCountry)
   WEBHOOK_CERT_HOSTS: webhookCertHosts
   WEBHOOK_TRUST_ROOTS: webhookTrustRoots

@@ -20,13 +20,14 @@ from typing import Any
 
 from aiohttp import web
 
-from . import control, entra, graph, partner_center
+from . import control, entra, graph, keyvault, partner_center
 from .catalog import Catalog
+from .keyvault import Vault, kv_error
 from .knobs import DEFAULTS, Fault, RateLimiter, merge
 from .pki import Pki
 from .routing import Call, Reply, Route, Router
 from .scenarios import CLIENT_ID, REFRESH_TOKEN, build
-from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE, TokenError, TokenIssuer
+from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE, VAULT_AUDIENCE, TokenError, TokenIssuer
 from .webhooks import Webhooks
 from .world import READ_ROLES, WRITE_ROLES, GraphError, PartnerCenterError, World
 
@@ -42,7 +43,9 @@ SERVICES: dict[str, tuple[str, Router]] = {
     "graph": ("graph", graph.router),
     "_sandbox": ("control", control.router),
     "cert": ("cert", control.cert_router),
+    "secrets": ("keyvault", keyvault.router),
 }
+AUDIENCES = {"partner_center": PARTNER_CENTER_AUDIENCE, "graph": GRAPH_AUDIENCE, "keyvault": VAULT_AUDIENCE}
 
 
 def pc_error(status: int, code: int | str, description: str, data: list[str] | None = None) -> Reply:
@@ -107,7 +110,9 @@ class Sandbox:
         self.tokens = TokenIssuer(endpoints.base_url)
         self.limiter = RateLimiter()
         self.refresh_tokens: set[str] = {REFRESH_TOKEN}
+        self.authorization_codes: dict[str, entra.AuthorizationCode] = {}
         self.webhooks = Webhooks(self)
+        self.vault = Vault()
         self.generation = 0
         self.world: World
         self.knobs: dict[str, Any]
@@ -133,18 +138,22 @@ class Sandbox:
         self.responses.clear()
         self.in_flight.clear()
         self.carts_in_flight.clear()
+        self.authorization_codes.clear()
         self.webhooks.reset()
+        self.vault.clear()
 
     # ------------------------------------------------------------------ the gate
 
     def authenticate(self, service: str, call: Call) -> Reply | None:
         header = call.headers.get("Authorization", "")
-        audience = PARTNER_CENTER_AUDIENCE if service == "partner_center" else GRAPH_AUDIENCE
         try:
             if not header.lower().startswith("bearer "):
                 raise TokenError("Access token is empty.")
-            claims = self.tokens.validate(header[7:].strip(), audience)
-            if claims.app_id != CLIENT_ID:
+            claims = self.tokens.validate(header[7:].strip(), AUDIENCES[service])
+            if service == "keyvault":
+                if claims.tenant_id != self.world.partner_tenant_id:
+                    raise TokenError("The token's tenant is not the vault's tenant.")
+            elif claims.app_id != CLIENT_ID:
                 raise TokenError("The token was not issued to the partner's application.")
             if service == "partner_center" and claims.tenant_id != self.world.partner_tenant_id:
                 raise TokenError("The token's tenant is not the partner tenant.")
@@ -152,7 +161,14 @@ class Sandbox:
                 raise TokenError("The token's tenant does not exist.")
         except TokenError as exc:
             challenge = {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc}"'}
-            if service == "graph":
+            if service == "keyvault":
+                # Key Vault's challenge: where to get a token, and for which resource.
+                authority = f"{self.endpoints.base_url}/{self.world.partner_tenant_id}"
+                challenge["WWW-Authenticate"] = (
+                    f'Bearer authorization="{authority}", resource="{VAULT_AUDIENCE}"'
+                )
+                reply = kv_error(401, "Unauthorized", f"AKV10000: the request's token is refused. {exc}")
+            elif service == "graph":
                 reply = graph_error(401, "InvalidAuthenticationToken", str(exc))
             else:
                 reply = pc_error(401, 401, f"Unauthorized: {exc}")
@@ -189,7 +205,10 @@ class Sandbox:
         return next((f for f in self.faults if f.take(service, call.method, call.path)), None)
 
     def fault_reply(self, service: str, fault: Fault) -> Reply:
-        if service == "graph":
+        if service == "keyvault":
+            code = str(fault.code or ("ServiceUnavailable" if fault.status >= 500 else "Forbidden"))
+            reply = kv_error(fault.status, code, "Injected failure from the sandbox.")
+        elif service == "graph":
             code = str(fault.code or ("serviceNotAvailable" if fault.status >= 500 else "BadRequest"))
             reply = graph_error(fault.status, code, "Injected failure from the sandbox.")
         elif service == "entra":
@@ -222,6 +241,10 @@ class Sandbox:
             return pc_error(status, status, "The requested resource was not found.")
         route, params = found
         api = service in ("partner_center", "graph")
+        if service == "keyvault":
+            denied = self.authenticate(service, call)
+            if denied is not None:
+                return denied
         if api:
             if not inner:
                 denied = self.authenticate(service, call)
@@ -230,7 +253,7 @@ class Sandbox:
             refused = self.authorize(service, route, call) or self.throttle(service, call, params)
             if refused is not None:
                 return refused
-        if api or service in ("entra", "cert"):
+        if api or service in ("entra", "cert", "keyvault"):
             if self.knobs["latency_ms"] and not inner:
                 await asyncio.sleep(self.knobs["latency_ms"] / 1000)
             fault = self.take_fault(service, call)
@@ -303,6 +326,8 @@ class Sandbox:
                 return Reply(400, {"error": f"{exc.__class__.__name__}: {exc}"})
             if service == "entra":
                 return Reply(400, {"error": "invalid_request", "error_description": str(exc)})
+            if service == "keyvault":
+                return kv_error(400, "BadParameter", f"Invalid request: {exc.__class__.__name__}")
             return pc_error(400, 3000, f"Invalid request: {exc.__class__.__name__}")
 
     # ------------------------------------------------------------------ aiohttp glue
@@ -313,7 +338,7 @@ class Sandbox:
         first, _, rest = path.lstrip("/").partition("/")
         service, router = SERVICES.get(first, ("entra", entra.router))
         sub_path = "/" + rest if service != "entra" else path
-        if first == "cert":
+        if first in ("cert", "secrets"):
             sub_path = path
         call = Call(request.method, sub_path, request.query, request.headers, await request.read())
         reply = await self.serve(service, router, call)

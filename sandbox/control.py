@@ -16,7 +16,7 @@ from .knobs import Fault, merge
 from .pki import WEBHOOK_SIGNER_NAME
 from .routing import Call, Reply, Router
 from .scenarios import CLIENT_ID, SCENARIOS
-from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE
+from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE, VAULT_AUDIENCE
 from .webhooks import ACCEPTED
 from .world import Subscription, User, iso
 
@@ -325,6 +325,13 @@ def ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, out)
 
 
+@router.route("GET", "/vault/secrets/{name}")
+def vault_versions(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Every value the vault holds for a secret, oldest first (``[]`` for none)."""
+    versions = sb.vault.secrets.get(p["name"].lower(), [])
+    return Reply(200, {"values": [v["value"] for v in versions]})
+
+
 @router.route("DELETE", "/ledger")
 def clear_ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     book = sb.world.ledger
@@ -338,9 +345,8 @@ def clear_ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 def mint_token(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """A token made to order (expired, wrong tenant, wrong app) so tests can check the 401 paths."""
     body = call.json()
-    audience = (
-        GRAPH_AUDIENCE if body.get("audience", "partner_center") == "graph" else PARTNER_CENTER_AUDIENCE
-    )
+    audiences = {"graph": GRAPH_AUDIENCE, "keyvault": VAULT_AUDIENCE}
+    audience = audiences.get(body.get("audience", "partner_center"), PARTNER_CENTER_AUDIENCE)
     app_only = bool(body.get("appOnly", False))
     token = sb.tokens.issue(
         tenant_id=str(body.get("tenantId", sb.world.partner_tenant_id)),

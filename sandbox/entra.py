@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 from .routing import Call, Reply, Router
 from .scenarios import CLIENT_ID, CLIENT_SECRET
 from .tokens import PARTNER_CENTER_AUDIENCE, audience_for_scope
+from .webhooks import is_loopback
 from .world import stable_id
 
 if TYPE_CHECKING:
@@ -21,6 +24,20 @@ APP_ROLES = {
     PARTNER_CENTER_AUDIENCE: ("user_impersonation",),
 }
 GRAPH_APP_ROLES = ("Directory.Read.All", "LicenseAssignment.ReadWrite.All", "Organization.Read.All")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    """What the partner admin consented to at ``/authorize``; redeemed once at the token endpoint."""
+
+    tenant: str
+    redirect_uri: str
+    code_challenge: str
+
+
+def admin_user_id(sb: Sandbox) -> str:
+    """The partner tenant's admin: every sign-in and every app + user token is this user."""
+    return stable_id("partner-admin", sb.world.partner_tenant_id)
 
 
 def _aad_error(status: int, error: str, code: int, description: str) -> Reply:
@@ -73,6 +90,45 @@ def openid_configuration(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     )
 
 
+@router.route("GET", "/{tenant}/oauth2/v2.0/authorize")
+def authorize(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """The admin signs in and consents at once: a redirect back with a code (PKCE S256 required).
+
+    Only loopback redirect URIs are registered, as for a native or consent-script client.
+    """
+    tenant, query = p["tenant"].lower(), call.query
+    if not _known(sb, tenant):
+        return _aad_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
+    if query.get("client_id") != CLIENT_ID:
+        return _aad_error(400, "unauthorized_client", 700016, "Application was not found in the directory.")
+    redirect_uri = query.get("redirect_uri", "")
+    if not redirect_uri.startswith("http") or not is_loopback(redirect_uri):
+        return _aad_error(
+            400, "invalid_request", 50011, "The redirect URI does not match the application's redirect URIs."
+        )
+    if query.get("response_type") != "code":
+        return _aad_error(400, "unsupported_response_type", 700054, "Only response_type=code is supported.")
+    if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
+        return _aad_error(400, "invalid_request", 501491, "A PKCE S256 code_challenge is required.")
+    code = "0.sandbox-authorization-code." + secrets.token_urlsafe(24)
+    sb.authorization_codes[code] = AuthorizationCode(tenant, redirect_uri, query["code_challenge"])
+    answer = {"code": code, "state": query.get("state", ""), "session_state": stable_id("session", code)}
+    separator = "&" if "?" in redirect_uri else "?"
+    return Reply(302, headers={"Location": redirect_uri + separator + urlencode(answer)})
+
+
+def _redeem(sb: Sandbox, tenant: str, form: dict[str, str]) -> Reply | None:
+    """Spend the code (once, whatever the outcome); an error reply if it does not match."""
+    grant = sb.authorization_codes.pop(form.get("code", ""), None)
+    verifier = form.get("code_verifier", "").encode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+    if grant is None or grant.tenant != tenant or grant.redirect_uri != form.get("redirect_uri"):
+        return _aad_error(400, "invalid_grant", 70000, "The provided authorization code is invalid or used.")
+    if challenge != grant.code_challenge:
+        return _aad_error(400, "invalid_grant", 501481, "The code_verifier does not match the challenge.")
+    return None
+
+
 @router.route("GET", "/{tenant}/discovery/v2.0/keys")
 def keys(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, sb.tokens.jwks())
@@ -113,8 +169,12 @@ def token(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         body["access_token"] = sb.tokens.issue(
             tenant_id=tenant, audience=audience, app_id=client_id, lifetime_s=lifetime, roles=roles
         )
-    elif grant == "refresh_token":
-        if form.get("refresh_token") not in sb.refresh_tokens:
+    elif grant in ("refresh_token", "authorization_code"):
+        if grant == "authorization_code":
+            refused = _redeem(sb, tenant, form)
+            if refused is not None:
+                return refused
+        elif form.get("refresh_token") not in sb.refresh_tokens:
             return _aad_error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
         scp = "user_impersonation" if audience == PARTNER_CENTER_AUDIENCE else "Directory.AccessAsUser.All"
         body["access_token"] = sb.tokens.issue(
@@ -123,11 +183,12 @@ def token(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
             app_id=client_id,
             lifetime_s=lifetime,
             scp=scp,
-            user_id=stable_id("partner-admin", sb.world.partner_tenant_id),
+            user_id=admin_user_id(sb),
         )
-        rotated = "0.sandbox-refresh-token." + secrets.token_urlsafe(24)
-        sb.refresh_tokens.add(rotated)
-        body["refresh_token"] = rotated
+        if grant == "refresh_token" or "offline_access" in scopes:  # Entra's rule for a code
+            rotated = "0.sandbox-refresh-token." + secrets.token_urlsafe(24)
+            sb.refresh_tokens.add(rotated)
+            body["refresh_token"] = rotated
         body["scope"] = f"{audience}/{scp}"
     else:
         return _aad_error(400, "unsupported_grant_type", 70003, f"The grant type '{grant}' is not supported.")

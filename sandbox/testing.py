@@ -236,7 +236,8 @@ class SandboxHandle:
         retry_after: str | None = None,
     ) -> dict[str, Any]:
         """Inject a failure. ``kind``: status | error | delay | drop | drop_after_commit;
-        ``service``: partner_center | graph | entra; ``path``: a regex searched in the service path."""
+        ``service``: partner_center | graph | entra | keyvault; ``path``: a regex searched in the
+        service path."""
         fault = {
             "kind": kind,
             "service": service,
@@ -348,6 +349,11 @@ class SandboxHandle:
     def clear_ledger(self) -> None:
         self.control("DELETE", "/ledger")
 
+    def vault_values(self, name: str) -> list[str]:
+        """The values of every version of Key Vault secret ``name``, oldest first."""
+        values: list[str] = self.control("GET", f"/vault/secrets/{name}")["values"]
+        return values
+
     def mint_token(
         self,
         *,
@@ -357,7 +363,8 @@ class SandboxHandle:
         lifetime_s: int = 3600,
         app_id: str | None = None,
     ) -> str:
-        """A bearer token made to order (``lifetime_s`` <= 0 gives an expired one)."""
+        """A bearer token made to order (``lifetime_s`` <= 0 gives an expired one); ``audience`` is
+        ``partner_center``, ``graph`` or ``keyvault``."""
         body: dict[str, Any] = {"audience": audience, "appOnly": app_only, "lifetimeS": lifetime_s}
         if tenant_id:
             body["tenantId"] = tenant_id

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
-AUDIENCES = (PARTNER_CENTER_AUDIENCE, GRAPH_AUDIENCE)
+VAULT_AUDIENCE = "https://vault.azure.net"
+AUDIENCES = (PARTNER_CENTER_AUDIENCE, GRAPH_AUDIENCE, VAULT_AUDIENCE)
 
 
 class TokenError(Exception):

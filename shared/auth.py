@@ -129,6 +129,10 @@ class PartnerCredential:
     Entra rotates the refresh token on every redemption. Each tenant keeps the newest one it was
     given and redeems it one request at a time, so a rotated refresh token is never redeemed
     twice at once; a tenant's first redemption starts from the stored ``refresh_token``.
+
+    ``on_refresh_token`` gets each new refresh token of the partner's own tenant (the one the
+    stored token belongs to) once it is in memory, after the tenant's turn is over, and only
+    while it is still the newest: a slower caller never hands on a token a later one replaced.
     """
 
     def __init__(
@@ -147,6 +151,7 @@ class PartnerCredential:
         retry: ThrottleRetryPolicy | None = None,
         refresh_margin: float = 300.0,
         clock: Callable[[], float] = time.time,
+        on_refresh_token: Callable[[str], None] | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self._client_id = client_id
@@ -160,6 +165,7 @@ class PartnerCredential:
         self._retry = retry or ThrottleRetryPolicy()
         self._refresh_margin = refresh_margin
         self._clock = clock
+        self._on_refresh_token = on_refresh_token
         self._lock = threading.Lock()  # guards the maps below; never held while calling Entra
         self._tenant_locks: dict[str, threading.Lock] = {}
         self._apps: dict[str, msal.ConfidentialClientApplication] = {}
@@ -190,7 +196,9 @@ class PartnerCredential:
                 return cached
             self._raise_failure_seen_while_waiting(key, since=asked)
             try:
-                token, lifetime = self._acquire_with_retries(tenant, list(scopes), flow, force_refresh)
+                token, lifetime, rotated = self._acquire_with_retries(
+                    tenant, list(scopes), flow, force_refresh
+                )
             except (TokenAcquisitionError, DeadlineExceededError) as error:
                 with self._lock:
                     self._failures[key] = (error, time.monotonic())
@@ -200,7 +208,15 @@ class PartnerCredential:
             with self._lock:
                 self._tokens[key] = _Cached(token, refresh_on, time.monotonic())
                 self._failures.pop(key, None)
-            return token
+        if rotated is not None and tenant == self.tenant_id.lower():
+            self._hand_on(tenant, rotated)
+        return token
+
+    def _hand_on(self, tenant: str, rotated: str) -> None:
+        with self._lock:
+            newest = self._refresh_tokens.get(tenant) == rotated
+        if newest and self._on_refresh_token is not None:
+            self._on_refresh_token(rotated)
 
     def _cached(self, key: _Key, *, force_refresh: bool, since: float) -> AccessToken | None:
         with self._lock:
@@ -234,7 +250,7 @@ class PartnerCredential:
 
     def _acquire_with_retries(
         self, tenant: str, scopes: list[str], flow: Flow, force_refresh: bool
-    ) -> tuple[AccessToken, int]:
+    ) -> tuple[AccessToken, int, str | None]:
         attempt = 1
         while True:
             try:
@@ -251,7 +267,8 @@ class PartnerCredential:
 
     def _acquire(
         self, tenant: str, scopes: list[str], flow: Flow, *, force_refresh: bool
-    ) -> tuple[AccessToken, int]:
+    ) -> tuple[AccessToken, int, str | None]:
+        """The token, its lifetime in seconds, and the rotated refresh token if Entra sent one."""
         authority = self._authority(tenant)
         exchange = _Exchange()
         reset = _EXCHANGE.set(exchange)
@@ -294,11 +311,12 @@ class PartnerCredential:
                 status=status,
                 retry_after=exchange.retry_after,
             )
-        if result.get("refresh_token"):
+        rotated = result.get("refresh_token") or None
+        if rotated is not None:
             with self._lock:
-                self._refresh_tokens[tenant] = result["refresh_token"]
+                self._refresh_tokens[tenant] = rotated
         expires_in = int(result.get("expires_in", 3600))
-        return AccessToken(result["access_token"], int(self._clock()) + expires_in), expires_in
+        return AccessToken(result["access_token"], int(self._clock()) + expires_in), expires_in, rotated
 
     def _app(self, tenant: str) -> msal.ConfidentialClientApplication:
         """The tenant's msal app; building it fetches the authority's discovery document."""

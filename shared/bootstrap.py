@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
     from .api import AdminApi
     from .auth import PartnerCredential
     from .catalog import CatalogCache, SkuReferenceLoader
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from .graph import GraphClient
     from .partner_center import PartnerCenterClient
     from .planning import Planner
+    from .secrets import RefreshTokenRotation
     from .store import TransferStore
     from .timer import Timer
     from .webhooks import WebhookVerifier
@@ -33,9 +36,17 @@ T = TypeVar("T")
 
 
 class Services:
-    def __init__(self, settings: Settings, *, verify: bool | str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        verify: bool | str | None = None,
+        vault_credential: TokenCredential | None = None,
+    ) -> None:
+        """``vault_credential`` reaches Key Vault; by default the app's managed identity."""
         self.settings = settings
         self._verify = verify
+        self._vault_credential = vault_credential
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()
 
@@ -79,9 +90,26 @@ class Services:
                 refresh_token=s.partner_refresh_token,
                 authority_host=s.authority_host,
                 session=make_session(self._verify),
+                on_refresh_token=self.token_rotation,
             )
 
         return self._once("credential", build)
+
+    @property
+    def token_rotation(self) -> RefreshTokenRotation | None:
+        """Writes rotated refresh tokens back to Key Vault; None when no secret URI is set."""
+
+        def build() -> RefreshTokenRotation | None:
+            uri = self.settings.partner_refresh_token_secret_uri
+            if uri is None:
+                return None
+            from .events import storage_credential
+            from .secrets import KeyVaultRefreshTokenStore, RefreshTokenRotation
+
+            credential = self._vault_credential or storage_credential(self.settings.storage)
+            return RefreshTokenRotation(KeyVaultRefreshTokenStore(uri, credential, verify=self._verify))
+
+        return self._once("token_rotation", build)
 
     @property
     def partner_center(self) -> PartnerCenterClient:
@@ -184,7 +212,7 @@ class Services:
 
     def close(self) -> None:
         with self._lock:
-            for name in ("partner_center", "graph", "queue"):
+            for name in ("partner_center", "graph", "queue", "token_rotation"):
                 part = self._built.pop(name, None)
                 if part is not None:
                     part.close()

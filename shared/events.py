@@ -149,7 +149,8 @@ class EventQueue:
 
 
 def storage_credential(storage: StorageConnection) -> TokenCredential:
-    """The identity that reaches storage when there is no connection string (Azure, RBAC)."""
+    """The app's own identity: it reaches storage when there is no connection string (Azure, RBAC),
+    and Key Vault, which has no connection string at all."""
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
     if storage.credential == "managedidentity":

@@ -31,6 +31,7 @@ from .resources.partner_center import (
     Subscription,
     SubscriptionProvisioningStatus,
     WebhookRegistration,
+    WebhookValidationStatus,
 )
 from .transport import ServiceClient, ServiceDialect, TransportOptions
 
@@ -200,6 +201,18 @@ class PartnerCenterClient(ServiceClient):
         """Asks Partner Center to send a ``test-created`` event; returns its correlation id."""
         data = self._write("POST", _WEBHOOK + "/validationEvents", {}, None, str(uuid.uuid4()))
         return str(field(data, "correlationId", str, resource="validationEvent"))
+
+    def get_webhook_validation_status(self, correlation_id: str) -> WebhookValidationStatus | None:
+        """The test event's delivery status, or ``None`` while Partner Center does not know it (404)."""
+        try:
+            data = self._read(
+                _WEBHOOK + "/validationEvents/{correlation_id}", {"correlation_id": correlation_id}
+            )
+        except PartnerCenterError as error:
+            if error.status == 404:
+                return None
+            raise
+        return WebhookValidationStatus.from_json(data)
 
     # Plumbing
 

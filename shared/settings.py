@@ -30,6 +30,7 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
 _SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SECRET_PATH = re.compile(r"^/secrets/[0-9A-Za-z-]{1,127}/?$")
 #: EXPIRY_LEAD_DAYS: how many days before an original subscription lapses the cutover is due.
 #: Zero means "on the day"; 90 is the longest lead a monthly-billed original leaves room for.
 EXPIRY_LEAD_DAYS_RANGE = (0, 90)
@@ -109,6 +110,33 @@ class Settings:
     @cached_property
     def partner_refresh_token(self) -> str:
         return self._required("PARTNER_REFRESH_TOKEN", "the consented partner admin's refresh token")
+
+    @cached_property
+    def partner_refresh_token_secret_uri(self) -> str | None:
+        """Where a rotated refresh token is written back; None keeps rotation in memory only.
+
+        Explicit rather than read from ``PARTNER_REFRESH_TOKEN``: once the platform resolves that
+        Key Vault reference the app sees only the token, never the reference.
+        """
+        name = "PARTNER_REFRESH_TOKEN_SECRET_URI"
+        raw = self._raw(name)
+        if not raw:
+            return None
+        parts = _split(name, raw)
+        if (
+            parts.scheme != "https"
+            or not _has_valid_host(parts)
+            or "@" in parts.netloc
+            or parts.query
+            or parts.fragment
+            or not _SECRET_PATH.match(parts.path)
+        ):
+            raise SettingError(
+                f"{name}: expected a versionless Key Vault secret URI (https://VAULT/secrets/NAME), "
+                f"got {raw[:200]!r}",
+                setting=name,
+            )
+        return raw.rstrip("/")
 
     @cached_property
     def partner_country(self) -> str:

@@ -231,3 +231,26 @@ def test_identity_based_storage_uri_must_be_https_with_a_host(uri: str) -> None:
 
     with pytest.raises(SettingError, match=r"^AzureWebJobsStorage__tableServiceUri: "):
         _ = settings.storage
+
+
+def test_refresh_token_secret_uri_is_optional_and_versionless() -> None:
+    uri = "https://kv-abc.vault.azure.net/secrets/partner-refresh-token"
+
+    assert Settings({}).partner_refresh_token_secret_uri is None
+    assert Settings({"PARTNER_REFRESH_TOKEN_SECRET_URI": uri + "/"}).partner_refresh_token_secret_uri == uri
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://kv-abc.vault.azure.net/secrets/partner-refresh-token",
+        "https://kv-abc.vault.azure.net/secrets/partner-refresh-token/0123456789abcdef0123456789abcdef",
+        "https://kv-abc.vault.azure.net/keys/partner-refresh-token",
+        "https://kv-abc.vault.azure.net/secrets/partner_refresh_token",
+        "https://kv-abc.vault.azure.net/secrets/partner-refresh-token?api-version=7.5",
+        "@Microsoft.KeyVault(SecretUri=https://kv-abc.vault.azure.net/secrets/partner-refresh-token)",
+    ],
+)
+def test_refresh_token_secret_uri_must_name_one_secret_without_version(value: str) -> None:
+    with pytest.raises(SettingError, match="PARTNER_REFRESH_TOKEN_SECRET_URI"):
+        _ = Settings({"PARTNER_REFRESH_TOKEN_SECRET_URI": value}).partner_refresh_token_secret_uri

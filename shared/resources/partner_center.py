@@ -540,3 +540,33 @@ class WebhookRegistration:
             webhook_events=_strings(folded, "webhookEvents", resource=r),
             subscriber_id=optional(folded, "subscriberId", str, None, resource=r),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookValidationStatus:
+    """How Partner Center's test event fared: ``completed`` once delivered or given up on.
+
+    ``response_codes`` holds each delivery attempt's answer as Partner Center names it (``"OK"``,
+    ``"Unauthorized"``, or ``None`` when the receiver did not answer at all), oldest first.
+    """
+
+    correlation_id: str
+    status: str
+    callback_url: str
+    response_codes: tuple[str | None, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WebhookValidationStatus:
+        r = "WebhookValidationStatus"
+        results = _objects(data, "results", resource=r)
+        return cls(
+            correlation_id=field(data, "correlationId", str, resource=r),
+            status=field(data, "status", str, resource=r),
+            callback_url=optional(data, "callbackUrl", str, "", resource=r),
+            response_codes=tuple(optional(item, "responseCode", str, None, resource=r) for item in results),
+        )
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the receiver acknowledged the event (its last attempt answered OK)."""
+        return bool(self.response_codes) and self.response_codes[-1] == "OK"

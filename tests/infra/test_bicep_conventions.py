@@ -55,7 +55,6 @@ ROLE = {
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
 }
-KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 # Read by the telemetry setup (azure-monitor-opentelemetry), not through shared/settings.py.
 TELEMETRY_SETTINGS = ("APPLICATIONINSIGHTS_CONNECTION_STRING",)
 # The structured properties of a workflow step's log record (shared/telemetry.py) the alerts query.
@@ -390,67 +389,6 @@ output name string = stg.outputs.primaryKey
 """
     found = secret_outputs(parse_template(tmp_path / "t.bicep", source))
     assert sorted(found) == ["APPLICATIONINSIGHTS_CONNECTION_STRING", "endpoint", "name", "storageKey"]
-
-
-def _rotation_grants(templates: dict[str, Template]) -> list[str]:
-    """Role assignments giving the app's identity Secrets Officer on a secret resource, not on the vault."""
-    found = []
-    for file, template in templates.items():
-        secrets = {
-            name
-            for name, resource in template.section("resources").items()
-            if resource["type"].lower() == "microsoft.keyvault/vaults/secrets"
-        }
-        # What holds the role id: a variable, or a key of an object variable (roles.keyVaultSecretsOfficer).
-        holders = {KEY_VAULT_SECRETS_OFFICER}
-        for variable, declared in template.section("variables").items():
-            value = declared["value"]
-            if value == KEY_VAULT_SECRETS_OFFICER:
-                holders.add(variable)
-            elif isinstance(value, dict):
-                holders.update(k for k, v in value.items() if v == KEY_VAULT_SECRETS_OFFICER)
-        for name, resource in template.resources_of_type("Microsoft.Authorization/roleAssignments").items():
-            config = body(resource)
-            role = json.dumps(config["properties"]["roleDefinitionId"])
-            officer = any(f'"{holder}"' in role for holder in holders)
-            if (
-                officer
-                and config["properties"]["principalId"] == "identityPrincipalId"
-                and config.get("scope") in secrets
-            ):
-                found.append(f"{file}:{name}")
-    return found
-
-
-@pytest.mark.xfail(reason="rotation role lands with the rotation branch", strict=True)
-def test_identity_may_write_only_the_refresh_token_secret(parsed, templates):
-    """The app writes back its rotated refresh token; Officer on the vault could change any secret."""
-    _skip_if_any_unread(parsed)
-    assert _rotation_grants(templates) != []
-
-
-def test_rotation_grant_check_refuses_a_vault_scoped_officer(tmp_path):
-    def grants(scope: str) -> list[str]:
-        source = f"""
-var officer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
-resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {{ name: 'v' }}
-resource token 'Microsoft.KeyVault/vaults/secrets@2024-11-01' existing = {{
-  parent: vault
-  name: 't'
-}}
-resource grant 'Microsoft.Authorization/roleAssignments@2022-04-01' = {{
-  name: guid({scope}.id, identityPrincipalId, officer)
-  scope: {scope}
-  properties: {{
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', officer)
-    principalId: identityPrincipalId
-  }}
-}}
-"""
-        return _rotation_grants({"t.bicep": parse_template(tmp_path / "t.bicep", source)})
-
-    assert grants("token") == ["t.bicep:grant"]
-    assert grants("vault") == []
 
 
 # ---- alerts ----------------------------------------------------------------------------------------------

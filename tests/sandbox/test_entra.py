@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import msal
@@ -110,3 +111,56 @@ def test_app_user_only_operation_refuses_an_app_only_token(sandbox, api: Api):
     assert refused.status_code == 403
     assert refused.json()["code"] == 1002
     assert allowed.status_code == 200
+
+
+#: msal asks for form_post; the sandbox answers in the query, which the consent script's listener reads.
+query_mode = pytest.mark.filterwarnings("ignore:response_mode='form_post' is recommended")
+
+
+def _sign_in(sb: SandboxHandle, flow: dict[str, Any]) -> dict[str, str]:
+    """What the browser would bring back to the redirect URI after the admin consents."""
+    answer = sb.http_session().get(flow["auth_uri"], allow_redirects=False)
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith(flow["redirect_uri"])
+    return dict(parse_qsl(urlsplit(location).query))
+
+
+@query_mode
+def test_an_authorization_code_gives_the_admin_a_user_token_and_a_refresh_token_once(sandbox):
+    app = _msal_app(sandbox, sandbox.partner_tenant_id)
+    user_scope = "https://api.partnercenter.microsoft.com/user_impersonation"
+    flow = app.initiate_auth_code_flow([user_scope], redirect_uri="http://localhost:8400/")
+    answer = _sign_in(sandbox, flow)
+
+    result = app.acquire_token_by_auth_code_flow(dict(flow), answer)
+    again = app.acquire_token_by_auth_code_flow(dict(flow), answer)
+
+    claims = _claims(sandbox, result["access_token"], "https://api.partnercenter.microsoft.com")
+    assert claims["scp"] == "user_impersonation"
+    assert claims["tid"] == sandbox.partner_tenant_id
+    assert result["refresh_token"] != sandbox.refresh_token
+    assert again["error"] == "invalid_grant"
+
+
+@query_mode
+def test_an_authorization_code_without_its_pkce_verifier_is_refused(sandbox):
+    app = _msal_app(sandbox, sandbox.partner_tenant_id)
+    flow = app.initiate_auth_code_flow([PC_SCOPE], redirect_uri="http://127.0.0.1:8400/")
+    answer = _sign_in(sandbox, flow)
+
+    result = app.acquire_token_by_auth_code_flow({**flow, "code_verifier": "not-the-one"}, answer)
+
+    assert result["error"] == "invalid_grant"
+    assert "code_verifier" in result["error_description"]
+
+
+@query_mode
+def test_authorize_refuses_a_redirect_uri_off_the_machine(sandbox):
+    app = _msal_app(sandbox, sandbox.partner_tenant_id)
+    flow = app.initiate_auth_code_flow([PC_SCOPE], redirect_uri="https://consent.example.org/")
+
+    answer = sandbox.http_session().get(flow["auth_uri"], allow_redirects=False)
+
+    assert answer.status_code == 400
+    assert "Location" not in answer.headers
