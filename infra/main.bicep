@@ -125,6 +125,23 @@ param partnerRefreshToken string = ''
 param partnerRefreshTokenStored bool = false
 
 // ---------------------------------------------------------------------------------------------------------
+// Alerts (app/alerts.bicep)
+// ---------------------------------------------------------------------------------------------------------
+
+@minLength(3)
+@description('E-mail address the alerts go to: poison-queue messages, stuck transfers, sustained throttling.')
+param alertEmail string
+
+@minValue(1)
+@maxValue(36)
+@description('Hours a transfer may stay failed or blocked before the operator is alerted.')
+param stuckTransferHours int = 4
+
+@minValue(1)
+@description('Throttled workflow steps within 30 minutes that count as sustained throttling.')
+param throttledStepsThreshold int = 20
+
+// ---------------------------------------------------------------------------------------------------------
 // Scale and safety knobs
 // ---------------------------------------------------------------------------------------------------------
 
@@ -209,7 +226,20 @@ module storage 'br/public:avm/res/storage/storage-account:0.25.0' = {
         }
       ]
     }
-    queueServices: {}
+    // Queue writes go to Log Analytics: the poison-queue alert (app/alerts.bicep) watches for PutMessage there.
+    queueServices: {
+      diagnosticSettings: [
+        {
+          name: 'queue-writes'
+          workspaceResourceId: logAnalytics.outputs.resourceId
+          logCategoriesAndGroups: [
+            {
+              category: 'StorageWrite'
+            }
+          ]
+        }
+      ]
+    }
     tableServices: {}
   }
 }
@@ -346,6 +376,22 @@ module rbac 'app/rbac.bicep' = {
     identityPrincipalId: identity.outputs.principalId
     developerPrincipalId: principalId
     developerPrincipalType: principalType
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    appInsightsResourceId: monitoring.outputs.resourceId
+    logAnalyticsWorkspaceResourceId: logAnalytics.outputs.resourceId
+    storageAccountName: storage.outputs.name
+    alertEmail: alertEmail
+    stuckTransferHours: stuckTransferHours
+    throttledStepsThreshold: throttledStepsThreshold
   }
 }
 

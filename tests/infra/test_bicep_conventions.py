@@ -25,6 +25,7 @@ from .bicep_model import (
     object_entries,
     parse_template,
 )
+from .code_settings import binding_expression_settings, settings_read_by
 
 # docs/design.md "Settings" (a stable contract). AzureWebJobsStorage is met by its identity-based form.
 DESIGN_SETTINGS = (
@@ -54,6 +55,11 @@ ROLE = {
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
 }
+# Read by the telemetry setup (azure-monitor-opentelemetry), not through shared/settings.py.
+TELEMETRY_SETTINGS = ("APPLICATIONINSIGHTS_CONNECTION_STRING",)
+# The structured properties of a workflow step's log record (shared/telemetry.py) the alerts query.
+STEP_PROPERTIES = ("transfer_id", "step", "outcome", "duration_ms")
+SCHEDULED_QUERY_RULE = "avm/res/insights/scheduled-query-rule"
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +106,11 @@ def api(parsed) -> Template:
 @pytest.fixture(scope="module")
 def rbac(parsed) -> Template:
     return _template(parsed, "app/rbac.bicep")
+
+
+@pytest.fixture(scope="module")
+def alerts(parsed) -> Template:
+    return _template(parsed, "app/alerts.bicep")
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +217,44 @@ def test_partner_secrets_are_key_vault_references(app_settings):
         assert KEY_VAULT_REFERENCE.match(app_settings[name]), name
 
 
+def _code_settings() -> set[str]:
+    """What the deployed code reads: shared/settings.py's reads, function_app.py's %NAME% bindings."""
+    return (
+        settings_read_by((REPO / "shared" / "settings.py").read_text())
+        | binding_expression_settings((REPO / "function_app.py").read_text())
+        | set(TELEMETRY_SETTINGS)
+    )
+
+
+def _is_provided(name: str, app_settings: dict[str, Any]) -> bool:
+    """Set by name, or (AzureWebJobsStorage) by its identity-based form `NAME__*`."""
+    return name in app_settings or any(s.startswith(f"{name}__") for s in app_settings)
+
+
+def test_every_setting_the_code_reads_is_set_by_the_template(app_settings):
+    assert sorted(n for n in _code_settings() if not _is_provided(n, app_settings)) == []
+
+
+def test_code_settings_include_the_settings_module_reads_and_the_timer_schedule():
+    found = _code_settings()
+    assert {"PARTNER_TENANT_ID", "SKU_REFERENCE_URL", "AzureWebJobsStorage__clientId"} <= found
+    assert "TRANSFER_SCAN_SCHEDULE" in found
+
+
+def test_settings_scan_reads_helpers_environment_gets_and_fstrings():
+    source = """
+def f(self, environ, pairs):
+    name = "STORE"
+    self._url("URL_SETTING", "https://x")
+    self._raw(name)
+    environ.get(f"{name}__clientId", "")
+    pairs.get("defaultendpointsprotocol")
+    other("NOT_A_SETTING")
+"""
+    assert settings_read_by(source) == {"URL_SETTING", "STORE", "STORE__clientId"}
+    assert binding_expression_settings('t(schedule="%SCAN%", path="a%b")') == {"SCAN"}
+
+
 def test_app_settings_declare_no_runtime_settings_deprecated_on_flex(app_settings):
     assert {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & set(app_settings) == set()
 
@@ -298,17 +347,142 @@ def test_function_app_waits_for_its_roles_and_secrets(main):
     assert {"rbac", "secrets"} <= set(body(api).get("dependsOn", []))
 
 
+# An output named like a credential; "key" is allowed only as part of "Key Vault".
+SECRET_OUTPUT_NAME = re.compile(r"secret|password|token|connection_?string|key(?!_?vault)", re.IGNORECASE)
+# A value read from a property or function that yields a credential.
+SECRET_OUTPUT_VALUE = re.compile(
+    r"connectionstring|secret|password|token|primarykey|secondarykey|accesskey|instrumentationkey|\"list",
+    re.IGNORECASE,
+)
+
+
+def secret_outputs(template: Template) -> list[str]:
+    """Outputs that are, or are computed from, a secret: by name, by what they read, or a @secure() param."""
+    secure = {n for n, p in template.section("parameters").items() if {"type": "secure"} in p["decorators"]}
+    found = []
+    for name, output in template.section("outputs").items():
+        text = json.dumps(output["value"])
+        if (
+            SECRET_OUTPUT_NAME.search(name)
+            or SECRET_OUTPUT_VALUE.search(text)
+            or any(re.search(rf"\b{p}\b", text) for p in secure)
+        ):
+            found.append(name)
+    return found
+
+
 def test_outputs_reveal_no_secret(parsed, templates):
-    for file, template in templates.items():
-        secure = {
-            n for n, p in template.section("parameters").items() if {"type": "secure"} in p["decorators"]
-        }
-        for name, output in template.section("outputs").items():
-            text = json.dumps(output["value"])
-            assert not re.search(r"secret|password|token", name, flags=re.IGNORECASE), f"{file}:{name}"
-            assert not re.search(r'"type": "list', text), f"{file}:{name}"
-            assert not any(re.search(rf"\b{p}\b", text) for p in secure), f"{file}:{name}"
+    assert {f"{file}:{name}" for file, t in templates.items() for name in secret_outputs(t)} == set()
     _skip_if_any_unread(parsed)
+    assert any(t.section("outputs") for t in templates.values()), "expected outputs"
+
+
+def test_secret_output_check_catches_keys_connection_strings_and_secure_params(tmp_path):
+    source = """
+@secure()
+param pass string
+output AZURE_KEY_VAULT_NAME string = vault.outputs.name
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+output storageKey string = stg.listKeys().keys[0].value
+output endpoint string = 'https://${pass}@x'
+output name string = stg.outputs.primaryKey
+"""
+    found = secret_outputs(parse_template(tmp_path / "t.bicep", source))
+    assert sorted(found) == ["APPLICATIONINSIGHTS_CONNECTION_STRING", "endpoint", "name", "storageKey"]
+
+
+# ---- alerts ----------------------------------------------------------------------------------------------
+
+
+def _alert_rules(alerts: Template) -> dict[str, dict[str, Any]]:
+    return {
+        name: dict(body(module)["params"])
+        for name, module in alerts.section("modules").items()
+        if module["detail"]["path"] == SCHEDULED_QUERY_RULE
+    }
+
+
+def _queries(rule: dict[str, Any]) -> list[str]:
+    return [criterion["query"] for criterion in rule["criterias"]["allOf"]]
+
+
+def test_main_deploys_the_alerts_on_the_apps_application_insights(main):
+    params = main.module_using("app/alerts.bicep")
+    assert params["alertEmail"] == "alertEmail"
+    assert (
+        main.section("parameters")["alertEmail"].get("default") is None
+    )  # every deployment names a recipient
+    watched = json.dumps(params["appInsightsResourceId"])
+    assert '"monitoring"' in watched
+    assert '"resourceId"' in watched
+
+
+def test_action_group_emails_the_alert_email_parameter(alerts):
+    group = alerts.module_using("avm/res/insights/action-group")
+    assert [r["emailAddress"] for r in group["emailReceivers"]] == ["alertEmail"]
+    assert len(_scalar(alerts, group["groupShortName"])) <= 12
+
+
+def test_every_alert_notifies_the_action_group(alerts):
+    rules = _alert_rules(alerts)
+    assert len(rules) == 3
+    actions = alerts.section("variables")["actions"]["value"]
+    assert "actionGroup" in json.dumps(actions["actionGroupResourceIds"])
+    assert {name: rule["actions"] for name, rule in rules.items()} == dict.fromkeys(rules, "actions")
+
+
+def test_step_alerts_query_the_apps_application_insights_traces(alerts):
+    rules = _alert_rules(alerts)
+    for name in ("stuckTransferAlert", "throttlingAlert"):
+        assert rules[name]["scopes"] == ["appInsightsResourceId"], name
+        assert all(q.startswith("traces | ") for q in _queries(rules[name])), name
+
+
+def test_poison_queue_alert_watches_writes_to_the_work_queues_poison_queue(main, alerts):
+    queue = re.search(r'queue_name="([^"]+)"', (REPO / "function_app.py").read_text())
+    assert queue, "function_app.py has no queue trigger"
+    assert _scalar(alerts, "workQueueName") == queue.group(1)
+    assert alerts.section("variables")["poisonQueueName"]["value"] == "${workQueueName}-poison"
+    rule = _alert_rules(alerts)["poisonQueueAlert"]
+    assert rule["scopes"] == ["logAnalyticsWorkspaceResourceId"]
+    (query,) = _queries(rule)
+    assert query.startswith("StorageQueueLogs | ")
+    assert 'OperationName == "PutMessage"' in query
+    assert '"/${poisonQueueName}/"' in query
+    # ... and the queue service sends those writes to the workspace the rule reads.
+    storage = main.module_using("avm/res/storage/storage-account")
+    (setting,) = storage["queueServices"]["diagnosticSettings"]
+    assert setting["logCategoriesAndGroups"] == [{"category": "StorageWrite"}]
+    passed = main.module_using("app/alerts.bicep")["logAnalyticsWorkspaceResourceId"]
+    assert json.dumps(setting["workspaceResourceId"]) == json.dumps(passed)
+
+
+def test_stuck_transfer_alert_reads_each_transfers_latest_outcome_against_the_threshold(alerts):
+    (query,) = _queries(_alert_rules(alerts)["stuckTransferAlert"])
+    assert "arg_max(timestamp, outcome) by transferId" in query
+    assert '"failed"' in query
+    assert "ago(${stuckTransferHours}h)" in query
+    assert "stuckTransferHours" in alerts.section("parameters")
+
+
+def test_throttling_alert_counts_throttled_steps_over_a_window(alerts):
+    rule = _alert_rules(alerts)["throttlingAlert"]
+    (query,) = _queries(rule)
+    assert '== "throttled"' in query
+    (criterion,) = rule["criterias"]["allOf"]
+    assert criterion["threshold"] == "throttledStepsThreshold"
+    assert rule["windowSize"] == "throttlingWindow"
+
+
+def test_alert_queries_read_only_the_step_records_properties(alerts):
+    used = {
+        p
+        for r in _alert_rules(alerts).values()
+        for q in _queries(r)
+        for p in re.findall(r"customDimensions\.(\w+)", q)
+    }
+    assert used
+    assert used <= set(STEP_PROPERTIES)
 
 
 def test_parameters_file_feeds_only_declared_parameters_and_every_required_one(main):
