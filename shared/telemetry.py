@@ -34,7 +34,7 @@ EXPORTED_LOGGER = "shared"
 #: The distro's instrumentations that would record full URLs; the Azure SDK's stays on (storage only).
 _URL_RECORDING = ("requests", "urllib", "urllib3", "httpx", "django", "fastapi", "flask", "psycopg2")
 
-Outcome = Literal["done", "waiting", "failed", "throttled"]
+Outcome = Literal["done", "waiting", "blocked", "failed", "throttled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,8 @@ def _enable(tracer_provider: TracerProvider | None, meter_provider: MeterProvide
 
 @dataclass(slots=True)
 class StepRun:
-    """The running step's outcome: "done" unless the step says it waits, or it raises."""
+    """The running step's outcome: "done" unless the step says it waits, halts the transfer
+    ("blocked", "failed": the alerts in infra/ watch these), or raises."""
 
     outcome: Outcome = "done"
 

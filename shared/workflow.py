@@ -361,7 +361,10 @@ class Workflow:
             try:
                 with telemetry.step(event.transfer_id, name) as run:
                     result = step(record, event)
-                    if result.wait_seconds is not None:
+                    halted = result.record.transfer.state
+                    if halted is TransferState.BLOCKED or halted is TransferState.FAILED:
+                        run.outcome = "blocked" if halted is TransferState.BLOCKED else "failed"
+                    elif result.wait_seconds is not None:
                         run.outcome = "waiting"
             except Exception as error:
                 raise StepFailedError(name, error) from error

@@ -221,3 +221,16 @@ def test_a_failed_step_is_recorded_as_failed_by_its_error_type_and_counted(
 
 def _attr(span: ReadableSpan, name: str) -> Any:
     return (span.attributes or {}).get(name)
+
+
+def test_a_step_that_blocks_the_transfer_is_recorded_as_blocked(
+    services: Services, sandbox: SandboxHandle, exported: Exported
+) -> None:
+    customer, transfer = started_and_accepted(services, sandbox)
+    sandbox.set_gdap(customer, roles=[], active=False)  # no delegated access: the plan step blocks
+    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+
+    services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)
+
+    last = exported.step_records(transfer["id"])[-1]
+    assert (last["step"], last["outcome"]) == ("ask_for_lines", "blocked")
