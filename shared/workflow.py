@@ -49,6 +49,7 @@ from .planning import line_from, preflight_warning
 from .regions import region_of, same_region
 from .store import TransferNotFoundError, TransferRecord, TransferStore
 from .transport import QUEUE_STEP_DEADLINE, counting_calls, deadline, take_call_count
+from .webhooks import INDIRECT_RELATIONSHIP_ACCEPTED, RELATIONSHIP_ACCEPTED
 
 if TYPE_CHECKING:
     from .graph import GraphClient
@@ -66,9 +67,7 @@ GDAP_ROLES = {
 GDAP_APPROVAL_URL = (
     "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/{id}"
 )
-ACCEPTANCE_EVENTS = frozenset(
-    {"reseller-relationship-accepted-by-customer", "indirect-reseller-relationship-accepted-by-customer"}
-)
+ACCEPTANCE_EVENTS = frozenset({RELATIONSHIP_ACCEPTED, INDIRECT_RELATIONSHIP_ACCEPTED})
 _WORKING = frozenset(
     {
         TransferState.ACCEPTED,
