@@ -106,10 +106,9 @@ class Services:
             uri = self.settings.partner_refresh_token_secret_uri
             if uri is None:
                 return None
-            from .events import storage_credential
             from .secrets import KeyVaultRefreshTokenStore, RefreshTokenRotation
 
-            credential = self._vault_credential or storage_credential(self.settings.storage)
+            credential = self._vault_credential or self.settings.storage.identity()
             return RefreshTokenRotation(KeyVaultRefreshTokenStore(uri, credential, verify=self._verify))
 
         return self._once("token_rotation", build)

@@ -24,8 +24,6 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from .domain import is_transfer_id
 
 if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
-
     from .settings import StorageConnection
 
 QUEUE_NAME = "transfer-events"
@@ -124,7 +122,7 @@ class EventQueue:
             client = QueueClient(
                 storage.queue_service_uri,
                 queue_name,
-                credential=storage_credential(storage),
+                credential=storage.identity(),
                 message_encode_policy=policy,
             )
         return cls(client)
@@ -146,13 +144,3 @@ class EventQueue:
 
     def close(self) -> None:
         self._client.close()
-
-
-def storage_credential(storage: StorageConnection) -> TokenCredential:
-    """The app's own identity: it reaches storage when there is no connection string (Azure, RBAC),
-    and Key Vault, which has no connection string at all."""
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
-    if storage.credential == "managedidentity":
-        return ManagedIdentityCredential(client_id=storage.client_id)
-    return DefaultAzureCredential(managed_identity_client_id=storage.client_id)

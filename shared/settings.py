@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import SplitResult, urlsplit
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 from .regions import UnknownCountryError, region_of
 
@@ -75,6 +78,15 @@ class StorageConnection:
     @property
     def uses_identity(self) -> bool:
         return self.connection_string is None
+
+    def identity(self) -> TokenCredential:
+        """The app's own identity: it reaches storage when there is no connection string (Azure,
+        RBAC), and Key Vault, which has no connection string at all."""
+        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+        if self.credential == "managedidentity":
+            return ManagedIdentityCredential(client_id=self.client_id)
+        return DefaultAzureCredential(managed_identity_client_id=self.client_id)
 
 
 @dataclass(frozen=True)

@@ -172,17 +172,13 @@ class TransferStore:
         """
         if storage.connection_string is not None:
             return cls(TableClient.from_connection_string(storage.connection_string, table_name, **_BOUNDS))
-        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
         assert storage.table_service_uri is not None
-        credential = (
-            ManagedIdentityCredential(client_id=storage.client_id)
-            if storage.credential == "managedidentity"
-            else DefaultAzureCredential(managed_identity_client_id=storage.client_id)
-        )
         return cls(
             TableClient(
-                endpoint=storage.table_service_uri, table_name=table_name, credential=credential, **_BOUNDS
+                endpoint=storage.table_service_uri,
+                table_name=table_name,
+                credential=storage.identity(),
+                **_BOUNDS,
             )
         )
 
