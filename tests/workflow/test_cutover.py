@@ -3,7 +3,6 @@ the sandbox. The sandbox's clock stands for time passing; the workflow is given 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,10 +10,10 @@ from typing import Any
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.events import EventType, TransferEvent
 from shared.timer import Timer
 from shared.workflow import Workflow
 from tests.fixtures.app import pump
+from tests.workflow.transfers import accepted, record, started
 
 O365_E1 = "18181a46-0d4e-45cd-891e-60aabd171b4e"
 M365_E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"
@@ -33,29 +32,14 @@ def timer_on_sandbox_time(services: Services, sandbox: SandboxHandle) -> Timer:
     return services.new_timer(clock=sandbox_time(sandbox))
 
 
-def start(services: Services, customer: str, **options: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"}
-    if options:
-        body["options"] = options
-    answer = services.admin.start_transfer(json.dumps(body).encode())
-    assert answer.status == 201, answer.body
-    transfer: dict[str, Any] = answer.body
-    return transfer
-
-
-def record(services: Services, transfer_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = services.admin.get_transfer(transfer_id, {"historyPageSize": "1000"}).body
-    return body
-
-
 def provisioned(
     services: Services, sandbox: SandboxHandle, azurite: Azurite, **options: Any
 ) -> dict[str, Any]:
     """fabrikam's transfer, accepted and taken as far as the workflow goes before any lapse."""
     customer = sandbox.customer("fabrikam")
-    transfer = start(services, customer, **options)
+    transfer = started(services, customer, **options)
     sandbox.accept_invitation(customer)
-    services.queue.send(TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook"))
+    accepted(services, transfer)
     pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
     return record(services, transfer["id"])
 
@@ -202,8 +186,8 @@ def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_w
     direct = sandbox.add_users(customer, 150, sku_id=o365_e3)
     members = sandbox.add_users(customer, 40, group_id=group)
     [stranded] = sandbox.add_users(customer, 1, sku_id=o365_e3, usage_location=None)
-    transfer = start(services, customer)
-    services.queue.send(TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook"))
+    transfer = started(services, customer)
+    accepted(services, transfer)
     pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
     [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
     assert e3["state"] == "Active"

@@ -17,11 +17,19 @@ from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.buying import Buyer, cart_items
 from shared.domain import LineState
-from shared.events import EventType, MalformedEventError, TransferEvent
+from shared.events import MalformedEventError
 from shared.resources.partner_center import CartCheckoutResult
 from shared.webhooks import PartnerCenterEvent
 from shared.workflow import StepFailedError
 from tests.fixtures.app import pump
+from tests.workflow.transfers import (
+    acceptance,
+    acceptance_message,
+    accepted,
+    record,
+    start,
+    started_and_accepted,
+)
 
 O365_E5 = "c7df2760-2c81-4ef7-b578-5b5392b571df"  # sold at most 300 seats per subscription
 TEAMS_OFFERS = (
@@ -31,33 +39,6 @@ TEAMS_OFFERS = (
     "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",  # Microsoft 365 Business Premium
     O365_E5,
 )
-
-
-def start(services: Services, customer: str, country: str = "US", **extra: Any) -> tuple[int, dict[str, Any]]:
-    body = {"customerTenantId": customer, "customerCountry": country, "sourceChannel": "Direct", **extra}
-    answer = services.admin.start_transfer(json.dumps(body).encode())
-    return answer.status, answer.body
-
-
-def started_and_accepted(services: Services, sandbox: SandboxHandle) -> tuple[str, dict[str, Any]]:
-    """fabrikam's transfer, started, with the customer's acceptance given (but not yet announced)."""
-    customer = sandbox.customer("fabrikam")
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
-    return customer, transfer
-
-
-def accepted(services: Services, transfer: dict[str, Any], *, source: str = "webhook") -> None:
-    services.queue.send(
-        TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], transfer["customerTenantId"], source)
-    )
-
-
-def record(services: Services, transfer_id: str) -> dict[str, Any]:
-    answer = services.admin.get_transfer(transfer_id)
-    assert answer.status == 200, answer.body
-    body: dict[str, Any] = answer.body
-    return body
 
 
 def test_start_issues_the_invitation_and_a_gdap_request_for_the_cutover_roles(
@@ -278,10 +259,9 @@ def test_more_seats_than_one_subscription_holds_are_bought_as_several_in_the_one
 def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry_completes_it(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer, transfer = started_and_accepted(services, sandbox)
+    _, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault("status", service="partner_center", method="POST", path="/carts$", status=503, times=-1)
-    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
-    body = json.dumps(event.to_json())
+    body = acceptance_message(transfer)
 
     with pytest.raises(StepFailedError, match="503"):  # not the last delivery: the host will retry
         services.workflow.handle_message(body, dequeue_count=1)
@@ -306,11 +286,11 @@ def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry
 def test_throttling_puts_the_step_back_after_its_retry_after_without_failing(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer, transfer = started_and_accepted(services, sandbox)
+    _, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault(
         "status", service="partner_center", method="POST", path="/carts$", status=429, retry_after="6"
     )  # longer than the client sleeps: the step is put back
-    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    event = acceptance(transfer)
 
     services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)  # does not raise
 
@@ -349,12 +329,10 @@ def test_the_user_preflight_after_acceptance_is_recorded_before_anything_is_boug
 def test_a_line_bought_in_part_keeps_its_order_and_a_retry_buys_only_the_rest(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer, transfer = started_and_accepted(services, sandbox)
+    _, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault("status", service="partner_center", method="POST", path="/carts$", status=400)
     services.workflow.handle_message(
-        json.dumps(
-            TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook").to_json()
-        )
+        json.dumps(acceptance(transfer).to_json())
     )  # a definite refusal of the cart: the transfer fails with its lines being ordered
     stored = services.store.get(transfer["id"])
     e3 = next(x for x in stored.lines if len(x.replacements) == 2)

@@ -17,6 +17,10 @@ from shared.workflow import PROVISIONING_POLLS, StepFailedError
 from tests.fixtures.app import pump
 from tests.workflow.test_purchase import (
     TEAMS_OFFERS,
+)
+from tests.workflow.transfers import (
+    acceptance,
+    acceptance_message,
     accepted,
     record,
     start,
@@ -28,12 +32,11 @@ def test_a_submitted_cart_whose_order_is_not_listed_yet_is_not_bought_again(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
     """Partner Center lists a new order late; "already submitted" with no order found is not a failed line."""
-    customer, transfer = started_and_accepted(services, sandbox)
+    _, transfer = started_and_accepted(services, sandbox)
     sandbox.set_knobs(idempotency=False)  # a re-sent checkout is refused as already submitted
     sandbox.add_fault("drop_after_commit", service="partner_center", method="POST", path="/checkout$")
     sandbox.add_fault("status", service="partner_center", method="GET", path="/orders$", status=200, times=-1)
-    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
-    body = json.dumps(event.to_json())
+    body = acceptance_message(transfer)
 
     for dequeue in range(1, 6):
         with pytest.raises(StepFailedError, match="check_out"):
@@ -133,7 +136,7 @@ def test_a_transfer_still_polling_for_provisioning_is_not_nudged_into_a_second_p
     now = [datetime.now(UTC)]
     workflow = services.new_workflow(clock=lambda: now[0])
     timer = services.new_timer(clock=lambda: now[0], stuck_after=timedelta(minutes=30))
-    accepted_event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    accepted_event = acceptance(transfer)
     workflow.handle_message(json.dumps(accepted_event.to_json()))  # buys, then waits for provisioning
     assert record(services, transfer["id"])["state"] == "Provisioning"
 
@@ -153,7 +156,7 @@ def test_provisioning_that_never_finishes_fails_the_transfer_with_a_reason_and_r
     """Without a limit the polls would go on for ever, and the transfer would look alive to the timer."""
     customer, transfer = started_and_accepted(services, sandbox)
     sandbox.set_knobs(provisioning_delay_s=86_400 * 30)
-    accepted_event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    accepted_event = acceptance(transfer)
     services.workflow.handle_message(json.dumps(accepted_event.to_json()))
     poll = TransferEvent(EventType.CONTINUE, transfer["id"], customer, "workflow", attempt=PROVISIONING_POLLS)
 
@@ -175,7 +178,7 @@ def test_a_company_profile_not_yet_showing_the_relationship_is_waited_for_not_fa
     sandbox.add_fault(
         "error", service="partner_center", method="GET", path="/profiles/company$", status=403, code=20002
     )
-    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    event = acceptance(transfer)
 
     services.workflow.handle_message(json.dumps(event.to_json()))  # does not raise
 

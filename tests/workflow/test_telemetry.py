@@ -24,17 +24,15 @@ from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared import telemetry
 from shared.bootstrap import Services
-from shared.events import EventType, TransferEvent
 from shared.workflow import StepFailedError
 from tests.fixtures.app import pump
 from tests.workflow.test_cutover import (
     days_until_lapse,
     on_sandbox_time,
     provisioned,
-    record,
     timer_on_sandbox_time,
 )
-from tests.workflow.test_purchase import accepted, started_and_accepted
+from tests.workflow.transfers import acceptance, acceptance_message, accepted, record, started_and_accepted
 
 STEP_PROPERTIES = {"transfer_id", "step", "outcome", "duration_ms"}
 
@@ -162,11 +160,11 @@ def test_every_call_to_partner_center_and_graph_is_a_span_with_its_request_and_c
 def test_a_throttled_step_is_recorded_as_throttled_and_counted_as_a_throttling_wait(
     services: Services, sandbox: SandboxHandle, exported: Exported
 ) -> None:
-    customer, transfer = started_and_accepted(services, sandbox)
+    _, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault(
         "status", service="partner_center", method="POST", path="/carts$", status=429, retry_after="6"
     )
-    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    event = acceptance(transfer)
 
     services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)
 
@@ -198,10 +196,9 @@ def test_a_cutover_graph_throttles_counts_a_throttling_wait_and_the_users_moved_
 def test_a_failed_step_is_recorded_as_failed_by_its_error_type_and_counted(
     services: Services, sandbox: SandboxHandle, exported: Exported
 ) -> None:
-    customer, transfer = started_and_accepted(services, sandbox)
+    _, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault("status", service="partner_center", method="POST", path="/carts$", status=503, times=-1)
-    acceptance = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
-    event = json.dumps(acceptance.to_json())
+    event = acceptance_message(transfer)
 
     with pytest.raises(StepFailedError):
         services.workflow.handle_message(event, dequeue_count=1)  # the host retries it
@@ -228,7 +225,7 @@ def test_a_step_that_blocks_the_transfer_is_recorded_as_blocked(
 ) -> None:
     customer, transfer = started_and_accepted(services, sandbox)
     sandbox.set_gdap(customer, roles=[], active=False)  # no delegated access: the plan step blocks
-    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    event = acceptance(transfer)
 
     services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)
 

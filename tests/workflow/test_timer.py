@@ -6,23 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from azure.storage.queue import QueueClient
 
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.events import QUEUE_NAME, EventType, TransferEvent
+from shared.events import QUEUE_NAME
 from tests.fixtures.app import pump
-
-
-def start(services: Services, customer: str) -> dict[str, Any]:
-    body = {"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"}
-    answer = services.admin.start_transfer(json.dumps(body).encode())
-    assert answer.status == 201, answer.body
-    transfer: dict[str, Any] = answer.body
-    return transfer
+from tests.workflow.transfers import acceptance, started
 
 
 def state(services: Services, transfer_id: str) -> str:
@@ -37,7 +29,7 @@ def test_scan_leaves_a_waiting_customer_alone_and_finds_its_acceptance_once_give
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
     customer = sandbox.customer("fabrikam")
-    transfer = start(services, customer)
+    transfer = started(services, customer)
 
     assert services.timer.scan().accepted == 0
     pump(azurite, services)
@@ -54,7 +46,7 @@ def test_scan_leaves_a_waiting_customer_alone_and_finds_its_acceptance_once_give
 def test_many_waiting_customers_are_checked_with_one_paged_customer_listing(
     services: Services, sandbox: SandboxHandle
 ) -> None:
-    start(services, sandbox.customer("fabrikam"))
+    started(services, sandbox.customer("fabrikam"))
     sandbox.accept_invitation(sandbox.customer("fabrikam"))
     sandbox.clear_ledger()
 
@@ -69,10 +61,10 @@ def test_a_transfer_whose_message_was_lost_is_nudged_once_it_is_stuck(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
     customer = sandbox.customer("fabrikam")
-    transfer = start(services, customer)
+    transfer = started(services, customer)
     sandbox.accept_invitation(customer)
     sandbox.add_fault("status", service="graph", status=429, retry_after="600", times=-1)
-    event = TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+    event = acceptance(transfer)
     services.workflow.handle_message(json.dumps(event.to_json()))  # accepted, then throttled: put back
     QueueClient.from_connection_string(azurite.connection_string, QUEUE_NAME).clear_messages()  # lost
     sandbox.clear_faults()

@@ -1,0 +1,57 @@
+"""What the workflow tests do to a transfer, through the product's own entry points."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sandbox.testing import SandboxHandle
+from shared.bootstrap import Services
+from shared.events import EventType, TransferEvent
+
+
+def start(services: Services, customer: str, country: str = "US", **extra: Any) -> tuple[int, dict[str, Any]]:
+    """``POST /api/transfers`` as an admin sends it: its status and body, whatever they are."""
+    body = {"customerTenantId": customer, "customerCountry": country, "sourceChannel": "Direct", **extra}
+    answer = services.admin.start_transfer(json.dumps(body).encode())
+    return answer.status, answer.body
+
+
+def started(services: Services, customer: str, **options: Any) -> dict[str, Any]:
+    """A transfer that started (201), with these ``options``."""
+    extra: dict[str, Any] = {"options": options} if options else {}
+    status, transfer = start(services, customer, **extra)
+    assert status == 201, transfer
+    return transfer
+
+
+def started_and_accepted(services: Services, sandbox: SandboxHandle) -> tuple[str, dict[str, Any]]:
+    """fabrikam's transfer, started, with the customer's acceptance given (but not yet announced)."""
+    customer = sandbox.customer("fabrikam")
+    transfer = started(services, customer)
+    sandbox.accept_invitation(customer)
+    return customer, transfer
+
+
+def acceptance(transfer: dict[str, Any]) -> TransferEvent:
+    """The ``invitation-accepted`` event the webhook would queue for the transfer."""
+    customer = transfer["customerTenantId"]
+    return TransferEvent(EventType.INVITATION_ACCEPTED, transfer["id"], customer, "webhook")
+
+
+def acceptance_message(transfer: dict[str, Any]) -> str:
+    """That event as the queue trigger hands it to the workflow."""
+    return json.dumps(acceptance(transfer).to_json())
+
+
+def accepted(services: Services, transfer: dict[str, Any]) -> None:
+    """The acceptance announced: its event is on the queue."""
+    services.queue.send(acceptance(transfer))
+
+
+def record(services: Services, transfer_id: str) -> dict[str, Any]:
+    """``GET /api/transfers/{id}`` with its whole history."""
+    answer = services.admin.get_transfer(transfer_id, {"historyPageSize": "1000"})
+    assert answer.status == 200, answer.body
+    body: dict[str, Any] = answer.body
+    return body
