@@ -1,14 +1,16 @@
 """Every entry point of the product: routes, queues and schedules, each handing off to shared/.
 
 Admin routes need a function key (the app's default auth level); the webhook route also checks
-Partner Center's signature. The core is imported on first call, not at import time, so the worker
-indexes this module quickly on a cold start.
+Partner Center's signature; the dashboard's files and the OpenAPI description are anonymous. The
+core is imported on first call, not at import time, so the worker indexes this module quickly on a
+cold start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
@@ -63,6 +65,22 @@ def partner_center_webhook(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(lambda: _admin().openapi())
+
+
+@app.route(route="dashboard/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    """The page shell only: its data comes from the routes above, with the function key."""
+    from shared.dashboard import dashboard_file
+
+    answer = dashboard_file(
+        req.route_params.get("path"), urlsplit(req.url).path, req.headers.get("If-None-Match")
+    )
+    return func.HttpResponse(
+        body=answer.body,
+        status_code=answer.status,
+        headers=dict(answer.headers),
+        mimetype=answer.content_type,
+    )
 
 
 @app.queue_trigger(arg_name="msg", queue_name="transfer-events", connection="AzureWebJobsStorage")

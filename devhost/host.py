@@ -6,7 +6,9 @@ here. Queue triggers follow host.json ``extensions.queues`` the way the Storage 
 a message is leased while it runs, deleted on success, made visible again after
 ``visibilityTimeout`` on failure and moved to ``<queue>-poison`` after ``maxDequeueCount``
 attempts (a message that is not base64 goes there at once, as the extension's decoding-failure
-handler does). Function keys are not enforced, as under Core Tools.
+handler does). Function keys are enforced as in Azure (``x-functions-key`` header or ``code``
+query parameter, 401 with an empty body) when the setting ``DEVHOST_FUNCTION_KEYS`` names some;
+without it they are not, as under Core Tools.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import binascii
 import contextlib
 import datetime as dt
 import functools
+import hmac
 import importlib
 import inspect
 import json
@@ -61,6 +64,8 @@ _MIN_POLL_S = 0.1
 _SETTING = re.compile(r"%([^%]+)%")
 _STORAGE = "AzureWebJobsStorage"
 _BY_HOST_API = "This function was programmatically called via the host APIs."
+FUNCTION_KEYS_SETTING = "DEVHOST_FUNCTION_KEYS"
+"""A JSON object of named function keys, ``{"ops-alice": "<value>"}``; removing one revokes it."""
 
 
 class HostError(RuntimeError):
@@ -78,6 +83,20 @@ def load_settings(environ: Mapping[str, str], local_settings: Path | None) -> di
         values.update({name: str(value) for name, value in (document.get("Values") or {}).items()})
     values.update(environ)
     return values
+
+
+def function_keys(settings: Mapping[str, str]) -> dict[str, str]:
+    """The named function keys the host accepts; empty when keys are not checked."""
+    text = settings.get(FUNCTION_KEYS_SETTING, "").strip()
+    if not text:
+        return {}
+    try:
+        keys = json.loads(text)
+    except ValueError:
+        keys = None
+    if not isinstance(keys, dict) or not keys or not all(isinstance(v, str) and v for v in keys.values()):
+        raise HostError(f"{FUNCTION_KEYS_SETTING} must be a JSON object of key names to non-empty values")
+    return {str(name): value for name, value in keys.items()}
 
 
 def resolve(expression: str, settings: Mapping[str, str]) -> str:
@@ -418,6 +437,7 @@ class LocalHost:
     ) -> None:
         self.app_module = app_module
         self.settings = dict(settings)
+        self.keys = function_keys(self.settings)
         self.config = HostConfig.load(host_json)
         self.functions: dict[str, Registered] = {}
         self.routes: list[HttpFunction] = []
@@ -478,6 +498,14 @@ class LocalHost:
             prefix = f"/{self.config.route_prefix}" if self.config.route_prefix else ""
             entry["invoke_url_template"] = f"{self.url}{prefix}/{fn.route.template.strip('/')}"
         return entry
+
+    def authorized(self, fn: HttpFunction, key: str | None) -> bool:
+        """Whether a request with this key (header or ``code``) may call the route, as Azure decides."""
+        trigger = next(b for b in fn.bindings if b["type"] == "httpTrigger")
+        if not self.keys or str(trigger.get("authLevel", "FUNCTION")).upper() == "ANONYMOUS":
+            return True
+        given = (key or "").encode()
+        return any(hmac.compare_digest(given, value.encode()) for value in self.keys.values())
 
     # ---------------------------------------------------------------- invocations
 
@@ -811,13 +839,17 @@ class _Handler(BaseHTTPRequestHandler):
             route_params = fn.route.match(path)
             if route_params is None:
                 continue
+            params = dict(parse_qsl(query, keep_blank_values=True))
+            if not self.server.host.authorized(fn, self.headers.get("x-functions-key") or params.get("code")):
+                self._send(401, b"", None)
+                return
             request = func.HttpRequest(
                 method=self.command,
                 url=f"http://{self.headers.get('Host', 'localhost')}{self.path}",
                 headers={
                     name: ", ".join(self.headers.get_all(name) or []) for name in set(self.headers.keys())
                 },
-                params=dict(parse_qsl(query, keep_blank_values=True)),
+                params=params,
                 route_params=route_params,
                 body=body,
             )

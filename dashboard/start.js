@@ -1,0 +1,249 @@
+// Starting transfers: one customer through a form checked as it is typed, or many from a CSV:
+// download the template, preview each row checked, send one request per good row, and download
+// each row's result.
+import { call, failure } from "./api.js";
+import { checkStart, TIMINGS } from "./checks.js";
+import { formatCsv, parseCsv } from "./csv.js";
+import { announce, append, clear, download, el, on, spaced } from "./dom.js";
+
+export const COLUMNS = [
+  "customerTenantId",
+  "customerCountry",
+  "sourceChannel",
+  "contactEmail",
+  "purchaseTiming",
+  "purchaseLeadDays",
+];
+const LABELS = {
+  customerTenantId: "Customer tenant id",
+  customerCountry: "Country",
+  sourceChannel: "Source channel",
+  contactEmail: "Contact e-mail (optional)",
+  purchaseTiming: "Purchase timing",
+  purchaseLeadDays: "Days before lapse",
+};
+const EXAMPLE = ["4b2a6e33-8791-4386-bd2b-0d55baf25039", "US", "Direct", "it@contoso.example", "onAcceptance", ""];
+
+function field(name, control, help) {
+  const error = el("p", { id: `${name}-error`, class: "error field-error" });
+  control.id = name;
+  control.name = name;
+  control.setAttribute("aria-describedby", [help ? `${name}-help` : null, `${name}-error`].filter(Boolean).join(" "));
+  return {
+    control,
+    error,
+    node: el(
+      "div",
+      { class: "field" },
+      el("label", { for: name }, LABELS[name]),
+      control,
+      help ? el("p", { id: `${name}-help`, class: "help" }, help) : null,
+      error,
+    ),
+  };
+}
+
+function select(options, chosen) {
+  return el("select", {}, options.map(([value, label]) => el("option", { value, selected: value === chosen }, label)));
+}
+
+function singleForm(context) {
+  const partner = context.partnerRegion
+    ? `The partner (${context.partnerCountry}) sells in the CSP region ${context.partnerRegion}.`
+    : "";
+  const fields = {
+    customerTenantId: field("customerTenantId", el("input", { type: "text", autocomplete: "off", spellcheck: "false", required: true }), "The customer's Entra tenant id (a GUID)."),
+    customerCountry: field("customerCountry", el("input", { type: "text", autocomplete: "off", maxlength: 2, size: 3, required: true }), `Two letters (ISO 3166-1), like US. ${partner}`),
+    sourceChannel: field("sourceChannel", select(context.sourceChannels.map((c) => [c, spaced(c)]), "Direct")),
+    contactEmail: field("contactEmail", el("input", { type: "email", autocomplete: "off" })),
+    purchaseTiming: field("purchaseTiming", select([["onAcceptance", "Buy on acceptance"], ["beforeLapse", "Buy shortly before the originals lapse"]], "onAcceptance")),
+    purchaseLeadDays: field("purchaseLeadDays", el("input", { type: "text", inputmode: "numeric", size: 3 }), "With “shortly before”: how many days (1–90; 14 if empty)."),
+  };
+  const result = el("div", { id: "start-result", role: "status", tabindex: "-1" });
+  const submit = el("button", { type: "submit", class: "primary" }, "Start transfer");
+  const form = el("form", { class: "card", novalidate: true, "aria-labelledby": "start-one" }, el("h2", { id: "start-one" }, "One customer"), Object.values(fields).map((f) => f.node), submit, result);
+
+  const values = () => Object.fromEntries(Object.entries(fields).map(([name, f]) => [name, f.control.value.trim()]));
+  const show = (errors, touched) => {
+    for (const [name, f] of Object.entries(fields)) {
+      const message = touched.has(name) ? errors[name] || "" : "";
+      f.error.textContent = message;
+      if (message) f.control.setAttribute("aria-invalid", "true");
+      else f.control.removeAttribute("aria-invalid");
+    }
+  };
+  const touched = new Set();
+  for (const [name, f] of Object.entries(fields)) {
+    on(f.control, "input", () => {
+      if (f.control.value) touched.add(name);
+      show(checkStart(values(), context).errors, touched);
+    });
+    on(f.control, "blur", () => {
+      touched.add(name);
+      show(checkStart(values(), context).errors, touched);
+    });
+  }
+  on(form, "submit", async (event) => {
+    event.preventDefault();
+    const { errors, body } = checkStart(values(), context);
+    Object.keys(fields).forEach((name) => touched.add(name));
+    show(errors, touched);
+    const wrong = Object.keys(errors);
+    if (wrong.length) {
+      fields[wrong[0]].control.focus();
+      return;
+    }
+    submit.disabled = true;
+    const answer = await call("POST", "transfers", { body });
+    submit.disabled = false;
+    clear(result);
+    if (answer.status === 201) {
+      window.location.hash = `#/transfers/${answer.body.id}`;
+      return;
+    }
+    for (const item of answer.body?.errors || []) {
+      if (fields[item.field]) fields[item.field].error.textContent = item.message;
+    }
+    append(result, el("p", { class: "error" }, failure(answer)));
+    if (answer.status === 409 && answer.body.transferId) {
+      append(result, el("p", {}, el("a", { href: `#/transfers/${answer.body.transferId}` }, "Open the active transfer")));
+    }
+    result.focus();
+  });
+  return form;
+}
+
+/** Rows of a CSV → [{line, fields, errors, body}], checked as a start request each. */
+export function checkRows(text, context) {
+  const rows = parseCsv(text);
+  if (!rows.length) return { problem: "The file is empty.", rows: [] };
+  const header = rows[0].map((h) => h.trim());
+  const missing = COLUMNS.slice(0, 3).filter((c) => !header.includes(c));
+  if (missing.length) return { problem: `The header must name the columns ${COLUMNS.join(", ")}; missing: ${missing.join(", ")}.`, rows: [] };
+  const unknown = header.filter((h) => !COLUMNS.includes(h));
+  if (unknown.length) return { problem: `Unknown columns: ${unknown.join(", ")}. The template has ${COLUMNS.join(", ")}.`, rows: [] };
+  const seen = new Map();
+  const checked = rows.slice(1).map((values, index) => {
+    const fields = Object.fromEntries(COLUMNS.map((c) => [c, (values[header.indexOf(c)] || "").trim()]));
+    const { errors, body } = checkStart(fields, context);
+    if (values.length > header.length) errors.extra = `${values.length - header.length} more value(s) than columns`;
+    const tenant = fields.customerTenantId.toLowerCase();
+    if (tenant && seen.has(tenant)) errors.customerTenantId = `The same customer as row ${seen.get(tenant)}.`;
+    else if (tenant) seen.set(tenant, index + 1);
+    return { line: index + 1, fields, errors, body, result: null };
+  });
+  return { problem: null, rows: checked };
+}
+
+function bulk(context) {
+  const file = el("input", { type: "file", id: "csv-file", accept: ".csv,text/csv", "aria-describedby": "csv-help" });
+  const template = el("button", { type: "button", id: "csv-template" }, "Download the CSV template");
+  const problem = el("p", { class: "error", role: "alert" });
+  const preview = el("div", { id: "csv-preview" });
+  const status = el("p", { id: "bulk-status", role: "status" });
+  const start = el("button", { type: "button", class: "primary", id: "bulk-start", hidden: true }, "Start");
+  const results = el("button", { type: "button", id: "bulk-results", hidden: true }, "Download the results");
+  let rows = [];
+
+  on(template, "click", () => download("transfers-template.csv", formatCsv([COLUMNS, EXAMPLE])));
+
+  const render = () => {
+    const head = el("tr", {}, el("th", { scope: "col" }, "Row"), COLUMNS.map((c) => el("th", { scope: "col" }, LABELS[c])), el("th", { scope: "col" }, "Check"), el("th", { scope: "col" }, "Result"));
+    const body = rows.map((row) => {
+      const problems = Object.entries(row.errors);
+      const check = problems.length
+        ? el("ul", { class: "plain error" }, problems.map(([name, message]) => el("li", {}, `${LABELS[name] || name}: ${message}`)))
+        : el("span", { class: "ok" }, "Ready");
+      let outcome = el("span", { class: "muted" }, problems.length ? "Will not be sent" : "Not sent yet");
+      if (row.result) {
+        outcome = row.result.id
+          ? el("span", { class: "ok" }, "Started: ", el("a", { href: `#/transfers/${row.result.id}` }, "open"))
+          : el("span", { class: "error" }, row.result.message);
+      }
+      return el("tr", { "data-row": row.line, class: problems.length ? "bad" : "" }, el("th", { scope: "row" }, String(row.line)), COLUMNS.map((c) => el("td", {}, row.fields[c])), el("td", {}, check), el("td", {}, outcome));
+    });
+    clear(preview).append(
+      el("div", { class: "table-wrap" }, el("table", { id: "csv-rows" }, el("caption", {}, "Rows of the file, each checked"), el("thead", {}, head), el("tbody", {}, body))),
+    );
+    const good = rows.filter((r) => !Object.keys(r.errors).length && !r.result).length;
+    start.textContent = `Start ${good} transfer${good === 1 ? "" : "s"}`;
+    start.hidden = good === 0;
+  };
+
+  on(file, "change", async () => {
+    problem.textContent = "";
+    status.textContent = "";
+    results.hidden = true;
+    rows = [];
+    const chosen = file.files[0];
+    if (!chosen) return;
+    const checked = checkRows(await chosen.text(), context);
+    rows = checked.rows;
+    problem.textContent = checked.problem || "";
+    render();
+    const bad = rows.filter((r) => Object.keys(r.errors).length).length;
+    announce(`${rows.length} rows read; ${rows.length - bad} ready, ${bad} with problems.`);
+  });
+
+  on(start, "click", async () => {
+    start.disabled = true;
+    file.disabled = true;
+    const todo = rows.filter((r) => !Object.keys(r.errors).length && !r.result);
+    let done = 0;
+    for (const row of todo) {
+      status.textContent = `Starting ${done + 1} of ${todo.length}…`;
+      const answer = await call("POST", "transfers", { body: row.body });
+      if (answer.status === 401) return;
+      row.result = answer.status === 201
+        ? { id: answer.body.id, status: 201, message: "started" }
+        : { id: null, status: answer.status, message: failure(answer) };
+      done += 1;
+    }
+    for (const row of rows) {
+      if (!row.result) {
+        const message = Object.entries(row.errors).map(([name, m]) => `${LABELS[name] || name}: ${m}`).join("; ");
+        row.result = { id: null, status: null, message: `not sent: ${message}` };
+      }
+    }
+    file.disabled = false;
+    start.disabled = false;
+    render();
+    const started = rows.filter((r) => r.result.id).length;
+    status.textContent = `Done: ${started} started, ${rows.length - started} not started. Download the results for the details.`;
+    results.hidden = false;
+    results.focus();
+  });
+
+  on(results, "click", () => {
+    const lines = [[...COLUMNS, "result", "status", "transferId", "detail"]];
+    for (const row of rows) {
+      const r = row.result || { id: null, status: null, message: "not sent" };
+      lines.push([...COLUMNS.map((c) => row.fields[c]), r.id ? "started" : "not started", r.status ?? "", r.id ?? "", r.id ? "" : r.message]);
+    }
+    download("transfers-results.csv", formatCsv(lines));
+  });
+
+  return el(
+    "section",
+    { class: "card", "aria-labelledby": "start-many" },
+    el("h2", { id: "start-many" }, "Many customers from a CSV"),
+    el(
+      "p",
+      { id: "csv-help", class: "help" },
+      `One customer per row, with the columns ${COLUMNS.join(", ")}. Each row is checked before anything is sent; `,
+      `then each good row is one start request. purchaseTiming is ${TIMINGS.join(" or ")} (empty: onAcceptance).`,
+    ),
+    el("p", {}, template),
+    el("label", { for: "csv-file" }, "CSV file"),
+    file,
+    problem,
+    preview,
+    el("p", {}, start, " ", results),
+    status,
+  );
+}
+
+export async function startPage(main, context) {
+  append(main, el("h1", {}, "Start transfers"), singleForm(context), bulk(context));
+  return null;
+}

@@ -1,0 +1,396 @@
+// One transfer: what the customer's admin must do, the lines, the plan with its warnings and user
+// pre-flight, the failures, the history, and the actions the transfer's state allows now. The
+// buttons follow the legal moves, but the API decides: a refused action shows its reason.
+import { call, failure } from "./api.js";
+import { announce, append, confirmDialog, copyButton, date, el, moment, on, spaced, stateBadge } from "./dom.js";
+import { IN_FLIGHT, progressCell } from "./transfers.js";
+
+const FINAL = ["Completed", "Cancelled"];
+const NOTHING_BOUGHT = ["Planned", "NeedsApproval", "Skipped", "Blocked"];
+const UNDECIDED = ["NeedsApproval", "Blocked"];
+const PLANNABLE = ["Accepted", "Provisioning", "Provisioned", "CuttingOver", "Blocked", "Failed"];
+const REFRESH_MS = 10000;
+
+/** What the buttons offer: the moves the API would take now. */
+export function legalMoves(transfer) {
+  const lines = transfer.lines;
+  const waiting = lines.filter((line) => line.state === "NeedsApproval");
+  return {
+    approve: transfer.state === "Blocked" && waiting.length > 0,
+    retry: ["Blocked", "Failed"].includes(transfer.state) && !lines.some((l) => UNDECIDED.includes(l.state)),
+    cancel: !FINAL.includes(transfer.state) && lines.every((line) => NOTHING_BOUGHT.includes(line.state)),
+  };
+}
+
+/** The message the partner sends the customer's Global Administrator. */
+export function customerMessage(transfer) {
+  const accept = transfer.customerActions.find((a) => a.action === "accept-reseller-relationship");
+  const gdap = transfer.customerActions.find((a) => a.action === "approve-gdap");
+  const steps = [];
+  if (accept) steps.push(`Accept our reseller relationship:\n${accept.url}`);
+  if (gdap) steps.push(`Approve the administrative relationship (GDAP) we need to move your licenses:\n${gdap.url}`);
+  return [
+    "Hello,",
+    "",
+    `To move your Microsoft 365 subscriptions (tenant ${transfer.customerTenantId}) to us, please sign in ` +
+      "as a Global Administrator of your organisation and:",
+    "",
+    ...steps.map((step, index) => `${index + 1}. ${step}\n`),
+    "Your current subscriptions keep working until they lapse; we buy the same offers (or their " +
+      "successors) with the same license counts, and your users keep their licenses throughout.",
+    "",
+    "Thank you.",
+  ].join("\n");
+}
+
+function section(title, ...children) {
+  const id = `section-${title.toLowerCase().replace(/[^a-z]+/g, "-")}`;
+  return el("section", { "aria-labelledby": id }, el("h2", { id }, title), ...children);
+}
+
+function definitions(pairs) {
+  return el(
+    "dl",
+    { class: "facts" },
+    pairs.map(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
+  );
+}
+
+function customerActions(transfer) {
+  if (!transfer.customerActions.length) return null;
+  const message = customerMessage(transfer);
+  const text = el("textarea", { id: "customer-message", rows: 12, readonly: true, class: "message" });
+  text.value = message;
+  const links = transfer.customerActions.map((action) => {
+    const label = action.action === "approve-gdap" ? "GDAP approval link" : "Invitation link";
+    return el(
+      "li",
+      {},
+      el("span", { class: "label" }, `${label} (for ${action.who})`),
+      el("code", { class: "link" }, action.url),
+      copyButton(`Copy the ${label.toLowerCase()}`, () => action.url),
+    );
+  });
+  return section(
+    "What the customer's admin must do",
+    el("ul", { class: "plain" }, links),
+    el("label", { for: "customer-message" }, "Ready-to-send message"),
+    text,
+    copyButton("Copy the message", () => message),
+  );
+}
+
+function replacementsText(line, titles) {
+  if (!line.replacements.length) return el("span", { class: "muted" }, "—");
+  return el(
+    "ul",
+    { class: "plain" },
+    line.replacements.map((r) =>
+      el("li", {}, `${titles.get(r.catalogItemId) || r.catalogItemId} × ${r.quantity}`, r.orderId ? " (bought)" : ""),
+    ),
+  );
+}
+
+function linesTable(transfer, titles) {
+  if (!transfer.lines.length) {
+    return section("Lines", el("p", { class: "muted" }, "No lines yet: they are planned once the customer accepts."));
+  }
+  const rows = transfer.lines.map((line) =>
+    el(
+      "tr",
+      { "data-line": line.id },
+      el("th", { scope: "row" }, line.sourceSkuPartNumber),
+      el("td", { class: "number" }, String(line.quantity)),
+      el("td", {}, replacementsText(line, titles)),
+      el("td", {}, line.decision ? spaced(line.decision) : "—"),
+      el("td", {}, date(line.originalExpires)),
+      el("td", {}, stateBadge(line.state, line.reason)),
+      el("td", {}, `${line.licenses.moved} of ${line.licenses.toMove} moved`, line.licenses.failed ? `, ${line.licenses.failed} failed` : ""),
+    ),
+  );
+  return section(
+    "Lines",
+    el("p", {}, progressCell(transfer.lines)),
+    el(
+      "div",
+      { class: "table-wrap" },
+      el(
+        "table",
+        { id: "lines" },
+        el("caption", { class: "visually-hidden" }, "Lines: each original and what replaces it"),
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ["Original", "Count", "Replacement", "Identical or equivalent", "Original lapses", "State", "Licenses"].map(
+              (h) => el("th", { scope: "col" }, h),
+            ),
+          ),
+        ),
+        el("tbody", {}, rows),
+      ),
+    ),
+  );
+}
+
+function preflight(users) {
+  if (!users) return el("p", { class: "muted" }, "Users not read for this line.");
+  const groups = users.viaGroups.length
+    ? users.viaGroups.map((g) => `${g.users} through group ${g.groupId}`).join("; ")
+    : "none";
+  const parts = [
+    definitions([
+      ["Users holding it", String(users.holders)],
+      ["Assigned directly", String(users.direct)],
+      ["Through groups", groups],
+      ["Both direct and through a group", String(users.both)],
+      ["Seat shortfall", String(users.seatShortfall)],
+    ]),
+  ];
+  if (users.willFail.length) {
+    parts.push(
+      el("p", { class: "warning" }, `Warning: ${users.willFail.length} user(s) will fail at cutover:`),
+      el(
+        "ul",
+        { class: "plain will-fail" },
+        users.willFail.map((u) => el("li", {}, el("code", {}, u.userId), ` — ${u.reason}: ${u.detail}`)),
+      ),
+    );
+  } else {
+    parts.push(el("p", {}, "No user is expected to fail at cutover."));
+  }
+  return el("div", { class: "preflight" }, parts);
+}
+
+function planSection(plan) {
+  const lines = plan.lines.map((line) => {
+    const lost = line.lostPlans.length
+      ? el(
+          "div",
+          { class: "warning", role: "note" },
+          el("p", {}, el("strong", {}, "Warning: "), `${line.lostPlans.length} service plan(s) would be lost:`),
+          el(
+            "ul",
+            {},
+            line.lostPlans.map((p) =>
+              el("li", {}, `${p.servicePlanName} (${p.service})`, p.dataBearing ? " — holds customer data" : ""),
+            ),
+          ),
+        )
+      : null;
+    const targets = line.targets.length
+      ? el("ul", { class: "plain" }, line.targets.map((t) => el("li", {}, `${t.title} × ${t.quantity}`)))
+      : el("p", { class: "muted" }, "Nothing would be bought.");
+    return el(
+      "article",
+      { class: "plan-line card" },
+      el("h3", {}, `${line.sourceName} (${line.sourceSkuPartNumber}) × ${line.quantity}`),
+      el("p", {}, el("strong", {}, spaced(line.decision)), line.needsApproval ? " — needs your approval. " : ". ", line.explanation),
+      targets,
+      lost,
+      el("h4", {}, "User pre-flight"),
+      preflight(line.users),
+    );
+  });
+  return lines.length ? lines : el("p", { class: "muted" }, "The plan has no lines.");
+}
+
+function failures(transfer) {
+  const rows = transfer.lines.flatMap((line) =>
+    line.licenses.failures.map((f) =>
+      el("tr", {}, el("td", {}, line.sourceSkuPartNumber), el("td", {}, el("code", {}, f.userId)), el("td", {}, f.reason), el("td", {}, f.detail)),
+    ),
+  );
+  if (!rows.length) return null;
+  return section(
+    "Users whose license did not move",
+    el(
+      "div",
+      { class: "table-wrap" },
+      el(
+        "table",
+        { id: "failures" },
+        el("caption", { class: "visually-hidden" }, "Per-user failures"),
+        el("thead", {}, el("tr", {}, ["Line", "User", "Reason", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, rows),
+      ),
+    ),
+  );
+}
+
+function timelineItems(entries) {
+  return entries.map((h) =>
+    el(
+      "li",
+      {},
+      moment(h.at),
+      " ",
+      el("span", { class: "actor" }, h.actor),
+      el("p", {}, h.message),
+      h.toState ? el("p", { class: "muted" }, `${h.fromState ? `${spaced(h.fromState)} → ` : ""}${spaced(h.toState)}`) : null,
+    ),
+  );
+}
+
+export async function transferPage(main, id, context, notice) {
+  const answer = await call("GET", `transfers/${id}`);
+  if (!answer.ok) {
+    append(main, el("h1", {}, "Transfer"), el("p", { class: "error", role: "alert" }, failure(answer)));
+    return null;
+  }
+  const transfer = answer.body;
+  const titles = new Map();
+  const moves = legalMoves(transfer);
+  const result = el("p", { id: "action-result", role: "status", tabindex: "-1" }, notice || "");
+
+  const actions = el("div", { class: "actions" });
+  const button = (label, kind, handler) => on(el("button", { type: "button", class: kind }, label), "click", handler);
+
+  let timer = null;
+  let leave = () => {};
+  const reload = async (message) => {
+    if (timer) window.clearInterval(timer);
+    timer = null;
+    main.replaceChildren();
+    leave();
+    leave = (await transferPage(main, id, context, message)) || (() => {});
+  };
+
+  const plan = PLANNABLE.includes(transfer.state)
+    ? call("GET", `transfers/${id}/plan`)
+    : Promise.resolve(null);
+
+  if (moves.approve) {
+    actions.append(
+      button("Approve…", "primary", async (event) => {
+        const waiting = transfer.lines.filter((line) => line.state === "NeedsApproval");
+        await plan;
+        const body = el(
+          "div",
+          {},
+          el("p", {}, "Approving buys these offers for the customer now:"),
+          el(
+            "ul",
+            { id: "to-buy" },
+            waiting.flatMap((line) =>
+              line.replacements.map((r) =>
+                el("li", {}, `${titles.get(r.catalogItemId) || r.catalogItemId} × ${r.quantity} (replacing ${line.sourceSkuPartNumber})`),
+              ),
+            ),
+          ),
+          el("p", {}, "Service plans the plan lists as lost will not be available to the customer's users."),
+        );
+        if (!(await confirmDialog({ title: "Approve and buy?", body, confirm: "Approve and buy" }))) {
+          event.target.focus();
+          return;
+        }
+        event.target.disabled = true;
+        const approved = await call("POST", `transfers/${id}/approve`, { body: { approve: waiting.map((l) => l.id) } });
+        await reload(approved.ok ? "Approved: the offers will be bought." : failure(approved));
+      }),
+      " ",
+    );
+  }
+  if (moves.retry) {
+    actions.append(
+      button("Retry", "", async (event) => {
+        event.target.disabled = true;
+        const retried = await call("POST", `transfers/${id}/retry`);
+        await reload(retried.ok ? "Retrying: the stopped step runs again." : failure(retried));
+      }),
+      " ",
+    );
+  }
+  if (moves.cancel) {
+    actions.append(
+      button("Cancel transfer…", "danger", async (event) => {
+        const body = el(
+          "div",
+          {},
+          el("p", {}, "Cancelling cannot be undone. The transfer stops for good: nothing more is bought or moved, and it cannot be retried."),
+          el("p", {}, "Nothing has been bought, and the customer's original subscriptions are not touched. A relationship the customer already accepted stays; to move this customer later, start a new transfer."),
+        );
+        if (!(await confirmDialog({ title: "Cancel this transfer?", body, confirm: "Cancel the transfer", cancel: "Keep it", danger: true }))) {
+          event.target.focus();
+          return;
+        }
+        event.target.disabled = true;
+        const cancelled = await call("POST", `transfers/${id}/cancel`);
+        await reload(cancelled.ok ? "Cancelled." : failure(cancelled));
+      }),
+    );
+  }
+  if (!actions.childElementCount) actions.append(el("p", { class: "muted" }, "No action is possible in this state."));
+
+  const planHolder = el("div", { id: "plan" }, el("p", { class: "muted" }, "Loading the plan…"));
+  const timeline = el("ol", { class: "timeline", id: "history" }, timelineItems(transfer.history));
+  const older = el("button", { type: "button", hidden: !transfer.historyContinuationToken }, "Show more history");
+  let historyToken = transfer.historyContinuationToken;
+  on(older, "click", async () => {
+    const page = await call("GET", `transfers/${id}`, { query: { historyContinuationToken: historyToken } });
+    if (!page.ok) return;
+    timeline.append(...timelineItems(page.body.history));
+    historyToken = page.body.historyContinuationToken;
+    older.hidden = !historyToken;
+  });
+
+  append(
+    main,
+    el("p", {}, el("a", { href: "#/transfers" }, "← All transfers")),
+    el("h1", {}, `Transfer for ${transfer.customerTenantId}`),
+    definitions([
+      ["State", stateBadge(transfer.state, transfer.reason)],
+      ["Country", transfer.customerCountry],
+      ["Source channel", spaced(transfer.sourceChannel)],
+      ["Contact", transfer.contactEmail || "—"],
+      ["Purchase timing", transfer.options.purchaseTiming === "beforeLapse" ? `${transfer.options.purchaseLeadDays} days before the originals lapse` : "On acceptance"],
+      ["Started", moment(transfer.createdAt)],
+      ["Last update", moment(transfer.updatedAt)],
+      ["Transfer id", el("code", {}, transfer.id)],
+    ]),
+    section("Actions", actions, result),
+    customerActions(transfer),
+    el("div", { id: "lines-holder" }),
+    section("Plan", planHolder),
+    failures(transfer),
+    section("History", timeline, older),
+  );
+  const linesHolder = main.querySelector("#lines-holder");
+  linesHolder.replaceWith(linesTable(transfer, titles));
+
+  plan.then((planned) => {
+    planHolder.replaceChildren();
+    if (planned === null) {
+      planHolder.append(
+        el("p", { class: "muted" }, transfer.state === "AwaitingAcceptance"
+          ? "The plan is available once the customer has accepted the invitation and approved GDAP."
+          : `The transfer is ${spaced(transfer.state).toLowerCase()}; there is nothing left to plan.`),
+      );
+      return;
+    }
+    if (!planned.ok) {
+      planHolder.append(el("p", { class: "error" }, `The plan could not be computed. ${failure(planned)}`));
+      return;
+    }
+    for (const line of planned.body.lines) for (const t of line.targets) titles.set(t.catalogItemId, t.title);
+    append(planHolder, planSection(planned.body));
+    main.querySelector("#lines")?.closest("section").replaceWith(linesTable(transfer, titles));
+  });
+
+  if (notice) {
+    result.focus();
+    announce(notice);
+  }
+  timer = IN_FLIGHT.includes(transfer.state)
+    ? window.setInterval(async () => {
+        const fresh = await call("GET", `transfers/${id}`, { query: { historyPageSize: "1" } });
+        if (fresh.ok && fresh.body.updatedAt !== transfer.updatedAt) reload("The transfer changed; this page shows it now.");
+      }, REFRESH_MS)
+    : null;
+  return () => {
+    if (timer) window.clearInterval(timer);
+    leave();
+  };
+}

@@ -1,0 +1,166 @@
+// The list of transfers: filtered by state, paged with the API's continuation token, each row
+// completed from its record (lines, dates); rows still in flight refresh themselves.
+import { call, failure } from "./api.js";
+import { announce, append, clear, date, el, moment, on, spaced, stateBadge } from "./dom.js";
+
+const PAGE_SIZE = 25; // #/transfers?pageSize=N changes it
+const REFRESH_MS = 10000;
+const PARALLEL = 4;
+export const IN_FLIGHT = ["AwaitingAcceptance", "Accepted", "Provisioning", "Provisioned", "CuttingOver"];
+const DONE_LINES = ["Completed", "Skipped"];
+
+/** Lines done of all, for the progress bar. */
+export function lineProgress(lines) {
+  return { done: lines.filter((line) => DONE_LINES.includes(line.state)).length, total: lines.length };
+}
+
+/** The next date that matters: a purchase still due, else an original's lapse, else none. */
+export function nextDate(lines) {
+  const due = lines
+    .filter((line) => line.purchaseDue && ["Planned", "NeedsApproval"].includes(line.state))
+    .map((line) => line.purchaseDue)
+    .sort();
+  if (due.length) return { label: "Purchase due", at: due[0] };
+  const lapses = lines
+    .filter((line) => line.originalExpires && !DONE_LINES.includes(line.state))
+    .map((line) => line.originalExpires)
+    .sort();
+  return lapses.length ? { label: "Original lapses", at: lapses[0] } : null;
+}
+
+export function progressCell(lines) {
+  const { done, total } = lineProgress(lines);
+  if (!total) return el("span", { class: "muted" }, "No lines yet");
+  const label = `${done} of ${total} lines done`;
+  return el(
+    "span",
+    { class: "progress" },
+    el("progress", { max: total, value: done, "aria-label": label }),
+    " ",
+    el("span", {}, `${done}/${total}`),
+  );
+}
+
+function nextCell(lines) {
+  const next = nextDate(lines);
+  return next ? el("span", {}, `${next.label} `, date(next.at)) : el("span", { class: "muted" }, "—");
+}
+
+export async function transfersPage(main, params, context) {
+  const state = params.get("state") || "";
+  const select = el("select", { id: "state-filter" }, el("option", { value: "" }, "All states"));
+  for (const name of context.states) {
+    select.append(el("option", { value: name, selected: name === state }, spaced(name)));
+  }
+  const filter = el(
+    "form",
+    { class: "filter", role: "search", "aria-label": "Filter transfers" },
+    el("label", { for: "state-filter" }, "State"),
+    " ",
+    select,
+    " ",
+    el("button", { type: "submit" }, "Show"),
+  );
+  on(filter, "submit", (event) => {
+    event.preventDefault();
+    window.location.hash = select.value ? `#/transfers?state=${encodeURIComponent(select.value)}` : "#/transfers";
+  });
+  const body = el("tbody");
+  const table = el(
+    "table",
+    { class: "transfers" },
+    el("caption", {}, state ? `Transfers in state ${spaced(state)}` : "All transfers, newest first"),
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        ["Customer", "Source channel", "State", "Lines", "Next date", "Last update"].map((h) =>
+          el("th", { scope: "col" }, h),
+        ),
+      ),
+    ),
+    body,
+  );
+  const status = el("p", { id: "list-status", class: "muted" });
+  const more = el("button", { type: "button", id: "load-more", hidden: true }, "Load more");
+  const error = el("p", { class: "error", role: "alert" });
+  append(
+    main,
+    el("h1", {}, "Transfers"),
+    filter,
+    error,
+    el("div", { class: "table-wrap" }, table),
+    status,
+    more,
+  );
+
+  const rows = new Map(); // transfer id → {row, transfer}
+  let token = null;
+  let closed = false;
+
+  function renderRow(transfer, lines) {
+    const link = el("a", { href: `#/transfers/${transfer.id}` }, transfer.customerTenantId);
+    const cells = [
+      el("th", { scope: "row" }, link, el("span", { class: "muted" }, ` ${transfer.customerCountry}`)),
+      el("td", {}, spaced(transfer.sourceChannel)),
+      el("td", {}, stateBadge(transfer.state, transfer.reason)),
+      el("td", {}, lines ? progressCell(lines) : el("span", { class: "muted" }, "Loading…")),
+      el("td", {}, lines ? nextCell(lines) : ""),
+      el("td", {}, moment(transfer.updatedAt)),
+    ];
+    const existing = rows.get(transfer.id);
+    const row = existing ? clear(existing.row) : el("tr", { "data-id": transfer.id });
+    append(row, cells);
+    rows.set(transfer.id, { row, transfer });
+    return row;
+  }
+
+  async function complete(ids) {
+    // One record read per row (its lines hold the progress and dates), a few at a time.
+    const queue = [...ids];
+    const worker = async () => {
+      while (queue.length && !closed) {
+        const id = queue.shift();
+        const answer = await call("GET", `transfers/${id}`, { query: { historyPageSize: "1" } });
+        if (answer.ok && !closed) renderRow(answer.body, answer.body.lines);
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+  }
+
+  async function load() {
+    more.disabled = true;
+    const answer = await call("GET", "transfers", {
+      query: { state, pageSize: params.get("pageSize") || String(PAGE_SIZE), continuationToken: token },
+    });
+    more.disabled = false;
+    if (!answer.ok) {
+      error.textContent = failure(answer);
+      return;
+    }
+    error.textContent = "";
+    const fresh = answer.body.items.filter((t) => !rows.has(t.id));
+    for (const transfer of fresh) body.append(renderRow(transfer, null));
+    token = answer.body.continuationToken;
+    more.hidden = !token;
+    const count = rows.size;
+    status.textContent = count
+      ? `Showing ${count} transfer${count === 1 ? "" : "s"}${token ? "; more are available" : ""}.`
+      : "No transfers match.";
+    announce(status.textContent);
+    await complete(fresh.map((t) => t.id));
+  }
+
+  on(more, "click", load);
+  await load();
+  const timer = window.setInterval(() => {
+    const flying = [...rows.values()].filter((r) => IN_FLIGHT.includes(r.transfer.state));
+    if (flying.length) complete(flying.map((r) => r.transfer.id));
+  }, REFRESH_MS);
+  return () => {
+    closed = true;
+    window.clearInterval(timer);
+  };
+}
