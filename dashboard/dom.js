@@ -17,7 +17,7 @@ export function el(tag, attributes = {}, ...children) {
 }
 
 export function append(node, ...children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     if (child instanceof Node) node.append(child);
     else {

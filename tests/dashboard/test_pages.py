@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from devhost.host import LocalHostHandle
 from sandbox.testing import SandboxHandle
-from tests.dashboard.conftest import (
+from tests.dashboard.browsing import (
     accessibility_violations,
     run_timer,
     sign_in,
@@ -79,7 +79,9 @@ def test_a_transfer_shows_its_links_lines_plan_and_history(
     signed_in(page)
     page.goto(f"/api/dashboard/#/transfers/{transfer['id']}")
     expect(page.get_by_role("heading", name="What the customer's admin must do")).to_be_visible()
-    expect(page.get_by_label("Ready-to-send message")).to_have_value(re.compile(re.escape(transfer["invitationUrl"])))
+    expect(page.get_by_label("Ready-to-send message")).to_have_value(
+        re.compile(re.escape(transfer["invitationUrl"]))
+    )
     expect(page.get_by_role("button", name="Copy the GDAP approval link")).to_be_visible()
 
     sandbox.accept_invitation(customer)
@@ -89,9 +91,11 @@ def test_a_transfer_shows_its_links_lines_plan_and_history(
 
     lines = page.locator("#lines tbody tr")
     expect(lines).to_have_count(2)
-    expect(page.locator("#lines")).to_contain_text("ENTERPRISEPACK")
+    expect(page.locator("#lines")).to_contain_text("STANDARDPACK")
     expect(page.locator("#lines")).to_contain_text("Equivalent")
-    expect(page.get_by_role("progressbar").first).to_have_attribute("aria-label", re.compile(r"of 2 lines done"))
+    expect(page.get_by_role("progressbar").first).to_have_attribute(
+        "aria-label", re.compile(r"of 2 lines done")
+    )
     expect(page.locator("#plan")).to_contain_text("User pre-flight")
     expect(page.locator("#history li")).not_to_have_count(0)
     expect(page.locator("#history")).to_contain_text("Provisioned")
@@ -183,13 +187,17 @@ def test_the_start_form_checks_as_it_is_typed_and_opens_the_started_transfer(
     expect(page.locator("dl.facts")).to_contain_text("Awaiting acceptance")
 
 
-def test_every_page_meets_wcag_2_1_aa(page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle) -> None:
+def test_every_page_meets_wcag_2_1_aa(
+    page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
+) -> None:
     transfer = start(api, host, sandbox.customer("fabrikam"))
     page.goto("/api/dashboard/")
     expect(page.get_by_label("Function key")).to_be_visible()
     pages = {"sign-in": accessibility_violations(page)}
     signed_in(page)
-    expect(page.locator("table.transfers tbody tr progress, table.transfers tbody tr .muted").first).to_be_visible()
+    expect(
+        page.locator("table.transfers tbody tr progress, table.transfers tbody tr .muted").first
+    ).to_be_visible()
     pages["transfers"] = accessibility_violations(page)
     page.goto(f"/api/dashboard/#/transfers/{transfer['id']}")
     expect(page.locator("#history li").first).to_be_visible()
