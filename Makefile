@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# The dashboard tests' Chromium, from the npm package @sparticuz/chromium (DASHBOARD_CHROMIUM overrides).
+CHROMIUM := node_modules/.cache/chromium/chromium
 
-.PHONY: test demo run lint typecheck unit bench clean
+.PHONY: test demo run lint typecheck unit bench screenshots clean
 
 test: lint typecheck unit
 
@@ -23,8 +25,12 @@ lint: $(PY_STAMP)
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy .
 
-unit: $(PY_STAMP) $(NODE_STAMP)
+unit: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/pytest
+
+# The README's pictures of the dashboard (docs/dashboard/*.png).
+screenshots: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM)
+	$(BIN)/python -m devhost.screenshots
 
 bench: $(PY_STAMP) $(NODE_STAMP)
 	for script in bench/*.py; do $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
@@ -38,6 +44,9 @@ $(PY_STAMP): requirements.txt requirements-dev.txt
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(CHROMIUM): $(NODE_STAMP) devhost/unpack-chromium.mjs
+	node devhost/unpack-chromium.mjs
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -44,6 +44,7 @@ def test_app_indexes_every_entry_point_with_unique_names_and_function_keys() -> 
         "cancel_transfer": ("transfers/{id}/cancel", ["POST"], "FUNCTION"),
         "partner_center_webhook": ("webhooks/partner-center", ["POST"], "FUNCTION"),
         "openapi_document": ("openapi.json", ["GET"], "ANONYMOUS"),
+        "dashboard": ("dashboard/{*path}", ["GET"], "ANONYMOUS"),
     }
     queue = triggers["on_transfer_event"]
     assert (queue["type"], queue["queueName"], queue["connection"]) == (

@@ -66,6 +66,7 @@ INDEX_SCRIPT = (
     "print(json.dumps([json.loads(f.get_function_json())['bindings'] for f in functions]))"
 )
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+NOT_API = {"dashboard/{*path}"}  # the dashboard's page and files, for a browser; not part of the API
 
 # The routes the design promises, with every status each one answers.
 CONTRACT: dict[tuple[str, str], set[str]] = {
@@ -148,7 +149,7 @@ def registered_routes() -> list[tuple[str, str, str]]:
     routes: list[tuple[str, str, str]] = []
     for bindings in json.loads(indexed.stdout):
         trigger = next((b for b in bindings if b["type"] == "httpTrigger"), None)
-        if trigger is None:
+        if trigger is None or trigger["route"] in NOT_API:
             continue
         assert trigger.get("methods"), f"route {trigger['route']} must name its HTTP methods"
         path = "/" + re.sub(r"\{(\w+)(?::[^}?]*)?\??\}", r"{\1}", trigger["route"])
