@@ -49,12 +49,16 @@ def chromium_executable(environ: Mapping[str, str] = os.environ) -> Path:
     return path
 
 
-def launch_environment(executable: Path, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+def launch_environment(
+    executable: Path, environ: Mapping[str, str] = os.environ
+) -> dict[str, str | float | bool]:
     """The browser's environment: the unpacked libraries and fonts when it is the unpacked binary."""
-    env = dict(environ)
+    env: dict[str, str | float | bool] = dict(environ)
     if executable.parent == UNPACKED:
         libraries = [str(UNPACKED / "al2023" / "lib"), str(UNPACKED)]
-        env["LD_LIBRARY_PATH"] = os.pathsep.join([*libraries, *filter(None, [env.get("LD_LIBRARY_PATH")])])
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            [*libraries, *filter(None, [environ.get("LD_LIBRARY_PATH")])]
+        )
         env["FONTCONFIG_FILE"] = str(UNPACKED / "fonts.conf")
     return env
 

@@ -10,6 +10,9 @@ whether every one did.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import secrets
 import signal
 import sys
 import time
@@ -26,7 +29,7 @@ from rich.live import Live
 from rich.table import Table
 
 from devhost.azurite import running_azurite
-from devhost.host import start_local_host
+from devhost.host import FUNCTION_KEYS_SETTING, start_local_host
 from devhost.run import interrupt, local_settings
 from sandbox.testing import SandboxHandle, start_sandbox
 
@@ -405,9 +408,29 @@ def main(cases: tuple[Case, ...] = CASES) -> int:
         run = Run(sandbox, host.url, restart_host, console, cases)
         story(run)
         status = summarise(run)
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            show_dashboard(console, hosts, settings, host.url)
     outcome = "Done" if status == 0 else "FAILED"
     console.print(f"\n{outcome} in {time.monotonic() - started:.0f} s; everything started here is stopped.")
     return status
+
+
+def show_dashboard(console: Console, hosts: ExitStack, settings: dict[str, str], url: str) -> None:
+    """In a terminal: the local host again, checking a fresh key as Azure does, until Enter.
+
+    Restarted on the same port with the key: the story's own calls ran without one, as under
+    Core Tools (the webhook registered without a key is not needed any more).
+    """
+    key = secrets.token_urlsafe(24)
+    hosts.close()
+    keys = json.dumps({"demo-dashboard": key})
+    hosts.enter_context(
+        start_local_host(settings | {FUNCTION_KEYS_SETTING: keys}, port=int(url.rsplit(":", 1)[1]))
+    )
+    console.print(f"\n[bold]Dashboard[/bold]  {url}/api/dashboard/")
+    console.print(f"Function key  {key}  (named demo-dashboard; enter it once on the page)", markup=False)
+    with contextlib.suppress(EOFError):
+        input("The local host stays up; press Enter to stop everything. ")
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ def _run(running: ExitStack, port: int, scenario: str) -> int:
     settings = local_settings(sandbox, azurite)
     host = running.enter_context(start_local_host(settings, port=port))
     print(f"\nLocal host      {host.url}  (HTTP triggers under {host.url}/api)")
+    print(f"Dashboard       {host.url}/api/dashboard/  (any key: the local host checks none, as Core Tools)")
     print(f"Functions       {host.url}/admin/functions  ({', '.join(host.info['functions'])})")
     print(f"Host log        {host.log}")
     print(f"Sandbox         {sandbox.base_url}  (control API under /_sandbox, see sandbox/README.md)")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from playwright.sync_api import FilePayload
 
 from devhost.azurite import running_azurite
 from devhost.browser import chromium
@@ -103,7 +104,7 @@ def main(out: Path = OUT) -> int:
                     sandbox.customer("customer00004"), "customer00004", sandbox.customer("customer00005")
                 )
                 page.get_by_label("CSV file").set_input_files(
-                    files=[{"name": "customers.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+                    files=FilePayload(name="customers.csv", mimeType="text/csv", buffer=csv.encode())
                 )
                 page.locator("#csv-rows").wait_for()
                 page.screenshot(path=out / "start.png", full_page=True)
