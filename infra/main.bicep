@@ -10,6 +10,9 @@ targetScope = 'subscription'
 
 @minLength(1)
 @maxLength(64)
+@description('Optional: client id of an Entra ID app registration for App Service Authentication in front of the dashboard and the admin API (README, "Dashboard"). Empty: the function key is the only gate.')
+param dashboardAuthClientId string = ''
+
 @description('Name of the azd environment; seeds every resource name and the azd-env-name tag.')
 param environmentName string
 
@@ -363,6 +366,7 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     appSettings: productSettings
+    authClientId: dashboardAuthClientId
   }
 }
 

@@ -44,6 +44,16 @@ param maximumInstanceCount int = 100
 @description('Product settings (docs/design.md, "Settings") merged under the host wiring below.')
 param appSettings object = {}
 
+@description('Client id of an Entra ID app registration: App Service Authentication then signs every admin in before the dashboard or the admin API is reached (the function key is still needed). Empty: off, the function key is the only gate.')
+param authClientId string = ''
+
+// Reached without signing in: Partner Center cannot sign in (its webhook carries its own signature) and
+// the OpenAPI description is public. Everything else, the dashboard included, needs an Entra sign-in.
+var authExcludedPaths = [
+  '/api/webhooks/partner-center'
+  '/api/openapi.json'
+]
+
 var storageSuffix = environment().suffixes.storage
 
 // Identity-based AzureWebJobsStorage: the Functions host and shared/settings.py both read these names,
@@ -107,6 +117,55 @@ module api 'br/public:avm/res/web/site:0.16.0' = {
         properties: union(appSettings, hostSettings)
       }
     ]
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-11-01' existing = {
+  name: name
+}
+
+// App Service Authentication ("Easy Auth") with Entra ID. Only users or groups assigned to the app
+// registration's enterprise application get a token when it requires assignment (set on the Entra side:
+// appRoleAssignmentRequired, see README "Dashboard"). The app itself trusts no principal header.
+resource authSettings 'Microsoft.Web/sites/config@2024-11-01' = if (!empty(authClientId)) {
+  parent: site
+  name: 'authsettingsV2'
+  dependsOn: [
+    api
+  ]
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: authExcludedPaths
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            authClientId
+            'api://${authClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
   }
 }
 
