@@ -29,14 +29,20 @@ function address(path, query) {
 export async function call(method, path, { query, body } = {}) {
   const headers = { Accept: "application/json", "x-functions-key": sessionStorage.getItem(KEY) || "" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(address(path, query), {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    cache: "no-store",
-    credentials: "same-origin",
-    redirect: "error",
-  });
+  let response;
+  try {
+    response = await fetch(address(path, query), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "same-origin",
+      redirect: "error", // a sign-in redirect (App Service Authentication expired) is not an answer
+    });
+  } catch {
+    const detail = "the app did not answer. If you sign in with Entra ID, reload the page to sign in again.";
+    return { status: 0, ok: false, body: { title: "No answer", detail } };
+  }
   const text = await response.text();
   let parsed = null;
   try {

@@ -34,7 +34,12 @@ async function show() {
     else link.removeAttribute("aria-current");
   }
   clear(main);
-  shared = shared || (await context());
+  try {
+    shared = shared || (await context());
+  } catch (error) {
+    main.append(el("p", { class: "error", role: "alert" }, `The dashboard could not load its settings: ${error.message}`));
+    return;
+  }
   leave = (await render()) || (() => {});
 }
 

@@ -234,7 +234,7 @@ function timelineItems(entries) {
   );
 }
 
-export async function transferPage(main, id, context, notice) {
+export async function transferPage(main, id, context, notice, focus = true) {
   const answer = await call("GET", `transfers/${id}`);
   if (!answer.ok) {
     append(main, el("h1", {}, "Transfer"), el("p", { class: "error", role: "alert" }, failure(answer)));
@@ -250,12 +250,12 @@ export async function transferPage(main, id, context, notice) {
 
   let timer = null;
   let leave = () => {};
-  const reload = async (message) => {
+  const reload = async (message, focusResult = true) => {
     if (timer) window.clearInterval(timer);
     timer = null;
     main.replaceChildren();
     leave();
-    leave = (await transferPage(main, id, context, message)) || (() => {});
+    leave = (await transferPage(main, id, context, message, focusResult)) || (() => {});
   };
 
   const plan = PLANNABLE.includes(transfer.state)
@@ -380,13 +380,16 @@ export async function transferPage(main, id, context, notice) {
   });
 
   if (notice) {
-    result.focus();
+    if (focus) result.focus(); // after an action, whose button is gone; not on a refresh
     announce(notice);
   }
   timer = IN_FLIGHT.includes(transfer.state)
     ? window.setInterval(async () => {
+        if (document.querySelector("dialog[open]")) return; // not under an admin deciding
         const fresh = await call("GET", `transfers/${id}`, { query: { historyPageSize: "1" } });
-        if (fresh.ok && fresh.body.updatedAt !== transfer.updatedAt) reload("The transfer changed; this page shows it now.");
+        if (fresh.ok && fresh.body.updatedAt !== transfer.updatedAt) {
+          reload("The transfer changed; this page shows it now.", false);
+        }
       }, REFRESH_MS)
     : null;
   return () => {

@@ -1,7 +1,7 @@
 // The list of transfers: filtered by state, paged with the API's continuation token, each row
 // completed from its record (lines, dates); rows still in flight refresh themselves.
 import { call, failure } from "./api.js";
-import { announce, append, clear, date, el, moment, on, spaced, stateBadge } from "./dom.js";
+import { announce, append, date, el, moment, on, spaced, stateBadge } from "./dom.js";
 
 const PAGE_SIZE = 25; // #/transfers?pageSize=N changes it
 const REFRESH_MS = 10000;
@@ -101,9 +101,7 @@ export async function transfersPage(main, params, context) {
   let closed = false;
 
   function renderRow(transfer, lines) {
-    const link = el("a", { href: `#/transfers/${transfer.id}` }, transfer.customerTenantId);
     const cells = [
-      el("th", { scope: "row" }, link, el("span", { class: "muted" }, ` ${transfer.customerCountry}`)),
       el("td", {}, spaced(transfer.sourceChannel)),
       el("td", {}, stateBadge(transfer.state, transfer.reason)),
       el("td", {}, lines ? progressCell(lines) : el("span", { class: "muted" }, "Loading…")),
@@ -111,8 +109,16 @@ export async function transfersPage(main, params, context) {
       el("td", {}, moment(transfer.updatedAt)),
     ];
     const existing = rows.get(transfer.id);
-    const row = existing ? clear(existing.row) : el("tr", { "data-id": transfer.id });
-    append(row, cells);
+    let row;
+    if (existing) {
+      // The customer's link stays the same element, so a refresh never takes the keyboard focus away.
+      row = existing.row;
+      row.replaceChildren(row.firstElementChild, ...cells);
+    } else {
+      const link = el("a", { href: `#/transfers/${transfer.id}` }, transfer.customerTenantId);
+      const customer = el("th", { scope: "row" }, link, el("span", { class: "muted" }, ` ${transfer.customerCountry}`));
+      row = el("tr", { "data-id": transfer.id }, customer, cells);
+    }
     rows.set(transfer.id, { row, transfer });
     return row;
   }
