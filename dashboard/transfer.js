@@ -241,7 +241,8 @@ export async function transferPage(main, id, context, notice, focus = true) {
     return null;
   }
   const transfer = answer.body;
-  const titles = new Map();
+  const titles = new Map(); // catalogItemId → the offer's title, once the plan is read
+  const losses = new Map(); // sourceSkuId → the service plans its replacement loses
   const moves = legalMoves(transfer);
   const result = el("p", { id: "action-result", role: "status", tabindex: "-1" }, notice || "");
 
@@ -280,7 +281,14 @@ export async function transferPage(main, id, context, notice, focus = true) {
               ),
             ),
           ),
-          el("p", {}, "Service plans the plan lists as lost will not be available to the customer's users."),
+          el(
+            "p",
+            {},
+            "The customer's users lose: ",
+            [...new Set(waiting.flatMap((line) => losses.get(line.sourceSkuId) || []))].join(", ") ||
+              "see the plan below",
+            ".",
+          ),
         );
         if (!(await confirmDialog({ title: "Approve and buy?", body, confirm: "Approve and buy" }))) {
           event.target.focus();
@@ -374,7 +382,10 @@ export async function transferPage(main, id, context, notice, focus = true) {
       planHolder.append(el("p", { class: "error" }, `The plan could not be computed. ${failure(planned)}`));
       return;
     }
-    for (const line of planned.body.lines) for (const t of line.targets) titles.set(t.catalogItemId, t.title);
+    for (const line of planned.body.lines) {
+      for (const t of line.targets) titles.set(t.catalogItemId, t.title);
+      losses.set(line.sourceSkuId, line.lostPlans.map((p) => `${p.servicePlanName} (${p.service})`));
+    }
     append(planHolder, planSection(planned.body));
     main.querySelector("#lines")?.closest("section").replaceWith(linesTable(transfer, titles));
   });
