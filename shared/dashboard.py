@@ -21,6 +21,7 @@ from .regions import REGION_OF_COUNTRY, region_of
 from .settings import SettingError, get_settings
 
 FOLDER = Path(__file__).resolve().parent.parent / "dashboard"
+INDEX = "index.html"
 CONTEXT = "context.json"
 """Generated, not a file: the region table and the partner's country the start form checks against."""
 
@@ -78,20 +79,22 @@ ASSETS = _assets(FOLDER)
 def dashboard_file(path: str | None, url_path: str, if_none_match: str | None = None) -> DashboardResponse:
     """The answer to ``GET /api/dashboard/{path}``; ``url_path`` is the request's own path.
 
-    The bare ``/api/dashboard`` is redirected to ``/api/dashboard/`` so the page's relative
-    script and API addresses resolve under it. Files are revalidated on each load (``no-cache``
-    with an ETag), so a deployment is picked up at once; the context is never cached.
+    ``/api/dashboard`` and ``/api/dashboard/`` redirect to ``/api/dashboard/index.html``, where the
+    page's relative script and API addresses resolve, whether or not a proxy or the host keeps the
+    trailing slash (so the redirect can never loop). Files are revalidated on each load
+    (``no-cache`` with an ETag), so a deployment is picked up at once; the context is never cached.
     """
     name = (path or "").strip("/")
-    if not name and not url_path.endswith("/"):
-        # Relative, so nothing of the request is echoed into the redirect.
-        return DashboardResponse(308, b"", "text/plain", {"Location": "dashboard/", **SECURITY_HEADERS})
+    if not name:
+        # Only the route's own path comes back, one leading slash: never another host.
+        page = "/" + "/".join(part for part in url_path.split("/") if part) + "/" + INDEX
+        return DashboardResponse(302, b"", "text/plain", {"Location": page, **SECURITY_HEADERS})
     if name == CONTEXT:
         body = json.dumps(context(), separators=(",", ":")).encode()
         return DashboardResponse(
             200, body, "application/json", {"Cache-Control": "no-store", **SECURITY_HEADERS}
         )
-    asset = ASSETS.get(name or "index.html")
+    asset = ASSETS.get(name)
     if asset is None:
         return DashboardResponse(404, b"Not Found", "text/plain; charset=utf-8", SECURITY_HEADERS)
     headers = {"Cache-Control": "no-cache", "ETag": asset.etag, **SECURITY_HEADERS}
