@@ -89,7 +89,7 @@ def main(out: Path = OUT) -> int:
                 page.goto("/api/dashboard/")
                 page.get_by_label("Function key").fill(key)
                 page.get_by_role("button", name="Sign in").click()
-                page.get_by_text("Showing 5 transfers.").wait_for()
+                page.locator("#list-status", has_text="Showing 5 transfers.").wait_for()
                 page.get_by_text("Loading…").wait_for(state="detached")
                 page.screenshot(path=out / "transfers.png", full_page=True)
                 page.goto(f"/api/dashboard/#/transfers/{waiting}")
