@@ -15,9 +15,9 @@ function route() {
   const [path, query] = (window.location.hash.replace(/^#/, "") || "/transfers").split("?");
   const params = new URLSearchParams(query || "");
   const one = path.match(/^\/transfers\/([0-9a-f]{32})$/);
-  if (one) return { page: "transfers", render: () => transferPage(main, one[1], shared) };
-  if (path === "/start") return { page: "start", render: () => startPage(main, shared) };
-  return { page: "transfers", render: () => transfersPage(main, params, shared) };
+  if (one) return { page: "transfers", title: "Transfer", render: () => transferPage(main, one[1], shared) };
+  if (path === "/start") return { page: "start", title: "Start transfers", render: () => startPage(main, shared) };
+  return { page: "transfers", title: "Transfers", render: () => transfersPage(main, params, shared) };
 }
 
 async function show() {
@@ -28,7 +28,8 @@ async function show() {
     signIn();
     return;
   }
-  const { page, render } = route();
+  const { page, title, render } = route();
+  document.title = `${title} — CSP transfers`;
   for (const link of document.querySelectorAll("[data-nav]")) {
     if (link.dataset.nav === page) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -44,6 +45,7 @@ async function show() {
 }
 
 function signIn(message) {
+  document.title = "Sign in — CSP transfers";
   const input = el("input", {
     id: "function-key",
     type: "password",

@@ -172,6 +172,7 @@ def test_the_start_form_checks_as_it_is_typed_and_opens_the_started_transfer(
 ) -> None:
     signed_in(page)
     page.get_by_role("link", name="Start transfers").click()
+    expect(page).to_have_title("Start transfers — CSP transfers")
     tenant = page.get_by_label("Customer tenant id")
     tenant.fill("not-a-guid")
     tenant.blur()
