@@ -116,16 +116,23 @@ def test_approve_names_what_it_buys_asks_for_confirmation_and_buys_once(
     signed_in(page)
     page.goto(f"/api/dashboard/#/transfers/{transfer['id']}")
     expect(page.locator("#plan .warning").first).to_contain_text("would be lost")
-    page.get_by_role("button", name="Approve…").click()
+    approve = page.get_by_role("button", name="Approve…")
+    approve.focus()
+    page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Approve and buy?")
     expect(dialog).to_contain_text(re.compile(r"× \d+ \(replacing"))
+    expect(dialog).to_contain_text("lose: TEAMS1")
+    expect(dialog.get_by_role("button", name="Go back")).to_be_focused()  # the safe choice first
     assert violations_free(page)
-    dialog.get_by_role("button", name="Go back").click()
+    page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
+    expect(approve).to_be_focused()
     assert sandbox.purchases() == []
 
-    page.get_by_role("button", name="Approve…").click()
-    page.get_by_role("dialog").get_by_role("button", name="Approve and buy").click()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Tab")
+    expect(dialog.get_by_role("button", name="Approve and buy")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator("#action-result")).to_contain_text("Approved")
     wait_until(api, host, transfer["id"], lambda r: r["state"] == "Provisioned")
     assert len(sandbox.purchases()) == 1
