@@ -179,7 +179,12 @@ def test_a_fault_with_a_probability_fires_on_a_seeded_share_of_the_calls(sandbox
     def pattern() -> list[int]:
         sandbox.clear_faults()
         sandbox.add_fault(
-            "status", service="partner_center", path=f"/customers/{customer}$", times=-1, probability=0.3, seed=7
+            "status",
+            service="partner_center",
+            path=f"/customers/{customer}$",
+            times=-1,
+            probability=0.3,
+            seed=7,
         )
         return [api.pc("GET", f"/v1/customers/{customer}").status_code for _ in range(40)]
 

@@ -258,7 +258,8 @@ def test_under_chaos_every_transfer_ends_right_buys_once_and_leaves_nobody_unlic
         chaos.plan_kills(rng.randint(1, 2), within_s=8)
         expected.update(changed)
         records = chaos.settle(started, expected, timeout_s=90)
-    print("DEBUGFIRED", chaos.killed, [(f["service"], f["kind"], f["status"], f["fired"]) for f in sandbox.faults()])
+    apis = [f for f in sandbox.faults() if f["service"] != "entra"]  # Entra is asked too seldom to count on
+    assert all(f["fired"] for f in apis), apis  # every kind of chaos happened
     sandbox.clear_faults()
 
     assert chaos.killed >= len(PHASES)
