@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from devhost.host import DEFAULT_PORT, MESSAGE_LEASE_S, LocalHost, load_settings
+from devhost.host import DEFAULT_PORT, FUNCTION_KEY_SETTING, MESSAGE_LEASE_S, LocalHost, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         host_json=args.host_json,
         message_lease_s=args.message_lease,
+        function_key=os.environ.get(FUNCTION_KEY_SETTING) or None,
     ).start()
     try:
         ready = {"url": host.url, "pid": os.getpid(), "functions": sorted(host.functions)}

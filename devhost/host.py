@@ -6,7 +6,10 @@ here. Queue triggers follow host.json ``extensions.queues`` the way the Storage 
 a message is leased while it runs, deleted on success, made visible again after
 ``visibilityTimeout`` on failure and moved to ``<queue>-poison`` after ``maxDequeueCount``
 attempts (a message that is not base64 goes there at once, as the extension's decoding-failure
-handler does). Function keys are not enforced, as under Core Tools.
+handler does). Function keys are not enforced, as under Core Tools, unless the host is given one:
+then, as in Azure, a route of auth level ``function`` or ``admin`` and the ``/admin`` API answer 401
+without it (``x-functions-key`` header or ``code`` query parameter); ``anonymous`` routes stay open.
+The one key stands for the function, host and master keys alike.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import binascii
 import contextlib
 import datetime as dt
 import functools
+import hmac
 import importlib
 import inspect
 import json
@@ -61,6 +65,8 @@ _MIN_POLL_S = 0.1
 _SETTING = re.compile(r"%([^%]+)%")
 _STORAGE = "AzureWebJobsStorage"
 _BY_HOST_API = "This function was programmatically called via the host APIs."
+FUNCTION_KEY_SETTING = "DEVHOST_FUNCTION_KEY"
+"""Where ``python -m devhost`` reads the key it then requires (unset: keys are not enforced)."""
 
 
 class HostError(RuntimeError):
@@ -195,6 +201,7 @@ class Registered:
 class HttpFunction(Registered):
     route: RouteTemplate
     methods: frozenset[str]
+    auth_level: str = "FUNCTION"
 
 
 @dataclass(frozen=True)
@@ -270,6 +277,7 @@ def _registered(function: Any, settings: Mapping[str, str]) -> Registered:
             **common,
             route=RouteTemplate.parse(resolve(trigger.get("route") or name, settings)),
             methods=frozenset(method.upper() for method in methods),
+            auth_level=str(trigger.get("authLevel") or "FUNCTION").upper(),
         )
     if trigger["type"] == "queueTrigger":
         return QueueFunction(
@@ -415,8 +423,10 @@ class LocalHost:
         host_json: Path = ROOT / "host.json",
         message_lease_s: float = MESSAGE_LEASE_S,
         stop_grace_s: float = STOP_GRACE_S,
+        function_key: str | None = None,
     ) -> None:
         self.app_module = app_module
+        self.function_key = function_key
         self.settings = dict(settings)
         self.config = HostConfig.load(host_json)
         self.functions: dict[str, Registered] = {}
@@ -470,6 +480,12 @@ class LocalHost:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def admits(self, auth_level: str, given_key: str) -> bool:
+        """Whether a call at this auth level may run: always without a key, else only with it."""
+        if self.function_key is None or auth_level == "ANONYMOUS":
+            return True
+        return hmac.compare_digest(given_key.encode(), self.function_key.encode())
 
     def describe(self, fn: Registered) -> dict[str, Any]:
         """An entry of ``GET /admin/functions``, shaped like the Functions host's."""
@@ -765,6 +781,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(parts.path)
         prefix = f"/{self.server.host.config.route_prefix}" if self.server.host.config.route_prefix else ""
         if path == "/admin/functions" or path.startswith("/admin/functions/"):
+            if not self.server.host.admits("ADMIN", self._given_key(dict(parse_qsl(parts.query)))):
+                self._send(401, b"", None)
+                return
             self._admin(path.removeprefix("/admin/functions").strip("/"), body)
         elif path == prefix or path.startswith(f"{prefix}/"):
             self._route(parts.path.removeprefix(prefix), parts.query, body)
@@ -792,6 +811,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self.handle_request()
 
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Any other method (TRACE, QUERY...) goes through the routes too: 404, as no route takes it."""
+        if name.startswith("do_"):
+            return self.handle_request
+        raise AttributeError(name)
+
+    def _given_key(self, query: Mapping[str, str]) -> str:
+        return self.headers.get("x-functions-key") or query.get("code") or ""
+
     def _body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks = []
@@ -811,13 +839,17 @@ class _Handler(BaseHTTPRequestHandler):
             route_params = fn.route.match(path)
             if route_params is None:
                 continue
+            params = dict(parse_qsl(query, keep_blank_values=True))
+            if not self.server.host.admits(fn.auth_level, self._given_key(params)):
+                self._send(401, b"", None)
+                return
             request = func.HttpRequest(
                 method=self.command,
                 url=f"http://{self.headers.get('Host', 'localhost')}{self.path}",
                 headers={
                     name: ", ".join(self.headers.get_all(name) or []) for name in set(self.headers.keys())
                 },
-                params=dict(parse_qsl(query, keep_blank_values=True)),
+                params=params,
                 route_params=route_params,
                 body=body,
             )
@@ -942,9 +974,14 @@ def start_local_host(
     app_module: str = "function_app",
     host_json: Path | None = None,
     message_lease_s: float | None = None,
+    function_key: str | None = None,
     timeout_s: float = 30.0,
 ) -> LocalHostHandle:
-    """Start ``python -m devhost`` with these settings over the current environment; wait until ready."""
+    """Start ``python -m devhost`` with these settings over the current environment; wait until ready.
+
+    With ``function_key`` the host refuses calls without it, as Azure does (passed in the
+    environment, not on the command line).
+    """
     command = [sys.executable, "-m", "devhost", "--port", str(port), "--app", app_module]
     if host_json is not None:
         command += ["--host-json", str(host_json)]
@@ -956,7 +993,12 @@ def start_local_host(
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=log_file,
-        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            **env,
+            "PYTHONUNBUFFERED": "1",
+            **({FUNCTION_KEY_SETTING: function_key} if function_key else {}),
+        },
     )
     log_file.close()
     assert process.stdout is not None
