@@ -33,6 +33,7 @@ from devhost.run import local_settings
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.webhooks import RELATIONSHIP_ACCEPTED
+from tests.workflow.test_logs import leaks
 
 DEFAULT_SEED = 20261129
 SMALL = ("customer00000", "customer00001", "customer00002")
@@ -109,6 +110,9 @@ class Chaos:
             assert self.host is not None
             self.host.kill()
             self.killed += 1
+            logged = self.host.log.read_text(errors="replace")
+            self.host.log.unlink()  # kept after a kill; read it, then tidy up
+            assert leaks(logged, self.sandbox) == []
             self.start()
 
     def get(self, path: str) -> Any:
@@ -274,6 +278,8 @@ def test_under_chaos_every_transfer_ends_right_buys_once_and_leaves_nobody_unlic
         )
         assert_history_is_complete(record, order["order_id"])
         assert_nobody_is_unlicensed(record, before[name], licensed_users(sandbox, customers[name]))
+    assert chaos.host is not None
+    assert leaks(chaos.host.log.read_text(errors="replace"), sandbox) == []
 
 
 def assert_history_is_complete(record: dict[str, Any], order_id: str) -> None:
