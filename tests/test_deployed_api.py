@@ -229,3 +229,23 @@ def test_an_oversized_body_is_refused_as_a_problem(
     answer = call(deployed, "POST", route.replace("{id}", transfer["id"]), data=body)
 
     assert_refused_as_a_problem(answer, *statuses)
+
+
+@pytest.mark.parametrize("value", [[], 1, True, {"Direct": 1}])
+@pytest.mark.parametrize(
+    "field", ["customerTenantId", "customerCountry", "sourceChannel", "contactEmail", "options"]
+)
+def test_a_start_field_of_another_json_type_is_a_400_naming_it(
+    deployed: LocalHostHandle, sandbox_server: SandboxHandle, field: str, value: object
+) -> None:
+    """A non-string sourceChannel was a 500 (an unhashable value tested against a set)."""
+    valid = {
+        "customerTenantId": sandbox_server.customer("contoso"),
+        "customerCountry": "US",
+        "sourceChannel": "Direct",
+    }
+
+    answer = call(deployed, "POST", "/api/transfers", json={**valid, field: value})
+
+    problem = assert_refused_as_a_problem(answer, 400)
+    assert [e["field"] for e in problem["errors"]] == [field]
