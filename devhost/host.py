@@ -6,9 +6,11 @@ here. Queue triggers follow host.json ``extensions.queues`` the way the Storage 
 a message is leased while it runs, deleted on success, made visible again after
 ``visibilityTimeout`` on failure and moved to ``<queue>-poison`` after ``maxDequeueCount``
 attempts (a message that is not base64 goes there at once, as the extension's decoding-failure
-handler does). Function keys are enforced as in Azure (``x-functions-key`` header or ``code``
-query parameter, 401 with an empty body) when the setting ``DEVHOST_FUNCTION_KEYS`` names some;
-without it they are not, as under Core Tools.
+handler does). Function keys are not enforced, as under Core Tools, unless the setting
+``DEVHOST_FUNCTION_KEYS`` names some: then, as in Azure, a route of auth level ``function`` or
+``admin`` and the ``/admin`` API answer 401 with an empty body without one of them
+(``x-functions-key`` header or ``code`` query parameter); ``anonymous`` routes stay open. Each
+named key stands for the function, host and master keys alike.
 """
 
 from __future__ import annotations
@@ -214,6 +216,7 @@ class Registered:
 class HttpFunction(Registered):
     route: RouteTemplate
     methods: frozenset[str]
+    auth_level: str = "FUNCTION"
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,7 @@ def _registered(function: Any, settings: Mapping[str, str]) -> Registered:
             **common,
             route=RouteTemplate.parse(resolve(trigger.get("route") or name, settings)),
             methods=frozenset(method.upper() for method in methods),
+            auth_level=str(trigger.get("authLevel") or "FUNCTION").upper(),
         )
     if trigger["type"] == "queueTrigger":
         return QueueFunction(
@@ -491,6 +495,12 @@ class LocalHost:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    def admits(self, auth_level: str, given_key: str) -> bool:
+        """Whether a call at this auth level may run with this key, as Azure decides."""
+        if not self.keys or auth_level == "ANONYMOUS":
+            return True
+        return any(hmac.compare_digest(given_key.encode(), value.encode()) for value in self.keys.values())
+
     def describe(self, fn: Registered) -> dict[str, Any]:
         """An entry of ``GET /admin/functions``, shaped like the Functions host's."""
         entry = fn.describe()
@@ -498,14 +508,6 @@ class LocalHost:
             prefix = f"/{self.config.route_prefix}" if self.config.route_prefix else ""
             entry["invoke_url_template"] = f"{self.url}{prefix}/{fn.route.template.strip('/')}"
         return entry
-
-    def authorized(self, fn: HttpFunction, key: str | None) -> bool:
-        """Whether a request with this key (header or ``code``) may call the route, as Azure decides."""
-        trigger = next(b for b in fn.bindings if b["type"] == "httpTrigger")
-        if not self.keys or str(trigger.get("authLevel", "FUNCTION")).upper() == "ANONYMOUS":
-            return True
-        given = (key or "").encode()
-        return any(hmac.compare_digest(given, value.encode()) for value in self.keys.values())
 
     # ---------------------------------------------------------------- invocations
 
@@ -793,6 +795,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(parts.path)
         prefix = f"/{self.server.host.config.route_prefix}" if self.server.host.config.route_prefix else ""
         if path == "/admin/functions" or path.startswith("/admin/functions/"):
+            if not self.server.host.admits("ADMIN", self._given_key(dict(parse_qsl(parts.query)))):
+                self._send(401, b"", None)
+                return
             self._admin(path.removeprefix("/admin/functions").strip("/"), body)
         elif path == prefix or path.startswith(f"{prefix}/"):
             self._route(parts.path.removeprefix(prefix), parts.query, body)
@@ -820,6 +825,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self.handle_request()
 
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Any other method (TRACE, QUERY...) goes through the routes too: 404, as no route takes it."""
+        if name.startswith("do_"):
+            return self.handle_request
+        raise AttributeError(name)
+
+    def _given_key(self, query: Mapping[str, str]) -> str:
+        return self.headers.get("x-functions-key") or query.get("code") or ""
+
     def _body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks = []
@@ -840,7 +854,7 @@ class _Handler(BaseHTTPRequestHandler):
             if route_params is None:
                 continue
             params = dict(parse_qsl(query, keep_blank_values=True))
-            if not self.server.host.authorized(fn, self.headers.get("x-functions-key") or params.get("code")):
+            if not self.server.host.admits(fn.auth_level, self._given_key(params)):
                 self._send(401, b"", None)
                 return
             request = func.HttpRequest(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ class Fault:
     commits it, then closes the connection without answering. ``skip`` lets that many matching
     calls through first (fail the second page, not the first); ``retry_after`` is the
     ``Retry-After`` header of a ``status``/``error`` answer, verbatim (``"inf"`` included).
+    ``probability`` fires it on that share of the matching calls only (10% 5xx, a 429 storm that
+    comes and goes), drawn from a generator seeded with ``seed`` so a chaos run can be replayed.
     """
 
     kind: str
@@ -97,15 +100,21 @@ class Fault:
     times: int = 1
     skip: int = 0
     retry_after: str | None = None
+    probability: float = 1.0
+    seed: int | None = None
     id: int = field(default_factory=lambda: next(_ids))
     fired: int = 0
     skipped: int = 0
+    _draws: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {FAULT_KINDS}")
         if self.path is not None:
             re.compile(self.path)
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError("probability must be from 0 to 1")
+        self._draws = random.Random(self.seed)
 
     def take(self, service: str, method: str, path: str) -> bool:
         """Whether this call gets the fault (counting it), after ``skip`` matching calls went through."""
@@ -113,6 +122,8 @@ class Fault:
             return False
         if self.skipped < self.skip:
             self.skipped += 1
+            return False
+        if self.probability < 1.0 and self._draws.random() >= self.probability:
             return False
         self.fired += 1
         return True
@@ -138,6 +149,8 @@ class Fault:
             "times": self.times,
             "skip": self.skip,
             "retry_after": self.retry_after,
+            "probability": self.probability,
+            "seed": self.seed,
             "fired": self.fired,
         }
 
@@ -154,6 +167,8 @@ class Fault:
             "times",
             "skip",
             "retry_after",
+            "probability",
+            "seed",
         }
         unknown = set(data) - allowed
         if unknown:

@@ -234,10 +234,12 @@ class SandboxHandle:
         times: int = 1,
         skip: int = 0,
         retry_after: str | None = None,
+        probability: float = 1.0,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         """Inject a failure. ``kind``: status | error | delay | drop | drop_after_commit;
         ``service``: partner_center | graph | entra | keyvault; ``path``: a regex searched in the
-        service path."""
+        service path; ``probability``: the share of matching calls it fires on (drawn from ``seed``)."""
         fault = {
             "kind": kind,
             "service": service,
@@ -249,6 +251,8 @@ class SandboxHandle:
             "times": times,
             "skip": skip,
             "retry_after": retry_after,
+            "probability": probability,
+            "seed": seed,
         }
         result: dict[str, Any] = self.control("POST", "/faults", fault)
         return result

@@ -379,7 +379,7 @@ def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
         except UnknownCountryError:
             wrong("customerCountry", f"{country!r} is not a country Microsoft sells CSP in")
     channel = data.get("sourceChannel")
-    if channel not in {c.value for c in SourceChannel}:
+    if not isinstance(channel, str) or channel not in {c.value for c in SourceChannel}:
         wrong("sourceChannel", f"required: one of {_CHANNELS}")
     email = data.get("contactEmail")
     if email is not None and (not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email)):

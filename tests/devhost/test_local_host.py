@@ -15,7 +15,7 @@ import requests
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devhost.azurite import Azurite
-from devhost.host import HostError, LocalHost, start_local_host
+from devhost.host import FUNCTION_KEYS_SETTING, HostError, LocalHost, start_local_host
 from tests.devhost import sample_app
 
 SAMPLE = "tests.devhost.sample_app"
@@ -118,6 +118,30 @@ def test_request_outside_the_routes_or_methods_is_not_found(start_host):
     assert requests.get(f"{host.url}/api/items/abc/notes/seven", timeout=5).status_code == 404
     assert requests.delete(f"{host.url}/api/items/abc/notes/7", timeout=5).status_code == 404
     assert requests.get(f"{host.url}/items/abc/notes/7", timeout=5).status_code == 404
+
+
+def test_a_method_the_server_does_not_know_is_not_found_like_any_other_miss(start_host):
+    host = start_host()
+    for method in ("TRACE", "QUERY", "PROPFIND"):
+        assert requests.request(method, f"{host.url}/api/items/abc/notes/7", timeout=5).status_code == 404
+
+
+def test_given_a_key_the_host_refuses_function_routes_and_its_admin_api_without_it(settings, host_json):
+    url = "/api/items/abc/notes/7"
+    keyed = {**settings, FUNCTION_KEYS_SETTING: json.dumps({"tests": "k3y"})}
+    with LocalHost(SAMPLE, settings=keyed, host_json=host_json, stop_grace_s=2) as host:
+        refused = [
+            requests.get(f"{host.url}{url}", headers=h, timeout=5) for h in ({}, {"x-functions-key": "k"})
+        ]
+        admitted = [
+            requests.get(f"{host.url}{url}", headers={"x-functions-key": "k3y"}, timeout=5),
+            requests.get(f"{host.url}{url}?code=k3y", timeout=5),
+        ]
+        admin = requests.get(f"{host.url}/admin/functions", timeout=5)
+
+    assert [r.status_code for r in refused] == [401, 401]
+    assert [r.status_code for r in admitted] == [201, 201]
+    assert admin.status_code == 401
 
 
 def test_function_that_raises_answers_500_with_a_plain_body(start_host):

@@ -173,6 +173,33 @@ def test_fault_skips_the_first_matching_calls_then_fires(sandbox, api: Api):
     assert statuses == [200, 503, 200]
 
 
+def test_a_fault_with_a_probability_fires_on_a_seeded_share_of_the_calls(sandbox, api: Api):
+    customer = sandbox.customer("contoso")
+
+    def pattern() -> list[int]:
+        sandbox.clear_faults()
+        sandbox.add_fault(
+            "status",
+            service="partner_center",
+            path=f"/customers/{customer}$",
+            times=-1,
+            probability=0.3,
+            seed=7,
+        )
+        return [api.pc("GET", f"/v1/customers/{customer}").status_code for _ in range(40)]
+
+    first = pattern()
+
+    assert set(first) == {200, 503}
+    assert 4 <= first.count(503) <= 20
+    assert pattern() == first  # the same seed replays the same failures
+
+
+def test_a_probability_outside_zero_to_one_is_refused(sandbox):
+    with pytest.raises(SandboxError, match="400"):
+        sandbox.add_fault("status", probability=1.5)
+
+
 def test_entra_fault_answers_in_oauth_shape_with_the_given_retry_after(sandbox):
     tenant = sandbox.partner_tenant_id
     sandbox.add_fault("status", service="entra", path="/oauth2/v2.0/token$", status=429, retry_after="inf")

@@ -258,6 +258,9 @@ def test_the_signature_may_come_in_x_ms_signature(verifier, deliver):
         ),
         ({"x-ms-certificate-url": "https://[::1]/cert/c.cer"}, "plain host"),
         ({"x-ms-certificate-url": "https://2130706433:{port}/cert/c.cer"}, "not in WEBHOOK_CERT_HOSTS"),
+        ({"x-ms-certificate-url": "https://0x7f.0.0.1:{port}/cert/c.cer"}, "not in WEBHOOK_CERT_HOSTS"),
+        ({"x-ms-certificate-url": "https://127.1:{port}/cert/c.cer"}, "not in WEBHOOK_CERT_HOSTS"),
+        ({"x-ms-certificate-url": "https://[::ffff:127.0.0.1]:{port}/cert/c.cer"}, "plain host"),
         ({"x-ms-certificate-url": "https://{host}/cert/\nc.cer"}, "not a plain URL"),
     ],
 )
