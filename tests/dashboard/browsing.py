@@ -40,7 +40,12 @@ def start(api: requests.Session, host: LocalHostHandle, customer: str, **extra: 
 
 def run_timer(host: LocalHostHandle) -> None:
     """The scan (every five minutes in Azure) now: it sees acceptances no webhook announced."""
-    answer = requests.post(f"{host.url}/admin/functions/scan_transfers", json={"input": ""}, timeout=30)
+    answer = requests.post(
+        f"{host.url}/admin/functions/scan_transfers",
+        json={"input": ""},
+        headers={"x-functions-key": KEY},  # the admin API wants a key wherever keys are checked
+        timeout=30,
+    )
     assert answer.status_code == 202, answer.text
 
 
