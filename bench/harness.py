@@ -47,7 +47,7 @@ class Fleet:
     azurite_log: Path | None
     http: requests.Session = field(default_factory=requests.Session)
     transfers: dict[str, str] = field(default_factory=dict)  # customer tenant -> transfer id
-    marks: dict[str, float] = field(default_factory=dict)  # phase -> when it ended (time.time(), as the ledger)
+    marks: dict[str, float] = field(default_factory=dict)  # phase -> when it ended (time.time())
 
     @property
     def api(self) -> str:
@@ -65,7 +65,9 @@ class Fleet:
         def start_one(numbered: tuple[int, str]) -> tuple[str, str]:
             n, customer = numbered
             body = {"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"}
-            answer = self.http.post(f"{self.hosts[n % len(self.hosts)].url}/api/transfers", json=body, timeout=120)
+            answer = self.http.post(
+                f"{self.hosts[n % len(self.hosts)].url}/api/transfers", json=body, timeout=120
+            )
             if answer.status_code != 201:
                 raise SystemExit(f"start {customer}: {answer.status_code} {answer.text[:300]}")
             return customer, str(answer.json()["id"])
@@ -111,7 +113,9 @@ class Fleet:
         return self.wait(lambda s: sum(s[x] for x in (state, *also)) >= total, f"{total} {state}", timeout_s)
 
     def run_timer(self) -> None:
-        answer = self.http.post(f"{self.hosts[0].url}/admin/functions/scan_transfers", json={"input": ""}, timeout=30)
+        answer = self.http.post(
+            f"{self.hosts[0].url}/admin/functions/scan_transfers", json={"input": ""}, timeout=30
+        )
         if answer.status_code != 202:
             raise SystemExit(f"the timer did not start: {answer.status_code} {answer.text[:200]}")
 
@@ -279,7 +283,10 @@ def table(title: str, rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) 
     widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
     line = "  ".join("-" * w for w in widths)
     body = [
-        "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
         for r in (header, *rows)
     ]
     return "\n".join([title, body[0], line, *body[1:]])

@@ -80,13 +80,23 @@ def report(moved: Moved, speedup: float, users: int, skus: int) -> None:
         ("bound at the product's own PC calls", f"{product_bound * speedup:.1f}", f"{product_bound:.1f}"),
         ("ratio to that bound", f"{real_rate / product_bound:.0%}", f"{real_rate / product_bound:.0%}"),
         ("429s received (Partner Center)", str(moved.status_count("partner_center", 429)), ""),
-        ("429s received (Graph, $batch members incl.)", str(moved.throttled["graph"] + moved.throttled["graph_writes"]), ""),
+        (
+            "429s received (Graph, $batch members incl.)",
+            str(moved.throttled["graph"] + moved.throttled["graph_writes"]),
+            "",
+        ),
         ("SKUs purchased twice (must be 0)", str(moved.bought_twice()), ""),
         ("licences swapped twice (must be 0)", str(moved.swapped_twice()), ""),
     ]
     print(table("1. Throughput", rows, ("figure", "measured", "real time")))
     print()
-    print(table("2. Calls per transfer by phase", phase_rows(calls, n), ("service / purpose", *PHASES, "total", "minimum")))
+    print(
+        table(
+            "2. Calls per transfer by phase",
+            phase_rows(calls, n),
+            ("service / purpose", *PHASES, "total", "minimum"),
+        )
+    )
 
 
 def phase_rows(calls: Counter[tuple[str, str, str]], transfers: int) -> list[tuple[str, ...]]:
@@ -109,8 +119,12 @@ def phase_rows(calls: Counter[tuple[str, str, str]], transfers: int) -> list[tup
         total = [sum(calls[(p, service, x)] for x in names) / transfers for p in PHASES]
         floor = sum(minima[service].values())
         rows.append(
-            (f"{'PC' if service == 'partner_center' else 'Graph'} total", *(f"{v:.2f}" for v in total),
-             f"{sum(total):.2f}", f"{floor}{' + swaps' if service == 'graph' else ''}")  # fmt: skip
+            (
+                f"{'PC' if service == 'partner_center' else 'Graph'} total",
+                *(f"{v:.2f}" for v in total),
+                f"{sum(total):.2f}",
+                f"{floor}{' + swaps' if service == 'graph' else ''}",
+            )
         )
     return rows
 

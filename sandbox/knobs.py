@@ -55,7 +55,7 @@ class RateLimiter:
     def __init__(self) -> None:
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self.refused: Counter[str] = Counter()
-        """429s answered per limit (``partner_center``, ``graph``, ``graph_writes``), $batch members included."""
+        """429s answered per limit (``partner_center``, ``graph``, ``graph_writes``), $batch members too."""
 
     def reset(self) -> None:
         self._buckets.clear()

@@ -38,7 +38,7 @@ def test_listing_an_in_flight_state_never_reads_finished_transfers(
     accepted, entry = record.transfer.move(TransferState.ACCEPTED, at=T0, actor="test")
     store.commit(record, Change(accepted, history=(entry,)))
     seen: list[str] = []
-    counting = counting_store(StorageConnection(connection_string=storage.connection_string), table_name, seen)
+    counting = counting_store(storage, table_name, seen)
 
     pages, token = [], None
     while True:

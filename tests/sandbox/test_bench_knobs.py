@@ -23,7 +23,9 @@ def _assign(user: str) -> dict[str, object]:
 
 def test_graph_write_quota_throttles_batch_members_but_not_reads(sandbox, api: Api):
     tenant = sandbox.customer("contoso")
-    users = [sandbox.ids.users[f"contoso.{key}"] for key in ("direct_e3_a", "direct_e3_ems", "business_premium")]
+    users = [
+        sandbox.ids.users[f"contoso.{key}"] for key in ("direct_e3_a", "direct_e3_ems", "business_premium")
+    ]
     api.token(tenant, "https://graph.microsoft.com/.default")
     sandbox.set_knobs(rate_limits={"graph_writes": {"limit": 2, "window_s": 600}})
 
