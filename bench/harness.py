@@ -33,7 +33,7 @@ from shared.store import TABLE_NAME
 PC_QUOTA = 500  # Partner Center: requests per minute per tenant identifier (partner-center-api.md §9)
 GRAPH_WRITES = (3000, 150.0)  # Graph: writes per 2 min 30 s per app and tenant (graph-licensing.md §3.6)
 FINISHED = ("Completed", "Failed", "Blocked", "Cancelled")
-_TABLE_REQUEST = re.compile(r"info: DispatchMiddleware: Operation=(Table_\w+)")
+_OPERATION = re.compile(r"info: DispatchMiddleware: Operation=(\w+)")
 
 
 @dataclass
@@ -48,6 +48,7 @@ class Fleet:
     http: requests.Session = field(default_factory=requests.Session)
     transfers: dict[str, str] = field(default_factory=dict)  # customer tenant -> transfer id
     marks: dict[str, float] = field(default_factory=dict)  # phase -> when it ended (time.time())
+    own_table_requests: int = 0  # the driver's own reads of the table, not the product's
 
     @property
     def api(self) -> str:
@@ -93,10 +94,17 @@ class Fleet:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(self.sandbox.accept_invitation, customers))
 
+    def rows(self, query: str, column: str) -> list[Any]:
+        """One column of the rows a query finds; each page read is counted in ``own_table_requests``."""
+        found: list[Any] = []
+        for page in self.table().query_entities(query, select=[column]).by_page():
+            self.own_table_requests += 1
+            found.extend(row.get(column) for row in page)
+        return found
+
     def states(self) -> Counter[str]:
         """Every transfer's state, from one query of the header rows."""
-        rows = self.table().query_entities("RowKey eq 'header'", select=["State"])
-        return Counter(str(row["State"]) for row in rows)
+        return Counter(str(state) for state in self.rows("RowKey eq 'header'", "State"))
 
     def wait(self, done: Callable[[Counter[str]], bool], what: str, timeout_s: float) -> Counter[str]:
         deadline = time.monotonic() + timeout_s
@@ -121,8 +129,7 @@ class Fleet:
 
     def lapse_originals(self) -> None:
         """Move the sandbox clock past every original's end (as :func:`devhost.demo.cut_over`)."""
-        rows = self.table().query_entities("Kind eq 'line'", select=["OriginalExpires"])
-        ends = [row["OriginalExpires"] for row in rows if isinstance(row.get("OriginalExpires"), datetime)]
+        ends = [end for end in self.rows("Kind eq 'line'", "OriginalExpires") if isinstance(end, datetime)]
         days = (max(ends) - self.sandbox.now()).total_seconds() / 86400 + 1
         self.sandbox.advance_clock(days=days)
 
@@ -153,12 +160,12 @@ class Fleet:
             throttled=Counter(ledger["throttled"]),
         )
 
-    def table_requests(self) -> Counter[str]:
-        """Table Storage requests Azurite served, by operation (needs ``azurite_log``)."""
+    def storage_requests(self) -> Counter[str]:
+        """Requests Azurite served (tables and queues), by operation (needs ``azurite_log``)."""
         if self.azurite_log is None:
             return Counter()
         text = self.azurite_log.read_text(encoding="utf-8", errors="replace")
-        return Counter(match.group(1) for match in _TABLE_REQUEST.finditer(text))
+        return Counter(match.group(1) for match in _OPERATION.finditer(text))
 
 
 #: What each call is for, by service and path; the phase comes from when it was made.
