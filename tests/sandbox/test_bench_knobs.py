@@ -1,4 +1,5 @@
-"""What the benchmarks rely on: Graph's write quota, the count of 429s, and the fleet's size."""
+"""What the benchmarks rely on: Graph's write quota, the count of 429s, the fleet's size, and a
+filtered read of the partner's GDAP relationships."""
 
 from __future__ import annotations
 
@@ -62,3 +63,19 @@ def test_large_scenario_customers_hold_the_skus_and_users_asked_for():
     assert len(tenant.users) == 50
     assert held == {E3: 17, SKUS["EMS_E3"]: 17, SKUS["EXCHANGE_PLAN_2"]: 16}
     assert all(s.quantity >= held[s.sku_id] for s in tenant.subscriptions.values())
+
+
+def test_admin_relationships_filtered_by_display_name_are_only_those(sandbox, api: Api):
+    partner = sandbox.partner_tenant_id
+    api.token(partner, "https://graph.microsoft.com/.default")
+    path = "/v1.0/tenantRelationships/delegatedAdminRelationships"
+
+    everything = api.graph(partner, "GET", path).json()["value"]
+    named = api.graph(partner, "GET", path, params={"$filter": "displayName eq 'CSP transfer - contoso'"})
+    nobody = api.graph(partner, "GET", path, params={"$filter": "displayName eq 'it''s nobody'"})
+    other = api.graph(partner, "GET", path, params={"$filter": "status eq 'active'"})
+
+    assert len(everything) > 1
+    assert [r["displayName"] for r in named.json()["value"]] == ["CSP transfer - contoso"]
+    assert nobody.json()["value"] == []
+    assert other.status_code == 400

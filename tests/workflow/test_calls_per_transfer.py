@@ -1,8 +1,11 @@
-"""Partner Center calls per transfer: each one counts against the partner's 500 a minute."""
+"""Calls per transfer: each Partner Center call counts against the partner's 500 a minute, and none
+should grow with the number of customers the partner has."""
 
 from __future__ import annotations
 
 import re
+
+import pytest
 
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
@@ -45,3 +48,20 @@ def test_provisioning_reads_each_order_once_not_each_new_subscription(
     assert partner_center_reads(sandbox, rf"/customers/{customer}/subscriptions$") == len(orders)
     assert partner_center_reads(sandbox, r"/subscriptions/[^/]+$") == 0
     assert partner_center_reads(sandbox, r"/provisioningstatus$") == len(bought)
+
+
+@pytest.mark.scenario("large", customers=150, users=0)
+def test_a_start_finds_its_gdap_request_in_one_read_however_many_customers_the_partner_has(
+    services: Services, sandbox: SandboxHandle
+) -> None:
+    started(services, sandbox.customer("customer00001"))
+    started(services, sandbox.customer("customer00002"))
+
+    reads = [
+        r
+        for r in sandbox.requests()
+        if r["service"] == "graph"
+        and r["method"] == "GET"
+        and r["path"].endswith("/delegatedAdminRelationships")
+    ]
+    assert len(reads) == 2
