@@ -25,7 +25,6 @@ def main() -> None:
     with running_fleet(
         customers=0,
         bigcorp_users=args.users,
-        speedup=args.speedup,
         rate_limits=limits(args.speedup, pc=False),
     ) as fleet:
         fleet.sandbox.set_knobs(graph_page_size=999)

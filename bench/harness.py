@@ -32,7 +32,6 @@ from shared.store import TABLE_NAME
 
 PC_QUOTA = 500  # Partner Center: requests per minute per tenant identifier (partner-center-api.md §9)
 GRAPH_WRITES = (3000, 150.0)  # Graph: writes per 2 min 30 s per app and tenant (graph-licensing.md §3.6)
-FINISHED = ("Completed", "Failed", "Blocked", "Cancelled")
 _OPERATION = re.compile(r"info: DispatchMiddleware: Operation=(\w+)")
 
 
@@ -43,7 +42,6 @@ class Fleet:
     sandbox: SandboxHandle
     azurite: Azurite
     hosts: list[LocalHostHandle]
-    speedup: float
     azurite_log: Path | None
     http: requests.Session = field(default_factory=requests.Session)
     transfers: dict[str, str] = field(default_factory=dict)  # customer tenant -> transfer id
@@ -262,7 +260,6 @@ def running_fleet(
     customer_users: int = 50,
     bigcorp_users: int = 0,
     hosts: int = 1,
-    speedup: float = 10.0,
     rate_limits: dict[str, Any] | None = None,
     azurite_log: Path | None = None,
 ) -> Iterator[Fleet]:
@@ -282,7 +279,7 @@ def running_fleet(
         started = [running.enter_context(start_local_host(settings, timeout_s=60)) for _ in range(hosts)]
         if rate_limits:
             sandbox.set_knobs(rate_limits=rate_limits)
-        yield Fleet(sandbox, azurite, started, speedup, azurite_log)
+        yield Fleet(sandbox, azurite, started, azurite_log)
 
 
 def table(title: str, rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:

@@ -18,9 +18,7 @@ from bench.harness import Moved, limits, running_fleet, table
 
 def run(customers: int, hosts: int, speedup: float) -> Moved:
     rate_limits = limits(speedup) if speedup else None
-    with running_fleet(
-        customers=customers, hosts=hosts, speedup=speedup or 1.0, rate_limits=rate_limits
-    ) as fleet:
+    with running_fleet(customers=customers, hosts=hosts, rate_limits=rate_limits) as fleet:
         fleet.register_webhook()
         return fleet.move(fleet.customers(customers))
 

@@ -51,7 +51,6 @@ def main() -> None:
         customers=args.customers,
         customer_skus=args.skus,
         customer_users=args.users,
-        speedup=args.speedup,
         rate_limits=limits(args.speedup),
     ) as fleet:
         fleet.register_webhook()
