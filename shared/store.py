@@ -4,8 +4,8 @@ One partition per transfer: a ``header`` row, one ``line-<sku>`` row per line an
 append-only ``history-<seq>`` row per step. Every commit is one entity-group transaction whose
 header update is conditional on the ETag read, so two writers can never both win. One more
 partition, ``active-transfers``, holds a ``customer-<tenant>`` row per transfer in flight: its
-insert makes "one active transfer per customer" atomic, and it is the index a timer reads
-instead of scanning every row.
+insert makes "one active transfer per customer" atomic, and it is the index the timer and the
+listings of an in-flight state read instead of scanning every row.
 
 Reads take only what a step needs: :meth:`TransferStore.get` the header and lines (the
 version is the header's), :meth:`TransferStore.history` one page of history at a time.
