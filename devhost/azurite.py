@@ -59,8 +59,11 @@ def azurite_binary() -> Path:
 
 
 @contextmanager
-def running_azurite(start_timeout: float = 60.0) -> Iterator[Azurite]:
-    """Start Azurite in memory on free loopback ports; stop it (and its children) on exit."""
+def running_azurite(start_timeout: float = 60.0, *, debug_log: Path | None = None) -> Iterator[Azurite]:
+    """Start Azurite in memory on free loopback ports; stop it (and its children) on exit.
+
+    ``debug_log`` makes Azurite write every request it serves there (benchmarks count them).
+    """
     workdir = tempfile.mkdtemp(prefix="azurite-")
     command = [
         str(azurite_binary()),
@@ -71,6 +74,7 @@ def running_azurite(start_timeout: float = 60.0) -> Iterator[Azurite]:
         *("--blobHost", "127.0.0.1", "--blobPort", "0"),
         *("--queueHost", "127.0.0.1", "--queuePort", "0"),
         *("--tableHost", "127.0.0.1", "--tablePort", "0"),
+        *(("--debug", str(debug_log)) if debug_log is not None else ()),
     ]
     process = subprocess.Popen(
         command,

@@ -192,14 +192,22 @@ class Sandbox:
         return None
 
     def throttle(self, service: str, call: Call, params: dict[str, str]) -> Reply | None:
-        limit = self.knobs["rate_limits"].get(service)
-        if not limit or (service == "graph" and call.path.lower() == "/v1.0/$batch"):
+        if service == "graph" and call.path.lower() == "/v1.0/$batch":
             return None  # a $batch is throttled member by member, not as a whole
-        key: tuple[str, ...] = (service, str(call.tenant_id))
-        if service == "partner_center" and limit.get("scope") == "customer" and "customer_id" in params:
-            key = (*key, params["customer_id"].lower())
-        retry_after = self.limiter.take(key, int(limit["limit"]), float(limit.get("window_s", 60)))
-        return None if retry_after is None else throttled(service, retry_after)
+        limits = [(service, self.knobs["rate_limits"].get(service))]
+        if service == "graph" and call.method in ("POST", "PATCH", "PUT", "DELETE"):
+            # Graph's write quota per app and tenant (graph-licensing.md §3.6), beside its request quota.
+            limits.append(("graph_writes", self.knobs["rate_limits"]["graph_writes"]))
+        for name, limit in limits:
+            if not limit:
+                continue
+            key: tuple[str, ...] = (name, str(call.tenant_id))
+            if service == "partner_center" and limit.get("scope") == "customer" and "customer_id" in params:
+                key = (*key, params["customer_id"].lower())
+            retry_after = self.limiter.take(key, int(limit["limit"]), float(limit.get("window_s", 60)))
+            if retry_after is not None:
+                return throttled(service, retry_after)
+        return None
 
     def take_fault(self, service: str, call: Call) -> Fault | None:
         return next((f for f in self.faults if f.take(service, call.method, call.path)), None)

@@ -312,7 +312,7 @@ def ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """``?kinds=purchases,licenseChanges,requests,webhooks`` (default all) and ``?since=N`` for requests."""
     kinds = set(call.query.get("kinds", "purchases,licenseChanges,requests,webhooks").split(","))
     book = sb.world.ledger
-    out: dict[str, Any] = {"requestCount": len(book.requests)}
+    out: dict[str, Any] = {"requestCount": len(book.requests), "throttled": dict(sb.limiter.refused)}
     if "purchases" in kinds:
         out["purchases"] = [dataclasses.asdict(x) for x in book.purchases]
     if "licenseChanges" in kinds:
@@ -338,6 +338,7 @@ def clear_ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     book.purchases.clear()
     book.license_changes.clear()
     book.requests.clear()
+    sb.limiter.refused.clear()
     return Reply(204)
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 router = Router()
 MAX_BATCH = 20
+DISPLAY_NAME = re.compile(r"displayName\s+eq\s+'((?:[^']|'')*)'")
 ANY_SKU = re.compile(r"^assignedLicenses/any\(\s*(\w+)\s*:\s*\1/skuId\s+eq\s+([0-9a-fA-F-]{36})\s*\)$")
 USER_DEFAULT = (
     "businessPhones",
@@ -522,7 +523,15 @@ def create_admin_relationship(sb: Sandbox, call: Call, p: dict[str, str]) -> Rep
 @router.route("GET", GDAP)
 def list_admin_relationships(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     _partner_tenant(sb, call)
-    items = [admin_relationship_json(sb, r) for r in sb.world.admin_relationships.values()]
+    relationships = list(sb.world.admin_relationships.values())
+    expression = call.query.get("$filter")
+    if expression:  # the one filter the product uses: displayName eq 'text' ('' is a quote)
+        found = DISPLAY_NAME.fullmatch(expression.strip())
+        if found is None:
+            raise GraphError(400, "Request_UnsupportedQuery", "Unsupported Query.")
+        name = found.group(1).replace("''", "'")
+        relationships = [r for r in relationships if r.display_name == name]
+    items = [admin_relationship_json(sb, r) for r in relationships]
     return _page(sb, call, items, "tenantRelationships/delegatedAdminRelationships", GDAP)
 
 

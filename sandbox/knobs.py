@@ -8,13 +8,14 @@ import math
 import random
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "idempotency": True,
     "latency_ms": 0,
-    "rate_limits": {"partner_center": None, "graph": None},
+    "rate_limits": {"partner_center": None, "graph": None, "graph_writes": None},
     "consistency_lag": {"seconds": 0.0, "requests": 0},
     "graph_page_size": 100,
     "customers_page_size": 100,
@@ -54,9 +55,12 @@ class RateLimiter:
 
     def __init__(self) -> None:
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
+        self.refused: Counter[str] = Counter()
+        """429s answered per limit (``partner_center``, ``graph``, ``graph_writes``), $batch members too."""
 
     def reset(self) -> None:
         self._buckets.clear()
+        self.refused.clear()
 
     def take(self, key: tuple[str, ...], limit: int, window_s: float) -> int | None:
         """Take one request from the bucket; return ``Retry-After`` seconds when it is empty."""
@@ -68,6 +72,7 @@ class RateLimiter:
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return None
+        self.refused[key[0]] += 1
         return max(1, math.ceil((1 - bucket.tokens) / rate))
 
 

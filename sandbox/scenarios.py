@@ -58,6 +58,9 @@ SKUS: dict[str, str] = {
     "TEAMS_EEA": "7e74bd05-2c47-404e-829a-ba95c66fe8e5",
     "BUSINESS_BASIC_EEA_NO_TEAMS": "b1f3042b-a390-4b56-ab61-b88e7e767a97",
 }
+#: SKUs the ``large`` scenario's small customers hold, in this order (``customer_skus`` of them):
+#: a discontinued suite (an equivalent, its holders swapped at cutover) and two still sold (identical).
+FLEET_SKUS = ("O365_E3", "EMS_E3", "EXCHANGE_PLAN_2")
 GDAP_LICENSING = frozenset({"License Administrator", "Directory Readers"})
 
 
@@ -295,7 +298,11 @@ def default(catalog: Catalog, clock: Clock, params: dict[str, Any]) -> tuple[Wor
 
 
 def large(catalog: Catalog, clock: Clock, params: dict[str, Any]) -> tuple[World, dict[str, Any]]:
-    """``default`` plus ``customers`` (2500) small customers and ``users`` (1500) users in "bigcorp"."""
+    """``default`` plus ``customers`` (2500) small customers and ``users`` (1500) users in "bigcorp".
+
+    Each small customer holds the first ``customer_skus`` (1) of :data:`FLEET_SKUS` and has
+    ``customer_users`` (2) users, each holding one of them in turn (by default Office 365 E3 x10).
+    """
     world = _new_world(catalog, clock, "large")
     b = _Builder(world)
     _seed_default(b)
@@ -304,11 +311,18 @@ def large(catalog: Catalog, clock: Clock, params: dict[str, Any]) -> tuple[World
     b.subscription(big, "direct_e3", "O365_E3", users + 100, "direct", days_to_next=20)
     for n in range(users):
         b.user(big, f"user{n:05d}", skus=("O365_E3",), register=False)
+    skus, per_customer = int(params.get("customer_skus", 1)), int(params.get("customer_users", 2))
+    if not 1 <= skus <= len(FLEET_SKUS):
+        raise ValueError(f"customer_skus must be 1..{len(FLEET_SKUS)}")
+    owned = FLEET_SKUS[:skus]
+    seats = max(10, -(-per_customer // skus) + 5)  # every holder has a seat, and a few are spare
     for n in range(int(params.get("customers", 2500))):
         tenant = b.tenant(f"customer{n:05d}", f"Sandbox Customer {n:05d}", "US")
-        b.subscription(tenant, "direct_e3", "O365_E3", 10, "direct", days_to_next=20 + n % 60)
-        for m in range(2):
-            b.user(tenant, f"user{m}", skus=("O365_E3",), register=False)
+        for s, sku in enumerate(owned):
+            key = "direct_e3" if s == 0 else f"direct_{sku.lower()}"
+            b.subscription(tenant, key, sku, seats, "direct", days_to_next=20 + n % 60)
+        for m in range(per_customer):
+            b.user(tenant, f"user{m}", skus=(owned[m % skus],), register=False)
     return world, {}
 
 

@@ -24,7 +24,7 @@ from .domain import (
     merged,
 )
 from .errors import CartAlreadySubmittedError, OrderInProgressError, PartnerCenterError, brief
-from .resources.partner_center import CartCheckoutResult, CartLineItem
+from .resources.partner_center import CartCheckoutResult, CartLineItem, Subscription
 from .store import TransferRecord
 
 if TYPE_CHECKING:
@@ -216,45 +216,46 @@ class Buyer:
     def _provisioned(self, record: TransferRecord) -> list[tuple[Line, tuple[str, ...]]]:
         """Ordered lines whose new subscriptions are all active and provisioned in the tenant.
 
-        Each order is read once; its items are handed out to the lines one by one, so two lines
-        buying the same offer (Teams Enterprise beside two suites) each get their own subscription.
+        Each order's subscriptions come from one read (``?order_id=``); they are handed out to the
+        lines one by one, so two lines buying the same offer (Teams Enterprise beside two suites)
+        each get their own subscription. Only the tenant-side provisioning is read per subscription.
         """
         customer = record.transfer.customer_tenant_id
         ordered = [x for x in record.lines if x.state is LineState.ORDERED]
         order_ids = dict.fromkeys(order_id for line in ordered for order_id in line.order_ids)
         held = {s for line in record.lines for s in line.subscription_ids}  # already another line's
         pool = [
-            item
+            subscription
             for o in order_ids
-            for item in self._pc.get_order(customer, o).line_items
-            if item.subscription_id is None or item.subscription_id not in held
+            for subscription in self._pc.list_subscriptions(customer, order_id=o)
+            if subscription.id not in held
         ]
         ready = []
         for line in ordered:
-            items = []
+            found = []
             for wanted in line.replacements:
-                item = next(
+                subscription = next(
                     (
-                        i
-                        for i in pool
-                        if i.offer_id.lower() == wanted.catalog_item_id.lower()
-                        and i.quantity == wanted.quantity
+                        s
+                        for s in pool
+                        if s.offer_id.lower() == wanted.catalog_item_id.lower()
+                        and s.quantity == wanted.quantity
                     ),
                     None,
                 )
-                if item is None:
+                if subscription is None:
                     break
-                pool.remove(item)
-                items.append(item)
-            ids = tuple(str(i.subscription_id) for i in items if i.subscription_id)
-            if len(ids) == len(line.replacements) and all(self._is_live(customer, s) for s in ids):
-                ready.append((line, ids))
+                pool.remove(subscription)
+                found.append(subscription)
+            live = len(found) == len(line.replacements) and all(self._is_live(customer, s) for s in found)
+            if live:
+                ready.append((line, tuple(s.id for s in found)))
         return ready
 
-    def _is_live(self, customer: str, subscription_id: str) -> bool:
-        if self._pc.get_subscription(customer, subscription_id).status != "active":
+    def _is_live(self, customer: str, subscription: Subscription) -> bool:
+        if subscription.status != "active":
             return False
-        return self._pc.get_subscription_provisioning_status(customer, subscription_id).is_provisioned
+        return self._pc.get_subscription_provisioning_status(customer, subscription.id).is_provisioned
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -207,7 +207,11 @@ class GraphClient(ServiceClient):
         )
 
     def find_admin_relationship(self, partner_tenant_id: str, display_name: str) -> AdminRelationship | None:
-        for item in self._pages(partner_tenant_id, _ADMIN_RELATIONSHIPS):
+        """The partner's live relationship of that name; Graph filters, so one read finds it however
+        many customers the partner has (listing them all would cost a page per 100 on every start)."""
+        literal = display_name.replace("'", "''")
+        query = {"$filter": f"displayName eq '{literal}'"}
+        for item in self._pages(partner_tenant_id, _ADMIN_RELATIONSHIPS, query=query):
             relationship = AdminRelationship.from_json(item)
             if relationship.display_name == display_name and relationship.status != "terminated":
                 return relationship

@@ -68,13 +68,17 @@ class PartnerCenterClient(ServiceClient):
     ) -> None:
         super().__init__(endpoint, credential, **options)
         self._page_size = page_size
+        self._invitation_url: str | None = None
 
     # Invitation and customers
 
     def get_relationship_request_url(self) -> str:
-        """The partner's reseller invitation link (the same for every customer)."""
-        data = self._read("/v1/customers/relationshiprequests", flow=Flow.APP_USER)
-        return RelationshipRequest.from_json(data).url
+        """The partner's reseller invitation link: the same for every customer, so it is read once
+        per client rather than once per transfer (each read counts against the partner's quota)."""
+        if self._invitation_url is None:
+            data = self._read("/v1/customers/relationshiprequests", flow=Flow.APP_USER)
+            self._invitation_url = RelationshipRequest.from_json(data).url
+        return self._invitation_url
 
     def get_customer(self, customer_id: str) -> Customer:
         return Customer.from_json(self._read(_CUSTOMER, {"customer_id": customer_id}))
@@ -151,8 +155,11 @@ class PartnerCenterClient(ServiceClient):
 
     # Subscriptions and licenses
 
-    def list_subscriptions(self, customer_id: str) -> Iterator[Subscription]:
-        items = self._pages(_CUSTOMER + "/subscriptions", {"customer_id": customer_id})
+    def list_subscriptions(self, customer_id: str, *, order_id: str | None = None) -> Iterator[Subscription]:
+        """The customer's subscriptions from this partner; with ``order_id``, only that order's
+        (one read for all of them, where a read each would cost the quota one call per line)."""
+        query = {"order_id": order_id} if order_id else None
+        items = self._pages(_CUSTOMER + "/subscriptions", {"customer_id": customer_id}, query=query)
         return (Subscription.from_json(item) for item in items)
 
     def get_subscription(self, customer_id: str, subscription_id: str) -> Subscription:

@@ -4,8 +4,8 @@ One partition per transfer: a ``header`` row, one ``line-<sku>`` row per line an
 append-only ``history-<seq>`` row per step. Every commit is one entity-group transaction whose
 header update is conditional on the ETag read, so two writers can never both win. One more
 partition, ``active-transfers``, holds a ``customer-<tenant>`` row per transfer in flight: its
-insert makes "one active transfer per customer" atomic, and it is the index a timer reads
-instead of scanning every row.
+insert makes "one active transfer per customer" atomic, and it is the index the timer and the
+listings of an in-flight state read instead of scanning every row.
 
 Reads take only what a step needs: :meth:`TransferStore.get` the header and lines (the
 version is the header's), :meth:`TransferStore.history` one page of history at a time.
@@ -240,7 +240,9 @@ class TransferStore:
     ) -> TransferPage:
         """One page of transfers, oldest first (ids sort by creation); pass the token back for more.
 
-        The token is bound to ``state``: a token issued for one filter is refused under another.
+        The token is bound to ``state``: a token issued for one filter is refused under another. A
+        state only an in-flight transfer can be in is answered from the in-flight index, so the
+        finished transfers, however many are stored, are never read.
         """
         _check_page_size(page_size)
         scope = f"transfers:{state or '*'}"
@@ -249,6 +251,8 @@ class TransferStore:
             after = _decode_token(continuation_token, scope)
             if not is_transfer_id(after):
                 raise InvalidContinuationTokenError
+        if state is not None and state not in TERMINAL:
+            return self._list_in_flight(state, page_size, after, scope)
         query = "RowKey eq @rk and PartitionKey gt @after" + (" and State eq @state" if state else "")
         parameters = {"rk": _HEADER, "after": after, **({"state": str(state)} if state else {})}
         rows, more = self._read_page(query, parameters, page_size)
@@ -273,6 +277,24 @@ class TransferStore:
         headers = (self._header(str(row["TransferId"])) for row in rows)
         found = tuple(t for t in headers if t is not None and t.state not in TERMINAL)
         return TransferPage(found, _encode_token("active", rows[-1]["RowKey"]) if more and rows else None)
+
+    def _list_in_flight(self, state: TransferState, page_size: int, after: str, scope: str) -> TransferPage:
+        """Transfers in ``state`` after ``after``, oldest first: the index partition names every
+        transfer in flight (one query per 1,000), then their headers are read in id order."""
+        claims = self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": ACTIVE_PARTITION}, select=["TransferId"]
+        )
+        ids = sorted(i for i in (str(row.get("TransferId", "")) for row in claims) if i > after)
+        found: list[Transfer] = []
+        for number, transfer_id in enumerate(ids, start=1):
+            header = self._header(transfer_id)
+            if header is None or header.state is not state:
+                continue
+            found.append(header)
+            if len(found) == page_size:
+                more = number < len(ids)
+                return TransferPage(tuple(found), _encode_token(scope, transfer_id) if more else None)
+        return TransferPage(tuple(found), None)
 
     def _header(self, transfer_id: str) -> Transfer | None:
         if not _is_valid_key(transfer_id):
