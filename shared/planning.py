@@ -16,8 +16,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from .catalog import CatalogCache, Decision, Inventory, Plan, PlanLine, SkuReferenceLoader, plan_transfer
-from .domain import Line, LineState, Replacement, Transfer
+from .domain import Line, LineState, LineTransfer, Replacement, Transfer
 from .graph import GraphClient
+from .partner_transfer import BY_TRANSFER, expected_paths
 
 
 class Planner:
@@ -35,20 +36,24 @@ class Planner:
 
     def plan(self, transfer: Transfer) -> Plan:
         tenant = transfer.customer_tenant_id
+        subscriptions = list(self._graph.list_directory_subscriptions(tenant))
         inventory = Inventory.from_graph(
-            self._graph.list_directory_subscriptions(tenant),
-            self._graph.list_subscribed_skus(tenant),
-            self._partner_tenant_id,
+            subscriptions, self._graph.list_subscribed_skus(tenant), self._partner_tenant_id
         )
         catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
         # Lazy: each query runs when plan_transfer reaches its line, and is read once.
         holders = {
             line.sku_id: self._graph.list_users_with_sku(tenant, line.sku_id) for line in inventory.lines
         }
-        return plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+        plan = plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+        if transfer.source_partner is None:
+            return plan
+        return replace(
+            plan, transfer_paths=expected_paths(plan.lines, subscriptions, transfer.source_partner)
+        )
 
 
-def line_from(transfer: Transfer, planned: PlanLine, now: datetime) -> Line:
+def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTransfer | None = None) -> Line:
     replacements = tuple(
         Replacement(
             catalog_item_id=t.catalog_item_id,
@@ -76,6 +81,10 @@ def line_from(transfer: Transfer, planned: PlanLine, now: datetime) -> Line:
         if planned.users and planned.decision is Decision.EQUIVALENT
         else 0,
     )
+    line = replace(line, partner_transfer=path)
+    if path is not None and path.path == BY_TRANSFER:
+        # Asked of the source partner: nothing to buy, no licence to move, unless it falls back.
+        return replace(line, state=LineState.TRANSFERRING, purchase_due=None, users_to_move=0)
     if planned.decision in (Decision.SKIPPED,):
         return replace(line, state=LineState.SKIPPED, reason=planned.reason or planned.explanation[:500])
     if planned.decision is Decision.BLOCKED:

@@ -1,0 +1,581 @@
+"""Partner-to-partner transfers: moving new-commerce subscriptions from the customer's current CSP
+partner to us without buying them again (docs: partner-to-partner-transfers.md).
+
+Microsoft moves the billing of what the source partner submits: nothing is bought twice, the term
+end is kept, and no licence assignment changes. Lines the source partner does not submit (or that
+expire, fail or are cancelled with the request) fall back to the rebuy path, bought by default
+shortly before the original's term end, because the source partner bills it until then.
+
+One Partner Center transfer per transfer. Its ``MS-RequestId`` is persisted before the POST and its
+id stored the moment Partner Center names it; before any POST the customer's transfers are listed,
+and an open one from the same source partner is adopted, so a retry or a restart never asks twice.
+Webhooks and the timer only announce that the request may have changed; reading it is the one step
+that moves lines.
+
+Where the sources disagree, both readings are accepted: status strings are read case-insensitively
+over every spelling seen (unknown ones are not final); the transfer id comes from the ResourceUri
+or, when that names only the customer, from the AuditUri; transferred subscriptions are matched by
+id, else by offer, quantity and term end; expiry is Partner Center's word or, failing it, 30 days
+(and one of grace) after creation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .catalog import Decision
+from .domain import (
+    Change,
+    HistoryEntry,
+    IllegalTransitionError,
+    Line,
+    LineState,
+    LineTransfer,
+    PartnerTransferRequest,
+    SourcePartner,
+    Transfer,
+)
+from .errors import PartnerCenterError, brief
+from .events import EventQueue, EventType, TransferEvent
+from .resources.partner_center import PartnerTransfer, TransferLineItem, TransferRequest, TransferStatus
+from .store import TransferRecord, TransferStore
+
+if TYPE_CHECKING:
+    from .catalog import PlanLine
+    from .graph import GraphClient
+    from .partner_center import PartnerCenterClient
+    from .resources.graph import CompanySubscription
+    from .resources.partner_center import Subscription
+    from .webhooks import PartnerCenterEvent
+
+LOG = logging.getLogger("shared.partner_transfer")
+
+TRANSFER_EVENTS = frozenset({"create-transfer", "update-transfer", "complete-transfer", "fail-transfer"})
+LICENSE_BASED = "OnlineServicesNCE"
+#: "If the current partner does not respond within 30 days the request expires" (Azure plan page).
+EXPIRY = timedelta(days=30)
+EXPIRY_GRACE = timedelta(days=1)  # then treated as expired even if Partner Center never says so
+PENDING_POLL = timedelta(hours=6)
+IN_PROGRESS_POLL = timedelta(minutes=15)
+
+# Path and line statuses, as the record shows them.
+BY_TRANSFER, BY_REBUY, NOT_MOVED = "transfer", "rebuy", "none"
+EXPECTED, REQUESTED, IN_PROGRESS, TRANSFERRED = "Expected", "Requested", "InProgress", "Transferred"
+NOT_INCLUDED, NOT_TRANSFERABLE = "NotIncluded", "NotTransferable"
+_FALLBACK_STATUS = {
+    TransferStatus.EXPIRED: "Expired",
+    TransferStatus.FAILED: "Failed",
+    TransferStatus.CANCELLED: "Cancelled",
+    TransferStatus.COMPLETED: NOT_INCLUDED,
+}
+_GUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}")
+_PRINTABLE_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
+
+Commit = Callable[[TransferRecord, Change], TransferRecord]
+
+
+class InvalidSourcePartnerError(ValueError):
+    """The source partner given cannot be asked for a transfer (ourselves, say: error 900148)."""
+
+
+def check_source_partner(source: SourcePartner, partner_tenant_id: str) -> None:
+    if not _GUID.fullmatch(source.tenant_id):
+        raise InvalidSourcePartnerError("sourcePartnerTenantId must be the partner's Microsoft ID, a GUID")
+    if source.tenant_id == partner_tenant_id.lower():
+        raise InvalidSourcePartnerError("sourcePartnerTenantId is this partner's own tenant (error 900148)")
+    if not _PRINTABLE_NAME.fullmatch(source.name) or not source.name.strip():
+        raise InvalidSourcePartnerError(
+            "sourcePartnerName must be the partner's company name (1-256 characters)"
+        )
+
+
+# -- the plan: which lines are expected to move by transfer -----------------------------------------
+
+
+def expected_paths(
+    lines: Iterable[PlanLine], subscriptions: Iterable[CompanySubscription], source: SourcePartner
+) -> dict[str, LineTransfer]:
+    """Per source SKU: by transfer when every counted subscription is the source partner's and the SKU
+    is still sold in new commerce; otherwise by rebuy, with the reason.
+
+    New commerce is not visible in Graph: a SKU with no new-commerce offer on sale is taken to be held
+    on a legacy subscription, which a new-commerce transfer does not carry [inferred]. Should the
+    source partner submit it anyway, the transfer still completes it.
+    """
+    owners = {s.id: s.owner_tenant_id for s in subscriptions}
+    paths: dict[str, LineTransfer] = {}
+    for line in lines:
+        if line.decision is Decision.SKIPPED:
+            paths[line.source_sku_id] = LineTransfer(NOT_MOVED, NOT_TRANSFERABLE, line.reason or "skipped")
+            continue
+        others = sorted(
+            {str(owners.get(s) or "direct, EA or Open") for s in line.subscription_ids} - {source.tenant_id}
+        )
+        if others:
+            reason = (
+                f"not sold by {source.name}: held from {', '.join(others)}; only the source partner's "
+                "subscriptions can be transferred"
+            )
+        elif line.decision is not Decision.IDENTICAL:
+            reason = (
+                f"not new commerce: {line.source_sku_part_number} is no longer sold in new commerce, so it "
+                "is most likely a legacy subscription, which a new-commerce transfer does not carry"
+            )
+        else:
+            paths[line.source_sku_id] = LineTransfer(BY_TRANSFER, EXPECTED)
+            continue
+        paths[line.source_sku_id] = LineTransfer(BY_REBUY, NOT_TRANSFERABLE, reason)
+    return paths
+
+
+# -- what announces a change -------------------------------------------------------------------------
+
+
+def webhook_ids(event: PartnerCenterEvent) -> tuple[str | None, str | None]:
+    """The customer and transfer a transfer event is about.
+
+    The documented ResourceUri is ``…/customers/{c}/transfers/{t}``; delivered events were seen with
+    ``…/customers/{c}`` only, and an AuditUri ending ``{a}_{c}_{t}_{event}_{ticks}``.
+    """
+    customer = event.customer_id
+    transfer: str | None = None
+    if event.resource_uri:
+        found = re.search(r"/transfers/([0-9A-Fa-f-]{36})(?:[/?#]|$)", event.resource_uri)
+        transfer = found.group(1).lower() if found else None
+    if event.audit_uri and (transfer is None or customer is None):
+        parts = event.audit_uri.rstrip("/").rsplit("/", 1)[-1].split("_")
+        if len(parts) >= 3 and _GUID.fullmatch(parts[1].lower()) and _GUID.fullmatch(parts[2].lower()):
+            customer = customer or parts[1].lower()
+            transfer = transfer or parts[2].lower()
+    return customer, transfer
+
+
+def poll_due(transfer: Transfer, now: datetime) -> bool:
+    """Whether the timer's backstop should read the request now: every 6 h while it waits for the
+    source partner (and at once when it should have expired), every 15 min while it is moving."""
+    request = transfer.partner_transfer
+    if request is None or request.transfer_id is None or TransferStatus.read(request.status).finished:
+        return False
+    if request.checked_at is None:
+        return True
+    since = now - datetime.fromisoformat(request.checked_at)
+    if request.status == TransferStatus.IN_PROGRESS.value:
+        return since >= IN_PROGRESS_POLL
+    return since >= PENDING_POLL or _overdue(request, now)
+
+
+def _overdue(request: PartnerTransferRequest, now: datetime) -> bool:
+    created = datetime.fromisoformat(request.created_at or request.started_at)
+    return now >= created + EXPIRY + EXPIRY_GRACE
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """What reading the request did: the record, and whether lines left the transfer path."""
+
+    record: TransferRecord
+    resolved: bool
+
+
+class PartnerTransfers:
+    """The partner-to-partner use case; the workflow's step runner calls it."""
+
+    def __init__(
+        self,
+        *,
+        store: TransferStore,
+        partner_center: PartnerCenterClient,
+        graph: GraphClient,
+        queue: EventQueue,
+        commit: Commit,
+        clock: Callable[[], datetime],
+        partner_tenant_id: str,
+        transfer_type: int = 5,
+    ) -> None:
+        self._store = store
+        self._pc = partner_center
+        self._graph = graph
+        self._queue = queue
+        self._commit = commit
+        self._now = clock
+        self._partner = partner_tenant_id.lower()
+        self._transfer_type = transfer_type
+
+    # -- what the step runner asks ----------------------------------------------------------------
+
+    @staticmethod
+    def needs_request(record: TransferRecord) -> bool:
+        request = record.transfer.partner_transfer
+        waiting = any(x.state is LineState.TRANSFERRING for x in record.lines)
+        return waiting and (request is None or request.transfer_id is None)
+
+    @staticmethod
+    def should_follow(record: TransferRecord, event: TransferEvent) -> bool:
+        request = record.transfer.partner_transfer
+        return (
+            event.type is EventType.PARTNER_TRANSFER_CHANGED
+            and request is not None
+            and request.transfer_id is not None
+            and any(x.state is LineState.TRANSFERRING for x in record.lines)
+        )
+
+    # -- creating the request ---------------------------------------------------------------------
+
+    def request(self, record: TransferRecord) -> TransferRecord:
+        """Persist the intent, then find an open request or create one; its id is stored at once."""
+        transfer = record.transfer
+        at = self._now()
+        if transfer.partner_transfer is None:
+            intent = PartnerTransferRequest.new(at)
+            entry = HistoryEntry(
+                at=at,
+                action="partner-transfer-intent",
+                message=f"asking {_source(transfer).name} to transfer "
+                f"{sum(x.state is LineState.TRANSFERRING for x in record.lines)} line(s) "
+                f"(request id {intent.request_id})",
+            )
+            return self._commit(
+                record, Change(replace(transfer, partner_transfer=intent, updated_at=at), history=(entry,))
+            )
+        found = self._find_open(transfer)
+        if found is not None:
+            return self._adopt(
+                record, found, "an open transfer request for the customer was found and reused"
+            )
+        request = transfer.partner_transfer
+        counted = replace(request, attempts=request.attempts + 1)
+        record = self._commit(record, Change(replace(transfer, partner_transfer=counted)))
+        body = TransferRequest(
+            source_partner_tenant_id=_source(transfer).tenant_id,
+            source_partner_name=_source(transfer).name,
+            customer_email=transfer.contact_email or "",
+            transfer_type=self._transfer_type,
+        )
+        try:
+            created = self._pc.create_transfer(
+                transfer.customer_tenant_id, body, request_id=request.request_id
+            )
+        except PartnerCenterError as error:
+            if error.retryable or error.status is None or error.status >= 500:
+                raise  # maybe created: the next attempt lists before it POSTs again
+            return self._fall_back_all(
+                record, TransferStatus.FAILED, f"Partner Center refused the transfer request: {brief(error)}"
+            )
+        return self._adopt(record, created, "transfer request created; waiting for the source partner")
+
+    def _find_open(self, transfer: Transfer) -> PartnerTransfer | None:
+        source = _source(transfer).tenant_id
+        for found in self._pc.list_transfers(transfer.customer_tenant_id):
+            incoming = found.transfer_direction in (None, 1)
+            if found.is_open and incoming and found.source_partner_tenant_id in (None, source):
+                return found
+        return None
+
+    def _adopt(self, record: TransferRecord, found: PartnerTransfer, message: str) -> TransferRecord:
+        at = self._now()
+        transfer = record.transfer
+        assert transfer.partner_transfer is not None
+        request = replace(
+            transfer.partner_transfer,
+            transfer_id=found.id,
+            status=found.status.value,
+            created_at=(found.created or at).isoformat(),
+            checked_at=at.isoformat(),
+        )
+        lines = tuple(
+            replace(x, partner_transfer=replace(x.partner_transfer, status=REQUESTED))
+            for x in record.lines
+            if x.state is LineState.TRANSFERRING and x.partner_transfer is not None
+        )
+        entry = HistoryEntry(
+            at=at, action="partner-transfer", message=f"{message} (Partner Center transfer {found.id})"
+        )
+        change = Change(replace(transfer, partner_transfer=request, updated_at=at), lines, (entry,))
+        return self._commit(record, change)
+
+    # -- following it -----------------------------------------------------------------------------
+
+    def follow(self, record: TransferRecord) -> Followed:
+        """Read the request and its line items: move what completed, fall back what cannot come."""
+        transfer = record.transfer
+        request = transfer.partner_transfer
+        assert request is not None
+        assert request.transfer_id is not None
+        found = self._pc.get_transfer(transfer.customer_tenant_id, request.transfer_id)
+        at = self._now()
+        status, note = found.status, None
+        if status is TransferStatus.UNKNOWN:
+            LOG.warning(
+                "transfer %s: Partner Center transfer status %r not understood",
+                transfer.id,
+                found.status_text,
+            )
+            note = f"Partner Center reports the unknown status {found.status_text!r}; still waiting"
+        if status is TransferStatus.PENDING and _overdue(request, at):
+            status, note = (
+                TransferStatus.EXPIRED,
+                "no answer from the source partner for 30 days: the request expired",
+            )
+        checked = replace(request, status=status.value, checked_at=at.isoformat())
+        record = replace(record, transfer=replace(transfer, partner_transfer=checked))
+        if status is TransferStatus.COMPLETED:
+            return Followed(self._complete(record, found), True)
+        if status.finished:
+            why = note or f"the transfer request ended {status.value.lower()} ({found.status_text})"
+            return Followed(self._fall_back_all(record, status, why), True)
+        lines = self._progress(record, found)
+        history = (
+            [HistoryEntry(at=at, action="partner-transfer", message=note)]
+            if note and status.value != request.status
+            else []
+        )
+        if status.value != request.status and not note:
+            history.append(
+                HistoryEntry(at=at, action="partner-transfer", message=f"transfer request {status.value}")
+            )
+        return Followed(
+            self._commit(record, Change(replace(record.transfer, updated_at=at), lines, tuple(history))),
+            False,
+        )
+
+    def _progress(self, record: TransferRecord, found: PartnerTransfer) -> tuple[Line, ...]:
+        """Lines the source partner put in the request show it as in progress."""
+        if not found.line_items:
+            return ()
+        included = self._items_by_line(record, found)
+        changed = []
+        for line in record.lines:
+            transfer = line.partner_transfer
+            if (
+                line.state is LineState.TRANSFERRING
+                and transfer
+                and line.id in included
+                and transfer.status != IN_PROGRESS
+            ):
+                item = included[line.id][0]
+                changed.append(
+                    replace(
+                        line,
+                        partner_transfer=replace(transfer, status=IN_PROGRESS, line_item_id=item.id or None),
+                    )
+                )
+        return tuple(changed)
+
+    def _items_by_line(
+        self, record: TransferRecord, found: PartnerTransfer
+    ) -> dict[str, list[TransferLineItem]]:
+        """License-based line items per line: an item's ``subscriptionId`` is the source partner's
+        subscription id, which Graph shows as the original's ``commerceSubscriptionId``."""
+        commerce = {
+            (s.commerce_subscription_id or "").lower(): s.id
+            for s in self._graph.list_directory_subscriptions(record.transfer.customer_tenant_id)
+        }
+        by_line: dict[str, list[TransferLineItem]] = {}
+        for item in found.line_items:
+            if item.product_type not in (None, LICENSE_BASED):
+                continue
+            graph_id = commerce.get(item.subscription_id, item.subscription_id)
+            for line in record.lines:
+                if graph_id in line.original_subscription_ids:
+                    by_line.setdefault(line.id, []).append(item)
+        return by_line
+
+    def _complete(self, record: TransferRecord, found: PartnerTransfer) -> TransferRecord:
+        """Match each line to what moved; what did not move falls back to the rebuy path."""
+        at = self._now()
+        transfer = record.transfer
+        items = self._items_by_line(record, found)
+        held = {s for x in record.lines for s in x.subscription_ids}
+        pool = [s for s in self._pc.list_subscriptions(transfer.customer_tenant_id) if s.id not in held]
+        lines: list[Line] = []
+        history: list[HistoryEntry] = []
+        for line in record.lines:
+            if line.state is not LineState.TRANSFERRING or line.partner_transfer is None:
+                continue
+            done = [
+                i
+                for i in items.get(line.id, [])
+                if i.status in (TransferStatus.COMPLETED, TransferStatus.UNKNOWN)
+            ]
+            matched = _match(line, done, pool)
+            if not done and not matched:
+                moved, entry = _fall_back(
+                    transfer, line, NOT_INCLUDED, f"{_source(transfer).name} left it out of the transfer", at
+                )
+            else:
+                moved, entry = line.move(LineState.COMPLETED, at=at, actor="partner-transfer")
+                ids = tuple(s.id for s in matched)
+                moved = replace(
+                    moved,
+                    subscription_ids=ids,
+                    partner_transfer=replace(
+                        line.partner_transfer,
+                        status=TRANSFERRED,
+                        line_item_id=(done[0].id if done else None) or None,
+                    ),
+                )
+                ends = (
+                    f"; the term still ends {line.original_expires:%Y-%m-%d}" if line.original_expires else ""
+                )
+                entry = replace(
+                    entry,
+                    message=f"line {line.source_sku_part_number}: transferred from {_source(transfer).name} "
+                    f"({', '.join(ids) or 'subscription not listed yet'}); "
+                    f"nothing bought, no licence changed{ends}",
+                )
+            lines.append(moved)
+            history.append(entry)
+        history.append(
+            HistoryEntry(at=at, action="partner-transfer", message=f"transfer request {found.id} completed")
+        )
+        return self._commit(record, Change(replace(transfer, updated_at=at), tuple(lines), tuple(history)))
+
+    # -- endings ----------------------------------------------------------------------------------
+
+    def _fall_back_all(self, record: TransferRecord, status: TransferStatus, why: str) -> TransferRecord:
+        return self._commit(record, fallback_change(record, status, why, self._now()))
+
+    def cancel_request(self, record: TransferRecord) -> PartnerTransfer | None:
+        """Cancel the open request at Partner Center; refused once the source partner submitted it."""
+        transfer = record.transfer
+        request = transfer.partner_transfer
+        if request is None or TransferStatus.read(request.status).finished:
+            return None
+        customer = transfer.customer_tenant_id
+        found = (
+            self._pc.get_transfer(customer, request.transfer_id)
+            if request.transfer_id
+            else self._find_open(transfer)
+        )
+        if found is None or found.status.finished:
+            return found
+        if found.status is not TransferStatus.PENDING:
+            raise IllegalTransitionError(
+                f"the source partner has already submitted transfer request {found.id} "
+                f"({found.status_text}); Partner Center cancels a request only while it is pending"
+            )
+        cancelled = self._pc.cancel_transfer(
+            customer,
+            found.id,
+            source=_source(transfer).tenant_id,
+            target=self._partner,
+            request_id=str(uuid.uuid4()),
+        )
+        return replace(cancelled, status=TransferStatus.CANCELLED) if cancelled.is_open else cancelled
+
+    # -- webhooks ---------------------------------------------------------------------------------
+
+    def take_webhook(self, event: PartnerCenterEvent) -> str:
+        """Queue a read of the customer's request: ``accepted``, ``duplicate`` or ``ignored``."""
+        customer, named = webhook_ids(event)
+        transfer_id = self._store.active_transfer_id(customer) if customer else None
+        if customer is None or transfer_id is None:
+            return "ignored"
+        request = self._store.get(transfer_id).transfer.partner_transfer
+        if request is None or (named and request.transfer_id and named != request.transfer_id):
+            return "ignored"  # another partner's or an older request
+        if self._store.has_event(transfer_id, event.delivery_key):
+            return "duplicate"
+        self._queue.send(
+            TransferEvent(
+                EventType.PARTNER_TRANSFER_CHANGED,
+                transfer_id,
+                customer,
+                "webhook",
+                event_id=event.delivery_key,
+            )
+        )
+        self._store.remember_event(transfer_id, event.delivery_key, kind=event.event_name)
+        return "accepted"
+
+
+def fallback_change(record: TransferRecord, status: TransferStatus, why: str, at: datetime) -> Change:
+    """Every line still waiting for the transfer goes back to the rebuy path (a pure decision)."""
+    transfer = record.transfer
+    request = transfer.partner_transfer
+    lines, history = [], []
+    for line in record.lines:
+        if line.state is LineState.TRANSFERRING:
+            moved, entry = _fall_back(transfer, line, _FALLBACK_STATUS.get(status, "Failed"), why, at)
+            lines.append(moved)
+            history.append(entry)
+    header = replace(
+        transfer, updated_at=at, partner_transfer=replace(request, status=status.value) if request else None
+    )
+    return Change(header, tuple(lines), tuple(history))
+
+
+def _fall_back(
+    transfer: Transfer, line: Line, status: str, why: str, at: datetime
+) -> tuple[Line, HistoryEntry]:
+    """Back to the rebuy path, bought ``purchaseLeadDays`` before the original's term end: until
+    then the source partner bills it, and buying earlier would bill the customer twice."""
+    lead = timedelta(days=transfer.options.purchase_lead_days)
+    due = max(at, line.original_expires - lead) if line.original_expires else at
+    moved, entry = line.move(LineState.PLANNED, at=at, actor="partner-transfer")
+    path = replace(
+        line.partner_transfer or LineTransfer(BY_REBUY, status), path=BY_REBUY, status=status, reason=why
+    )
+    moved = replace(moved, purchase_due=due, partner_transfer=path)
+    when = (
+        f"bought on {due:%Y-%m-%d}, before the original's term end, because {_source(transfer).name} "
+        "bills it until then (approve the line to buy at once)"
+        if due > at
+        else "bought now"
+    )
+    return moved, replace(
+        entry, message=f"line {line.source_sku_part_number}: {why}; falls back to the rebuy path, {when}"
+    )
+
+
+def buy_at_once(line: Line, at: datetime) -> tuple[Line, HistoryEntry]:
+    """An admin's approval to buy a deferred line now rather than before its original's term end."""
+    if line.state is not LineState.PLANNED or line.purchase_due is None or line.purchase_due <= at:
+        raise IllegalTransitionError(
+            f"line {line.id} is {line.state} and not waiting for a deferred purchase"
+        )
+    return replace(line, purchase_due=at), HistoryEntry(
+        at=at, action="line-approve", actor="api", line_id=line.id,
+        message=f"line {line.source_sku_part_number}: an admin approved buying it at once",
+    )  # fmt: skip
+
+
+def is_deferred(line: Line, at: datetime) -> bool:
+    return line.state is LineState.PLANNED and line.purchase_due is not None and line.purchase_due > at
+
+
+def _match(line: Line, items: Sequence[TransferLineItem], pool: list[Subscription]) -> list[Subscription]:
+    """The subscriptions now ours for a transferred line: by id, else by offer, quantity and term end."""
+    ids = {i.subscription_id for i in items}
+    found = [s for s in pool if s.id in ids]
+    if not found and line.replacements:
+        offer = _product_sku(line.replacements[0].catalog_item_id)
+        found = [
+            s
+            for s in pool
+            if _product_sku(s.offer_id) == offer
+            and s.quantity == line.quantity
+            and (
+                line.original_expires is None
+                or s.commitment_end is None
+                or abs(s.commitment_end - line.original_expires) <= timedelta(days=1)
+            )
+        ][:1]
+    for s in found:
+        pool.remove(s)
+    return found
+
+
+def _product_sku(catalog_item_id: str) -> str:
+    return ":".join(catalog_item_id.lower().split(":")[:2])
+
+
+def _source(transfer: Transfer) -> SourcePartner:
+    assert transfer.source_partner is not None
+    return transfer.source_partner
