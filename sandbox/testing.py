@@ -317,6 +317,21 @@ class SandboxHandle:
         result: list[dict[str, Any]] = self.control("POST", "/webhooks/send", body)["deliveries"]
         return result
 
+    def partner_transfers(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's partner-to-partner transfer requests, as Partner Center holds them."""
+        items: list[dict[str, Any]] = self.control("GET", f"/customers/{customer_id}/transfers")["items"]
+        return items
+
+    def source_partner(
+        self, customer_id: str, transfer_id: str, action: str = "submit", **body: Any
+    ) -> dict[str, Any]:
+        """The source partner acts on the request: ``submit`` (``subscriptionIds``, ``complete``,
+        ``newIds``), ``expire`` or ``fail``; returns the transfer and the webhook deliveries."""
+        result: dict[str, Any] = self.control(
+            "POST", f"/customers/{customer_id}/transfers/{transfer_id}/{action}", body
+        )
+        return result
+
     def webhook_deliveries(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.control("GET", "/webhooks/deliveries")["deliveries"]
         return result
