@@ -3,8 +3,11 @@ API plays the source partner. Events are pumped from the real queue as the queue
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from devhost.azurite import Azurite
 from sandbox.scenarios import OTHER_PARTNER_NAME
@@ -12,6 +15,7 @@ from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.events import EventType, TransferEvent
 from tests.fixtures.app import pump
+from tests.test_openapi import assert_documented
 from tests.workflow.transfers import accepted, record, start
 
 CONTACT = "it-admin@adatum.example"
@@ -43,7 +47,9 @@ def requested(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> d
 def changed(services: Services, transfer: dict[str, Any]) -> None:
     """What a transfer webhook or the timer's poll queues."""
     services.queue.send(
-        TransferEvent(EventType.PARTNER_TRANSFER_CHANGED, transfer["id"], transfer["customerTenantId"], "timer")
+        TransferEvent(
+            EventType.PARTNER_TRANSFER_CHANGED, transfer["id"], transfer["customerTenantId"], "timer"
+        )
     )
 
 
@@ -120,3 +126,163 @@ def test_lines_left_out_fall_back_and_are_bought_once_after_approval(
         sandbox.ids.skus["EXCHANGE_PLAN_1"]
     ]
     assert sandbox.license_changes() == []
+
+
+def test_the_plan_shows_which_lines_move_by_transfer_and_why_the_others_do_not(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("adatum")
+    sandbox.add_subscription(customer, sandbox.ids.skus["EMS_E3"], 2, channel="direct", days_to_next=90)
+    # Office 365 E1 is no longer sold in new commerce: the other partner's is taken to be legacy.
+    sandbox.add_subscription(
+        customer, sandbox.ids.skus["O365_E1"], 2, channel="other-partner", days_to_next=90
+    )
+    body = requested(services, sandbox, azurite)
+
+    plan = services.admin.plan_transfer(body["id"])
+
+    assert plan.status == 200, plan.body
+    assert_documented("get", "/transfers/{id}/plan", plan)
+    assert_documented("get", "/transfers/{id}", services.admin.get_transfer(body["id"]))
+    names = {v: k for k, v in sandbox.ids.skus.items()}
+    paths = {names[x["sourceSkuId"]]: x["partnerTransfer"] for x in plan.body["lines"]}
+    # What was bought on acceptance already shows as this partner's, moved by neither path.
+    assert {k: v["path"] for k, v in paths.items() if v["path"] != "none"} == {
+        "BUSINESS_PREMIUM": "transfer",
+        "EXCHANGE_PLAN_1": "transfer",
+        "EMS_E3": "rebuy",
+        "O365_E1": "rebuy",
+    }
+    assert paths["EMS_E3"]["reason"].startswith(f"not sold by {OTHER_PARTNER_NAME}")
+    assert paths["O365_E1"]["reason"].startswith("not new commerce")
+    recorded = lines_by_sku(record(services, body["id"]), sandbox)
+    assert recorded["EMS_E3"]["partnerTransfer"]["status"] == "NotTransferable"
+    assert recorded["EMS_E3"]["state"] in ("Ordered", "Active")  # bought on acceptance, as before
+
+
+def test_a_request_the_source_partner_never_acts_on_expires_and_falls_back(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+    sandbox.advance_clock(days=31)  # Partner Center's 30 days
+
+    report = services.new_timer(clock=lambda: datetime.now(UTC) + timedelta(hours=7)).scan()
+    pump(azurite, services)
+
+    assert report.active == 1
+    after = record(services, body["id"])
+    assert after["partnerTransfer"]["status"] == "Expired"
+    assert {(x["state"], x["partnerTransfer"]["status"]) for x in after["lines"]} == {("Planned", "Expired")}
+    assert sandbox.purchases() == []  # deferred to before the originals' term ends
+
+
+def test_the_timer_polls_a_pending_request_only_every_six_hours(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    requested(services, sandbox, azurite)
+    sandbox.clear_ledger()
+
+    services.timer.scan()
+    services.new_timer(clock=lambda: datetime.now(UTC) + timedelta(hours=7)).scan()
+    pump(azurite, services)
+
+    reads = [r for r in sandbox.requests() if "/transfers/" in r["path"]]
+    assert len(reads) == 1
+
+
+def test_cancelling_while_pending_cancels_the_request_at_partner_center(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+
+    answer = services.admin.cancel(body["id"])
+
+    assert answer.status == 200, answer.body
+    assert answer.body["state"] == "Cancelled"
+    assert answer.body["partnerTransfer"]["status"] == "Cancelled"
+    [held] = sandbox.partner_transfers(sandbox.customer("adatum"))
+    assert held["status"] == "Canceled"
+
+
+def test_cancelling_only_the_request_sends_its_lines_to_the_rebuy_path(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+
+    answer = services.admin.cancel(body["id"], b'{"partnerTransferOnly": true}')
+    pump(azurite, services)
+
+    assert answer.status == 200, answer.body
+    after = record(services, body["id"])
+    assert after["state"] == "Provisioned"
+    assert {(x["state"], x["partnerTransfer"]["status"]) for x in after["lines"]} == {
+        ("Planned", "Cancelled")
+    }
+
+
+def test_a_request_the_source_partner_submitted_cannot_be_cancelled(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+    sandbox.source_partner(sandbox.customer("adatum"), body["partnerTransfer"]["id"], complete=False)
+
+    answer = services.admin.cancel(body["id"])
+
+    assert answer.status == 409
+    assert record(services, body["id"])["state"] == "Provisioned"
+
+
+def test_a_failed_transfer_falls_back_every_line(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+    sandbox.source_partner(sandbox.customer("adatum"), body["partnerTransfer"]["id"], "fail")
+
+    changed(services, body)
+    pump(azurite, services)
+
+    after = record(services, body["id"])
+    assert {x["partnerTransfer"]["status"] for x in after["lines"]} == {"Failed"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"sourcePartnerTenantId": "not-a-guid"}, "sourcePartnerTenantId"),
+        ({"sourcePartnerName": ""}, "sourcePartnerName"),
+        ({"contactEmail": None}, "contactEmail"),
+        ({"sourceChannel": "Direct"}, "sourcePartnerTenantId"),
+    ],
+)
+def test_a_start_with_a_bad_source_partner_is_refused(
+    services: Services, sandbox: SandboxHandle, extra: dict[str, Any], field: str
+) -> None:
+    body = {
+        "customerTenantId": sandbox.customer("adatum"),
+        "customerCountry": "US",
+        "sourceChannel": "OtherPartner",
+        "sourcePartnerTenantId": sandbox.ids.other_partner_tenant_id,
+        "sourcePartnerName": OTHER_PARTNER_NAME,
+        "contactEmail": CONTACT,
+        **extra,
+    }
+    answer = services.admin.start_transfer(
+        json.dumps({k: v for k, v in body.items() if v is not None}).encode()
+    )
+
+    assert answer.status == 400
+    assert field in {e["field"] for e in answer.body["errors"]}
+
+
+def test_our_own_tenant_cannot_be_the_source_partner(services: Services, sandbox: SandboxHandle) -> None:
+    status, body = start(
+        services,
+        sandbox.customer("adatum"),
+        sourceChannel="OtherPartner",
+        sourcePartnerTenantId=sandbox.ids.partner_tenant_id,
+        sourcePartnerName="Us",
+        contactEmail=CONTACT,
+    )
+
+    assert status == 400
+    assert "900148" in body["detail"]
