@@ -264,6 +264,11 @@ class PartnerTransfers:
         except PartnerCenterError as error:
             if error.retryable or error.status is None or error.status >= 500:
                 raise  # maybe created: the next attempt lists before it POSTs again
+            found = self._find_open(transfer)  # 900101: an earlier attempt's request is open after all
+            if found is not None:
+                return self._adopt(
+                    record, found, "the transfer request made by an earlier attempt was reused"
+                )
             return self._fall_back_all(
                 record, TransferStatus.FAILED, f"Partner Center refused the transfer request: {brief(error)}"
             )
