@@ -432,14 +432,14 @@ class Workflow:
         transfer, lines, now = record.transfer, record.lines, self._now()
         if transfer.state is TransferState.AWAITING_ACCEPTANCE:
             return self._confirm_acceptance if event.type is EventType.INVITATION_ACCEPTED else None
+        if self._p2p.should_follow(record, event):  # also while blocked: the request moves regardless
+            return self._follow_partner_transfer
         if transfer.state not in _WORKING:
             return None
         if transfer.state is TransferState.ACCEPTED and not transfer.planned:
             return self._ask_for_lines  # again after a crash between a long plan's transactions
         if self._p2p.needs_request(record):
             return self._request_partner_transfer
-        if self._p2p.should_follow(record, event):
-            return self._follow_partner_transfer
         if any(x.state is LineState.ORDERING for x in lines):
             purchase = transfer.purchase
             if purchase is None:
