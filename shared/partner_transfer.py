@@ -220,6 +220,7 @@ class PartnerTransfers:
         request = record.transfer.partner_transfer
         return (
             event.type is EventType.PARTNER_TRANSFER_CHANGED
+            and record.transfer.is_active
             and request is not None
             and request.transfer_id is not None
             and any(x.state is LineState.TRANSFERRING for x in record.lines)
