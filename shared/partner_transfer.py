@@ -529,6 +529,7 @@ def _fall_back(
         if due > at
         else "bought now"
     )
+    when += f"; ask {_source(transfer).name} not to renew the original"
     return moved, replace(
         entry, message=f"line {line.source_sku_part_number}: {why}; falls back to the rebuy path, {when}"
     )

@@ -184,3 +184,28 @@ def test_host_killed_before_storing_the_request_id_reuses_the_open_request(
     assert record["partnerTransfer"]["id"] == held["id"]
     posts = [r for r in sandbox.requests() if r["method"] == "POST" and r["path"].endswith("/transfers")]
     assert len(posts) == 1
+
+
+def test_cancelling_while_pending_cancels_the_request_and_then_refuses_once_submitted(
+    host: LocalHostHandle, sandbox: SandboxHandle
+) -> None:
+    customer = sandbox.customer("adatum")
+    first = start(host, sandbox)
+    sandbox.accept_invitation(customer)
+    wait_until(host, first["id"], requested)
+
+    cancelled = requests.post(f"{host.url}/api/transfers/{first['id']}/cancel", timeout=30)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["state"], cancelled.json()["partnerTransfer"]["status"]) == (
+        "Cancelled",
+        "Cancelled",
+    )
+    assert [t["status"] for t in sandbox.partner_transfers(customer)] == ["Canceled"]
+    second = start(host, sandbox)  # the customer is free again, and has accepted: the timer sees it
+    requests.post(f"{host.url}/admin/functions/scan_transfers", json={"input": ""}, timeout=10)
+    record = wait_until(host, second["id"], requested)
+    sandbox.source_partner(customer, record["partnerTransfer"]["id"], complete=False)
+    refused = requests.post(f"{host.url}/api/transfers/{second['id']}/cancel", timeout=30)
+    assert refused.status_code == 409, refused.text
+    assert sandbox.purchases() == []
