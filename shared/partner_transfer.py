@@ -62,6 +62,7 @@ LICENSE_BASED = "OnlineServicesNCE"
 #: "If the current partner does not respond within 30 days the request expires" (Azure plan page).
 EXPIRY = timedelta(days=30)
 EXPIRY_GRACE = timedelta(days=1)  # then treated as expired even if Partner Center never says so
+WARN_AFTER = timedelta(days=25)  # the record tells the admin the request is about to expire
 PENDING_POLL = timedelta(hours=6)
 IN_PROGRESS_POLL = timedelta(minutes=15)
 
@@ -165,8 +166,18 @@ def poll_due(transfer: Transfer, now: datetime) -> bool:
 
 
 def _overdue(request: PartnerTransferRequest, now: datetime) -> bool:
-    created = datetime.fromisoformat(request.created_at or request.started_at)
-    return now >= created + EXPIRY + EXPIRY_GRACE
+    return now >= _created(request) + EXPIRY + EXPIRY_GRACE
+
+
+def _created(request: PartnerTransferRequest) -> datetime:
+    return datetime.fromisoformat(request.created_at or request.started_at)
+
+
+def _first_read_after(request: PartnerTransferRequest, age: timedelta, now: datetime) -> bool:
+    """Whether this read is the first since the request reached ``age``: a warning is given once."""
+    moment = _created(request) + age
+    last = datetime.fromisoformat(request.checked_at) if request.checked_at else None
+    return now >= moment and (last is None or last < moment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,17 +341,16 @@ class PartnerTransfers:
             why = note or f"the transfer request ended {status.value.lower()} ({found.status_text})"
             return Followed(self._fall_back_all(record, status, why), True)
         lines = self._progress(record, found)
-        history = (
-            [HistoryEntry(at=at, action="partner-transfer", message=note)]
-            if note and status.value != request.status
-            else []
-        )
-        if status.value != request.status and not note:
-            history.append(
-                HistoryEntry(at=at, action="partner-transfer", message=f"transfer request {status.value}")
+        messages = [note or f"transfer request {status.value}"] if status.value != request.status else []
+        if status is TransferStatus.PENDING and _first_read_after(request, WARN_AFTER, at):
+            expires = _created(request) + EXPIRY
+            messages.append(
+                f"{_source(transfer).name} has not acted on the transfer request; it expires on "
+                f"{expires:%Y-%m-%d}: ask it to submit, or its lines will be bought again"
             )
+        history = tuple(HistoryEntry(at=at, action="partner-transfer", message=m) for m in messages)
         return Followed(
-            self._commit(record, Change(replace(record.transfer, updated_at=at), lines, tuple(history))),
+            self._commit(record, Change(replace(record.transfer, updated_at=at), lines, history)),
             False,
         )
 

@@ -286,3 +286,18 @@ def test_our_own_tenant_cannot_be_the_source_partner(services: Services, sandbox
 
     assert status == 400
     assert "900148" in body["detail"]
+
+
+def test_a_request_still_pending_after_25_days_is_flagged_once_before_it_expires(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+    later = services.new_workflow(clock=lambda: datetime.now(UTC) + timedelta(days=26))
+
+    for _ in range(2):
+        changed(services, body)
+        pump(azurite, services, workflow=later)
+
+    warnings = [h for h in record(services, body["id"])["history"] if "expires on" in h["message"]]
+    assert len(warnings) == 1
+    assert OTHER_PARTNER_NAME in warnings[0]["message"]
