@@ -433,6 +433,9 @@ class PartnerTransfers:
                 ends = (
                     f"; the term still ends {line.original_expires:%Y-%m-%d}" if line.original_expires else ""
                 )
+                left = len(line.original_subscription_ids) - len({i.subscription_id for i in done})
+                if done and left > 0:  # the line is one SKU; its other originals stay with the source
+                    ends += f"; {left} other original(s) of it were left out and stay with the source partner"
                 entry = replace(
                     entry,
                     message=f"line {line.source_sku_part_number}: transferred from {_source(transfer).name} "
