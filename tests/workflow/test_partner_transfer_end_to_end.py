@@ -107,10 +107,10 @@ def test_a_partial_transfer_buys_the_rest_once_and_cuts_it_over(
         f"{host.url}/api/transfers/{transfer['id']}/approve", json={"approve": [rest["id"]]}, timeout=30
     )
     assert approved.status_code == 200, approved.text
-    bought = wait_until(
+    active = wait_until(
         host, transfer["id"], lambda r: {x["state"] for x in r["lines"]} == {"Completed", "Active"}
     )
-    assert bought["state"] == "Provisioned"  # the timer tracks a provisioned transfer's originals
+    assert active["state"] == "Provisioned"  # the timer tracks a provisioned transfer's originals
     sandbox.advance_clock(days=101)  # the original lapses: the identical line's cutover is only a check
     requests.post(f"{host.url}/admin/functions/scan_transfers", json={"input": ""}, timeout=10)
 
