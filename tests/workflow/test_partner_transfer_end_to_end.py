@@ -171,7 +171,8 @@ def test_host_killed_before_storing_the_request_id_reuses_the_open_request(
 ) -> None:
     customer = sandbox.customer("adatum")
     sandbox.set_knobs(idempotency=False)  # not the request id's replay: the listing must find it
-    sandbox.add_fault("delay", service="partner_center", method="POST", path="/transfers$", delay_s=3)
+    # The request is created 1.5 s after it arrives: after the kill, before the message reappears.
+    sandbox.add_fault("delay", service="partner_center", method="POST", path="/transfers$", delay_s=1.5)
     transfer = start(host, sandbox)
     sandbox.accept_invitation(customer)
     deadline = time.monotonic() + 30
