@@ -85,8 +85,9 @@ _LINE_MOVES: dict[LineState, frozenset[LineState]] = {
     LineState.ORDERED: frozenset({LineState.ACTIVE}),
     LineState.ACTIVE: frozenset({LineState.MOVING_LICENSES, LineState.COMPLETED}),
     LineState.MOVING_LICENSES: frozenset({LineState.COMPLETED}),
-    # Transferred (nothing bought, no licence touched), or back to the rebuy path.
-    LineState.TRANSFERRING: frozenset({LineState.COMPLETED, LineState.PLANNED}),
+    # Transferred (nothing bought, no licence touched), or back to the rebuy path, where an equivalent
+    # offer may need an admin's approval.
+    LineState.TRANSFERRING: frozenset({LineState.COMPLETED, LineState.PLANNED, LineState.NEEDS_APPROVAL}),
     LineState.COMPLETED: frozenset(),
     LineState.SKIPPED: frozenset(),
     LineState.BLOCKED: frozenset({LineState.SKIPPED}),
@@ -294,13 +295,20 @@ class LineTransfer:
     """How a line of a partner-to-partner transfer moves: by ``transfer``, or by ``rebuy``, and why.
 
     ``status`` is the line's transfer status (Expected, Requested, InProgress, Transferred,
-    NotIncluded, Expired, Failed, Cancelled, NotTransferable).
+    PartlyTransferred, NotIncluded, Expired, Failed, Cancelled, NotTransferable). A line the source
+    partner submitted only in part keeps the seats that moved (``transferred_quantity``, on
+    ``subscription_ids``, now this partner's) and rebuys the rest: its ``quantity`` is the remainder.
     """
 
     path: str
     status: str
     reason: str | None = None
     line_item_id: str | None = None
+    transferred_quantity: int = 0
+    subscription_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subscription_ids", tuple(self.subscription_ids))  # a list when stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ from .domain import (
     PartnerTransferRequest,
     SourcePartner,
     Transfer,
+    TransferState,
 )
 from .errors import PartnerCenterError, brief
 from .events import EventQueue, EventType, TransferEvent
@@ -59,6 +60,7 @@ LOG = logging.getLogger("shared.partner_transfer")
 
 TRANSFER_EVENTS = frozenset({"create-transfer", "update-transfer", "complete-transfer", "fail-transfer"})
 LICENSE_BASED = "OnlineServicesNCE"
+LEGACY_LICENSE_BASED = "OnlineServices"  # traditional license-based offers: not new commerce
 #: "If the current partner does not respond within 30 days the request expires" (Azure plan page).
 EXPIRY = timedelta(days=30)
 EXPIRY_GRACE = timedelta(days=1)  # then treated as expired even if Partner Center never says so
@@ -70,6 +72,7 @@ IN_PROGRESS_POLL = timedelta(minutes=15)
 BY_TRANSFER, BY_REBUY, NOT_MOVED = "transfer", "rebuy", "none"
 EXPECTED, REQUESTED, IN_PROGRESS, TRANSFERRED = "Expected", "Requested", "InProgress", "Transferred"
 NOT_INCLUDED, NOT_TRANSFERABLE = "NotIncluded", "NotTransferable"
+PARTLY_TRANSFERRED = "PartlyTransferred"
 _FALLBACK_STATUS = {
     TransferStatus.EXPIRED: "Expired",
     TransferStatus.FAILED: "Failed",
@@ -78,6 +81,8 @@ _FALLBACK_STATUS = {
 }
 
 Commit = Callable[[TransferRecord, Change], TransferRecord]
+#: The lines a transfer did not move, decided again for their quantity (:meth:`Planner.rebuy_lines`).
+Replan = Callable[[Transfer, Sequence[Line], datetime], Mapping[str, Line]]
 
 
 class InvalidSourcePartnerError(ValueError):
@@ -94,16 +99,23 @@ def check_source_partner(source: SourcePartner, partner_tenant_id: str) -> None:
 
 
 def expected_paths(
-    lines: Iterable[PlanLine], subscriptions: Iterable[CompanySubscription], source: SourcePartner
+    lines: Iterable[PlanLine],
+    subscriptions: Iterable[CompanySubscription],
+    source: SourcePartner,
+    product_types: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, LineTransfer]:
     """Per source SKU: by transfer when every counted subscription is the source partner's and the SKU
-    is still sold in new commerce; otherwise by rebuy, with the reason.
+    is still sold as a license-based new-commerce offer; otherwise by rebuy, with the reason.
 
-    New commerce is not visible in Graph: a SKU with no new-commerce offer on sale is taken to be held
-    on a legacy subscription, which a new-commerce transfer does not carry [inferred]. Should the
-    source partner submit it anyway, the transfer still completes it.
+    Graph shows neither new commerce nor the product type. Partner Center's catalog names each offer's
+    product type (``product_types``, per SKU): a SKU sold only as Azure, software, SaaS or marketplace
+    items is not a license-based product, which a request for ``OnlineServicesNCE`` does not carry, and
+    one sold only as a traditional (``OnlineServices``) offer is not new commerce. A SKU with no
+    new-commerce offer on sale is taken to be held on a legacy subscription [inferred]. Should the
+    source partner submit such a line anyway, the completed transfer still records it.
     """
     owners = {s.id: s.owner_tenant_id for s in subscriptions}
+    kinds = product_types or {}
     paths: dict[str, LineTransfer] = {}
     for line in lines:
         if line.decision is Decision.SKIPPED:
@@ -112,21 +124,44 @@ def expected_paths(
         others = sorted(
             {str(owners.get(s) or "direct, EA or Open") for s in line.subscription_ids} - {source.tenant_id}
         )
+        reason = _not_license_based(line.source_sku_part_number, kinds.get(line.source_sku_id, ()))
         if others:
             reason = (
                 f"not sold by {source.name}: held from {', '.join(others)}; only the source partner's "
                 "subscriptions can be transferred"
             )
-        elif line.decision is not Decision.IDENTICAL:
+        elif reason is None and line.decision is not Decision.IDENTICAL:
             reason = (
                 f"not new commerce: {line.source_sku_part_number} is no longer sold in new commerce, so it "
                 "is most likely a legacy subscription, which a new-commerce transfer does not carry"
             )
-        else:
+        if reason is None:
             paths[line.source_sku_id] = LineTransfer(BY_TRANSFER, EXPECTED)
-            continue
-        paths[line.source_sku_id] = LineTransfer(BY_REBUY, NOT_TRANSFERABLE, reason)
+        else:
+            paths[line.source_sku_id] = LineTransfer(BY_REBUY, NOT_TRANSFERABLE, reason)
     return paths
+
+
+def is_license_based(product_type: str | None) -> bool:
+    """``OnlineServicesNCE``, read case- and space-insensitively; no type at all is taken as one, as the
+    request asks for nothing else."""
+    return not product_type or "".join(product_type.lower().split()) == LICENSE_BASED.lower()
+
+
+def _not_license_based(part_number: str, product_types: Iterable[str]) -> str | None:
+    """Why a SKU the catalog sells only under other product types is not transferred, or None."""
+    kinds = sorted({k for k in product_types if k})
+    if not kinds or any(is_license_based(k) for k in kinds):
+        return None
+    if all(k.lower() == LEGACY_LICENSE_BASED.lower() for k in kinds):
+        return (
+            f"not new commerce: {part_number} is sold only as a traditional license-based offer "
+            f"({LEGACY_LICENSE_BASED}), which a new-commerce transfer does not carry"
+        )
+    return (
+        f"not a license-based product: {part_number} is sold as {', '.join(kinds)}, and the transfer "
+        f"request asks only for license-based new commerce ({LICENSE_BASED})"
+    )
 
 
 # -- what announces a change -------------------------------------------------------------------------
@@ -201,9 +236,11 @@ class PartnerTransfers:
         commit: Commit,
         clock: Callable[[], datetime],
         partner_tenant_id: str,
+        replan: Replan,
         transfer_type: int = 5,
     ) -> None:
         self._store = store
+        self._replan = replan
         self._pc = partner_center
         self._graph = graph
         self._queue = queue
@@ -358,7 +395,7 @@ class PartnerTransfers:
         """Lines the source partner put in the request show it as in progress."""
         if not found.line_items:
             return ()
-        included = self._items_by_line(record, found)
+        included = self._items(record, found).by_line
         changed = []
         for line in record.lines:
             transfer = line.partner_transfer
@@ -368,7 +405,7 @@ class PartnerTransfers:
                 and line.id in included
                 and transfer.status != IN_PROGRESS
             ):
-                item = included[line.id][0]
+                item = included[line.id][0].item
                 changed.append(
                     replace(
                         line,
@@ -377,82 +414,134 @@ class PartnerTransfers:
                 )
         return tuple(changed)
 
-    def _items_by_line(
-        self, record: TransferRecord, found: PartnerTransfer
-    ) -> dict[str, list[TransferLineItem]]:
-        """License-based line items per line: an item's ``subscriptionId`` is the source partner's
-        subscription id, which Graph shows as the original's ``commerceSubscriptionId``."""
-        commerce = {
-            (s.commerce_subscription_id or "").lower(): s.id
+    def _items(self, record: TransferRecord, found: PartnerTransfer) -> _Items:
+        """Line items per line, of any product type: an item's ``subscriptionId`` is the source
+        partner's subscription id, which Graph shows as the original's ``commerceSubscriptionId``; its
+        seats are the item's quantity, else the original's."""
+        originals = {
+            (s.commerce_subscription_id or "").lower(): s
             for s in self._graph.list_directory_subscriptions(record.transfer.customer_tenant_id)
         }
-        by_line: dict[str, list[TransferLineItem]] = {}
+        items = _Items({}, [])
         for item in found.line_items:
-            if item.product_type not in (None, LICENSE_BASED):
-                continue
-            graph_id = commerce.get(item.subscription_id, item.subscription_id)
-            for line in record.lines:
-                if graph_id in line.original_subscription_ids:
-                    by_line.setdefault(line.id, []).append(item)
-        return by_line
+            original = originals.get(item.subscription_id)
+            graph_id = original.id if original else item.subscription_id
+            seats = (
+                item.quantity if item.quantity is not None else (original.total_licenses if original else 0)
+            )
+            line = next((x for x in record.lines if graph_id in x.original_subscription_ids), None)
+            if line is None:
+                items.stray.append(item)
+            else:
+                items.by_line.setdefault(line.id, []).append(_Item(item, seats))
+        return items
 
     def _complete(self, record: TransferRecord, found: PartnerTransfer) -> TransferRecord:
-        """Match each line to what moved; what did not move falls back to the rebuy path."""
+        """Match each line to what moved: a line moved whole is done; seats left out (a whole line, or
+        part of one) fall back to the rebuy path, bought once; what moved outside the lines is noted."""
         at = self._now()
         transfer = record.transfer
-        items = self._items_by_line(record, found)
-        held = {s for x in record.lines for s in x.subscription_ids}
+        source = _source(transfer).name
+        items = self._items(record, found)
+        held = {s for x in record.lines for s in (*x.subscription_ids, *_transferred_ids(x))}
         pool = [s for s in self._pc.list_subscriptions(transfer.customer_tenant_id) if s.id not in held]
+        moves: dict[str, tuple[list[_Item], list[Subscription], int]] = {}
+        for line in record.lines:
+            if line.state is LineState.TRANSFERRING and line.partner_transfer is not None:
+                done = [i for i in items.by_line.get(line.id, []) if _moved(i.item)]
+                matched = _match(line, [i.item for i in done], pool)
+                seats = sum(i.seats for i in done) if done else sum(s.quantity for s in matched)
+                moves[line.id] = (done, matched, min(seats, line.quantity) if done or matched else 0)
+        left = [
+            replace(x, quantity=x.quantity - moves[x.id][2])
+            for x in record.lines
+            if x.id in moves and moves[x.id][2] < x.quantity
+        ]
+        fresh = self._replan(transfer, left, at) if left else {}
         lines: list[Line] = []
         history: list[HistoryEntry] = []
         for line in record.lines:
-            if line.state is not LineState.TRANSFERRING or line.partner_transfer is None:
+            if line.id not in moves:
                 continue
-            done = [
-                i
-                for i in items.get(line.id, [])
-                if i.status in (TransferStatus.COMPLETED, TransferStatus.UNKNOWN)
-            ]
-            matched = _match(line, done, pool)
-            if not done and not matched:
+            done, matched, seats = moves[line.id]
+            ids = tuple(s.id for s in matched)
+            kinds = sorted(
+                {str(i.item.product_type) for i in done if not is_license_based(i.item.product_type)}
+            )
+            sold_as = f" (submitted as {', '.join(kinds)})" if kinds else ""
+            if seats == 0:
                 moved, entry = _fall_back(
-                    transfer, line, NOT_INCLUDED, f"{_source(transfer).name} left it out of the transfer", at
+                    transfer,
+                    line,
+                    NOT_INCLUDED,
+                    f"{source} left it out of the transfer",
+                    at,
+                    fresh.get(line.id),
+                )
+            elif seats < line.quantity:
+                why = (
+                    f"{source} transferred {seats} of its {line.quantity} seats{sold_as} "
+                    f"({', '.join(ids) or 'subscription not listed yet'}); the other "
+                    f"{line.quantity - seats} were left out"
+                )
+                rest = replace(line, quantity=line.quantity - seats)
+                moved, entry = _fall_back(transfer, rest, PARTLY_TRANSFERRED, why, at, fresh.get(line.id))
+                assert moved.partner_transfer is not None
+                moved = replace(
+                    moved,
+                    partner_transfer=replace(
+                        moved.partner_transfer,
+                        transferred_quantity=seats,
+                        subscription_ids=ids,
+                        line_item_id=(done[0].item.id if done else None) or None,
+                    ),
                 )
             else:
                 moved, entry = line.move(LineState.COMPLETED, at=at, actor="partner-transfer")
-                ids = tuple(s.id for s in matched)
                 moved = replace(
                     moved,
                     subscription_ids=ids,
                     partner_transfer=replace(
-                        line.partner_transfer,
+                        line.partner_transfer or LineTransfer(BY_TRANSFER, TRANSFERRED),
                         status=TRANSFERRED,
-                        line_item_id=(done[0].id if done else None) or None,
+                        transferred_quantity=seats,
+                        line_item_id=(done[0].item.id if done else None) or None,
                     ),
                 )
                 ends = (
                     f"; the term still ends {line.original_expires:%Y-%m-%d}" if line.original_expires else ""
                 )
-                left = len(line.original_subscription_ids) - len({i.subscription_id for i in done})
-                if done and left > 0:  # the line is one SKU; its other originals stay with the source
-                    ends += f"; {left} other original(s) of it were left out and stay with the source partner"
                 entry = replace(
                     entry,
-                    message=f"line {line.source_sku_part_number}: transferred from {_source(transfer).name} "
+                    message=f"line {line.source_sku_part_number}: transferred from {source}{sold_as} "
                     f"({', '.join(ids) or 'subscription not listed yet'}); "
                     f"nothing bought, no licence changed{ends}",
                 )
             lines.append(moved)
             history.append(entry)
-        history.append(
-            HistoryEntry(at=at, action="partner-transfer", message=f"transfer request {found.id} completed")
+        also, notes = _moved_outside_the_request(record, items, source, at)
+        lines.extend(also)
+        history.extend(notes)
+        change = _blocked_on_decisions(
+            Change(replace(transfer, updated_at=at), tuple(lines), tuple(history)), record, at
         )
-        return self._commit(record, Change(replace(transfer, updated_at=at), tuple(lines), tuple(history)))
+        entry = HistoryEntry(
+            at=at, action="partner-transfer", message=f"transfer request {found.id} completed"
+        )
+        return self._commit(record, replace(change, history=(*change.history, entry)))
 
     # -- endings ----------------------------------------------------------------------------------
 
+    def fallback(self, record: TransferRecord, status: TransferStatus, why: str) -> Change:
+        """Every line still waiting for the transfer goes back to the rebuy path, decided again against
+        today's catalog."""
+        at = self._now()
+        waiting = [x for x in record.lines if x.state is LineState.TRANSFERRING]
+        fresh = self._replan(record.transfer, waiting, at) if waiting else {}
+        return fallback_change(record, status, why, at, fresh)
+
     def _fall_back_all(self, record: TransferRecord, status: TransferStatus, why: str) -> TransferRecord:
-        return self._commit(record, fallback_change(record, status, why, self._now()))
+        return self._commit(record, self.fallback(record, status, why))
 
     def cancel_request(self, record: TransferRecord) -> PartnerTransfer | None:
         """Cancel the open request at Partner Center; refused once the source partner submitted it."""
@@ -508,44 +597,134 @@ class PartnerTransfers:
         return "accepted"
 
 
-def fallback_change(record: TransferRecord, status: TransferStatus, why: str, at: datetime) -> Change:
-    """Every line still waiting for the transfer goes back to the rebuy path (a pure decision)."""
+def fallback_change(
+    record: TransferRecord, status: TransferStatus, why: str, at: datetime, fresh: Mapping[str, Line]
+) -> Change:
+    """Every line still waiting for the transfer goes back to the rebuy path, as ``fresh`` (the lines
+    decided again) has it; a line that now needs an admin blocks the transfer (a pure decision)."""
     transfer = record.transfer
     request = transfer.partner_transfer
     lines, history = [], []
     for line in record.lines:
         if line.state is LineState.TRANSFERRING:
-            moved, entry = _fall_back(transfer, line, _FALLBACK_STATUS.get(status, "Failed"), why, at)
+            status_text = _FALLBACK_STATUS.get(status, "Failed")
+            moved, entry = _fall_back(transfer, line, status_text, why, at, fresh.get(line.id))
             lines.append(moved)
             history.append(entry)
     header = replace(
         transfer, updated_at=at, partner_transfer=replace(request, status=status.value) if request else None
     )
-    return Change(header, tuple(lines), tuple(history))
+    return _blocked_on_decisions(Change(header, tuple(lines), tuple(history)), record, at)
 
 
 def _fall_back(
-    transfer: Transfer, line: Line, status: str, why: str, at: datetime
+    transfer: Transfer, line: Line, status: str, why: str, at: datetime, fresh: Line | None
 ) -> tuple[Line, HistoryEntry]:
-    """Back to the rebuy path, bought ``purchaseLeadDays`` before the original's term end: until
-    then the source partner bills it, and buying earlier would bill the customer twice."""
+    """Back to the rebuy path for ``line.quantity`` seats, as decided again (``fresh``: the identical
+    offer, else an equivalent one, possibly needing approval, else blocked), bought
+    ``purchaseLeadDays`` before the original's term end: until then the source partner bills it,
+    and buying earlier would bill the customer twice."""
     lead = timedelta(days=transfer.options.purchase_lead_days)
     due = max(at, line.original_expires - lead) if line.original_expires else at
-    moved, entry = line.move(LineState.PLANNED, at=at, actor="partner-transfer")
+    decided = fresh or line
+    state = decided.state if fresh else LineState.PLANNED
+    moved, entry = line.move(state, at=at, actor="partner-transfer", reason=decided.reason)
     path = replace(
         line.partner_transfer or LineTransfer(BY_REBUY, status), path=BY_REBUY, status=status, reason=why
     )
-    moved = replace(moved, purchase_due=due, partner_transfer=path)
+    moved = replace(
+        moved,
+        quantity=line.quantity,
+        decision=decided.decision,
+        replacements=decided.replacements,
+        explanation=decided.explanation,
+        users_to_move=decided.users_to_move,
+        reason=decided.reason if state is not LineState.PLANNED else None,
+        resume_state=decided.resume_state,
+        purchase_due=due,
+        partner_transfer=path,
+    )
+    name = _source(transfer).name
     when = (
-        f"bought on {due:%Y-%m-%d}, before the original's term end, because {_source(transfer).name} "
+        f"bought on {due:%Y-%m-%d}, before the original's term end, because {name} "
         "bills it until then (approve the line to buy at once)"
         if due > at
         else "bought now"
     )
-    when += f"; ask {_source(transfer).name} not to renew the original"
+    if state is not LineState.PLANNED:
+        when = f"{state}: {decided.reason}; once decided, {when}"
+    elif decided.decision == Decision.EQUIVALENT.value:
+        when = f"by an equivalent offer, {when}"
+    when += f"; ask {name} not to renew the original"
     return moved, replace(
         entry, message=f"line {line.source_sku_part_number}: {why}; falls back to the rebuy path, {when}"
     )
+
+
+def _blocked_on_decisions(change: Change, record: TransferRecord, at: datetime) -> Change:
+    """Lines sent back to the rebuy path that wait for an admin (an equivalent that loses data, or
+    none found) block the transfer, as they do when planned."""
+    waiting = [x for x in change.lines if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)]
+    transfer = change.transfer
+    if (
+        not waiting
+        or transfer.state in (TransferState.BLOCKED, TransferState.FAILED)
+        or not transfer.is_active
+    ):
+        return change
+    reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in waiting)
+    blocked, entry = transfer.move(
+        TransferState.BLOCKED,
+        at=at,
+        actor="partner-transfer",
+        reason=f"{len(waiting)} line(s) need an admin's decision (approve or decline): {reasons}",
+    )
+    return replace(change, transfer=blocked, history=(*change.history, entry))
+
+
+def _moved_outside_the_request(
+    record: TransferRecord, items: _Items, source: str, at: datetime
+) -> tuple[list[Line], list[HistoryEntry]]:
+    """What the source partner moved beyond the lines asked for is recorded, not dropped: an item of
+    another product type (Azure, software, SaaS...) or no line of ours is noted; one that moved a line
+    on the rebuy path, with nothing bought yet, ends that line (buying it too would bill twice)."""
+    lines, notes = [], []
+    for item in items.stray:
+        if _moved(item):
+            kind = item.product_type or "an unnamed product type"
+            notes.append(
+                HistoryEntry(
+                    at=at,
+                    action="partner-transfer",
+                    message=f"{source} also transferred subscription {item.subscription_id} ({kind}, "
+                    f"quantity {item.quantity if item.quantity is not None else 'not given'}); it is "
+                    "none of this transfer's licence lines and is not tracked here",
+                )
+            )
+    for line in record.lines:
+        done = [i for i in items.by_line.get(line.id, []) if _moved(i.item)]
+        if line.state is LineState.TRANSFERRING or not done:
+            continue
+        kinds = ", ".join(sorted({i.item.product_type or "no product type" for i in done}))
+        if line.state in (LineState.PLANNED, LineState.NEEDS_APPROVAL, LineState.BLOCKED):
+            why = f"{source} transferred it after all ({kinds}); nothing is bought for it"
+            moved, entry = line.move(LineState.SKIPPED, at=at, actor="partner-transfer")
+            seats = sum(i.seats for i in done)
+            path = LineTransfer(BY_TRANSFER, TRANSFERRED, why, done[0].item.id or None, seats)
+            lines.append(replace(moved, reason=why, purchase_due=None, partner_transfer=path))
+            notes.append(replace(entry, message=f"line {line.source_sku_part_number}: {why}"))
+        else:
+            notes.append(
+                HistoryEntry(
+                    at=at,
+                    action="partner-transfer",
+                    line_id=line.id,
+                    message=f"line {line.source_sku_part_number}: {source} also transferred it ({kinds}) "
+                    f"while it is {line.state} on the rebuy path: the customer may be billed twice; "
+                    "cancel one of them in Partner Center",
+                )
+            )
+    return lines, notes
 
 
 def buy_at_once(line: Line, at: datetime) -> tuple[Line, HistoryEntry]:
@@ -584,6 +763,29 @@ def _match(line: Line, items: Sequence[TransferLineItem], pool: list[Subscriptio
     for s in found:
         pool.remove(s)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    item: TransferLineItem
+    seats: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Items:
+    """A transfer's line items: per line (by its originals), and those matching no line."""
+
+    by_line: dict[str, list[_Item]]
+    stray: list[TransferLineItem]
+
+
+def _moved(item: TransferLineItem) -> bool:
+    """A line item without a status follows its transfer's, which is complete when this is asked."""
+    return item.status in (TransferStatus.COMPLETED, TransferStatus.UNKNOWN)
+
+
+def _transferred_ids(line: Line) -> tuple[str, ...]:
+    return line.partner_transfer.subscription_ids if line.partner_transfer else ()
 
 
 def _product_sku(catalog_item_id: str) -> str:

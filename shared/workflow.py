@@ -52,7 +52,6 @@ from .partner_transfer import (
     PartnerTransfers,
     buy_at_once,
     check_source_partner,
-    fallback_change,
     is_deferred,
 )
 from .planning import line_from, preflight_warning
@@ -179,6 +178,7 @@ class Workflow:
             commit=self._commit,
             clock=clock,
             partner_tenant_id=partner_tenant_id,
+            replan=lambda transfer, lines, at: self._planner().rebuy_lines(transfer, lines, at),
         )
 
     # -- use cases the admin API calls ------------------------------------------------------------
@@ -310,9 +310,7 @@ class Workflow:
             if request is None or not request.status.finished:
                 raise IllegalTransitionError("the transfer has no pending partner transfer request to cancel")
             reason = f"the transfer request {request.id} was cancelled by an admin"
-            record = self._store.update(
-                transfer_id, lambda r: fallback_change(r, request.status, reason, self._now())
-            )
+            record = self._store.update(transfer_id, lambda r: self._p2p.fallback(r, request.status, reason))
             self._wake(record.transfer, "admin")
             return record
 
