@@ -3,9 +3,12 @@
 Partner Center side (``/partnercenter``): ``POST|GET /v1/customers/{id}/transfers``,
 ``GET|PATCH …/transfers/{transferId}`` (PATCH cancels, only while the request is pending). The
 source partner is played through the control API (``/_sandbox``):
-``POST /customers/{id}/transfers/{transferId}/submit {"subscriptionIds", "complete", "newIds"}``
-(all line items when ``subscriptionIds`` is omitted; ``complete: false`` leaves it in progress;
-``newIds`` gives the moved subscriptions new ids), ``…/expire`` and ``…/fail``. Each sends the
+``POST /customers/{id}/transfers/{transferId}/submit {"subscriptionIds", "complete", "newIds",
+"productTypes", "otherItems"}`` (all line items when ``subscriptionIds`` is omitted; ``complete:
+false`` leaves it in progress; ``newIds`` gives the moved subscriptions new ids; ``productTypes``
+labels items by subscription id, ``OnlineServicesNCE`` otherwise; ``otherItems``, a list of
+``{"productType", "quantity"}``, adds items that are no licence of the tenant, e.g. an Azure
+subscription), ``…/expire`` and ``…/fail``. Each sends the
 transfer webhook when registered: ``create-transfer``, ``update-transfer``, ``complete-transfer``,
 ``fail-transfer``, signed like every other, with the ResourceUri naming only the customer and the
 ids in the AuditUri, as deliveries were seen (``"resourceUriNamesTransfer": true`` for the documented
@@ -192,6 +195,7 @@ def submit(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         if s.owner_tenant_id == transfer.source_tenant_id and s.status == ENABLED and not s.is_trial
     ]
     wanted = body.get("subscriptionIds")
+    kinds = {str(k).lower(): str(v) for k, v in (body.get("productTypes") or {}).items()}
     picked = own if wanted is None else [s for s in own if s.id in {str(w).lower() for w in wanted}]
     transfer.line_items = [
         {
@@ -199,11 +203,21 @@ def submit(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
             "subscriptionId": s.id,
             "quantity": s.quantity,
             "billingCycle": s.billing_cycle.lower(),
-            "productType": "OnlineServicesNCE",
+            "productType": kinds.get(s.id, "OnlineServicesNCE"),
             "status": "InProgress",
         }
         for n, s in enumerate(sorted(picked, key=lambda s: s.id), start=1)
     ]
+    for extra in body.get("otherItems") or []:  # e.g. an Azure subscription: no licence in the tenant
+        transfer.line_items.append(
+            {
+                "id": str(len(transfer.line_items) + 1),
+                "subscriptionId": str(uuid.uuid4()),
+                "quantity": int(extra.get("quantity", 1)),
+                "productType": str(extra["productType"]),
+                "status": "InProgress",
+            }
+        )
     transfer.status, transfer.modified = "InProgress", sb.world.clock.now()
     ids = _announce(sb, transfer, "update-transfer", bool(body.get("resourceUriNamesTransfer")))
     if body.get("complete", True):
@@ -241,6 +255,9 @@ def _complete(sb: Sandbox, tenant: Tenant, transfer: Transfer, *, new_ids: bool)
     """Billing moves to this partner from now to the same term end; licences stay as they are."""
     now = sb.world.clock.now()
     for item in transfer.line_items:
+        item["status"] = "Completed"
+        if item["subscriptionId"] not in tenant.subscriptions:
+            continue  # not a licence: nothing in the tenant changes
         sub: Subscription = tenant.subscriptions[item["subscriptionId"]]
         sub.owner_tenant_id, sub.channel, sub.auto_renew = sb.world.partner_tenant_id, "partner", True
         sub.offer = sb.world.catalog.offer_for_sku(sub.sku_id)
@@ -249,7 +266,6 @@ def _complete(sb: Sandbox, tenant: Tenant, transfer: Transfer, *, new_ids: bool)
             del tenant.subscriptions[sub.id]
             sub.id = str(uuid.uuid4())
             tenant.subscriptions[sub.id] = sub
-        item["status"] = "Completed"
     transfer.status, transfer.modified, transfer.completed = "Completed", now, now
 
 

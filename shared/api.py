@@ -339,6 +339,8 @@ def line_json(line: Line) -> dict[str, Any]:
             "status": line.partner_transfer.status,
             "reason": line.partner_transfer.reason,
             "lineItemId": line.partner_transfer.line_item_id,
+            "transferredQuantity": line.partner_transfer.transferred_quantity,
+            "transferredSubscriptionIds": list(line.partner_transfer.subscription_ids),
         }
         if line.partner_transfer
         else None,

@@ -13,9 +13,13 @@ from devhost.azurite import Azurite
 from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
+from shared.catalog import CatalogCache
 from shared.events import EventType, TransferEvent
+from shared.planning import Planner
+from shared.workflow import Workflow
 from tests.fixtures.app import pump
 from tests.test_openapi import assert_documented
+from tests.workflow.test_purchase import TEAMS_OFFERS
 from tests.workflow.transfers import accepted, record, start
 
 CONTACT = "it-admin@adatum.example"
@@ -301,3 +305,149 @@ def test_a_request_still_pending_after_25_days_is_flagged_once_before_it_expires
     warnings = [h for h in record(services, body["id"])["history"] if "expires on" in h["message"]]
     assert len(warnings) == 1
     assert OTHER_PARTNER_NAME in warnings[0]["message"]
+
+
+def test_the_plan_says_a_line_sold_only_as_another_product_type_is_not_license_based(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("adatum")
+    # The other partner sells EMS E3 to adatum, but the catalog sells that SKU only as a SaaS item.
+    sandbox.set_offer(sandbox.ids.skus["EMS_E3"], product_type="SaaS")
+    sandbox.add_subscription(
+        customer, sandbox.ids.skus["EMS_E3"], 2, channel="other-partner", days_to_next=90
+    )
+    body = requested(services, sandbox, azurite)
+
+    plan = services.admin.plan_transfer(body["id"])
+
+    assert plan.status == 200, plan.body
+    names = {v: k for k, v in sandbox.ids.skus.items()}
+    paths = {names[x["sourceSkuId"]]: x["partnerTransfer"] for x in plan.body["lines"]}
+    assert paths["EMS_E3"]["path"] == "rebuy"
+    assert paths["EMS_E3"]["reason"].startswith("not a license-based product: EMS")
+    assert "SaaS" in paths["EMS_E3"]["reason"]
+    assert paths["BUSINESS_PREMIUM"]["path"] == "transfer"
+    recorded = lines_by_sku(record(services, body["id"]), sandbox)
+    assert recorded["EMS_E3"]["partnerTransfer"]["reason"].startswith("not a license-based product")
+
+
+def test_line_items_of_other_product_types_are_recorded_not_dropped(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+    customer = sandbox.customer("adatum")
+    premium = sandbox.ids.commerce_subscriptions["adatum.other_partner_bp"]
+
+    sandbox.source_partner(
+        customer,
+        body["partnerTransfer"]["id"],
+        productTypes={premium: "Software"},
+        otherItems=[{"productType": "AzureSubscription", "quantity": 1}],
+    )
+    changed(services, body)
+    pump(azurite, services)
+
+    done = record(services, body["id"])
+    lines = lines_by_sku(done, sandbox)
+    assert lines["BUSINESS_PREMIUM"]["partnerTransfer"]["status"] == "Transferred"
+    messages = [h["message"] for h in done["history"]]
+    assert any("submitted as Software" in m for m in messages), messages
+    assert any("also transferred subscription" in m and "AzureSubscription" in m for m in messages), messages
+    assert sandbox.purchases() == []
+
+
+def test_seats_of_a_line_left_out_of_a_partial_submission_are_rebought_once_at_the_term_end(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("adatum")
+    # A second Business Premium subscription from the other partner: one line of 7 seats, 2 originals.
+    sandbox.add_subscription(
+        customer, sandbox.ids.skus["BUSINESS_PREMIUM"], 2, channel="other-partner", days_to_next=200
+    )
+    body = requested(services, sandbox, azurite)
+    premium = sandbox.ids.commerce_subscriptions["adatum.other_partner_bp"]
+
+    sandbox.source_partner(customer, body["partnerTransfer"]["id"], subscriptionIds=[premium])
+    changed(services, body)
+    pump(azurite, services)
+
+    line = lines_by_sku(record(services, body["id"]), sandbox)["BUSINESS_PREMIUM"]
+    moved = line["partnerTransfer"]
+    assert (line["state"], moved["status"], moved["path"]) == ("Planned", "PartlyTransferred", "rebuy")
+    assert (moved["transferredQuantity"], line["quantity"]) == (5, 2)
+    assert len(moved["transferredSubscriptionIds"]) == 1
+    assert "transferred 5 of its 7 seats" in moved["reason"]
+    assert [r["quantity"] for r in line["replacements"]] == [2]
+    assert datetime.fromisoformat(line["purchaseDue"]) > datetime.now(UTC) + timedelta(days=150)
+    assert sandbox.purchases() == []
+
+    approved = services.admin.approve(body["id"], json.dumps({"approve": [line["id"]]}).encode())
+    assert approved.status == 200, approved.body
+    pump(azurite, services)
+    services.admin.approve(body["id"], json.dumps({"approve": [line["id"]]}).encode())  # not deferred now
+    pump(azurite, services)
+
+    bought = [(x["skuId"], x["quantity"]) for p in sandbox.purchases() for x in p["lines"]]
+    assert bought == [(sandbox.ids.skus["BUSINESS_PREMIUM"], 2)]
+
+
+def fresh_catalog(services: Services) -> Workflow:
+    """The workflow as it runs weeks after the plan, when the cached catalog has been read again."""
+    planner = Planner(
+        services.graph, CatalogCache(services.partner_center), services.sku_reference,
+        services.settings.partner_tenant_id,
+    )  # fmt: skip
+    return services.new_workflow(planner=lambda: planner)
+
+
+def test_a_line_falling_back_after_its_offer_is_withdrawn_takes_an_equivalent_and_moves_its_users(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+    customer = sandbox.customer("adatum")
+    premium = sandbox.ids.commerce_subscriptions["adatum.other_partner_bp"]
+    sandbox.set_offer(sandbox.ids.skus["EXCHANGE_PLAN_1"], purchasable=False)
+    later = fresh_catalog(services)
+
+    sandbox.source_partner(customer, body["partnerTransfer"]["id"], subscriptionIds=[premium])
+    changed(services, body)
+    pump(azurite, services, workflow=later)
+
+    exchange = lines_by_sku(record(services, body["id"]), sandbox)["EXCHANGE_PLAN_1"]
+    assert (exchange["state"], exchange["decision"]) == ("Planned", "equivalent"), exchange
+    assert exchange["partnerTransfer"]["status"] == "NotIncluded"
+    [replacement] = [r["skuId"] for r in exchange["replacements"]]
+    assert replacement != sandbox.ids.skus["EXCHANGE_PLAN_1"]
+    assert exchange["licenses"]["toMove"] == 1
+
+    approved = services.admin.approve(body["id"], json.dumps({"approve": [exchange["id"]]}).encode())
+    assert approved.status == 200, approved.body
+    pump(azurite, services, workflow=later)
+    sandbox.advance_clock(days=101)  # the original lapses: the cutover moves its holder
+    services.new_timer().scan()
+    pump(azurite, services, workflow=later)
+
+    done = record(services, body["id"])
+    assert done["state"] == "Completed", done["history"]
+    assert [x["skuId"] for p in sandbox.purchases() for x in p["lines"]] == [replacement]
+    assert len(sandbox.license_changes()) == 1
+
+
+def test_a_fallback_whose_equivalent_loses_data_waits_for_approval(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    body = requested(services, sandbox, azurite)
+    later = fresh_catalog(services)
+    for carries_teams in TEAMS_OFFERS:  # Business Premium's successor without Teams loses chats
+        sandbox.set_offer(carries_teams, purchasable=False)
+
+    later.cancel(body["id"], partner_transfer_only=True)
+    pump(azurite, services, workflow=later)
+
+    after = record(services, body["id"])
+    premium = lines_by_sku(after, sandbox)["BUSINESS_PREMIUM"]
+    assert (premium["state"], premium["decision"]) == ("NeedsApproval", "equivalent"), premium
+    assert premium["partnerTransfer"]["status"] == "Cancelled"
+    assert after["state"] == "Blocked"
+    assert "approve" in after["reason"]
+    assert sandbox.purchases() == []
