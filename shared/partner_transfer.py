@@ -686,11 +686,11 @@ def _moved_outside_the_request(
     record: TransferRecord, items: _Items, source: str, at: datetime
 ) -> tuple[list[Line], list[HistoryEntry]]:
     """What the source partner moved beyond the lines asked for is recorded, not dropped: an item of
-    another product type (Azure, software, SaaS...) or no line of ours is noted; one that moved a line
-    on the rebuy path, with nothing bought yet, ends that line (buying it too would bill twice)."""
+    another product type (Azure, software, SaaS...) matching no line of ours is noted; one that moved
+    a line on the rebuy path, with nothing bought yet, ends that line (buying it too bills twice)."""
     lines, notes = [], []
-    for item in items.stray:
-        if _moved(item):
+    for item in items.stray:  # a licence of ours whose id changed is matched by offer instead
+        if _moved(item) and not is_license_based(item.product_type):
             kind = item.product_type or "an unnamed product type"
             notes.append(
                 HistoryEntry(
@@ -703,7 +703,7 @@ def _moved_outside_the_request(
             )
     for line in record.lines:
         done = [i for i in items.by_line.get(line.id, []) if _moved(i.item)]
-        if line.state is LineState.TRANSFERRING or not done:
+        if line.state in (LineState.TRANSFERRING, LineState.SKIPPED) or not done:
             continue
         kinds = ", ".join(sorted({i.item.product_type or "no product type" for i in done}))
         if line.state in (LineState.PLANNED, LineState.NEEDS_APPROVAL, LineState.BLOCKED):

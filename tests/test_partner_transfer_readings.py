@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain import PartnerTransferRequest, SourceChannel, Transfer, TransferState
-from shared.partner_transfer import poll_due, webhook_ids
+from shared.catalog import Decision, PlanLine
+from shared.domain import PartnerTransferRequest, SourceChannel, SourcePartner, Transfer, TransferState
+from shared.partner_transfer import expected_paths, poll_due, webhook_ids
+from shared.resources.graph import CompanySubscription
 from shared.resources.partner_center import PartnerTransfer, TransferStatus
 from shared.webhooks import PartnerCenterEvent
 
@@ -107,3 +109,33 @@ def test_a_request_in_progress_is_polled_every_quarter_hour_and_a_finished_one_n
     assert poll_due(transfer("InProgress", T0), T0 + timedelta(minutes=15))
     assert not poll_due(transfer("InProgress", T0), T0 + timedelta(minutes=14))
     assert not poll_due(transfer("Completed", T0), T0 + timedelta(days=3))
+
+
+SOURCE = SourcePartner("331af819-4e0b-49f7-a6bf-14e1165ad3a0", "Litware")
+
+
+@pytest.mark.parametrize(
+    ("types", "path", "reason"),
+    [
+        ({"OnlineServicesNCE"}, "transfer", None),
+        ({"onlineservicesnce", "SaaS"}, "transfer", None),  # also sold as license-based new commerce
+        ({"Online Services NCE"}, "transfer", None),
+        ({""}, "transfer", None),  # a product without a type says nothing
+        ({"SaaS"}, "rebuy", "not a license-based product: SKU is sold as SaaS"),
+        ({"Software", "Azure"}, "rebuy", "not a license-based product: SKU is sold as Azure, Software"),
+        ({"OnlineServices"}, "rebuy", "not new commerce: SKU is sold only as a traditional"),
+    ],
+)
+def test_a_sku_the_catalog_sells_only_as_another_product_type_is_not_transferred(
+    types: set[str], path: str, reason: str | None
+) -> None:
+    line = PlanLine("sku", "SKU", "Sku", 3, None, ("g1",), Decision.IDENTICAL, "")
+    held = CompanySubscription("g1", "sku", "SKU", "Enabled", 3, False, None, SOURCE.tenant_id)
+
+    [found] = expected_paths([line], [held], SOURCE, {"sku": types}).values()
+
+    assert found.path == path
+    if reason is None:
+        assert found.reason is None
+    else:
+        assert (found.reason or "").startswith(reason)

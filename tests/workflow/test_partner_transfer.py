@@ -39,9 +39,9 @@ def start_from_partner(services: Services, sandbox: SandboxHandle, **extra: Any)
     return transfer
 
 
-def requested(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> dict[str, Any]:
+def requested(services: Services, sandbox: SandboxHandle, azurite: Azurite, **extra: Any) -> dict[str, Any]:
     """adatum's transfer, accepted by the customer, with its transfer request made."""
-    transfer = start_from_partner(services, sandbox)
+    transfer = start_from_partner(services, sandbox, **extra)
     sandbox.accept_invitation(sandbox.customer("adatum"))
     accepted(services, transfer)
     pump(azurite, services)
@@ -356,6 +356,27 @@ def test_line_items_of_other_product_types_are_recorded_not_dropped(
     assert sandbox.purchases() == []
 
 
+def test_a_rebuy_line_the_source_partner_transfers_anyway_is_not_bought_too(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("adatum")
+    sandbox.set_offer(sandbox.ids.skus["EMS_E3"], product_type="SaaS")
+    ems = sandbox.add_subscription(
+        customer, sandbox.ids.skus["EMS_E3"], 2, channel="other-partner", days_to_next=90
+    )["commerceSubscriptionId"]
+    body = requested(services, sandbox, azurite, options={"purchaseTiming": "beforeLapse"})
+
+    sandbox.source_partner(customer, body["partnerTransfer"]["id"], productTypes={ems: "SaaS"})
+    changed(services, body)
+    pump(azurite, services)
+
+    line = lines_by_sku(record(services, body["id"]), sandbox)["EMS_E3"]
+    assert line["state"] == "Skipped"
+    assert (line["partnerTransfer"]["path"], line["partnerTransfer"]["status"]) == ("transfer", "Transferred")
+    assert "transferred it after all (SaaS)" in line["reason"]
+    assert sandbox.purchases() == []
+
+
 def test_seats_of_a_line_left_out_of_a_partial_submission_are_rebought_once_at_the_term_end(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
@@ -383,8 +404,6 @@ def test_seats_of_a_line_left_out_of_a_partial_submission_are_rebought_once_at_t
 
     approved = services.admin.approve(body["id"], json.dumps({"approve": [line["id"]]}).encode())
     assert approved.status == 200, approved.body
-    pump(azurite, services)
-    services.admin.approve(body["id"], json.dumps({"approve": [line["id"]]}).encode())  # not deferred now
     pump(azurite, services)
 
     bought = [(x["skuId"], x["quantity"]) for p in sandbox.purchases() for x in p["lines"]]
