@@ -3,8 +3,10 @@ partner to us without buying them again (docs: partner-to-partner-transfers.md).
 
 Microsoft moves the billing of what the source partner submits: nothing is bought twice, the term
 end is kept, and no licence assignment changes. Lines the source partner does not submit (or that
-expire, fail or are cancelled with the request) fall back to the rebuy path, bought by default
-shortly before the original's term end, because the source partner bills it until then.
+expire, fail or are cancelled with the request), and the seats it leaves out of a line it submits in
+part, fall back to the rebuy path, decided again against today's catalog (the identical offer, else
+an equivalent one with its approval rule), bought by default shortly before the original's term end,
+because the source partner bills it until then.
 
 One Partner Center transfer per transfer. Its ``MS-RequestId`` is persisted before the POST and its
 id stored the moment Partner Center names it; before any POST the customer's transfers are listed,
@@ -450,8 +452,9 @@ class PartnerTransfers:
             if line.state is LineState.TRANSFERRING and line.partner_transfer is not None:
                 done = [i for i in items.by_line.get(line.id, []) if _moved(i.item)]
                 matched = _match(line, [i.item for i in done], pool)
-                seats = sum(i.seats for i in done) if done else sum(s.quantity for s in matched)
-                moves[line.id] = (done, matched, min(seats, line.quantity) if done or matched else 0)
+                # The items' word, else what is now ours: the larger, so nothing moved is bought again.
+                seats = max(sum(i.seats for i in done), sum(s.quantity for s in matched))
+                moves[line.id] = (done, matched, min(seats, line.quantity))
         left = [
             replace(x, quantity=x.quantity - moves[x.id][2])
             for x in record.lines
@@ -523,7 +526,7 @@ class PartnerTransfers:
         lines.extend(also)
         history.extend(notes)
         change = _blocked_on_decisions(
-            Change(replace(transfer, updated_at=at), tuple(lines), tuple(history)), record, at
+            Change(replace(transfer, updated_at=at), tuple(lines), tuple(history)), at
         )
         entry = HistoryEntry(
             at=at, action="partner-transfer", message=f"transfer request {found.id} completed"
@@ -614,7 +617,7 @@ def fallback_change(
     header = replace(
         transfer, updated_at=at, partner_transfer=replace(request, status=status.value) if request else None
     )
-    return _blocked_on_decisions(Change(header, tuple(lines), tuple(history)), record, at)
+    return _blocked_on_decisions(Change(header, tuple(lines), tuple(history)), at)
 
 
 def _fall_back(
@@ -661,7 +664,7 @@ def _fall_back(
     )
 
 
-def _blocked_on_decisions(change: Change, record: TransferRecord, at: datetime) -> Change:
+def _blocked_on_decisions(change: Change, at: datetime) -> Change:
     """Lines sent back to the rebuy path that wait for an admin (an equivalent that loses data, or
     none found) block the transfer, as they do when planned."""
     waiting = [x for x in change.lines if x.state in (LineState.NEEDS_APPROVAL, LineState.BLOCKED)]
