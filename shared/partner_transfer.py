@@ -488,7 +488,8 @@ class PartnerTransfers:
                     f"{line.quantity - seats} were left out"
                 )
                 rest = replace(line, quantity=line.quantity - seats)
-                moved, entry = _fall_back(transfer, rest, PARTLY_TRANSFERRED, why, at, fresh.get(line.id))
+                decided = _partial_rebuy(fresh.get(line.id), seats)
+                moved, entry = _fall_back(transfer, rest, PARTLY_TRANSFERRED, why, at, decided)
                 assert moved.partner_transfer is not None
                 moved = replace(
                     moved,
@@ -662,6 +663,19 @@ def _fall_back(
     return moved, replace(
         entry, message=f"line {line.source_sku_part_number}: {why}; falls back to the rebuy path, {when}"
     )
+
+
+def _partial_rebuy(decided: Line | None, transferred: int) -> Line | None:
+    """The rest of a line moved in part, bought as an equivalent offer, is left to an admin: its
+    cutover would move every holder of the SKU, those on the transferred seats too."""
+    if decided is None or decided.decision != Decision.EQUIVALENT.value:
+        return decided
+    reason = (
+        f"{transferred} seats were transferred and keep the SKU; the rest would take an equivalent offer, "
+        "whose cutover moves every holder of the SKU: buy it and move the chosen users by hand, then "
+        "decline this line"
+    )
+    return replace(decided, state=LineState.BLOCKED, resume_state=LineState.PLANNED, reason=reason)
 
 
 def _blocked_on_decisions(change: Change, at: datetime) -> Change:

@@ -470,3 +470,29 @@ def test_a_fallback_whose_equivalent_loses_data_waits_for_approval(
     assert after["state"] == "Blocked"
     assert "approve" in after["reason"]
     assert sandbox.purchases() == []
+
+
+def test_the_rest_of_a_partly_transferred_line_needing_an_equivalent_is_left_to_an_admin(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("adatum")
+    sandbox.add_subscription(
+        customer, sandbox.ids.skus["BUSINESS_PREMIUM"], 2, channel="other-partner", days_to_next=200
+    )
+    body = requested(services, sandbox, azurite)
+    later = fresh_catalog(services)
+    sandbox.set_offer(sandbox.ids.skus["BUSINESS_PREMIUM"], purchasable=False)
+    premium = sandbox.ids.commerce_subscriptions["adatum.other_partner_bp"]
+
+    sandbox.source_partner(customer, body["partnerTransfer"]["id"], subscriptionIds=[premium])
+    changed(services, body)
+    pump(azurite, services, workflow=later)
+
+    after = record(services, body["id"])
+    line = lines_by_sku(after, sandbox)["BUSINESS_PREMIUM"]
+    assert (line["state"], line["decision"]) == ("Blocked", "equivalent"), line
+    assert line["partnerTransfer"]["status"] == "PartlyTransferred"
+    assert "moves every holder" in line["reason"]
+    assert after["state"] == "Blocked"
+    assert sandbox.purchases() == []
+    assert sandbox.license_changes() == []
