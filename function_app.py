@@ -54,7 +54,7 @@ def retry_transfer(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="transfers/{id}/cancel", methods=["POST"])
 def cancel_transfer(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(lambda: _admin().cancel(req.route_params["id"]))
+    return _respond(lambda: _admin().cancel(req.route_params["id"], req.get_body()))
 
 
 @app.route(route="webhooks/partner-center", methods=["POST"])

@@ -31,7 +31,9 @@ from rich.table import Table
 from devhost.azurite import running_azurite
 from devhost.host import FUNCTION_KEYS_SETTING, start_local_host
 from devhost.run import interrupt, local_settings
+from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle, start_sandbox
+from shared.partner_transfer import TRANSFER_EVENTS
 
 ACCEPTED = "reseller-relationship-accepted-by-customer"
 REFUSED = "refused"  # the expected "state" of a transfer the API will not start
@@ -61,6 +63,7 @@ class Case:
     approval: bool = False  # plans while the Teams-carrying offers are withdrawn
     throttled: bool = False  # Partner Center answers its cart 429 with Retry-After
     stranded: bool = False  # one E3 user has no usage location until after the cutover
+    partner_submits: tuple[str, ...] = ()  # from another CSP partner: what it submits for transfer
 
 
 SITUATIONS: tuple[Case, ...] = (
@@ -73,6 +76,11 @@ SITUATIONS: tuple[Case, ...] = (
     Case("customer00003", "throttled: 429 + Retry-After on the cart", throttled=True),
     Case("customer00004", "deferred purchase: 14 days before lapse", options=DEFERRED),
     Case("customer00005", "user without usage location, fixed, retried", stranded=True),
+    Case(
+        "adatum",
+        "from another CSP partner: one line transferred, one rebought",
+        partner_submits=("adatum.other_partner_bp",),
+    ),
 )
 CASES = (
     *SITUATIONS,
@@ -226,6 +234,10 @@ def start_transfers(run: Run) -> None:
     for case in run.cases:
         body: dict[str, Any] = {"customerTenantId": run.tenants[case.customer], "sourceChannel": "Direct"}
         body |= {"customerCountry": case.country, **({"options": case.options} if case.options else {})}
+        if case.partner_submits:  # a partner-to-partner transfer: the current partner and who hears of it
+            ids = run.sandbox.ids
+            body |= {"sourceChannel": "OtherPartner", "sourcePartnerTenantId": ids.other_partner_tenant_id}
+            body |= {"sourcePartnerName": OTHER_PARTNER_NAME, "contactEmail": f"it@{case.customer}.example"}
         answer = run.http.post(f"{run.api}/transfers", json=body, timeout=60)
         if answer.status_code == 201:
             run.transfers[case.customer] = answer.json()["id"]
@@ -258,7 +270,7 @@ def register_webhook(run: Run) -> None:
     services = Services(Settings(run.sandbox.env()), verify=run.sandbox.ca_bundle)
     try:
         services.partner_center.create_or_update_webhook_registration(
-            f"{run.api}/webhooks/partner-center", [ACCEPTED]
+            f"{run.api}/webhooks/partner-center", [ACCEPTED, *sorted(TRANSFER_EVENTS)]
         )
     finally:
         services.close()
@@ -284,6 +296,24 @@ def approve(run: Run, cases: list[Case]) -> None:
         pending = [line["id"] for line in record["lines"] if line["state"] == "NeedsApproval"]
         run.call("POST", f"/transfers/{record['id']}/approve", 200, {"approve": pending})
         run.say(f"{case.customer}: {len(pending)} line(s) approved (POST .../approve)")
+
+
+def source_partner_submits(run: Run, cases: list[Case]) -> None:
+    """The customer's current partner submits some of its subscriptions; the rest falls back."""
+    for case in cases:
+        record = run.records[case.customer]
+        picked = [run.sandbox.ids.commerce_subscriptions[key] for key in case.partner_submits]
+        run.sandbox.source_partner(
+            run.tenants[case.customer], record["partnerTransfer"]["id"], subscriptionIds=picked
+        )
+        run.say(
+            f"{case.customer}: {OTHER_PARTNER_NAME} submitted {len(picked)} subscription(s) (signed webhooks)"
+        )
+    run.wait(lambda r: all(x["state"] != "Transferring" for x in r["lines"]), cases)
+    for case in cases:
+        for line in run.records[case.customer]["lines"]:
+            moved = line["partnerTransfer"]
+            run.say(f"{case.customer}: {line['sourceSkuPartNumber']} {moved['status']} ({moved['path']})")
 
 
 def throttle(run: Run, cases: list[Case]) -> None:
@@ -351,6 +381,7 @@ def story(run: Run) -> None:
     bought = {p["customer_id"] for p in run.sandbox.purchases()}
     deferred = [c.customer for c in started if run.tenants[c.customer] not in bought]
     run.say(f"all Provisioned; nothing bought yet for {', '.join(deferred) or 'none'} (deferred timing)")
+    source_partner_submits(run, [c for c in started if c.partner_submits])
     run.heading("6. Time passes: the originals lapse and the timer triggers every cutover")
     cut_over(run)
     run.wait(lambda r: r["state"] in ("Completed", "Failed"), started, timeout_s=180)

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import control, entra, graph, keyvault, partner_center
+from . import control, entra, graph, keyvault, partner_center, transfers  # noqa: F401 - transfers adds its routes
 from .catalog import Catalog
 from .keyvault import Vault, kv_error
 from .knobs import DEFAULTS, Fault, RateLimiter, merge

@@ -116,6 +116,7 @@ class Offer:
     minimum_quantity: int = 1
     maximum_quantity: int = 300
     terms: tuple[Term, ...] = TERMS
+    product_type: str = "OnlineServicesNCE"
 
     @property
     def catalog_item_id(self) -> str:

@@ -175,15 +175,21 @@ def set_gdap(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 
 @router.route("PATCH", "/offers/{sku_id}")
 def set_offer(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    """Withdraw an offer from sale (or bring it back): ``{"purchasable": false}``."""
+    """Withdraw an offer from sale (or bring it back): ``{"purchasable": false}``; and/or sell it as
+    another product type: ``{"productType": "SaaS"}``."""
     offer = sb.world.catalog.offer_for_sku(p["sku_id"].lower())
     if offer is None:
         return Reply(404, {"error": f"no offer provisions SKU {p['sku_id']}"})
-    purchasable = call.json().get("purchasable")
-    if not isinstance(purchasable, bool):
-        return Reply(400, {"error": "purchasable must be true or false"})
-    sb.world.catalog.offers[offer.catalog_item_id] = dataclasses.replace(offer, purchasable=purchasable)
-    return Reply(200, {"catalogItemId": offer.catalog_item_id, "purchasable": purchasable})
+    body = call.json()
+    purchasable = body.get("purchasable", offer.purchasable)
+    kind = body.get("productType", offer.product_type)
+    if not isinstance(purchasable, bool) or not isinstance(kind, str) or not kind:
+        return Reply(400, {"error": "purchasable must be true or false, productType a name"})
+    changed = dataclasses.replace(offer, purchasable=purchasable, product_type=kind)
+    sb.world.catalog.offers[offer.catalog_item_id] = changed
+    return Reply(
+        200, {"catalogItemId": offer.catalog_item_id, "purchasable": purchasable, "productType": kind}
+    )
 
 
 @router.route("POST", "/customers/{customer_id}/subscriptions")

@@ -227,7 +227,7 @@ def product_json(offer: Offer, country: str) -> dict[str, Any]:
         "id": offer.product_id,
         "title": offer.title,
         "description": f"{offer.title} (new commerce, local sandbox catalog)",
-        "productType": {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"},
+        "productType": {"id": offer.product_type, "displayName": offer.product_type},
         "isMicrosoftProduct": True,
         "publisherName": "Microsoft Corporation",
         "links": {

@@ -32,6 +32,7 @@ from .world import (
 PARTNER_TENANT_ID = "3b33e682-00c3-41ee-9dd2-a548adf56438"
 PARTNER_MPN_ID = "4847383"
 OTHER_PARTNER_TENANT_ID = "331af819-4e0b-49f7-a6bf-14e1165ad3a0"
+OTHER_PARTNER_NAME = "Litware Sandbox CSP"
 CLIENT_ID = "0f5c7e3a-8b1d-4c2e-9f60-5a4b3c2d1e0f"
 CLIENT_SECRET = "sandbox-client-secret-not-a-real-secret"  # noqa: S105 - a public test credential of the sandbox
 REFRESH_TOKEN = "0.sandbox-refresh-token.partner-admin-consent"  # noqa: S105 - a public test credential of the sandbox
@@ -228,6 +229,7 @@ def _new_world(catalog: Catalog, clock: Clock, name: str) -> World:
     world.keys["partner"] = {
         "tenant_id": PARTNER_TENANT_ID,
         "other_partner_tenant_id": OTHER_PARTNER_TENANT_ID,
+        "other_partner_name": OTHER_PARTNER_NAME,
     }
     return world
 
@@ -261,6 +263,14 @@ def _seed_default(b: _Builder) -> None:
     for n in ("a", "b", "c"):
         b.user(fabrikam, f"direct_e1_{n}", skus=("O365_E1",))
     b.user(fabrikam, "direct_m365_e3", skus=("M365_E3",))
+
+    # adatum: sold by the other partner (new commerce), invitation pending: a partner-to-partner transfer.
+    adatum = b.tenant("adatum", "Adatum Sandbox Corp", "US", accepted=False)
+    b.subscription(adatum, "other_partner_bp", "BUSINESS_PREMIUM", 5, "other-partner", days_to_next=200)
+    b.subscription(adatum, "other_partner_exo1", "EXCHANGE_PLAN_1", 3, "other-partner", days_to_next=100)
+    for n in ("a", "b"):
+        b.user(adatum, f"business_premium_{n}", skus=("BUSINESS_PREMIUM",))
+    b.user(adatum, "exchange_only", skus=("EXCHANGE_PLAN_1",))
 
     # northwind: Germany, outside the US partner's CSP region.
     northwind = b.tenant("northwind", "Northwind Sandbox GmbH", "DE")

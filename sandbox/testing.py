@@ -216,9 +216,14 @@ class SandboxHandle:
         )
         return result
 
-    def set_offer(self, sku_id: str, *, purchasable: bool) -> dict[str, Any]:
-        """Withdraw the offer that provisions ``sku_id`` from sale, or bring it back."""
-        result: dict[str, Any] = self.control("PATCH", f"/offers/{sku_id}", {"purchasable": purchasable})
+    def set_offer(
+        self, sku_id: str, *, purchasable: bool | None = None, product_type: str | None = None
+    ) -> dict[str, Any]:
+        """Withdraw the offer that provisions ``sku_id`` from sale, or bring it back; or sell it as
+        another product type (``SaaS``, ``Software``...)."""
+        body = {"purchasable": purchasable, "productType": product_type}
+        change = {k: v for k, v in body.items() if v is not None}
+        result: dict[str, Any] = self.control("PATCH", f"/offers/{sku_id}", change)
         return result
 
     def add_fault(
@@ -319,6 +324,22 @@ class SandboxHandle:
             "wait": wait,
         }
         result: list[dict[str, Any]] = self.control("POST", "/webhooks/send", body)["deliveries"]
+        return result
+
+    def partner_transfers(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's partner-to-partner transfer requests, as Partner Center holds them."""
+        items: list[dict[str, Any]] = self.control("GET", f"/customers/{customer_id}/transfers")["items"]
+        return items
+
+    def source_partner(
+        self, customer_id: str, transfer_id: str, action: str = "submit", **body: Any
+    ) -> dict[str, Any]:
+        """The source partner acts on the request: ``submit`` (``subscriptionIds``, ``complete``,
+        ``newIds``, ``productTypes``, ``otherItems``), ``expire`` or ``fail``; returns the transfer
+        and the webhook deliveries."""
+        result: dict[str, Any] = self.control(
+            "POST", f"/customers/{customer_id}/transfers/{transfer_id}/{action}", body
+        )
         return result
 
     def webhook_deliveries(self) -> list[dict[str, Any]]:

@@ -282,6 +282,8 @@ class World:
     ledger: Ledger = field(default_factory=Ledger)
     scenario: str = "default"
     admin_relationships: dict[str, AdminRelationship] = field(default_factory=dict)
+    transfers: dict[str, Any] = field(default_factory=dict)
+    """Partner-to-partner transfer requests by id (:mod:`sandbox.transfers`)."""
 
     # ------------------------------------------------------------------ lookups and lifecycle
 

@@ -17,12 +17,14 @@ from .domain import (
     IllegalTransitionError,
     Line,
     SourceChannel,
+    SourcePartner,
     Transfer,
     TransferOptions,
     TransferState,
     is_transfer_id,
 )
 from .openapi import openapi_document
+from .partner_transfer import InvalidSourcePartnerError
 from .problems import ApiResponse, problem, quote
 from .regions import UnknownCountryError, region_of
 from .settings import whole_number
@@ -149,6 +151,8 @@ class AdminApi:
             record = self._workflow().start_transfer(parsed)
         except RegionMismatchError as error:
             return problem(422, "Region mismatch", str(error), parameter="customerCountry")
+        except InvalidSourcePartnerError as error:
+            return problem(400, "Invalid request", str(error), parameter="sourcePartnerTenantId")
         except ActiveTransferExistsError as error:
             return problem(
                 409,
@@ -168,8 +172,19 @@ class AdminApi:
     def retry(self, transfer_id: str) -> ApiResponse:
         return self._change(transfer_id, lambda: self._workflow().retry(transfer_id), status=202)
 
-    def cancel(self, transfer_id: str) -> ApiResponse:
-        return self._change(transfer_id, lambda: self._workflow().cancel(transfer_id))
+    def cancel(self, transfer_id: str, body: bytes = b"") -> ApiResponse:
+        """``{"partnerTransferOnly": true}`` cancels only the pending partner transfer request."""
+        data = _json_object(body or b"{}")
+        if isinstance(data, ApiResponse):
+            return data
+        only = data.get("partnerTransferOnly", False)
+        if set(data) - {"partnerTransferOnly"} or not isinstance(only, bool):
+            return problem(
+                400, "Invalid request", "the body may hold partnerTransferOnly (true or false), nothing else"
+            )
+        return self._change(
+            transfer_id, lambda: self._workflow().cancel(transfer_id, partner_transfer_only=only)
+        )
 
     def receive_webhook(self, headers: Mapping[str, str], body: bytes) -> ApiResponse:
         """Verify the delivery, then queue it: 200 only once the event is safely on the queue."""
@@ -234,6 +249,10 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
         "gdap": gdap_json(t),
         "customerActions": customer_actions(t),
         "options": t.options.to_json(),
+        "sourcePartner": {"tenantId": t.source_partner.tenant_id, "name": t.source_partner.name}
+        if t.source_partner
+        else None,
+        "partnerTransfer": partner_transfer_json(t),
         "apiCalls": t.api_calls,
         "createdAt": _iso(t.created_at),
         "updatedAt": _iso(t.updated_at),
@@ -248,6 +267,19 @@ def gdap_json(t: Transfer) -> dict[str, Any] | None:
         "approvalUrl": t.gdap.approval_url,
         "roles": list(t.gdap.roles),
         "status": t.gdap.status,
+    }
+
+
+def partner_transfer_json(t: Transfer) -> dict[str, Any] | None:
+    request = t.partner_transfer
+    if request is None:
+        return None
+    return {
+        "id": request.transfer_id,
+        "status": request.status,
+        "requestId": request.request_id,
+        "createdAt": request.created_at,
+        "checkedAt": request.checked_at,
     }
 
 
@@ -302,6 +334,16 @@ def line_json(line: Line) -> dict[str, Any]:
         "orderIds": list(line.order_ids),
         "subscriptionIds": list(line.subscription_ids),
         "purchaseDue": _iso(line.purchase_due) if line.purchase_due else None,
+        "partnerTransfer": {
+            "path": line.partner_transfer.path,
+            "status": line.partner_transfer.status,
+            "reason": line.partner_transfer.reason,
+            "lineItemId": line.partner_transfer.line_item_id,
+            "transferredQuantity": line.partner_transfer.transferred_quantity,
+            "transferredSubscriptionIds": list(line.partner_transfer.subscription_ids),
+        }
+        if line.partner_transfer
+        else None,
         "licenses": {
             "toMove": line.users_to_move,
             "moved": line.users_moved,
@@ -349,7 +391,18 @@ def _bad_id(transfer_id: str) -> ApiResponse:
 # -- request bodies, parsed at the edge ----------------------------------------------------------
 
 _MAX_BODY = 64 * 1024
-_START_FIELDS = frozenset({"customerTenantId", "customerCountry", "sourceChannel", "contactEmail", "options"})
+_START_FIELDS = frozenset(
+    {
+        "customerTenantId",
+        "customerCountry",
+        "sourceChannel",
+        "contactEmail",
+        "options",
+        "sourcePartnerTenantId",
+        "sourcePartnerName",
+    }
+)
+_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _CHANNELS = ", ".join(c.value for c in SourceChannel)
@@ -393,6 +446,7 @@ def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
             options = TransferOptions.from_json(raw_options)
         except ValueError as error:
             wrong("options", str(error))
+    source = _source_partner(data, channel, email, wrong)
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(400, "Invalid request", detail, errors=errors)
@@ -402,7 +456,32 @@ def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
         source_channel=SourceChannel(str(channel)),
         contact_email=email,
         options=options,
+        source_partner=source,
     )
+
+
+def _source_partner(
+    data: Mapping[str, Any], channel: Any, email: Any, wrong: Callable[[str, str], None]
+) -> SourcePartner | None:
+    """The partner selling to the customer today, asked for a partner-to-partner transfer: both its
+    Microsoft ID and company name (the docs tell the customer to get both from it), and the contact
+    e-mail that Microsoft sends the transfer notifications to."""
+    tenant, name = data.get("sourcePartnerTenantId"), data.get("sourcePartnerName")
+    if tenant is None and name is None:
+        return None
+    if channel != SourceChannel.OTHER_PARTNER.value:
+        wrong("sourcePartnerTenantId", "only for sourceChannel OtherPartner")
+    if not isinstance(tenant, str) or not GUID.fullmatch(tenant):
+        wrong("sourcePartnerTenantId", "the current partner's Microsoft ID (tenant id), a GUID")
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or not name.strip():
+        wrong("sourcePartnerName", "the current partner's company name, 1 to 256 printable characters")
+    if email is None:
+        wrong(
+            "contactEmail", "required with sourcePartnerTenantId: Microsoft sends the transfer e-mails there"
+        )
+    if not isinstance(tenant, str) or not isinstance(name, str):
+        return None
+    return SourcePartner(tenant_id=tenant.lower(), name=name.strip())
 
 
 def parse_decisions(body: bytes) -> tuple[list[str], list[str]] | ApiResponse:

@@ -155,19 +155,18 @@ class Services:
         return self._once("workflow", self.new_workflow)
 
     def new_workflow(self, **options: Any) -> Workflow:
-        """A workflow over these services; ``options`` (a clock, a poll interval) are for tests."""
+        """A workflow over these services; ``options`` (a clock, a poll interval, a planner) are for tests."""
         from .workflow import Workflow
 
         return Workflow(
             store=self.store,
             partner_center=self.partner_center,
             graph=self.graph,
-            planner=lambda: self.planner,
             queue=self.queue,
             partner_tenant_id=self.settings.partner_tenant_id,
             partner_country=self.settings.partner_country,
             expiry_lead_days=self.settings.expiry_lead_days,
-            **{"max_dequeue_count": max_dequeue_count(), **options},
+            **{"planner": lambda: self.planner, "max_dequeue_count": max_dequeue_count(), **options},
         )
 
     @property

@@ -37,6 +37,7 @@ class LineState(StrEnum):
     ORDERED = "Ordered"
     ACTIVE = "Active"  # the replacement subscription is provisioned
     MOVING_LICENSES = "MovingLicenses"
+    TRANSFERRING = "Transferring"  # asked of the source partner by a partner-to-partner transfer
     COMPLETED = "Completed"
     SKIPPED = "Skipped"  # trial, free SKU, or an admin declined the equivalent
     BLOCKED = "Blocked"
@@ -84,6 +85,9 @@ _LINE_MOVES: dict[LineState, frozenset[LineState]] = {
     LineState.ORDERED: frozenset({LineState.ACTIVE}),
     LineState.ACTIVE: frozenset({LineState.MOVING_LICENSES, LineState.COMPLETED}),
     LineState.MOVING_LICENSES: frozenset({LineState.COMPLETED}),
+    # Transferred (nothing bought, no licence touched), or back to the rebuy path, where an equivalent
+    # offer may need an admin's approval.
+    LineState.TRANSFERRING: frozenset({LineState.COMPLETED, LineState.PLANNED, LineState.NEEDS_APPROVAL}),
     LineState.COMPLETED: frozenset(),
     LineState.SKIPPED: frozenset(),
     LineState.BLOCKED: frozenset({LineState.SKIPPED}),
@@ -91,7 +95,13 @@ _LINE_MOVES: dict[LineState, frozenset[LineState]] = {
 }
 # Nothing has been bought for a line in these states, so cancelling the transfer costs nothing.
 _NOTHING_BOUGHT = frozenset(
-    {LineState.PLANNED, LineState.NEEDS_APPROVAL, LineState.SKIPPED, LineState.BLOCKED}
+    {
+        LineState.PLANNED,
+        LineState.NEEDS_APPROVAL,
+        LineState.SKIPPED,
+        LineState.BLOCKED,
+        LineState.TRANSFERRING,
+    }
 )
 
 S = TypeVar("S", "TransferState", "LineState")
@@ -251,6 +261,57 @@ class Purchase:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcePartner:
+    """The CSP partner that sells the customer its subscriptions today (Microsoft ID and name)."""
+
+    tenant_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerTransferRequest:
+    """The one Partner Center transfer request of a transfer, persisted before it is created.
+
+    ``transfer_id`` is stored the moment Partner Center names it; until then a retry lists the
+    customer's transfers and adopts an open one from the same source partner rather than POST again.
+    ``status`` is our reading (:class:`~shared.resources.partner_center.TransferStatus` values).
+    """
+
+    request_id: str
+    started_at: str  # ISO 8601
+    transfer_id: str | None = None
+    status: str = "Intended"
+    created_at: str | None = None  # Partner Center's createdTime: the 30 days of expiry count from it
+    checked_at: str | None = None  # the last time it was read: the timer polls by this
+    attempts: int = 0  # create attempts counted before each POST
+
+    @classmethod
+    def new(cls, at: datetime) -> PartnerTransferRequest:
+        return cls(str(uuid.uuid4()), at.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class LineTransfer:
+    """How a line of a partner-to-partner transfer moves: by ``transfer``, or by ``rebuy``, and why.
+
+    ``status`` is the line's transfer status (Expected, Requested, InProgress, Transferred,
+    PartlyTransferred, NotIncluded, Expired, Failed, Cancelled, NotTransferable). A line the source
+    partner submitted only in part keeps the seats that moved (``transferred_quantity``, on
+    ``subscription_ids``, now this partner's) and rebuys the rest: its ``quantity`` is the remainder.
+    """
+
+    path: str
+    status: str
+    reason: str | None = None
+    line_item_id: str | None = None
+    transferred_quantity: int = 0
+    subscription_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subscription_ids", tuple(self.subscription_ids))  # a list when stored
+
+
+@dataclass(frozen=True, slots=True)
 class Replacement:
     """One catalog item bought for a line: what, how many, on which term."""
 
@@ -300,6 +361,8 @@ class Transfer:
     invitation_url: str | None = None
     gdap: GdapRequest | None = None
     purchase: Purchase | None = None
+    source_partner: SourcePartner | None = None
+    partner_transfer: PartnerTransferRequest | None = None
     api_calls: int = 0  # calls made to Partner Center and Graph for this transfer, for its summary
     planned: bool = False  # every line of the plan is stored (a plan may take several transactions)
     reason: str | None = None
@@ -380,6 +443,7 @@ class Line:
     users_failed: int = 0
     users_pending: int = 0
     user_failures: tuple[UserFailure, ...] = ()  # the first ones, with their reasons; ids only
+    partner_transfer: LineTransfer | None = None  # set on every line of a partner-to-partner transfer
     reason: str | None = None
     resume_state: LineState | None = None
 

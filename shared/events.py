@@ -4,7 +4,8 @@ Messages are JSON, base64-encoded on the queue as the Functions queue trigger ex
 is at least once, so every event carries an id and every handler is idempotent. Besides the two
 events of the design (``invitation-accepted``, ``subscription-expiring``) there is
 ``transfer-continue``: the workflow's own wake-up after a wait, an approval or a retry, so that
-waiting never sleeps inside a function.
+waiting never sleeps inside a function; and ``partner-transfer-changed``: a partner-to-partner
+transfer request may have moved (its webhook, or the timer's poll).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class EventType(StrEnum):
     INVITATION_ACCEPTED = "invitation-accepted"
     SUBSCRIPTION_EXPIRING = "subscription-expiring"
     CONTINUE = "transfer-continue"
+    PARTNER_TRANSFER_CHANGED = "partner-transfer-changed"  # a transfer webhook or the timer: read it
 
 
 class MalformedEventError(ValueError):

@@ -25,11 +25,13 @@ from .resources.partner_center import (
     Customer,
     Order,
     PartnerCenterSubscribedSku,
+    PartnerTransfer,
     Product,
     RelationshipRequest,
     Sku,
     Subscription,
     SubscriptionProvisioningStatus,
+    TransferRequest,
     WebhookRegistration,
     WebhookValidationStatus,
 )
@@ -43,6 +45,7 @@ CONTINUATION_HEADER = "MS-ContinuationToken"
 _CUSTOMER = "/v1/customers/{customer_id}"
 _SUBSCRIPTION = _CUSTOMER + "/subscriptions/{subscription_id}"
 _WEBHOOK = "/webhooks/v1/registration"
+_TRANSFERS = _CUSTOMER + "/transfers"
 
 
 class PartnerCenterClient(ServiceClient):
@@ -178,6 +181,40 @@ class PartnerCenterClient(ServiceClient):
         """Every license pool of the tenant, whichever channel sold it."""
         items = self._pages(_CUSTOMER + "/subscribedskus", {"customer_id": customer_id}, flow=Flow.APP_USER)
         return [PartnerCenterSubscribedSku.from_json(item) for item in items]
+
+    # Partner-to-partner transfers (new commerce), as the target partner
+
+    def create_transfer(
+        self, customer_id: str, request: TransferRequest, *, request_id: str
+    ) -> PartnerTransfer:
+        """Asks the source partner for the customer's subscriptions; after an ambiguous failure,
+        look for it with :meth:`list_transfers` before sending it again."""
+        data = self._write("POST", _TRANSFERS, {"customer_id": customer_id}, request.to_json(), request_id)
+        return PartnerTransfer.from_json(data)
+
+    def get_transfer(self, customer_id: str, transfer_id: str) -> PartnerTransfer:
+        return PartnerTransfer.from_json(
+            self._read(_TRANSFERS + "/{transfer_id}", _ids(customer_id, transfer_id=transfer_id))
+        )
+
+    def list_transfers(self, customer_id: str) -> list[PartnerTransfer]:
+        """The customer's transfers in every status, ours and others'."""
+        return [PartnerTransfer.from_json(i) for i in self._pages(_TRANSFERS, {"customer_id": customer_id})]
+
+    def cancel_transfer(
+        self, customer_id: str, transfer_id: str, *, source: str, target: str, request_id: str
+    ) -> PartnerTransfer:
+        """Only the target (``target``: our tenant), and only while the source partner has not acted."""
+        body = {
+            "id": transfer_id,
+            "status": "Cancel",
+            "targetPartnerTenantId": target,
+            "sourcePartnerTenantId": source,
+        }
+        params = _ids(customer_id, transfer_id=transfer_id)
+        return PartnerTransfer.from_json(
+            self._write("PATCH", _TRANSFERS + "/{transfer_id}", params, body, request_id)
+        )
 
     # Webhooks
 

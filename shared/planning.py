@@ -12,12 +12,23 @@ Graph reads per plan: ``directory/subscriptions`` and ``subscribedSkus`` (paged)
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from .catalog import CatalogCache, Decision, Inventory, Plan, PlanLine, SkuReferenceLoader, plan_transfer
-from .domain import Line, LineState, Replacement, Transfer
+from .catalog import (
+    CatalogCache,
+    Decision,
+    Inventory,
+    Plan,
+    PlanLine,
+    SkuReferenceLoader,
+    SourceLine,
+    plan_transfer,
+)
+from .domain import Line, LineState, LineTransfer, Replacement, Transfer
 from .graph import GraphClient
+from .partner_transfer import BY_TRANSFER, expected_paths
 
 
 class Planner:
@@ -35,20 +46,52 @@ class Planner:
 
     def plan(self, transfer: Transfer) -> Plan:
         tenant = transfer.customer_tenant_id
+        subscriptions = list(self._graph.list_directory_subscriptions(tenant))
         inventory = Inventory.from_graph(
-            self._graph.list_directory_subscriptions(tenant),
-            self._graph.list_subscribed_skus(tenant),
-            self._partner_tenant_id,
+            subscriptions, self._graph.list_subscribed_skus(tenant), self._partner_tenant_id
         )
         catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
         # Lazy: each query runs when plan_transfer reaches its line, and is read once.
         holders = {
             line.sku_id: self._graph.list_users_with_sku(tenant, line.sku_id) for line in inventory.lines
         }
-        return plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+        plan = plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+        if transfer.source_partner is None:
+            return plan
+        # Partner Center's catalog names each offer's product type; Graph shows none.
+        kinds = {
+            p.source_sku_id: {i.product.product_type for i in catalog.offers_for(p.source_sku_id)}
+            for p in plan.lines
+        }
+        return replace(
+            plan, transfer_paths=expected_paths(plan.lines, subscriptions, transfer.source_partner, kinds)
+        )
+
+    def rebuy_lines(self, transfer: Transfer, lines: Sequence[Line], now: datetime) -> Mapping[str, Line]:
+        """The lines a partner transfer did not move, decided again for their ``quantity`` against
+        today's catalog: an offer withdrawn since the plan takes the equivalent-offer path (with its
+        approval rule and lost plans, then a cutover that moves the holders), like any other line."""
+        tenant = transfer.customer_tenant_id
+        pools = {s.sku_id: s for s in self._graph.list_subscribed_skus(tenant)}
+        sources = tuple(
+            SourceLine(
+                sku_id=x.source_sku_id,
+                sku_part_number=x.source_sku_part_number,
+                quantity=x.quantity,
+                subscription_ids=x.original_subscription_ids,
+                next_lifecycle=x.original_expires,
+                service_plans=pools[x.source_sku_id].service_plans if x.source_sku_id in pools else (),
+            )
+            for x in lines
+        )
+        inventory = Inventory(sources, (), {sku: pool.service_plans for sku, pool in pools.items()})
+        catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
+        holders = {x.sku_id: self._graph.list_users_with_sku(tenant, x.sku_id) for x in sources}
+        plan = plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+        return {p.source_sku_id: line_from(transfer, p, now) for p in plan.lines}
 
 
-def line_from(transfer: Transfer, planned: PlanLine, now: datetime) -> Line:
+def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTransfer | None = None) -> Line:
     replacements = tuple(
         Replacement(
             catalog_item_id=t.catalog_item_id,
@@ -76,6 +119,10 @@ def line_from(transfer: Transfer, planned: PlanLine, now: datetime) -> Line:
         if planned.users and planned.decision is Decision.EQUIVALENT
         else 0,
     )
+    line = replace(line, partner_transfer=path)
+    if path is not None and path.path == BY_TRANSFER:
+        # Asked of the source partner: nothing to buy, no licence to move, unless it falls back.
+        return replace(line, state=LineState.TRANSFERRING, purchase_due=None, users_to_move=0)
     if planned.decision in (Decision.SKIPPED,):
         return replace(line, state=LineState.SKIPPED, reason=planned.reason or planned.explanation[:500])
     if planned.decision is Decision.BLOCKED:

@@ -51,9 +51,12 @@ from .domain import (
     HistoryEntry,
     Line,
     LineState,
+    LineTransfer,
+    PartnerTransferRequest,
     Purchase,
     Replacement,
     SourceChannel,
+    SourcePartner,
     Transfer,
     TransferOptions,
     TransferState,
@@ -665,6 +668,8 @@ def _transfer_entity(t: Transfer, *, version: int) -> dict[str, Any]:
             "InvitationUrl": t.invitation_url,
             "Gdap": json.dumps(asdict(t.gdap)) if t.gdap else None,
             "Purchase": json.dumps(asdict(t.purchase)) if t.purchase else None,
+            "SourcePartner": json.dumps(asdict(t.source_partner)) if t.source_partner else None,
+            "PartnerTransfer": json.dumps(asdict(t.partner_transfer)) if t.partner_transfer else None,
             "ApiCalls": t.api_calls,
             "Planned": t.planned,
             "CreatedAt": t.created_at,
@@ -693,6 +698,12 @@ def _transfer_from(row: Mapping[str, Any]) -> Transfer:
         invitation_url=row.get("InvitationUrl"),
         gdap=_gdap_from(row.get("Gdap")),
         purchase=Purchase(**json.loads(row["Purchase"])) if row.get("Purchase") else None,
+        source_partner=SourcePartner(**json.loads(row["SourcePartner"]))
+        if row.get("SourcePartner")
+        else None,
+        partner_transfer=PartnerTransferRequest(**json.loads(row["PartnerTransfer"]))
+        if row.get("PartnerTransfer")
+        else None,
         api_calls=_int(row.get("ApiCalls", 0)),
         planned=bool(row.get("Planned", False)),
         reason=row.get("Reason"),
@@ -730,6 +741,7 @@ def _line_entity(line: Line) -> dict[str, Any]:
             "UsersPending": line.users_pending,
             "UserFailures": json.dumps([asdict(f) for f in line.user_failures]),
             "PurchaseDue": line.purchase_due,
+            "PartnerTransfer": json.dumps(asdict(line.partner_transfer)) if line.partner_transfer else None,
             "Reason": line.reason,
             "ResumeState": str(line.resume_state) if line.resume_state else None,
         }
@@ -758,6 +770,9 @@ def _line_from(row: Mapping[str, Any]) -> Line:
         users_pending=_int(row.get("UsersPending", 0)),
         user_failures=tuple(UserFailure(**f) for f in json.loads(row.get("UserFailures") or "[]")),
         purchase_due=_utc(row["PurchaseDue"]) if row.get("PurchaseDue") else None,
+        partner_transfer=LineTransfer(**json.loads(row["PartnerTransfer"]))
+        if row.get("PartnerTransfer")
+        else None,
         reason=row.get("Reason"),
         resume_state=LineState(resume) if resume else None,
     )

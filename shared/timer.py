@@ -4,8 +4,9 @@ It reads the in-flight index, never every stored transfer. For each transfer it 
 cheap thing: asks whether a customer still awaiting acceptance has accepted (one point read each,
 or one paged customer listing when many wait); reads when a provisioned transfer's originals lapse
 (one paged Graph read per customer), recording changes and announcing ``subscription-expiring``
-when a purchase or a cutover is due; or wakes a transfer that has not moved for a while, in case
-its message was lost. It only sends events; the workflow does the work.
+when a purchase or a cutover is due; asks for a read of a partner transfer request when its
+poll is due (:func:`~shared.partner_transfer.poll_due`); or wakes a transfer that has not moved for
+a while, in case its message was lost. It only sends events; the workflow does the work.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from .domain import Change, HistoryEntry, Line, LineState, Transfer, TransferState
 from .errors import ServiceError, brief
 from .events import EventQueue, EventType, TransferEvent
+from .partner_transfer import poll_due
 from .store import ConcurrencyError, TransferNotFoundError, TransferStore
 from .transport import QUEUE_STEP_DEADLINE, deadline
 
@@ -73,6 +75,8 @@ class Timer:
             page = self._store.list_active(page_size=100, continuation_token=token)
             for transfer in page.transfers:
                 active += 1
+                if poll_due(transfer, self._now()):
+                    self._send(EventType.PARTNER_TRANSFER_CHANGED, transfer)
                 if transfer.state is TransferState.AWAITING_ACCEPTANCE:
                     awaiting.append(transfer)
                 elif transfer.state in (TransferState.PROVISIONED, TransferState.CUTTING_OVER):

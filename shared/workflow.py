@@ -29,6 +29,7 @@ from .domain import (
     Line,
     LineState,
     SourceChannel,
+    SourcePartner,
     Transfer,
     TransferOptions,
     TransferState,
@@ -45,6 +46,14 @@ from .errors import (
     brief,
 )
 from .events import EventQueue, EventType, MalformedEventError, TransferEvent
+from .partner_transfer import (
+    TRANSFER_EVENTS,
+    TRANSFERRED,
+    PartnerTransfers,
+    buy_at_once,
+    check_source_partner,
+    is_deferred,
+)
 from .planning import line_from, preflight_warning
 from .regions import region_of, same_region
 from .store import TransferNotFoundError, TransferRecord, TransferStore
@@ -98,6 +107,7 @@ class StartRequest:
     source_channel: SourceChannel
     contact_email: str | None = None
     options: TransferOptions = field(default_factory=TransferOptions)
+    source_partner: SourcePartner | None = None  # asks it for a partner-to-partner transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +170,28 @@ class Workflow:
         self._poll = provisioning_poll_seconds
         self._now = clock
         self._buyer = Buyer(self._commit, partner_center, clock)
+        self._p2p = PartnerTransfers(
+            store=store,
+            partner_center=partner_center,
+            graph=graph,
+            queue=queue,
+            commit=self._commit,
+            clock=clock,
+            partner_tenant_id=partner_tenant_id,
+            replan=lambda transfer, lines, at: self._planner().rebuy_lines(transfer, lines, at),
+        )
 
     # -- use cases the admin API calls ------------------------------------------------------------
 
     def start_transfer(self, request: StartRequest) -> TransferRecord:
         """Check the region, store the transfer, and ask for the two things the customer must grant.
 
-        Raises :class:`RegionMismatchError` (nothing stored) and
+        Raises :class:`RegionMismatchError` and
+        :class:`~shared.partner_transfer.InvalidSourcePartnerError` (nothing stored), and
         :class:`~shared.store.ActiveTransferExistsError` (the customer's transfer is already running).
         """
+        if request.source_partner is not None:
+            check_source_partner(request.source_partner, self._partner_tenant_id)
         if not same_region(self._partner_country, request.customer_country):
             raise RegionMismatchError(
                 f"the customer's country {request.customer_country} is in the CSP region "
@@ -188,6 +211,7 @@ class Workflow:
             contact_email=request.contact_email,
             options=request.options,
             invitation_url=invitation,
+            source_partner=request.source_partner,
         )
         entry = HistoryEntry(
             at=now, action="created", actor="api", message="transfer started; reseller invitation link issued"
@@ -202,7 +226,10 @@ class Workflow:
             raise IllegalTransitionError(f"lines both approved and declined: {sorted(approved & declined)}")
 
         def decide(record: TransferRecord) -> Change:
-            if record.transfer.state is not TransferState.BLOCKED:  # e.g. cancelled while it waited
+            at = self._now()
+            deferred = {x.id for x in record.lines if x.id in approved and is_deferred(x, at)}
+            # A deferred purchase (a partner transfer's fallback, say) can be approved to buy at once.
+            if record.transfer.state is not TransferState.BLOCKED and (declined or approved - deferred):
                 raise IllegalTransitionError(
                     f"the transfer is {record.transfer.state}; lines are approved only while it is Blocked"
                 )
@@ -210,9 +237,11 @@ class Workflow:
             unknown = sorted((approved | declined) - known)
             if unknown:
                 raise IllegalTransitionError(f"the transfer has no lines {unknown}")
-            at, lines, history = self._now(), [], []
+            lines, history = [], []
             for line in record.lines:
-                if line.id in approved:
+                if line.id in deferred:
+                    moved, entry = buy_at_once(line, at)
+                elif line.id in approved:
                     if line.state is not LineState.NEEDS_APPROVAL:
                         raise IllegalTransitionError(
                             f"line {line.id} is {line.state}; only a line that needs approval can be approved"
@@ -269,11 +298,29 @@ class Workflow:
             self._wake(record.transfer, "admin")
         return record
 
-    def cancel(self, transfer_id: str) -> TransferRecord:
-        """Stop the transfer; refused once anything may have been bought."""
+    def cancel(self, transfer_id: str, *, partner_transfer_only: bool = False) -> TransferRecord:
+        """Stop the transfer; refused once anything may have been bought. A pending partner transfer
+        request is cancelled at Partner Center first; with ``partner_transfer_only`` only it is, and
+        its lines fall back to the rebuy path."""
+        record = self._store.get(transfer_id)
+        if record.transfer.is_active and not partner_transfer_only:
+            record.transfer.cancel(record.lines, at=self._now(), actor="api")  # refuse before touching PC
+        request = self._p2p.cancel_request(record)
+        if partner_transfer_only:
+            if request is None or not request.status.finished:
+                raise IllegalTransitionError("the transfer has no pending partner transfer request to cancel")
+            reason = f"the transfer request {request.id} was cancelled by an admin"
+            record = self._store.update(transfer_id, lambda r: self._p2p.fallback(r, request.status, reason))
+            self._wake(record.transfer, "admin")
+            return record
 
         def decide(record: TransferRecord) -> Change:
             transfer, entry = record.transfer.cancel(record.lines, at=self._now(), actor="api")
+            if request is not None and transfer.partner_transfer is not None:
+                status = request.status.value
+                transfer = replace(
+                    transfer, partner_transfer=replace(transfer.partner_transfer, status=status)
+                )
             return Change(transfer, history=(entry,))
 
         return self._store.update(transfer_id, decide)
@@ -284,6 +331,8 @@ class Workflow:
         The delivery is remembered only after it is queued, so a failure in between makes Partner
         Center deliver it again rather than lose it; a duplicate that slips through is harmless.
         """
+        if event.event_name in TRANSFER_EVENTS:
+            return self._p2p.take_webhook(event)
         if event.event_name not in ACCEPTANCE_EVENTS or not event.customer_id:
             return "ignored"
         transfer_id = self._store.active_transfer_id(event.customer_id)
@@ -381,10 +430,14 @@ class Workflow:
         transfer, lines, now = record.transfer, record.lines, self._now()
         if transfer.state is TransferState.AWAITING_ACCEPTANCE:
             return self._confirm_acceptance if event.type is EventType.INVITATION_ACCEPTED else None
+        if self._p2p.should_follow(record, event):  # also while blocked: the request moves regardless
+            return self._follow_partner_transfer
         if transfer.state not in _WORKING:
             return None
         if transfer.state is TransferState.ACCEPTED and not transfer.planned:
             return self._ask_for_lines  # again after a crash between a long plan's transactions
+        if self._p2p.needs_request(record):
+            return self._request_partner_transfer
         if any(x.state is LineState.ORDERING for x in lines):
             purchase = transfer.purchase
             if purchase is None:
@@ -403,6 +456,13 @@ class Workflow:
         return None
 
     # -- the steps --------------------------------------------------------------------------------
+
+    def _request_partner_transfer(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        return _Next(self._p2p.request(record))
+
+    def _follow_partner_transfer(self, record: TransferRecord, event: TransferEvent) -> _Next:
+        followed = self._p2p.follow(record)
+        return _Next(followed.record, stop=not followed.resolved)
 
     def _cut_over(self, record: TransferRecord, event: TransferEvent) -> _Next:
         """One line's cutover: identical lines are checked; equivalent lines move their holders,
@@ -484,8 +544,10 @@ class Workflow:
     def _complete(self, record: TransferRecord, event: TransferEvent) -> _Next:
         """Every line done: the customer runs on the partner's subscriptions. Sum it up."""
         at = self._now()
-        done = [x for x in record.lines if x.state is LineState.COMPLETED]
-        skipped = len(record.lines) - len(done)
+        moved = [x for x in record.lines if x.state is LineState.COMPLETED]
+        done = [x for x in moved if not (x.partner_transfer and x.partner_transfer.status == TRANSFERRED)]
+        transferred = len(moved) - len(done)
+        skipped = len(record.lines) - len(moved)
         lapses = ", ".join(
             f"{x.source_sku_part_number} {x.original_expires:%Y-%m-%d}" for x in done if x.original_expires
         )
@@ -493,7 +555,8 @@ class Workflow:
         transfer, entry = record.transfer.move(TransferState.COMPLETED, at=at, actor="workflow")
         summary = (
             f"completed: {sum(len(x.subscription_ids) for x in done)} subscription(s) bought for {len(done)} "
-            f"line(s) ({skipped} skipped); {sum(x.users_moved for x in done)} license(s) moved; originals "
+            f"line(s), {transferred} transferred from the partner ({skipped} skipped); "
+            f"{sum(x.users_moved for x in done)} license(s) moved; originals "
             f"lapse {lapses or 'on their own'}; {calls} Partner Center and Graph calls"
         )
         change = Change(replace(transfer, api_calls=calls), history=(replace(entry, message=summary),))
@@ -552,10 +615,15 @@ class Workflow:
 
     def _record_plan(self, record: TransferRecord, plan: Plan) -> TransferRecord:
         at = self._now()
-        lines = [line_from(record.transfer, p, at) for p in plan.lines]
+        lines = [
+            line_from(record.transfer, p, at, plan.transfer_paths.get(p.source_sku_id)) for p in plan.lines
+        ]
         waiting = [x for x in lines if x.state in _UNDECIDED]
-        to_buy = [x for x in lines if x.state is LineState.PLANNED]
-        summary = Counter(str(x.decision or x.state) for x in lines)
+        to_buy = [x for x in lines if x.state in (LineState.PLANNED, LineState.TRANSFERRING)]
+        summary = Counter(
+            "by partner transfer" if x.state is LineState.TRANSFERRING else str(x.decision or x.state)
+            for x in lines
+        )
         message = (
             "planned: " + ", ".join(f"{n} {k}" for k, n in sorted(summary.items()))
             if lines
@@ -569,7 +637,9 @@ class Workflow:
         warning = preflight_warning(plan)
         if warning:
             history.append(HistoryEntry(at=at, action="preflight", message=warning))
-        lapsing = [x for x in to_buy + waiting if x.original_expires]
+        lapsing = [
+            x for x in to_buy + waiting if x.original_expires and x.state is not LineState.TRANSFERRING
+        ]
         if lapsing:
             dates = ", ".join(f"{x.source_sku_part_number} {x.original_expires:%Y-%m-%d}" for x in lapsing)
             history.append(
@@ -614,7 +684,12 @@ class Workflow:
             for x in record.lines
             if x.state is LineState.PLANNED and x.purchase_due
         )
-        entry = replace(entry, message=f"purchases deferred until before the originals lapse: {dates}")
+        waits = (
+            "; the partner transfer request is pending"
+            if self._p2p.needs_request(record) or any(x.state is LineState.TRANSFERRING for x in record.lines)
+            else ""
+        )
+        entry = replace(entry, message=f"purchases deferred until before the originals lapse: {dates}{waits}")
         return _Next(self._commit(record, Change(transfer, history=(entry,))), stop=True)
 
     def _create_cart(self, record: TransferRecord, event: TransferEvent) -> _Next:

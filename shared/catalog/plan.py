@@ -24,12 +24,12 @@ The plan holds no clock and no randomness: the same inputs give the same plan, b
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from ..domain import TransferOptions
+from ..domain import LineTransfer, TransferOptions
 from ..resources.graph import ServicePlanInfo, User
 from .inventory import Inventory, SkippedSku, SourceLine
 from .matching import Basis, Cover, OfferIndex, Search, SourcePlan
@@ -159,6 +159,8 @@ class Plan:
     country: str
     options: TransferOptions
     lines: tuple[PlanLine, ...]
+    #: Per source SKU, for a partner-to-partner transfer: moved by transfer or by rebuy, and why.
+    transfer_paths: Mapping[str, LineTransfer] = field(default_factory=dict)
 
     @property
     def needs_approval(self) -> bool:
@@ -176,7 +178,12 @@ class Plan:
             "options": self.options.to_json(),
             "needsApproval": self.needs_approval,
             "lines": [
-                {**line.to_json(), "purchaseDue": _iso(self.purchase_due(line))} for line in self.lines
+                {
+                    **line.to_json(),
+                    "purchaseDue": _iso(self.purchase_due(line)),
+                    "partnerTransfer": _path_json(self.transfer_paths.get(line.source_sku_id)),
+                }
+                for line in self.lines
             ],
         }
 
@@ -507,6 +514,12 @@ def _change(plan_id: str, plan_name: str, covered_by: str | None = None) -> Plan
     service = service_of(plan_name)
     label = service.label if service.data_bearing else "feature only"
     return PlanChange(plan_id, plan_name, label, service.data_bearing, covered_by)
+
+
+def _path_json(path: LineTransfer | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    return {"path": path.path, "status": path.status, "reason": path.reason}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -38,6 +38,8 @@ def test_every_situation_ends_as_its_case_expects_and_everything_started_is_stop
     assert children() <= before
     assert "0 (1 fixed)" in out  # the stranded user, reported at cutover, moved after the retry
     assert "at most one per transfer: True" in out
+    assert "SPB Transferred (transfer)" in out  # adatum: Business Premium moved by the transfer
+    assert "EXCHANGESTANDARD NotIncluded (rebuy)" in out  # and what its partner left out was bought
     throttled = re.search(r"(\d+) answered 429 and were waited out", out)
     assert throttled
     assert int(throttled[1]) >= 1  # the cart's, and Graph's during the cutovers
