@@ -24,9 +24,9 @@ import requests
 from azure.data.tables import TableClient
 
 from devhost.azurite import Azurite, running_azurite
-from devhost.demo import ACCEPTED, NEVER
+from devhost.demo import NEVER
 from devhost.host import LocalHostHandle, start_local_host
-from devhost.run import local_settings
+from devhost.run import local_settings, register_webhook
 from sandbox.testing import SandboxHandle, start_sandbox
 from shared.store import TABLE_NAME
 
@@ -75,17 +75,7 @@ class Fleet:
             self.transfers.update(pool.map(start_one, enumerate(customers)))
 
     def register_webhook(self) -> None:
-        """As the partner does once at setup (the product's own Partner Center client)."""
-        from shared.bootstrap import Services
-        from shared.settings import Settings
-
-        services = Services(Settings(self.sandbox.env()), verify=self.sandbox.ca_bundle)
-        try:
-            services.partner_center.create_or_update_webhook_registration(
-                f"{self.api}/webhooks/partner-center", [ACCEPTED]
-            )
-        finally:
-            services.close()
+        register_webhook(self.sandbox, self.api)
 
     def accept(self, customers: Sequence[str], *, threads: int = 4) -> None:
         """Each customer's Global Administrator accepts; Partner Center sends the signed webhook."""

@@ -30,12 +30,10 @@ from rich.table import Table
 
 from devhost.azurite import running_azurite
 from devhost.host import FUNCTION_KEYS_SETTING, start_local_host
-from devhost.run import interrupt, local_settings
+from devhost.run import interrupt, local_settings, register_webhook
 from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle, start_sandbox
-from shared.partner_transfer import TRANSFER_EVENTS
 
-ACCEPTED = "reseller-relationship-accepted-by-customer"
 REFUSED = "refused"  # the expected "state" of a transfer the API will not start
 FLEET = 20  # the `large` scenario's small customers used (each: direct Office 365 E3 x10, 2 users)
 NEVER = "0 0 0 1 1 *"  # the demo runs the timer itself, at the moments the story needs it
@@ -262,20 +260,6 @@ def accept(run: Run, cases: Iterable[Case]) -> None:
         )
 
 
-def register_webhook(run: Run) -> None:
-    """As the partner does once at setup (the product's own Partner Center client)."""
-    from shared.bootstrap import Services
-    from shared.settings import Settings
-
-    services = Services(Settings(run.sandbox.env()), verify=run.sandbox.ca_bundle)
-    try:
-        services.partner_center.create_or_update_webhook_registration(
-            f"{run.api}/webhooks/partner-center", [ACCEPTED, *sorted(TRANSFER_EVENTS)]
-        )
-    finally:
-        services.close()
-
-
 def approve(run: Run, cases: list[Case]) -> None:
     """Plan while the Teams-carrying offers are off sale, then approve the lesser equivalent."""
     if not cases:
@@ -369,8 +353,8 @@ def story(run: Run) -> None:
     accept(run, silent)
     for case in silent:
         run.say(f"{case.customer}: accepted, no webhook delivered")
-    register_webhook(run)
-    run.say(f"webhook registered with Partner Center: {ACCEPTED} -> {run.api}/webhooks/partner-center")
+    webhook = register_webhook(run.sandbox, run.api)
+    run.say(f"webhook registered with Partner Center for acceptances and partner transfers -> {webhook}")
     run.heading("4. A customer whose suite has no full equivalent on sale: the plan waits for approval")
     approve(run, approvals)
     run.heading("5. Everyone else accepts; the timer catches the acceptances no webhook announced")

@@ -41,6 +41,21 @@ def local_settings(sandbox: SandboxHandle, azurite: Azurite) -> dict[str, str]:
     }
 
 
+def register_webhook(sandbox: SandboxHandle, api_url: str) -> str:
+    """As the partner does once at setup, with the product's own client: every event the workflow follows."""
+    from shared.bootstrap import Services
+    from shared.settings import Settings
+    from shared.workflow import FOLLOWED_EVENTS
+
+    url = f"{api_url}/webhooks/partner-center"
+    services = Services(Settings(sandbox.env()), verify=sandbox.ca_bundle)
+    try:
+        services.partner_center.create_or_update_webhook_registration(url, sorted(FOLLOWED_EVENTS))
+    finally:
+        services.close()
+    return url
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devhost.run", description=__doc__)
     parser.add_argument(
@@ -69,9 +84,11 @@ def _run(running: ExitStack, port: int, scenario: str) -> int:
     sandbox = running.enter_context(start_sandbox(scenario))
     settings = local_settings(sandbox, azurite)
     host = running.enter_context(start_local_host(settings, port=port))
+    webhook = register_webhook(sandbox, f"{host.url}/api")
     print(f"\nLocal host      {host.url}  (HTTP triggers under {host.url}/api)")
     print(f"Dashboard       {host.url}/api/dashboard/  (any key: the local host checks none, as Core Tools)")
     print(f"Functions       {host.url}/admin/functions  ({', '.join(host.info['functions'])})")
+    print(f"Webhook         {webhook}  (registered with the sandbox's Partner Center)")
     print(f"Host log        {host.log}")
     print(f"Sandbox         {sandbox.base_url}  (control API under /_sandbox, see sandbox/README.md)")
     print(f"Azurite         queues {azurite.queue_endpoint}, tables {azurite.table_endpoint}")

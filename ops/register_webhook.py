@@ -24,11 +24,11 @@ from shared.partner_center import PartnerCenterClient
 from shared.resources.partner_center import WebhookRegistration, WebhookValidationStatus
 from shared.settings import SettingError, Settings
 from shared.webhooks import TEST_CREATED
-from shared.workflow import ACCEPTANCE_EVENTS
+from shared.workflow import FOLLOWED_EVENTS
 
 WEBHOOK_ROUTE = "/api/webhooks/partner-center"
 #: What the product acts on, plus the event Partner Center's validation sends.
-EVENTS = (*sorted(ACCEPTANCE_EVENTS), TEST_CREATED)
+EVENTS = (*sorted(FOLLOWED_EVENTS), TEST_CREATED)
 KEY_VARIABLE = "WEBHOOK_FUNCTION_KEY"
 
 

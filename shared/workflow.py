@@ -77,6 +77,8 @@ GDAP_APPROVAL_URL = (
     "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/{id}"
 )
 ACCEPTANCE_EVENTS = frozenset({RELATIONSHIP_ACCEPTED, INDIRECT_RELATIONSHIP_ACCEPTED})
+FOLLOWED_EVENTS = ACCEPTANCE_EVENTS | TRANSFER_EVENTS
+"""Every Partner Center event the workflow acts on: what the webhook registration must name."""
 _WORKING = frozenset(
     {
         TransferState.ACCEPTED,

@@ -14,6 +14,7 @@ from devhost.run import local_settings
 from ops.register_webhook import EVENTS, main, redacted, register_and_test, webhook_url
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
+from shared.partner_transfer import TRANSFER_EVENTS
 from shared.webhooks import INDIRECT_RELATIONSHIP_ACCEPTED, RELATIONSHIP_ACCEPTED, TEST_CREATED
 
 KEY = "k3y-Of-the-webhook-function=="
@@ -46,6 +47,7 @@ def test_the_product_events_are_registered_at_the_keyed_url_and_the_test_event_r
     assert set(registration.webhook_events) == {
         RELATIONSHIP_ACCEPTED,
         INDIRECT_RELATIONSHIP_ACCEPTED,
+        *TRANSFER_EVENTS,  # partner-to-partner transfers are followed by webhook, not only by the timer
         TEST_CREATED,
     }
     [delivery] = sandbox.webhook_deliveries()

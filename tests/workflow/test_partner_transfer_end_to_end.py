@@ -12,11 +12,10 @@ import requests
 
 from devhost.azurite import Azurite
 from devhost.host import LocalHostHandle, start_local_host
-from devhost.run import local_settings
+from devhost.run import local_settings, register_webhook
 from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.partner_transfer import TRANSFER_EVENTS
 
 ACCEPTED = "reseller-relationship-accepted-by-customer"
 
@@ -24,9 +23,7 @@ ACCEPTED = "reseller-relationship-accepted-by-customer"
 @pytest.fixture
 def host(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Iterator[LocalHostHandle]:
     with start_local_host(local_settings(sandbox, azurite), message_lease_s=4) as running:
-        services.partner_center.create_or_update_webhook_registration(
-            f"{running.url}/api/webhooks/partner-center", [ACCEPTED, *sorted(TRANSFER_EVENTS)]
-        )
+        register_webhook(sandbox, f"{running.url}/api")
         yield running
 
 
