@@ -187,7 +187,7 @@ class Run:
             record = self.records.get(case.customer)
             state = self.final(case)
             lines = record["lines"] if record else []
-            decided = Counter(line["decision"] or "?" for line in lines)
+            decided = Counter(_how_covered(line) for line in lines)
             row = [case.customer, *((case.shows,) if summary else ()), _coloured(state, case.expected)]
             row += [" ".join(f"{n} {d}" for d, n in sorted(decided.items())) or "-", str(_moved(lines))]
             if summary:
@@ -199,6 +199,12 @@ class Run:
                 ]
             table.add_row(*row)
         return table
+
+
+def _how_covered(line: dict[str, Any]) -> str:
+    """A line moved by a partner-to-partner transfer is neither bought identical nor equivalent."""
+    moved = (line.get("partnerTransfer") or {}).get("status") == "Transferred"
+    return "transferred" if moved else line["decision"] or "?"
 
 
 def _moved(lines: list[dict[str, Any]]) -> int:
