@@ -130,6 +130,14 @@ export async function confirmDialog({ title, body, confirm, cancel = "Go back", 
   return (await chooseDialog({ title, body, cancel, choices: [{ label: confirm, value: true, danger }] })) === true;
 }
 
+/**
+ * A wide table's scrolling box, labelled by the table's caption: focusable, so that it scrolls
+ * with the keyboard too when it is wider than the page.
+ */
+export function scrolling(table, captionId) {
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": captionId }, table);
+}
+
 /** Offers a text as a file download. */
 export function download(name, text, type = "text/csv") {
   const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));

@@ -4,7 +4,7 @@
 import { call, failure } from "./api.js";
 import { checkStart, OTHER_PARTNER, TIMINGS } from "./checks.js";
 import { formatCsv, parseCsv } from "./csv.js";
-import { announce, append, clear, download, el, on, spaced } from "./dom.js";
+import { announce, append, clear, download, el, on, scrolling, spaced } from "./dom.js";
 
 export const COLUMNS = [
   "customerTenantId",
@@ -168,7 +168,7 @@ export function checkRows(text, context) {
     else if (tenant) seen.set(tenant, index + 1);
     return { line: index + 1, fields, errors, body, result: null };
   });
-  return { problem: null, rows: checked };
+  return { problem: null, rows: checked, columns: COLUMNS.filter((c) => header.includes(c)) };
 }
 
 function bulk(context) {
@@ -180,11 +180,12 @@ function bulk(context) {
   const start = el("button", { type: "button", class: "primary", id: "bulk-start", hidden: true }, "Start");
   const results = el("button", { type: "button", id: "bulk-results", hidden: true }, "Download the results");
   let rows = [];
+  let columns = COLUMNS; // the preview shows the file's own columns, in the template's order
 
   on(template, "click", () => download("transfers-template.csv", formatCsv([COLUMNS, ...EXAMPLES])));
 
   const render = () => {
-    const head = el("tr", {}, el("th", { scope: "col" }, "Row"), COLUMNS.map((c) => el("th", { scope: "col" }, LABELS[c])), el("th", { scope: "col" }, "Check"), el("th", { scope: "col" }, "Result"));
+    const head = el("tr", {}, el("th", { scope: "col" }, "Row"), columns.map((c) => el("th", { scope: "col" }, LABELS[c])), el("th", { scope: "col" }, "Check"), el("th", { scope: "col" }, "Result"));
     const body = rows.map((row) => {
       const problems = Object.entries(row.errors);
       const check = problems.length
@@ -196,11 +197,10 @@ function bulk(context) {
           ? el("span", { class: "ok" }, "Started: ", el("a", { href: `#/transfers/${row.result.id}` }, "open"))
           : el("span", { class: "error" }, row.result.message);
       }
-      return el("tr", { "data-row": row.line, class: problems.length ? "bad" : "" }, el("th", { scope: "row" }, String(row.line)), COLUMNS.map((c) => el("td", {}, row.fields[c])), el("td", {}, check), el("td", {}, outcome));
+      return el("tr", { "data-row": row.line, class: problems.length ? "bad" : "" }, el("th", { scope: "row" }, String(row.line)), columns.map((c) => el("td", {}, row.fields[c])), el("td", {}, check), el("td", {}, outcome));
     });
     clear(preview).append(
-      // Wider than the page with many columns: focusable, so it scrolls with the keyboard too.
-      el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "csv-rows-caption" }, el("table", { id: "csv-rows" }, el("caption", { id: "csv-rows-caption" }, "Rows of the file, each checked"), el("thead", {}, head), el("tbody", {}, body))),
+      scrolling(el("table", { id: "csv-rows" }, el("caption", { id: "csv-rows-caption" }, "Rows of the file, each checked"), el("thead", {}, head), el("tbody", {}, body)), "csv-rows-caption"),
     );
     const good = rows.filter((r) => !Object.keys(r.errors).length && !r.result).length;
     start.textContent = `Start ${good} transfer${good === 1 ? "" : "s"}`;
@@ -216,6 +216,7 @@ function bulk(context) {
     if (!chosen) return;
     const checked = checkRows(await chosen.text(), context);
     rows = checked.rows;
+    columns = checked.columns || COLUMNS;
     problem.textContent = checked.problem || "";
     render();
     const bad = rows.filter((r) => Object.keys(r.errors).length).length;

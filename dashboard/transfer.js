@@ -2,7 +2,7 @@
 // pre-flight, the failures, the history, and the actions the transfer's state allows now. The
 // buttons follow the legal moves, but the API decides: a refused action shows its reason.
 import { call, failure } from "./api.js";
-import { announce, append, chooseDialog, confirmDialog, copyButton, date, el, moment, on, spaced, stateBadge } from "./dom.js";
+import { announce, append, chooseDialog, confirmDialog, copyButton, date, el, moment, on, scrolling, spaced, stateBadge } from "./dom.js";
 import { IN_FLIGHT, progressCell, requestExpiry } from "./transfers.js";
 
 const FINAL = ["Completed", "Cancelled"];
@@ -139,13 +139,11 @@ function linesTable(transfer, titles) {
   return section(
     "Lines",
     el("p", {}, progressCell(transfer.lines)),
-    el(
-      "div",
-      { class: "table-wrap" },
+    scrolling(
       el(
         "table",
         { id: "lines" },
-        el("caption", { class: "visually-hidden" }, "Lines: each original and what replaces it"),
+        el("caption", { id: "lines-caption", class: "visually-hidden" }, "Lines: each original and what replaces it"),
         el(
           "thead",
           {},
@@ -166,6 +164,7 @@ function linesTable(transfer, titles) {
         ),
         el("tbody", {}, rows),
       ),
+      "lines-caption",
     ),
   );
 }

@@ -4,6 +4,7 @@ only its request cancelled, against the local host, Azurite and the sandbox play
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -76,6 +77,12 @@ def test_a_partner_transfer_started_from_the_form_shows_its_paths_and_cancels_on
         expect(line.locator("td.path")).to_have_text("By transfer")
         expect(line.locator("td.transfer-status")).to_have_text("Requested")
     assert accessibility_violations(page) == []
+    expires = datetime.fromisoformat(record["partnerTransfer"]["createdAt"]) + timedelta(days=30)
+    page.get_by_role("link", name="← All transfers").click()
+    expect(page.locator(f'tr[data-id="{transfer_id}"]')).to_contain_text(
+        f"Transfer request expires {expires:%Y-%m-%d}"
+    )
+    page.go_back()
 
     cancel = page.get_by_role("button", name="Cancel…")
     cancel.focus()
