@@ -2,8 +2,10 @@
 // authority), so an admin sees a mistake while typing instead of after a round trip.
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const CONTROL = /[\x00-\x1f\x7f]/;
 const EMAIL = /^[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/;
 export const TIMINGS = ["onAcceptance", "beforeLapse"];
+export const OTHER_PARTNER = "OtherPartner";
 
 export function checkTenant(value) {
   if (!value) return "Required: the customer's Entra tenant id.";
@@ -33,9 +35,31 @@ export function checkChannel(value, context) {
   return null;
 }
 
-export function checkEmail(value) {
+export function checkEmail(value, sourcePartner = false) {
+  if (!value && sourcePartner) {
+    return "Required with a source partner: Microsoft sends the transfer e-mails to this address.";
+  }
   if (value && (value.length > 254 || !EMAIL.test(value))) return "An e-mail address, if given.";
   return null;
+}
+
+/**
+ * The partner selling to the customer today, asked for a partner-to-partner transfer: only with
+ * the channel OtherPartner, and then both its Microsoft ID and its name, or neither (a rebuy).
+ */
+export function checkSourcePartner(channel, tenantId, name) {
+  if (!tenantId && !name) return {};
+  if (channel !== OTHER_PARTNER) {
+    const message = `Only with the source channel ${OTHER_PARTNER}.`;
+    return { sourcePartnerTenantId: tenantId ? message : null, sourcePartnerName: name ? message : null };
+  }
+  let tenant = null;
+  if (!tenantId) tenant = "Required with a partner's name: its Microsoft ID (tenant id), a GUID.";
+  else if (!GUID.test(tenantId)) tenant = "The partner's Microsoft ID is a GUID, like 4b2a6e33-8791-4386-bd2b-0d55baf25039.";
+  let company = null;
+  if (!name) company = "Required with a partner's Microsoft ID: its company name.";
+  else if (name.length > 256 || CONTROL.test(name)) company = "At most 256 characters, none of them a control character.";
+  return { sourcePartnerTenantId: tenant, sourcePartnerName: company };
 }
 
 export function checkTiming(timing, leadDays) {
@@ -51,11 +75,13 @@ export function checkTiming(timing, leadDays) {
 /** A row's fields → {errors: {field: message}, body: the POST /api/transfers body}. */
 export function checkStart(fields, context) {
   const errors = {};
+  const sourcePartner = Boolean(fields.sourcePartnerTenantId || fields.sourcePartnerName);
   const found = {
     customerTenantId: checkTenant(fields.customerTenantId),
     customerCountry: checkCountry(fields.customerCountry, context),
     sourceChannel: checkChannel(fields.sourceChannel, context),
-    contactEmail: checkEmail(fields.contactEmail),
+    ...checkSourcePartner(fields.sourceChannel, fields.sourcePartnerTenantId, fields.sourcePartnerName),
+    contactEmail: checkEmail(fields.contactEmail, sourcePartner),
     purchaseTiming: checkTiming(fields.purchaseTiming, fields.purchaseLeadDays),
   };
   for (const [name, message] of Object.entries(found)) if (message) errors[name] = message;
@@ -65,6 +91,10 @@ export function checkStart(fields, context) {
     sourceChannel: fields.sourceChannel,
   };
   if (fields.contactEmail) body.contactEmail = fields.contactEmail;
+  if (sourcePartner) {
+    body.sourcePartnerTenantId = fields.sourcePartnerTenantId;
+    body.sourcePartnerName = fields.sourcePartnerName;
+  }
   if (fields.purchaseTiming) {
     body.options = { purchaseTiming: fields.purchaseTiming };
     if (fields.purchaseLeadDays) body.options.purchaseLeadDays = Number(fields.purchaseLeadDays);

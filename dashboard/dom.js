@@ -87,18 +87,23 @@ export function copyButton(label, text) {
   return el("span", { class: "copy" }, button, " ", status);
 }
 
-/** A modal confirmation; resolves true when confirmed. Esc or the cancel button resolve false. */
-export function confirmDialog({ title, body, confirm, cancel = "Go back", danger = false }) {
+/**
+ * A modal choice among `choices` ([{label, value, danger}]); resolves to the chosen value, or null
+ * when the admin goes back (its button, focused first as the safe choice, or Esc).
+ */
+export function chooseDialog({ title, body, choices, cancel = "Go back" }) {
   return new Promise((resolve) => {
     const heading = el("h2", { id: "dialog-title" }, title);
-    const yes = el("button", { type: "button", class: danger ? "danger" : "primary" }, confirm);
+    const buttons = choices.map((choice) =>
+      el("button", { type: "button", class: choice.danger ? "danger" : "primary" }, choice.label),
+    );
     const no = el("button", { type: "button" }, cancel);
     const dialog = el(
       "dialog",
       { "aria-labelledby": "dialog-title", class: "confirm" },
       heading,
       el("div", { class: "dialog-body" }, body),
-      el("div", { class: "actions" }, yes, " ", no),
+      el("div", { class: "actions" }, buttons, no),
     );
     let answered = false;
     const finish = (value) => {
@@ -108,16 +113,29 @@ export function confirmDialog({ title, body, confirm, cancel = "Go back", danger
       dialog.remove();
       resolve(value);
     };
-    on(yes, "click", () => finish(true));
-    on(no, "click", () => finish(false));
+    buttons.forEach((button, index) => on(button, "click", () => finish(choices[index].value)));
+    on(no, "click", () => finish(null));
     on(dialog, "cancel", (event) => {
       event.preventDefault();
-      finish(false);
+      finish(null);
     });
     document.body.append(dialog);
     dialog.showModal();
     no.focus();
   });
+}
+
+/** A modal confirmation; resolves true when confirmed. Esc or the cancel button resolve false. */
+export async function confirmDialog({ title, body, confirm, cancel = "Go back", danger = false }) {
+  return (await chooseDialog({ title, body, cancel, choices: [{ label: confirm, value: true, danger }] })) === true;
+}
+
+/**
+ * A wide table's scrolling box, labelled by the table's caption: focusable, so that it scrolls
+ * with the keyboard too when it is wider than the page.
+ */
+export function scrolling(table, captionId) {
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": captionId }, table);
 }
 
 /** Offers a text as a file download. */

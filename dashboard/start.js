@@ -2,9 +2,9 @@
 // download the template, preview each row checked, send one request per good row, and download
 // each row's result.
 import { call, failure } from "./api.js";
-import { checkStart, TIMINGS } from "./checks.js";
+import { checkStart, OTHER_PARTNER, TIMINGS } from "./checks.js";
 import { formatCsv, parseCsv } from "./csv.js";
-import { announce, append, clear, download, el, on, spaced } from "./dom.js";
+import { announce, append, clear, download, el, on, scrolling, spaced } from "./dom.js";
 
 export const COLUMNS = [
   "customerTenantId",
@@ -13,16 +13,23 @@ export const COLUMNS = [
   "contactEmail",
   "purchaseTiming",
   "purchaseLeadDays",
+  "sourcePartnerTenantId",
+  "sourcePartnerName",
 ];
 const LABELS = {
   customerTenantId: "Customer tenant id",
   customerCountry: "Country",
   sourceChannel: "Source channel",
-  contactEmail: "Contact e-mail (optional)",
+  contactEmail: "Contact e-mail",
   purchaseTiming: "Purchase timing",
   purchaseLeadDays: "Days before lapse",
+  sourcePartnerTenantId: "Current partner's Microsoft ID",
+  sourcePartnerName: "Current partner's name",
 };
-const EXAMPLE = ["4b2a6e33-8791-4386-bd2b-0d55baf25039", "US", "Direct", "it@contoso.example", "onAcceptance", ""];
+const EXAMPLES = [
+  ["4b2a6e33-8791-4386-bd2b-0d55baf25039", "US", "Direct", "it@contoso.example", "onAcceptance", "", "", ""],
+  ["0e9c3f4b-2d71-4c55-9a0e-6b1f3c8d2a47", "US", OTHER_PARTNER, "it@adatum.example", "", "", "5d3c8e21-7a4f-4b6e-9c2d-1f0e8a7b6c54", "Litware CSP"],
+];
 
 function field(name, control, help) {
   const error = el("p", { id: `${name}-error`, class: "error field-error" });
@@ -55,15 +62,44 @@ function singleForm(context) {
     customerTenantId: field("customerTenantId", el("input", { type: "text", autocomplete: "off", spellcheck: "false", required: true }), "The customer's Entra tenant id (a GUID)."),
     customerCountry: field("customerCountry", el("input", { type: "text", autocomplete: "off", maxlength: 2, size: 3, required: true }), `Two letters (ISO 3166-1), like US. ${partner}`),
     sourceChannel: field("sourceChannel", select(context.sourceChannels.map((c) => [c, spaced(c)]), "Direct")),
-    contactEmail: field("contactEmail", el("input", { type: "email", autocomplete: "off" })),
+    sourcePartnerTenantId: field("sourcePartnerTenantId", el("input", { type: "text", autocomplete: "off", spellcheck: "false" }), "Its partner tenant id (a GUID), which the current partner can give the customer."),
+    sourcePartnerName: field("sourcePartnerName", el("input", { type: "text", autocomplete: "off", maxlength: 256 }), "Its company name."),
+    contactEmail: field("contactEmail", el("input", { type: "email", autocomplete: "off" }), "Who at the customer hears about the transfer. Required with a current partner: Microsoft sends the transfer e-mails there."),
     purchaseTiming: field("purchaseTiming", select([["onAcceptance", "Buy on acceptance"], ["beforeLapse", "Buy shortly before the originals lapse"]], "onAcceptance")),
     purchaseLeadDays: field("purchaseLeadDays", el("input", { type: "text", inputmode: "numeric", size: 3 }), "With “shortly before”: how many days (1–90; 14 if empty)."),
   };
   const result = el("div", { id: "start-result", role: "status", tabindex: "-1" });
   const submit = el("button", { type: "submit", class: "primary" }, "Start transfer");
-  const form = el("form", { class: "card", novalidate: true, "aria-labelledby": "start-one" }, el("h2", { id: "start-one" }, "One customer"), Object.values(fields).map((f) => f.node), submit, result);
+  // The current partner's two fields, asked only when the customer comes from another partner.
+  const SOURCE = ["sourcePartnerTenantId", "sourcePartnerName"];
+  const partnerFields = el(
+    "fieldset",
+    { id: "source-partner", class: "group", "aria-describedby": "source-partner-help" },
+    el("legend", {}, "Partner-to-partner transfer (optional)"),
+    el(
+      "p",
+      { id: "source-partner-help", class: "help" },
+      "Name the partner selling to the customer today to ask it for a partner-to-partner transfer: its " +
+        "new-commerce subscriptions then move without being bought again. Leave both empty to buy everything again.",
+    ),
+    SOURCE.map((name) => fields[name].node),
+  );
+  const nodes = Object.entries(fields)
+    .filter(([name]) => !SOURCE.includes(name))
+    .map(([name, f]) => (name === "sourceChannel" ? [f.node, partnerFields] : f.node));
+  const form = el("form", { class: "card", novalidate: true, "aria-labelledby": "start-one" }, el("h2", { id: "start-one" }, "One customer"), nodes, submit, result);
+  const fromPartner = () => fields.sourceChannel.control.value === OTHER_PARTNER;
+  const showPartner = () => {
+    partnerFields.hidden = !fromPartner();
+  };
+  showPartner();
+  on(fields.sourceChannel.control, "change", showPartner);
 
-  const values = () => Object.fromEntries(Object.entries(fields).map(([name, f]) => [name, f.control.value.trim()]));
+  // Hidden fields are not sent: a partner typed in, then the channel changed, is no longer asked.
+  const values = () =>
+    Object.fromEntries(
+      Object.entries(fields).map(([name, f]) => [name, SOURCE.includes(name) && !fromPartner() ? "" : f.control.value.trim()]),
+    );
   const show = (errors, touched) => {
     for (const [name, f] of Object.entries(fields)) {
       const message = touched.has(name) ? errors[name] || "" : "";
@@ -132,7 +168,7 @@ export function checkRows(text, context) {
     else if (tenant) seen.set(tenant, index + 1);
     return { line: index + 1, fields, errors, body, result: null };
   });
-  return { problem: null, rows: checked };
+  return { problem: null, rows: checked, columns: COLUMNS.filter((c) => header.includes(c)) };
 }
 
 function bulk(context) {
@@ -144,11 +180,12 @@ function bulk(context) {
   const start = el("button", { type: "button", class: "primary", id: "bulk-start", hidden: true }, "Start");
   const results = el("button", { type: "button", id: "bulk-results", hidden: true }, "Download the results");
   let rows = [];
+  let columns = COLUMNS; // the preview shows the file's own columns, in the template's order
 
-  on(template, "click", () => download("transfers-template.csv", formatCsv([COLUMNS, EXAMPLE])));
+  on(template, "click", () => download("transfers-template.csv", formatCsv([COLUMNS, ...EXAMPLES])));
 
   const render = () => {
-    const head = el("tr", {}, el("th", { scope: "col" }, "Row"), COLUMNS.map((c) => el("th", { scope: "col" }, LABELS[c])), el("th", { scope: "col" }, "Check"), el("th", { scope: "col" }, "Result"));
+    const head = el("tr", {}, el("th", { scope: "col" }, "Row"), columns.map((c) => el("th", { scope: "col" }, LABELS[c])), el("th", { scope: "col" }, "Check"), el("th", { scope: "col" }, "Result"));
     const body = rows.map((row) => {
       const problems = Object.entries(row.errors);
       const check = problems.length
@@ -160,10 +197,10 @@ function bulk(context) {
           ? el("span", { class: "ok" }, "Started: ", el("a", { href: `#/transfers/${row.result.id}` }, "open"))
           : el("span", { class: "error" }, row.result.message);
       }
-      return el("tr", { "data-row": row.line, class: problems.length ? "bad" : "" }, el("th", { scope: "row" }, String(row.line)), COLUMNS.map((c) => el("td", {}, row.fields[c])), el("td", {}, check), el("td", {}, outcome));
+      return el("tr", { "data-row": row.line, class: problems.length ? "bad" : "" }, el("th", { scope: "row" }, String(row.line)), columns.map((c) => el("td", {}, row.fields[c])), el("td", {}, check), el("td", {}, outcome));
     });
     clear(preview).append(
-      el("div", { class: "table-wrap" }, el("table", { id: "csv-rows" }, el("caption", {}, "Rows of the file, each checked"), el("thead", {}, head), el("tbody", {}, body))),
+      scrolling(el("table", { id: "csv-rows" }, el("caption", { id: "csv-rows-caption" }, "Rows of the file, each checked"), el("thead", {}, head), el("tbody", {}, body)), "csv-rows-caption"),
     );
     const good = rows.filter((r) => !Object.keys(r.errors).length && !r.result).length;
     start.textContent = `Start ${good} transfer${good === 1 ? "" : "s"}`;
@@ -179,6 +216,7 @@ function bulk(context) {
     if (!chosen) return;
     const checked = checkRows(await chosen.text(), context);
     rows = checked.rows;
+    columns = checked.columns || COLUMNS;
     problem.textContent = checked.problem || "";
     render();
     const bad = rows.filter((r) => Object.keys(r.errors).length).length;
@@ -231,7 +269,9 @@ function bulk(context) {
       "p",
       { id: "csv-help", class: "help" },
       `One customer per row, with the columns ${COLUMNS.join(", ")}. Each row is checked before anything is sent; `,
-      `then each good row is one start request. purchaseTiming is ${TIMINGS.join(" or ")} (empty: onAcceptance).`,
+      `then each good row is one start request. purchaseTiming is ${TIMINGS.join(" or ")} (empty: onAcceptance). `,
+      `With sourceChannel ${OTHER_PARTNER}, sourcePartnerTenantId and sourcePartnerName (both, with a contactEmail) `,
+      "ask that partner for a partner-to-partner transfer; leave them empty otherwise.",
     ),
     el("p", {}, template),
     el("label", { for: "csv-file" }, "CSV file"),

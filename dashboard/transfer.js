@@ -2,11 +2,11 @@
 // pre-flight, the failures, the history, and the actions the transfer's state allows now. The
 // buttons follow the legal moves, but the API decides: a refused action shows its reason.
 import { call, failure } from "./api.js";
-import { announce, append, confirmDialog, copyButton, date, el, moment, on, spaced, stateBadge } from "./dom.js";
-import { IN_FLIGHT, progressCell } from "./transfers.js";
+import { announce, append, chooseDialog, confirmDialog, copyButton, date, el, moment, on, scrolling, spaced, stateBadge } from "./dom.js";
+import { IN_FLIGHT, progressCell, requestExpiry } from "./transfers.js";
 
 const FINAL = ["Completed", "Cancelled"];
-const NOTHING_BOUGHT = ["Planned", "NeedsApproval", "Skipped", "Blocked"];
+const NOTHING_BOUGHT = ["Planned", "NeedsApproval", "Skipped", "Blocked", "Transferring"];
 const UNDECIDED = ["NeedsApproval", "Blocked"];
 const PLANNABLE = ["Accepted", "Provisioning", "Provisioned", "CuttingOver", "Blocked", "Failed"];
 const REFRESH_MS = 10000;
@@ -18,7 +18,11 @@ export function legalMoves(transfer) {
   return {
     approve: transfer.state === "Blocked" && waiting.length > 0,
     retry: ["Blocked", "Failed"].includes(transfer.state) && !lines.some((l) => UNDECIDED.includes(l.state)),
-    cancel: !FINAL.includes(transfer.state) && lines.every((line) => NOTHING_BOUGHT.includes(line.state)),
+    cancel:
+      !FINAL.includes(transfer.state) &&
+      lines.every((line) => NOTHING_BOUGHT.includes(line.state)) &&
+      transfer.partnerTransfer?.status !== "InProgress", // submitted: Partner Center no longer cancels it
+    cancelRequest: !FINAL.includes(transfer.state) && transfer.partnerTransfer?.status === "Pending",
   };
 }
 
@@ -36,8 +40,12 @@ export function customerMessage(transfer) {
       "as a Global Administrator of your organisation and:",
     "",
     ...steps.map((step, index) => `${index + 1}. ${step}\n`),
-    "Your current subscriptions keep working until they lapse; we buy the same offers (or their " +
-      "successors) with the same license counts, and your users keep their licenses throughout.",
+    transfer.sourcePartner
+      ? `${transfer.sourcePartner.name} will be asked to transfer your subscriptions to us; Microsoft e-mails ` +
+        "you about it. Whatever does not move that way we buy again (the same offers or their successors), " +
+        "and your users keep their licenses throughout."
+      : "Your current subscriptions keep working until they lapse; we buy the same offers (or their " +
+        "successors) with the same license counts, and your users keep their licenses throughout.",
     "",
     "Thank you.",
   ].join("\n");
@@ -52,7 +60,7 @@ function definitions(pairs) {
   return el(
     "dl",
     { class: "facts" },
-    pairs.map(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
+    pairs.filter(Boolean).map(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
   );
 }
 
@@ -91,16 +99,36 @@ function replacementsText(line, titles) {
   );
 }
 
+const PATHS = { transfer: "By transfer", rebuy: "Bought again", none: "Not moved" };
+
+/** How a line of a partner-to-partner transfer moves, and why not by transfer when it does not. */
+function pathCell(line) {
+  const moving = line.partnerTransfer;
+  if (!moving) return el("span", { class: "muted" }, "—");
+  return el("span", {}, el("strong", {}, PATHS[moving.path] || moving.path), moving.reason ? el("span", { class: "reason" }, ` — ${moving.reason}`) : null);
+}
+
+function transferStatusCell(line) {
+  const moving = line.partnerTransfer;
+  if (!moving) return el("span", { class: "muted" }, "—");
+  const partly = moving.status === "PartlyTransferred"
+    ? `: ${moving.transferredQuantity} transferred, ${line.quantity} bought again`
+    : "";
+  return el("span", {}, spaced(moving.status), partly);
+}
+
 function linesTable(transfer, titles) {
   if (!transfer.lines.length) {
     return section("Lines", el("p", { class: "muted" }, "No lines yet: they are planned once the customer accepts."));
   }
+  const byPartner = transfer.lines.some((line) => line.partnerTransfer);
   const rows = transfer.lines.map((line) =>
     el(
       "tr",
       { "data-line": line.id },
       el("th", { scope: "row" }, line.sourceSkuPartNumber),
       el("td", { class: "number" }, String(line.quantity)),
+      byPartner ? [el("td", { class: "path" }, pathCell(line)), el("td", { class: "transfer-status" }, transferStatusCell(line))] : null,
       el("td", {}, replacementsText(line, titles)),
       el("td", {}, line.decision ? spaced(line.decision) : "—"),
       el("td", {}, date(line.originalExpires)),
@@ -111,28 +139,94 @@ function linesTable(transfer, titles) {
   return section(
     "Lines",
     el("p", {}, progressCell(transfer.lines)),
-    el(
-      "div",
-      { class: "table-wrap" },
+    scrolling(
       el(
         "table",
         { id: "lines" },
-        el("caption", { class: "visually-hidden" }, "Lines: each original and what replaces it"),
+        el("caption", { id: "lines-caption", class: "visually-hidden" }, "Lines: each original and what replaces it"),
         el(
           "thead",
           {},
           el(
             "tr",
             {},
-            ["Original", "Count", "Replacement", "Identical or equivalent", "Original lapses", "State", "Licenses"].map(
-              (h) => el("th", { scope: "col" }, h),
-            ),
+            [
+              "Original",
+              "Count",
+              ...(byPartner ? ["Path", "Transfer status"] : []),
+              "Replacement",
+              "Identical or equivalent",
+              "Original lapses",
+              "State",
+              "Licenses",
+            ].map((h) => el("th", { scope: "col" }, h)),
           ),
         ),
         el("tbody", {}, rows),
       ),
+      "lines-caption",
     ),
   );
+}
+
+/** The partner-to-partner transfer request: what Partner Center holds, and when it lapses unanswered. */
+function requestSection(transfer, context) {
+  const request = transfer.partnerTransfer;
+  const source = transfer.sourcePartner;
+  if (!source) return null;
+  if (!request) {
+    return section(
+      "Partner-to-partner transfer",
+      el("p", {}, `${source.name} is asked for a transfer once the customer has accepted the reseller relationship.`),
+    );
+  }
+  const expiry = requestExpiry(request, context);
+  return section(
+    "Partner-to-partner transfer",
+    el(
+      "div",
+      { id: "partner-request" },
+      definitions([
+        ["Request id", request.id ? el("code", {}, request.id) : el("span", { class: "muted" }, "not created yet")],
+        ["Status", stateBadge(request.status)],
+        ["Asked of", `${source.name} (${source.tenantId})`],
+        ["Created", moment(request.createdAt)],
+        expiry ? [`Expires unless ${source.name} acts`, date(expiry)] : ["Last read", moment(request.checkedAt)],
+      ]),
+    ),
+  );
+}
+
+/** The cancel dialog: the whole transfer and, while it is pending, only the request, each with its cost. */
+function cancelChoices(transfer, moves) {
+  const whole = [
+    el("p", {}, "Cancelling cannot be undone. The transfer stops for good: nothing more is bought or moved, and it cannot be retried."),
+    el("p", {}, "Nothing has been bought, and the customer's original subscriptions are not touched. A relationship the customer already accepted stays; to move this customer later, start a new transfer."),
+  ];
+  if (!moves.cancelRequest) {
+    return { title: "Cancel this transfer?", body: el("div", {}, whole), choices: [{ label: "Cancel the transfer", value: "whole", danger: true }], cancel: "Keep it" };
+  }
+  const source = transfer.sourcePartner?.name || "the current partner";
+  const asked = transfer.lines.filter((line) => line.partnerTransfer?.path === "transfer" && line.state === "Transferring");
+  const names = asked.map((line) => `${line.sourceSkuPartNumber} × ${line.quantity}`).join(", ") || "none";
+  const choices = [{ label: "Cancel only the request", value: "request", danger: true }];
+  if (moves.cancel) choices.push({ label: "Cancel the whole transfer", value: "whole", danger: true });
+  return {
+    title: "What do you want to cancel?",
+    body: el(
+      "div",
+      {},
+      el("h3", {}, "Cancel only the request"),
+      el("p", {}, `The transfer request is cancelled at Partner Center. This cannot be undone: ${source} can no longer submit it, and asking again takes a new transfer.`),
+      el("p", {}, `Its lines (${names}) are bought again instead, when their purchase falls due; the rest of the transfer goes on.`),
+      el("h3", {}, "Cancel the whole transfer"),
+      moves.cancel
+        ? [el("p", {}, `The request is cancelled at Partner Center too, and the customer stays with ${source}.`), whole]
+        : el("p", {}, "Not possible any more: something has been bought, or may have been, for this transfer."),
+    ),
+    choices,
+    cancel: "Keep both",
+  };
 }
 
 function preflight(users) {
@@ -311,22 +405,19 @@ export async function transferPage(main, id, context, notice, focus = true) {
       " ",
     );
   }
-  if (moves.cancel) {
+  if (moves.cancel || moves.cancelRequest) {
     actions.append(
-      button("Cancel transfer…", "danger", async (event) => {
-        const body = el(
-          "div",
-          {},
-          el("p", {}, "Cancelling cannot be undone. The transfer stops for good: nothing more is bought or moved, and it cannot be retried."),
-          el("p", {}, "Nothing has been bought, and the customer's original subscriptions are not touched. A relationship the customer already accepted stays; to move this customer later, start a new transfer."),
-        );
-        if (!(await confirmDialog({ title: "Cancel this transfer?", body, confirm: "Cancel the transfer", cancel: "Keep it", danger: true }))) {
+      button(moves.cancelRequest ? "Cancel…" : "Cancel transfer…", "danger", async (event) => {
+        const choice = await chooseDialog(cancelChoices(transfer, moves));
+        if (!choice) {
           event.target.focus();
           return;
         }
         event.target.disabled = true;
-        const cancelled = await call("POST", `transfers/${id}/cancel`);
-        await reload(cancelled.ok ? "Cancelled." : failure(cancelled));
+        const only = choice === "request";
+        const cancelled = await call("POST", `transfers/${id}/cancel`, { body: only ? { partnerTransferOnly: true } : undefined });
+        const done = only ? "The transfer request was cancelled; its lines will be bought again." : "Cancelled.";
+        await reload(cancelled.ok ? done : failure(cancelled));
       }),
     );
   }
@@ -352,12 +443,14 @@ export async function transferPage(main, id, context, notice, focus = true) {
       ["State", stateBadge(transfer.state, transfer.reason)],
       ["Country", transfer.customerCountry],
       ["Source channel", spaced(transfer.sourceChannel)],
+      transfer.sourcePartner ? ["Current partner", transfer.sourcePartner.name] : null,
       ["Contact", transfer.contactEmail || "—"],
       ["Purchase timing", transfer.options.purchaseTiming === "beforeLapse" ? `${transfer.options.purchaseLeadDays} days before the originals lapse` : "On acceptance"],
       ["Started", moment(transfer.createdAt)],
       ["Last update", moment(transfer.updatedAt)],
       ["Transfer id", el("code", {}, transfer.id)],
     ]),
+    requestSection(transfer, context),
     section("Actions", actions, result),
     customerActions(transfer),
     el("div", { id: "lines-holder" }),

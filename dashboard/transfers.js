@@ -14,13 +14,24 @@ export function lineProgress(lines) {
   return { done: lines.filter((line) => DONE_LINES.includes(line.state)).length, total: lines.length };
 }
 
-/** The next date that matters: a purchase still due, else an original's lapse, else none. */
-export function nextDate(lines) {
+/** When a pending partner-to-partner transfer request expires if its partner does not act, else null. */
+export function requestExpiry(request, context) {
+  if (!request || request.status !== "Pending" || !request.createdAt) return null;
+  const days = context.partnerTransferExpiryDays * 24 * 60 * 60 * 1000;
+  return new Date(Date.parse(request.createdAt) + days).toISOString();
+}
+
+/**
+ * The next date that matters: the earlier of a purchase still due and a pending partner transfer
+ * request's expiry, else an original's lapse, else none.
+ */
+export function nextDate(transfer, lines, context) {
   const due = lines
     .filter((line) => line.purchaseDue && ["Planned", "NeedsApproval"].includes(line.state))
-    .map((line) => line.purchaseDue)
-    .sort();
-  if (due.length) return { label: "Purchase due", at: due[0] };
+    .map((line) => ({ label: "Purchase due", at: line.purchaseDue }));
+  const expiry = requestExpiry(transfer.partnerTransfer, context);
+  if (expiry) due.push({ label: "Transfer request expires", at: expiry });
+  if (due.length) return due.sort((a, b) => Date.parse(a.at) - Date.parse(b.at))[0];
   const lapses = lines
     .filter((line) => line.originalExpires && !DONE_LINES.includes(line.state))
     .map((line) => line.originalExpires)
@@ -41,8 +52,8 @@ export function progressCell(lines) {
   );
 }
 
-function nextCell(lines) {
-  const next = nextDate(lines);
+function nextCell(transfer, lines, context) {
+  const next = nextDate(transfer, lines, context);
   return next ? el("span", {}, `${next.label} `, date(next.at)) : el("span", { class: "muted" }, "—");
 }
 
@@ -105,7 +116,7 @@ export async function transfersPage(main, params, context) {
       el("td", {}, spaced(transfer.sourceChannel)),
       el("td", {}, stateBadge(transfer.state, transfer.reason)),
       el("td", {}, lines ? progressCell(lines) : el("span", { class: "muted" }, "Loading…")),
-      el("td", {}, lines ? nextCell(lines) : ""),
+      el("td", {}, lines ? nextCell(transfer, lines, context) : ""),
       el("td", {}, moment(transfer.updatedAt)),
     ];
     const existing = rows.get(transfer.id);

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from playwright.sync_api import FilePayload
+from playwright.sync_api import FilePayload, expect
 
 from devhost.azurite import running_azurite
 from devhost.browser import chromium
 from devhost.host import FUNCTION_KEYS_SETTING, ROOT, start_local_host
 from devhost.run import local_settings
+from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import start_sandbox
 
 OUT = ROOT / "docs" / "dashboard"
@@ -65,16 +66,28 @@ def main(out: Path = OUT) -> int:
 
         def wait(url: str, transfer_id: str, state: str) -> None:
             deadline = time.monotonic() + 120
-            while api.get(f"{url}/api/transfers/{transfer_id}", timeout=30).json()["state"] != state:
+            while True:
+                record = api.get(f"{url}/api/transfers/{transfer_id}", timeout=30).json()
+                if state in (record["state"], (record["partnerTransfer"] or {}).get("status")):
+                    return
                 if time.monotonic() > deadline:
                     raise SystemExit(f"transfer {transfer_id} did not reach {state}")
                 time.sleep(0.3)
 
         with start_local_host(settings) as first:
             moving = [start(first.url, f"customer{n:05d}") for n in range(3)]
-            accept(first.url, "customer00000", "customer00001")
+            from_partner = start(
+                first.url,
+                "adatum",
+                sourceChannel="OtherPartner",
+                sourcePartnerTenantId=sandbox.ids.other_partner_tenant_id,
+                sourcePartnerName=OTHER_PARTNER_NAME,
+                contactEmail="it-admin@adatum.example",
+            )
+            accept(first.url, "customer00000", "customer00001", "adatum")
             for transfer_id in moving[:2]:
                 wait(first.url, transfer_id, "Provisioned")
+            wait(first.url, from_partner, "Pending")  # the request waits for the source partner
             start(
                 first.url, "customer00003", options={"purchaseTiming": "beforeLapse", "purchaseLeadDays": 14}
             )
@@ -89,8 +102,8 @@ def main(out: Path = OUT) -> int:
                 page.goto("/api/dashboard/")
                 page.get_by_label("Function key").fill(key)
                 page.get_by_role("button", name="Sign in").click()
-                page.locator("#list-status", has_text="Showing 5 transfers.").wait_for()
-                page.get_by_text("Loading…").wait_for(state="detached")
+                page.locator("#list-status", has_text="Showing 6 transfers.").wait_for()
+                expect(page.get_by_text("Loading…")).to_have_count(0)
                 page.screenshot(path=out / "transfers.png", full_page=True)
                 page.goto(f"/api/dashboard/#/transfers/{waiting}")
                 page.locator("#plan .plan-line").first.wait_for()
@@ -98,6 +111,20 @@ def main(out: Path = OUT) -> int:
                 page.get_by_role("button", name="Approve…").click()
                 page.get_by_role("dialog").wait_for()
                 page.screenshot(path=out / "approve.png")
+                page.keyboard.press("Escape")
+                page.goto(f"/api/dashboard/#/transfers/{from_partner}")
+                page.locator("#lines td.path").first.wait_for()
+                lines = page.locator("#lines").bounding_box()
+                assert lines is not None
+                bottom = lines["y"] + lines["height"] + 24  # down to the lines, not the whole plan
+                page.screenshot(
+                    path=out / "partner-transfer.png",
+                    full_page=True,
+                    clip={"x": 0, "y": 0, "width": 1280, "height": bottom},
+                )
+                page.get_by_role("button", name="Cancel…").click()
+                page.get_by_role("dialog").wait_for()
+                page.screenshot(path=out / "cancel-request.png")
                 page.keyboard.press("Escape")
                 page.goto("/api/dashboard/#/start")
                 csv = CSV.format(
@@ -108,7 +135,10 @@ def main(out: Path = OUT) -> int:
                 )
                 page.locator("#csv-rows").wait_for()
                 page.screenshot(path=out / "start.png", full_page=True)
-    print(f"Screenshots in {out.relative_to(ROOT)}: transfers.png, transfer.png, approve.png, start.png")
+    print(
+        f"Screenshots in {out.relative_to(ROOT)}: transfers.png, transfer.png, approve.png, "
+        "partner-transfer.png, cancel-request.png, start.png"
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .domain import SourceChannel, TransferState
+from .partner_transfer import EXPIRY
 from .regions import REGION_OF_COUNTRY, region_of
 from .settings import SettingError, get_settings
 
@@ -119,4 +120,5 @@ def context() -> dict[str, object]:
         "regions": REGION_OF_COUNTRY,
         "states": [state.value for state in TransferState],
         "sourceChannels": [channel.value for channel in SourceChannel],
+        "partnerTransferExpiryDays": EXPIRY.days,  # the list's next date for a pending request
     }

@@ -71,7 +71,15 @@ def test_the_context_holds_the_partners_region_and_no_transfer(host: LocalHostHa
     context = answer.json()
     assert (context["partnerCountry"], context["partnerRegion"]) == ("US", "United States")
     assert context["regions"]["DE"] == "Europe"
-    assert set(context) == {"partnerCountry", "partnerRegion", "regions", "states", "sourceChannels"}
+    assert context["partnerTransferExpiryDays"] == 30
+    assert set(context) == {
+        "partnerCountry",
+        "partnerRegion",
+        "regions",
+        "states",
+        "sourceChannels",
+        "partnerTransferExpiryDays",
+    }
 
 
 def test_the_api_behind_the_page_needs_a_named_key(host: LocalHostHandle) -> None:
