@@ -761,22 +761,27 @@ def is_deferred(line: Line, at: datetime) -> bool:
 
 
 def _match(line: Line, items: Sequence[TransferLineItem], pool: list[Subscription]) -> list[Subscription]:
-    """The subscriptions now ours for a transferred line: by id, else by offer, quantity and term end."""
+    """The subscriptions now ours for a transferred line: by id, else (Microsoft gave them new ids) by
+    offer and term end, gathered up to the line's seats, so a line moved in part counts what moved
+    and only the rest is bought. A subscription whose term end differs from the original's is never
+    counted: it is not the one moved."""
     ids = {i.subscription_id for i in items}
     found = [s for s in pool if s.id in ids]
     if not found and line.replacements:
         offer = _product_sku(line.replacements[0].catalog_item_id)
-        found = [
-            s
-            for s in pool
-            if _product_sku(s.offer_id) == offer
-            and s.quantity == line.quantity
-            and (
-                line.original_expires is None
-                or s.commitment_end is None
-                or abs(s.commitment_end - line.original_expires) <= timedelta(days=1)
-            )
-        ][:1]
+        left = line.quantity
+        for s in sorted(pool, key=lambda s: -s.quantity):
+            if (
+                _product_sku(s.offer_id) == offer
+                and 0 < s.quantity <= left
+                and (
+                    line.original_expires is None
+                    or s.commitment_end is None
+                    or abs(s.commitment_end - line.original_expires) <= timedelta(days=1)
+                )
+            ):
+                found.append(s)
+                left -= s.quantity
     for s in found:
         pool.remove(s)
     return found

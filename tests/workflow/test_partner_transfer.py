@@ -377,9 +377,12 @@ def test_a_rebuy_line_the_source_partner_transfers_anyway_is_not_bought_too(
     assert sandbox.purchases() == []
 
 
+@pytest.mark.parametrize("new_ids", [False, True], ids=["same-ids", "new-ids"])
 def test_seats_of_a_line_left_out_of_a_partial_submission_are_rebought_once_at_the_term_end(
-    services: Services, sandbox: SandboxHandle, azurite: Azurite
+    services: Services, sandbox: SandboxHandle, azurite: Azurite, new_ids: bool
 ) -> None:
+    """With new ids the moved subscription no longer names the original: it is told by its offer and
+    term end, else the whole line would be bought again."""
     customer = sandbox.customer("adatum")
     # A second Business Premium subscription from the other partner: one line of 7 seats, 2 originals.
     sandbox.add_subscription(
@@ -388,7 +391,9 @@ def test_seats_of_a_line_left_out_of_a_partial_submission_are_rebought_once_at_t
     body = requested(services, sandbox, azurite)
     premium = sandbox.ids.commerce_subscriptions["adatum.other_partner_bp"]
 
-    sandbox.source_partner(customer, body["partnerTransfer"]["id"], subscriptionIds=[premium])
+    sandbox.source_partner(
+        customer, body["partnerTransfer"]["id"], subscriptionIds=[premium], newIds=new_ids
+    )
     changed(services, body)
     pump(azurite, services)
 
