@@ -420,11 +420,10 @@ class PartnerTransfers:
         """Line items per line, of any product type: an item's ``subscriptionId`` is the source
         partner's subscription id, which Graph shows as the original's ``commerceSubscriptionId``; its
         seats are the item's quantity, else the original's."""
-        originals = {
-            (s.commerce_subscription_id or "").lower(): s
-            for s in self._graph.list_directory_subscriptions(record.transfer.customer_tenant_id)
-        }
-        items = _Items({}, [])
+        subscriptions = list(self._graph.list_directory_subscriptions(record.transfer.customer_tenant_id))
+        originals = {(s.commerce_subscription_id or "").lower(): s for s in subscriptions}
+        ends = {s.id: s.next_lifecycle for s in subscriptions if s.next_lifecycle is not None}
+        items = _Items({}, [], ends)
         for item in found.line_items:
             original = originals.get(item.subscription_id)
             graph_id = original.id if original else item.subscription_id
@@ -451,7 +450,9 @@ class PartnerTransfers:
         for line in record.lines:
             if line.state is LineState.TRANSFERRING and line.partner_transfer is not None:
                 done = [i for i in items.by_line.get(line.id, []) if _moved(i.item)]
-                matched = _match(line, [i.item for i in done], pool)
+                known = (*(items.ends.get(g) for g in line.original_subscription_ids), line.original_expires)
+                terms = {end for end in known if end is not None}
+                matched = _match(line, [i.item for i in done], pool, terms)
                 # The items' word, else what is now ours: the larger, so nothing moved is bought again.
                 seats = max(sum(i.seats for i in done), sum(s.quantity for s in matched))
                 moves[line.id] = (done, matched, min(seats, line.quantity))
@@ -760,11 +761,13 @@ def is_deferred(line: Line, at: datetime) -> bool:
     return line.state is LineState.PLANNED and line.purchase_due is not None and line.purchase_due > at
 
 
-def _match(line: Line, items: Sequence[TransferLineItem], pool: list[Subscription]) -> list[Subscription]:
+def _match(
+    line: Line, items: Sequence[TransferLineItem], pool: list[Subscription], ends: set[datetime]
+) -> list[Subscription]:
     """The subscriptions now ours for a transferred line: by id, else (Microsoft gave them new ids) by
     offer and term end, gathered up to the line's seats, so a line moved in part counts what moved
-    and only the rest is bought. A subscription whose term end differs from the original's is never
-    counted: it is not the one moved."""
+    and only the rest is bought. A subscription whose term end is none of the originals' (``ends``)
+    is never counted: it is not one that moved."""
     ids = {i.subscription_id for i in items}
     found = [s for s in pool if s.id in ids]
     if not found and line.replacements:
@@ -775,9 +778,9 @@ def _match(line: Line, items: Sequence[TransferLineItem], pool: list[Subscriptio
                 _product_sku(s.offer_id) == offer
                 and 0 < s.quantity <= left
                 and (
-                    line.original_expires is None
+                    not ends
                     or s.commitment_end is None
-                    or abs(s.commitment_end - line.original_expires) <= timedelta(days=1)
+                    or any(abs(s.commitment_end - end) <= timedelta(days=1) for end in ends)
                 )
             ):
                 found.append(s)
@@ -795,10 +798,12 @@ class _Item:
 
 @dataclass(frozen=True, slots=True)
 class _Items:
-    """A transfer's line items: per line (by its originals), and those matching no line."""
+    """A transfer's line items: per line (by its originals), and those matching no line; ``ends`` is
+    each original's term end by its Graph id, to tell a moved subscription whose id changed."""
 
     by_line: dict[str, list[_Item]]
     stray: list[TransferLineItem]
+    ends: dict[str, datetime]
 
 
 def _moved(item: TransferLineItem) -> bool:

@@ -391,9 +391,7 @@ def test_seats_of_a_line_left_out_of_a_partial_submission_are_rebought_once_at_t
     body = requested(services, sandbox, azurite)
     premium = sandbox.ids.commerce_subscriptions["adatum.other_partner_bp"]
 
-    sandbox.source_partner(
-        customer, body["partnerTransfer"]["id"], subscriptionIds=[premium], newIds=new_ids
-    )
+    sandbox.source_partner(customer, body["partnerTransfer"]["id"], subscriptionIds=[premium], newIds=new_ids)
     changed(services, body)
     pump(azurite, services)
 
@@ -413,6 +411,28 @@ def test_seats_of_a_line_left_out_of_a_partial_submission_are_rebought_once_at_t
 
     bought = [(x["skuId"], x["quantity"]) for p in sandbox.purchases() for x in p["lines"]]
     assert bought == [(sandbox.ids.skus["BUSINESS_PREMIUM"], 2)]
+
+
+def test_a_subscription_moved_under_a_new_id_is_told_by_the_term_end_of_its_own_original(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    """The line's originals end on different days: the one moved ends after the line's earliest."""
+    customer = sandbox.customer("adatum")
+    sandbox.add_subscription(
+        customer, sandbox.ids.skus["BUSINESS_PREMIUM"], 2, channel="other-partner", days_to_next=120
+    )
+    body = requested(services, sandbox, azurite)
+    premium = sandbox.ids.commerce_subscriptions["adatum.other_partner_bp"]  # 5 seats, ends at day 200
+
+    sandbox.source_partner(customer, body["partnerTransfer"]["id"], subscriptionIds=[premium], newIds=True)
+    changed(services, body)
+    pump(azurite, services)
+
+    line = lines_by_sku(record(services, body["id"]), sandbox)["BUSINESS_PREMIUM"]
+    moved = line["partnerTransfer"]
+    assert (moved["status"], moved["transferredQuantity"], line["quantity"]) == ("PartlyTransferred", 5, 2)
+    assert [r["quantity"] for r in line["replacements"]] == [2]
+    assert sandbox.purchases() == []
 
 
 def fresh_catalog(services: Services) -> Workflow:
