@@ -65,13 +65,20 @@ def requested(record: dict[str, Any]) -> bool:
     )
 
 
-def test_a_full_transfer_completes_with_no_purchase_and_no_licence_change(
+def requested_after_acceptance(
     host: LocalHostHandle, sandbox: SandboxHandle
-) -> None:
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """adatum's transfer started and accepted, once its partner-to-partner request is at Partner Center."""
     customer = sandbox.customer("adatum")
     transfer = start(host, sandbox)
     sandbox.accept_invitation(customer)
-    record = wait_until(host, transfer["id"], requested)
+    return customer, transfer, wait_until(host, transfer["id"], requested)
+
+
+def test_a_full_transfer_completes_with_no_purchase_and_no_licence_change(
+    host: LocalHostHandle, sandbox: SandboxHandle
+) -> None:
+    customer, transfer, record = requested_after_acceptance(host, sandbox)
 
     submitted = sandbox.source_partner(customer, record["partnerTransfer"]["id"])
 
@@ -90,10 +97,7 @@ def test_a_full_transfer_completes_with_no_purchase_and_no_licence_change(
 def test_a_partial_transfer_buys_the_rest_once_and_cuts_it_over(
     host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
-    customer = sandbox.customer("adatum")
-    transfer = start(host, sandbox)
-    sandbox.accept_invitation(customer)
-    record = wait_until(host, transfer["id"], requested)
+    customer, transfer, record = requested_after_acceptance(host, sandbox)
     premium = sandbox.ids.commerce_subscriptions["adatum.other_partner_bp"]
 
     sandbox.source_partner(customer, record["partnerTransfer"]["id"], subscriptionIds=[premium], newIds=True)
@@ -122,10 +126,7 @@ def test_a_partial_transfer_buys_the_rest_once_and_cuts_it_over(
 def test_an_expired_request_falls_back_to_the_rebuy_path(
     host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
-    customer = sandbox.customer("adatum")
-    transfer = start(host, sandbox)
-    sandbox.accept_invitation(customer)
-    record = wait_until(host, transfer["id"], requested)
+    customer, transfer, record = requested_after_acceptance(host, sandbox)
 
     sandbox.source_partner(customer, record["partnerTransfer"]["id"], "expire")
 
@@ -139,10 +140,7 @@ def test_an_expired_request_falls_back_to_the_rebuy_path(
 def test_the_same_complete_transfer_webhook_delivered_three_times_is_processed_once(
     host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
-    customer = sandbox.customer("adatum")
-    transfer = start(host, sandbox)
-    sandbox.accept_invitation(customer)
-    record = wait_until(host, transfer["id"], requested)
+    customer, transfer, record = requested_after_acceptance(host, sandbox)
     submitted = sandbox.source_partner(customer, record["partnerTransfer"]["id"])
     [completion] = [
         d
