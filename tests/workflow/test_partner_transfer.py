@@ -20,21 +20,11 @@ from shared.workflow import Workflow
 from tests.fixtures.app import pump
 from tests.test_openapi import assert_documented
 from tests.workflow.test_purchase import TEAMS_OFFERS
-from tests.workflow.transfers import accepted, record, start
-
-CONTACT = "it-admin@adatum.example"
+from tests.workflow.transfers import ADATUM_CONTACT, accepted, from_other_partner, record, start
 
 
 def start_from_partner(services: Services, sandbox: SandboxHandle, **extra: Any) -> dict[str, Any]:
-    status, transfer = start(
-        services,
-        sandbox.customer("adatum"),
-        sourceChannel="OtherPartner",
-        sourcePartnerTenantId=sandbox.ids.other_partner_tenant_id,
-        sourcePartnerName=OTHER_PARTNER_NAME,
-        contactEmail=CONTACT,
-        **extra,
-    )
+    status, transfer = start(services, sandbox.customer("adatum"), **(from_other_partner(sandbox) | extra))
     assert status == 201, transfer
     return transfer
 
@@ -71,7 +61,7 @@ def test_the_request_asks_the_source_partner_for_new_commerce_licences_only(
     assert held["id"] == body["partnerTransfer"]["id"]
     assert held["transferType"] == 5
     assert held["targetProductTypes"] == ["OnlineServicesNCE"]
-    assert held["customerEmailId"] == CONTACT
+    assert held["customerEmailId"] == ADATUM_CONTACT
     assert held["sourcePartnerTenantId"] == sandbox.ids.other_partner_tenant_id
     lines = lines_by_sku(body, sandbox)
     assert {k: (x["state"], x["partnerTransfer"]["status"]) for k, x in lines.items()} == {
@@ -264,10 +254,7 @@ def test_a_start_with_a_bad_source_partner_is_refused(
     body = {
         "customerTenantId": sandbox.customer("adatum"),
         "customerCountry": "US",
-        "sourceChannel": "OtherPartner",
-        "sourcePartnerTenantId": sandbox.ids.other_partner_tenant_id,
-        "sourcePartnerName": OTHER_PARTNER_NAME,
-        "contactEmail": CONTACT,
+        **from_other_partner(sandbox),
         **extra,
     }
     answer = services.admin.start_transfer(
@@ -282,10 +269,10 @@ def test_our_own_tenant_cannot_be_the_source_partner(services: Services, sandbox
     status, body = start(
         services,
         sandbox.customer("adatum"),
-        sourceChannel="OtherPartner",
-        sourcePartnerTenantId=sandbox.ids.partner_tenant_id,
-        sourcePartnerName="Us",
-        contactEmail=CONTACT,
+        **(
+            from_other_partner(sandbox)
+            | {"sourcePartnerTenantId": sandbox.ids.partner_tenant_id, "sourcePartnerName": "Us"}
+        ),
     )
 
     assert status == 400

@@ -13,11 +13,9 @@ import requests
 from devhost.azurite import Azurite
 from devhost.host import LocalHostHandle, start_local_host
 from devhost.run import local_settings, register_webhook
-from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-
-ACCEPTED = "reseller-relationship-accepted-by-customer"
+from tests.workflow.transfers import from_other_partner
 
 
 @pytest.fixture
@@ -31,10 +29,7 @@ def start(host: LocalHostHandle, sandbox: SandboxHandle) -> dict[str, Any]:
     body = {
         "customerTenantId": sandbox.customer("adatum"),
         "customerCountry": "US",
-        "sourceChannel": "OtherPartner",
-        "sourcePartnerTenantId": sandbox.ids.other_partner_tenant_id,
-        "sourcePartnerName": OTHER_PARTNER_NAME,
-        "contactEmail": "it-admin@adatum.example",
+        **from_other_partner(sandbox),
     }
     answer = requests.post(f"{host.url}/api/transfers", json=body, timeout=30)
     assert answer.status_code == 201, answer.text

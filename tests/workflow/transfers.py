@@ -5,9 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.events import EventType, TransferEvent
+
+ADATUM_CONTACT = "it-admin@adatum.example"
+
+
+def from_other_partner(sandbox: SandboxHandle) -> dict[str, Any]:
+    """The start fields that ask adatum's seller, another CSP partner, for a partner-to-partner transfer."""
+    return {
+        "sourceChannel": "OtherPartner",
+        "sourcePartnerTenantId": sandbox.ids.other_partner_tenant_id,
+        "sourcePartnerName": OTHER_PARTNER_NAME,
+        "contactEmail": ADATUM_CONTACT,
+    }
 
 
 def start(services: Services, customer: str, country: str = "US", **extra: Any) -> tuple[int, dict[str, Any]]:
