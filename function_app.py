@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 if TYPE_CHECKING:
-    from shared.api import AdminApi
+    from shared.api.admin import AdminApi
+    from shared.api.problems import ApiResponse
     from shared.bootstrap import Services
-    from shared.problems import ApiResponse
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -70,9 +70,7 @@ def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="dashboard/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def dashboard(req: func.HttpRequest) -> func.HttpResponse:
     """The page shell only: its data comes from the routes above, with the function key."""
-    from shared.dashboard import dashboard_file
-
-    answer = dashboard_file(
+    answer = _services().dashboard.file(
         req.route_params.get("path"), urlsplit(req.url).path, req.headers.get("If-None-Match")
     )
     return func.HttpResponse(
@@ -85,12 +83,14 @@ def dashboard(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.queue_trigger(arg_name="msg", queue_name="transfer-events", connection="AzureWebJobsStorage")
 def on_transfer_event(msg: func.QueueMessage) -> None:
-    _services().workflow.handle_message(msg.get_body(), msg.dequeue_count or 1)
+    _services().runner.handle_message(msg.get_body(), msg.dequeue_count or 1)
 
 
 @app.timer_trigger(arg_name="timer", schedule="%TRANSFER_SCAN_SCHEDULE%")
 def scan_transfers(timer: func.TimerRequest) -> None:
-    _services().timer.scan()
+    from shared.workflow.runner import run_scan
+
+    run_scan(_services().timer)
 
 
 def _services() -> Services:
@@ -104,7 +104,7 @@ def _admin() -> AdminApi:
 
 
 def _respond(answer: Callable[[], ApiResponse]) -> func.HttpResponse:
-    from shared.problems import answer as within_boundary
+    from shared.api.problems import answer as within_boundary
 
     response = within_boundary(answer)
     return func.HttpResponse(

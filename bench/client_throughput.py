@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from shared.auth import PartnerCredential
-from shared.partner_center import PartnerCenterClient
-from shared.transport import make_session
+from shared.clients.auth import PartnerCredential
+from shared.clients.http import make_session
+from shared.clients.partner_center import PartnerCenterClient
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from devhost.demo import NEVER
 from devhost.host import LocalHostHandle, start_local_host
 from devhost.run import local_settings, register_webhook
 from sandbox.testing import SandboxHandle, start_sandbox
-from shared.store import TABLE_NAME
+from shared.store.repository import TABLE_NAME
 
 PC_QUOTA = 500  # Partner Center: requests per minute per tenant identifier (partner-center-api.md §9)
 GRAPH_WRITES = (3000, 150.0)  # Graph: writes per 2 min 30 s per app and tenant (graph-licensing.md §3.6)

@@ -21,9 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.catalog import Catalog, CatalogItem, Inventory, SkuReference, SourceLine, plan_transfer  # noqa: E402
-from shared.resources.graph import ServicePlanInfo  # noqa: E402
-from shared.resources.partner_center import Availability, Product, Sku  # noqa: E402
+from shared.catalog.deciding import plan_transfer
+from shared.catalog.inventory import Inventory, SourceLine
+from shared.catalog.matching import offer_index
+from shared.catalog.offers import Catalog, CatalogItem
+from shared.catalog.reference import SkuReference
+from shared.resources.graph import ServicePlanInfo
+from shared.resources.partner_center import Availability, Product, Sku
 
 TABLE = ROOT / ".." / "shared" / "data" / "licensing_service_plans.csv"
 TENANT_SKUS = 50
@@ -93,7 +97,7 @@ def main() -> int:
             if sku not in excluded
         )
         catalog = Catalog("US", items)
-        build = timed(partial(catalog.index_for, reference))
+        build = timed(partial(offer_index, catalog, reference))
         runs = [timed(partial(plan_transfer, inventory, catalog, reference)) for _ in range(RUNS)]
         plan = plan_transfer(inventory, catalog, reference)
         decisions = {

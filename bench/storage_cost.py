@@ -36,7 +36,9 @@ from azure.data.tables._serialize import _add_entity_properties
 from bench.harness import running_fleet, table
 from devhost.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, running_azurite
 from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
-from shared.store import TABLE_NAME, TransferStore, _transfer_entity, _typed
+from shared.store.limits import typed_entity
+from shared.store.repository import TABLE_NAME, TransferStore
+from shared.store.rows import transfer_row
 
 IN_FLIGHT = 100
 PAGE = 50
@@ -101,7 +103,7 @@ async def _insert(endpoint: str, transfers: Iterable[Transfer]) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
 
         async def insert(transfer: Transfer) -> None:
-            body = json.dumps(_add_entity_properties(_typed(_transfer_entity(transfer, version=7))))
+            body = json.dumps(_add_entity_properties(typed_entity(transfer_row(transfer, version=7))))
             async with gate:
                 date = formatdate(usegmt=True)
                 signature = hmac.new(key, f"{date}\n{resource}".encode(), hashlib.sha256).digest()

@@ -45,7 +45,7 @@ def register_webhook(sandbox: SandboxHandle, api_url: str) -> str:
     """As the partner does once at setup, with the product's own client: every event the workflow follows."""
     from shared.bootstrap import Services
     from shared.settings import Settings
-    from shared.workflow import FOLLOWED_EVENTS
+    from shared.workflow.intake import FOLLOWED_EVENTS
 
     url = f"{api_url}/webhooks/partner-center"
     services = Services(Settings(sandbox.env()), verify=sandbox.ca_bundle)

@@ -27,8 +27,8 @@ import msal
 import requests
 from azure.core.credentials import TokenCredential
 
-from shared.auth import DEFAULT_AUTHORITY_HOST
-from shared.transport import make_session
+from shared.clients.auth import DEFAULT_AUTHORITY_HOST
+from shared.clients.http import make_session
 
 PARTNER_CENTER_USER_SCOPE = "https://api.partnercenter.microsoft.com/user_impersonation"
 DEFAULT_PORT = 8400

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shared.bootstrap import Services
-from shared.errors import ServiceError
-from shared.partner_center import PartnerCenterClient
+from shared.clients.errors import ServiceError
+from shared.clients.partner_center import PartnerCenterClient
 from shared.resources.partner_center import WebhookRegistration, WebhookValidationStatus
+from shared.resources.webhook_events import TEST_CREATED
 from shared.settings import SettingError, Settings
-from shared.webhooks import TEST_CREATED
-from shared.workflow import FOLLOWED_EVENTS
+from shared.workflow.intake import FOLLOWED_EVENTS
 
 WEBHOOK_ROUTE = "/api/webhooks/partner-center"
 #: What the product acts on, plus the event Partner Center's validation sends.

@@ -10,27 +10,32 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .settings import Settings, get_settings
+from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from .api import AdminApi
-    from .auth import PartnerCredential
-    from .catalog import CatalogCache, SkuReferenceLoader
-    from .events import EventQueue
-    from .graph import GraphClient
-    from .partner_center import PartnerCenterClient
-    from .planning import Planner
-    from .secrets import RefreshTokenRotation
-    from .store import TransferStore
-    from .timer import Timer
-    from .webhooks import WebhookVerifier
-    from .workflow import Workflow
+    from shared.api.admin import AdminApi
+    from shared.api.dashboard import Dashboard
+    from shared.api.webhooks import WebhookVerifier
+    from shared.clients.auth import PartnerCredential
+    from shared.clients.graph import GraphClient
+    from shared.clients.partner_center import PartnerCenterClient
+    from shared.clients.secrets import RefreshTokenRotation
+    from shared.store.queue import EventQueue
+    from shared.store.repository import TransferStore
+    from shared.workflow.context import StepContext
+    from shared.workflow.intake import Intake
+    from shared.workflow.planning import Planner
+    from shared.workflow.runner import Runner
+    from shared.workflow.sources import CatalogCache, SkuReferenceLoader
+    from shared.workflow.timer import Timer
 
 T = TypeVar("T")
 
@@ -49,9 +54,13 @@ class Services:
         self._vault_credential = vault_credential
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()
-        from . import telemetry
+        from shared import telemetry
 
-        telemetry.configure(settings)  # once per process; imports nothing without a connection string
+        insights = settings.app_insights  # once per process; imports nothing without a connection string
+        if insights is not None:
+            telemetry.configure(
+                insights.connection_string, entra=insights.entra, client_id=insights.client_id
+            )
 
     def _once(self, name: str, build: Callable[[], T]) -> T:
         with self._lock:
@@ -63,7 +72,7 @@ class Services:
     @property
     def store(self) -> TransferStore:
         def build() -> TransferStore:
-            from .store import TransferStore
+            from shared.store.repository import TransferStore
 
             store = TransferStore.connect(self.settings.storage)
             store.ensure_table()
@@ -73,7 +82,7 @@ class Services:
 
     @property
     def queue(self) -> EventQueue:
-        from .events import EventQueue
+        from shared.store.queue import EventQueue
 
         return self._once("queue", lambda: EventQueue.connect(self.settings.storage))
 
@@ -82,8 +91,8 @@ class Services:
         """One credential for both services: one token cache, one rotated refresh token."""
 
         def build() -> PartnerCredential:
-            from .auth import PartnerCredential
-            from .transport import make_session
+            from shared.clients.auth import PartnerCredential
+            from shared.clients.http import make_session
 
             s = self.settings
             return PartnerCredential(
@@ -106,7 +115,7 @@ class Services:
             uri = self.settings.partner_refresh_token_secret_uri
             if uri is None:
                 return None
-            from .secrets import KeyVaultRefreshTokenStore, RefreshTokenRotation
+            from shared.clients.secrets import KeyVaultRefreshTokenStore, RefreshTokenRotation
 
             credential = self._vault_credential or self.settings.storage.identity()
             return RefreshTokenRotation(KeyVaultRefreshTokenStore(uri, credential, verify=self._verify))
@@ -115,7 +124,7 @@ class Services:
 
     @property
     def partner_center(self) -> PartnerCenterClient:
-        from .partner_center import PartnerCenterClient
+        from shared.clients.partner_center import PartnerCenterClient
 
         endpoint = self.settings.partner_center_endpoint
         return self._once(
@@ -124,92 +133,120 @@ class Services:
 
     @property
     def graph(self) -> GraphClient:
-        from .graph import GraphClient
+        from shared.clients.graph import GraphClient
 
         endpoint = self.settings.graph_endpoint
         return self._once("graph", lambda: GraphClient(endpoint, self.credential, verify=self._verify))
 
     @property
     def catalogs(self) -> CatalogCache:
-        from .catalog import CatalogCache
+        from shared.workflow.sources import CatalogCache
 
         return self._once("catalogs", lambda: CatalogCache(self.partner_center))
 
     @property
     def sku_reference(self) -> SkuReferenceLoader:
-        from .catalog import SkuReferenceLoader
+        from shared.workflow.sources import SkuReferenceLoader
 
         return self._once("sku_reference", lambda: SkuReferenceLoader(self.settings.sku_reference_url))
 
     @property
     def planner(self) -> Planner:
         def build() -> Planner:
-            from .planning import Planner
+            from shared.workflow.planning import Planner
 
             return Planner(self.graph, self.catalogs, self.sku_reference, self.settings.partner_tenant_id)
 
         return self._once("planner", build)
 
     @property
-    def workflow(self) -> Workflow:
-        return self._once("workflow", self.new_workflow)
+    def context(self) -> StepContext:
+        """What every step is handed (and the admin use cases): stores, clients, planner, clock."""
+        return self._once("context", self.step_context)
 
-    def new_workflow(self, **options: Any) -> Workflow:
-        """A workflow over these services; ``options`` (a clock, a poll interval, a planner) are for tests."""
-        from .workflow import Workflow
+    def step_context(self, **overrides: Any) -> StepContext:
+        """A step context over these services; ``overrides`` (a clock, a planner, a poll interval)
+        are for tests."""
+        from shared.workflow.context import Partner, StepContext
 
-        return Workflow(
+        s = self.settings
+        built = StepContext(
             store=self.store,
             partner_center=self.partner_center,
             graph=self.graph,
             queue=self.queue,
-            partner_tenant_id=self.settings.partner_tenant_id,
-            partner_country=self.settings.partner_country,
-            expiry_lead_days=self.settings.expiry_lead_days,
-            **{"planner": lambda: self.planner, "max_dequeue_count": max_dequeue_count(), **options},
+            planner=self.planner,
+            partner=Partner(s.partner_tenant_id, s.partner_country),
+            cutover_lead=timedelta(days=s.expiry_lead_days),
         )
+        return replace(built, **overrides) if overrides else built
+
+    @property
+    def runner(self) -> Runner:
+        return self._once("runner", self.new_runner)
+
+    def new_runner(self, **overrides: Any) -> Runner:
+        """The queue trigger's runner; ``overrides`` of its context are for tests."""
+        from shared.workflow.runner import Runner
+
+        return Runner(self.step_context(**overrides), max_dequeue_count=max_dequeue_count())
 
     @property
     def timer(self) -> Timer:
         return self._once("timer", self.new_timer)
 
-    def new_timer(self, **options: Any) -> Timer:
-        """The timer over these services; ``options`` (a clock, thresholds) are for tests."""
-        from datetime import UTC, datetime, timedelta
-
-        from .timer import Timer
+    def new_timer(
+        self, *, stuck_after: timedelta | None = None, point_reads_up_to: int = 50, **overrides: Any
+    ) -> Timer:
+        """The timer; its thresholds and ``overrides`` of its context (a clock) are for tests."""
+        from shared.workflow.timer import Timer
 
         return Timer(
-            store=self.store,
-            partner_center=self.partner_center,
-            graph=self.graph,
-            queue=self.queue,
-            **{
-                "clock": lambda: datetime.now(UTC),
-                "cutover_lead": timedelta(days=self.settings.expiry_lead_days),
-                **options,
-            },
+            self.step_context(**overrides),
+            stuck_after=stuck_after or timedelta(minutes=30),
+            point_reads_up_to=point_reads_up_to,
         )
 
     @property
-    def webhooks(self) -> WebhookVerifier:
-        from .webhooks import verifier_from_settings
+    def intake(self) -> Intake:
+        """Webhooks into queue messages: the store and the queue only, no client or secret."""
+        from shared.workflow.intake import Intake
 
-        return self._once("webhooks", lambda: verifier_from_settings(self.settings))
+        return self._once("intake", lambda: Intake(self.store, self.queue))
+
+    @property
+    def webhooks(self) -> WebhookVerifier:
+        from shared.api.webhooks import WebhookVerifier
+
+        s = self.settings
+        return self._once("webhooks", lambda: WebhookVerifier(s.webhook_cert_hosts, s.webhook_trust_roots))
 
     @property
     def admin(self) -> AdminApi:
-        from .api import AdminApi
+        from shared.api.admin import AdminApi
 
         return self._once(
             "admin",
             lambda: AdminApi(
                 self.store,
-                workflow=lambda: self.workflow,
-                planner=lambda: self.planner,
+                context=lambda: self.context,
+                intake=lambda: self.intake,
                 webhooks=lambda: self.webhooks,
             ),
         )
+
+    @property
+    def dashboard(self) -> Dashboard:
+        """The dashboard's files; the start form checks the region against the partner's country,
+        which stays unset (the API checks) when the setting is missing."""
+        from shared.api.dashboard import Dashboard
+        from shared.settings import SettingError
+
+        try:
+            country: str | None = self.settings.partner_country
+        except SettingError:
+            country = None
+        return self._once("dashboard", lambda: Dashboard(country))
 
     def close(self) -> None:
         with self._lock:

@@ -14,13 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import SplitResult, urlsplit
 
-if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
+from shared.clients.http import is_loopback
+from shared.domain.errors import ErrorKind
+from shared.resources import GUID
+from shared.store.connection import StorageConnection
 
-from .regions import UnknownCountryError, region_of
+if TYPE_CHECKING:
+    pass
+
+from shared.domain.regions import UnknownCountryError, region_of
 
 #: Microsoft's download of the licensing table, linked from the Learn page
 #: ``entra/identity/users/licensing-service-plan-reference``.
@@ -29,7 +34,6 @@ MICROSOFT_SKU_REFERENCE_URL = (
     "Product%20names%20and%20service%20plan%20identifiers%20for%20licensing.csv"
 )
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
 _SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -46,6 +50,8 @@ class SettingError(ValueError):
     without quoting its value (which may be a secret).
     """
 
+    kind: ClassVar[ErrorKind] = ErrorKind.CONFIGURATION
+
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         super().__init__(message)
         found = _SETTING_NAME.match(message)
@@ -59,34 +65,6 @@ def whole_number(text: str, low: int, high: int) -> int | None:
         return None
     value = int(text)
     return value if low <= value <= high else None
-
-
-@dataclass(frozen=True)
-class StorageConnection:
-    """How to reach queues and tables: a connection string, or service URIs and an identity.
-
-    The identity-based form follows the Functions convention (``AzureWebJobsStorage__*``) so the
-    host's own queue trigger and our table client share one setting.
-    """
-
-    connection_string: str | None = field(default=None, repr=False)  # holds the account key
-    table_service_uri: str | None = None
-    queue_service_uri: str | None = None
-    credential: Literal["managedidentity", "default"] = "default"
-    client_id: str | None = None
-
-    @property
-    def uses_identity(self) -> bool:
-        return self.connection_string is None
-
-    def identity(self) -> TokenCredential:
-        """The app's own identity: it reaches storage when there is no connection string (Azure,
-        RBAC), and Key Vault, which has no connection string at all."""
-        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
-        if self.credential == "managedidentity":
-            return ManagedIdentityCredential(client_id=self.client_id)
-        return DefaultAzureCredential(managed_identity_client_id=self.client_id)
 
 
 @dataclass(frozen=True)
@@ -218,7 +196,7 @@ class Settings:
         if pairs.get("authorization") != "AAD":
             raise SettingError(f"{name}: expected Authorization=AAD;ClientId=<guid>", setting=name)
         client_id = pairs.get("clientid") or None
-        if client_id is not None and not _GUID.match(client_id):
+        if client_id is not None and not GUID.match(client_id):
             raise SettingError(f"{name}: ClientId must be the managed identity's client id (a GUID)")
         return AppInsights(connection_string, entra=True, client_id=client_id)
 
@@ -265,7 +243,7 @@ class Settings:
 
     def _guid(self, name: str) -> str:
         value = self._required(name, "a GUID such as 00000000-0000-0000-0000-000000000000")
-        if not _GUID.match(value):
+        if not GUID.match(value):
             raise SettingError(f"{name}: expected a GUID, got {value!r}")
         return value.lower()
 
@@ -338,7 +316,7 @@ def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
     if credential not in ("", "managedidentity"):
         raise SettingError(f"{name}__credential: expected 'managedidentity' or nothing, got {credential!r}")
     client_id = environ.get(f"{name}__clientId", "").strip() or None
-    if client_id is not None and not _GUID.match(client_id):
+    if client_id is not None and not GUID.match(client_id):
         raise SettingError(f"{name}__clientId: expected the managed identity's client id (a GUID)")
     return StorageConnection(
         table_service_uri=table_uri.rstrip("/"),
@@ -366,24 +344,13 @@ def _check_connection_string(name: str, value: str) -> None:
     )
     if not insecure:
         return
-    loopback = bool(endpoints) and all(_is_loopback(_split(name, v).hostname) for v in endpoints)
+    loopback = bool(endpoints) and all(is_loopback(_split(name, v).hostname) for v in endpoints)
     if not loopback:
         raise SettingError(
             f"{name}: http:// endpoints are only accepted for the local storage emulator "
             "(UseDevelopmentStorage=true or a loopback host); use https",
             setting=name,
         )
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @cache

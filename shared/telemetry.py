@@ -18,16 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .errors import RetryLaterError
-
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from opentelemetry.metrics import Counter, MeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
-    from .settings import AppInsights, Settings
-
-LOG = logging.getLogger("shared.telemetry")
+LOG = logging.getLogger(__name__)
 #: The instrumentation scope of our spans and metrics, and the logger tree that is exported.
 SCOPE = "csp_transfer"
 EXPORTED_LOGGER = "shared"
@@ -51,14 +47,15 @@ _configured = False  # the distro installs global providers: once per process
 _lock = threading.Lock()
 
 
-def configure(settings: Settings) -> bool:
-    """Export to Application Insights when its connection string is set; once per process.
+def configure(connection_string: str | None, *, entra: bool = False, client_id: str | None = None) -> bool:
+    """Export to Application Insights when its connection string is set; once per process. With
+    ``entra``, ingestion authenticates with the app's managed identity (``client_id``), as the host
+    does; otherwise the connection string's key does.
 
     The exporters send from background threads, so an unreachable endpoint delays nothing here.
     """
     global _configured
-    insights = settings.app_insights
-    if insights is None:
+    if connection_string is None:
         return False
     with _lock:
         if _configured:
@@ -66,8 +63,8 @@ def configure(settings: Settings) -> bool:
         from azure.monitor.opentelemetry import configure_azure_monitor
 
         configure_azure_monitor(
-            connection_string=insights.connection_string,
-            credential=_credential(insights),
+            connection_string=connection_string,
+            credential=_credential(client_id) if entra else None,
             logger_name=EXPORTED_LOGGER,
             instrumentation_options={name: {"enabled": False} for name in _URL_RECORDING},
         )
@@ -79,14 +76,10 @@ def configure(settings: Settings) -> bool:
     return True
 
 
-def _credential(insights: AppInsights) -> TokenCredential | None:
-    """Entra ingestion with the app's managed identity (the one named by its client id), as the
-    host does; without ``Authorization=AAD`` the connection string's key authenticates."""
-    if not insights.entra:
-        return None
+def _credential(client_id: str | None) -> TokenCredential:
     from azure.identity import ManagedIdentityCredential
 
-    return ManagedIdentityCredential(client_id=insights.client_id)
+    return ManagedIdentityCredential(client_id=client_id)
 
 
 def enable(
@@ -139,8 +132,9 @@ def step(transfer_id: str, name: str) -> Iterator[StepRun]:
     """One structured log record (and, when enabled, one span) per workflow step.
 
     The record's ``extra`` properties are ``transfer_id``, ``step``, ``outcome`` and
-    ``duration_ms``; a raised :class:`~shared.errors.RetryLaterError` is "throttled", any other
-    exception "failed" (its type is named, its message is not: a service's message may quote a UPN).
+    ``duration_ms``; an exception is "failed" unless the caller set another outcome before it
+    propagated ("throttled"); its type is named, its message is not: a service's message may quote
+    a UPN.
     """
     run = StepRun()
     started = time.perf_counter()
@@ -149,7 +143,8 @@ def step(transfer_id: str, name: str) -> Iterator[StepRun]:
         try:
             yield run
         except Exception as error:
-            run.outcome = "throttled" if isinstance(error, RetryLaterError) else "failed"
+            if run.outcome == "done":
+                run.outcome = "failed"
             failure = type(error).__name__
             raise
         finally:

@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.azurite", "tests.fixtures.sandbox", "tests.fixtures.app"]
+pytest_plugins = [
+    "tests.fixtures.azurite",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.app",
+    "tests.fixtures.clients",
+]

@@ -24,8 +24,8 @@ from devhost.azurite import Azurite
 from devhost.host import FUNCTION_KEYS_SETTING, LocalHostHandle, start_local_host
 from devhost.run import local_settings
 from sandbox.testing import SandboxHandle
-from shared.openapi import openapi_document
-from tests.test_openapi import registered_routes
+from shared.api.openapi import openapi_document
+from tests.api.test_openapi import registered_routes
 
 KEY = "local-function-key"
 schema = schemathesis.openapi.from_dict(json.loads(json.dumps(openapi_document())))  # a copy it may change

@@ -12,7 +12,7 @@ import pytest
 
 import function_app
 from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
-from shared.store import TransferStore
+from shared.store.repository import TransferStore
 from tests.fixtures.app import clear_process_caches
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

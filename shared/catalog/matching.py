@@ -20,17 +20,16 @@ of the source plans it covers, and pairs are combined by OR over distinct masks 
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from .reference import SkuReference
-from .successors import Successor, replacements_of
-from .tiers import NEUTRAL_PLANS, TierOrder, service_of
-
-if TYPE_CHECKING:
-    from .offers import Catalog
+from shared.catalog.offers import Catalog
+from shared.catalog.reference import SkuReference
+from shared.catalog.successors import Successor, replacements_of
+from shared.catalog.tiers import NEUTRAL_PLANS, TierOrder, service_of
 
 
 class Basis(StrEnum):
@@ -294,3 +293,21 @@ def _admissible(cover: Cover, matters: Sequence[SourcePlan]) -> bool:
     replaced by any SKU that merely shares its Exchange plumbing): the line is blocked instead.
     """
     return 2 * _kept(cover, matters) > len(matters)
+
+
+_INDEXES: weakref.WeakKeyDictionary[Catalog, weakref.WeakKeyDictionary[SkuReference, OfferIndex]] = (
+    weakref.WeakKeyDictionary()
+)
+_INDEXES_LOCK = threading.Lock()
+
+
+def offer_index(catalog: Catalog, reference: SkuReference) -> OfferIndex:
+    """The coverage index of a catalog against a reference, built once per pair and kept while both
+    are in use (a cached catalog is planned against many times)."""
+    with _INDEXES_LOCK:
+        per_catalog = _INDEXES.setdefault(catalog, weakref.WeakKeyDictionary())
+        index = per_catalog.get(reference)
+        if index is None:
+            index = OfferIndex.build(catalog, reference)
+            per_catalog[reference] = index
+        return index

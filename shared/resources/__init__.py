@@ -7,9 +7,13 @@ so nothing deeper in the core ever handles a raw dict.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+#: An Entra object id, tenant id or SKU id, as Microsoft writes it.
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class MalformedResourceError(ValueError):
@@ -80,3 +84,21 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
         dict: "an object",
     }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def strings(data: Mapping[str, Any], name: str, *, resource: str) -> tuple[str, ...]:
+    values = optional(data, name, list, [], resource=resource)
+    if not all(isinstance(v, str) for v in values):
+        raise MalformedResourceError(f"{resource}: field {name!r} should hold strings")
+    return tuple(values)
+
+
+def objects(data: Mapping[str, Any], name: str, *, resource: str) -> list[Mapping[str, Any]]:
+    values = optional(data, name, list, [], resource=resource)
+    if not all(isinstance(v, dict) for v in values):
+        raise MalformedResourceError(f"{resource}: field {name!r} should hold objects")
+    return list(values)
+
+
+def lowered(value: str | None) -> str | None:
+    return value.lower() if value else None

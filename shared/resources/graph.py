@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import MalformedResourceError, field, optional, timestamp
+from shared.resources import MalformedResourceError, field, optional, timestamp
 
 
 @dataclass(frozen=True, slots=True)

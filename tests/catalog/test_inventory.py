@@ -5,8 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.catalog.inventory import Inventory, SkipReason
-
-from .builders import (
+from tests.catalog.builders import (
     COPILOT_STUDIO_VIRAL,
     FLOW_FREE,
     O365_E1,

@@ -5,13 +5,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from shared.catalog.deciding import plan_transfer
 from shared.catalog.inventory import Inventory
 from shared.catalog.offers import Catalog, CatalogItem
-from shared.catalog.plan import BlockReason, Decision, Plan, PlanLine, plan_transfer
+from shared.catalog.plan import BlockReason, Decision, Plan, PlanLine
 from shared.catalog.reference import SkuReference
 from shared.domain import TransferOptions
-
-from .builders import (
+from tests.catalog.builders import (
     BUSINESS_STANDARD,
     BUSINESS_STANDARD_EEA_NO_TEAMS,
     EXCHANGE_PLAN_1,

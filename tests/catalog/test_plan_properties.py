@@ -15,13 +15,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.catalog.deciding import plan_transfer
 from shared.catalog.inventory import Inventory, SourceLine
 from shared.catalog.offers import Catalog
-from shared.catalog.plan import Decision, Plan, plan_transfer
+from shared.catalog.plan import Decision, Plan
 from shared.catalog.reference import SkuReference
 from shared.resources.graph import ServicePlanInfo
-
-from .builders import offer
+from tests.catalog.builders import offer
 
 # An oracle written independently of tiers.py: (service, tier) for the tiered plans of the pool.
 TIERS = {

@@ -7,13 +7,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from shared.catalog.deciding import plan_transfer
 from shared.catalog.inventory import Inventory
 from shared.catalog.offers import Catalog
-from shared.catalog.plan import Decision, Plan, PlanLine, plan_transfer
+from shared.catalog.plan import Decision, Plan, PlanLine
 from shared.catalog.preflight import Cutover, GroupShare, IssueReason, UserPreflight, check_users
 from shared.resources.graph import User
-
-from .builders import (
+from tests.catalog.builders import (
     BUSINESS_STANDARD,
     O365_E1,
     O365_E3,

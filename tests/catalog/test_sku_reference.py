@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from shared.catalog.reference import SkuReference, SkuReferenceError, SkuReferenceLoader, read_location
-
-from .builders import (
+from shared.catalog.reference import SkuReference, SkuReferenceError
+from shared.workflow.sources import SkuReferenceLoader, read_location
+from tests.catalog.builders import (
     COPILOT_STUDIO_VIRAL,
     FULL_CSV,
     MCOPSTN5,

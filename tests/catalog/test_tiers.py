@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 
 from shared.catalog.tiers import TierOrder, service_of
-
-from .builders import subset_reference
+from tests.catalog.builders import subset_reference
 
 REFERENCE = subset_reference()
 TIERS = TierOrder(plan.name for sku in REFERENCE.skus.values() for plan in sku.plans)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shared.errors import (
+from shared.clients.errors import (
     AppUserRequiredError,
     CallIds,
     CartAlreadySubmittedError,

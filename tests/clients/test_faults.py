@@ -8,20 +8,20 @@ import uuid
 
 import pytest
 
-from shared.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow
-from shared.errors import (
+from shared.clients.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow
+from shared.clients.calls import MAX_RETRY_AFTER, deadline
+from shared.clients.errors import (
     DeadlineExceededError,
     OutcomeUnknownError,
     RetryLaterError,
     TokenAcquisitionError,
     TokenRetryLaterError,
 )
-from shared.partner_center import PartnerCenterClient
+from shared.clients.partner_center import PartnerCenterClient
+from shared.clients.pipeline import ThrottleRetryPolicy
+from shared.resources.commerce import CartLineItem
 from shared.resources.graph import AssignedLicense, BatchRequest
-from shared.resources.partner_center import CartLineItem
-from shared.transport import MAX_RETRY_AFTER, ThrottleRetryPolicy, deadline
-
-from .conftest import api_calls, make_credential, settle
+from tests.fixtures.clients import api_calls, make_credential, settle
 
 TOKEN = "/oauth2/v2.0/token"
 

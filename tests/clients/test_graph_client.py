@@ -2,16 +2,15 @@
 
 import pytest
 
-from shared.errors import (
+from shared.clients.errors import (
     GdapRoleMissingError,
     GraphRetryLaterError,
     GroupInheritedLicenseError,
     UsageLocationMissingError,
 )
-from shared.graph import batch_item_error
+from shared.clients.graph import batch_item_error
 from shared.resources.graph import AssignedLicense, BatchRequest
-
-from .conftest import api_calls
+from tests.fixtures.clients import api_calls
 
 
 def test_missing_gdap_write_role_is_gdap_role_missing_and_changes_nothing(sandbox, graph):

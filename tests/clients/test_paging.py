@@ -11,11 +11,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from shared.errors import PagingLoopError, PartnerCenterError
-from shared.graph import GraphClient
-from shared.partner_center import PartnerCenterClient
-
-from .conftest import api_calls
+from shared.clients.errors import PagingLoopError, PartnerCenterError
+from shared.clients.graph import GraphClient
+from shared.clients.partner_center import PartnerCenterClient
+from tests.fixtures.clients import api_calls
 
 
 def test_past_the_last_page_answer_ends_the_listing(sandbox, partner_center):

@@ -7,9 +7,9 @@ import uuid
 import pytest
 
 from sandbox.testing import SandboxHandle
-from shared.auth import PartnerCredential
 from shared.bootstrap import Services
-from shared.errors import (
+from shared.clients.auth import PartnerCredential
+from shared.clients.errors import (
     AppUserRequiredError,
     CallIds,
     NoRelationshipError,
@@ -19,12 +19,11 @@ from shared.errors import (
     UnauthorizedError,
     partner_center_error,
 )
-from shared.partner_center import PartnerCenterClient
-from shared.resources.partner_center import CartLineItem
+from shared.clients.partner_center import PartnerCenterClient
+from shared.clients.pipeline import ThrottleRetryPolicy
+from shared.resources.commerce import CartLineItem
 from shared.settings import Settings
-from shared.transport import ThrottleRetryPolicy
-
-from .conftest import api_calls, make_credential
+from tests.fixtures.clients import api_calls, make_credential
 
 REPLACEMENT = "O365_E3_NO_TEAMS"  # on sale; the with-Teams E3 is not purchasable any more
 

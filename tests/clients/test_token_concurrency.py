@@ -9,9 +9,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from shared.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow
-
-from .conftest import api_calls, make_credential
+from shared.clients.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow
+from tests.fixtures.clients import api_calls, make_credential
 
 TOKEN = "/oauth2/v2.0/token"
 

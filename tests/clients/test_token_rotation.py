@@ -12,13 +12,12 @@ import pytest
 from azure.identity import ClientSecretCredential
 
 from sandbox.testing import SandboxHandle
-from shared.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow, PartnerCredential
 from shared.bootstrap import Services
-from shared.secrets import KeyVaultRefreshTokenStore, RefreshTokenRotation, RefreshTokenStore
+from shared.clients.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow, PartnerCredential
+from shared.clients.pipeline import ThrottleRetryPolicy
+from shared.clients.secrets import KeyVaultRefreshTokenStore, RefreshTokenRotation, RefreshTokenStore
 from shared.settings import Settings
-from shared.transport import ThrottleRetryPolicy
-
-from .conftest import api_calls, make_credential
+from tests.fixtures.clients import api_calls, make_credential
 
 SECRET = "partner-refresh-token"
 USER_READ_SCOPE = "https://graph.microsoft.com/User.Read"
@@ -126,7 +125,7 @@ def test_a_failing_vault_is_retried_then_reported_and_the_app_keeps_its_token(sa
     assert status.last_error is not None
     assert "503" in status.last_error
     assert SECRET in status.last_error
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "shared.secrets"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "shared.clients.secrets"]
     assert len(errors) == 1
     assert handed[0] not in caplog.text
     assert sandbox.refresh_token not in caplog.text
@@ -186,7 +185,7 @@ class _Unreachable:
 def test_an_unexpected_store_failure_never_fails_the_token_request(sandbox, retry, caplog):
     credential, rotation, handed = rotating_credential(sandbox, retry, store=_Unreachable())
 
-    with caplog.at_level(logging.ERROR, logger="shared.secrets"):
+    with caplog.at_level(logging.ERROR, logger="shared.clients.secrets"):
         credential.get_token(PARTNER_CENTER_SCOPE)
 
     assert rotation.status().last_error == "ConnectionAbortedError"

@@ -5,17 +5,10 @@ import time
 
 import pytest
 
-from shared.errors import DeadlineExceededError, RetryLaterError
-from shared.transport import (
-    MAX_RETRY_AFTER,
-    ThrottleRetryPolicy,
-    call_timeouts,
-    deadline,
-    expand,
-    parse_retry_after,
-    path_template,
-    time_left,
-)
+from shared.clients.calls import MAX_RETRY_AFTER, call_timeouts, deadline, time_left
+from shared.clients.errors import DeadlineExceededError, RetryLaterError
+from shared.clients.http import expand, parse_retry_after, path_template
+from shared.clients.pipeline import ThrottleRetryPolicy
 
 
 @pytest.mark.parametrize(

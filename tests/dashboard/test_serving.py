@@ -8,7 +8,7 @@ from pathlib import Path
 import requests
 
 from devhost.host import LocalHostHandle
-from shared.dashboard import ASSETS, CONTENT_SECURITY_POLICY, FOLDER
+from shared.api.dashboard import ASSETS, CONTENT_SECURITY_POLICY, FOLDER
 from tests.dashboard.browsing import KEY
 
 ROOT = Path(__file__).resolve().parents[2]

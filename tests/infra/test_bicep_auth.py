@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("pycep", reason="pycep-parser not installed (pip install -r requirements-dev.txt)")
 
-from .bicep_model import INFRA, body, parse_template
+from tests.infra.bicep_model import INFRA, body, parse_template
 
 API = parse_template(INFRA / "app" / "api.bicep")
 MAIN = parse_template(INFRA / "main.bicep")

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("pycep", reason="pycep-parser not installed (pip install -r requirements-dev.txt)")
 
-from .bicep_model import (
+from tests.infra.bicep_model import (
     INFRA,
     REPO,
     Template,
@@ -25,7 +25,7 @@ from .bicep_model import (
     object_entries,
     parse_template,
 )
-from .code_settings import binding_expression_settings, settings_read_by
+from tests.infra.code_settings import binding_expression_settings, settings_read_by
 
 # docs/design.md "Settings" (a stable contract). AzureWebJobsStorage is met by its identity-based form.
 DESIGN_SETTINGS = (

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pycep", reason="pycep-parser not installed (pip install -r requirements-dev.txt)")
 
-from .bicep_model import INFRA, Template, body, is_function, parse_template
+from tests.infra.bicep_model import INFRA, Template, body, is_function, parse_template
 
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 SECRET = "Microsoft.KeyVault/vaults/secrets"

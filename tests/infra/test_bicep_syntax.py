@@ -15,7 +15,7 @@ pytest.importorskip(
     "tree_sitter_bicep", reason="tree-sitter-bicep not installed (pip install -r requirements-dev.txt)"
 )
 
-from .bicep_model import (
+from tests.infra.bicep_model import (
     CLOUD_SPECIFIC_HOSTS,
     INFRA,
     bicep_files,

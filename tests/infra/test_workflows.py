@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .bicep_model import REPO
+from tests.infra.bicep_model import REPO
 
 WORKFLOWS = REPO / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))

@@ -13,9 +13,9 @@ from ops.consent import (
     parse_secret_uri,
 )
 from sandbox.testing import SandboxHandle
-from shared.auth import PartnerCredential
-from shared.partner_center import PartnerCenterClient
-from shared.transport import make_session
+from shared.clients.auth import PartnerCredential
+from shared.clients.http import make_session
+from shared.clients.partner_center import PartnerCenterClient
 
 
 def test_the_consented_refresh_token_gets_app_user_tokens_for_partner_center(sandbox: SandboxHandle) -> None:

@@ -14,8 +14,12 @@ from devhost.run import local_settings
 from ops.register_webhook import EVENTS, main, redacted, register_and_test, webhook_url
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.partner_transfer import TRANSFER_EVENTS
-from shared.webhooks import INDIRECT_RELATIONSHIP_ACCEPTED, RELATIONSHIP_ACCEPTED, TEST_CREATED
+from shared.resources.webhook_events import (
+    INDIRECT_RELATIONSHIP_ACCEPTED,
+    RELATIONSHIP_ACCEPTED,
+    TEST_CREATED,
+)
+from shared.workflow.rules.partner_transfer import TRANSFER_EVENTS
 
 KEY = "k3y-Of-the-webhook-function=="
 

@@ -1,8 +1,7 @@
 """The control API's user knobs: add holders of a SKU (directly or through a group), set a usage location."""
 
 from sandbox.scenarios import SKUS
-
-from .conftest import Api
+from tests.sandbox.conftest import Api
 
 E3 = SKUS["O365_E3"]
 SELECT = {"$select": "id,assignedLicenses,licenseAssignmentStates,usageLocation"}

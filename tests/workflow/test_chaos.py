@@ -33,7 +33,7 @@ from devhost.host import ROOT, LocalHostHandle, start_local_host
 from devhost.run import local_settings
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.webhooks import RELATIONSHIP_ACCEPTED
+from shared.resources.webhook_events import RELATIONSHIP_ACCEPTED
 from tests.workflow.test_logs import leaks
 
 DEFAULT_SEED = 20261129

@@ -10,9 +10,9 @@ from typing import Any
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.timer import Timer
-from shared.workflow import Workflow
-from tests.fixtures.app import pump
+from shared.workflow.runner import Runner
+from shared.workflow.timer import Timer
+from tests.fixtures.app import pump, routes
 from tests.workflow.transfers import accepted, record, started
 
 O365_E1 = "18181a46-0d4e-45cd-891e-60aabd171b4e"
@@ -24,8 +24,8 @@ def sandbox_time(sandbox: SandboxHandle) -> Callable[[], datetime]:
     return lambda: datetime.now(UTC) + offset
 
 
-def on_sandbox_time(services: Services, sandbox: SandboxHandle) -> Workflow:
-    return services.new_workflow(clock=sandbox_time(sandbox), provisioning_poll_seconds=0.5)
+def on_sandbox_time(services: Services, sandbox: SandboxHandle) -> Runner:
+    return services.new_runner(clock=sandbox_time(sandbox), provisioning_poll_seconds=0.5)
 
 
 def timer_on_sandbox_time(services: Services, sandbox: SandboxHandle) -> Timer:
@@ -40,7 +40,7 @@ def provisioned(
     transfer = started(services, customer, **options)
     sandbox.accept_invitation(customer)
     accepted(services, transfer)
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
     return record(services, transfer["id"])
 
 
@@ -67,7 +67,7 @@ def test_equivalent_lines_are_cut_over_in_the_lead_window_and_the_transfer_compl
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
     workflow = on_sandbox_time(services, sandbox)
     assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
-    pump(azurite, services, workflow=workflow)
+    pump(azurite, services, runner=workflow)
 
     done = record(services, transfer["id"])
     assert done["state"] == "Completed", done["reason"]
@@ -95,7 +95,7 @@ def test_identical_lines_complete_with_no_license_change(
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
     workflow = on_sandbox_time(services, sandbox)
     timer_on_sandbox_time(services, sandbox).scan()
-    pump(azurite, services, workflow=workflow)
+    pump(azurite, services, runner=workflow)
 
     assert record(services, transfer["id"])["state"] == "Completed"
     assert sandbox.license_changes() == []
@@ -113,7 +113,7 @@ def test_deferred_timing_buys_nothing_until_its_window_then_buys_once_and_cuts_o
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 10)  # inside 14 days, not yet 7
     workflow = on_sandbox_time(services, sandbox)
     assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
-    pump(azurite, services, workflow=workflow)
+    pump(azurite, services, runner=workflow)
     bought = record(services, transfer["id"])
     assert bought["state"] == "Provisioned"
     assert {x["state"] for x in bought["lines"]} == {"Active"}
@@ -122,7 +122,7 @@ def test_deferred_timing_buys_nothing_until_its_window_then_buys_once_and_cuts_o
     sandbox.advance_clock(days=5)
     workflow = on_sandbox_time(services, sandbox)
     timer_on_sandbox_time(services, sandbox).scan()
-    pump(azurite, services, workflow=workflow)
+    pump(azurite, services, runner=workflow)
     assert record(services, transfer["id"])["state"] == "Completed"
     assert len(sandbox.purchases()) == 1
 
@@ -137,7 +137,7 @@ def test_a_user_without_usage_location_fails_alone_and_retry_moves_them_once_fix
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
     workflow = on_sandbox_time(services, sandbox)
     timer_on_sandbox_time(services, sandbox).scan()
-    pump(azurite, services, workflow=workflow)
+    pump(azurite, services, runner=workflow)
 
     failed = record(services, transfer["id"])
     assert failed["state"] == "Failed"
@@ -149,8 +149,8 @@ def test_a_user_without_usage_location_fails_alone_and_retry_moves_them_once_fix
     assert holders(services, customer, O365_E1) == {stranded}
 
     sandbox.set_usage_location(customer, stranded, "US")
-    assert services.admin.retry(transfer["id"]).status == 202
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+    assert routes(services).retry(transfer["id"]).status == 202
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
 
     assert record(services, transfer["id"])["state"] == "Completed"
     assert holders(services, customer, O365_E1) == set()
@@ -167,7 +167,7 @@ def test_an_original_that_lapses_earlier_than_announced_is_caught_by_the_scan(
     workflow = on_sandbox_time(services, sandbox)
 
     assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
-    pump(azurite, services, workflow=workflow)
+    pump(azurite, services, runner=workflow)
 
     after = record(services, transfer["id"])
     [e1] = [x for x in after["lines"] if x["sourceSkuId"] == O365_E1]
@@ -188,7 +188,7 @@ def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_w
     [stranded] = sandbox.add_users(customer, 1, sku_id=o365_e3, usage_location=None)
     transfer = started(services, customer)
     accepted(services, transfer)
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
     [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
     assert e3["state"] == "Active"
     targets = {r["skuId"] for r in e3["replacements"]}
@@ -196,7 +196,7 @@ def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_w
     sandbox.advance_clock(days=days_until_lapse(sandbox, {"lines": [e3]}) - 3)
     workflow = on_sandbox_time(services, sandbox)
     timer_on_sandbox_time(services, sandbox).scan()
-    pump(azurite, services, workflow=workflow)
+    pump(azurite, services, runner=workflow)
 
     [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
     assert e3["state"] == "Failed"
@@ -209,8 +209,8 @@ def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_w
     assert not services.graph.get_group(customer, group).holds(o365_e3)
 
     sandbox.set_usage_location(customer, stranded, "US")
-    assert services.admin.retry(transfer["id"]).status == 202
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+    assert routes(services).retry(transfer["id"]).status == 202
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
 
     [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
     assert e3["state"] == "Completed"

@@ -20,7 +20,7 @@ from devhost.host import LocalHostHandle, start_local_host
 from devhost.run import local_settings
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.events import QUEUE_NAME
+from shared.store.queue import QUEUE_NAME
 
 ACCEPTED = "reseller-relationship-accepted-by-customer"
 

@@ -15,8 +15,8 @@ import pytest
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle, WebhookReceiver
 from shared.bootstrap import Services
-from shared.webhooks import RELATIONSHIP_ACCEPTED
-from tests.fixtures.app import pump
+from shared.resources.webhook_events import RELATIONSHIP_ACCEPTED
+from tests.fixtures.app import pump, routes
 from tests.workflow.test_cutover import days_until_lapse, on_sandbox_time, timer_on_sandbox_time
 from tests.workflow.transfers import record, start
 
@@ -46,11 +46,11 @@ def test_a_whole_transfer_logged_at_debug_shows_no_token_secret_or_email_address
     with WebhookReceiver() as receiver:
         sandbox.send_webhook(RELATIONSHIP_ACCEPTED, customer_id=customer, url=receiver.url)
         [(headers, body)] = receiver.received
-    assert services.admin.receive_webhook(headers, body).status == 200
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox), idle_s=3)
+    assert routes(services).receive_webhook(headers, body).status == 200
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox), idle_s=3)
     sandbox.advance_clock(days=days_until_lapse(sandbox, record(services, transfer["id"])) - 3)
     timer_on_sandbox_time(services, sandbox).scan()
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox), idle_s=3)
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox), idle_s=3)
     assert record(services, transfer["id"])["state"] == "Completed"
 
     logged = debug_logs.text + "\n".join(r.getMessage() for r in debug_logs.records)

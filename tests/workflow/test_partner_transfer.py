@@ -13,12 +13,13 @@ from devhost.azurite import Azurite
 from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.catalog import CatalogCache
-from shared.events import EventType, TransferEvent
-from shared.planning import Planner
-from shared.workflow import Workflow
-from tests.fixtures.app import pump
-from tests.test_openapi import assert_documented
+from shared.domain.events import EventType, TransferEvent
+from shared.workflow import admin
+from shared.workflow.planning import Planner
+from shared.workflow.runner import Runner
+from shared.workflow.sources import CatalogCache
+from tests.api.test_openapi import assert_documented
+from tests.fixtures.app import pump, routes
 from tests.workflow.test_purchase import TEAMS_OFFERS
 from tests.workflow.transfers import ADATUM_CONTACT, accepted, from_other_partner, record, start
 
@@ -106,7 +107,7 @@ def test_lines_left_out_fall_back_and_are_bought_once_after_approval(
     assert datetime.fromisoformat(exchange["purchaseDue"]) > datetime.now(UTC) + timedelta(days=60)
     assert sandbox.purchases() == []
 
-    approved = services.admin.approve(body["id"], b'{"approve": ["%s"]}' % exchange["id"].encode())
+    approved = routes(services).approve(body["id"], b'{"approve": ["%s"]}' % exchange["id"].encode())
     assert approved.status == 200, approved.body
     pump(azurite, services)
     # The cutover of an identical line waits for the original's lapse; then it is only checked.
@@ -133,11 +134,11 @@ def test_the_plan_shows_which_lines_move_by_transfer_and_why_the_others_do_not(
     )
     body = requested(services, sandbox, azurite)
 
-    plan = services.admin.plan_transfer(body["id"])
+    plan = routes(services).plan_transfer(body["id"])
 
     assert plan.status == 200, plan.body
     assert_documented("get", "/transfers/{id}/plan", plan)
-    assert_documented("get", "/transfers/{id}", services.admin.get_transfer(body["id"]))
+    assert_documented("get", "/transfers/{id}", routes(services).get_transfer(body["id"]))
     names = {v: k for k, v in sandbox.ids.skus.items()}
     paths = {names[x["sourceSkuId"]]: x["partnerTransfer"] for x in plan.body["lines"]}
     # What was bought on acceptance already shows as this partner's, moved by neither path.
@@ -189,7 +190,7 @@ def test_cancelling_while_pending_cancels_the_request_at_partner_center(
 ) -> None:
     body = requested(services, sandbox, azurite)
 
-    answer = services.admin.cancel(body["id"])
+    answer = routes(services).cancel(body["id"])
 
     assert answer.status == 200, answer.body
     assert answer.body["state"] == "Cancelled"
@@ -203,7 +204,7 @@ def test_cancelling_only_the_request_sends_its_lines_to_the_rebuy_path(
 ) -> None:
     body = requested(services, sandbox, azurite)
 
-    answer = services.admin.cancel(body["id"], b'{"partnerTransferOnly": true}')
+    answer = routes(services).cancel(body["id"], b'{"partnerTransferOnly": true}')
     pump(azurite, services)
 
     assert answer.status == 200, answer.body
@@ -220,7 +221,7 @@ def test_a_request_the_source_partner_submitted_cannot_be_cancelled(
     body = requested(services, sandbox, azurite)
     sandbox.source_partner(sandbox.customer("adatum"), body["partnerTransfer"]["id"], complete=False)
 
-    answer = services.admin.cancel(body["id"])
+    answer = routes(services).cancel(body["id"])
 
     assert answer.status == 409
     assert record(services, body["id"])["state"] == "Provisioned"
@@ -257,7 +258,7 @@ def test_a_start_with_a_bad_source_partner_is_refused(
         **from_other_partner(sandbox),
         **extra,
     }
-    answer = services.admin.start_transfer(
+    answer = routes(services).start_transfer(
         json.dumps({k: v for k, v in body.items() if v is not None}).encode()
     )
 
@@ -283,11 +284,11 @@ def test_a_request_still_pending_after_25_days_is_flagged_once_before_it_expires
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
     body = requested(services, sandbox, azurite)
-    later = services.new_workflow(clock=lambda: datetime.now(UTC) + timedelta(days=26))
+    later = services.new_runner(clock=lambda: datetime.now(UTC) + timedelta(days=26))
 
     for _ in range(2):
         changed(services, body)
-        pump(azurite, services, workflow=later)
+        pump(azurite, services, runner=later)
 
     warnings = [h for h in record(services, body["id"])["history"] if "expires on" in h["message"]]
     assert len(warnings) == 1
@@ -305,7 +306,7 @@ def test_the_plan_says_a_line_sold_only_as_another_product_type_is_not_license_b
     )
     body = requested(services, sandbox, azurite)
 
-    plan = services.admin.plan_transfer(body["id"])
+    plan = routes(services).plan_transfer(body["id"])
 
     assert plan.status == 200, plan.body
     names = {v: k for k, v in sandbox.ids.skus.items()}
@@ -392,7 +393,7 @@ def test_seats_of_a_line_left_out_of_a_partial_submission_are_rebought_once_at_t
     assert datetime.fromisoformat(line["purchaseDue"]) > datetime.now(UTC) + timedelta(days=150)
     assert sandbox.purchases() == []
 
-    approved = services.admin.approve(body["id"], json.dumps({"approve": [line["id"]]}).encode())
+    approved = routes(services).approve(body["id"], json.dumps({"approve": [line["id"]]}).encode())
     assert approved.status == 200, approved.body
     pump(azurite, services)
 
@@ -422,13 +423,13 @@ def test_a_subscription_moved_under_a_new_id_is_told_by_the_term_end_of_its_own_
     assert sandbox.purchases() == []
 
 
-def fresh_catalog(services: Services) -> Workflow:
+def fresh_catalog(services: Services) -> Runner:
     """The workflow as it runs weeks after the plan, when the cached catalog has been read again."""
     planner = Planner(
         services.graph, CatalogCache(services.partner_center), services.sku_reference,
         services.settings.partner_tenant_id,
     )  # fmt: skip
-    return services.new_workflow(planner=lambda: planner)
+    return services.new_runner(planner=planner)
 
 
 def test_a_line_falling_back_after_its_offer_is_withdrawn_takes_an_equivalent_and_moves_its_users(
@@ -442,7 +443,7 @@ def test_a_line_falling_back_after_its_offer_is_withdrawn_takes_an_equivalent_an
 
     sandbox.source_partner(customer, body["partnerTransfer"]["id"], subscriptionIds=[premium])
     changed(services, body)
-    pump(azurite, services, workflow=later)
+    pump(azurite, services, runner=later)
 
     exchange = lines_by_sku(record(services, body["id"]), sandbox)["EXCHANGE_PLAN_1"]
     assert (exchange["state"], exchange["decision"]) == ("Planned", "equivalent"), exchange
@@ -451,12 +452,12 @@ def test_a_line_falling_back_after_its_offer_is_withdrawn_takes_an_equivalent_an
     assert replacement != sandbox.ids.skus["EXCHANGE_PLAN_1"]
     assert exchange["licenses"]["toMove"] == 1
 
-    approved = services.admin.approve(body["id"], json.dumps({"approve": [exchange["id"]]}).encode())
+    approved = routes(services).approve(body["id"], json.dumps({"approve": [exchange["id"]]}).encode())
     assert approved.status == 200, approved.body
-    pump(azurite, services, workflow=later)
+    pump(azurite, services, runner=later)
     sandbox.advance_clock(days=101)  # the original lapses: the cutover moves its holder
     services.new_timer().scan()
-    pump(azurite, services, workflow=later)
+    pump(azurite, services, runner=later)
 
     done = record(services, body["id"])
     assert done["state"] == "Completed", done["history"]
@@ -472,8 +473,8 @@ def test_a_fallback_whose_equivalent_loses_data_waits_for_approval(
     for carries_teams in TEAMS_OFFERS:  # Business Premium's successor without Teams loses chats
         sandbox.set_offer(carries_teams, purchasable=False)
 
-    later.cancel(body["id"], partner_transfer_only=True)
-    pump(azurite, services, workflow=later)
+    admin.cancel(later.ctx, body["id"], partner_transfer_only=True)
+    pump(azurite, services, runner=later)
 
     after = record(services, body["id"])
     premium = lines_by_sku(after, sandbox)["BUSINESS_PREMIUM"]
@@ -498,7 +499,7 @@ def test_the_rest_of_a_partly_transferred_line_needing_an_equivalent_is_left_to_
 
     sandbox.source_partner(customer, body["partnerTransfer"]["id"], subscriptionIds=[premium])
     changed(services, body)
-    pump(azurite, services, workflow=later)
+    pump(azurite, services, runner=later)
 
     after = record(services, body["id"])
     line = lines_by_sku(after, sandbox)["BUSINESS_PREMIUM"]

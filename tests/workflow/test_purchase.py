@@ -15,13 +15,13 @@ import pytest
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.buying import Buyer, cart_items
 from shared.domain import LineState
-from shared.events import MalformedEventError
-from shared.resources.partner_center import CartCheckoutResult
-from shared.webhooks import PartnerCenterEvent
-from shared.workflow import StepFailedError
-from tests.fixtures.app import pump
+from shared.domain.events import MalformedEventError
+from shared.resources.commerce import CartCheckoutResult
+from shared.resources.webhook_events import PartnerCenterEvent
+from shared.workflow.purchase import cart_items, ordered_lines
+from shared.workflow.runner import StepFailedError
+from tests.fixtures.app import pump, routes
 from tests.workflow.transfers import (
     acceptance,
     acceptance_message,
@@ -60,7 +60,7 @@ def test_region_mismatch_is_refused_and_nothing_stored(services: Services, sandb
 
     assert status == 422
     assert "region" in body["detail"]
-    assert services.admin.list_transfers({}).body["items"] == []
+    assert routes(services).list_transfers({}).body["items"] == []
 
 
 def test_second_start_for_the_same_customer_is_a_conflict_naming_the_first(
@@ -94,7 +94,7 @@ def test_second_start_for_the_same_customer_is_a_conflict_naming_the_first(
     ],
 )
 def test_bad_start_request_names_every_wrong_field(services: Services, body: Any, fields: set[str]) -> None:
-    answer = services.admin.start_transfer(json.dumps(body).encode())
+    answer = routes(services).start_transfer(json.dumps(body).encode())
 
     assert answer.status == 400
     assert answer.content_type == "application/problem+json"
@@ -163,7 +163,7 @@ def test_missing_delegated_access_blocks_with_instructions_and_retry_completes(
     assert sandbox.purchases() == []
 
     sandbox.set_gdap(customer, roles=granted, active=True)
-    assert services.admin.retry(transfer["id"]).status == 202
+    assert routes(services).retry(transfer["id"]).status == 202
     pump(azurite, services)
 
     assert record(services, transfer["id"])["state"] == "Provisioned"
@@ -202,9 +202,9 @@ def test_a_line_losing_a_data_bearing_plan_waits_for_approval_then_is_bought(
     assert pending
     assert sandbox.purchases() == []
 
-    refused = services.admin.approve(transfer["id"], json.dumps({"approve": ["no-such-line"]}).encode())
+    refused = routes(services).approve(transfer["id"], json.dumps({"approve": ["no-such-line"]}).encode())
     assert refused.status == 409
-    answer = services.admin.approve(transfer["id"], json.dumps({"approve": pending}).encode())
+    answer = routes(services).approve(transfer["id"], json.dumps({"approve": pending}).encode())
     assert answer.status == 200, answer.body
     pump(azurite, services)
 
@@ -220,7 +220,7 @@ def test_cancel_is_refused_once_something_was_bought(
     accepted(services, transfer)
     pump(azurite, services)
 
-    refused = services.admin.cancel(transfer["id"])
+    refused = routes(services).cancel(transfer["id"])
 
     assert refused.status == 409
     assert "purchases exist" in refused.body["detail"]
@@ -232,7 +232,7 @@ def test_cancel_before_acceptance_ends_the_transfer_and_frees_the_customer(
     customer = sandbox.customer("fabrikam")
     _, transfer = start(services, customer)
 
-    assert services.admin.cancel(transfer["id"]).body["state"] == "Cancelled"
+    assert routes(services).cancel(transfer["id"]).body["state"] == "Cancelled"
     assert start(services, customer)[0] == 201
 
 
@@ -264,10 +264,10 @@ def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry
     body = acceptance_message(transfer)
 
     with pytest.raises(StepFailedError, match="503"):  # not the last delivery: the host will retry
-        services.workflow.handle_message(body, dequeue_count=1)
+        services.runner.handle_message(body, dequeue_count=1)
     assert record(services, transfer["id"])["state"] == "Provisioning"
     with pytest.raises(StepFailedError, match="503"):  # the last: on to the poison queue, and recorded
-        services.workflow.handle_message(body, dequeue_count=5)
+        services.runner.handle_message(body, dequeue_count=5)
 
     failed = record(services, transfer["id"])
     assert failed["state"] == "Failed"
@@ -276,7 +276,7 @@ def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry
     assert "503" in failed["reason"]
 
     sandbox.clear_faults()
-    assert services.admin.retry(transfer["id"]).status == 202
+    assert routes(services).retry(transfer["id"]).status == 202
     pump(azurite, services)
 
     assert record(services, transfer["id"])["state"] == "Provisioned"
@@ -292,7 +292,7 @@ def test_throttling_puts_the_step_back_after_its_retry_after_without_failing(
     )  # longer than the client sleeps: the step is put back
     event = acceptance(transfer)
 
-    services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)  # does not raise
+    services.runner.handle_message(json.dumps(event.to_json()), dequeue_count=1)  # does not raise
 
     assert record(services, transfer["id"])["state"] == "Provisioning"
     pump(azurite, services, idle_s=8)
@@ -302,7 +302,7 @@ def test_throttling_puts_the_step_back_after_its_retry_after_without_failing(
 
 def test_a_malformed_message_is_refused_for_the_poison_queue(services: Services) -> None:
     with pytest.raises(MalformedEventError, match="transferId"):
-        services.workflow.handle_message(json.dumps({"type": "transfer-continue", "transferId": "../x"}))
+        services.runner.handle_message(json.dumps({"type": "transfer-continue", "transferId": "../x"}))
 
 
 def test_the_user_preflight_after_acceptance_is_recorded_before_anything_is_bought(
@@ -331,7 +331,7 @@ def test_a_line_bought_in_part_keeps_its_order_and_a_retry_buys_only_the_rest(
 ) -> None:
     _, transfer = started_and_accepted(services, sandbox)
     sandbox.add_fault("status", service="partner_center", method="POST", path="/carts$", status=400)
-    services.workflow.handle_message(
+    services.runner.handle_message(
         json.dumps(acceptance(transfer).to_json())
     )  # a definite refusal of the cart: the transfer fails with its lines being ordered
     stored = services.store.get(transfer["id"])
@@ -353,8 +353,7 @@ def test_a_line_bought_in_part_keeps_its_order_and_a_retry_buys_only_the_rest(
             "orderErrors": [{"orderGroupId": "1", "code": 800002, "description": "refused"}],
         }
     )
-    buyer = Buyer(services.store.commit, services.partner_center, lambda: datetime.now(UTC))
-    after = buyer.record_orders(stored, [e3], result).line(e3.id)
+    [after], _ = ordered_lines([e3], result, datetime.now(UTC))
 
     assert after.state is LineState.FAILED
     assert [r.order_id for r in after.replacements] == ["order-1", None]
@@ -371,7 +370,7 @@ def test_declining_every_line_completes_the_transfer_with_nothing_bought(
     pump(azurite, services)
     waiting = [line["id"] for line in record(services, transfer["id"])["lines"]]
 
-    services.admin.approve(transfer["id"], json.dumps({"decline": waiting}).encode())
+    routes(services).approve(transfer["id"], json.dumps({"decline": waiting}).encode())
     pump(azurite, services)
 
     done = record(services, transfer["id"])
@@ -398,4 +397,4 @@ def test_an_acceptance_announced_after_the_transfer_moved_on_is_a_duplicate(
         ).encode()
     )
 
-    assert services.workflow.take_webhook(event) == "duplicate"
+    assert services.intake.take_webhook(event) == "duplicate"

@@ -9,12 +9,13 @@ import pytest
 
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
-from shared.api import parse_decisions, parse_start_request
+from shared.api.parsing import parse_decisions, parse_start_request
+from shared.api.problems import ApiResponse
 from shared.bootstrap import Services
-from shared.events import EventType, TransferEvent
-from shared.problems import ApiResponse
-from shared.workflow import PROVISIONING_POLLS, StepFailedError
-from tests.fixtures.app import pump
+from shared.domain.events import EventType, TransferEvent
+from shared.workflow.purchase import PROVISIONING_POLLS
+from shared.workflow.runner import StepFailedError
+from tests.fixtures.app import pump, routes
 from tests.workflow.test_purchase import (
     TEAMS_OFFERS,
 )
@@ -40,13 +41,13 @@ def test_a_submitted_cart_whose_order_is_not_listed_yet_is_not_bought_again(
 
     for dequeue in range(1, 6):
         with pytest.raises(StepFailedError, match="check_out"):
-            services.workflow.handle_message(body, dequeue_count=dequeue)
+            services.runner.handle_message(body, dequeue_count=dequeue)
 
     failed = record(services, transfer["id"])
     assert failed["state"] == "Failed"
     assert {line["state"] for line in failed["lines"]} == {"Ordering"}  # never "not in any order"
     sandbox.clear_faults()
-    assert services.admin.retry(transfer["id"]).status == 202
+    assert routes(services).retry(transfer["id"]).status == 202
     pump(azurite, services)
 
     assert record(services, transfer["id"])["state"] == "Provisioned"
@@ -74,7 +75,7 @@ def test_retry_while_lines_wait_for_a_decision_is_refused_and_buys_nothing(
 ) -> None:
     transfer_id, _ = waiting_for_approval(services, sandbox, azurite)
 
-    refused = services.admin.retry(transfer_id)
+    refused = routes(services).retry(transfer_id)
     pump(azurite, services)
 
     assert refused.status == 409
@@ -87,9 +88,9 @@ def test_a_cancelled_transfer_takes_no_approval(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
     transfer_id, pending = waiting_for_approval(services, sandbox, azurite)
-    assert services.admin.cancel(transfer_id).status == 200
+    assert routes(services).cancel(transfer_id).status == 200
 
-    refused = services.admin.approve(transfer_id, json.dumps({"approve": pending}).encode())
+    refused = routes(services).approve(transfer_id, json.dumps({"approve": pending}).encode())
 
     assert refused.status == 409
     assert "Cancelled" in refused.body["detail"]
@@ -112,7 +113,7 @@ def test_a_gdap_request_that_failed_at_start_is_made_by_the_retry(
     pump(azurite, services)
     assert record(services, transfer["id"])["state"] == "Blocked"
 
-    retried = services.admin.retry(transfer["id"])
+    retried = routes(services).retry(transfer["id"])
 
     assert retried.status == 202
     assert retried.body["gdap"]["approvalUrl"]
@@ -134,7 +135,7 @@ def test_a_transfer_still_polling_for_provisioning_is_not_nudged_into_a_second_p
     customer, transfer = started_and_accepted(services, sandbox)
     sandbox.set_knobs(provisioning_delay_s=86_400)
     now = [datetime.now(UTC)]
-    workflow = services.new_workflow(clock=lambda: now[0])
+    workflow = services.new_runner(clock=lambda: now[0])
     timer = services.new_timer(clock=lambda: now[0], stuck_after=timedelta(minutes=30))
     accepted_event = acceptance(transfer)
     workflow.handle_message(json.dumps(accepted_event.to_json()))  # buys, then waits for provisioning
@@ -157,16 +158,16 @@ def test_provisioning_that_never_finishes_fails_the_transfer_with_a_reason_and_r
     customer, transfer = started_and_accepted(services, sandbox)
     sandbox.set_knobs(provisioning_delay_s=86_400 * 30)
     accepted_event = acceptance(transfer)
-    services.workflow.handle_message(json.dumps(accepted_event.to_json()))
+    services.runner.handle_message(json.dumps(accepted_event.to_json()))
     poll = TransferEvent(EventType.CONTINUE, transfer["id"], customer, "workflow", attempt=PROVISIONING_POLLS)
 
-    services.workflow.handle_message(json.dumps(poll.to_json()))
+    services.runner.handle_message(json.dumps(poll.to_json()))
 
     failed = record(services, transfer["id"])
     assert (failed["state"], failed["resumeState"]) == ("Failed", "Provisioning")
     assert "not provisioned" in failed["reason"]
     assert {line["state"] for line in failed["lines"]} == {"Ordered"}
-    assert services.admin.retry(transfer["id"]).body["state"] == "Provisioning"
+    assert routes(services).retry(transfer["id"]).body["state"] == "Provisioning"
     assert len(sandbox.purchases()) == 1
 
 
@@ -180,10 +181,10 @@ def test_a_company_profile_not_yet_showing_the_relationship_is_waited_for_not_fa
     )
     event = acceptance(transfer)
 
-    services.workflow.handle_message(json.dumps(event.to_json()))  # does not raise
+    services.runner.handle_message(json.dumps(event.to_json()))  # does not raise
 
     assert record(services, transfer["id"])["state"] == "Accepted"
     back = TransferEvent(EventType.CONTINUE, transfer["id"], customer, "workflow", attempt=1)
-    services.workflow.handle_message(json.dumps(back.to_json()))  # as the queue hands it back after the wait
+    services.runner.handle_message(json.dumps(back.to_json()))  # as the queue hands it back after the wait
     assert record(services, transfer["id"])["state"] == "Provisioned"
     assert len(sandbox.purchases()) == 1

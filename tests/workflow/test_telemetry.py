@@ -24,8 +24,8 @@ from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared import telemetry
 from shared.bootstrap import Services
-from shared.workflow import StepFailedError
-from tests.fixtures.app import pump
+from shared.workflow.runner import StepFailedError
+from tests.fixtures.app import pump, routes
 from tests.workflow.test_cutover import (
     days_until_lapse,
     on_sandbox_time,
@@ -104,14 +104,14 @@ def test_a_transfer_exports_one_record_per_step_counts_its_purchases_and_swaps_a
     customer = sandbox.customer("fabrikam")
     body = {"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"}
     body["contactEmail"] = "it@fabrikam.example"  # an address the records must not carry
-    answer = services.admin.start_transfer(json.dumps(body).encode())
+    answer = routes(services).start_transfer(json.dumps(body).encode())
     transfer_id = answer.body["id"]
     sandbox.accept_invitation(customer)
     accepted(services, answer.body)
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
     sandbox.advance_clock(days=days_until_lapse(sandbox, record(services, transfer_id)) - 3)
     timer_on_sandbox_time(services, sandbox).scan()
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
 
     done = record(services, transfer_id)
     assert done["state"] == "Completed", done["reason"]
@@ -119,7 +119,7 @@ def test_a_transfer_exports_one_record_per_step_counts_its_purchases_and_swaps_a
     assert all(set(x) >= STEP_PROPERTIES for x in steps)
     assert all(x["outcome"] in ("done", "waiting") and x["duration_ms"] >= 0 for x in steps)
     names = [x["step"] for x in steps]
-    assert {"confirm_acceptance", "ask_for_lines", "create_cart", "check_out", "cut_over", "complete"} <= set(
+    assert {"confirm_acceptance", "plan_lines", "create_cart", "check_out", "cut_over", "complete"} <= set(
         names
     )
     step_spans = [s for s in exported.spans.get_finished_spans() if s.name.startswith("step ")]
@@ -166,7 +166,7 @@ def test_a_throttled_step_is_recorded_as_throttled_and_counted_as_a_throttling_w
     )
     event = acceptance(transfer)
 
-    services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)
+    services.runner.handle_message(json.dumps(event.to_json()), dequeue_count=1)
 
     last = exported.step_records(transfer["id"])[-1]
     assert (last["step"], last["outcome"]) == ("create_cart", "throttled")
@@ -184,7 +184,7 @@ def test_a_cutover_graph_throttles_counts_a_throttling_wait_and_the_users_moved_
         code="TooManyRequests", times=-1, skip=1, retry_after="120",
     )  # fmt: skip
     timer_on_sandbox_time(services, sandbox).scan()
-    pump(azurite, services, workflow=on_sandbox_time(services, sandbox))
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
 
     cut_over = [x for x in exported.step_records(transfer["id"]) if x["step"] == "cut_over"]
     assert cut_over[-1]["outcome"] == "waiting"
@@ -201,9 +201,9 @@ def test_a_failed_step_is_recorded_as_failed_by_its_error_type_and_counted(
     event = acceptance_message(transfer)
 
     with pytest.raises(StepFailedError):
-        services.workflow.handle_message(event, dequeue_count=1)  # the host retries it
+        services.runner.handle_message(event, dequeue_count=1)  # the host retries it
     with pytest.raises(StepFailedError):
-        services.workflow.handle_message(event, dequeue_count=5)  # the last delivery: recorded
+        services.runner.handle_message(event, dequeue_count=5)  # the last delivery: recorded
 
     last = exported.step_records(transfer["id"])[-1]
     assert (last["step"], last["outcome"]) == ("create_cart", "failed")
@@ -227,7 +227,7 @@ def test_a_step_that_blocks_the_transfer_is_recorded_as_blocked(
     sandbox.set_gdap(customer, roles=[], active=False)  # no delegated access: the plan step blocks
     event = acceptance(transfer)
 
-    services.workflow.handle_message(json.dumps(event.to_json()), dequeue_count=1)
+    services.runner.handle_message(json.dumps(event.to_json()), dequeue_count=1)
 
     last = exported.step_records(transfer["id"])[-1]
-    assert (last["step"], last["outcome"]) == ("ask_for_lines", "blocked")
+    assert (last["step"], last["outcome"]) == ("plan_lines", "blocked")

@@ -12,13 +12,13 @@ from azure.storage.queue import QueueClient
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.events import QUEUE_NAME
-from tests.fixtures.app import pump
+from shared.store.queue import QUEUE_NAME
+from tests.fixtures.app import pump, routes
 from tests.workflow.transfers import acceptance, started
 
 
 def state(services: Services, transfer_id: str) -> str:
-    return str(services.admin.get_transfer(transfer_id).body["state"])
+    return str(routes(services).get_transfer(transfer_id).body["state"])
 
 
 def later(hours: float) -> Callable[[], datetime]:
@@ -65,7 +65,7 @@ def test_a_transfer_whose_message_was_lost_is_nudged_once_it_is_stuck(
     sandbox.accept_invitation(customer)
     sandbox.add_fault("status", service="graph", status=429, retry_after="600", times=-1)
     event = acceptance(transfer)
-    services.workflow.handle_message(json.dumps(event.to_json()))  # accepted, then throttled: put back
+    services.runner.handle_message(json.dumps(event.to_json()))  # accepted, then throttled: put back
     QueueClient.from_connection_string(azurite.connection_string, QUEUE_NAME).clear_messages()  # lost
     sandbox.clear_faults()
     assert state(services, transfer["id"]) == "Accepted"

@@ -8,7 +8,8 @@ from typing import Any
 from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
-from shared.events import EventType, TransferEvent
+from shared.domain.events import EventType, TransferEvent
+from tests.fixtures.app import routes
 
 ADATUM_CONTACT = "it-admin@adatum.example"
 
@@ -26,7 +27,7 @@ def from_other_partner(sandbox: SandboxHandle) -> dict[str, Any]:
 def start(services: Services, customer: str, country: str = "US", **extra: Any) -> tuple[int, dict[str, Any]]:
     """``POST /api/transfers`` as an admin sends it: its status and body, whatever they are."""
     body = {"customerTenantId": customer, "customerCountry": country, "sourceChannel": "Direct", **extra}
-    answer = services.admin.start_transfer(json.dumps(body).encode())
+    answer = routes(services).start_transfer(json.dumps(body).encode())
     return answer.status, answer.body
 
 
@@ -64,7 +65,7 @@ def accepted(services: Services, transfer: dict[str, Any]) -> None:
 
 def record(services: Services, transfer_id: str) -> dict[str, Any]:
     """``GET /api/transfers/{id}`` with its whole history."""
-    answer = services.admin.get_transfer(transfer_id, {"historyPageSize": "1000"})
+    answer = routes(services).get_transfer(transfer_id, {"historyPageSize": "1000"})
     assert answer.status == 200, answer.body
     body: dict[str, Any] = answer.body
     return body

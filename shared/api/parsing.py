@@ -1,0 +1,152 @@
+"""Request bodies parsed at the edge into the workflow's own values, or a 400 naming each wrong field."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shared.api.problems import ApiResponse, problem
+from shared.domain import SourceChannel, SourcePartner, TransferOptions
+from shared.domain.regions import UnknownCountryError, region_of
+from shared.resources import GUID
+from shared.workflow.admin import StartRequest
+
+_MAX_BODY = 64 * 1024
+
+
+_START_FIELDS = frozenset(
+    {
+        "customerTenantId",
+        "customerCountry",
+        "sourceChannel",
+        "contactEmail",
+        "options",
+        "sourcePartnerTenantId",
+        "sourcePartnerName",
+    }
+)
+
+
+_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
+
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+
+
+_CHANNELS = ", ".join(c.value for c in SourceChannel)
+
+
+def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
+    """The start request, or a 400 listing every field that is wrong."""
+    data = json_object(body)
+    if isinstance(data, ApiResponse):
+        return data
+    errors: list[dict[str, str]] = []
+
+    def wrong(name: str, message: str) -> None:
+        errors.append({"field": name, "message": message})
+
+    for name in sorted(set(data) - _START_FIELDS):
+        wrong(name[:60], "unknown field")
+    tenant = data.get("customerTenantId")
+    if not isinstance(tenant, str) or not GUID.fullmatch(tenant):
+        wrong("customerTenantId", "required: the customer's Entra tenant id, a GUID")
+    country = data.get("customerCountry")
+    if not isinstance(country, str) or not _COUNTRY.fullmatch(country):
+        wrong("customerCountry", "required: an ISO 3166-1 alpha-2 country code such as US")
+    else:
+        try:
+            region_of(country)
+        except UnknownCountryError:
+            wrong("customerCountry", f"{country!r} is not a country Microsoft sells CSP in")
+    channel = data.get("sourceChannel")
+    if not isinstance(channel, str) or channel not in {c.value for c in SourceChannel}:
+        wrong("sourceChannel", f"required: one of {_CHANNELS}")
+    email = data.get("contactEmail")
+    if email is not None and (not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email)):
+        wrong("contactEmail", "an e-mail address, if given")
+    options = TransferOptions()
+    raw_options = data.get("options")
+    if raw_options is not None and not isinstance(raw_options, dict):
+        wrong("options", "an object with termDuration and billingCycle")
+    else:
+        try:
+            options = TransferOptions.from_json(raw_options)
+        except ValueError as error:
+            wrong("options", str(error))
+    source = _source_partner(data, channel, email, wrong)
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(400, "Invalid request", detail, errors=errors)
+    return StartRequest(
+        customer_tenant_id=str(tenant).lower(),
+        customer_country=str(country).upper(),
+        source_channel=SourceChannel(str(channel)),
+        contact_email=email,
+        options=options,
+        source_partner=source,
+    )
+
+
+def _source_partner(
+    data: Mapping[str, Any], channel: Any, email: Any, wrong: Callable[[str, str], None]
+) -> SourcePartner | None:
+    """The partner selling to the customer today, asked for a partner-to-partner transfer: both its
+    Microsoft ID and company name (the docs tell the customer to get both from it), and the contact
+    e-mail that Microsoft sends the transfer notifications to."""
+    tenant, name = data.get("sourcePartnerTenantId"), data.get("sourcePartnerName")
+    if tenant is None and name is None:
+        return None
+    if channel != SourceChannel.OTHER_PARTNER.value:
+        wrong("sourcePartnerTenantId", "only for sourceChannel OtherPartner")
+    if not isinstance(tenant, str) or not GUID.fullmatch(tenant):
+        wrong("sourcePartnerTenantId", "the current partner's Microsoft ID (tenant id), a GUID")
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or not name.strip():
+        wrong("sourcePartnerName", "the current partner's company name, 1 to 256 printable characters")
+    if email is None:
+        wrong(
+            "contactEmail", "required with sourcePartnerTenantId: Microsoft sends the transfer e-mails there"
+        )
+    if not isinstance(tenant, str) or not isinstance(name, str):
+        return None
+    return SourcePartner(tenant_id=tenant.lower(), name=name.strip())
+
+
+def parse_decisions(body: bytes) -> tuple[list[str], list[str]] | ApiResponse:
+    """``{"approve": [lineId...], "decline": [lineId...]}``, at least one line in all."""
+    data = json_object(body or b"{}")
+    if isinstance(data, ApiResponse):
+        return data
+    lists: dict[str, list[str]] = {}
+    for name in ("approve", "decline"):
+        value = data.get(name, [])
+        if (
+            not isinstance(value, list)
+            or len(value) > 500
+            or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value)
+        ):
+            return problem(400, "Invalid request", f"{name} must be a list of line ids", parameter=name)
+        lists[name] = value
+    unknown = sorted(set(data) - {"approve", "decline"})
+    if unknown or not (lists["approve"] or lists["decline"]):
+        return problem(
+            400, "Invalid request", "give the line ids to approve and/or decline, and nothing else"
+        )
+    return lists["approve"], lists["decline"]
+
+
+def json_object(body: bytes) -> dict[str, Any] | ApiResponse:
+    if len(body) > _MAX_BODY:
+        return problem(413, "Body too large", f"the body is {len(body)} bytes; at most {_MAX_BODY} are read")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting past the parser's depth
+        return problem(400, "Invalid request", "the body must be a JSON object")
+    if not isinstance(data, dict):
+        return problem(400, "Invalid request", "the body must be a JSON object")
+    return data

@@ -1,0 +1,376 @@
+"""How each line of a transfer is decided: for every original, what the partner would buy, and why.
+
+Each line ends in one decision:
+
+* **identical**: the same SKU is purchasable in the customer's country; the same number of seats is
+  bought and users keep their licence (the new seats join the same SKU pool).
+* **equivalent**: the SKU is not purchasable there; a curated successor or the smallest covering set
+  found in the catalog is bought instead (:mod:`.matching`), with every lost plan listed. Losing a
+  data-bearing plan sets ``needs_approval``: nothing is bought for that line until an admin approves.
+* **blocked**: nothing can be bought automatically, with the reason.
+* **skipped**: not moved at all (trial, free, tenant-level...), with the reason from the inventory.
+
+Given the holders of each source SKU (one Graph read per line), every line that is not skipped also
+carries its user pre-flight (:mod:`.preflight`): who holds it, directly or through which groups, and
+who would fail at cutover and why. Identical lines move no licence, but still say who holds them.
+
+Term and billing cycle come from the transfer's options (:class:`~shared.domain.TransferOptions`).
+When an offer does not sell the requested combination, the closest one it sells is taken and the
+explanation says so.
+
+The plan holds no clock and no randomness: the same inputs give the same plan, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from shared.catalog.inventory import Inventory, SkippedSku, SourceLine
+from shared.catalog.matching import Basis, Cover, OfferIndex, Search, SourcePlan, offer_index
+from shared.catalog.offers import Catalog, CatalogItem
+from shared.catalog.plan import BlockReason, Decision, Plan, PlanChange, PlanLine, TargetItem
+from shared.catalog.preflight import Cutover, PlanPairs, carried_plans, check_users, describe
+from shared.catalog.reference import SkuReference, clean_plan_name
+from shared.catalog.successors import rename_of
+from shared.catalog.tiers import service_of
+from shared.domain import TransferOptions
+from shared.resources.graph import ServicePlanInfo, User
+
+#: When an offer does not sell the requested term and cycle: the same term first, then this order.
+_TERM_FALLBACK = (
+    ("P1Y", "monthly"),
+    ("P1Y", "annual"),
+    ("P1M", "monthly"),
+    ("P3Y", "monthly"),
+    ("P3Y", "annual"),
+    ("P3Y", "triennial"),
+)
+
+
+def plan_transfer(
+    inventory: Inventory,
+    catalog: Catalog,
+    reference: SkuReference,
+    options: TransferOptions | None = None,
+    holders: Mapping[str, Iterable[User]] | None = None,
+) -> Plan:
+    """Decide every line of a transfer without buying anything.
+
+    ``holders`` maps a source SKU id to the users holding it; each is read once, after its line is
+    decided. A line without holders says its users were not checked.
+    """
+    chosen = options or TransferOptions()
+    index = offer_index(catalog, reference)
+    planner = _LineDecider(catalog, reference, index, chosen, inventory.tenant_plans, holders or {})
+    lines = [planner.plan_line(line) for line in inventory.lines]
+    lines.extend(planner.skipped_line(skipped) for skipped in inventory.skipped)
+    lines.sort(key=lambda line: (line.source_sku_id, line.decision.value))
+    return Plan(country=catalog.country, options=chosen, lines=tuple(lines))
+
+
+class _LineDecider:
+    def __init__(
+        self,
+        catalog: Catalog,
+        reference: SkuReference,
+        index: OfferIndex,
+        options: TransferOptions,
+        tenant_plans: Mapping[str, tuple[ServicePlanInfo, ...]],
+        holders: Mapping[str, Iterable[User]],
+    ) -> None:
+        self._catalog = catalog
+        self._reference = reference
+        self._index = index
+        self._options = options
+        self._tenant_plans = tenant_plans
+        self._holders = holders
+
+    def _name(self, sku_id: str, fallback: str) -> str:
+        entry = self._reference.get(sku_id)
+        return entry.display_name if entry and entry.display_name else fallback or sku_id
+
+    def skipped_line(self, skipped: SkippedSku) -> PlanLine:
+        name = self._name(skipped.sku_id, skipped.sku_part_number)
+        return PlanLine(
+            source_sku_id=skipped.sku_id,
+            source_sku_part_number=skipped.sku_part_number,
+            source_name=name,
+            quantity=0,
+            next_lifecycle=None,
+            subscription_ids=(),
+            decision=Decision.SKIPPED,
+            reason=skipped.reason.value,
+            explanation=f"{name} is not moved: {skipped.detail}.",
+        )
+
+    def plan_line(self, line: SourceLine) -> PlanLine:
+        decided = self._decide(line)
+        notes = []
+        if line.seats_with_partner:
+            notes.append(
+                f"{line.seats_with_partner} more seats are already with this partner "
+                "and are not bought again."
+            )
+        if line.trial_seats_ignored:
+            notes.append(f"{line.trial_seats_ignored} trial seats are not moved.")
+        users = self._holders.get(line.sku_id)
+        if users is None:
+            notes.append("Its users were not read, so who moves and who would fail is not checked.")
+            return replace(decided, explanation=" ".join([decided.explanation, *notes]))
+        cutover = self._cutover(decided, line)
+        preflight = check_users(cutover, users, self._plans_of)
+        notes.append(describe(preflight, cutover))
+        return replace(decided, explanation=" ".join([decided.explanation, *notes]), users=preflight)
+
+    def _cutover(self, decided: PlanLine, line: SourceLine) -> Cutover:
+        """What the decision does to the holders: nothing moves unless an equivalent is bought."""
+        source = tuple((plan.id, plan.name) for plan in self._source_plans(line))
+        if decided.decision is Decision.IDENTICAL:
+            seats = line.quantity + line.seats_with_partner
+            return Cutover(line.sku_id, seats, source, {}, dict(source))
+        if decided.decision is not Decision.EQUIVALENT:
+            return Cutover(line.sku_id, None, source, {}, {})
+        targets = {
+            target.provisioning_id: self._plans_of(target.provisioning_id) for target in decided.targets
+        }
+        higher = {change.service_plan_id: change.covered_by for change in decided.upgraded_plans}
+        return Cutover(line.sku_id, line.quantity, source, targets, carried_plans(source, targets, higher))
+
+    def _plans_of(self, sku_id: str) -> PlanPairs:
+        """A SKU's plans as the tenant reports them when it holds the SKU, else as the reference has them."""
+        reported = self._tenant_plans.get(sku_id)
+        if reported:
+            return tuple((p.service_plan_id, clean_plan_name(p.service_plan_name)) for p in reported)
+        entry = self._reference.get(sku_id)
+        return tuple((p.id, p.name) for p in entry.plans) if entry else ()
+
+    def _decide(self, line: SourceLine) -> PlanLine:
+        name = self._name(line.sku_id, line.sku_part_number)
+        base = PlanLine(
+            source_sku_id=line.sku_id,
+            source_sku_part_number=line.sku_part_number,
+            source_name=name,
+            quantity=line.quantity,
+            next_lifecycle=line.next_lifecycle,
+            subscription_ids=line.subscription_ids,
+            decision=Decision.BLOCKED,
+            explanation="",
+        )
+        country = self._catalog.country
+        offers = self._catalog.offers_for(line.sku_id)
+        if offers:
+            item = _preferred_item(offers, self._options)
+            targets, term_note = self._target(item, line.quantity)
+            minimum = item.sku.minimum_quantity
+            if line.quantity < minimum:
+                return replace(
+                    base,
+                    decision=Decision.BLOCKED,
+                    reason=BlockReason.QUANTITY_OUT_OF_RANGE.value,
+                    explanation=(
+                        f"{name} is sold in {country} as {item.title}, but only from {minimum} seats per "
+                        f"subscription, and the customer holds {line.quantity}. Buying more seats than "
+                        "the customer had is a choice for an admin: choose the offer by hand."
+                    ),
+                )
+            rename = rename_of(line.sku_id)
+            renamed = f" ({rename.old_name} is now sold as {rename.new_name}, same SKU)" if rename else ""
+            return replace(
+                base,
+                decision=Decision.IDENTICAL,
+                basis="identical",
+                targets=targets,
+                citation=rename.source if rename else None,
+                explanation=(
+                    f"{name} is sold in {country}{renamed}: the partner buys the same SKU, "
+                    f"{line.quantity} seats of {item.title}. The new seats join the same licence pool, "
+                    f"so users keep their licence and notice nothing.{term_note}"
+                ),
+            )
+        source = self._source_plans(line)
+        if not source:
+            return replace(
+                base,
+                decision=Decision.BLOCKED,
+                reason=BlockReason.PLANS_UNKNOWN.value,
+                explanation=(
+                    f"{name} is not sold in {country}, and its service plans are unknown (the tenant did "
+                    "not report them and the SKU reference does not list the SKU), so no equivalent can be "
+                    "checked."
+                ),
+            )
+        search = self._index.find_equivalent(line.sku_id, source, line.quantity)
+        if search.best is None:
+            return self._blocked(base, name, search)
+        return self._equivalent(base, name, line.quantity, search.best, search)
+
+    def _source_plans(self, line: SourceLine) -> tuple[SourcePlan, ...]:
+        """The tenant's own plan list when it has one (the truth), else the reference's."""
+        if line.service_plans:
+            pairs = {(p.service_plan_id, clean_plan_name(p.service_plan_name)) for p in line.service_plans}
+        else:
+            entry = self._reference.get(line.sku_id)
+            pairs = {(p.id, p.name) for p in entry.plans} if entry else set()
+        return tuple(SourcePlan(id=plan_id, name=plan_name) for plan_id, plan_name in sorted(pairs))
+
+    def _blocked(self, base: PlanLine, name: str, search: Search) -> PlanLine:
+        country = self._catalog.country
+        ruled_out = _ruled_out(search)
+        unchecked = (
+            f" {search.unverifiable_skus} offers sold in {country} are missing from the SKU reference "
+            "and were not considered."
+            if search.unverifiable_skus
+            else ""
+        )
+        if search.partial_candidates == 0:
+            reason = BlockReason.NOT_SOLD_IN_COUNTRY
+            text = (
+                f"{name} is not sold in {country}, and nothing sold there carries any of its service plans."
+            )
+        else:
+            reason = BlockReason.NO_COVER_FOUND
+            text = (
+                f"{name} is not sold in {country}, and no offer sold there keeps more than half of what "
+                "matters in it (its data-bearing services such as mail, files and Teams, or its other "
+                "plans when it has none); buying one would not be an equivalent."
+            )
+        return replace(
+            base,
+            decision=Decision.BLOCKED,
+            reason=reason.value,
+            explanation=text + ruled_out + unchecked + " Choose a replacement by hand, or keep the original.",
+        )
+
+    def _equivalent(self, base: PlanLine, name: str, quantity: int, cover: Cover, search: Search) -> PlanLine:
+        country = self._catalog.country
+        targets: list[TargetItem] = []
+        notes: list[str] = []
+        for sku_id in cover.targets:
+            bought, note = self._target(
+                _preferred_item(self._catalog.offers_for(sku_id), self._options), quantity
+            )
+            targets.extend(bought)
+            notes.append(note)
+        titles = " + ".join(dict.fromkeys(target.title for target in targets))
+        lost = tuple(_change(plan.id, plan.name) for plan in cover.lost)
+        upgraded = tuple(_change(u.source.id, u.source.name, u.target_name) for u in cover.upgrades)
+        if cover.basis is Basis.SUCCESSOR and cover.successor is not None:
+            why = (
+                f"{name} is not sold in {country}. Microsoft's successor is {cover.successor.new_name}; "
+                "its service plans were checked against the original's."
+            )
+        else:
+            ruled_out = _ruled_out(search)
+            found = (
+                f"The closest offer sold there is {titles}."
+                if lost
+                else f"The smallest offer sold there that carries all its service plans is {titles}."
+            )
+            why = f"{name} is not sold in {country}.{ruled_out} {found}"
+        parts = [why]
+        if upgraded:
+            sample = ", ".join(f"{c.service_plan_name} by {c.covered_by}" for c in upgraded[:3])
+            more = f" and {len(upgraded) - 3} more" if len(upgraded) > 3 else ""
+            parts.append(
+                f"Higher tiers of the same services replace {_plans(len(upgraded))}: {sample}{more}."
+            )
+        data_lost = [c for c in lost if c.data_bearing]
+        if not lost:
+            parts.append("Every service plan of the original is kept, so nothing is lost.")
+        else:
+            listed = ", ".join(f"{c.service_plan_name} ({c.service})" for c in lost)
+            parts.append(f"It would lose {_plans(len(lost))}: {listed}.")
+            if data_lost:
+                parts.append(
+                    "Some hold customer data, so an admin must approve this line before anything is bought."
+                )
+            else:
+                parts.append("None of them holds customer data; they are reported as warnings.")
+        each = " of each" if len(cover.targets) > 1 else ""
+        parts.append(f"{quantity} seats{each} are bought; the holders move to them at cutover.")
+        parts.extend(note.strip() for note in notes if note)
+        return replace(
+            base,
+            decision=Decision.EQUIVALENT,
+            basis=cover.basis.value,
+            targets=tuple(targets),
+            lost_plans=lost,
+            upgraded_plans=upgraded,
+            needs_approval=bool(data_lost),
+            citation=cover.successor.source if cover.successor else None,
+            explanation=" ".join(parts),
+        )
+
+    def _target(self, item: CatalogItem, quantity: int) -> tuple[tuple[TargetItem, ...], str]:
+        """The cart lines that buy ``quantity`` seats of ``item``.
+
+        Partner Center caps the seats of one subscription at the offer's maximum quantity; more
+        seats are bought as several subscriptions of the same offer, each within the cap.
+        """
+        term, cycle = _choose_term(item, self._options)
+        note = ""
+        if (term, cycle) != (self._options.term_duration, self._options.billing_cycle):
+            note = (
+                f" {item.title} is not sold as {self._options.term_duration} billed "
+                f"{self._options.billing_cycle}; {term} billed {cycle} is used instead."
+            )
+        target = TargetItem(
+            catalog_item_id=item.catalog_item_id,
+            product_id=item.product.id,
+            sku_id=item.sku.id,
+            provisioning_id=item.provisioning_id or "",
+            title=item.title,
+            quantity=quantity,
+            term_duration=term,
+            billing_cycle=cycle,
+            is_addon=item.sku.is_addon,
+        )
+        cap = item.sku.maximum_quantity
+        if quantity <= cap:
+            return (target,), note
+        full, rest = divmod(quantity, cap)
+        parts = (cap,) * full + ((rest,) if rest else ())
+        note += (
+            f" {item.title} sells at most {cap} seats per subscription, so the {quantity} seats are "
+            f"bought as {len(parts)} subscriptions ({' + '.join(map(str, parts))})."
+        )
+        return tuple(replace(target, quantity=n) for n in parts), note
+
+
+def _preferred_item(items: Sequence[CatalogItem], options: TransferOptions) -> CatalogItem:
+    """Among items of one SKU, one that sells the requested term and cycle, else the first by id."""
+    wanted = (options.term_duration, options.billing_cycle)
+    return next((item for item in items if wanted in _offered(item)), items[0])
+
+
+def _offered(item: CatalogItem) -> list[tuple[str, str]]:
+    return [(term.duration.upper(), term.billing_cycle.lower()) for term in item.terms]
+
+
+def _choose_term(item: CatalogItem, options: TransferOptions) -> tuple[str, str]:
+    wanted = (options.term_duration, options.billing_cycle)
+    offered = _offered(item)
+    if not offered or wanted in offered:
+        return wanted
+    same_term = sorted(pair for pair in offered if pair[0] == options.term_duration)
+    if same_term:
+        return same_term[0]
+    return next((pair for pair in _TERM_FALLBACK if pair in offered), min(offered))
+
+
+def _ruled_out(search: Search) -> str:
+    return "".join(
+        f" Microsoft's successor, {r.successor.new_name}, was ruled out: {r.reason}."
+        for r in search.rejected_successors
+    )
+
+
+def _plans(count: int) -> str:
+    return "1 plan" if count == 1 else f"{count} plans"
+
+
+def _change(plan_id: str, plan_name: str, covered_by: str | None = None) -> PlanChange:
+    service = service_of(plan_name)
+    label = service.label if service.data_bearing else "feature only"
+    return PlanChange(plan_id, plan_name, label, service.data_bearing, covered_by)

@@ -1,0 +1,315 @@
+"""The Microsoft Graph client for customer tenants: licenses, users holding a SKU, ``$batch``.
+
+Every method takes the customer's tenant id: the token comes from that tenant's authority and
+the partner's GDAP roles there decide what is allowed (a missing role is
+:class:`~shared.errors.GdapRoleMissingError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Unpack
+
+from shared.clients.auth import GRAPH_SCOPE, Flow, PartnerCredential
+from shared.clients.errors import (
+    CallIds,
+    GraphError,
+    OutcomeUnknownError,
+    PagingLoopError,
+    graph_error,
+    graph_error_from_json,
+)
+from shared.clients.http import parse_retry_after
+from shared.clients.transport import ServiceClient, ServiceDialect, TransportOptions
+from shared.resources import GUID, MalformedResourceError, json_object
+from shared.resources.graph import (
+    AdminRelationship,
+    AssignedLicense,
+    BatchRequest,
+    BatchResult,
+    CompanySubscription,
+    Group,
+    SubscribedSku,
+    User,
+)
+
+_ADMIN_RELATIONSHIPS = "/v1.0/tenantRelationships/delegatedAdminRelationships"
+BATCH_SIZE = 20  # Graph's documented maximum per $batch
+USER_FIELDS = "id,assignedLicenses,licenseAssignmentStates,usageLocation"
+
+
+class GraphClient(ServiceClient):
+    """Graph v1.0 over one pooled keep-alive session, one token per customer tenant."""
+
+    dialect = ServiceDialect(
+        name="Graph",
+        scope=GRAPH_SCOPE,
+        correlation_header="client-request-id",
+        request_id_header=None,
+        response_request_id_header="request-id",
+        error_for=graph_error,
+        error_type=GraphError,
+    )
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: PartnerCredential,
+        *,
+        flow: Flow = Flow.APP_USER,
+        batch_rounds: int = 4,
+        **options: Unpack[TransportOptions],
+    ) -> None:
+        super().__init__(endpoint, credential, **options)
+        self._flow = flow
+        self._batch_rounds = batch_rounds
+
+    def list_directory_subscriptions(self, tenant_id: str) -> Iterator[CompanySubscription]:
+        """Every commerce subscription in the tenant, from any channel (direct, EA, CSP)."""
+        items = self._pages(tenant_id, "/v1.0/directory/subscriptions")
+        return (CompanySubscription.from_json(item) for item in items)
+
+    def list_subscribed_skus(self, tenant_id: str) -> Iterator[SubscribedSku]:
+        return (SubscribedSku.from_json(item) for item in self._pages(tenant_id, "/v1.0/subscribedSkus"))
+
+    def list_users_with_sku(self, tenant_id: str, sku_id: str, *, page_size: int = 999) -> Iterator[User]:
+        """Users holding ``sku_id`` directly or through a group (``licenseAssignmentStates`` says which)."""
+        query = {
+            "$filter": f"assignedLicenses/any(x:x/skuId eq {_guid(sku_id)})",
+            "$select": USER_FIELDS,
+            "$count": "true",
+            "$top": str(page_size),
+        }
+        items = self._pages(tenant_id, "/v1.0/users", query=query, headers={"ConsistencyLevel": "eventual"})
+        return (User.from_json(item) for item in items)
+
+    def get_user(self, tenant_id: str, user_id: str) -> User:
+        data = self._read(
+            tenant_id, "/v1.0/users/{user_id}", {"user_id": user_id}, query={"$select": USER_FIELDS}
+        )
+        return User.from_json(data)
+
+    def assign_license(
+        self,
+        tenant_id: str,
+        user_id: str,
+        add: Sequence[AssignedLicense | str] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Adds and removes in one call, so the user is never left without service in between.
+
+        Graph answers with the user's default properties, which do not include licenses; read
+        them with :meth:`get_user` when needed.
+        """
+        self._api.call(
+            "POST",
+            "/v1.0/users/{user_id}/assignLicense",
+            {"user_id": user_id},
+            body=assign_license_body(add, remove),
+            token_tenant=tenant_id,
+            token_flow=self._flow,
+        )
+
+    def swap_license(
+        self,
+        tenant_id: str,
+        user_id: str,
+        add: Sequence[AssignedLicense | str] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        """:meth:`assign_license`, reconciled: after a lost answer or a refusal, the user's licenses
+        are read, and a user already in the target state counts as done.
+
+        Graph does not de-duplicate writes: a swap whose answer was lost may have been made, and
+        sending it again is refused ("does not have a corresponding license") because the old SKU
+        is gone. Reading decides instead of guessing.
+        """
+        try:
+            self.assign_license(tenant_id, user_id, add, remove)
+        except (OutcomeUnknownError, GraphError) as error:
+            if isinstance(error, GraphError) and error.status != 400:
+                raise
+            user = self.get_user(tenant_id, user_id)
+            added = [a.sku_id if isinstance(a, AssignedLicense) else a for a in add]
+            if not (all(user.holds(sku) for sku in added) and not any(user.holds(sku) for sku in remove)):
+                raise
+
+    def assign_group_license(
+        self,
+        tenant_id: str,
+        group_id: str,
+        add: Sequence[AssignedLicense | str] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Changes a group's licenses; its members' inherited licenses follow asynchronously."""
+        self._api.call(
+            "POST",
+            "/v1.0/groups/{group_id}/assignLicense",
+            {"group_id": group_id},
+            body=assign_license_body(add, remove),
+            token_tenant=tenant_id,
+            token_flow=self._flow,
+        )
+
+    def get_group(self, tenant_id: str, group_id: str) -> Group:
+        """The group's own licenses: what its members inherit, and how to reconcile a group swap."""
+        data = self._read(
+            tenant_id,
+            "/v1.0/groups/{group_id}",
+            {"group_id": group_id},
+            query={"$select": "id,assignedLicenses"},
+        )
+        return Group.from_json(data)
+
+    def batch(self, tenant_id: str, requests: Sequence[BatchRequest]) -> list[BatchResult]:
+        """Runs the requests in ``$batch`` groups of 20 and returns one result per request, in order.
+
+        Items Graph throttled (429) are sent again, alone, after their ``Retry-After`` when that is
+        short; a long wait leaves them as 429 results carrying ``retry_after`` for the caller to
+        re-enqueue. Other items are never re-sent.
+        """
+        if len({r.id for r in requests}) != len(requests):
+            raise ValueError("batch request ids must be unique")
+        results: dict[str, BatchResult] = {}
+        for start in range(0, len(requests), BATCH_SIZE):
+            results.update(self._run_batch(tenant_id, requests[start : start + BATCH_SIZE]))
+        return [results[r.id] for r in requests]
+
+    # GDAP, asked of the customer from the partner's own tenant
+
+    def create_admin_relationship(
+        self, partner_tenant_id: str, customer_tenant_id: str, display_name: str, role_ids: Sequence[str]
+    ) -> AdminRelationship:
+        """A GDAP request for ``role_ids``, for the longest term Graph allows (730 days, no auto-extend).
+
+        A write Graph cannot de-duplicate: after an ambiguous failure, look for ``display_name``
+        with :meth:`find_admin_relationship` before asking again.
+        """
+        body = {
+            "displayName": display_name,
+            "duration": "P730D",
+            "customer": {"tenantId": customer_tenant_id},
+            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in role_ids]},
+        }
+        data = self._api.json(
+            "POST", _ADMIN_RELATIONSHIPS, body=body, token_tenant=partner_tenant_id, token_flow=self._flow
+        )
+        return AdminRelationship.from_json(json_object(data, _ADMIN_RELATIONSHIPS))
+
+    def lock_admin_relationship_for_approval(self, partner_tenant_id: str, relationship_id: str) -> None:
+        """Makes the approval link usable; Graph refuses a second lock, so check the status first."""
+        self._api.call(
+            "POST",
+            _ADMIN_RELATIONSHIPS + "/{id}/requests",
+            {"id": relationship_id},
+            body={"action": "lockForApproval"},
+            token_tenant=partner_tenant_id,
+            token_flow=self._flow,
+        )
+
+    def find_admin_relationship(self, partner_tenant_id: str, display_name: str) -> AdminRelationship | None:
+        """The partner's live relationship of that name; Graph filters, so one read finds it however
+        many customers the partner has (listing them all would cost a page per 100 on every start)."""
+        literal = display_name.replace("'", "''")
+        query = {"$filter": f"displayName eq '{literal}'"}
+        for item in self._pages(partner_tenant_id, _ADMIN_RELATIONSHIPS, query=query):
+            relationship = AdminRelationship.from_json(item)
+            if relationship.display_name == display_name and relationship.status != "terminated":
+                return relationship
+        return None
+
+    def _run_batch(self, tenant_id: str, group: Sequence[BatchRequest]) -> dict[str, BatchResult]:
+        results: dict[str, BatchResult] = {}
+        pending = list(group)
+        for round_number in range(1, self._batch_rounds + 1):
+            data = self._api.json(
+                "POST",
+                "/v1.0/$batch",
+                body={"requests": [r.to_json() for r in pending]},
+                token_tenant=tenant_id,
+                token_flow=self._flow,
+                repeatable=all(r.method.upper() == "GET" for r in pending),  # writes are never re-sent
+            )
+            for item in _batch_responses(data):
+                results[item.id] = item
+            throttled = {r.id: r for r in pending if results.get(r.id) and results[r.id].status == 429}
+            missing = [r.id for r in pending if r.id not in results]
+            if missing:
+                raise MalformedResourceError(f"$batch: no response for ids {missing}")
+            if not throttled or round_number == self._batch_rounds:
+                break
+            wait = max(results[i].retry_after or self._retry.backoff(round_number) for i in throttled)
+            if wait > self._retry.max_sleep or not self._retry.fits(wait):
+                break
+            self._retry.sleep(wait)
+            pending = list(throttled.values())
+        return results
+
+    def _read(
+        self, tenant_id: str, template: str, params: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> Mapping[str, Any]:
+        data = self._api.json(
+            "GET", template, params, token_tenant=tenant_id, token_flow=self._flow, **kwargs
+        )
+        return json_object(data, template)
+
+    def _pages(
+        self,
+        tenant_id: str,
+        template: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Mapping[str, Any]]:
+        """Items of a collection, following ``@odata.nextLink`` lazily.
+
+        The link is followed only below our own Graph endpoint, so the bearer token never leaves it,
+        and never twice: a link that comes back would list the same pages forever.
+        """
+        data = self._read(tenant_id, template, query=query, headers=headers)
+        followed: set[str] = set()
+        while True:
+            items = data.get("value", [])
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise MalformedResourceError(f"{template}: 'value' should be a list of objects")
+            yield from items
+            link = data.get("@odata.nextLink")
+            if not isinstance(link, str) or not link:
+                return
+            if not link.startswith(self._endpoint + "/"):
+                raise MalformedResourceError(f"{template}: next link leaves the Graph endpoint")
+            if link in followed:
+                message = f"{template}: @odata.nextLink repeats a page already read; stopped listing"
+                raise PagingLoopError(message, service=self.dialect.name, retryable=False)
+            followed.add(link)
+            data = self._read(tenant_id, template, url=link, headers=headers)
+
+
+def assign_license_body(add: Sequence[AssignedLicense | str], remove: Sequence[str]) -> dict[str, Any]:
+    """Both arrays, always: Graph answers 400 when ``removeLicenses`` is missing, even if empty."""
+    licenses = [a if isinstance(a, AssignedLicense) else AssignedLicense(_guid(a)) for a in add]
+    return {"addLicenses": [a.to_json() for a in licenses], "removeLicenses": [_guid(r) for r in remove]}
+
+
+def batch_item_error(result: BatchResult) -> GraphError | None:
+    """The typed error for a failed ``$batch`` item, as if it had been called on its own."""
+    if result.ok:
+        return None
+    return graph_error_from_json(result.status, result.body, CallIds(), retry_after=result.retry_after)
+
+
+def _batch_responses(data: Any) -> Iterator[BatchResult]:
+    responses = json_object(data, "$batch").get("responses")
+    if not isinstance(responses, list) or not all(isinstance(r, dict) for r in responses):
+        raise MalformedResourceError("$batch: 'responses' should be a list of objects")
+    for response in responses:
+        headers = response.get("headers")
+        folded = {str(k).lower(): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+        yield BatchResult.from_json(response, retry_after=parse_retry_after(folded.get("retry-after")))
+
+
+def _guid(value: str) -> str:
+    """A SKU or plan id, checked: it is pasted into an OData filter, where text could change the query."""
+    if not GUID.match(value):
+        raise ValueError(f"not a GUID: {value!r}")
+    return value.lower()

@@ -1,0 +1,247 @@
+"""A transfer and its lines: immutable values whose every change comes with a history entry."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from shared.domain.states import (
+    LINE_MACHINE,
+    NOTHING_BOUGHT,
+    TERMINAL,
+    TRANSFER_MACHINE,
+    UNDECIDED,
+    IllegalTransitionError,
+    LineState,
+    SourceChannel,
+    TransferState,
+)
+from shared.domain.values import (
+    GdapRequest,
+    LineTransfer,
+    PartnerTransferRequest,
+    Purchase,
+    Replacement,
+    SourcePartner,
+    TransferOptions,
+    UserFailure,
+)
+
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def new_transfer_id() -> str:
+    """32 hex digits that sort by creation time (milliseconds first), so listings come out in order."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def is_transfer_id(value: str) -> bool:
+    return bool(_ID.fullmatch(value))
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One step in a transfer's append-only history; ``seq`` is assigned by the store."""
+
+    at: datetime
+    action: str
+    message: str
+    actor: str = "workflow"
+    from_state: str | None = None
+    to_state: str | None = None
+    line_id: str | None = None
+    event_id: str | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    id: str
+    customer_tenant_id: str
+    customer_country: str
+    source_channel: SourceChannel
+    state: TransferState
+    created_at: datetime
+    updated_at: datetime
+    contact_email: str | None = None
+    options: TransferOptions = field(default_factory=TransferOptions)
+    invitation_url: str | None = None
+    gdap: GdapRequest | None = None
+    purchase: Purchase | None = None
+    source_partner: SourcePartner | None = None
+    partner_transfer: PartnerTransferRequest | None = None
+    api_calls: int = 0  # calls made to Partner Center and Graph for this transfer, for its summary
+    planned: bool = False  # every line of the plan is stored (a plan may take several transactions)
+    originals_read_for: str | None = None  # the subscription-expiring event whose lapse dates were read
+    reason: str | None = None
+    resume_state: TransferState | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.state not in TERMINAL
+
+    def move(
+        self, to: TransferState, *, at: datetime, actor: str, reason: str | None = None
+    ) -> tuple[Transfer, HistoryEntry]:
+        """The next state, or :class:`IllegalTransitionError`; Blocked and Failed need a reason."""
+        resume = TRANSFER_MACHINE.resume_state(self.state, to, reason)
+        halting = resume is not None
+        moved = replace(
+            self, state=to, updated_at=at, reason=reason if halting else None, resume_state=resume
+        )
+        return moved, HistoryEntry(
+            at=at,
+            action="transfer-state",
+            actor=actor,
+            from_state=self.state,
+            to_state=to,
+            message=reason or f"{self.state} → {to}",
+        )
+
+    def resume(self, *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
+        """Leave Blocked or Failed for the state the transfer was in when it stopped."""
+        back = TRANSFER_MACHINE.retry_state(self.state, self.resume_state)
+        moved = replace(self, state=back, updated_at=at, reason=None, resume_state=None)
+        return moved, HistoryEntry(
+            at=at,
+            action="transfer-retry",
+            actor=actor,
+            from_state=self.state,
+            to_state=back,
+            message=f"retry from {self.state}",
+        )
+
+    def cancel(self, lines: tuple[Line, ...], *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
+        """Stop the transfer, but only while nothing has been bought for it."""
+        if self.state in TERMINAL:
+            raise IllegalTransitionError(f"a {self.state} transfer cannot be cancelled")
+        bought = sorted(line.id for line in lines if line.state not in NOTHING_BOUGHT)
+        if bought:
+            raise IllegalTransitionError(f"cannot cancel: purchases exist or may exist for lines {bought}")
+        moved = replace(self, state=TransferState.CANCELLED, updated_at=at, reason=None, resume_state=None)
+        return moved, HistoryEntry(
+            at=at,
+            action="transfer-cancel",
+            actor=actor,
+            from_state=self.state,
+            to_state=TransferState.CANCELLED,
+            message="cancelled before anything was bought",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One source SKU held in other channels, and the offer that replaces it."""
+
+    transfer_id: str
+    source_sku_id: str
+    source_sku_part_number: str
+    quantity: int
+    state: LineState = LineState.PLANNED
+    original_expires: datetime | None = None
+    decision: str | None = None  # "identical" or "equivalent", from the plan
+    replacements: tuple[Replacement, ...] = ()
+    original_subscription_ids: tuple[str, ...] = ()
+    explanation: str | None = None  # the plan's reasoning, kept for the admin
+    order_ids: tuple[str, ...] = ()
+    subscription_ids: tuple[str, ...] = ()
+    purchase_due: datetime | None = None  # when the replacement is bought (deferred timing)
+    users_to_move: int = 0
+    users_moved: int = 0
+    users_failed: int = 0
+    users_pending: int = 0
+    user_failures: tuple[UserFailure, ...] = ()  # the first ones, with their reasons; ids only
+    partner_transfer: LineTransfer | None = None  # set on every line of a partner-to-partner transfer
+    #: Source plan id -> the higher-tier target plan that covers it (the plan's tier upgrades), so a
+    #: plan the holder had switched off stays off at cutover even when only an upgrade carries it.
+    upgraded_plans: tuple[tuple[str, str | None], ...] = ()
+    reason: str | None = None
+    resume_state: LineState | None = None
+
+    @property
+    def id(self) -> str:
+        return self.source_sku_id
+
+    def purchase_is_due(self, now: datetime) -> bool:
+        """Planned, and bought now (on acceptance) or once its deferred date has come."""
+        return self.state is LineState.PLANNED and (self.purchase_due is None or self.purchase_due <= now)
+
+    def cutover_is_due(self, now: datetime, lead: timedelta) -> bool:
+        """Moving already, or active with its original inside the lead window (or already lapsed)."""
+        if self.state is LineState.MOVING_LICENSES:
+            return True
+        lapses = self.original_expires
+        return self.state is LineState.ACTIVE and lapses is not None and lapses - lead <= now
+
+    def move(
+        self, to: LineState, *, at: datetime, actor: str, reason: str | None = None
+    ) -> tuple[Line, HistoryEntry]:
+        resume = LINE_MACHINE.resume_state(self.state, to, reason)
+        halting = resume is not None
+        moved = replace(self, state=to, reason=reason if halting else None, resume_state=resume)
+        return moved, HistoryEntry(
+            at=at,
+            action="line-state",
+            actor=actor,
+            line_id=self.id,
+            from_state=self.state,
+            to_state=to,
+            message=reason or f"line {self.source_sku_part_number}: {self.state} → {to}",
+        )
+
+    def resume(self, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
+        back = LINE_MACHINE.retry_state(self.state, self.resume_state)
+        moved = replace(self, state=back, reason=None, resume_state=None)
+        return moved, HistoryEntry(
+            at=at,
+            action="line-retry",
+            actor=actor,
+            line_id=self.id,
+            from_state=self.state,
+            to_state=back,
+            message=f"retry line {self.source_sku_part_number} from {self.state}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one step commits at once: the transfer's new header, changed or new lines, history."""
+
+    transfer: Transfer
+    lines: tuple[Line, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+
+
+def blocked_on_decisions(
+    change: Change, at: datetime, actor: str, lines: Sequence[Line] | None = None
+) -> Change:
+    """The one rule for lines that wait for an admin (an equivalent that loses data, no replacement
+    found, a partly transferred line): the transfer is Blocked, naming each line and why, until an
+    admin approves or declines them. ``lines`` are the lines to look at (by default the changed
+    ones). A halted or finished transfer is left as it is."""
+    transfer = change.transfer
+    waiting = [x for x in (change.lines if lines is None else lines) if x.state in UNDECIDED]
+    if (
+        not waiting
+        or transfer.state in (TransferState.BLOCKED, TransferState.FAILED)
+        or not transfer.is_active
+    ):
+        return change
+    reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in waiting)
+    blocked, entry = transfer.move(
+        TransferState.BLOCKED,
+        at=at,
+        actor=actor,
+        reason=f"{len(waiting)} line(s) need an admin's decision (approve or decline): {reasons}",
+    )
+    return replace(change, transfer=blocked, history=(*change.history, entry))
+
+
+def merged(lines: Sequence[Line], changed: Sequence[Line]) -> list[Line]:
+    """``lines`` with each one ``changed`` holds put in its place."""
+    by_id = {x.id: x for x in changed}
+    return [by_id.get(x.id, x) for x in lines]

@@ -1,0 +1,39 @@
+"""The transfer record as a step reads it, and the pages the listings answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.domain import HistoryEntry, Line, Transfer
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    """A transfer as read: header, lines, the header's version (its last history seq), and the
+    ETags its next commit is conditional on. History is read apart, a page at a time."""
+
+    transfer: Transfer
+    lines: tuple[Line, ...]
+    version: int
+    etags: Mapping[str, str]
+
+    def line(self, line_id: str) -> Line:
+        for line in self.lines:
+            if line.id == line_id:
+                return line
+        raise KeyError(line_id)
+
+
+@dataclass(frozen=True)
+class TransferPage:
+    transfers: tuple[Transfer, ...]
+    continuation_token: str | None
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """History entries oldest first, and the token for the next page (None at the end)."""
+
+    entries: tuple[HistoryEntry, ...]
+    continuation_token: str | None

@@ -1,0 +1,194 @@
+"""What an admin can do to a transfer: start it, decide its waiting lines, retry it, cancel it.
+
+Each use case reads and changes the record through the store's optimistic update (re-read and
+decided again on a conflict), then wakes the workflow with a ``transfer-continue`` message; the
+work itself is done by the steps. Refusals raise: :class:`IllegalTransitionError` for an action the
+state does not allow, :class:`RegionMismatchError` and
+:class:`~shared.workflow.rules.partner_transfer.InvalidSourcePartnerError` at start (nothing
+stored), and the store's :class:`~shared.store.errors.ActiveTransferExistsError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+from shared.domain import (
+    UNDECIDED,
+    Change,
+    HistoryEntry,
+    IllegalTransitionError,
+    LineState,
+    SourceChannel,
+    SourcePartner,
+    Transfer,
+    TransferOptions,
+    TransferState,
+    merged,
+    new_transfer_id,
+)
+from shared.domain.errors import ErrorKind
+from shared.domain.regions import region_of, same_region
+from shared.store.records import TransferRecord
+from shared.workflow.acceptance import request_gdap
+from shared.workflow.context import StepContext
+from shared.workflow.partner_transfer import cancel_request, fallback
+from shared.workflow.rules.partner_transfer import buy_at_once, check_source_partner, is_deferred
+
+
+class RegionMismatchError(ValueError):
+    """The customer's country is outside the partner's CSP region: the partner may not sell there."""
+
+    kind: ClassVar[ErrorKind] = ErrorKind.REGION_MISMATCH
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    customer_tenant_id: str
+    customer_country: str
+    source_channel: SourceChannel
+    contact_email: str | None = None
+    options: TransferOptions = field(default_factory=TransferOptions)
+    source_partner: SourcePartner | None = None  # asks it for a partner-to-partner transfer
+
+
+def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
+    """Check the region, store the transfer, and ask for the two things the customer must grant:
+    the reseller relationship (its invitation link) and GDAP (its approval link)."""
+    partner = ctx.partner
+    if request.source_partner is not None:
+        check_source_partner(request.source_partner, partner.tenant_id)
+    if not same_region(partner.country, request.customer_country):
+        raise RegionMismatchError(
+            f"the customer's country {request.customer_country} is in the CSP region "
+            f"{region_of(request.customer_country)}, but the partner ({partner.country}) sells in "
+            f"{region_of(partner.country)}; a partner takes over customers in its own region only"
+        )
+    invitation = ctx.partner_center.get_relationship_request_url()
+    now = ctx.now()
+    transfer = Transfer(
+        id=new_transfer_id(),
+        customer_tenant_id=request.customer_tenant_id.lower(),
+        customer_country=request.customer_country,
+        source_channel=request.source_channel,
+        state=TransferState.AWAITING_ACCEPTANCE,
+        created_at=now,
+        updated_at=now,
+        contact_email=request.contact_email,
+        options=request.options,
+        invitation_url=invitation,
+        source_partner=request.source_partner,
+    )
+    entry = HistoryEntry(
+        at=now, action="created", actor="api", message="transfer started; reseller invitation link issued"
+    )
+    return request_gdap(ctx, ctx.store.create(transfer, history=entry))
+
+
+def approve(
+    ctx: StepContext, transfer_id: str, approve: Iterable[str], decline: Iterable[str]
+) -> TransferRecord:
+    """Decide the lines that wait for an admin; once none waits, the transfer goes on. A deferred
+    line (a partner transfer's fallback, say) can be approved to buy at once."""
+    approved, declined = set(approve), set(decline)
+    if approved & declined:
+        raise IllegalTransitionError(f"lines both approved and declined: {sorted(approved & declined)}")
+
+    def decide(record: TransferRecord) -> Change:
+        at = ctx.now()
+        deferred = {x.id for x in record.lines if x.id in approved and is_deferred(x, at)}
+        if record.transfer.state is not TransferState.BLOCKED and (declined or approved - deferred):
+            raise IllegalTransitionError(
+                f"the transfer is {record.transfer.state}; lines are approved only while it is Blocked"
+            )
+        unknown = sorted((approved | declined) - {line.id for line in record.lines})
+        if unknown:
+            raise IllegalTransitionError(f"the transfer has no lines {unknown}")
+        lines, history = [], []
+        for line in record.lines:
+            if line.id in deferred:
+                moved, entry = buy_at_once(line, at)
+            elif line.id in approved:
+                if line.state is not LineState.NEEDS_APPROVAL:
+                    raise IllegalTransitionError(
+                        f"line {line.id} is {line.state}; only a line that needs approval can be approved"
+                    )
+                moved, entry = line.move(LineState.PLANNED, at=at, actor="api")
+            elif line.id in declined:
+                moved, entry = line.move(LineState.SKIPPED, at=at, actor="api")
+                moved = replace(moved, reason="declined by an admin")
+            else:
+                continue
+            lines.append(moved)
+            history.append(entry)
+        transfer = record.transfer
+        waiting = [x for x in merged(record.lines, lines) if x.state in UNDECIDED]
+        if not waiting and transfer.state is TransferState.BLOCKED:
+            transfer, entry = transfer.resume(at=at, actor="api")
+            history.append(entry)
+        return Change(replace(transfer, updated_at=at), tuple(lines), tuple(history))
+
+    record = ctx.store.update(transfer_id, decide)
+    ctx.wake(record.transfer, "admin")
+    return record
+
+
+def retry(ctx: StepContext, transfer_id: str) -> TransferRecord:
+    """Re-drive a blocked or failed transfer from the step where it stopped; failed lines go again,
+    their failed users only."""
+
+    def decide(record: TransferRecord) -> Change:
+        # Resuming past lines that wait for a decision would buy the others and strand these.
+        undecided = sorted(x.id for x in record.lines if x.state in UNDECIDED)
+        if undecided:
+            raise IllegalTransitionError(
+                f"lines {undecided} wait for an admin's decision: approve or decline them instead"
+            )
+        at = ctx.now()
+        transfer, entry = record.transfer.resume(at=at, actor="api")
+        purchase = transfer.purchase
+        if purchase is not None and not purchase.checkout_attempts:
+            # Nothing was checked out: new request ids, so a refused cart is not replayed.
+            transfer = replace(transfer, purchase=None)
+        lines, history = [], [entry]
+        for line in record.lines:
+            if line.state is LineState.FAILED:
+                resumed, line_entry = line.resume(at=at, actor="api")
+                lines.append(replace(resumed, user_failures=(), users_failed=0))
+                history.append(line_entry)
+        return Change(transfer, tuple(lines), tuple(history))
+
+    record = ctx.store.update(transfer_id, decide)
+    try:
+        if record.transfer.gdap is None:  # the request at start failed: the customer has no link yet
+            record = request_gdap(ctx, record)
+    finally:  # resumed is committed: without its message it would wait for the timer's nudge
+        ctx.wake(record.transfer, "admin")
+    return record
+
+
+def cancel(ctx: StepContext, transfer_id: str, *, partner_transfer_only: bool = False) -> TransferRecord:
+    """Stop the transfer; refused once anything may have been bought. A pending partner transfer
+    request is cancelled at Partner Center first; with ``partner_transfer_only`` only it is, and
+    its lines fall back to the rebuy path."""
+    record = ctx.store.get(transfer_id)
+    if record.transfer.is_active and not partner_transfer_only:
+        record.transfer.cancel(record.lines, at=ctx.now(), actor="api")  # refuse before touching PC
+    request = cancel_request(ctx, record)
+    if partner_transfer_only:
+        if request is None or not request.status.finished:
+            raise IllegalTransitionError("the transfer has no pending partner transfer request to cancel")
+        reason = f"the transfer request {request.id} was cancelled by an admin"
+        record = ctx.store.update(transfer_id, lambda r: fallback(ctx, r, request.status, reason))
+        ctx.wake(record.transfer, "admin")
+        return record
+
+    def decide(record: TransferRecord) -> Change:
+        transfer, entry = record.transfer.cancel(record.lines, at=ctx.now(), actor="api")
+        if request is not None and transfer.partner_transfer is not None:
+            status = request.status.value
+            transfer = replace(transfer, partner_transfer=replace(transfer.partner_transfer, status=status))
+        return Change(transfer, history=(entry,))
+
+    return ctx.store.update(transfer_id, decide)

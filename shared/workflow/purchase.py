@@ -1,0 +1,303 @@
+"""Buying a transfer's lines: one cart, each write's ``MS-RequestId`` persisted before it is sent.
+
+Partner Center answers a repeated write with the same request id with its first answer, and a
+cart can be checked out once; on top of that, a checkout whose answer was lost is reconciled
+against the customer's orders before it is ever sent again, so no path buys twice. Waiting for
+provisioning reads, and writes only the time of each poll.
+
+The steps, in the order the runner's table reaches them: :func:`intend_purchase` (the request ids
+and the lines being ordered, before any call), :func:`create_cart`, :func:`check_out`,
+:func:`await_provisioning`; and :func:`defer_purchases` when nothing is due yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from shared import telemetry
+from shared.clients.errors import CartAlreadySubmittedError, OrderInProgressError, PartnerCenterError, brief
+from shared.domain import Change, HistoryEntry, Line, LineState, Purchase, TransferState, merged
+from shared.domain.events import TransferEvent
+from shared.resources.commerce import CartCheckoutResult, CartLineItem, Subscription
+from shared.store.records import TransferRecord
+from shared.workflow.context import Next, StepContext
+from shared.workflow.rules.partner_transfer import needs_request
+
+#: Polls for provisioning (after the first few, one every 15 minutes: about two days) before the
+#: transfer fails with a reason; otherwise a subscription that never comes would be waited for always.
+PROVISIONING_POLLS = 200
+
+
+def intend_purchase(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Persist the purchase's request ids and mark the due lines as being ordered, before any call."""
+    at = ctx.now()
+    transfer = record.transfer
+    history: list[HistoryEntry] = []
+    if transfer.state is not TransferState.PROVISIONING:
+        transfer, entry = transfer.move(TransferState.PROVISIONING, at=at, actor="workflow")
+        history.append(entry)
+    purchase = Purchase.new(at)
+    lines = [
+        line.move(LineState.ORDERING, at=at, actor="workflow")[0]
+        for line in record.lines
+        if line.purchase_is_due(at)
+    ]
+    ordering = [x for x in merged(record.lines, lines) if x.state is LineState.ORDERING]
+    history.append(
+        HistoryEntry(
+            at=at,
+            action="purchase-intent",
+            message=f"buying {len(ordering)} line(s) in one cart (request ids "
+            f"{purchase.cart_request_id} / {purchase.checkout_request_id})",
+        )
+    )
+    transfer = replace(transfer, purchase=purchase, updated_at=at)
+    return Next(ctx.commit(record, Change(transfer, tuple(lines), tuple(history))))
+
+
+def create_cart(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    transfer = record.transfer
+    assert transfer.purchase is not None
+    items = cart_items(x for x in record.lines if x.state is LineState.ORDERING)
+    cart = ctx.partner_center.create_cart(
+        transfer.customer_tenant_id, items, request_id=transfer.purchase.cart_request_id
+    )
+    at = ctx.now()
+    changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
+    entry = HistoryEntry(at=at, action="cart", message=f"cart {cart.id} created with {len(items)} item(s)")
+    return Next(ctx.commit(record, Change(changed, history=(entry,))))
+
+
+def check_out(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Buy the cart once: count the attempt first; after an attempt whose answer was lost, look
+    for the order before sending the checkout again (with the same ``MS-RequestId``)."""
+    transfer = record.transfer
+    purchase = transfer.purchase
+    assert purchase is not None
+    assert purchase.cart_id is not None
+    ordering = [x for x in record.lines if x.state is LineState.ORDERING]
+    if purchase.checkout_attempts:
+        found = _orders_of_purchase(ctx, record, ordering)
+        if found.orders:
+            return Next(_record_orders(ctx, record, ordering, found))
+    attempt = replace(purchase, checkout_attempts=purchase.checkout_attempts + 1)
+    record = ctx.commit(record, Change(replace(transfer, purchase=attempt)))
+    try:
+        result = ctx.partner_center.checkout_cart(
+            transfer.customer_tenant_id, purchase.cart_id, request_id=purchase.checkout_request_id
+        )
+    except CartAlreadySubmittedError as submitted:
+        result = _orders_of_purchase(ctx, record, ordering)
+        if not result.orders:
+            # An earlier attempt bought the cart, but Partner Center does not list its order yet:
+            # failing the lines now would let a retry buy them a second time.
+            raise OrderInProgressError(
+                "the cart was checked out but its order is not listed yet; reconciling again later",
+                status=submitted.status,
+                code=submitted.code,
+                retryable=True,
+            ) from submitted
+    except PartnerCenterError as error:
+        if error.retryable or error.status is None or error.status >= 500:
+            raise
+        return Next(_fail_lines(ctx, record, ordering, f"checkout refused: {brief(error)}"))
+    return Next(_record_orders(ctx, record, ordering, result))
+
+
+def _orders_of_purchase(
+    ctx: StepContext, record: TransferRecord, ordering: Sequence[Line]
+) -> CartCheckoutResult:
+    """The customer's orders placed since the purchase began that hold only this cart's items."""
+    purchase = record.transfer.purchase
+    assert purchase is not None
+    since = datetime.fromisoformat(purchase.started_at) - timedelta(minutes=5)
+    known = {order_id for line in record.lines for order_id in line.order_ids}
+    wanted = {r.catalog_item_id.lower() for line in ordering for r in line.replacements if not r.order_id}
+    orders = tuple(
+        order
+        for order in ctx.partner_center.list_orders(record.transfer.customer_tenant_id)
+        if order.id not in known
+        and (order.created is None or order.created >= since)
+        and order.line_items
+        and all(item.offer_id.lower() in wanted for item in order.line_items)
+    )
+    return CartCheckoutResult(orders=orders)
+
+
+def _record_orders(
+    ctx: StepContext, record: TransferRecord, ordering: Sequence[Line], result: CartCheckoutResult
+) -> TransferRecord:
+    at = ctx.now()
+    lines, history = ordered_lines(ordering, result, at)
+    transfer = replace(record.transfer, purchase=None, updated_at=at)
+    record = ctx.commit(record, Change(transfer, tuple(lines), tuple(history)))
+    telemetry.count_purchases(len(result.orders))
+    return record
+
+
+def ordered_lines(
+    ordering: Sequence[Line], result: CartCheckoutResult, at: datetime
+) -> tuple[list[Line], list[HistoryEntry]]:
+    """What a checkout bought, per replacement: a line is ordered once all of its are bought, and
+    failed (buying only what is missing on retry) otherwise."""
+    bought: dict[str, list[str]] = {}
+    for order in result.orders:
+        for item in order.line_items:
+            bought.setdefault(item.offer_id.lower(), []).append(order.id)
+    errors = "; ".join(f"{e.code} {e.description}" for e in result.order_errors) or "not in any order"
+    lines, history = [], []
+    for line in ordering:
+        # Each replacement keeps the order that bought it, so a retry buys only what is missing.
+        replacements = tuple(
+            r
+            if r.order_id or not bought.get(r.catalog_item_id.lower())
+            else replace(r, order_id=bought[r.catalog_item_id.lower()].pop(0))
+            for r in line.replacements
+        )
+        line = replace(
+            line,
+            replacements=replacements,
+            order_ids=tuple(dict.fromkeys(r.order_id for r in replacements if r.order_id)),
+        )
+        if all(r.order_id for r in replacements):
+            moved, entry = line.move(LineState.ORDERED, at=at, actor="workflow")
+            entry = replace(
+                entry,
+                message=f"line {line.source_sku_part_number} ordered (order {', '.join(moved.order_ids)})",
+            )
+        else:
+            missing = ", ".join(r.catalog_item_id for r in replacements if not r.order_id)
+            reason = f"order failed for {missing}: {errors}; retry buys only these"
+            moved, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
+        lines.append(moved)
+        history.append(entry)
+    return lines, history
+
+
+def _fail_lines(
+    ctx: StepContext, record: TransferRecord, lines: Sequence[Line], reason: str
+) -> TransferRecord:
+    at = ctx.now()
+    failed = [line.move(LineState.FAILED, at=at, actor="workflow", reason=reason) for line in lines]
+    transfer = replace(record.transfer, purchase=None, updated_at=at)
+    return ctx.commit(record, Change(transfer, tuple(x for x, _ in failed), tuple(e for _, e in failed)))
+
+
+def await_provisioning(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Every ordered line's subscriptions active and in the tenant, or come back later (backing off
+    to one poll every 15 minutes); after :data:`PROVISIONING_POLLS` polls the transfer fails."""
+    at = ctx.now()
+    lines, history = [], []
+    for line, subscriptions in _provisioned(ctx, record):
+        moved, entry = line.move(LineState.ACTIVE, at=at, actor="workflow")
+        lines.append(replace(moved, subscription_ids=subscriptions))
+        message = f"line {line.source_sku_part_number}: {len(subscriptions)} new subscription(s) active"
+        history.append(replace(entry, message=message))
+    after = merged(record.lines, lines)
+    transfer = replace(record.transfer, updated_at=at)
+    waiting = [x.source_sku_part_number for x in after if x.state is LineState.ORDERED]
+    if waiting:
+        # Committed even when nothing changed: a fresh ``updated_at`` tells the timer that this
+        # poll is alive, so it does not nudge the transfer into a second chain of polls.
+        record = ctx.commit(record, Change(transfer, tuple(lines), tuple(history)))
+        if event.attempt >= PROVISIONING_POLLS:
+            return ctx.halt(
+                record,
+                f"bought but not provisioned after {event.attempt} polls: {', '.join(waiting)}; check the "
+                "orders in Partner Center, then retry to poll again (nothing is bought again)",
+                TransferState.FAILED,
+            )
+        return Next(
+            record, wait_seconds=min(ctx.provisioning_poll_seconds * 2 ** min(event.attempt, 5), 900.0)
+        )
+    failed = [x for x in after if x.state is LineState.FAILED]
+    if failed:
+        reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in failed)
+        reason = f"{len(failed)} line(s) could not be bought: {reasons}; retry buys only those"
+        transfer, entry = transfer.move(TransferState.FAILED, at=at, actor="workflow", reason=reason)
+    else:
+        transfer, entry = transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
+        entry = replace(entry, message="every replacement is active; waiting for the originals to lapse")
+    history.append(entry)
+    return Next(ctx.commit(record, Change(transfer, tuple(lines), tuple(history))))
+
+
+def _provisioned(ctx: StepContext, record: TransferRecord) -> list[tuple[Line, tuple[str, ...]]]:
+    """Ordered lines whose new subscriptions are all active and provisioned in the tenant.
+
+    Each order's subscriptions come from one read (``?order_id=``); they are handed out to the
+    lines one by one, so two lines buying the same offer (Teams Enterprise beside two suites)
+    each get their own subscription. Only the tenant-side provisioning is read per subscription.
+    """
+    customer = record.transfer.customer_tenant_id
+    ordered = [x for x in record.lines if x.state is LineState.ORDERED]
+    order_ids = dict.fromkeys(order_id for line in ordered for order_id in line.order_ids)
+    held = {s for line in record.lines for s in line.subscription_ids}  # already another line's
+    pool = [
+        subscription
+        for o in order_ids
+        for subscription in ctx.partner_center.list_subscriptions(customer, order_id=o)
+        if subscription.id not in held
+    ]
+    ready = []
+    for line in ordered:
+        found = []
+        for wanted in line.replacements:
+            subscription = next(
+                (
+                    s
+                    for s in pool
+                    if s.offer_id.lower() == wanted.catalog_item_id.lower() and s.quantity == wanted.quantity
+                ),
+                None,
+            )
+            if subscription is None:
+                break
+            pool.remove(subscription)
+            found.append(subscription)
+        if len(found) == len(line.replacements) and all(_is_live(ctx, customer, s) for s in found):
+            ready.append((line, tuple(s.id for s in found)))
+    return ready
+
+
+def _is_live(ctx: StepContext, customer: str, subscription: Subscription) -> bool:
+    if subscription.status != "active":
+        return False
+    return ctx.partner_center.get_subscription_provisioning_status(customer, subscription.id).is_provisioned
+
+
+def defer_purchases(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Nothing is due yet (deferred timing, or lines waiting on a partner transfer): the transfer
+    waits, Provisioned, for the timer to announce the originals' lapse."""
+    at = ctx.now()
+    transfer, entry = record.transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
+    dates = "; ".join(
+        f"{x.source_sku_part_number} on {x.purchase_due:%Y-%m-%d}"
+        for x in record.lines
+        if x.state is LineState.PLANNED and x.purchase_due
+    )
+    waits = []
+    if dates:
+        waits.append(f"purchases deferred until before the originals lapse: {dates}")
+    if needs_request(record.transfer, record.lines) or any(
+        x.state is LineState.TRANSFERRING for x in record.lines
+    ):
+        waits.append("the partner transfer request is pending")
+    entry = replace(entry, message="; ".join(waits) or "waiting for the originals to lapse")
+    return Next(ctx.commit(record, Change(transfer, history=(entry,))), stop=True)
+
+
+def cart_items(lines: Iterable[Line]) -> list[CartLineItem]:
+    """The cart's items: every replacement not bought yet, numbered from zero."""
+    return [
+        CartLineItem(
+            catalog_item_id=r.catalog_item_id,
+            quantity=r.quantity,
+            term_duration=r.term_duration,
+            billing_cycle=r.billing_cycle,
+            id=index,
+        )
+        for index, r in enumerate(r for line in lines for r in line.replacements if not r.order_id)
+    ]

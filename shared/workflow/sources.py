@@ -1,0 +1,232 @@
+"""Where the planner's inputs come from: today's Partner Center catalog and Microsoft's SKU
+reference, fetched and cached for every customer and plan of the process.
+
+Downloading a catalog costs one call for the products, one per product for its SKUs and one per SKU
+for its availabilities: over a thousand calls. The customer-scoped catalog depends on the customer's
+country, not on the customer, so :class:`CatalogCache` fetches it once per country (through the
+first customer asking for that country) and shares it until its TTL runs out. Concurrent callers
+for the same country wait for the one download in flight instead of starting their own; callers for
+other countries are not held up. The pure catalog itself is :mod:`shared.catalog`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urljoin, urlparse
+
+from shared.catalog.offers import Catalog, CatalogItem
+from shared.catalog.reference import SkuReference, SkuReferenceError
+from shared.resources.partner_center import Availability, Product, Sku
+
+
+class CatalogSource(Protocol):
+    """The three Partner Center catalog calls, customer-scoped (``/v1/customers/{id}/products...``)."""
+
+    def list_products(self, customer_id: str, target_view: str = "OnlineServices") -> Iterable[Product]: ...
+
+    def list_skus(self, customer_id: str, product_id: str) -> Iterable[Sku]: ...
+
+    def list_availabilities(
+        self, customer_id: str, product_id: str, sku_id: str
+    ) -> Iterable[Availability]: ...
+
+
+@dataclass(slots=True)
+class _Entry:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    catalog: Catalog | None = None
+    expires: float = 0.0
+
+
+class CatalogCache:
+    """One catalog download per country per ``ttl_seconds``, shared by every customer of that country.
+
+    A failed download is not cached: the error reaches the caller (whose step is retried) and the
+    next caller tries again. A catalog a few hours old is good enough for planning.
+    """
+
+    def __init__(
+        self,
+        source: CatalogSource,
+        ttl_seconds: float = 6 * 3600,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._entries_lock = threading.Lock()
+
+    def for_customer(self, customer_id: str, country: str) -> Catalog:
+        key = country.upper()
+        with self._entries_lock:
+            entry = self._entries.setdefault(key, _Entry())
+        with entry.lock:
+            if entry.catalog is None or self._clock() >= entry.expires:
+                entry.catalog = fetch_catalog(self._source, customer_id, key)
+                entry.expires = self._clock() + self._ttl
+            return entry.catalog
+
+
+def fetch_catalog(source: CatalogSource, customer_id: str, country: str) -> Catalog:
+    """Every license-based item the customer can see: products, their SKUs, their availabilities."""
+    items: list[CatalogItem] = []
+    for product in source.list_products(customer_id, "OnlineServices"):
+        for sku in source.list_skus(customer_id, product.id):
+            if sku.provisioning_id is None or sku.is_trial:
+                continue
+            for availability in source.list_availabilities(customer_id, product.id, sku.id):
+                items.append(CatalogItem(product=product, sku=sku, availability=availability))
+    return Catalog(country=country, items=tuple(items))
+
+
+log = logging.getLogger(__name__)
+
+
+Fetch = Callable[[str], bytes]
+
+
+def read_location(location: str, *, timeout: float = 30.0) -> bytes:
+    """The default fetch: an https URL through ``requests`` (honours ``REQUESTS_CA_BUNDLE``), else a path."""
+    scheme = urlparse(location).scheme.lower()
+    if scheme == "https":
+        return _download(location, timeout=timeout)
+    if scheme == "file":
+        return Path(urlparse(location).path).read_bytes()
+    if scheme == "" or len(scheme) == 1:  # a path; one letter is a Windows drive
+        return Path(location).read_bytes()
+    raise SkuReferenceError(f"SKU_REFERENCE_URL must be an https URL or a file path, not {scheme}://")
+
+
+MAX_REDIRECTS = 5
+
+
+def _download(url: str, *, timeout: float) -> bytes:
+    """GET over https, following redirects by hand so that none can lead to plain http."""
+    import requests  # lazy: only the deployed app downloads
+
+    with requests.Session() as session:
+        for _ in range(MAX_REDIRECTS + 1):
+            if urlparse(url).scheme.lower() != "https":
+                raise SkuReferenceError("the SKU reference download was redirected away from https")
+            response = session.get(
+                url, timeout=timeout, allow_redirects=False, headers={"User-Agent": "csp-transfer/0.1"}
+            )
+            if not response.is_redirect:
+                response.raise_for_status()
+                return response.content
+            url = urljoin(url, response.headers["Location"])
+    raise SkuReferenceError(f"the SKU reference download redirected more than {MAX_REDIRECTS} times")
+
+
+class SkuReferenceLoader:
+    """Serves the current :class:`SkuReference`, refreshing it at most once per ``ttl_seconds``.
+
+    A fresh copy is parsed before it replaces the old one, so a broken download (an HTML error page,
+    a truncated file) is a failed refresh like any network error: the last good copy stays in use
+    and the next call after ``retry_seconds`` tries again. The cache file lets a new worker start on
+    the last good copy even while Microsoft's download is unreachable.
+    """
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        fetch: Fetch = read_location,
+        ttl_seconds: float = 24 * 3600,
+        retry_seconds: float = 300,
+        cache_dir: str | os.PathLike[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._location = location
+        self._fetch = fetch
+        self._ttl = ttl_seconds
+        self._retry = retry_seconds
+        self._clock = clock
+        digest = hashlib.sha256(location.encode()).hexdigest()[:16]
+        directory = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "csp-transfer"
+        self._cache_file = directory / f"sku-reference-{digest}.csv"
+        self._state_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._current: SkuReference | None = None
+        self._cache_file_read = False
+        self._next_refresh = 0.0
+
+    def get(self) -> SkuReference:
+        """The table; raises :class:`SkuReferenceError` only when no good copy was ever obtained.
+
+        While one caller refreshes, the others keep getting the current copy instead of waiting for
+        the download; only the very first load makes callers wait.
+        """
+        with self._state_lock:
+            if self._current is None and not self._cache_file_read:
+                self._cache_file_read = True
+                self._current = self._read_cache_file()
+                if self._current is not None:
+                    self._next_refresh = self._clock() + max(0.0, self._ttl - self._cache_file_age())
+            current = self._current
+            due = self._clock() >= self._next_refresh
+        if current is not None and not due:
+            return current
+        if current is None:
+            self._refresh_lock.acquire()
+        elif not self._refresh_lock.acquire(blocking=False):
+            return current  # another caller is refreshing: serve the current copy meanwhile
+        try:
+            with self._state_lock:
+                still_due = self._current is None or self._clock() >= self._next_refresh
+            if still_due:
+                self._refresh()
+        finally:
+            self._refresh_lock.release()
+        with self._state_lock:
+            if self._current is None:
+                raise SkuReferenceError("no copy of the SKU reference could be loaded")
+            return self._current
+
+    def _refresh(self) -> None:
+        try:
+            content = self._fetch(self._location)
+            fresh = SkuReference.parse(content)
+        except Exception as error:  # any failure leaves the last good copy in place
+            log.warning("SKU reference refresh failed (%s); keeping the last good copy", type(error).__name__)
+            with self._state_lock:
+                self._next_refresh = self._clock() + self._retry
+            return
+        with self._state_lock:
+            self._current = fresh
+            self._next_refresh = self._clock() + self._ttl
+        self._write_cache_file(content)
+
+    def _read_cache_file(self) -> SkuReference | None:
+        try:
+            return SkuReference.parse(self._cache_file.read_bytes())
+        except (OSError, SkuReferenceError, UnicodeDecodeError):
+            return None
+
+    def _cache_file_age(self) -> float:
+        try:
+            return max(0.0, time.time() - self._cache_file.stat().st_mtime)
+        except OSError:
+            return float("inf")
+
+    def _write_cache_file(self, content: bytes | str) -> None:
+        data = content.encode() if isinstance(content, str) else content
+        try:
+            self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self._cache_file.parent, suffix=".tmp")
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.replace(temporary, self._cache_file)
+        except OSError as error:
+            log.warning("could not write the SKU reference cache file (%s)", type(error).__name__)

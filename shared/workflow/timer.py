@@ -1,0 +1,121 @@
+"""The timer: the backstop for what no event announced, over in-flight transfers only. It reads and
+sends events; it never writes a record (the steps it wakes do).
+
+It reads the in-flight index, never every stored transfer. For each transfer it does at most one
+cheap thing: asks whether a customer still awaiting acceptance has accepted (one point read each,
+or one paged customer listing when many wait); reads when a provisioned transfer's originals lapse
+(one paged Graph read per customer) and announces ``subscription-expiring`` when a date moved or a
+purchase or a cutover is due; asks for a read of a partner transfer request when its poll is due
+(:func:`~shared.workflow.rules.partner_transfer.poll_due`); or wakes a transfer that has not moved
+for a while, in case its message was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from shared.clients.errors import ServiceError, brief
+from shared.domain import Transfer, TransferState
+from shared.domain.events import EventType, TransferEvent
+from shared.store.errors import TransferNotFoundError
+from shared.workflow.context import StepContext
+from shared.workflow.rules.originals import lapse_changes
+from shared.workflow.rules.partner_transfer import poll_due
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    active: int = 0
+    accepted: int = 0
+    nudged: int = 0
+    expiring: int = 0
+
+
+class Timer:
+    def __init__(
+        self,
+        ctx: StepContext,
+        *,
+        stuck_after: timedelta = timedelta(minutes=30),
+        point_reads_up_to: int = 50,
+    ) -> None:
+        self.ctx = ctx
+        self._stuck_after = stuck_after
+        self._point_reads_up_to = point_reads_up_to
+
+    def scan(self) -> ScanReport:
+        """The backstop for missed webhooks and lost messages, over in-flight transfers only."""
+        awaiting: list[Transfer] = []
+        report = ScanReport()
+        token: str | None = None
+        while True:
+            page = self.ctx.store.list_active(page_size=100, continuation_token=token)
+            for transfer in page.transfers:
+                report = replace(report, active=report.active + 1)
+                if poll_due(transfer, self.ctx.now()):
+                    self._send(EventType.PARTNER_TRANSFER_CHANGED, transfer)
+                if transfer.state is TransferState.AWAITING_ACCEPTANCE:
+                    awaiting.append(transfer)
+                elif transfer.state in (TransferState.PROVISIONED, TransferState.CUTTING_OVER):
+                    if self._originals_need_attention(transfer):
+                        self._send(EventType.SUBSCRIPTION_EXPIRING, transfer)
+                        report = replace(report, expiring=report.expiring + 1)
+                elif self._is_stuck(transfer):
+                    self._send(EventType.CONTINUE, transfer)
+                    report = replace(report, nudged=report.nudged + 1)
+            token = page.continuation_token
+            if not token:
+                break
+        accepted = self._accepted_among(awaiting)
+        for transfer in accepted:
+            self._send(EventType.INVITATION_ACCEPTED, transfer)
+        report = replace(report, accepted=len(accepted))
+        LOG.info(
+            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring",
+            report.active,
+            report.accepted,
+            report.nudged,
+            report.expiring,
+        )
+        return report
+
+    def _originals_need_attention(self, transfer: Transfer) -> bool:
+        """Whether a lapse date moved or a purchase or a cutover is due (one paged Graph read);
+        the step that takes the announcement records the dates. Never cancels anything."""
+        ctx = self.ctx
+        try:
+            record = ctx.store.get(transfer.id)
+            subscriptions = {
+                s.id: s for s in ctx.graph.list_directory_subscriptions(transfer.customer_tenant_id)
+            }
+        except (ServiceError, TransferNotFoundError) as error:
+            LOG.warning("scan: originals of transfer %s not read: %s", transfer.id, brief(error))
+            return False
+        now = ctx.now()
+        moved, _ = lapse_changes(record.transfer, record.lines, subscriptions, now)
+        lines = {x.id: x for x in (*record.lines, *moved)}.values()
+        return bool(moved) or any(
+            x.purchase_is_due(now) or x.cutover_is_due(now, ctx.cutover_lead) for x in lines
+        )
+
+    def _accepted_among(self, awaiting: Sequence[Transfer]) -> list[Transfer]:
+        """Customers that accepted: one read each when few wait, else one paged customer listing."""
+        if not awaiting:
+            return []
+        partner_center = self.ctx.partner_center
+        if len(awaiting) <= self._point_reads_up_to:
+            return [t for t in awaiting if partner_center.has_relationship(t.customer_tenant_id)]
+        customers = {c.id.lower() for c in partner_center.list_customers()}
+        return [t for t in awaiting if t.customer_tenant_id in customers]
+
+    def _is_stuck(self, transfer: Transfer) -> bool:
+        live = transfer.state in (TransferState.ACCEPTED, TransferState.PROVISIONING)
+        return live and self.ctx.now() - transfer.updated_at > self._stuck_after
+
+    def _send(self, kind: EventType, transfer: Transfer) -> None:
+        self.ctx.queue.send(TransferEvent(kind, transfer.id, transfer.customer_tenant_id, "timer"))
