@@ -151,10 +151,6 @@ class Settings:
         return value.strip().upper()
 
     @cached_property
-    def partner_region(self) -> str:
-        return region_of(self.partner_country)
-
-    @cached_property
     def webhook_cert_hosts(self) -> frozenset[str]:
         raw = self._raw("WEBHOOK_CERT_HOSTS") or "3psostorageacct.blob.core.windows.net"
         hosts = frozenset(h.strip().lower() for h in raw.split(",") if h.strip())

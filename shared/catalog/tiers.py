@@ -161,9 +161,6 @@ class TierOrder:
         """Plan names that cover ``plan_name``: itself and every higher tier of its families."""
         return self._above(plan_name) | {plan_name}
 
-    def covers(self, target_name: str, source_name: str) -> bool:
-        return target_name == source_name or target_name in self._above(source_name)
-
     def _above(self, plan_name: str) -> frozenset[str]:
         known = self._higher.get(plan_name)
         if known is not None:

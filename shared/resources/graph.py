@@ -99,11 +99,6 @@ class SubscribedSku:
     service_plans: tuple[ServicePlanInfo, ...]
     subscription_ids: tuple[str, ...] = ()
 
-    @property
-    def available_units(self) -> int:
-        """Seats free to assign: enabled minus warning minus consumed (Microsoft's own formula)."""
-        return self.prepaid_units.enabled - self.prepaid_units.warning - self.consumed_units
-
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SubscribedSku:
         r = "subscribedSku"

@@ -229,56 +229,6 @@ class RelationshipRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class ProductSku:
-    """The license SKU behind a Partner Center subscribed SKU; ``id`` equals Graph's ``skuId``."""
-
-    id: str
-    name: str
-    sku_part_number: str
-    target_type: str = "User"
-    license_group_id: str | None = None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ProductSku:
-        r = "ProductSku"
-        return cls(
-            id=field(data, "id", str, resource=r).lower(),
-            name=optional(data, "name", str, "", resource=r),
-            sku_part_number=optional(data, "skuPartNumber", str, "", resource=r),
-            target_type=optional(data, "targetType", str, "User", resource=r),
-            license_group_id=optional(data, "licenseGroupId", str, None, resource=r),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PartnerCenterSubscribedSku:
-    """A tenant-wide license pool as Partner Center reports it (every channel, not only ours)."""
-
-    product_sku: ProductSku
-    active_units: int
-    consumed_units: int
-    warning_units: int = 0
-    suspended_units: int = 0
-    available_units: int = 0
-    total_units: int = 0
-    capability_status: str = "Enabled"
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PartnerCenterSubscribedSku:
-        r = "SubscribedSku"
-        return cls(
-            product_sku=ProductSku.from_json(field(data, "productSku", dict, resource=r)),
-            active_units=optional(data, "activeUnits", int, 0, resource=r),
-            consumed_units=optional(data, "consumedUnits", int, 0, resource=r),
-            warning_units=optional(data, "warningUnits", int, 0, resource=r),
-            suspended_units=optional(data, "suspendedUnits", int, 0, resource=r),
-            available_units=optional(data, "availableUnits", int, 0, resource=r),
-            total_units=optional(data, "totalUnits", int, 0, resource=r),
-            capability_status=optional(data, "capabilityStatus", str, "Enabled", resource=r),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class WebhookRegistration:
     """Where Partner Center posts events for this partner, and which events."""
 

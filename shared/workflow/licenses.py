@@ -181,8 +181,11 @@ def _swap_group(graph: GraphClient, line: LineCutover, group_id: str, members: i
 
 
 def _change_group(graph: GraphClient, line: LineCutover, group_id: str, run: _Run) -> bool:
-    """One change on the group moves all its members; ``False`` when it was already made. A lost
-    answer or a refusal is settled by reading the group, as :meth:`GraphClient.swap_license` does."""
+    """One change on the group moves all its members; ``False`` when it was already made.
+
+    Graph does not de-duplicate writes: a change whose answer was lost may have been made, and a
+    refusal may only mean the source is already gone. Either is settled by reading the group, and a
+    group in the target state counts as done."""
     tenant = line.tenant_id
     group = graph.get_group(tenant, group_id)
     if line.group_done(group):
