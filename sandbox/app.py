@@ -137,7 +137,8 @@ class Server(Sandbox):
             return None  # a $batch is throttled member by member, not as a whole
         limits = [(service, self.knobs["rate_limits"].get(service))]
         if service == "graph" and call.method in ("POST", "PATCH", "PUT", "DELETE"):
-            # Graph's write quota per app and tenant (graph-licensing.md §3.6), beside its request quota.
+            # Graph's write quota per app and tenant, beside its request quota: 3,000 writes per 2 min 30 s
+            # for identity and access (Learn, "Microsoft Graph service-specific throttling limits").
             limits.append(("graph_writes", self.knobs["rate_limits"]["graph_writes"]))
         for name, limit in limits:
             if not limit:

@@ -1,4 +1,4 @@
-"""Partner Center REST subset under ``/partnercenter``: shapes as partner-center-api.md documents them."""
+"""Partner Center REST subset under ``/partnercenter``: shapes as its Learn REST reference documents them."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ class AppInsights:
 
 
 class Settings:
-    """The settings table of docs/design.md; construct with an environment mapping."""
+    """The app settings the README's settings table lists; construct with an environment mapping."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = dict(environ)

@@ -54,9 +54,8 @@ from shared.resources import MalformedResourceError
 from shared.resources.webhook_events import MAX_URL, PartnerCenterEvent, clipped
 
 SIGNER_NAME = "pcnotifications-dispatch.microsoft.com"
-
-
-"""The signing certificate's name (partner-center-api.md §3): its subject CN and a DNS name."""
+"""The signing certificate's name, its subject CN and a DNS name: the file Partner Center's deliveries
+name in ``X-MS-Certificate-Url`` (Learn, "Partner Center webhooks")."""
 
 
 SIGNER_ISSUER_ORGANIZATION = "Microsoft Corporation"
