@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.resources import field, objects, optional, strings
+from shared.resources import field, lowered, objects, optional, strings
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +48,11 @@ class Sku:
     def from_json(cls, data: Mapping[str, Any]) -> Sku:
         r = "Sku"
         dynamic = optional(data, "dynamicAttributes", dict, {}, resource=r)
-        provisioning = optional(dynamic, "provisioningId", str, None, resource=r)
         return cls(
             id=field(data, "id", str, resource=r),
             product_id=field(data, "productId", str, resource=r),
             title=optional(data, "title", str, "", resource=r),
-            provisioning_id=provisioning.lower() if provisioning else None,
+            provisioning_id=lowered(optional(dynamic, "provisioningId", str, None, resource=r)),
             minimum_quantity=optional(data, "minimumQuantity", int, 1, resource=r),
             maximum_quantity=optional(data, "maximumQuantity", int, 1_000_000, resource=r),
             is_trial=optional(data, "isTrial", bool, False, resource=r),
