@@ -183,11 +183,18 @@ def test_throttled_items_stay_pending_with_a_retry_after_not_failures(sandbox, g
     assert max(user_changes(sandbox).values()) == 1
 
 
-def test_lost_answers_are_settled_by_reading_the_tenant(sandbox, graph):
+def losing_writes(sandbox: SandboxHandle, graph: GraphClient, kind: str) -> Customer:
+    """Every holder can move, and the group's change and the users' ``$batch`` each lose their
+    answer once: ``drop`` before Graph makes the change, ``drop_after_commit`` after."""
     customer = discontinued(sandbox, graph, added=10)
     sandbox.set_usage_location(customer.tenant, customer.no_location, "US")
-    sandbox.add_fault("drop_after_commit", service="graph", method="POST", path=r"/groups/.*/assignLicense$")
-    sandbox.add_fault("drop_after_commit", service="graph", method="POST", path=r"^/v1\.0/\$batch$")
+    sandbox.add_fault(kind, service="graph", method="POST", path=r"/groups/.*/assignLicense$")
+    sandbox.add_fault(kind, service="graph", method="POST", path=r"^/v1\.0/\$batch$")
+    return customer
+
+
+def test_lost_answers_are_settled_by_reading_the_tenant(sandbox, graph):
+    customer = losing_writes(sandbox, graph, "drop_after_commit")
 
     progress = run_cutover(graph, customer.line)
 
@@ -198,10 +205,7 @@ def test_lost_answers_are_settled_by_reading_the_tenant(sandbox, graph):
 
 
 def test_lost_writes_that_were_not_made_stay_pending_and_the_next_run_makes_them_once(sandbox, graph):
-    customer = discontinued(sandbox, graph, added=10)
-    sandbox.set_usage_location(customer.tenant, customer.no_location, "US")
-    sandbox.add_fault("drop", service="graph", method="POST", path=r"/groups/.*/assignLicense$")
-    sandbox.add_fault("drop", service="graph", method="POST", path=r"^/v1\.0/\$batch$")
+    customer = losing_writes(sandbox, graph, "drop")
 
     first = run_cutover(graph, customer.line)
 
