@@ -30,8 +30,12 @@ from devhost.run import local_settings, register_webhook
 from sandbox.testing import SandboxHandle, start_sandbox
 from shared.store.repository import TABLE_NAME
 
-PC_QUOTA = 500  # Partner Center: requests per minute per tenant identifier (partner-center-api.md §9)
-GRAPH_WRITES = (3000, 150.0)  # Graph: writes per 2 min 30 s per app and tenant (graph-licensing.md §3.6)
+#: Partner Center: 500 requests per minute per tenant identifier for its Customer, Order and
+#: Subscription resources (Learn, "API throttling guidance for partners calling Partner Center APIs").
+PC_QUOTA = 500
+#: Graph: 3,000 identity and access writes per 2 min 30 s per app and tenant (Learn, "Microsoft Graph
+#: service-specific throttling limits").
+GRAPH_WRITES = (3000, 150.0)
 _OPERATION = re.compile(r"info: DispatchMiddleware: Operation=(\w+)")
 
 

@@ -1,7 +1,8 @@
 """`make run`: Azurite, the sandbox and the local host together, for trying the product by hand.
 
-The local host gets the sandbox's settings (design.md ★), so every route, queue and timer of
-function_app.py talks to the sandbox's Partner Center, Graph and Entra and stores in Azurite.
+The local host gets the app settings (the README's settings table) pointing at the sandbox, so
+every route, queue and timer of function_app.py talks to the sandbox's Partner Center, Graph and
+Entra and stores in Azurite.
 Secret values are never printed, only that they are set.
 """
 

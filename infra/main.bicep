@@ -70,7 +70,7 @@ param principalId string = ''
 param principalType string = 'User'
 
 // ---------------------------------------------------------------------------------------------------------
-// Product settings (docs/design.md, "Settings"): each parameter becomes the app setting of the same meaning
+// Product settings (README, "Settings"): each parameter becomes the app setting of the same meaning
 // ---------------------------------------------------------------------------------------------------------
 
 @minLength(36)

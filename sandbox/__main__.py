@@ -15,9 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import Endpoints, Sandbox, make_app, server_ssl_context
+from .app import Server, make_app, server_ssl_context
 from .catalog import load_catalog
 from .pki import create_pki
+from .routing import Endpoints
 from .scenarios import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, SCENARIOS
 
 
@@ -29,7 +30,7 @@ def _params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def describe(sandbox: Sandbox) -> dict[str, Any]:
+def describe(sandbox: Server) -> dict[str, Any]:
     """The start-up line: everything a client or test needs to reach and trust the sandbox."""
     ep = sandbox.endpoints
     host = ep.base_url.split("//", 1)[1]
@@ -51,7 +52,7 @@ def describe(sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
-async def serve(sandbox: Sandbox, sock: socket.socket, cert: Path, key: Path) -> None:
+async def serve(sandbox: Server, sock: socket.socket, cert: Path, key: Path) -> None:
     runner = web.AppRunner(make_app(sandbox), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.SockSite(runner, sock, ssl_context=server_ssl_context(cert, key), backlog=1024)
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         port = sock.getsockname()[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
         endpoints = Endpoints(f"https://{host}:{port}", ca)
-        sandbox = Sandbox(endpoints, pki, load_catalog(args.sku_csv), args.scenario, _params(args.param))
+        sandbox = Server(endpoints, pki, load_catalog(args.sku_csv), args.scenario, _params(args.param))
         asyncio.run(serve(sandbox, sock, cert, key))
     finally:
         if owned:

@@ -1,6 +1,9 @@
 """The server: one aiohttp app serving Entra at the root, Partner Center under ``/partnercenter``,
 Graph under ``/graph``, the control API under ``/_sandbox`` and the webhook certificate under ``/cert``.
 
+Each service's routers are registered here, by name, in :data:`SERVICES`; the handlers know the
+running sandbox only as :class:`sandbox.state.Sandbox`, so nothing below imports this module.
+
 Every Partner Center and Graph call passes the same gate, in Microsoft's order: token (401),
 authorization (403), throttling (429), then latency and injected faults, then the handler.
 """
@@ -8,28 +11,24 @@ authorization (403), throttling (429), then latency and injected faults, then th
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import json
 import ssl
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from . import control, entra, graph, keyvault, partner_center, transfers  # noqa: F401 - transfers adds its routes
-from .catalog import Catalog
-from .keyvault import Vault, kv_error
-from .knobs import DEFAULTS, Fault, RateLimiter, merge
-from .pki import Pki
+from . import control, entra, graph, keyvault, partner_center, transfers
+from .keyvault import kv_error
+from .knobs import Fault
 from .routing import Call, Reply, Route, Router
-from .scenarios import CLIENT_ID, REFRESH_TOKEN, build
-from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE, VAULT_AUDIENCE, TokenError, TokenIssuer
-from .webhooks import Webhooks
-from .world import READ_ROLES, WRITE_ROLES, GraphError, PartnerCenterError, World
+from .scenarios import CLIENT_ID
+from .state import Sandbox
+from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE, VAULT_AUDIENCE, TokenError
+from .world import READ_ROLES, WRITE_ROLES, GraphError, PartnerCenterError
 
 PC_DESCRIPTIONS = {
     2030: "Partner is not onboarded to sell in country",
@@ -38,13 +37,14 @@ PC_DESCRIPTIONS = {
     800064: "Cart is being processed by another request.",
     800065: "Cannot check out an already submitted cart.",
 }
-SERVICES: dict[str, tuple[str, Router]] = {
-    "partnercenter": ("partner_center", partner_center.router),
+SERVICES: dict[str, tuple[str, Router[Sandbox]]] = {
+    "partnercenter": ("partner_center", Router(partner_center.router, transfers.router)),
     "graph": ("graph", graph.router),
-    "_sandbox": ("control", control.router),
+    "_sandbox": ("control", Router(control.router, transfers.source_router)),
     "cert": ("cert", control.cert_router),
     "secrets": ("keyvault", keyvault.router),
 }
+"""First path segment -> (service, its routes); a path under none of them is Entra's."""
 AUDIENCES = {"partner_center": PARTNER_CENTER_AUDIENCE, "graph": GRAPH_AUDIENCE, "keyvault": VAULT_AUDIENCE}
 
 
@@ -80,67 +80,8 @@ def throttled(service: str, retry_after: int) -> Reply:
     return Reply(429, {"statusCode": 429, "message": message}, headers)
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoints:
-    base_url: str
-    ca_bundle: Path
-
-    @property
-    def partner_center(self) -> str:
-        return f"{self.base_url}/partnercenter"
-
-    @property
-    def graph(self) -> str:
-        return f"{self.base_url}/graph"
-
-    @property
-    def certificate_url(self) -> str:
-        return f"{self.base_url}/cert/pcnotifications-dispatch.microsoft.com.cer"
-
-
-class Sandbox:
-    """The running sandbox: world, knobs, faults, tokens, webhooks and the idempotency store."""
-
-    def __init__(
-        self, endpoints: Endpoints, pki: Pki, catalog: Catalog, scenario: str, params: dict[str, Any]
-    ) -> None:
-        self.endpoints = endpoints
-        self.pki = pki
-        self._catalog = catalog
-        self.tokens = TokenIssuer(endpoints.base_url)
-        self.limiter = RateLimiter()
-        self.refresh_tokens: set[str] = {REFRESH_TOKEN}
-        self.authorization_codes: dict[str, entra.AuthorizationCode] = {}
-        self.webhooks = Webhooks(self)
-        self.vault = Vault()
-        self.generation = 0
-        self.world: World
-        self.knobs: dict[str, Any]
-        self.faults: list[Fault] = []
-        self.responses: dict[tuple[str, str], Reply] = {}
-        self.in_flight: set[tuple[str, str]] = set()
-        self.carts_in_flight: set[str] = set()
-        self.reset(scenario, params)
-
-    @property
-    def catalog(self) -> Catalog:
-        """The offers on sale in the current world."""
-        return self.world.catalog
-
-    def reset(self, scenario: str, params: dict[str, Any] | None = None) -> None:
-        # Each world gets its own offers, so an offer withdrawn in one test is back after a reset.
-        catalog = dataclasses.replace(self._catalog, offers=dict(self._catalog.offers))
-        self.world, scenario_knobs = build(scenario, catalog, params)
-        self.knobs = merge(DEFAULTS, scenario_knobs)
-        self.generation += 1
-        self.faults.clear()
-        self.limiter.reset()
-        self.responses.clear()
-        self.in_flight.clear()
-        self.carts_in_flight.clear()
-        self.authorization_codes.clear()
-        self.webhooks.reset()
-        self.vault.clear()
+class Server(Sandbox):
+    """The sandbox behind its gate: every call is checked here before its handler runs."""
 
     # ------------------------------------------------------------------ the gate
 
@@ -178,7 +119,7 @@ class Sandbox:
         call.tenant_id = claims.tenant_id
         return None
 
-    def authorize(self, service: str, route: Route, call: Call) -> Reply | None:
+    def authorize(self, service: str, route: Route[Sandbox], call: Call) -> Reply | None:
         assert call.claims is not None
         if route.app_user_only and call.claims.app_only:
             return pc_error(403, 1002, "This resource can't be accessed by application credentials.")
@@ -196,7 +137,8 @@ class Sandbox:
             return None  # a $batch is throttled member by member, not as a whole
         limits = [(service, self.knobs["rate_limits"].get(service))]
         if service == "graph" and call.method in ("POST", "PATCH", "PUT", "DELETE"):
-            # Graph's write quota per app and tenant (graph-licensing.md §3.6), beside its request quota.
+            # Graph's write quota per app and tenant, beside its request quota: 3,000 writes per 2 min 30 s
+            # for identity and access (Learn, "Microsoft Graph service-specific throttling limits").
             limits.append(("graph_writes", self.knobs["rate_limits"]["graph_writes"]))
         for name, limit in limits:
             if not limit:
@@ -235,7 +177,7 @@ class Sandbox:
             reply.headers["Retry-After"] = fault.retry_after
         return reply
 
-    async def serve(self, service: str, router: Router, call: Call, *, inner: bool = False) -> Reply:
+    async def serve(self, service: str, router: Router[Sandbox], call: Call, *, inner: bool = False) -> Reply:
         """Run one call through the gate and its handler; ``inner`` is a Graph ``$batch`` member."""
         found = router.match(call.method, call.path)
         if isinstance(found, int):
@@ -280,7 +222,7 @@ class Sandbox:
         return reply
 
     async def _purchase(
-        self, service: str, route: Route, call: Call, params: dict[str, str], fault: Fault | None
+        self, service: str, route: Route[Sandbox], call: Call, params: dict[str, str], fault: Fault | None
     ) -> Reply:
         """MS-RequestId idempotency: a repeat gets the first answer; one still running gets 800060."""
         request_id = call.headers.get("MS-RequestId", "")
@@ -312,7 +254,7 @@ class Sandbox:
         reply.drop = fault is not None and fault.kind == "drop_after_commit"
         return reply
 
-    async def _run(self, service: str, route: Route, call: Call, params: dict[str, str]) -> Reply:
+    async def _run(self, service: str, route: Route[Sandbox], call: Call, params: dict[str, str]) -> Reply:
         try:
             result = route.handler(self, call, params)
             return await result if inspect.isawaitable(result) else result
@@ -390,7 +332,7 @@ class Sandbox:
         )
 
 
-def make_app(sandbox: Sandbox) -> web.Application:
+def make_app(sandbox: Server) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", sandbox.handle)
 

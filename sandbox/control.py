@@ -10,21 +10,19 @@ import datetime as dt
 import itertools
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .knobs import Fault, merge
 from .pki import WEBHOOK_SIGNER_NAME
 from .routing import Call, Reply, Router
 from .scenarios import CLIENT_ID, SCENARIOS
+from .state import Sandbox
 from .tokens import GRAPH_AUDIENCE, PARTNER_CENTER_AUDIENCE, VAULT_AUDIENCE
 from .webhooks import ACCEPTED
 from .world import Subscription, User, iso
 
-if TYPE_CHECKING:
-    from .app import Sandbox
-
-router = Router()
-cert_router = Router()
+router: Router[Sandbox] = Router()
+cert_router: Router[Sandbox] = Router()
 
 
 @cert_router.route("GET", f"/cert/{WEBHOOK_SIGNER_NAME}.cer")

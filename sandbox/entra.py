@@ -5,34 +5,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlencode
 
 from .routing import Call, Reply, Router
 from .scenarios import CLIENT_ID, CLIENT_SECRET
+from .state import AuthorizationCode, Sandbox
 from .tokens import PARTNER_CENTER_AUDIENCE, audience_for_scope
 from .webhooks import is_loopback
 from .world import stable_id
 
-if TYPE_CHECKING:
-    from .app import Sandbox
-
-router = Router()
+router: Router[Sandbox] = Router()
 ANY_TENANT = frozenset({"common", "organizations"})
 APP_ROLES = {
     PARTNER_CENTER_AUDIENCE: ("user_impersonation",),
 }
 GRAPH_APP_ROLES = ("Directory.Read.All", "LicenseAssignment.ReadWrite.All", "Organization.Read.All")
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorizationCode:
-    """What the partner admin consented to at ``/authorize``; redeemed once at the token endpoint."""
-
-    tenant: str
-    redirect_uri: str
-    code_challenge: str
 
 
 def admin_user_id(sb: Sandbox) -> str:

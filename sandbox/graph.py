@@ -7,10 +7,11 @@ import datetime as dt
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .routing import Call, Reply, Router
+from .state import Sandbox
 from .world import (
     DELETED,
     ENABLED,
@@ -28,10 +29,7 @@ from .world import (
     iso,
 )
 
-if TYPE_CHECKING:
-    from .app import Sandbox
-
-router = Router()
+router: Router[Sandbox] = Router()
 MAX_BATCH = 20
 DISPLAY_NAME = re.compile(r"displayName\s+eq\s+'((?:[^']|'')*)'")
 ANY_SKU = re.compile(r"^assignedLicenses/any\(\s*(\w+)\s*:\s*\1/skuId\s+eq\s+([0-9a-fA-F-]{36})\s*\)$")

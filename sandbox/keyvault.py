@@ -11,26 +11,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .routing import Call, Reply, Router
+from .state import Sandbox
 
-if TYPE_CHECKING:
-    from .app import Sandbox
-
-router = Router()
+router: Router[Sandbox] = Router()
 _NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
-
-
-@dataclass(slots=True)
-class Vault:
-    """Every version of every secret, oldest first."""
-
-    secrets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def clear(self) -> None:
-        self.secrets.clear()
 
 
 def kv_error(status: int, code: str, message: str) -> Reply:

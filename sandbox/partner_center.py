@@ -1,4 +1,4 @@
-"""Partner Center REST subset under ``/partnercenter``: shapes as partner-center-api.md documents them."""
+"""Partner Center REST subset under ``/partnercenter``: shapes as its Learn REST reference documents them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import base64
 import datetime as dt
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .catalog import Offer, Term
-from .routing import Call, Reply, Router
+from .routing import Call, Reply, Router, lookup
+from .state import Sandbox
 from .world import (
     DELETED,
     ENABLED,
@@ -30,10 +31,7 @@ from .world import (
     stable_id,
 )
 
-if TYPE_CHECKING:
-    from .app import Sandbox
-
-router = Router()
+router: Router[Sandbox] = Router()
 
 CURRENCIES = {
     "US": ("USD", "$"),
@@ -71,15 +69,6 @@ CANCELLATION_WINDOW = dt.timedelta(days=7)
 OUT_OF_LICENSES = (
     "We're sorry, it looks like you've run out of licenses. Buy more licenses, and then try again."
 )
-
-
-def field(data: Mapping[str, Any], name: str, default: Any = None) -> Any:
-    """Partner Center accepts both ``lineItems`` and ``LineItems``: look a key up case-insensitively."""
-    lowered = name.lower()
-    for key, value in data.items():
-        if key.lower() == lowered:
-            return value
-    return default
 
 
 def link(uri: str, method: str = "GET") -> dict[str, Any]:
@@ -398,15 +387,15 @@ for _prefix in ("/v1", "/v1/customers/{customer_id}"):
 def _parse_line(
     sb: Sandbox, item: Mapping[str, Any], offer_key: str
 ) -> tuple[Offer, int, str, str, str | None]:
-    item_id = str(field(item, offer_key, ""))
+    item_id = str(lookup(item, offer_key, ""))
     offer = sb.catalog.find(item_id)
     if offer is None:
         raise PartnerCenterError(400, 800004, "Invalid offer Id", [item_id])
-    quantity = field(item, "quantity")
+    quantity = lookup(item, "quantity")
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise PartnerCenterError(400, 3000, "Invalid property quantity.")
-    duration = str(field(item, "termDuration", "") or offer.terms[-1].duration)
-    cycle = str(field(item, "billingCycle", "") or "")
+    duration = str(lookup(item, "termDuration", "") or offer.terms[-1].duration)
+    cycle = str(lookup(item, "billingCycle", "") or "")
     terms = [
         t
         for t in offer.terms
@@ -416,7 +405,7 @@ def _parse_line(
         raise PartnerCenterError(
             400, 800009, "Error in Cart item(s)", [f"No term {duration} {cycle} for {item_id}"]
         )
-    return offer, quantity, duration, terms[0].billing_cycle, field(item, "friendlyName")
+    return offer, quantity, duration, terms[0].billing_cycle, lookup(item, "friendlyName")
 
 
 def cart_json(cart: Cart) -> dict[str, Any]:
@@ -489,7 +478,7 @@ def order_json(order: Order, tenant: Tenant) -> dict[str, Any]:
 @router.route("POST", "/v1/customers/{customer_id}/carts")
 def create_cart(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = customer_of(sb, p["customer_id"])
-    items = field(call.json(), "lineItems") or []
+    items = lookup(call.json(), "lineItems") or []
     if not isinstance(items, list) or not items:
         raise PartnerCenterError(
             400, 800009, "Error in Cart item(s)", ["A cart needs at least one line item."]
@@ -499,7 +488,7 @@ def create_cart(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     for n, item in enumerate(items):
         offer, quantity, duration, cycle, name = _parse_line(sb, item, "catalogItemId")
         group = groups.setdefault((duration, cycle), str(len(groups)))
-        lines.append(CartLine(int(field(item, "id", n) or n), offer, quantity, duration, cycle, group, name))
+        lines.append(CartLine(int(lookup(item, "id", n) or n), offer, quantity, duration, cycle, group, name))
     cart = Cart(
         id=stable_id("cart", tenant.id, str(len(tenant.carts)), str(time.time_ns())),
         customer_id=tenant.id,
@@ -556,14 +545,14 @@ def checkout(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 def create_order(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = customer_of(sb, p["customer_id"])
     body = call.json()
-    items = field(body, "lineItems") or []
+    items = lookup(body, "lineItems") or []
     if not isinstance(items, list) or not items:
         raise PartnerCenterError(400, 3000, "Invalid property lineItems.")
-    default_cycle = field(body, "billingCycle")
+    default_cycle = lookup(body, "billingCycle")
     lines = []
     for item in items:
         merged = dict(item)
-        if default_cycle and not field(item, "billingCycle"):
+        if default_cycle and not lookup(item, "billingCycle"):
             merged["billingCycle"] = default_cycle
         lines.append(_parse_line(sb, merged, "offerId"))
     for offer, quantity, *_ in lines:
@@ -711,7 +700,7 @@ def update_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     in_window = now < sub.created + CANCELLATION_WINDOW
     if (sub.partner_status or PC_STATUS[sub.status]) == "deleted":
         raise PartnerCenterError(400, 2011, f"Subscription {sub.id} in deleted status cannot be updated.")
-    quantity = field(body, "quantity", sub.quantity)
+    quantity = lookup(body, "quantity", sub.quantity)
     if quantity != sub.quantity:
         assert sub.offer is not None
         if not sub.offer.minimum_quantity <= int(quantity) <= sub.offer.maximum_quantity:
@@ -723,8 +712,8 @@ def update_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
                 400, 3000, "Quantity can only be reduced within the cancellation window."
             )
         sub.quantity = int(quantity)
-    sub.auto_renew = bool(field(body, "autoRenewEnabled", sub.auto_renew))
-    status = str(field(body, "status", "") or "").lower()
+    sub.auto_renew = bool(lookup(body, "autoRenewEnabled", sub.auto_renew))
+    status = str(lookup(body, "status", "") or "").lower()
     if status == "deleted":
         if not in_window:
             raise PartnerCenterError(
@@ -881,12 +870,12 @@ def license_updates(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     if not (tenant.gdap_active and tenant.gdap_roles & WRITE_ROLES):
         raise PartnerCenterError(403, 1002, "The GDAP relationship grants no role that may assign licenses.")
     body = call.json()
-    assign = field(body, "licensesToAssign") or []
+    assign = lookup(body, "licensesToAssign") or []
     add = [
-        (str(field(a, "skuId")).lower(), [str(x).lower() for x in field(a, "excludedPlans") or []])
+        (str(lookup(a, "skuId")).lower(), [str(x).lower() for x in lookup(a, "excludedPlans") or []])
         for a in assign
     ]
-    remove = [str(r).lower() for r in field(body, "licensesToRemove") or []]
+    remove = [str(r).lower() for r in lookup(body, "licensesToRemove") or []]
     try:
         sb.world.assign_user_licenses(tenant, user, add, remove)
     except GraphError as exc:

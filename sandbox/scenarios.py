@@ -1,8 +1,8 @@
 """Named, deterministic worlds. Ids come from :func:`stable_id`, dates from the sandbox clock at reset.
 
-``default`` holds one of each case the product meets (see README.md); ``large`` adds thousands of
-customers and a tenant with many users, for paging and benchmarks; ``throttled`` is ``default``
-with Partner Center's and Graph's rate limits switched on.
+``default`` holds one of each case the product meets (sandbox/README.md lists them); ``large`` adds
+thousands of customers and a tenant with many users, for paging and benchmarks; ``throttled`` is
+``default`` with Partner Center's and Graph's rate limits switched on.
 """
 
 from __future__ import annotations

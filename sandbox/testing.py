@@ -100,7 +100,7 @@ class SandboxHandle:
     # ------------------------------------------------------------------ settings for the product
 
     def env(self) -> dict[str, str]:
-        """The product's settings (design.md ★) pointing at this sandbox."""
+        """The product's app settings (the README's settings table) pointing at this sandbox."""
         return {
             "PARTNER_CENTER_ENDPOINT": self.partner_center_endpoint,
             "GRAPH_ENDPOINT": self.graph_endpoint,

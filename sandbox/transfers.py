@@ -25,17 +25,18 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import control, partner_center
-from .partner_center import customer_of
-from .routing import Call, Reply
+from .partner_center import collection, customer_of
+from .routing import Call, Reply, Router, lookup
+from .state import Sandbox
 from .webhooks import change_date
 from .world import ENABLED, PartnerCenterError, Subscription, Tenant, iso
 
-if TYPE_CHECKING:
-    from .app import Sandbox
-
+router: Router[Sandbox] = Router()
+"""The target partner's Partner Center API, served under ``/partnercenter`` beside ``partner_center``'s."""
+source_router: Router[Sandbox] = Router()
+"""The source partner, played through the control API under ``/_sandbox``."""
 EXPIRY = dt.timedelta(days=30)
 OPEN = ("Active", "InProgress")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -102,13 +103,13 @@ def _transfer(sb: Sandbox, customer_id: str, transfer_id: str) -> Transfer:
 # ---------------------------------------------------------------------------- the target partner's API
 
 
-@partner_center.router.route("POST", "/v1/customers/{customer_id}/transfers", purchase=True)
+@router.route("POST", "/v1/customers/{customer_id}/transfers", purchase=True)
 def create_transfer(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = customer_of(sb, p["customer_id"])
     body = call.json()
-    source = str(partner_center.field(body, "sourcePartnerTenantId", "")).lower()
-    email = partner_center.field(body, "customerEmailId")
-    kind = partner_center.field(body, "transferType")
+    source = str(lookup(body, "sourcePartnerTenantId", "")).lower()
+    email = lookup(body, "customerEmailId")
+    kind = lookup(body, "transferType")
     if not _GUID.fullmatch(source) or not isinstance(email, str) or "@" not in email:
         raise PartnerCenterError(400, 900136, "The source partner or the customer email is missing.")
     if str(kind) not in ("3", "5"):
@@ -117,15 +118,15 @@ def create_transfer(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         raise PartnerCenterError(400, 900148, "The source partner is the same as the requesting partner.")
     if any(t.status in OPEN for t in _transfers(sb, tenant.id)):
         raise PartnerCenterError(409, 900101, "The original transfer is in progress.")
-    types = partner_center.field(body, "targetProductTypes")
+    types = lookup(body, "targetProductTypes")
     now = sb.world.clock.now()
     transfer = Transfer(
         id=str(uuid.uuid4()),
         customer_id=tenant.id,
         source_tenant_id=source,
-        source_name=str(partner_center.field(body, "sourcePartnerName", "")),
+        source_name=str(lookup(body, "sourcePartnerName", "")),
         customer_email=email,
-        customer_name=partner_center.field(body, "customerName"),
+        customer_name=lookup(body, "customerName"),
         transfer_type=int(kind),
         product_types=[str(t) for t in types] if isinstance(types, list) else None,
         created=now,
@@ -135,20 +136,20 @@ def create_transfer(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(201, transfer.as_json(sb))
 
 
-@partner_center.router.route("GET", "/v1/customers/{customer_id}/transfers")
+@router.route("GET", "/v1/customers/{customer_id}/transfers")
 def list_transfers(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = customer_of(sb, p["customer_id"])
     items = [t.as_json(sb) for t in _transfers(sb, tenant.id)]
-    return Reply(200, partner_center.collection(items, f"/customers/{tenant.id}/transfers"))
+    return Reply(200, collection(items, f"/customers/{tenant.id}/transfers"))
 
 
-@partner_center.router.route("GET", "/v1/customers/{customer_id}/transfers/{transfer_id}")
+@router.route("GET", "/v1/customers/{customer_id}/transfers/{transfer_id}")
 def get_transfer(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = customer_of(sb, p["customer_id"])
     return Reply(200, _transfer(sb, tenant.id, p["transfer_id"]).as_json(sb))
 
 
-@partner_center.router.route("PATCH", "/v1/customers/{customer_id}/transfers/{transfer_id}")
+@router.route("PATCH", "/v1/customers/{customer_id}/transfers/{transfer_id}")
 def update_transfer(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """The target may only cancel, and only while the request is pending."""
     tenant = customer_of(sb, p["customer_id"])
@@ -174,12 +175,12 @@ def _control_target(sb: Sandbox, p: dict[str, str]) -> tuple[Tenant, Transfer] |
         return Reply(404, {"error": error.description})
 
 
-@control.router.route("GET", "/customers/{customer_id}/transfers")
+@source_router.route("GET", "/customers/{customer_id}/transfers")
 def source_view(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, {"items": [t.as_json(sb) for t in _transfers(sb, p["customer_id"])]})
 
 
-@control.router.route("POST", "/customers/{customer_id}/transfers/{transfer_id}/submit")
+@source_router.route("POST", "/customers/{customer_id}/transfers/{transfer_id}/submit")
 def submit(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """The source partner picks line items (its own new-commerce subscriptions) and submits."""
     found = _control_target(sb, p)
@@ -226,13 +227,13 @@ def submit(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, {"transfer": transfer.as_json(sb), "webhookDeliveries": ids})
 
 
-@control.router.route("POST", "/customers/{customer_id}/transfers/{transfer_id}/expire")
+@source_router.route("POST", "/customers/{customer_id}/transfers/{transfer_id}/expire")
 def expire(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """Nobody acted on it for 30 days."""
     return _end(sb, call, p, "Expired", "update-transfer")
 
 
-@control.router.route("POST", "/customers/{customer_id}/transfers/{transfer_id}/fail")
+@source_router.route("POST", "/customers/{customer_id}/transfers/{transfer_id}/fail")
 def fail(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return _end(sb, call, p, "Failed", "fail-transfer")
 

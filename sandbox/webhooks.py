@@ -17,16 +17,14 @@ import json
 import ssl
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from .partner_center import field as lookup
-from .world import PartnerCenterError
-
-if TYPE_CHECKING:
-    from .app import Sandbox
+from .pki import Pki
+from .routing import Endpoints, lookup
+from .world import PartnerCenterError, World
 
 MODES = (
     "normal",
@@ -81,8 +79,25 @@ class Delivery:
         }
 
 
+class Host(Protocol):
+    """What deliveries read of the running sandbox, looked up at each use: a reset replaces the
+    world and the knobs."""
+
+    @property
+    def endpoints(self) -> Endpoints: ...
+
+    @property
+    def pki(self) -> Pki: ...
+
+    @property
+    def world(self) -> World: ...
+
+    @property
+    def knobs(self) -> dict[str, Any]: ...
+
+
 class Webhooks:
-    def __init__(self, sb: Sandbox) -> None:
+    def __init__(self, sb: Host) -> None:
         self.sb = sb
         self.registration: dict[str, Any] | None = None
         self.session: aiohttp.ClientSession | None = None

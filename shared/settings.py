@@ -81,7 +81,7 @@ class AppInsights:
 
 
 class Settings:
-    """The settings table of docs/design.md; construct with an environment mapping."""
+    """The app settings the README's settings table lists; construct with an environment mapping."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = dict(environ)
@@ -149,10 +149,6 @@ class Settings:
         except UnknownCountryError as error:
             raise SettingError(f"PARTNER_COUNTRY: {error}") from None
         return value.strip().upper()
-
-    @cached_property
-    def partner_region(self) -> str:
-        return region_of(self.partner_country)
 
     @cached_property
     def webhook_cert_hosts(self) -> frozenset[str]:

@@ -49,11 +49,6 @@ def test_malformed_setting_names_itself_and_what_it_expects(name: str, value: st
         getattr(settings, attribute)
 
 
-def test_partner_country_gives_its_csp_region() -> None:
-    assert Settings({"PARTNER_COUNTRY": "de"}).partner_region == "Europe"
-    assert Settings({"PARTNER_COUNTRY": "NZ"}).partner_region == "New Zealand"
-
-
 def test_identity_based_storage_uses_service_uris_and_the_managed_identity() -> None:
     client = "99999999-8888-4777-8666-555555555555"
     storage = Settings(
@@ -65,7 +60,7 @@ def test_identity_based_storage_uses_service_uris_and_the_managed_identity() -> 
         }
     ).storage
 
-    assert storage.uses_identity
+    assert storage.connection_string is None  # the app's identity reaches storage
     assert storage.table_service_uri == "https://acct.table.core.windows.net"
     assert (storage.credential, storage.client_id) == ("managedidentity", client)
 

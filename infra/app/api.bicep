@@ -41,7 +41,7 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
-@description('Product settings (docs/design.md, "Settings") merged under the host wiring below.')
+@description('Product settings (README, "Settings") merged under the host wiring below.')
 param appSettings object = {}
 
 @description('Client id of an Entra ID app registration: App Service Authentication then signs every admin in before the dashboard or the admin API is reached (the function key is still needed). Empty: off, the function key is the only gate.')

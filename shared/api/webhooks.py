@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import certifi
@@ -53,14 +53,9 @@ from shared.domain.errors import ErrorKind
 from shared.resources import MalformedResourceError
 from shared.resources.webhook_events import MAX_URL, PartnerCenterEvent, clipped
 
-if TYPE_CHECKING:
-    from shared.settings import Settings
-
-
 SIGNER_NAME = "pcnotifications-dispatch.microsoft.com"
-
-
-"""The signing certificate's name (partner-center-api.md §3): its subject CN and a DNS name."""
+"""The signing certificate's name, its subject CN and a DNS name: the file Partner Center's deliveries
+name in ``X-MS-Certificate-Url`` (Learn, "Partner Center webhooks")."""
 
 
 SIGNER_ISSUER_ORGANIZATION = "Microsoft Corporation"
@@ -337,9 +332,3 @@ def _load_trust(path: Path | str | None) -> tuple[Store, list[x509.Certificate]]
     if not roots:
         raise ValueError(f"{source} holds no self-signed root certificate")
     return Store(roots), [c for c in certificates if c.subject != c.issuer]
-
-
-def verifier_from_settings(settings: Settings) -> WebhookVerifier:
-    """The verifier for ``WEBHOOK_CERT_HOSTS`` and ``WEBHOOK_TRUST_ROOTS``; the certificate fetch
-    trusts what every other client of ours trusts (``REQUESTS_CA_BUNDLE``, else the system)."""
-    return WebhookVerifier(settings.webhook_cert_hosts, settings.webhook_trust_roots)

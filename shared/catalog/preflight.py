@@ -1,13 +1,14 @@
 """The user pre-flight: who holds a source SKU, how they move at cutover, and who would fail (pure logic).
 
 Graph answers it with one paged query per SKU (``users?$filter=assignedLicenses/any(...)`` with
-``licenseAssignmentStates``, :meth:`~shared.graph.GraphClient.list_users_with_sku`), read once here.
+``licenseAssignmentStates``, :meth:`~shared.clients.graph.GraphClient.list_users_with_sku`), read once here.
 
-How a holder moves (graph-licensing.md §3.4):
+How a holder moves (Learn, "Scenarios, limitations, and known issues using groups to manage
+licensing"):
 
 * **directly**: a direct assignment is swapped on the user, add and remove in one ``assignLicense``;
 * **through a group**: an inherited licence "can't [be] directly remove[d] or modif[ied]"; it changes
-  on the group, one call for every member;
+  on the group, one call for every member ("the changes are then propagated to all group members");
 * **both**: the group gives the replacement, and the direct assignment is removed from the user.
 
 What fails at cutover and can be told from Graph's answer before anything is bought:
@@ -38,7 +39,8 @@ from shared.resources.graph import LicenseAssignmentState, User
 #: Plans Microsoft's licensing reference says "cannot be assigned at the same time" (its
 #: "Service plans that cannot be assigned at the same time" table). Exchange and Skype are left
 #: out: Microsoft now sells plans of those families together (Teams Enterprise carries
-#: EXCHANGE_S_DESKLESS next to the no-Teams suites' EXCHANGE_S_STANDARD; graph-licensing.md §3.3).
+#: EXCHANGE_S_DESKLESS next to the no-Teams suites' EXCHANGE_S_STANDARD), and the reference says its
+#: tables are "accurate only as of the date when this article was last updated".
 EXCLUSIVE_FAMILIES: tuple[frozenset[str], ...] = (
     frozenset(
         {
@@ -91,8 +93,9 @@ class UserIssue:
 class DisabledPlan:
     """A plan of the source some holders have switched off, and the plan that keeps it off.
 
-    Microsoft's own plan change does not keep disabled plans (graph-licensing.md §6.1), so the
-    cutover carries them onto ``carried_to``; ``None`` when the replacement has no such plan.
+    Microsoft's own plan change does not keep disabled plans ("All users will be given access to all
+    services in the new subscription", Learn, "Upgrade to a different plan"), so the cutover carries
+    them onto ``carried_to``; ``None`` when the replacement has no such plan.
     """
 
     service_plan_id: str

@@ -1,7 +1,9 @@
 """Known successors of retired or renamed offers, each row citing where it comes from.
 
 A successor is a hint, not a promise: the planner still checks that the successor's service plans
-(from the SKU reference) cover the original's, and reports any gap (graph-licensing.md §5, §6).
+(from the SKU reference) cover the original's, the same plan or a higher tier of it (Learn, "Upgrade
+to a different plan": "the same data-related services ... or a higher version of them"), and
+reports any gap.
 
 Renames keep the SKU id, so the original's identical offer is simply sold under a new name; they are
 listed so the plan can tell an admin why "Office 365 Business Premium" is bought as "Microsoft 365

@@ -12,7 +12,8 @@ writes that down:
   ``_E1 < _E3 < _E5``, ``_PLAN1 < _PLAN2`` or ``_1 < _2 < _3``, are tiers of the same service.
 * **Data-bearing services**: mail, files and sites, Teams, Loop, Stream, Forms, Planner/Project, To Do,
   Whiteboard, Sway, Viva Engage, Dataverse/Power Platform, Bookings, archiving and information
-  protection (graph-licensing.md §6.1). Losing one of them can lose data, so the line needs an
+  protection: the "data-related services" of that rule, widened from its two examples to every
+  service that keeps what users made. Losing one of them can lose data, so the line needs an
   admin's approval. Every other plan is a feature: its loss is reported as a warning.
 """
 
@@ -160,9 +161,6 @@ class TierOrder:
     def covering(self, plan_name: str) -> frozenset[str]:
         """Plan names that cover ``plan_name``: itself and every higher tier of its families."""
         return self._above(plan_name) | {plan_name}
-
-    def covers(self, target_name: str, source_name: str) -> bool:
-        return target_name == source_name or target_name in self._above(source_name)
 
     def _above(self, plan_name: str) -> frozenset[str]:
         known = self._higher.get(plan_name)

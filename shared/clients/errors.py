@@ -261,7 +261,10 @@ _PARTNER_CENTER_CODES: Mapping[str, type[PartnerCenterError]] = {
 }
 
 # Graph error codes are broad ("Request_BadRequest"); the situation is in the message. These
-# fragments are the texts quoted in graph-licensing.md §3.3 plus the licenseAssignmentState codes.
+# fragments are the texts Graph answers with ("License assignment cannot be done for user with
+# invalid usage location.", "User license is inherited from group membership and cannot be removed
+# directly from the user.") plus the licenseAssignmentState error codes (Learn,
+# "licenseAssignmentState resource type": CountViolation, MutuallyExclusiveViolation, ...).
 _GRAPH_MESSAGES: tuple[tuple[str, type[GraphError]], ...] = (
     ("invalid usage location", UsageLocationMissingError),
     ("usagelocation", UsageLocationMissingError),
@@ -274,8 +277,9 @@ _GRAPH_MESSAGES: tuple[tuple[str, type[GraphError]], ...] = (
     ("does not have any available licenses", GraphOutOfLicensesError),
 )
 
-# Partner Center enforces app + user on some operations (partner-center-api.md §1) and says so with
-# a 403 whose text names the application credentials.
+# Partner Center enforces app + user on some operations (each operation's "Prerequisites" on Learn
+# say which; "Partner Center authentication") and says so with a 403 whose text names the
+# application credentials.
 _APP_ONLY_REFUSED = ("application credentials", "app only", "app-only", "app+user", "app + user")
 
 

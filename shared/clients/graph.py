@@ -14,7 +14,6 @@ from shared.clients.auth import GRAPH_SCOPE, Flow, PartnerCredential
 from shared.clients.errors import (
     CallIds,
     GraphError,
-    OutcomeUnknownError,
     PagingLoopError,
     graph_error,
     graph_error_from_json,
@@ -88,51 +87,6 @@ class GraphClient(ServiceClient):
             tenant_id, "/v1.0/users/{user_id}", {"user_id": user_id}, query={"$select": USER_FIELDS}
         )
         return User.from_json(data)
-
-    def assign_license(
-        self,
-        tenant_id: str,
-        user_id: str,
-        add: Sequence[AssignedLicense | str] = (),
-        remove: Sequence[str] = (),
-    ) -> None:
-        """Adds and removes in one call, so the user is never left without service in between.
-
-        Graph answers with the user's default properties, which do not include licenses; read
-        them with :meth:`get_user` when needed.
-        """
-        self._api.call(
-            "POST",
-            "/v1.0/users/{user_id}/assignLicense",
-            {"user_id": user_id},
-            body=assign_license_body(add, remove),
-            token_tenant=tenant_id,
-            token_flow=self._flow,
-        )
-
-    def swap_license(
-        self,
-        tenant_id: str,
-        user_id: str,
-        add: Sequence[AssignedLicense | str] = (),
-        remove: Sequence[str] = (),
-    ) -> None:
-        """:meth:`assign_license`, reconciled: after a lost answer or a refusal, the user's licenses
-        are read, and a user already in the target state counts as done.
-
-        Graph does not de-duplicate writes: a swap whose answer was lost may have been made, and
-        sending it again is refused ("does not have a corresponding license") because the old SKU
-        is gone. Reading decides instead of guessing.
-        """
-        try:
-            self.assign_license(tenant_id, user_id, add, remove)
-        except (OutcomeUnknownError, GraphError) as error:
-            if isinstance(error, GraphError) and error.status != 400:
-                raise
-            user = self.get_user(tenant_id, user_id)
-            added = [a.sku_id if isinstance(a, AssignedLicense) else a for a in add]
-            if not (all(user.holds(sku) for sku in added) and not any(user.holds(sku) for sku in remove)):
-                raise
 
     def assign_group_license(
         self,

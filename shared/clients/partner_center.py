@@ -31,10 +31,8 @@ from shared.resources.commerce import (
 )
 from shared.resources.partner_center import (
     Availability,
-    BillingProfile,
     CompanyProfile,
     Customer,
-    PartnerCenterSubscribedSku,
     Product,
     RelationshipRequest,
     Sku,
@@ -115,11 +113,6 @@ class PartnerCenterClient(ServiceClient):
         data = self._read(_CUSTOMER + "/profiles/company", {"customer_id": customer_id}, flow=Flow.APP_USER)
         return CompanyProfile.from_json(data)
 
-    def get_billing_profile(self, customer_id: str) -> BillingProfile:
-        return BillingProfile.from_json(
-            self._read(_CUSTOMER + "/profiles/billing", {"customer_id": customer_id})
-        )
-
     # Catalog, scoped to the customer's country
 
     def list_products(self, customer_id: str, target_view: str = "OnlineServices") -> Iterator[Product]:
@@ -152,11 +145,6 @@ class PartnerCenterClient(ServiceClient):
         data = self._write("POST", _CUSTOMER + "/carts/{cart_id}/checkout", params, None, request_id)
         return CartCheckoutResult.from_json(data)
 
-    def get_order(self, customer_id: str, order_id: str) -> Order:
-        return Order.from_json(
-            self._read(_CUSTOMER + "/orders/{order_id}", _ids(customer_id, order_id=order_id))
-        )
-
     def list_orders(self, customer_id: str) -> Iterator[Order]:
         return (
             Order.from_json(item) for item in self._pages(_CUSTOMER + "/orders", {"customer_id": customer_id})
@@ -171,22 +159,12 @@ class PartnerCenterClient(ServiceClient):
         items = self._pages(_CUSTOMER + "/subscriptions", {"customer_id": customer_id}, query=query)
         return (Subscription.from_json(item) for item in items)
 
-    def get_subscription(self, customer_id: str, subscription_id: str) -> Subscription:
-        return Subscription.from_json(
-            self._read(_SUBSCRIPTION, _ids(customer_id, subscription_id=subscription_id))
-        )
-
     def get_subscription_provisioning_status(
         self, customer_id: str, subscription_id: str
     ) -> SubscriptionProvisioningStatus:
         params = _ids(customer_id, subscription_id=subscription_id)
         data = self._read(_SUBSCRIPTION + "/provisioningstatus", params, flow=Flow.APP_USER)
         return SubscriptionProvisioningStatus.from_json(data)
-
-    def list_subscribed_skus(self, customer_id: str) -> list[PartnerCenterSubscribedSku]:
-        """Every license pool of the tenant, whichever channel sold it."""
-        items = self._pages(_CUSTOMER + "/subscribedskus", {"customer_id": customer_id}, flow=Flow.APP_USER)
-        return [PartnerCenterSubscribedSku.from_json(item) for item in items]
 
     # Partner-to-partner transfers (new commerce), as the target partner
 

@@ -1,22 +1,19 @@
 """Writing the partner admin's rotated refresh token back to its Key Vault secret.
 
 Entra hands out a new refresh token with every redemption. The app keeps the newest in memory
-(:class:`~shared.auth.PartnerCredential`); saving it as a new version of the secret that
+(:class:`~shared.clients.auth.PartnerCredential`); saving it as a new version of the secret that
 ``PARTNER_REFRESH_TOKEN`` references means a restarted app, or one that runs longer than a
 token's lifetime, starts from a live token without a partner admin consenting again.
 
-A write that fails is retried on the transport's schedule, then logged (never the token) and kept
-in :meth:`RefreshTokenRotation.status` for the admin API and the alerts; the app keeps working on
-the token it holds, and the next rotation writes again.
+A write that fails is retried on the transport's schedule, then logged as an error naming the secret
+and the vault's answer (never the token); the app keeps working on the token it holds, and the next
+rotation writes again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -136,17 +133,6 @@ def _retry_after(error: HttpResponseError) -> float | None:
     return None if response is None else parse_retry_after(response.headers.get("Retry-After"))
 
 
-@dataclass(frozen=True, slots=True)
-class RotationStatus:
-    """What the admin API shows: whether the vault holds the newest refresh token."""
-
-    healthy: bool
-    saved: int  # tokens written since start
-    last_saved: datetime | None
-    failing_since: datetime | None  # the first failure since the last successful write
-    last_error: str | None  # the failure's message: names the secret and the status, never the token
-
-
 class RefreshTokenRotation:
     """The credential's rotation hook: saves each new refresh token, one write at a time, newest only.
 
@@ -157,13 +143,11 @@ class RefreshTokenRotation:
     Nothing raises back into the token acquisition that triggered it.
     """
 
-    def __init__(self, store: RefreshTokenStore, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, store: RefreshTokenStore) -> None:
         self._store = store
-        self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._pending: str | None = None
         self._writing = False
-        self._status = RotationStatus(True, 0, None, None, None)
 
     def __call__(self, token: str) -> None:
         with self._lock:
@@ -175,10 +159,6 @@ class RefreshTokenRotation:
 
     def close(self) -> None:
         self._store.close()
-
-    def status(self) -> RotationStatus:
-        with self._lock:
-            return self._status
 
     def _drain(self) -> None:
         while True:
@@ -192,20 +172,11 @@ class RefreshTokenRotation:
             except Exception as error:  # the hook must never fail a token acquisition
                 self._failed(error)
             else:
-                self._saved()
-
-    def _saved(self) -> None:
-        with self._lock:
-            self._status = RotationStatus(True, self._status.saved + 1, self._clock(), None, None)
-        LOG.info("refresh token saved to Key Vault", extra={"rotation": "saved"})
+                LOG.info("refresh token saved to Key Vault", extra={"rotation": "saved"})
 
     def _failed(self, error: Exception) -> None:
+        """Logged as an error that names the secret and the status, never the token."""
         message = str(error) if isinstance(error, ServiceError) else type(error).__name__
-        with self._lock:
-            current = self._status
-            self._status = RotationStatus(
-                False, current.saved, current.last_saved, current.failing_since or self._clock(), message
-            )
         LOG.error(
             "the rotated refresh token could not be saved to Key Vault; the app keeps it in memory "
             "and the next rotation tries again: %s",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.resources import MalformedResourceError, field, optional, timestamp
+from shared.resources import MalformedResourceError, field, lowered, optional, timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,6 @@ class CompanySubscription:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CompanySubscription:
         r = "companySubscription"
-        owner = optional(data, "ownerTenantId", str, None, resource=r)
         return cls(
             id=field(data, "id", str, resource=r),
             sku_id=field(data, "skuId", str, resource=r).lower(),
@@ -60,7 +59,7 @@ class CompanySubscription:
             total_licenses=field(data, "totalLicenses", int, resource=r),
             is_trial=optional(data, "isTrial", bool, False, resource=r),
             next_lifecycle=timestamp(data, "nextLifecycleDateTime", resource=r),
-            owner_tenant_id=owner.lower() if owner else None,
+            owner_tenant_id=lowered(optional(data, "ownerTenantId", str, None, resource=r)),
             commerce_subscription_id=optional(data, "commerceSubscriptionId", str, None, resource=r),
             created=timestamp(data, "createdDateTime", resource=r),
         )
@@ -98,11 +97,6 @@ class SubscribedSku:
     prepaid_units: PrepaidUnits
     service_plans: tuple[ServicePlanInfo, ...]
     subscription_ids: tuple[str, ...] = ()
-
-    @property
-    def available_units(self) -> int:
-        """Seats free to assign: enabled minus warning minus consumed (Microsoft's own formula)."""
-        return self.prepaid_units.enabled - self.prepaid_units.warning - self.consumed_units
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SubscribedSku:
@@ -167,12 +161,11 @@ class LicenseAssignmentState:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LicenseAssignmentState:
         r = "licenseAssignmentState"
-        group = optional(data, "assignedByGroup", str, None, resource=r)
         error = optional(data, "error", str, None, resource=r)
         return cls(
             sku_id=field(data, "skuId", str, resource=r).lower(),
             state=optional(data, "state", str, "Active", resource=r),
-            assigned_by_group=group.lower() if group else None,
+            assigned_by_group=lowered(optional(data, "assignedByGroup", str, None, resource=r)),
             error=None if error in (None, "None") else error,
             disabled_plans=_guids(data, "disabledPlans", resource=r),
         )
@@ -290,12 +283,11 @@ class AdminRelationship:
         customer = optional(data, "customer", dict, {}, resource=r)
         access = optional(data, "accessDetails", dict, {}, resource=r)
         roles = access.get("unifiedRoles") if isinstance(access.get("unifiedRoles"), list) else []
-        tenant = optional(customer, "tenantId", str, None, resource=r)
         return cls(
             id=field(data, "id", str, resource=r),
             display_name=optional(data, "displayName", str, "", resource=r),
             status=field(data, "status", str, resource=r),
-            customer_tenant_id=tenant.lower() if tenant else None,
+            customer_tenant_id=lowered(optional(customer, "tenantId", str, None, resource=r)),
             role_ids=tuple(
                 str(role["roleDefinitionId"]).lower()
                 for role in roles

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.resources import field, objects, optional, strings
+from shared.resources import field, lowered, objects, optional, strings
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +48,11 @@ class Sku:
     def from_json(cls, data: Mapping[str, Any]) -> Sku:
         r = "Sku"
         dynamic = optional(data, "dynamicAttributes", dict, {}, resource=r)
-        provisioning = optional(dynamic, "provisioningId", str, None, resource=r)
         return cls(
             id=field(data, "id", str, resource=r),
             product_id=field(data, "productId", str, resource=r),
             title=optional(data, "title", str, "", resource=r),
-            provisioning_id=provisioning.lower() if provisioning else None,
+            provisioning_id=lowered(optional(dynamic, "provisioningId", str, None, resource=r)),
             minimum_quantity=optional(data, "minimumQuantity", int, 1, resource=r),
             maximum_quantity=optional(data, "maximumQuantity", int, 1_000_000, resource=r),
             is_trial=optional(data, "isTrial", bool, False, resource=r),
@@ -226,56 +225,6 @@ class RelationshipRequest:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RelationshipRequest:
         return cls(url=field(data, "url", str, resource="RelationshipRequest"))
-
-
-@dataclass(frozen=True, slots=True)
-class ProductSku:
-    """The license SKU behind a Partner Center subscribed SKU; ``id`` equals Graph's ``skuId``."""
-
-    id: str
-    name: str
-    sku_part_number: str
-    target_type: str = "User"
-    license_group_id: str | None = None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ProductSku:
-        r = "ProductSku"
-        return cls(
-            id=field(data, "id", str, resource=r).lower(),
-            name=optional(data, "name", str, "", resource=r),
-            sku_part_number=optional(data, "skuPartNumber", str, "", resource=r),
-            target_type=optional(data, "targetType", str, "User", resource=r),
-            license_group_id=optional(data, "licenseGroupId", str, None, resource=r),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PartnerCenterSubscribedSku:
-    """A tenant-wide license pool as Partner Center reports it (every channel, not only ours)."""
-
-    product_sku: ProductSku
-    active_units: int
-    consumed_units: int
-    warning_units: int = 0
-    suspended_units: int = 0
-    available_units: int = 0
-    total_units: int = 0
-    capability_status: str = "Enabled"
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PartnerCenterSubscribedSku:
-        r = "SubscribedSku"
-        return cls(
-            product_sku=ProductSku.from_json(field(data, "productSku", dict, resource=r)),
-            active_units=optional(data, "activeUnits", int, 0, resource=r),
-            consumed_units=optional(data, "consumedUnits", int, 0, resource=r),
-            warning_units=optional(data, "warningUnits", int, 0, resource=r),
-            suspended_units=optional(data, "suspendedUnits", int, 0, resource=r),
-            available_units=optional(data, "availableUnits", int, 0, resource=r),
-            total_units=optional(data, "totalUnits", int, 0, resource=r),
-            capability_status=optional(data, "capabilityStatus", str, "Enabled", resource=r),
-        )
 
 
 @dataclass(frozen=True, slots=True)

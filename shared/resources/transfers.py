@@ -88,13 +88,12 @@ class PartnerTransfer:
     def from_json(cls, data: Mapping[str, Any]) -> PartnerTransfer:
         r = "TransferEntity"
         status = optional(data, "status", str, "", resource=r)
-        source = optional(data, "sourcePartnerTenantId", str, None, resource=r)
         direction = data.get("transferDirection")
         return cls(
             id=field(data, "id", str, resource=r).lower(),
             status=TransferStatus.read(status),
             status_text=status[:40],
-            source_partner_tenant_id=source.lower() if source else None,
+            source_partner_tenant_id=lowered(optional(data, "sourcePartnerTenantId", str, None, resource=r)),
             line_items=tuple(TransferLineItem.from_json(i) for i in objects(data, "lineItems", resource=r)),
             created=timestamp(data, "createdTime", resource=r),
             completed=timestamp(data, "completedTime", resource=r),

@@ -23,10 +23,6 @@ class StorageConnection:
     credential: Literal["managedidentity", "default"] = "default"
     client_id: str | None = None
 
-    @property
-    def uses_identity(self) -> bool:
-        return self.connection_string is None
-
     def identity(self) -> TokenCredential:
         """The app's own identity: it reaches storage when there is no connection string (Azure,
         RBAC), and Key Vault, which has no connection string at all."""

@@ -18,12 +18,6 @@ class TransferRecord:
     version: int
     etags: Mapping[str, str]
 
-    def line(self, line_id: str) -> Line:
-        for line in self.lines:
-            if line.id == line_id:
-                return line
-        raise KeyError(line_id)
-
 
 @dataclass(frozen=True)
 class TransferPage:

@@ -364,8 +364,18 @@ class TransferStore:
         header = self._header(str(row["TransferId"]))
         # a missing header: give a create in flight five minutes to write it
         stale = header.state in TERMINAL if header is not None else _age(row) > 300
-        if not stale:
-            return False
+        return stale and self._delete_unchanged(row)
+
+    def _release_customer(self, transfer: Transfer) -> None:
+        try:
+            row = self._table.get_entity(ACTIVE_PARTITION, claim_key(transfer.customer_tenant_id))
+        except ResourceNotFoundError:
+            return
+        if row["TransferId"] == transfer.id:
+            self._delete_unchanged(row)
+
+    def _delete_unchanged(self, row: Any) -> bool:
+        """Delete the claim row as it was read; ``False`` when another writer changed or removed it first."""
         try:
             self._table.delete_entity(
                 row, etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified
@@ -373,20 +383,6 @@ class TransferStore:
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
-
-    def _release_customer(self, transfer: Transfer) -> None:
-        try:
-            row = self._table.get_entity(ACTIVE_PARTITION, claim_key(transfer.customer_tenant_id))
-        except ResourceNotFoundError:
-            return
-        if row["TransferId"] != transfer.id:
-            return
-        try:
-            self._table.delete_entity(
-                row, etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return
 
 
 def _age(row: Any) -> float:

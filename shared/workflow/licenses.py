@@ -1,6 +1,7 @@
 """The license swap at cutover: every holder of a source SKU moves to its replacement SKUs.
 
-How a run works (graph-licensing.md §3):
+How a run works (Learn, "user: assignLicense", "group: assignLicense" and "Scenarios, limitations,
+and known issues using groups to manage licensing"):
 
 * one paged read lists the users holding the source SKU, directly or through groups;
 * each group carrying the source is changed once (add the targets, remove the source), and its members
@@ -10,11 +11,12 @@ How a run works (graph-licensing.md §3):
   only loses the direct assignment (the group gives the targets). These go through ``$batch`` in
   groups of 20, at most ``max_batches`` groups a run.
 
-Write budget (§3.6): a run sends at most ``max_batches * 20`` user writes plus one per group, and
-reads the holders once (plus one read per group and per ambiguous item). With the default 10 batches
-that is 200 writes a run, far inside the 3,000 writes per 150 s per app and tenant; several runs in a
-row (one queue message each) stay inside it too, and a 429 that the client did not absorb stops the
-run with ``retry_after`` instead of pressing on.
+Write budget: identity and access writes are limited to 3,000 requests per 2 min 30 s per app and
+tenant (Learn, "Microsoft Graph service-specific throttling limits"). A run sends at most
+``max_batches * 20`` user writes plus one per group, and reads the holders once (plus one read per
+group and per ambiguous item). With the default 10 batches that is 200 writes a run, far inside that
+quota; several runs in a row (one queue message each) stay inside it too, and a 429 that the client
+did not absorb stops the run with ``retry_after`` instead of pressing on.
 
 No cursor is kept, because the tenant is the source of truth: a user who was swapped no longer holds
 the source SKU, so the next run's listing leaves them out. A run that crashed, was stopped after N
@@ -181,8 +183,11 @@ def _swap_group(graph: GraphClient, line: LineCutover, group_id: str, members: i
 
 
 def _change_group(graph: GraphClient, line: LineCutover, group_id: str, run: _Run) -> bool:
-    """One change on the group moves all its members; ``False`` when it was already made. A lost
-    answer or a refusal is settled by reading the group, as :meth:`GraphClient.swap_license` does."""
+    """One change on the group moves all its members; ``False`` when it was already made.
+
+    Graph does not de-duplicate writes: a change whose answer was lost may have been made, and a
+    refusal may only mean the source is already gone. Either is settled by reading the group, and a
+    group in the target state counts as done."""
     tenant = line.tenant_id
     group = graph.get_group(tenant, group_id)
     if line.group_done(group):

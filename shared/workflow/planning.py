@@ -18,6 +18,7 @@ from datetime import datetime
 
 from shared.catalog.deciding import plan_transfer
 from shared.catalog.inventory import Inventory, SourceLine
+from shared.catalog.offers import Catalog
 from shared.catalog.plan import Decision, Plan, PlanLine
 from shared.clients.graph import GraphClient
 from shared.domain import Line, LineState, LineTransfer, Replacement, Transfer
@@ -45,11 +46,7 @@ class Planner:
             subscriptions, self._graph.list_subscribed_skus(tenant), self._partner_tenant_id
         )
         catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
-        # Lazy: each query runs when plan_transfer reaches its line, and is read once.
-        holders = {
-            line.sku_id: self._graph.list_users_with_sku(tenant, line.sku_id) for line in inventory.lines
-        }
-        plan = plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+        plan = self._decide(transfer, inventory, catalog)
         if transfer.source_partner is None:
             return plan
         # Partner Center's catalog names each offer's product type; Graph shows none.
@@ -80,9 +77,17 @@ class Planner:
         )
         inventory = Inventory(sources, (), {sku: pool.service_plans for sku, pool in pools.items()})
         catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
-        holders = {x.sku_id: self._graph.list_users_with_sku(tenant, x.sku_id) for x in sources}
-        plan = plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+        plan = self._decide(transfer, inventory, catalog)
         return {p.source_sku_id: line_from(transfer, p, now) for p in plan.lines}
+
+    def _decide(self, transfer: Transfer, inventory: Inventory, catalog: Catalog) -> Plan:
+        """The plan of ``inventory``, with each source line's holders for its user pre-flight."""
+        tenant = transfer.customer_tenant_id
+        # Lazy: each query runs when plan_transfer reaches its line, and is read once.
+        holders = {
+            line.sku_id: self._graph.list_users_with_sku(tenant, line.sku_id) for line in inventory.lines
+        }
+        return plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
 
 
 def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTransfer | None = None) -> Line:

@@ -14,6 +14,7 @@ from sandbox.testing import SandboxHandle
 from shared import bootstrap
 from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
 from shared.store.repository import TransferStore
+from tests.fixtures.clients import assign_directly
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 O365_E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
@@ -121,7 +122,7 @@ def test_plan_reports_a_user_whose_group_assignment_failed_and_seats_that_do_not
     graph = bootstrap.services().graph
     graph.assign_group_license(customer, group, add=[O365_E3])  # the last seat: spare_2 gets CountViolation
     sandbox.add_subscription(customer, O365_E3, 1, days_to_next=100)
-    graph.assign_license(customer, spare_2, add=[O365_E3])  # holds it directly; the group's error stays
+    assign_directly(graph, customer, spare_2, add=[O365_E3])  # holds it directly; the group's error stays
     sandbox.advance_clock(days=11)  # the Warning seats are suspended: not bought again, still assigned
     transfer_id = start(connected_app, customer, accepted=True)
 

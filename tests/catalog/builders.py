@@ -49,7 +49,9 @@ def offer(
     is_trial: bool = False,
     product_id: str | None = None,
 ) -> CatalogItem:
-    """A catalog item shaped like partner-center-api.md §7b (product, SKU ``0001``, one availability)."""
+    """A catalog item shaped like Partner Center's new-commerce catalog (Learn, "Get a list of SKUs for a
+    product", "Get a list of availabilities for a SKU"): a product, its SKU ``0001`` and one availability,
+    the catalog item id being ``productId:skuId:availabilityId``."""
     product_id = product_id or f"CFQ7TTC0{sku_id[:4].upper()}"
     availability_id = f"CFQ7TTC0K{sku_id[4:7].upper()}"
     product = Product.from_json(
@@ -103,7 +105,7 @@ def subscription(
     next_lifecycle: str = "2026-12-31T00:00:00Z",
     subscription_id: str | None = None,
 ) -> CompanySubscription:
-    """A ``companySubscription`` shaped like graph-licensing.md §2."""
+    """A ``companySubscription`` shaped like the example of Learn's "List subscriptions" (directory)."""
     return CompanySubscription.from_json(
         {
             "createdDateTime": "2025-01-01T00:00:00Z",
@@ -130,7 +132,8 @@ def subscribed_sku(
     applies_to: str = "User",
     extra_plans: tuple[tuple[str, str], ...] = (),
 ) -> SubscribedSku:
-    """A ``subscribedSku`` shaped like graph-licensing.md §1, with the reference's plans (plus extras)."""
+    """A ``subscribedSku`` shaped like the example of Learn's "List subscribedSkus", with the reference's
+    plans (plus extras)."""
     entry = reference.get(sku_id)
     assert entry is not None
     plans = [(plan.id, plan.name) for plan in entry.plans] + list(extra_plans)

@@ -192,54 +192,29 @@ def test_no_retry_sleep_starts_that_would_end_past_the_deadline(sandbox, credent
 
 def test_license_swap_dropped_after_commit_is_not_resent_and_its_outcome_is_unknown(sandbox, graph):
     contoso = sandbox.customer("contoso")
-    user = sandbox.ids.users["contoso.direct_e3_a"]
+    group = sandbox.ids.groups["contoso.e3"]
     e3, ems = sandbox.ids.skus["O365_E3"], sandbox.ids.skus["EMS_E3"]
-    graph.get_user(contoso, user)  # the token first
+    graph.get_group(contoso, group)  # the token first
     sandbox.add_fault("drop_after_commit", service="graph", method="POST", path="/assignLicense$")
 
     with pytest.raises(OutcomeUnknownError) as caught:
-        graph.assign_license(contoso, user, add=[AssignedLicense(ems)], remove=[e3])
+        graph.assign_group_license(contoso, group, add=[AssignedLicense(ems)], remove=[e3])
 
     assert (caught.value.service, caught.value.retryable) == ("Graph", False)
     assert "read the current state" in str(caught.value)
     assert len(api_calls(sandbox, "graph", "/assignLicense", "POST")) == 1
-    swapped = graph.get_user(contoso, user)  # what the caller reconciles with: it was done
+    swapped = graph.get_group(contoso, group)  # what the caller reconciles with: it was done
     assert swapped.holds(ems)
     assert not swapped.holds(e3)
 
 
-def test_a_reconciled_swap_whose_answer_was_lost_reads_the_user_and_counts_as_done(sandbox, graph):
-    contoso = sandbox.customer("contoso")
-    user = sandbox.ids.users["contoso.direct_e3_a"]
-    e3, ems = sandbox.ids.skus["O365_E3"], sandbox.ids.skus["EMS_E3"]
-    sandbox.add_fault("drop_after_commit", service="graph", method="POST", path="/assignLicense$")
-
-    graph.swap_license(contoso, user, add=[AssignedLicense(ems)], remove=[e3])  # no error: it was done
-    graph.swap_license(contoso, user, add=[AssignedLicense(ems)], remove=[e3])  # a repeat: refused, yet done
-
-    assert len(api_calls(sandbox, "graph", "/assignLicense", "POST")) == 2
-    assert graph.get_user(contoso, user).holds(ems)
-
-
-def test_a_reconciled_swap_that_was_not_made_still_fails(sandbox, graph):
-    contoso = sandbox.customer("contoso")
-    user = sandbox.ids.users["contoso.direct_e3_a"]
-    e3, ems = sandbox.ids.skus["O365_E3"], sandbox.ids.skus["EMS_E3"]
-    sandbox.add_fault("drop", service="graph", method="POST", path="/assignLicense$")
-
-    with pytest.raises(OutcomeUnknownError):
-        graph.swap_license(contoso, user, add=[AssignedLicense(ems)], remove=[e3])
-
-    assert graph.get_user(contoso, user).holds(e3)
-
-
 def test_license_swap_answered_with_5xx_is_not_resent(sandbox, graph):
     contoso = sandbox.customer("contoso")
-    user = sandbox.ids.users["contoso.direct_e3_a"]
+    group = sandbox.ids.groups["contoso.e3"]
     sandbox.add_fault("status", service="graph", method="POST", path="/assignLicense$", status=503)
 
     with pytest.raises(OutcomeUnknownError) as caught:
-        graph.assign_license(contoso, user, add=[sandbox.ids.skus["EMS_E3"]])
+        graph.assign_group_license(contoso, group, add=[sandbox.ids.skus["EMS_E3"]])
 
     assert (caught.value.status, caught.value.retryable) == (503, False)
     assert len(api_calls(sandbox, "graph", "/assignLicense", "POST")) == 1
@@ -247,12 +222,12 @@ def test_license_swap_answered_with_5xx_is_not_resent(sandbox, graph):
 
 def test_throttled_license_swap_is_retried_because_nothing_was_done(sandbox, graph, sleeps):
     contoso = sandbox.customer("contoso")
-    user = sandbox.ids.users["contoso.direct_e3_a"]
+    group = sandbox.ids.groups["contoso.e3"]
     sandbox.add_fault(
         "status", service="graph", method="POST", path="/assignLicense$", status=429, retry_after="0.1"
     )
 
-    graph.assign_license(contoso, user, add=[sandbox.ids.skus["EMS_E3"]])
+    graph.assign_group_license(contoso, group, add=[sandbox.ids.skus["EMS_E3"]])
 
     assert [r["status"] for r in api_calls(sandbox, "graph", "/assignLicense", "POST")] == [429, 200]
     assert len(sandbox.license_changes()) == 1

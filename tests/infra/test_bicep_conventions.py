@@ -27,7 +27,8 @@ from tests.infra.bicep_model import (
 )
 from tests.infra.code_settings import binding_expression_settings, settings_read_by
 
-# docs/design.md "Settings" (a stable contract). AzureWebJobsStorage is met by its identity-based form.
+# The product's settings (the README's settings table, a stable contract). AzureWebJobsStorage is met
+# by its identity-based form.
 DESIGN_SETTINGS = (
     "PARTNER_CENTER_ENDPOINT",
     "GRAPH_ENDPOINT",

@@ -44,7 +44,8 @@ DEPRECATED_ON_FLEX = (
     "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
 )
 
-# The linter rules functions-bicep-azurite.md §6.2 asks for, all as errors.
+# Bicep linter rules that catch leaked secrets, hard-coded cloud URLs and dead code (Learn, "Add linter
+# settings in the Bicep config file"), all as errors.
 REQUIRED_LINTER_ERRORS = (
     "no-hardcoded-env-urls",
     "outputs-should-not-contain-secrets",

@@ -7,7 +7,7 @@ from shared.clients.graph import assign_license_body, batch_item_error
 from shared.resources import MalformedResourceError
 from shared.resources.commerce import CartCheckoutResult, CartLineItem, SubscriptionProvisioningStatus
 from shared.resources.graph import AssignedLicense, BatchResult, User
-from shared.resources.partner_center import Customer, PartnerCenterSubscribedSku, WebhookRegistration
+from shared.resources.partner_center import Customer, WebhookRegistration
 
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 
@@ -80,19 +80,11 @@ def test_checkout_result_keeps_orders_and_per_group_errors():
     assert (result.order_errors[0].order_group_id, result.order_errors[0].code) == ("1", "800070")
 
 
-def test_partner_center_subscribed_sku_and_provisioning_status_use_the_entra_sku_id():
-    pool = PartnerCenterSubscribedSku.from_json(
-        {
-            "activeUnits": 5,
-            "consumedUnits": 1,
-            "productSku": {"id": E3.upper(), "skuPartNumber": "ENTERPRISEPACK"},
-        }
-    )
+def test_provisioning_status_uses_the_entra_sku_id():
     status = SubscriptionProvisioningStatus.from_json(
         {"skuId": E3.upper(), "status": "Success", "quantity": 5}
     )
 
-    assert pool.product_sku.id == E3
     assert status.sku_id == E3
     assert status.is_provisioned
 

@@ -1,4 +1,4 @@
-"""Scenarios and the catalog, without a server: deterministic, and complete without ../shared."""
+"""Scenarios and the catalog, without a server: deterministic, and complete with the bundled SKU rows."""
 
 from __future__ import annotations
 

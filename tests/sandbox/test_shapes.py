@@ -1,5 +1,5 @@
-"""Every resource carries at least the fields of the documented example (partner-center-api.md,
-graph-licensing.md), spelled the same way."""
+"""Every resource carries at least the fields of the example its Learn page shows (Partner Center's
+REST reference, Microsoft Graph's v1.0 reference), spelled the same way."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devhost.azurite import Azurite
+from sandbox.catalog import SkuReference, load_sku_reference, reference_csv_path
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.workflow.runner import Runner
@@ -16,6 +17,8 @@ from tests.fixtures.app import pump, routes
 from tests.workflow.transfers import accepted, record, started
 
 O365_E1 = "18181a46-0d4e-45cd-891e-60aabd171b4e"
+O365_E1_NO_TEAMS = "f8ced641-8e17-4dc5-b014-f5a2d53f6ac8"
+O365_E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 M365_E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"
 
 
@@ -49,6 +52,11 @@ def days_until_lapse(sandbox: SandboxHandle, transfer: dict[str, Any]) -> float:
         datetime.fromisoformat(x["originalExpires"]) for x in transfer["lines"] if x["originalExpires"]
     )
     return (lapse - sandbox.now()).total_seconds() / 86400
+
+
+def plan_id(reference: dict[str, SkuReference], sku_id: str, name: str) -> str:
+    [found] = [plan.id for plan in reference[sku_id].plans if plan.name == name]
+    return found
 
 
 def holders(services: Services, customer: str, sku: str) -> set[str]:
@@ -216,3 +224,29 @@ def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_w
     assert e3["state"] == "Completed"
     assert holders(services, customer, o365_e3) == set()
     assert e3["licenses"]["failed"] == 0
+
+
+def test_a_plan_switched_off_on_the_original_stays_off_on_the_higher_tier_that_replaces_it(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    """Office 365 E1's successors withdrawn and Office 365 E3 on sale: E1's holders move to E3, whose
+    Forms (Plan E3) stands in for E1's Forms (Plan E1) only as its higher tier."""
+    customer = sandbox.customer("fabrikam")
+    reference = load_sku_reference(reference_csv_path())
+    forms_e1 = plan_id(reference, O365_E1, "FORMS_PLAN_E1")
+    forms_e3 = plan_id(reference, O365_E3, "FORMS_PLAN_E3")
+    sandbox.set_offer(O365_E1_NO_TEAMS, purchasable=False)
+    sandbox.set_offer(O365_E3, purchasable=True)
+    (holder,) = sandbox.add_users(customer, 1, sku_id=O365_E1, disabled_plans=(forms_e1,))
+    transfer = provisioned(services, sandbox, azurite)
+    [e1] = [line for line in transfer["lines"] if line["sourceSkuId"] == O365_E1]
+    assert [r["skuId"] for r in e1["replacements"]] == [O365_E3]
+
+    sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
+    assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
+
+    assert record(services, transfer["id"])["state"] == "Completed"
+    user = services.graph.get_user(customer, holder)
+    licenses = {a.sku_id: a.disabled_plans for a in user.assigned_licenses}
+    assert licenses == {O365_E3: (forms_e3,)}  # switched off on the original, still off on its replacement

@@ -183,11 +183,18 @@ def test_throttled_items_stay_pending_with_a_retry_after_not_failures(sandbox, g
     assert max(user_changes(sandbox).values()) == 1
 
 
-def test_lost_answers_are_settled_by_reading_the_tenant(sandbox, graph):
+def losing_writes(sandbox: SandboxHandle, graph: GraphClient, kind: str) -> Customer:
+    """Every holder can move, and the group's change and the users' ``$batch`` each lose their
+    answer once: ``drop`` before Graph makes the change, ``drop_after_commit`` after."""
     customer = discontinued(sandbox, graph, added=10)
     sandbox.set_usage_location(customer.tenant, customer.no_location, "US")
-    sandbox.add_fault("drop_after_commit", service="graph", method="POST", path=r"/groups/.*/assignLicense$")
-    sandbox.add_fault("drop_after_commit", service="graph", method="POST", path=r"^/v1\.0/\$batch$")
+    sandbox.add_fault(kind, service="graph", method="POST", path=r"/groups/.*/assignLicense$")
+    sandbox.add_fault(kind, service="graph", method="POST", path=r"^/v1\.0/\$batch$")
+    return customer
+
+
+def test_lost_answers_are_settled_by_reading_the_tenant(sandbox, graph):
+    customer = losing_writes(sandbox, graph, "drop_after_commit")
 
     progress = run_cutover(graph, customer.line)
 
@@ -195,6 +202,44 @@ def test_lost_answers_are_settled_by_reading_the_tenant(sandbox, graph):
     assert progress.moved == len(customer.direct) + 1 + len(customer.group_only)
     assert max(user_changes(sandbox).values()) == 1  # no write was sent twice
     assert len(api_calls(sandbox, "graph", "/groups/" + customer.group + "/assignLicense")) == 1
+
+
+def test_lost_writes_that_were_not_made_stay_pending_and_the_next_run_makes_them_once(sandbox, graph):
+    customer = losing_writes(sandbox, graph, "drop")
+
+    first = run_cutover(graph, customer.line)
+
+    # read back, the group and every direct holder still hold the source: nothing is counted done
+    assert (first.failures, first.moved, first.groups_changed, first.finished) == ((), 0, 0, False)
+    assert first.pending == 1 + len(customer.direct) + 1
+    assert sandbox.license_changes() == []
+
+    second = run_cutover(graph, customer.line)
+
+    assert (second.failures, second.pending, second.finished) == ((), 0, True)
+    assert second.moved == len(customer.direct) + 1 + len(customer.group_only)
+    assert max(user_changes(sandbox).values()) == 1
+    for user_id in [*customer.direct, *customer.group_only]:
+        assert_moved(graph, customer, user_id)
+
+
+def test_refused_writes_are_read_back_and_fail_when_they_were_not_made(sandbox, graph):
+    customer = discontinued(sandbox, graph, added=0)
+    sandbox.set_usage_location(customer.tenant, customer.no_location, "US")
+    refusal = {"status": 400, "code": "Request_BadRequest", "times": -1}
+    sandbox.add_fault("error", service="graph", method="POST", path=r"/assignLicense$", **refusal)
+
+    progress = run_cutover(graph, customer.line)
+
+    refused = {customer.group, *customer.direct, customer.no_location}
+    assert {f.user_id for f in progress.failures} == refused
+    assert {f.reason for f in progress.failures} == {FailureReason.OTHER}
+    assert (progress.moved, progress.pending, progress.groups_changed) == (0, 0, 0)
+    reads = Counter(call["path"].rsplit("/", 1)[-1] for call in api_calls(sandbox, "graph", "", "GET"))
+    # each refusal was settled by reading the user (or the group, read once before its change too)
+    assert all(reads[user_id] == 1 for user_id in refused - {customer.group})
+    assert reads[customer.group] == 2
+    assert sandbox.license_changes() == []
 
 
 def test_users_beyond_the_seats_bought_fail_and_the_others_move(sandbox, graph):

@@ -22,6 +22,7 @@ from shared.resources.webhook_events import PartnerCenterEvent
 from shared.workflow.purchase import cart_items, ordered_lines
 from shared.workflow.runner import StepFailedError
 from tests.fixtures.app import pump, routes
+from tests.fixtures.clients import assign_directly
 from tests.workflow.transfers import (
     acceptance,
     acceptance_message,
@@ -312,7 +313,7 @@ def test_the_user_preflight_after_acceptance_is_recorded_before_anything_is_boug
     o365_e3 = sandbox.ids.skus["O365_E3"]
     services.graph.assign_group_license(customer, sandbox.ids.groups["wingtip.unlicensed"], add=[o365_e3])
     sandbox.add_subscription(customer, o365_e3, 1, days_to_next=100)
-    services.graph.assign_license(customer, sandbox.ids.users["wingtip.spare_2"], add=[o365_e3])
+    assign_directly(services.graph, customer, sandbox.ids.users["wingtip.spare_2"], add=[o365_e3])
     sandbox.advance_clock(days=11)  # the Warning seats are suspended: one seat left for three holders
     _, transfer = start(services, customer)
     accepted(services, transfer)

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from sandbox.testing import SandboxHandle, WebhookReceiver
-from shared.api.webhooks import WebhookVerifier, verifier_from_settings
+from shared.api.webhooks import WebhookVerifier
+from shared.bootstrap import Services
 from shared.resources.webhook_events import RELATIONSHIP_ACCEPTED
 from shared.settings import Settings
 
@@ -32,7 +33,7 @@ def settings(sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> Setting
 
 @pytest.fixture
 def verifier(settings: Settings) -> WebhookVerifier:
-    return verifier_from_settings(settings)
+    return Services(settings).webhooks
 
 
 @pytest.fixture
