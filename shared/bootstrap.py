@@ -72,9 +72,10 @@ class Services:
     @property
     def store(self) -> TransferStore:
         def build() -> TransferStore:
+            from shared.clients.calls import call_timeouts
             from shared.store.repository import TransferStore
 
-            store = TransferStore.connect(self.settings.storage)
+            store = TransferStore.connect(self.settings.storage, budget=call_timeouts)
             store.ensure_table()
             return store
 
@@ -82,9 +83,11 @@ class Services:
 
     @property
     def queue(self) -> EventQueue:
+        """Bounded, as the store is, by the deadline of the route or step that sends."""
+        from shared.clients.calls import call_timeouts
         from shared.store.queue import EventQueue
 
-        return self._once("queue", lambda: EventQueue.connect(self.settings.storage))
+        return self._once("queue", lambda: EventQueue.connect(self.settings.storage, budget=call_timeouts))
 
     @property
     def credential(self) -> PartnerCredential:

@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from azure.core.exceptions import AzureError
-
 from shared.clients.calls import HTTP_ROUTE_DEADLINE, deadline
 from shared.clients.errors import ServiceError, TokenAcquisitionError
 from shared.domain.errors import ErrorKind
@@ -175,10 +173,13 @@ def _webhook_rejected(error: BaseException) -> ApiResponse:
 
 
 def _storage_unavailable(error: BaseException) -> ApiResponse:
-    service = getattr(error, "service", "Table Storage")
-    log.warning("%s failed: %s", service, type(error).__name__)
+    service = getattr(error, "service", "Storage")
+    log.warning("%s", error)
     return retry_later(
-        "Storage unavailable", f"{service} did not answer; try again later", DEFAULT_RETRY_AFTER
+        "Storage unavailable",
+        f"{service} did not answer; try again later",
+        DEFAULT_RETRY_AFTER,
+        service=service,
     )
 
 
@@ -209,13 +210,11 @@ ANSWERS: Mapping[ErrorKind, Answer] = {
 
 
 def problem_for(error: BaseException) -> ApiResponse:
-    """The problem an escaped exception stands for, by its kind; an Azure SDK error (storage not
-    answering) has none of ours; anything else is logged and answered 500."""
+    """The problem an escaped exception stands for, by its kind; anything else is logged and
+    answered 500 (the storage clients turn the Azure SDK's failures into errors of theirs)."""
     kind = getattr(type(error), "kind", None)
     if isinstance(kind, ErrorKind):
         return ANSWERS[kind](error)
-    if isinstance(error, AzureError):
-        return _storage_unavailable(error)
     log.error("unhandled error in a handler", exc_info=error)
     return problem(500, "Internal error", "the request failed unexpectedly; the error was logged")
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ClassVar, TypeVar
 
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.domain.errors import ErrorKind
+
+C = TypeVar("C", bound=type)
 
 
 class StoreError(Exception):
@@ -48,6 +53,46 @@ class ActiveTransferExistsError(StoreError):
         super().__init__(f"customer {customer_tenant_id} already has an active transfer {transfer_id}")
         self.customer_tenant_id = customer_tenant_id
         self.transfer_id = transfer_id
+
+
+class StorageUnavailableError(StoreError):
+    """Table or Queue Storage did not answer, or failed for a reason that is not the request's (a
+    timeout, a dropped connection, a 5xx, an identity it refused): try again later.
+
+    ``service`` names which of the two, so an answer never blames the one that was fine.
+    """
+
+    kind: ClassVar[ErrorKind] = ErrorKind.STORAGE_UNAVAILABLE
+
+    def __init__(self, service: str, error: AzureError) -> None:
+        status = getattr(error, "status_code", None)
+        code = getattr(error, "error_code", None)
+        answered = f", HTTP {status} {code or ''}".rstrip() if status else ""
+        # The SDK's own message may quote the request's URL (a SAS token in its query): left out.
+        super().__init__(f"{service} failed: {type(error).__name__}{answered}")
+        self.service = service
+
+
+def storage_client(service: str) -> Callable[[C], C]:
+    """A storage client's class decorator: an Azure SDK failure in any of its public methods becomes
+    a :class:`StorageUnavailableError` naming ``service``; the store's own errors (a conflict, a
+    limit, a missing transfer) pass as they are. Per class, so a method added later is covered."""
+
+    def wrap(cls: C) -> C:
+        for name, member in list(vars(cls).items()):
+            if inspect.isfunction(member) and not name.startswith("_"):
+                setattr(cls, name, _unavailable_as(service)(member))
+        return cls
+
+    return wrap
+
+
+@contextmanager
+def _unavailable_as(service: str) -> Iterator[None]:
+    try:
+        yield
+    except AzureError as error:
+        raise StorageUnavailableError(service, error) from error
 
 
 class InvalidContinuationTokenError(StoreError, ValueError):

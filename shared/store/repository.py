@@ -28,11 +28,13 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableEntity, UpdateMode
 
 from shared.domain import TERMINAL, Change, HistoryEntry, Transfer, TransferState, is_transfer_id
+from shared.store.connection import TABLE_STORAGE, AttemptBudget, client_options
 from shared.store.errors import (
     ActiveTransferExistsError,
     ConcurrencyError,
     InvalidContinuationTokenError,
     TransferNotFoundError,
+    storage_client,
     transaction_error,
 )
 from shared.store.limits import (
@@ -71,30 +73,32 @@ TABLE_NAME = "transfers"
 ACTIVE_PARTITION = "active-transfers"
 
 
-#: Per storage call: at most 3 retries (0.8 s, 1.6 s, 3.2 s apart), 5 s to connect, 20 s to read.
-_BOUNDS: dict[str, Any] = {"retry_total": 3, "connection_timeout": 5, "read_timeout": 20}
-
-
+@storage_client(TABLE_STORAGE)
 class TransferStore:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
     @classmethod
-    def connect(cls, storage: StorageConnection, table_name: str = TABLE_NAME) -> TransferStore:
+    def connect(
+        cls, storage: StorageConnection, table_name: str = TABLE_NAME, *, budget: AttemptBudget | None = None
+    ) -> TransferStore:
         """A store over a connection string (Azurite, local) or a service URI and managed identity.
 
-        The SDK's defaults (10 retries backing off up to 120 s, no read timeout) could hold an
-        HTTP-triggered function past its 230 s; these bounds keep an outage a prompt 503.
+        The SDK's defaults (10 retries backing off up to 120 s) could hold an HTTP-triggered
+        function past its 230 s; the bounds of :func:`~shared.store.connection.client_options`
+        (retries 0, 1.6 and 3.2 s apart) keep an outage a prompt 503, and with a ``budget`` no call
+        outlasts the operation's deadline.
         """
+        options = client_options(TABLE_STORAGE, budget)
         if storage.connection_string is not None:
-            return cls(TableClient.from_connection_string(storage.connection_string, table_name, **_BOUNDS))
+            return cls(TableClient.from_connection_string(storage.connection_string, table_name, **options))
         assert storage.table_service_uri is not None
         return cls(
             TableClient(
                 endpoint=storage.table_service_uri,
                 table_name=table_name,
                 credential=storage.identity(),
-                **_BOUNDS,
+                **options,
             )
         )
 

@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ServiceRequestError
 from azure.data.tables import TableClient
+from azure.storage.queue import QueueClient
 
 from shared.api.problems import ApiResponse, answer, problem_for, quote, retry_after_seconds
 from shared.catalog.reference import SkuReferenceError
@@ -21,9 +21,11 @@ from shared.clients.errors import (
     PartnerCenterRetryLaterError,
     TokenAcquisitionError,
 )
+from shared.domain.events import EventType, TransferEvent
 from shared.settings import SettingError, Settings
-from shared.store.errors import StorageLimitError
+from shared.store.errors import StorageLimitError, StorageUnavailableError
 from shared.store.limits import check_transaction
+from shared.store.queue import EventQueue
 from shared.store.repository import TransferStore
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}
@@ -129,18 +131,36 @@ def test_a_storage_limit_is_a_400_from_input_and_a_500_problem_otherwise() -> No
     assert body["title"] == "Storage limit exceeded"
 
 
-def test_unreachable_table_storage_is_a_503() -> None:
-    connection = (
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
-        "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;"
-    )
-    store = TransferStore(TableClient.from_connection_string(connection, "nowhere", retry_total=0))
-    with pytest.raises(ServiceRequestError) as raised:
+#: A storage account whose every endpoint refuses connections (nothing listens on loopback's port 9).
+DOWN = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+    "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+)
+
+
+def test_unreachable_table_storage_is_a_503_naming_table_storage() -> None:
+    store = TransferStore(TableClient.from_connection_string(DOWN, "nowhere", retry_total=0))
+    with pytest.raises(StorageUnavailableError) as raised:
         store.get("0" * 32)
 
     response = problem_for(raised.value)
 
-    assert assert_problem(response, 503)["title"] == "Storage unavailable"
+    body = assert_problem(response, 503)
+    assert (body["title"], body["service"]) == ("Storage unavailable", "Table Storage")
+    assert body["detail"] == "Table Storage did not answer; try again later"
+    assert response.headers["Retry-After"] == "60"
+
+
+def test_unreachable_queue_storage_is_a_503_naming_queue_storage() -> None:
+    queue = EventQueue(QueueClient.from_connection_string(DOWN, "nowhere", retry_total=0))
+    with pytest.raises(StorageUnavailableError) as raised:
+        queue.send(TransferEvent(EventType.CONTINUE, "0" * 32, "contoso", "test"))
+
+    response = problem_for(raised.value)
+
+    body = assert_problem(response, 503)
+    assert (body["title"], body["service"]) == ("Storage unavailable", "Queue Storage")
+    assert body["detail"] == "Queue Storage did not answer; try again later"
     assert response.headers["Retry-After"] == "60"
 
 
