@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 MAX_QUOTED_CHARS = 100
 DEFAULT_RETRY_AFTER = 60
+ENTRA = TokenAcquisitionError.service
 MAX_RETRY_AFTER = 3600
 
 
@@ -88,14 +89,15 @@ def retry_later(title: str, detail: str, seconds: float | None, **extra: Any) ->
 
 def _throttled(error: BaseException) -> ApiResponse:
     seconds = getattr(error, "retry_after", None)
+    if isinstance(error, ServiceError) and error.service == ENTRA:
+        detail = f"Entra did not issue a token in time ({_entra_failure(error)}); try again later"
+        return retry_later("Throttled", detail, seconds, **_entra_ids(error))
     ids = _call_ids(error) if isinstance(error, ServiceError) else {}
     return retry_later("Throttled", str(error), seconds, **ids)
 
 
 def _token(error: BaseException) -> ApiResponse:
-    """Entra's description is left out: it may echo ids."""
     assert isinstance(error, TokenAcquisitionError)
-    answered = f", HTTP {error.status}" if error.status else ""
     cause = (
         "Entra is failing or unreachable; try again later"
         if error.retryable
@@ -104,11 +106,20 @@ def _token(error: BaseException) -> ApiResponse:
     return problem(
         502,
         "Upstream service error",
-        f"Entra did not issue a token ({error.error}{answered}); {cause}",
-        service="Entra",
-        code=error.error,
-        correlationId=error.correlation_id,
+        f"Entra did not issue a token ({_entra_failure(error)}); {cause}",
+        **_entra_ids(error),
     )
+
+
+def _entra_failure(error: ServiceError) -> str:
+    """Entra's error code and HTTP status, e.g. ``invalid_client, HTTP 401``."""
+    return f"{error.code}, HTTP {error.status}" if error.status else str(error.code)
+
+
+def _entra_ids(error: ServiceError) -> dict[str, Any]:
+    """What an answer may quote of Entra's failure: its code and correlation id. Entra's description
+    and the authority's URL are left out: they echo tenant and app ids."""
+    return {"service": ENTRA, "code": error.code, "correlationId": error.correlation_id}
 
 
 def _upstream(status: int, title: str) -> Answer:

@@ -240,7 +240,7 @@ class PartnerCredential:
             lock = self._tenant_locks.setdefault(tenant, threading.Lock())
         left = time_left()
         if not lock.acquire(timeout=-1 if left is None else max(0.0, left)):
-            message = f"token for {self._authority(tenant)}: still waiting for another request's token"
+            message = "Entra: still waiting for another request's token for the same tenant"
             raise deadline_exceeded(message, service=ENTRA)
         try:
             yield
@@ -257,7 +257,8 @@ class PartnerCredential:
             except TokenAcquisitionError as error:
                 if not error.retryable:
                     raise
-                failure = f"token for {error.authority}: {error.error}: {error.description}"
+                # Entra's description and the authority (a tenant's URL) stay out: this may be answered.
+                failure = f"Entra token request: {error.error}"
                 if not self._retry.retry_wait(attempt, error.retry_after, failure=failure, service=ENTRA):
                     if error.status == 429:
                         raise _throttled(error) from error

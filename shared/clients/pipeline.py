@@ -165,9 +165,13 @@ class ThrottleRetryPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
         or the service asks for longer than ``max_sleep`` (the caller raises its own error).
 
         Raises :class:`~shared.errors.DeadlineExceededError` naming ``failure`` when the wait
-        would end past the deadline.
+        would end past the deadline, and when the deadline has run out with the last attempt: its
+        timeouts were cut to what was left, so it is the deadline that ended it, a retry-later.
         """
         if attempt >= self.max_attempts:
+            if not self.fits(0.0):
+                message = f"{failure}; the operation's deadline ran out with the last attempt"
+                raise deadline_exceeded(message, service=service, ids=ids, wait=self.backoff(attempt))
             return False
         wait = self.backoff(attempt) if retry_after is None else retry_after
         if wait > self.max_sleep:

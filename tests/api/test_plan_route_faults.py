@@ -3,7 +3,9 @@ with a problem naming the cause, never a hang and never a bare 500 (the app on A
 
 from __future__ import annotations
 
+import json
 import time
+from urllib.parse import urlsplit
 
 from sandbox.testing import SandboxHandle
 from shared import bootstrap
@@ -24,6 +26,15 @@ def plan_within(store: TransferStore, sandbox: SandboxHandle, seconds: float) ->
     return answer, time.monotonic() - started
 
 
+def assert_quotes_nothing_of_entra(answer: ApiResponse, sandbox: SandboxHandle) -> None:
+    """Neither the authority (whose path is a tenant id) nor Entra's own error text is answered."""
+    text = json.dumps(answer.body)
+    assert urlsplit(sandbox.authority_host).netloc not in text
+    assert sandbox.partner_tenant_id not in text
+    assert sandbox.customer("contoso") not in text
+    assert "Injected failure" not in text  # the sandbox's error_description
+
+
 def test_entra_hanging_is_a_503_within_the_deadline(connected_app, sandbox):
     sandbox.add_fault("delay", service="entra", delay_s=5.0, times=-1)
 
@@ -34,6 +45,7 @@ def test_entra_hanging_is_a_503_within_the_deadline(connected_app, sandbox):
     assert answer.content_type == "application/problem+json"
     assert answer.body["service"] == "Entra"
     assert int(answer.headers["Retry-After"]) >= 1
+    assert_quotes_nothing_of_entra(answer, sandbox)
     settle(sandbox)
 
 
@@ -46,6 +58,7 @@ def test_entra_failing_is_a_problem_naming_entra(connected_app, sandbox):
     assert answer.status == 502
     assert answer.body["service"] == "Entra"
     assert "503" in answer.body["detail"]
+    assert_quotes_nothing_of_entra(answer, sandbox)
 
 
 def test_entra_throttling_is_a_503_with_its_retry_after(connected_app, sandbox):
@@ -56,6 +69,7 @@ def test_entra_throttling_is_a_503_with_its_retry_after(connected_app, sandbox):
     assert answer.status == 503
     assert answer.body["service"] == "Entra"
     assert answer.headers["Retry-After"] == "120"
+    assert_quotes_nothing_of_entra(answer, sandbox)
 
 
 def test_entra_retry_after_inf_is_a_503_not_an_overflow(connected_app, sandbox):

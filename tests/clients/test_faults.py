@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 
+from shared.api.problems import ApiResponse
+from shared.api.problems import answer as within_boundary
 from shared.clients.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow
 from shared.clients.calls import MAX_RETRY_AFTER, deadline
 from shared.clients.errors import (
@@ -185,6 +188,42 @@ def test_no_retry_sleep_starts_that_would_end_past_the_deadline(sandbox, credent
     assert sleeps.waits == []
     assert "HTTP 503 on attempt 1" in str(caught.value)
     assert len(api_calls(sandbox, "partner_center", contoso)) == 1
+
+
+def test_a_last_attempt_cut_short_by_the_deadline_is_a_503_to_retry_not_a_502(sandbox, credential, sleeps):
+    # With 60 s reads and four attempts, the fourth one of a hung read ends at a route's 200 s.
+    contoso = sandbox.customer("contoso")
+    last_attempt = ThrottleRetryPolicy(max_attempts=1, sleep=sleeps)
+    with PartnerCenterClient(
+        sandbox.partner_center_endpoint, credential, verify=sandbox.ca_bundle, retry=last_attempt
+    ) as pc:
+        pc.get_customer(contoso)  # the token first: only the read hangs
+        sandbox.add_fault("delay", service="partner_center", path=f"/customers/{contoso}$", delay_s=3.0)
+
+        answer = within_boundary(lambda: answered(pc.get_customer, contoso), seconds=1.0)
+
+    assert answer.status == 503, answer.body
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert answer.body["service"] == "Partner Center"
+    assert "deadline" in answer.body["detail"]
+    settle(sandbox)
+
+
+def test_a_last_token_request_cut_short_by_the_deadline_is_a_deadline_not_a_refusal(sandbox):
+    sandbox.add_fault("delay", service="entra", delay_s=3.0, times=-1)
+    credential = make_credential(sandbox, retry=ThrottleRetryPolicy(max_attempts=1))
+
+    with deadline(1.0), pytest.raises(DeadlineExceededError) as caught:
+        credential.get_token(GRAPH_SCOPE)
+
+    assert caught.value.service == "Entra"
+    settle(sandbox)
+
+
+def answered(call: Callable[..., object], *args: object) -> ApiResponse:
+    """A route that makes one call and answers 200 once it returns."""
+    call(*args)
+    return ApiResponse(200, {})
 
 
 # Writes whose answer is lost
