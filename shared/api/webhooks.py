@@ -7,8 +7,8 @@ parsed only after its signature verified, so unauthenticated input never reaches
 2. ``Authorization: Signature <base64>`` (or ``x-ms-signature``, when the registration asks for it)
    and ``X-MS-Signature-Algorithm: rsa-sha256``;
 3. ``X-MS-Certificate-Url`` is https on a host of ``WEBHOOK_CERT_HOSTS`` (exact host[:port]);
-4. the certificate there, fetched without following redirects, with timeouts and a size cap, and
-   cached per URL for ``cert_cache_ttl`` (a failed fetch is not cached);
+4. the certificate there, fetched without following redirects, within a limit on the whole
+   download and a size cap, and cached per URL for ``cert_cache_ttl`` (a failed fetch is not cached);
 5. the certificate is valid now, issued to Microsoft's notification signer, and chains to
    ``WEBHOOK_TRUST_ROOTS`` (else the roots ``requests`` ships with, from ``certifi``);
 6. RSA-SHA256 PKCS#1 v1.5 over the raw body bytes.
@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import queue
 import re
 import threading
 import time
@@ -76,7 +77,7 @@ CERTIFICATE_CACHE_TTL = 3600.0
 FETCH_TIMEOUT = (3.05, 5.0)  # connect, then each read
 
 
-FETCH_DEADLINE = 10.0  # the whole download, against a server that drips bytes
+FETCH_DEADLINE = 10.0  # the whole download (connection, headers, body), against a server that drips bytes
 
 
 _CACHE_SIZE = 16
@@ -139,6 +140,7 @@ class WebhookVerifier:
         max_body_bytes: int = MAX_BODY_BYTES,
         cert_cache_ttl: float = CERTIFICATE_CACHE_TTL,
         fetch_timeout: tuple[float, float] = FETCH_TIMEOUT,
+        fetch_deadline: float = FETCH_DEADLINE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._allowed_hosts = frozenset(_host_and_port(host.strip().lower()) for host in allowed_hosts)
@@ -147,6 +149,7 @@ class WebhookVerifier:
         self._max_body_bytes = max_body_bytes
         self._ttl = cert_cache_ttl
         self._fetch_timeout = fetch_timeout
+        self._fetch_deadline = fetch_deadline
         self._clock = clock
         self._keys: dict[str, _TrustedKey] = {}
         self._lock = threading.Lock()
@@ -178,7 +181,9 @@ class WebhookVerifier:
             cached = self._keys.get(url)
         if cached is not None and cached.valid_from <= now < cached.expires_at:
             return cached.key
-        trusted = self._trusted_key(_fetch_certificates(self._session, url, self._fetch_timeout), now)
+        trusted = self._trusted_key(
+            _fetch_certificates(self._session, url, self._fetch_timeout, self._fetch_deadline), now
+        )
         with self._lock:
             for stale in [u for u, k in self._keys.items() if not k.valid_from <= now < k.expires_at]:
                 del self._keys[stale]
@@ -283,10 +288,50 @@ def _host_and_port(netloc: str) -> tuple[str, int]:
 
 
 def _fetch_certificates(
-    session: requests.Session, url: str, timeout: tuple[float, float]
+    session: requests.Session, url: str, timeout: tuple[float, float], limit: float
 ) -> list[x509.Certificate]:
     """The certificate (DER, or PEM possibly followed by its intermediates); never a redirect."""
-    deadline = time.monotonic() + FETCH_DEADLINE
+    content = _download_within(session, url, timeout, limit)
+    try:
+        if content.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_certificates(content)
+        return [x509.load_der_x509_certificate(content)]
+    except ValueError:
+        raise _bad_certificate("the certificate URL did not serve a DER or PEM certificate") from None
+
+
+def _download_within(
+    session: requests.Session, url: str, timeout: tuple[float, float], limit: float
+) -> bytes:
+    """The answer, waited for at most ``limit`` seconds in all: connection, headers and body.
+
+    ``timeout`` bounds each read, which a server sending one byte at a time never trips (one
+    delivery was held 875 s), so the download runs on a thread of its own and the delivery stops
+    waiting for it at ``limit``; an abandoned download ends at its next read.
+    """
+    outcome: queue.SimpleQueue[bytes | Exception] = queue.SimpleQueue()
+    abandoned = threading.Event()
+
+    def download() -> None:
+        try:
+            outcome.put(_download(session, url, timeout, abandoned))
+        except Exception as error:  # handed to the waiting delivery, which raises it
+            outcome.put(error)
+
+    threading.Thread(target=download, name="webhook-certificate", daemon=True).start()
+    try:
+        result = outcome.get(timeout=limit)
+    except queue.Empty:
+        abandoned.set()
+        raise _bad_certificate(f"the certificate took longer than {limit:g} s to fetch") from None
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _download(
+    session: requests.Session, url: str, timeout: tuple[float, float], abandoned: threading.Event
+) -> bytes:
     content = bytearray()
     try:
         with session.get(
@@ -302,20 +347,13 @@ def _fetch_certificates(
                 )
             if response.status_code != 200:
                 raise _bad_certificate(f"the certificate URL answered {response.status_code}")
-            for chunk in response.iter_content(8192):
+            while not abandoned.is_set() and (chunk := response.raw.read1(8192)):  # what one read got
                 content += chunk
                 if len(content) > MAX_CERTIFICATE_BYTES:
                     raise _bad_certificate(f"the certificate is larger than {MAX_CERTIFICATE_BYTES} bytes")
-                if time.monotonic() > deadline:
-                    raise _bad_certificate(f"the certificate took longer than {FETCH_DEADLINE:g} s to fetch")
     except requests.RequestException as error:
         raise _bad_certificate(f"the certificate could not be fetched: {type(error).__name__}") from None
-    try:
-        if bytes(content).lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificates(bytes(content))
-        return [x509.load_der_x509_certificate(bytes(content))]
-    except ValueError:
-        raise _bad_certificate("the certificate URL did not serve a DER or PEM certificate") from None
+    return bytes(content)
 
 
 def _load_trust(path: Path | str | None) -> tuple[Store, list[x509.Certificate]]:

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,19 +114,29 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 class CertificateHost:
-    """An HTTPS server on loopback answering every GET with ``content``."""
+    """An HTTPS server on loopback answering every GET with ``content``; with ``drip`` set to
+    ("headers" or "body", seconds), that part of the answer goes out one byte at a time."""
 
     def __init__(self, pki: Pki) -> None:
         self.content = b""
+        self.drip: tuple[str, float] | None = None
         host = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(host.content)))
-                self.end_headers()
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(host.content)}\r\n\r\n".encode()
+                part, every_s = host.drip or ("", 0.0)
+                before, slow, after = {
+                    "headers": (b"", head, host.content),
+                    "body": (head, host.content, b""),
+                }.get(part, (head + host.content, b"", b""))
                 try:
-                    self.wfile.write(host.content)
+                    self.wfile.write(before)
+                    for byte in slow:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(every_s)
+                    self.wfile.write(after)
                 except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                     return  # the verifier stopped reading: that is the point of some tests
 
@@ -148,10 +159,12 @@ def host(pki: Pki) -> Iterator[CertificateHost]:
     found.server.server_close()
 
 
-def verify(pki: Pki, host: CertificateHost, trusted: list[x509.Certificate], tmp_path: Path) -> Any:
+def verify(
+    pki: Pki, host: CertificateHost, trusted: list[x509.Certificate], tmp_path: Path, **options: Any
+) -> Any:
     bundle = tmp_path / "trust.pem"
     bundle.write_bytes(pem(*trusted))
-    verifier = WebhookVerifier([host.netloc], bundle, session=make_session(str(pki.root_file)))
+    verifier = WebhookVerifier([host.netloc], bundle, session=make_session(str(pki.root_file)), **options)
     signature = pki.signer_key.sign(BODY, padding.PKCS1v15(), hashes.SHA256())
     headers = {
         "Authorization": "Signature " + base64.b64encode(signature).decode(),
@@ -161,9 +174,11 @@ def verify(pki: Pki, host: CertificateHost, trusted: list[x509.Certificate], tmp
     return verifier.verify(headers, BODY)
 
 
-def refusal(pki: Pki, host: CertificateHost, trusted: list[x509.Certificate], tmp_path: Path) -> str:
+def refusal(
+    pki: Pki, host: CertificateHost, trusted: list[x509.Certificate], tmp_path: Path, **options: Any
+) -> str:
     with pytest.raises(WebhookRejectedError) as caught:
-        verify(pki, host, trusted, tmp_path)
+        verify(pki, host, trusted, tmp_path, **options)
     assert caught.value.status == 401
     return caught.value.detail
 
@@ -208,6 +223,20 @@ def test_a_certificate_answer_larger_than_the_cap_is_refused(pki, host, tmp_path
     host.content = pem(pki.signer, pki.microsoft_ca) * 64
 
     assert "larger than 65536 bytes" in refusal(pki, host, [pki.root], tmp_path)
+
+
+@pytest.mark.parametrize("dripped", ["headers", "body"])
+def test_a_host_sending_a_byte_at_a_time_is_cut_off_when_the_whole_download_takes_too_long(
+    pki, host, tmp_path, dripped
+):
+    host.content = der(pki.signer)  # about 800 bytes: 40 s at a byte every 50 ms
+    host.drip = (dripped, 0.05)  # each byte far inside the 5 s allowed for one read
+    started = time.monotonic()
+
+    detail = refusal(pki, host, [pki.root, pki.microsoft_ca], tmp_path, fetch_deadline=0.5)
+
+    assert "took longer than 0.5 s" in detail
+    assert time.monotonic() - started < 1.5
 
 
 def test_an_answer_that_is_not_a_certificate_is_refused(pki, host, tmp_path):
