@@ -16,10 +16,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from shared.bootstrap import Services
 from shared.clients.errors import ServiceError
+from shared.clients.http import redacted
 from shared.clients.partner_center import PartnerCenterClient
 from shared.resources.partner_center import WebhookRegistration, WebhookValidationStatus
 from shared.resources.webhook_events import TEST_CREATED
@@ -56,13 +57,6 @@ def webhook_url(app_url: str, function_key: str) -> str:
         raise ValueError("the function key is empty")
     path = parts.path.rstrip("/") + WEBHOOK_ROUTE
     return urlunsplit((parts.scheme, parts.netloc, path, urlencode({"code": function_key}), ""))
-
-
-def redacted(url: str) -> str:
-    """``url`` fit to print: the value of every query parameter (the function key) hidden."""
-    parts = urlsplit(url)
-    query = "&".join(f"{name}=***" for name, _ in parse_qsl(parts.query, keep_blank_values=True))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
 def register_and_test(

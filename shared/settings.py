@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import SplitResult, urlsplit
 
-from shared.clients.http import is_loopback
+from shared.clients.http import is_loopback, redacted
 from shared.domain.errors import ErrorKind
 from shared.resources import GUID
 from shared.store.connection import StorageConnection
@@ -136,7 +136,7 @@ class Settings:
         ):
             raise SettingError(
                 f"{name}: expected a versionless Key Vault secret URI (https://VAULT/secrets/NAME), "
-                f"got {raw[:200]!r}",
+                f"got {redacted(raw[:200])!r}",
                 setting=name,
             )
         return raw.rstrip("/")
@@ -161,13 +161,9 @@ class Settings:
 
     @cached_property
     def webhook_trust_roots(self) -> Path | None:
-        raw = self._raw("WEBHOOK_TRUST_ROOTS")
-        if not raw:
-            return None
-        path = Path(raw)
-        if not path.is_file():
-            raise SettingError(f"WEBHOOK_TRUST_ROOTS: expected a PEM bundle file, {raw!r} does not exist")
-        return path
+        name = "WEBHOOK_TRUST_ROOTS"
+        raw = self._raw(name)
+        return _readable_file(name, raw, "a PEM bundle file") if raw else None
 
     @cached_property
     def storage(self) -> StorageConnection:
@@ -218,6 +214,7 @@ class Settings:
             return self._url(name, MICROSOFT_SKU_REFERENCE_URL, allow_query=True)
         if scheme in ("", "file") or len(scheme) == 1:  # a path; one letter is a Windows drive
             _refuse_control_characters(name, raw)
+            _readable_file(name, urlsplit(raw).path if scheme == "file" else raw, "a readable file")
             return raw
         raise SettingError(f"{name}: expected an https:// URL or a file path, not {scheme}://", setting=name)
 
@@ -255,7 +252,7 @@ class Settings:
             or parts.fragment
             or any(c.isspace() for c in value)
         ):
-            raise SettingError(f"{name}: expected {expected}, got {value[:200]!r}", setting=name)
+            raise SettingError(f"{name}: expected {expected}, got {redacted(value[:200])!r}", setting=name)
         return value.rstrip("/")
 
 
@@ -268,6 +265,21 @@ def _split(name: str, value: str) -> SplitResult:
     except ValueError as error:
         raise SettingError(f"{name}: not a valid URL ({error})", setting=name) from None
     return parts
+
+
+def _readable_file(name: str, raw: str, expected: str) -> Path:
+    """The path, once it opens: a missing file, a folder or one the app may not read is named when
+    the setting is first used, instead of failing every request that needs the file."""
+    path = Path(raw)
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise SettingError(
+            f"{name}: expected {expected}, {raw!r} cannot be read ({reason})", setting=name
+        ) from None
+    return path
 
 
 def _refuse_control_characters(name: str, value: str) -> None:
@@ -306,7 +318,7 @@ def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
         parts = _split(setting, uri)
         if parts.scheme != "https" or not _has_valid_host(parts) or parts.query or parts.fragment:
             raise SettingError(
-                f"{setting}: expected an https:// service URI, got {uri[:200]!r}", setting=setting
+                f"{setting}: expected an https:// service URI, got {redacted(uri[:200])!r}", setting=setting
             )
     credential = environ.get(f"{name}__credential", "").strip().lower()
     if credential not in ("", "managedidentity"):
@@ -334,6 +346,13 @@ def _check_connection_string(name: str, value: str) -> None:
         if not sep or not key.strip():
             raise SettingError(f"{name}: expected a storage connection string (Key=Value;...)", setting=name)
         pairs[key.strip().lower()] = item.strip()
+    signed = {"accountname", "accountkey"} <= pairs.keys() or "sharedaccesssignature" in pairs
+    if not signed or not ("accountname" in pairs or {"tableendpoint", "queueendpoint"} <= pairs.keys()):
+        raise SettingError(
+            f"{name}: a storage connection string needs AccountName and AccountKey, or a "
+            "SharedAccessSignature with the account's name or its table and queue endpoints",
+            setting=name,
+        )
     endpoints = [v for k, v in pairs.items() if k.endswith("endpoint")]
     insecure = pairs.get("defaultendpointsprotocol", "https").lower() == "http" or any(
         v.lower().startswith("http://") for v in endpoints

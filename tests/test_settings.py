@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from shared.settings import MICROSOFT_SKU_REFERENCE_URL, SettingError, Settings
@@ -140,17 +143,24 @@ def test_expiry_lead_days_bounds_are_accepted() -> None:
     assert Settings({"EXPIRY_LEAD_DAYS": "90"}).expiry_lead_days == 90
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("https://downloads.example/sku.csv?sv=1&sig=x", "https://downloads.example/sku.csv?sv=1&sig=x"),
-        ("/home/site/sku.csv", "/home/site/sku.csv"),
-        ("file:///home/site/sku.csv", "file:///home/site/sku.csv"),
-        ("C:\\data\\sku.csv", "C:\\data\\sku.csv"),
-    ],
-)
-def test_sku_reference_url_accepts_https_or_a_file_path(value: str, expected: str) -> None:
-    assert Settings({"SKU_REFERENCE_URL": value}).sku_reference_url == expected
+@pytest.mark.parametrize("form", ["https://downloads.example/sku.csv?sv=1&sig=x", "{path}", "file://{path}"])
+def test_sku_reference_url_accepts_https_or_the_path_of_a_readable_file(form: str, tmp_path: Path) -> None:
+    path = tmp_path / "sku.csv"
+    path.write_text("GUID\n")
+    value = form.format(path=path)
+
+    assert Settings({"SKU_REFERENCE_URL": value}).sku_reference_url == value
+
+
+@pytest.mark.parametrize("where", ["missing.csv", "a-folder", "C:\\data\\sku.csv"])
+def test_sku_reference_file_that_cannot_be_read_is_named(where: str, tmp_path: Path) -> None:
+    (tmp_path / "a-folder").mkdir()
+    value = where if where.startswith("C:") else str(tmp_path / where)  # a Windows drive: a path too
+
+    with pytest.raises(
+        SettingError, match=r"^SKU_REFERENCE_URL: expected a readable file, .* cannot be read"
+    ):
+        _ = Settings({"SKU_REFERENCE_URL": value}).sku_reference_url
 
 
 @pytest.mark.parametrize(
@@ -203,6 +213,28 @@ def test_storage_connection_string_with_remote_http_is_refused_without_quoting_t
     assert raised.value.setting == "AzureWebJobsStorage"
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "AccountName=acct",
+        "Foo=bar",
+        f"AccountKey={KEY}",
+        f"AccountKey={KEY};TableEndpoint=https://a.table.core.windows.net;"
+        "QueueEndpoint=https://a.queue.core.windows.net",
+        "SharedAccessSignature=sv=1&sig=x",
+    ],
+)
+def test_storage_connection_string_the_storage_sdks_cannot_use_is_named_without_quoting_it(
+    value: str,
+) -> None:
+    with pytest.raises(
+        SettingError, match=r"^AzureWebJobsStorage: .*needs AccountName and AccountKey"
+    ) as raised:
+        _ = Settings({"AzureWebJobsStorage": value}).storage
+
+    assert KEY not in str(raised.value)
+
+
 def test_storage_connection_repr_never_shows_the_account_key() -> None:
     value = (
         f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY};EndpointSuffix=core.windows.net"
@@ -249,3 +281,30 @@ def test_refresh_token_secret_uri_is_optional_and_versionless() -> None:
 def test_refresh_token_secret_uri_must_name_one_secret_without_version(value: str) -> None:
     with pytest.raises(SettingError, match="PARTNER_REFRESH_TOKEN_SECRET_URI"):
         _ = Settings({"PARTNER_REFRESH_TOKEN_SECRET_URI": value}).partner_refresh_token_secret_uri
+
+
+SECRET_URL = "https://ops:hunter2@host.example/secrets/x?sig=s3cret"
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("PARTNER_CENTER_ENDPOINT", lambda s: s.partner_center_endpoint),
+        ("GRAPH_ENDPOINT", lambda s: s.graph_endpoint),
+        ("AUTHORITY_HOST", lambda s: s.authority_host),
+        ("SKU_REFERENCE_URL", lambda s: s.sku_reference_url),
+        ("PARTNER_REFRESH_TOKEN_SECRET_URI", lambda s: s.partner_refresh_token_secret_uri),
+        ("AzureWebJobsStorage__tableServiceUri", lambda s: s.storage),
+    ],
+)
+def test_a_url_setting_with_a_password_is_named_without_quoting_the_password(
+    name: str, read: Callable[[Settings], object]
+) -> None:
+    queue = {"AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net"}
+    with pytest.raises(SettingError) as raised:
+        read(Settings({name: SECRET_URL, **queue}))
+
+    assert raised.value.setting == name
+    assert "host.example" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+    assert "s3cret" not in str(raised.value)

@@ -145,7 +145,7 @@ def _reference_unavailable(error: BaseException) -> ApiResponse:
     log.error("SKU reference unavailable: %s", error)
     return retry_later(
         "SKU reference unavailable",
-        "Microsoft's SKU reference table could not be loaded; matching needs it",
+        "Microsoft's SKU reference table (SKU_REFERENCE_URL) could not be loaded; matching needs it",
         DEFAULT_RETRY_AFTER,
     )
 

@@ -53,6 +53,7 @@ from shared.clients.http import make_session
 from shared.domain.errors import ErrorKind
 from shared.resources import MalformedResourceError
 from shared.resources.webhook_events import MAX_URL, PartnerCenterEvent, clipped
+from shared.settings import SettingError
 
 SIGNER_NAME = "pcnotifications-dispatch.microsoft.com"
 """The signing certificate's name, its subject CN and a DNS name: the file Partner Center's deliveries
@@ -63,6 +64,9 @@ SIGNER_ISSUER_ORGANIZATION = "Microsoft Corporation"
 
 
 """What Microsoft's receiver sample requires of the certificate's issuer."""
+
+
+TRUST_ROOTS = "WEBHOOK_TRUST_ROOTS"
 
 
 MAX_BODY_BYTES = 64 * 1024  # a documented event is about 500 bytes
@@ -364,9 +368,14 @@ def _load_trust(path: Path | str | None) -> tuple[Store, list[x509.Certificate]]
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)  # a few legacy roots in certifi
         try:
             certificates = x509.load_pem_x509_certificates(source.read_bytes())
-        except ValueError:
-            raise ValueError(f"{source} is not a PEM bundle of certificates") from None
+        except (OSError, ValueError):
+            raise _untrusted(f"{source} is not a readable PEM bundle of certificates") from None
     roots = [c for c in certificates if c.subject == c.issuer]
     if not roots:
-        raise ValueError(f"{source} holds no self-signed root certificate")
+        raise _untrusted(f"{source} holds no self-signed root certificate")
     return Store(roots), [c for c in certificates if c.subject != c.issuer]
+
+
+def _untrusted(problem: str) -> SettingError:
+    """Every delivery would be refused: the setting is wrong, not the delivery (a 503 naming it)."""
+    return SettingError(f"{TRUST_ROOTS}: {problem}", setting=TRUST_ROOTS)

@@ -111,6 +111,21 @@ def expand(template: str, params: Mapping[str, str]) -> str:
     return template.format_map({name: quote(str(value), safe="") for name, value in params.items()})
 
 
+_USER_INFO = re.compile(r"(?<=//)[^/?#\s]*@")
+
+
+_SECRET_QUERY_VALUE = re.compile(
+    r"([?&;][^=&#\s]*(?:code|sig|key|pass|pwd|secret|token|credential)[^=&#\s]*=)[^&#\s'\"]*", re.IGNORECASE
+)
+
+
+def redacted(text: str) -> str:
+    """``text`` (a URL, or a line holding some) fit for a log or a message: a URL's user info and the
+    value of every query parameter named like a secret (a function key's ``code``, a SAS ``sig``, a
+    ``key``, a ``password``...) become ``***``; the rest still says which address it was."""
+    return _SECRET_QUERY_VALUE.sub(r"\1***", _USER_INFO.sub("***@", text))
+
+
 def is_loopback(host: str | None) -> bool:
     if host is None:
         return False

@@ -118,7 +118,9 @@ def test_a_setting_error_names_the_setting_but_never_its_value() -> None:
 def test_an_unavailable_sku_reference_is_a_503() -> None:
     response = problem_for(SkuReferenceError("no copy of the SKU reference could be loaded"))
 
-    assert assert_problem(response, 503)["title"] == "SKU reference unavailable"
+    body = assert_problem(response, 503)
+    assert body["title"] == "SKU reference unavailable"
+    assert "SKU_REFERENCE_URL" in body["detail"]
     assert response.headers["Retry-After"] == "60"
 
 
