@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from devhost.host import DEFAULT_PORT, MESSAGE_LEASE_S, LocalHost, load_settings
+from devhost.host import DEFAULT_PORT, MESSAGE_LEASE_S, HostError, LocalHost, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,19 +31,22 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("azure").setLevel(logging.WARNING)
-    # As the Functions host does, local settings become the worker's environment (which wins).
-    os.environ.update(load_settings(os.environ, args.local_settings))
-
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    host = LocalHost(
-        args.app,
-        settings=os.environ,
-        port=args.port,
-        host_json=args.host_json,
-        message_lease_s=args.message_lease,
-    ).start()
+    try:
+        # As the Functions host does, local settings become the worker's environment (which wins).
+        os.environ.update(load_settings(os.environ, args.local_settings))
+        host = LocalHost(
+            args.app,
+            settings=os.environ,
+            port=args.port,
+            host_json=args.host_json,
+            message_lease_s=args.message_lease,
+        ).start()
+    except HostError as error:  # a setting or the app is wrong: say which, in one line
+        sys.stderr.write(f"python -m devhost: {error}\n")
+        return 2
     try:
         ready = {"url": host.url, "pid": os.getpid(), "functions": sorted(host.functions)}
         sys.stdout.write(json.dumps(ready) + "\n")

@@ -52,7 +52,8 @@ from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient
 from azure.storage.queue import QueueMessage as StoredMessage
 
-from devhost.ncrontab import Schedule
+from devhost.ncrontab import Schedule, ScheduleError
+from shared.clients.http import redacted
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("devhost")
@@ -81,7 +82,10 @@ def load_settings(environ: Mapping[str, str], local_settings: Path | None) -> di
     """The app settings: ``local.settings.json`` ``Values`` when the file exists, the environment winning."""
     values: dict[str, str] = {}
     if local_settings is not None and local_settings.is_file():
-        document = json.loads(local_settings.read_text(encoding="utf-8"))
+        try:
+            document = json.loads(local_settings.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise HostError(f"{local_settings}: not JSON ({error})") from None
         values.update({name: str(value) for name, value in (document.get("Values") or {}).items()})
     values.update(environ)
     return values
@@ -301,8 +305,13 @@ def _registered(function: Any, settings: Mapping[str, str]) -> Registered:
             connection=trigger.get("connection") or _STORAGE,
         )
     if trigger["type"] == "timerTrigger":
-        schedule = Schedule.parse(resolve(trigger["schedule"], settings))
-        schedule.next_after(dt.datetime.now(dt.UTC))  # a date that never comes fails the start, not a thread
+        expression = trigger["schedule"]
+        try:
+            schedule = Schedule.parse(resolve(expression, settings))
+            schedule.next_after(dt.datetime.now(dt.UTC))  # a date that never comes fails the start
+        except ScheduleError as error:
+            named = ", ".join(_SETTING.findall(expression)) or "the expression"
+            raise HostError(f"{name}: the schedule {expression} ({named}) is not valid: {error}") from None
         return TimerFunction(
             **common,
             schedule=schedule,
@@ -603,7 +612,12 @@ class LocalHost:
         connection = self.settings.get(setting)
         if not connection:
             raise HostError(f"{user}: connection setting {setting} is not set")
-        return QueueClient.from_connection_string(connection, queue_name)
+        try:
+            return QueueClient.from_connection_string(connection, queue_name)
+        except ValueError:  # the SDK's message; the value itself holds the account key
+            raise HostError(
+                f"{user}: connection setting {setting} is not a storage connection string"
+            ) from None
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -938,7 +952,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+        """The request line, its function key (``?code=``, as the webhook's registered URL carries
+        it) and any other secret in the URL hidden."""
+        log.debug("%s %s", self.address_string(), redacted(format % args))
 
 
 # ---------------------------------------------------------------------------------------- subprocess

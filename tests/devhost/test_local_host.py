@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +18,7 @@ import requests
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devhost.azurite import Azurite
-from devhost.host import FUNCTION_KEYS_SETTING, HostError, LocalHost, start_local_host
+from devhost.host import FUNCTION_KEYS_SETTING, ROOT, HostError, LocalHost, start_local_host
 from tests.devhost import sample_app
 
 SAMPLE = "tests.devhost.sample_app"
@@ -104,6 +107,16 @@ def test_http_call_reaches_the_function_with_route_params_query_headers_and_body
         "header": "on",
         "body": "hello",
     }
+
+
+def test_the_request_log_never_holds_a_function_key_given_in_the_url(start_host, caplog):
+    host = start_host()
+    with caplog.at_level(logging.DEBUG, logger="devhost"):
+        response = requests.get(f"{host.url}/api/items/abc/notes/7?code=s3cret-key&verbose=1", timeout=5)
+
+    assert response.status_code == 201
+    assert "/api/items/abc/notes/7?code=***&verbose=1" in caplog.text
+    assert "s3cret-key" not in caplog.text
 
 
 def test_queue_output_binding_is_written_after_the_function_returns(start_host, settings):
@@ -294,6 +307,41 @@ def test_subprocess_host_serves_then_stops_cleanly(settings, host_json):
     assert not handle.log.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(handle.pid, 0)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("AzureWebJobsStorage", "AccountKey=s3cret;garbage"),
+        ("TRANSFER_SCAN_SCHEDULE", "every five minutes"),
+        (FUNCTION_KEYS_SETTING, '["s3cret"]'),
+    ],
+)
+def test_a_malformed_setting_stops_the_host_with_one_line_naming_it(settings, setting, value, tmp_path):
+    environment = {
+        **os.environ,
+        "AzureWebJobsStorage": settings["AzureWebJobsStorage"],
+        "TRANSFER_SCAN_SCHEDULE": "0 */5 * * * *",
+        setting: value,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "devhost",
+        "--port",
+        "0",
+        "--local-settings",
+        str(tmp_path / "none.json"),
+    ]
+
+    ended = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, timeout=60, check=False)
+
+    assert ended.returncode == 2
+    assert ended.stdout == b""
+    said = ended.stderr.decode()
+    assert "Traceback" not in said
+    assert setting in said.strip().splitlines()[-1]
+    assert "s3cret" not in said
 
 
 def test_subprocess_host_can_be_killed(settings, host_json):
