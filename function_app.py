@@ -110,6 +110,6 @@ def _respond(answer: Callable[[], ApiResponse]) -> func.HttpResponse:
     return func.HttpResponse(
         body=response.encoded(),
         status_code=response.status,
-        headers=dict(response.headers),
+        headers=response.sent_headers,
         mimetype=response.content_type,
     )

@@ -189,3 +189,25 @@ def test_a_broken_storage_setting_is_a_503_problem_naming_it(
     assert (response.status_code, response.mimetype) == (503, "application/problem+json")
     assert (body["title"], body["setting"]) == ("Configuration error", "AzureWebJobsStorage")
     assert key not in response.get_body().decode()
+
+
+@pytest.mark.parametrize(
+    ("function", "url", "status"),
+    [
+        (function_app.list_transfers, "/api/transfers", 200),
+        (function_app.list_transfers, "/api/transfers?pageSize=0", 400),
+        (function_app.get_transfer, f"/api/transfers/{'0' * 32}", 404),
+        (function_app.openapi_document, "/api/openapi.json", 200),
+    ],
+)
+def test_every_api_answer_is_neither_sniffed_nor_cached(
+    app_store: TransferStore, function: object, url: str, status: int
+) -> None:
+    query = url.partition("?")[2]
+    params = dict(p.split("=", 1) for p in query.split("&") if p)
+    request = func.HttpRequest(method="GET", url=url, body=b"", route_params={"id": "0" * 32}, params=params)
+    response = function(request)  # type: ignore[operator]
+
+    assert response.status_code == status
+    assert response.headers.get("X-Content-Type-Options") == "nosniff"
+    assert response.headers.get("Cache-Control") == "no-store"

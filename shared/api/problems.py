@@ -27,6 +27,11 @@ ENTRA = TokenAcquisitionError.service
 MAX_RETRY_AFTER = 3600
 
 
+#: Every answer of the API, JSON or problem: never sniffed as another type, never stored by a cache
+#: (it shows a transfer's state now, and the next request may change it).
+API_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
 @dataclass(frozen=True)
 class ApiResponse:
     status: int
@@ -36,6 +41,11 @@ class ApiResponse:
     @property
     def content_type(self) -> str:
         return PROBLEM_JSON if self.status >= 400 else "application/json"
+
+    @property
+    def sent_headers(self) -> dict[str, str]:
+        """The answer's own headers over :data:`API_HEADERS`, as the route sends them."""
+        return {**API_HEADERS, **self.headers}
 
     def encoded(self) -> bytes:
         # backslashreplace keeps a lone surrogate as a JSON \u escape instead of failing to encode

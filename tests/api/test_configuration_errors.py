@@ -15,6 +15,7 @@ from sandbox.testing import SandboxHandle
 from shared.api.problems import ApiResponse, answer
 from shared.bootstrap import Services
 from shared.settings import Settings
+from tests.api.test_openapi import assert_documented
 from tests.api.test_plan_route import start
 
 START = json.dumps(
@@ -71,6 +72,7 @@ def test_a_sku_reference_file_that_cannot_be_read_is_named(
     response = answer(lambda: services.admin.plan_transfer(transfer_id))
 
     assert_names(response, "SKU_REFERENCE_URL")
+    assert_documented("get", "/transfers/{id}/plan", response)
 
 
 def test_a_storage_connection_string_without_its_key_is_named(
