@@ -175,6 +175,7 @@ class Settings:
         connection_string = self._raw("APPLICATIONINSIGHTS_CONNECTION_STRING")
         if not connection_string:
             return None
+        _check_insights_key(connection_string)
         name = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
         raw = self._raw(name)
         if not raw:
@@ -332,6 +333,17 @@ def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
         credential="managedidentity" if credential else "default",
         client_id=client_id,
     )
+
+
+def _check_insights_key(value: str) -> None:
+    """The exporter refuses a connection string without an ``InstrumentationKey`` GUID (a 500 on every
+    route when it was first built); the message never quotes the string."""
+    name = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+    pairs = (part.partition("=") for part in value.split(";"))
+    key = next((v.strip() for k, _, v in pairs if k.strip().lower() == "instrumentationkey"), "")
+    if not GUID.match(key):
+        message = f"{name}: expected Application Insights' connection string (InstrumentationKey=<guid>;...)"
+        raise SettingError(message, setting=name)
 
 
 def _check_connection_string(name: str, value: str) -> None:

@@ -91,6 +91,9 @@ print(json.dumps({
     assert result["level"] == logging.INFO  # the step records are exported whatever the root's level
 
 
+INSIGHTS = "InstrumentationKey=00000000-0000-4000-8000-000000000001"
+
+
 def test_app_insights_is_off_without_a_connection_string() -> None:
     assert Settings({"APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD"}).app_insights is None
 
@@ -98,21 +101,30 @@ def test_app_insights_is_off_without_a_connection_string() -> None:
 def test_app_insights_ingests_with_the_identity_named_in_the_authentication_string() -> None:
     settings = Settings(
         {
-            "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=x",
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": INSIGHTS,
             "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": f"ClientId={CLIENT_ID};Authorization=AAD",
         }
     )
-    assert settings.app_insights == AppInsights("InstrumentationKey=x", entra=True, client_id=CLIENT_ID)
-    assert Settings({"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=x"}).app_insights == (
-        AppInsights("InstrumentationKey=x")
+    assert settings.app_insights == AppInsights(INSIGHTS, entra=True, client_id=CLIENT_ID)
+    assert Settings({"APPLICATIONINSIGHTS_CONNECTION_STRING": INSIGHTS}).app_insights == (
+        AppInsights(INSIGHTS)
     )
+
+
+@pytest.mark.parametrize("value", ["garbage", "InstrumentationKey=x;IngestionEndpoint=https://in.example"])
+def test_a_connection_string_without_an_instrumentation_key_names_the_setting(value: str) -> None:
+    with pytest.raises(SettingError) as refused:
+        _ = Settings({"APPLICATIONINSIGHTS_CONNECTION_STRING": value}).app_insights
+
+    assert refused.value.setting == "APPLICATIONINSIGHTS_CONNECTION_STRING"
+    assert "in.example" not in str(refused.value)
 
 
 @pytest.mark.parametrize("value", ["Authorization=Key", "ClientId=not-a-guid;Authorization=AAD", "AAD"])
 def test_a_malformed_authentication_string_names_the_setting(value: str) -> None:
     settings = Settings(
         {
-            "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=x",
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": INSIGHTS,
             "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": value,
         }
     )

@@ -98,3 +98,14 @@ def test_an_endpoint_with_a_password_in_it_is_named_without_logging_the_password
     for secret in ("hunter2", "s3cret"):
         assert secret not in caplog.text
         assert secret not in response.encoded().decode()
+
+
+@pytest.mark.parametrize("value", ["garbage", "InstrumentationKey=not-a-guid;IngestionEndpoint=https://x"])
+def test_an_application_insights_connection_string_without_its_key_is_named(
+    sandbox: SandboxHandle, azurite: Azurite, value: str
+) -> None:
+    response = answer(
+        lambda: app(sandbox, azurite, APPLICATIONINSIGHTS_CONNECTION_STRING=value).admin.list_transfers({})
+    )
+
+    assert_names(response, "APPLICATIONINSIGHTS_CONNECTION_STRING")

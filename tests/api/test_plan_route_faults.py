@@ -1,5 +1,6 @@
-"""The plan route with Entra or Graph failing, hanging or throttling: it answers within its deadline
-with a problem naming the cause, never a hang and never a bare 500 (the app on Azurite and the sandbox)."""
+"""The plan route with Entra, Graph or Partner Center failing, hanging or throttling: it answers within
+its deadline with a problem naming the cause, never a hang and never a bare 500 (the app on Azurite
+and the sandbox). Stalled storage is tests/api/test_storage_faults.py's."""
 
 from __future__ import annotations
 
@@ -89,5 +90,18 @@ def test_graph_hanging_is_a_503_within_the_deadline(connected_app, sandbox):
     assert elapsed < DEADLINE + 0.5
     assert answer.status == 503
     assert answer.body["service"] == "Graph"
+    assert "deadline" in answer.body["detail"]
+    settle(sandbox)
+
+
+def test_partner_center_hanging_is_a_503_within_the_deadline(connected_app, sandbox):
+    sandbox.add_fault("delay", service="partner_center", delay_s=5.0, times=-1)
+
+    answer, elapsed = plan_within(connected_app, sandbox, DEADLINE)
+
+    assert elapsed < DEADLINE + 0.5
+    assert answer.status == 503
+    assert answer.body["service"] == "Partner Center"
+    assert int(answer.headers["Retry-After"]) >= 1
     assert "deadline" in answer.body["detail"]
     settle(sandbox)
