@@ -1,8 +1,9 @@
 """Routes with Table Storage or Queue Storage stalled (a loopback server that accepts and never
 answers): each answers a 503 with ``Retry-After`` naming the service, within its deadline.
 
-The webhook, approve, retry and cancel each put a message on the queue; the rest of the app stays on
-Azurite and the sandbox, so only the stalled service can hold the route.
+The webhook, approve, retry and cancel each put a message on the queue; each is set up with the
+queue answering, then called with it stalled. The rest of the app stays on Azurite and the sandbox,
+so only the stalled service can hold the route.
 """
 
 from __future__ import annotations
@@ -20,21 +21,15 @@ import pytest
 from devhost.azurite import Azurite
 from sandbox.catalog import reference_csv_path
 from sandbox.testing import SandboxHandle, WebhookReceiver
+from shared.api.admin import AdminApi
 from shared.api.problems import ApiResponse, answer
 from shared.bootstrap import Services
-from shared.domain import (
-    Change,
-    GdapRequest,
-    HistoryEntry,
-    SourceChannel,
-    Transfer,
-    TransferState,
-    new_transfer_id,
-)
+from shared.domain import Change, GdapRequest, TransferState
 from shared.resources.webhook_events import RELATIONSHIP_ACCEPTED
 from shared.settings import Settings
 from shared.store.repository import TransferStore
 from tests.api.test_openapi import blocked_with_lines
+from tests.api.test_openapi import started as openapi_started
 from tests.catalog.builders import O365_E1
 from tests.workflow.test_partner_transfer import requested
 from tests.workflow.transfers import started
@@ -101,52 +96,55 @@ def assert_storage_problem(response: ApiResponse, service: str) -> None:
     assert service in response.body["detail"]
 
 
-def test_a_stalled_queue_answers_a_webhook_within_its_deadline_naming_queue_storage(
-    services: Services, sandbox: SandboxHandle, azurite: Azurite, stalled: StalledService
-) -> None:
+Route = Callable[[AdminApi], ApiResponse]
+
+
+def a_webhook(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Route:
+    """A signed acceptance for fabrikam's transfer: queued for the workflow."""
     customer = sandbox.customer("fabrikam")
     started(services, customer)
     with WebhookReceiver() as receiver:
         sandbox.send_webhook(RELATIONSHIP_ACCEPTED, customer_id=customer, url=receiver.url)
         [(headers, body)] = receiver.received
-    app = services_with(sandbox, azurite, queue_endpoint=stalled.endpoint)
-
-    response = within_deadline(lambda: app.admin.receive_webhook(headers, body))
-
-    assert_storage_problem(response, "Queue Storage")
+    return lambda admin: admin.receive_webhook(headers, body)
 
 
-def test_a_stalled_queue_answers_an_approval_within_its_deadline_naming_queue_storage(
-    services: Services, sandbox: SandboxHandle, azurite: Azurite, stalled: StalledService
-) -> None:
+def an_approval(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Route:
+    """The last waiting line declined: the transfer goes on, woken through the queue."""
     transfer_id = blocked_with_lines(services.store)
-    app = services_with(sandbox, azurite, queue_endpoint=stalled.endpoint)
     decline = json.dumps({"decline": [O365_E1]}).encode()
-
-    response = within_deadline(lambda: app.admin.approve(transfer_id, decline))
-
-    assert_storage_problem(response, "Queue Storage")
+    return lambda admin: admin.approve(transfer_id, decline)
 
 
-def test_a_stalled_queue_answers_a_retry_within_its_deadline_naming_queue_storage(
-    services: Services, sandbox: SandboxHandle, azurite: Azurite, stalled: StalledService
-) -> None:
-    transfer_id = blocked_without_lines(services.store)
-    app = services_with(sandbox, azurite, queue_endpoint=stalled.endpoint)
+def a_retry(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Route:
+    """A transfer blocked for a reason since fixed, its GDAP request made: resumed through the queue."""
+    gdap = GdapRequest("gdap-1", "https://admin.microsoft.com/", ("Directory Readers",), "active")
+    record = services.store.get(openapi_started(services.store, gdap=gdap).id)
+    accepted, entry = record.transfer.move(TransferState.ACCEPTED, at=T0, actor="workflow")
+    record = services.store.commit(record, Change(accepted, history=(entry,)))
+    blocked, entry = record.transfer.move(TransferState.BLOCKED, at=T0, actor="workflow", reason="no GDAP")
+    services.store.commit(record, Change(blocked, history=(entry,)))
+    return lambda admin: admin.retry(record.transfer.id)
 
-    response = within_deadline(lambda: app.admin.retry(transfer_id))
 
-    assert_storage_problem(response, "Queue Storage")
-
-
-def test_a_stalled_queue_answers_a_cancel_within_its_deadline_naming_queue_storage(
-    services: Services, sandbox: SandboxHandle, azurite: Azurite, stalled: StalledService
-) -> None:
+def a_cancelled_request(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Route:
+    """adatum's pending partner transfer request cancelled: its lines go to the rebuy, through the queue."""
     transfer = requested(services, sandbox, azurite)
-    app = services_with(sandbox, azurite, queue_endpoint=stalled.endpoint)
-    only_the_request = b'{"partnerTransferOnly": true}'
+    return lambda admin: admin.cancel(transfer["id"], b'{"partnerTransferOnly": true}')
 
-    response = within_deadline(lambda: app.admin.cancel(transfer["id"], only_the_request))
+
+@pytest.mark.parametrize("route", [a_webhook, an_approval, a_retry, a_cancelled_request])
+def test_a_stalled_queue_answers_within_the_deadline_naming_queue_storage(
+    services: Services,
+    sandbox: SandboxHandle,
+    azurite: Azurite,
+    stalled: StalledService,
+    route: Callable[[Services, SandboxHandle, Azurite], Route],
+) -> None:
+    call = route(services, sandbox, azurite)  # with the queue still answering
+    app = services_with(sandbox, azurite, queue_endpoint=stalled.endpoint)
+
+    response = within_deadline(lambda: call(app.admin))
 
     assert_storage_problem(response, "Queue Storage")
 
@@ -159,24 +157,3 @@ def test_a_stalled_table_answers_within_its_deadline_naming_table_storage(
     response = within_deadline(lambda: app.admin.list_transfers({}))
 
     assert_storage_problem(response, "Table Storage")
-
-
-def blocked_without_lines(store: TransferStore) -> str:
-    """A transfer blocked for a reason an admin has since fixed, its GDAP request already made."""
-    gdap = GdapRequest("gdap-1", "https://admin.microsoft.com/", ("Directory Readers",), "active")
-    transfer = Transfer(
-        id=new_transfer_id(),
-        customer_tenant_id="5f0e2bb4-1a59-4b6b-9a2e-0c5d2a8d3f11",
-        customer_country="US",
-        source_channel=SourceChannel.DIRECT,
-        state=TransferState.AWAITING_ACCEPTANCE,
-        created_at=T0,
-        updated_at=T0,
-        gdap=gdap,
-    )
-    record = store.create(transfer, history=HistoryEntry(at=T0, action="created", message="started"))
-    accepted, entry = record.transfer.move(TransferState.ACCEPTED, at=T0, actor="workflow")
-    record = store.commit(record, Change(accepted, history=(entry,)))
-    blocked, entry = record.transfer.move(TransferState.BLOCKED, at=T0, actor="workflow", reason="no GDAP")
-    store.commit(record, Change(blocked, history=(entry,)))
-    return transfer.id

@@ -11,9 +11,10 @@ import pytest
 from devhost.azurite import Azurite
 from devhost.host import LocalHostHandle, start_local_host
 from devhost.run import local_settings
-from ops.register_webhook import EVENTS, main, redacted, register_and_test, webhook_url
+from ops.register_webhook import EVENTS, main, register_and_test, webhook_url
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
+from shared.clients.http import redacted
 from shared.resources.webhook_events import (
     INDIRECT_RELATIONSHIP_ACCEPTED,
     RELATIONSHIP_ACCEPTED,
