@@ -14,18 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 from urllib.parse import SplitResult, urlsplit
 
 from shared.clients.http import is_loopback, redacted
 from shared.domain.errors import ErrorKind
+from shared.domain.regions import UnknownCountryError, region_of
 from shared.resources import GUID
 from shared.store.connection import StorageConnection
-
-if TYPE_CHECKING:
-    pass
-
-from shared.domain.regions import UnknownCountryError, region_of
 
 #: Microsoft's download of the licensing table, linked from the Learn page
 #: ``entra/identity/users/licensing-service-plan-reference``.
