@@ -6,14 +6,8 @@ from shared.clients.errors import GdapRoleMissingError
 from shared.clients.graph import assign_license_body, batch_item_error
 from shared.resources import MalformedResourceError
 from shared.resources.commerce import CartCheckoutResult, CartLineItem, SubscriptionProvisioningStatus
-from shared.resources.graph import AssignedLicense, BatchResult, Organization, User
-from shared.resources.partner_center import (
-    Availability,
-    Customer,
-    PartnerCenterSubscribedSku,
-    Sku,
-    WebhookRegistration,
-)
+from shared.resources.graph import AssignedLicense, BatchResult, User
+from shared.resources.partner_center import Customer, PartnerCenterSubscribedSku, WebhookRegistration
 
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 
@@ -154,17 +148,3 @@ def test_failed_batch_item_becomes_its_typed_error():
 
     assert isinstance(batch_item_error(denied), GdapRoleMissingError)
     assert batch_item_error(fine) is None
-
-
-def test_an_organization_without_a_country_reads_as_none_and_an_availability_keeps_its_currency():
-    hidden = Organization.from_json({"id": "AB", "countryLetterCode": None})  # a caller with User.Read
-    spaced = Organization.from_json({"id": "ab", "countryLetterCode": " gu "})
-    availability = Availability.from_json(
-        {"id": "a", "productId": "p", "skuId": "0001", "catalogItemId": "p:0001:a", "defaultCurrency": "usd"}
-    )
-    sku = Sku.from_json({"id": "0001", "productId": "p", "dynamicAttributes": {"hasConstraints": True}})
-
-    assert (hidden.id, hidden.country_letter_code) == ("ab", None)
-    assert spaced.country_letter_code == "GU"
-    assert availability.currency == "USD"
-    assert sku.has_constraints
