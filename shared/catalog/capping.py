@@ -20,9 +20,28 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from shared.catalog.caps import CustomerCap, customer_cap
+from shared.catalog.offers import Catalog
 from shared.catalog.plan import BlockReason, Choice, Decision, PlanLine, PlanOption, TargetItem
 from shared.catalog.preflight import Cutover, PlanPairs, check_users, describe
 from shared.resources.graph import User
+
+
+def unpublished_caps(line: PlanLine, catalog: Catalog) -> str | None:
+    """A note on targets whose SKU Partner Center says is limited per customer (``hasConstraints``)
+    at a limit written down nowhere here: more than that would be refused at checkout (800089)."""
+    titles = [
+        t.title
+        for t in line.targets
+        if customer_cap(t.provisioning_id) is None
+        and any(i.sku.has_constraints for i in catalog.offers_for(t.provisioning_id))
+    ]
+    if not titles:
+        return None
+    return (
+        f"Partner Center limits how many seats of {' and '.join(dict.fromkeys(titles))} one customer may "
+        "hold, without saying how many: above that limit the order is refused (800089) and the line fails "
+        "with that code."
+    )
 
 
 def over_cap(sku_id: str, seats: int) -> CustomerCap | None:

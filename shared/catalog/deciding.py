@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from shared.catalog.approval import equivalent_approval, first_few, with_clashing_holders
-from shared.catalog.capping import capped_line, checked_options, over_cap
+from shared.catalog.capping import capped_line, checked_options, over_cap, unpublished_caps
 from shared.catalog.inventory import Inventory, SkippedSku, SourceLine
 from shared.catalog.matching import Basis, Cover, OfferIndex, Search, SourcePlan, offer_index
 from shared.catalog.offers import Catalog, CatalogItem
@@ -109,7 +109,7 @@ class _LineDecider:
 
     def plan_line(self, line: SourceLine) -> PlanLine:
         decided = priced(self._within_cap(self._decide(line), line), self._catalog)
-        notes = []
+        notes = [note] if (note := unpublished_caps(decided, self._catalog)) else []
         if line.seats_with_partner:
             notes.append(
                 f"{line.seats_with_partner} more seats are already with this partner "

@@ -4,6 +4,7 @@ that one user can hold (and an admin's approval for any Microsoft does not docum
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from shared.catalog.capping import left_without_seat
@@ -238,6 +239,19 @@ def test_the_holders_left_without_a_seat_are_those_past_the_cap_in_object_id_ord
     left = left_without_seat(users, SKUS["BUSINESS_PREMIUM"], 3)
 
     assert left == (sorted(user_id(n) for n in range(4))[3],)
+
+
+def test_an_offer_limited_per_customer_at_an_unknown_limit_is_flagged_in_the_plan():
+    ems = _item("EMS_E3")
+    constrained = replace(ems, sku=replace(ems.sku, has_constraints=True))
+
+    line = only_line(plan_transfer(inventory(("EMS_E3", 10)), Catalog("US", (constrained,)), REFERENCE))
+    unconstrained = only_line(plan_transfer(inventory(("EMS_E3", 10)), catalog("EMS_E3"), REFERENCE))
+
+    assert line.decision is Decision.IDENTICAL
+    assert "without saying how many" in line.explanation
+    assert "800089" in line.explanation
+    assert "800089" not in unconstrained.explanation
 
 
 # -- prices ------------------------------------------------------------------------------------------
