@@ -37,10 +37,13 @@ from sandbox.testing import SandboxHandle, start_sandbox
 REFUSED = "refused"  # the expected "state" of a transfer the API will not start
 FLEET = 20  # the `large` scenario's small customers used (each: direct Office 365 E3 x10, 2 users)
 NEVER = "0 0 0 1 1 *"  # the demo runs the timer itself, at the moments the story needs it
-# Withdrawn while the approval case plans: its suite then has no full equivalent. The function app
-# caches each country's catalog for hours, so it is restarted once they are back on sale.
-TEAMS_OFFERS = ("TEAMS_ENTERPRISE", "BUSINESS_BASIC", "BUSINESS_STANDARD", "BUSINESS_PREMIUM", "O365_E5")
+# Withdrawn while the approval case plans: its suite then has no full equivalent. The Business suites
+# carry Teams too, but cannot be assigned beside the no-Teams suite (SharePoint Plan 1 and Plan 2), so
+# the plan never pairs them with it. The function app caches each country's catalog for hours, so it
+# is restarted once they are back on sale.
+TEAMS_OFFERS = ("TEAMS_ENTERPRISE", "O365_E5")
 STUCK = ("Blocked", "Failed", "Cancelled")  # states only an admin's action moves on
+STOPPED = "Blocked"  # the expected end of a case the plan's own checks stop before anything is bought
 GRAPH_LIMIT = {"limit": 4, "window_s": 1.0}  # during the cutovers: Graph throttles, nothing fails
 DEFERRED = {"purchaseTiming": "beforeLapse", "purchaseLeadDays": 14}
 
@@ -79,6 +82,8 @@ SITUATIONS: tuple[Case, ...] = (
         "from another CSP partner: one line transferred, one rebought",
         partner_submits=("adatum.other_partner_bp",),
     ),
+    Case("relecloud", "350 Business Premium seats, 300 per customer: waits for a choice", expected=STOPPED),
+    Case("lamna", "tenant in Canada, US typed at start: refused before buying", expected=STOPPED),
 )
 CASES = (
     *SITUATIONS,
@@ -288,6 +293,23 @@ def approve(run: Run, cases: list[Case]) -> None:
         run.say(f"{case.customer}: {len(pending)} line(s) approved (POST .../approve)")
 
 
+def stopped_by_the_plan(run: Run, cases: list[Case]) -> None:
+    """Customers accept, and the plan's own checks stop them before anything is bought: a line above
+    a seat cap per customer waits for an admin's choice; a tenant outside the region is refused."""
+    if not cases:
+        return
+    accept(run, cases)
+    run.wait(lambda r: r["state"] == STOPPED, cases)
+    for case in cases:
+        record = run.records[case.customer]
+        run.say(f"{case.customer}: {record['reason'][:150]}")
+        for line in record["lines"]:
+            for choice in line["choices"]:
+                bought = " + ".join(f"{r['quantity']} x {r['skuId'][:8]}" for r in choice["replacements"])
+                left = len(choice["usersWithoutSeat"]) + choice["moreUsersWithoutSeat"]
+                run.say(f"{case.customer}: option {choice['choice']}: buys {bought}; {left} user(s) left out")
+
+
 def source_partner_submits(run: Run, cases: list[Case]) -> None:
     """The customer's current partner submits some of its subscriptions; the rest falls back."""
     for case in cases:
@@ -345,7 +367,8 @@ def fix_usage_locations(run: Run, cases: list[Case]) -> None:
 
 def story(run: Run) -> None:
     """The phases, in the order a partner would live them."""
-    started = [c for c in run.cases if c.expected != REFUSED]
+    stopped = [c for c in run.cases if c.expected == STOPPED]
+    started = [c for c in run.cases if c.expected not in (REFUSED, STOPPED)]
     silent = [c for c in started if not c.webhook]
     approvals = [c for c in started if c.approval]
     stranded = [c for c in started if c.stranded]
@@ -363,6 +386,8 @@ def story(run: Run) -> None:
     run.say(f"webhook registered with Partner Center for acceptances and partner transfers -> {webhook}")
     run.heading("4. A customer whose suite has no full equivalent on sale: the plan waits for approval")
     approve(run, approvals)
+    run.heading("4b. Customers the plan stops before anything is bought: a seat cap, the tenant's country")
+    stopped_by_the_plan(run, stopped)
     run.heading("5. Everyone else accepts; the timer catches the acceptances no webhook announced")
     throttle(run, [c for c in rest if c.throttled])
     accept(run, rest)

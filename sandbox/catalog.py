@@ -5,6 +5,12 @@ curated: which SKUs are on sale as new-commerce products, in which countries, an
 longer purchasable (the with-Teams suites since the 2024 unbundling) and what replaces them.
 Product ids ``CFQ7TTC0LH18`` (Business Basic, availability ``CFQ7TTC0K971``) and ``CFQ7TTC0LCHC``
 (Business Premium) are the real ones from the docs; the others are made up in the same format.
+
+Besides an offer's per-subscription maximum, Partner Center enforces limits per customer ("Partner
+Center REST error codes": 800089 "The requested number of {0} asset/s exceeded the remaining limit of
+{1} assets allowed per customer"; a SKU with such a limit says ``dynamicAttributes.hasConstraints``,
+"Products resources"). The Microsoft 365 Business plans stop at 300 users ("Microsoft 365 Business
+Premium frequently asked questions"): ``customer_cap``.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ BUNDLED_CSV = Path(__file__).parent / "data" / "skus.csv"
 SHARED_CSV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "licensing_service_plans.csv"
 
 EEA = frozenset({"AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "NO", "PL", "PT", "SE"})
-WORLDWIDE = frozenset({"US", "UM", "CA", "GB", "AU", "JP", "CH", *EEA})
+#: The United States CSP region ("Cloud Solution Provider program regional markets and currencies").
+US_REGION = frozenset({"US", "UM", "AS", "GU", "MP"})
+WORLDWIDE = frozenset({*US_REGION, "CA", "GB", "AU", "JP", "CH", *EEA})
 CSP_REGIONS: dict[str, frozenset[str]] = {
-    "United States": frozenset({"US", "UM"}),
+    "United States": US_REGION,
     "Canada": frozenset({"CA", "PM"}),
     "Europe": frozenset({"GB", "CH", *EEA}),
     "Australia": frozenset({"AU"}),
@@ -117,6 +125,8 @@ class Offer:
     maximum_quantity: int = 300
     terms: tuple[Term, ...] = TERMS
     product_type: str = "OnlineServicesNCE"
+    customer_cap: int | None = None
+    """Seats one customer may hold of it from this partner, all subscriptions together (800089)."""
 
     @property
     def catalog_item_id(self) -> str:
@@ -132,8 +142,10 @@ class _OfferSeed:
     purchasable: bool = True
     upgrade_targets: tuple[str, ...] = ()
     maximum_quantity: int = 300
+    customer_cap: int | None = None
 
 
+BUSINESS_CAP = 300  # the Microsoft 365 Business plans: at most 300 users per customer
 TEAMS_ENTERPRISE = "7e31c0d9-9551-471d-836f-32ee72be4a01"
 
 _SEEDS: tuple[_OfferSeed, ...] = (
@@ -152,10 +164,11 @@ _SEEDS: tuple[_OfferSeed, ...] = (
     _OfferSeed("CFQ7TTC0SB09", "CFQ7TTC0SA09", "dcf0408c-aaec-446c-afd4-43e3683943ea"),
     _OfferSeed("CFQ7TTC0SB10", "CFQ7TTC0SA10", "18a4bd3f-0b5b-4887-b04f-61dd0ee15f5e"),
     _OfferSeed("CFQ7TTC0LH18", "CFQ7TTC0K971", "3b555118-da6a-4418-894f-7df1e2096870",
-               upgrade_targets=("CFQ7TTC0SB11:0001", "CFQ7TTC0LCHC:0002")),
+               upgrade_targets=("CFQ7TTC0SB11:0001", "CFQ7TTC0LCHC:0002"), customer_cap=BUSINESS_CAP),
     _OfferSeed("CFQ7TTC0SB11", "CFQ7TTC0SA11", "f245ecc8-75af-4f8e-b61f-27d8114de5f3",
-               upgrade_targets=("CFQ7TTC0LCHC:0002",)),
-    _OfferSeed("CFQ7TTC0LCHC", "CFQ7TTC0SA12", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"),
+               upgrade_targets=("CFQ7TTC0LCHC:0002",), customer_cap=BUSINESS_CAP),
+    _OfferSeed("CFQ7TTC0LCHC", "CFQ7TTC0SA12", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",
+               customer_cap=BUSINESS_CAP),
     _OfferSeed("CFQ7TTC0SB13", "CFQ7TTC0SA13", "4b9405b0-7788-4568-add1-99614e613b69",
                maximum_quantity=5000, upgrade_targets=("CFQ7TTC0SB14:0001",)),
     # Exchange Online (Plan 2) is not sold in Japan in the sandbox: the "not in this country" case.
@@ -164,7 +177,8 @@ _SEEDS: tuple[_OfferSeed, ...] = (
     _OfferSeed("CFQ7TTC0SB15", "CFQ7TTC0SA15", "efccb6f7-5641-4e0e-bd10-b4976e1bf68e", maximum_quantity=5000),
     # EEA-only offers: not available to a US customer (800070 when bought for one).
     _OfferSeed("CFQ7TTC0SB16", "CFQ7TTC0SA16", "7e74bd05-2c47-404e-829a-ba95c66fe8e5", countries=EEA),
-    _OfferSeed("CFQ7TTC0SB17", "CFQ7TTC0SA17", "b1f3042b-a390-4b56-ab61-b88e7e767a97", countries=EEA),
+    _OfferSeed("CFQ7TTC0SB17", "CFQ7TTC0SA17", "b1f3042b-a390-4b56-ab61-b88e7e767a97", countries=EEA,
+               customer_cap=BUSINESS_CAP),
 )  # fmt: skip
 
 
@@ -218,6 +232,7 @@ def build_catalog(skus: dict[str, SkuReference], seeds: Iterable[_OfferSeed] = _
             purchasable=seed.purchasable,
             upgrade_targets=seed.upgrade_targets,
             maximum_quantity=seed.maximum_quantity,
+            customer_cap=seed.customer_cap,
         )
         catalog.offers[offer.catalog_item_id] = offer
     return catalog

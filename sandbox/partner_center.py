@@ -39,6 +39,9 @@ CURRENCIES = {
     "CA": ("CAD", "$"),
     "GB": ("GBP", "£"),
     "JP": ("JPY", "¥"),
+    "AS": ("USD", "$"),
+    "GU": ("USD", "$"),
+    "MP": ("USD", "$"),
     "AU": ("AUD", "$"),
     "CH": ("CHF", "CHF"),
 }
@@ -65,6 +68,10 @@ PC_STATUS = {
     DELETED: "deleted",
     LOCKED_OUT: "disabled",
 }
+#: GDAP roles under which Partner Center shows a customer's company address, e-mail and custom
+#: domains ("Get a customer by ID": Global Administrator, Directory Writer, Global Reader; "Get a
+#: customer's company profile": not returned without delegated admin access).
+PROFILE_ROLES = frozenset({"Global Administrator", "Directory Writers", "Global Reader"})
 CANCELLATION_WINDOW = dt.timedelta(days=7)
 OUT_OF_LICENSES = (
     "We're sorry, it looks like you've run out of licenses. Buy more licenses, and then try again."
@@ -107,8 +114,13 @@ def _address(tenant: Tenant) -> dict[str, Any]:
     return address
 
 
+def shows_company_details(tenant: Tenant) -> bool:
+    """Whether the partner's GDAP roles let Partner Center show the company's address and e-mail."""
+    return tenant.gdap_active and bool(tenant.gdap_roles & PROFILE_ROLES)
+
+
 def company_profile(tenant: Tenant) -> dict[str, Any]:
-    return {
+    profile = {
         "tenantId": tenant.id,
         "domain": tenant.domain,
         "companyName": tenant.name,
@@ -116,6 +128,9 @@ def company_profile(tenant: Tenant) -> dict[str, Any]:
         "email": f"admin@{tenant.domain}",
         "attributes": {"objectType": "CustomerCompanyProfile"},
     }
+    if not shows_company_details(tenant):
+        del profile["address"], profile["email"]
+    return profile
 
 
 def billing_profile(tenant: Tenant) -> dict[str, Any]:
@@ -136,7 +151,7 @@ def billing_profile(tenant: Tenant) -> dict[str, Any]:
 
 
 def customer_json(tenant: Tenant) -> dict[str, Any]:
-    return {
+    customer = {
         "id": tenant.id,
         "commerceId": stable_id("commerce", tenant.id),
         "companyProfile": company_profile(tenant),
@@ -147,6 +162,9 @@ def customer_json(tenant: Tenant) -> dict[str, Any]:
         "links": {"self": link(f"/customers/{tenant.id}")},
         "attributes": {"objectType": "Customer"},
     }
+    if not shows_company_details(tenant):
+        del customer["customDomains"]
+    return customer
 
 
 # ---------------------------------------------------------------------- customers
@@ -242,7 +260,7 @@ def sku_json(offer: Offer, country: str) -> dict[str, Any]:
         "provisioningVariables": [],
         "dynamicAttributes": {
             "isMicrosoftProduct": True,
-            "hasConstraints": True,
+            "hasConstraints": offer.customer_cap is not None,
             "isAddon": False,
             "prerequisiteSkus": [],
             "upgradeTargetOffers": list(offer.upgrade_targets),
@@ -524,6 +542,7 @@ def checkout(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         try:
             for line in lines:
                 sb.world.check_purchasable(tenant, line.offer, line.quantity)
+            sb.world.check_customer_caps(tenant, [(line.offer, line.quantity) for line in lines])
         except PartnerCenterError as exc:
             errors.append({"orderGroupId": group, "code": exc.code, "description": exc.description})
             continue
@@ -557,6 +576,7 @@ def create_order(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         lines.append(_parse_line(sb, merged, "offerId"))
     for offer, quantity, *_ in lines:
         sb.world.check_purchasable(tenant, offer, quantity)
+    sb.world.check_customer_caps(tenant, [(offer, quantity) for offer, quantity, *_ in lines])
     order = sb.world.place_order(
         tenant,
         lines,
@@ -711,6 +731,8 @@ def update_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
             raise PartnerCenterError(
                 400, 3000, "Quantity can only be reduced within the cancellation window."
             )
+        if int(quantity) > sub.quantity:
+            sb.world.check_customer_caps(tenant, [(sub.offer, int(quantity) - sub.quantity)])
         sub.quantity = int(quantity)
     sub.auto_renew = bool(lookup(body, "autoRenewEnabled", sub.auto_renew))
     status = str(lookup(body, "status", "") or "").lower()

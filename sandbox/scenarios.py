@@ -292,6 +292,28 @@ def _seed_default(b: _Builder) -> None:
     b.user(wingtip, "full_ems", skus=("EMS_E3",))
     spares = [b.user(wingtip, "spare"), b.user(wingtip, "spare_2")]
     b.group(wingtip, "unlicensed", "Licensing - pending", (), spares)
+    _seed_planning_rules(b)
+
+
+#: relecloud's Business Premium holders: more than the 300 seats one customer may buy of it.
+CAPPED_HOLDERS = 310
+
+
+def _seed_planning_rules(b: _Builder) -> None:
+    """Customers the plan's own checks stop before anything is bought (docs/planning.md)."""
+    # relecloud: 350 Business Premium seats bought directly, above the 300 Partner Center sells one
+    # customer (800089); 310 users hold one.
+    relecloud = b.tenant("relecloud", "Relecloud Sandbox Inc", "US", accepted=False)
+    b.subscription(relecloud, "direct_bp", "BUSINESS_PREMIUM", 300, "direct", days_to_next=45)
+    b.subscription(relecloud, "direct_bp_more", "BUSINESS_PREMIUM", 50, "direct", days_to_next=45)
+    for n in range(CAPPED_HOLDERS):
+        b.user(relecloud, f"bp_{n:03d}", skus=("BUSINESS_PREMIUM",), register=n < 2)
+
+    # lamna: its admin types US at start, but the tenant's country (Graph organization) is Canada.
+    lamna = b.tenant("lamna", "Lamna Sandbox Ltd", "CA", accepted=False)
+    b.subscription(lamna, "direct_bs", "BUSINESS_STANDARD", 5, "direct", days_to_next=30)
+    for who in ("a", "b"):
+        b.user(lamna, f"direct_bs_{who}", usage_location="CA", skus=("BUSINESS_STANDARD",))
 
 
 def _plan(b: _Builder, sku: str, name: str) -> str:

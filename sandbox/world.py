@@ -367,6 +367,29 @@ class World:
         if not offer.minimum_quantity <= quantity <= offer.maximum_quantity:
             raise PartnerCenterError(400, 800017, "The quantity is not available for this catalog item.")
 
+    def check_customer_caps(self, tenant: Tenant, lines: list[tuple[Offer, int]]) -> None:
+        """Partner Center's per-customer limit (403 800089): the seats this partner already sells the
+        customer of a capped offer's SKU, plus those now asked for, stay within the cap. Seats of the
+        same SKU bought through other channels (direct, EA, another partner) are not counted."""
+        asked: dict[str, tuple[int, int]] = {}
+        for offer, quantity in lines:
+            if offer.customer_cap is not None:
+                before = asked.get(offer.provisioning_id, (offer.customer_cap, 0))[1]
+                asked[offer.provisioning_id] = (offer.customer_cap, before + quantity)
+        for sku, (cap, quantity) in sorted(asked.items()):
+            held = sum(
+                sub.quantity
+                for sub in tenant.subscriptions.values()
+                if sub.sku_id == sku and sub.channel == "partner" and sub.status != DELETED
+            )
+            if held + quantity > cap:
+                raise PartnerCenterError(
+                    403,
+                    800089,
+                    f"The requested number of {quantity} asset/s exceeded the remaining limit of "
+                    f"{max(0, cap - held)} assets allowed per customer",
+                )
+
     def place_order(
         self,
         tenant: Tenant,

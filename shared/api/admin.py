@@ -123,9 +123,9 @@ class AdminApi:
         decisions = parse_decisions(body)
         if isinstance(decisions, ApiResponse):
             return decisions
-        approve, decline = decisions
+        approve, decline, choose = decisions
         return self._change(
-            transfer_id, lambda: admin.approve(self._context(), transfer_id, approve, decline)
+            transfer_id, lambda: admin.approve(self._context(), transfer_id, approve, decline, choose)
         )
 
     def retry(self, transfer_id: str) -> ApiResponse:

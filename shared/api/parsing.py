@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared.api.problems import ApiResponse, problem
+from shared.catalog.plan import Choice
 from shared.domain import SourceChannel, SourcePartner, TransferOptions
 from shared.domain.regions import UnknownCountryError, region_of
 from shared.resources import GUID
@@ -36,6 +37,9 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
+
+
+_CHOICES = tuple(choice.value for choice in Choice)
 
 
 _CHANNELS = ", ".join(c.value for c in SourceChannel)
@@ -117,8 +121,9 @@ def _source_partner(
     return SourcePartner(tenant_id=tenant.lower(), name=name.strip())
 
 
-def parse_decisions(body: bytes) -> tuple[list[str], list[str]] | ApiResponse:
-    """``{"approve": [lineId...], "decline": [lineId...]}``, at least one line in all."""
+def parse_decisions(body: bytes) -> tuple[list[str], list[str], dict[str, str]] | ApiResponse:
+    """``{"approve": [lineId...], "decline": [lineId...], "choose": {lineId: option}}``, at least one
+    line in all; ``choose`` picks the option of a line above a seat cap per customer."""
     data = json_object(body or b"{}")
     if isinstance(data, ApiResponse):
         return data
@@ -132,12 +137,18 @@ def parse_decisions(body: bytes) -> tuple[list[str], list[str]] | ApiResponse:
         ):
             return problem(400, "Invalid request", f"{name} must be a list of line ids", parameter=name)
         lists[name] = value
-    unknown = sorted(set(data) - {"approve", "decline"})
+    unknown = sorted(set(data) - {"approve", "decline", "choose"})
     if unknown or not (lists["approve"] or lists["decline"]):
         return problem(
             400, "Invalid request", "give the line ids to approve and/or decline, and nothing else"
         )
-    return lists["approve"], lists["decline"]
+    choose = data.get("choose", {})
+    if not isinstance(choose, dict) or not all(
+        0 < len(line) <= 100 and option in _CHOICES for line, option in choose.items()
+    ):
+        options = " or ".join(f'"{c}"' for c in _CHOICES)
+        return problem(400, "Invalid request", f"choose maps line ids to {options}", parameter="choose")
+    return lists["approve"], lists["decline"], choose
 
 
 def json_object(body: bytes) -> dict[str, Any] | ApiResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.domain import HistoryEntry, Line, Transfer, TransferState
+from shared.domain import HistoryEntry, Line, Replacement, Transfer, TransferState
 from shared.store.records import HistoryPage, TransferRecord
 
 
@@ -92,17 +92,7 @@ def line_json(line: Line) -> dict[str, Any]:
         "reason": line.reason,
         "originalExpires": iso(line.original_expires) if line.original_expires else None,
         "decision": line.decision,
-        "replacements": [
-            {
-                "catalogItemId": r.catalog_item_id,
-                "skuId": r.sku_id,
-                "quantity": r.quantity,
-                "termDuration": r.term_duration,
-                "billingCycle": r.billing_cycle,
-                "orderId": r.order_id,
-            }
-            for r in line.replacements
-        ],
+        "replacements": [_replacement_json(r) for r in line.replacements],
         "originalSubscriptionIds": list(line.original_subscription_ids),
         "explanation": line.explanation,
         "orderIds": list(line.order_ids),
@@ -118,6 +108,18 @@ def line_json(line: Line) -> dict[str, Any]:
         }
         if line.partner_transfer
         else None,
+        "choices": [
+            {
+                "choice": c.name,
+                "decision": c.decision,
+                "replacements": [_replacement_json(r) for r in c.replacements],
+                "usersToMove": c.users_to_move,
+                "usersWithoutSeat": list(c.users_without_seat),
+                "moreUsersWithoutSeat": c.unnamed,
+            }
+            for c in line.choices
+        ],
+        "usersWithoutSeat": list(line.users_without_seat),
         "licenses": {
             "toMove": line.users_to_move,
             "moved": line.users_moved,
@@ -127,6 +129,17 @@ def line_json(line: Line) -> dict[str, Any]:
                 {"userId": f.user_id, "reason": f.reason, "detail": f.detail} for f in line.user_failures
             ],
         },
+    }
+
+
+def _replacement_json(r: Replacement) -> dict[str, Any]:
+    return {
+        "catalogItemId": r.catalog_item_id,
+        "skuId": r.sku_id,
+        "quantity": r.quantity,
+        "termDuration": r.term_duration,
+        "billingCycle": r.billing_cycle,
+        "orderId": r.order_id,
     }
 
 

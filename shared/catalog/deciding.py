@@ -5,9 +5,9 @@ Each line ends in one decision:
 * **identical**: the same SKU is purchasable in the customer's country; the same number of seats is
   bought and users keep their licence (the new seats join the same SKU pool).
 * **equivalent**: the SKU is not purchasable there; a curated successor or the smallest covering set
-  found in the catalog is bought instead (:mod:`.matching`), with every lost plan listed. Losing a
-  data-bearing plan sets ``needs_approval``: nothing is bought for that line until an admin approves.
-* **blocked**: nothing can be bought automatically, with the reason.
+  found in the catalog is bought instead (:mod:`.matching`), with every lost plan listed. Some need
+  an admin's approval first (:mod:`.approval`): nothing is bought for that line until then.
+* **blocked**: nothing can be bought automatically, with the reason (or options: :mod:`.capping`).
 * **skipped**: not moved at all (trial, free, tenant-level...), with the reason from the inventory.
 
 Given the holders of each source SKU (one Graph read per line), every line that is not skipped also
@@ -26,11 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from shared.catalog.approval import equivalent_approval, first_few, with_clashing_holders
+from shared.catalog.capping import capped_line, checked_options, over_cap, unpublished_caps
 from shared.catalog.inventory import Inventory, SkippedSku, SourceLine
 from shared.catalog.matching import Basis, Cover, OfferIndex, Search, SourcePlan, offer_index
 from shared.catalog.offers import Catalog, CatalogItem
 from shared.catalog.plan import BlockReason, Decision, Plan, PlanChange, PlanLine, TargetItem
 from shared.catalog.preflight import Cutover, PlanPairs, carried_plans, check_users, describe
+from shared.catalog.pricing import priced
 from shared.catalog.reference import SkuReference, clean_plan_name
 from shared.catalog.successors import rename_of
 from shared.catalog.tiers import service_of
@@ -105,8 +108,8 @@ class _LineDecider:
         )
 
     def plan_line(self, line: SourceLine) -> PlanLine:
-        decided = self._decide(line)
-        notes = []
+        decided = priced(self._within_cap(self._decide(line), line), self._catalog)
+        notes = [note] if (note := unpublished_caps(decided, self._catalog)) else []
         if line.seats_with_partner:
             notes.append(
                 f"{line.seats_with_partner} more seats are already with this partner "
@@ -118,16 +121,20 @@ class _LineDecider:
         if users is None:
             notes.append("Its users were not read, so who moves and who would fail is not checked.")
             return replace(decided, explanation=" ".join([decided.explanation, *notes]))
+        if decided.options:  # each option is checked against the same holders
+            users = tuple(users)
+            decided = checked_options(decided, users, lambda o: self._cutover(o, line), self._plans_of)
         cutover = self._cutover(decided, line)
         preflight = check_users(cutover, users, self._plans_of)
         notes.append(describe(preflight, cutover))
+        decided = with_clashing_holders(decided, preflight)
         return replace(decided, explanation=" ".join([decided.explanation, *notes]), users=preflight)
 
     def _cutover(self, decided: PlanLine, line: SourceLine) -> Cutover:
         """What the decision does to the holders: nothing moves unless an equivalent is bought."""
         source = tuple((plan.id, plan.name) for plan in self._source_plans(line))
         if decided.decision is Decision.IDENTICAL:
-            seats = line.quantity + line.seats_with_partner
+            seats = sum(target.quantity for target in decided.targets) + line.seats_with_partner
             return Cutover(line.sku_id, seats, source, {}, dict(source))
         if decided.decision is not Decision.EQUIVALENT:
             return Cutover(line.sku_id, None, source, {}, {})
@@ -205,6 +212,20 @@ class _LineDecider:
             return self._blocked(base, name, search)
         return self._equivalent(base, name, line.quantity, search.best, search)
 
+    def _within_cap(self, decided: PlanLine, line: SourceLine) -> PlanLine:
+        """An identical line above a seat cap per customer: the same SKU up to the cap, or an equivalent."""
+        cap = over_cap(line.sku_id, line.quantity + line.seats_with_partner)
+        if cap is None or decided.decision is not Decision.IDENTICAL:
+            return decided
+        base = replace(decided, decision=Decision.BLOCKED, basis=None, targets=(), citation=None)
+        remaining = cap.seats - line.seats_with_partner
+        item = _preferred_item(self._catalog.offers_for(line.sku_id), self._options)
+        same = self._target(item, remaining) if remaining > 0 else None
+        search = self._index.find_equivalent(line.sku_id, self._source_plans(line), line.quantity)
+        unsold = f"For all {line.quantity} seats, only offers sold without that cap are considered."
+        best = search.best and self._equivalent(base, "", line.quantity, search.best, search, unsold)
+        return capped_line(base, self._catalog.country, cap, line.seats_with_partner, same, best or None)
+
     def _source_plans(self, line: SourceLine) -> tuple[SourcePlan, ...]:
         """The tenant's own plan list when it has one (the truth), else the reference's."""
         if line.service_plans:
@@ -242,8 +263,11 @@ class _LineDecider:
             explanation=text + ruled_out + unchecked + " Choose a replacement by hand, or keep the original.",
         )
 
-    def _equivalent(self, base: PlanLine, name: str, quantity: int, cover: Cover, search: Search) -> PlanLine:
+    def _equivalent(
+        self, base: PlanLine, name: str, quantity: int, cover: Cover, search: Search, unsold: str = ""
+    ) -> PlanLine:
         country = self._catalog.country
+        unsold = unsold or f"{name} is not sold in {country}."
         targets: list[TargetItem] = []
         notes: list[str] = []
         for sku_id in cover.targets:
@@ -257,7 +281,7 @@ class _LineDecider:
         upgraded = tuple(_change(u.source.id, u.source.name, u.target_name) for u in cover.upgrades)
         if cover.basis is Basis.SUCCESSOR and cover.successor is not None:
             why = (
-                f"{name} is not sold in {country}. Microsoft's successor is {cover.successor.new_name}; "
+                f"{unsold} Microsoft's successor is {cover.successor.new_name}; "
                 "its service plans were checked against the original's."
             )
         else:
@@ -267,26 +291,21 @@ class _LineDecider:
                 if lost
                 else f"The smallest offer sold there that carries all its service plans is {titles}."
             )
-            why = f"{name} is not sold in {country}.{ruled_out} {found}"
+            why = f"{unsold}{ruled_out} {found}"
         parts = [why]
         if upgraded:
-            sample = ", ".join(f"{c.service_plan_name} by {c.covered_by}" for c in upgraded[:3])
-            more = f" and {len(upgraded) - 3} more" if len(upgraded) > 3 else ""
-            parts.append(
-                f"Higher tiers of the same services replace {_plans(len(upgraded))}: {sample}{more}."
-            )
-        data_lost = [c for c in lost if c.data_bearing]
+            sample = first_few([f"{c.service_plan_name} by {c.covered_by}" for c in upgraded])
+            parts.append(f"Higher tiers of the same services replace {_plans(len(upgraded))}: {sample}.")
         if not lost:
             parts.append("Every service plan of the original is kept, so nothing is lost.")
         else:
             listed = ", ".join(f"{c.service_plan_name} ({c.service})" for c in lost)
             parts.append(f"It would lose {_plans(len(lost))}: {listed}.")
-            if data_lost:
-                parts.append(
-                    "Some hold customer data, so an admin must approve this line before anything is bought."
-                )
-            else:
+            if not any(c.data_bearing for c in lost):
                 parts.append("None of them holds customer data; they are reported as warnings.")
+        approval = equivalent_approval(cover, lost, upgraded, targets)
+        if approval:
+            parts.append(f"An admin must approve this line before anything is bought: {approval}.")
         each = " of each" if len(cover.targets) > 1 else ""
         parts.append(f"{quantity} seats{each} are bought; the holders move to them at cutover.")
         parts.extend(note.strip() for note in notes if note)
@@ -297,7 +316,8 @@ class _LineDecider:
             targets=tuple(targets),
             lost_plans=lost,
             upgraded_plans=upgraded,
-            needs_approval=bool(data_lost),
+            needs_approval=approval is not None,
+            approval=approval,
             citation=cover.successor.source if cover.successor else None,
             explanation=" ".join(parts),
         )

@@ -4,6 +4,11 @@ A target set *covers* a source plan when one of its SKUs has the same plan (same
 or a higher tier of the same service (:mod:`.tiers`). Target plans come from the SKU reference; a
 catalog SKU missing from the reference cannot be verified and is never chosen automatically.
 
+A target set must be assignable to one user: SKUs whose plans Microsoft says "cannot be assigned at
+the same time" (SharePoint Plan 1 beside Plan 2, :func:`~shared.catalog.preflight.exclusive_clash`)
+are never paired, and a successor whose SKUs clash is ruled out. A SKU capped per customer below the
+seats needed (:mod:`.caps`) is not a candidate either: Partner Center would refuse it (800089).
+
 Candidates are ranked by one key, smaller is better, so the choice is deterministic:
 
 1. fewest lost data-bearing plans, then fewest lost plans (a full cover loses nothing);
@@ -26,10 +31,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.catalog.caps import customer_cap
 from shared.catalog.offers import Catalog
+from shared.catalog.preflight import EXCLUSIVE_FAMILIES, exclusive_clash
 from shared.catalog.reference import SkuReference
 from shared.catalog.successors import Successor, replacements_of
 from shared.catalog.tiers import NEUTRAL_PLANS, TierOrder, service_of
+
+_EXCLUSIVE = frozenset(name for family in EXCLUSIVE_FAMILIES for name in family)
 
 
 class Basis(StrEnum):
@@ -117,13 +126,16 @@ class OfferIndex:
         unverifiable: frozenset[str],
         minimum_quantities: Mapping[str, int],
         reference: SkuReference,
+        caps: Mapping[str, int] | None = None,
     ) -> None:
         self._skus = tuple(sorted(catalog_skus))
         self._position = {sku: index for index, sku in enumerate(self._skus)}
         self._plans = [plans[sku] for sku in self._skus]
+        self._exclusive = [frozenset(name for _, name in p if name in _EXCLUSIVE) for p in self._plans]
         self._tiers = tiers
         self._unverifiable = unverifiable
         self._minimum = minimum_quantities  # above an offer's maximum, the seats are split (plan.py)
+        self._caps = caps or {}  # seats per customer; above it nothing can be bought (caps.py)
         self._reference = reference
         by_id: dict[str, list[int]] = {}
         by_name: dict[str, list[int]] = {}
@@ -147,11 +159,12 @@ class OfferIndex:
             known[sku_id] = tuple((plan.id, plan.name) for plan in entry.plans)
             minimum[sku_id] = catalog.offers_for(sku_id)[0].sku.minimum_quantity
         names = {plan.name for sku in reference.skus.values() for plan in sku.plans}
-        return cls(list(known), known, TierOrder(names), frozenset(unverifiable), minimum, reference)
+        caps = {sku: cap.seats for sku in known if (cap := customer_cap(sku)) is not None}
+        return cls(list(known), known, TierOrder(names), frozenset(unverifiable), minimum, reference, caps)
 
     def find_equivalent(self, sku_id: str, source: Sequence[SourcePlan], quantity: int) -> Search:
         """The best cover of ``source`` among the curated successors and the catalog, or None."""
-        masks = self._masks(source, quantity)
+        masks = self._masks(source, quantity, sku_id.lower())
         full = (1 << len(source)) - 1
         candidates: list[Cover] = []
         rejected: list[Rejected] = []
@@ -182,10 +195,21 @@ class OfferIndex:
                 return f"{name} is not sold in the customer's country"
             if quantity < self._minimum[target]:
                 return f"{name} is sold from {self._minimum[target]} seats, not {quantity}"
-        return None
+            if quantity > self._caps.get(target, quantity):
+                return f"{name} is sold to one customer up to {self._caps[target]} seats, not {quantity}"
+        return self._clash(tuple(targets))
 
-    def _masks(self, source: Sequence[SourcePlan], quantity: int) -> dict[int, int]:
-        """Per catalog SKU (by position), the bit mask of source plans it covers; zero masks omitted."""
+    def _clash(self, targets: tuple[str, ...]) -> str | None:
+        """Why these catalog SKUs cannot be assigned to one user together, or None."""
+        exclusive = {t: self._exclusive[self._position[t]] for t in targets}
+        if sum(1 for names in exclusive.values() if names) < 2:
+            return None
+        clash = exclusive_clash(exclusive)
+        return f"its SKUs cannot be assigned together ({clash})" if clash else None
+
+    def _masks(self, source: Sequence[SourcePlan], quantity: int, original: str) -> dict[int, int]:
+        """Per catalog SKU (by position), the bit mask of source plans it covers; zero masks omitted.
+        The original itself is no equivalent of itself (it is sold, but not for this many seats)."""
         masks: dict[int, int] = {}
         for bit, plan in enumerate(source):
             holders = set(self._by_id.get(plan.id, ()))
@@ -193,7 +217,15 @@ class OfferIndex:
                 holders.update(self._by_name.get(name, ()))
             for index in holders:
                 masks[index] = masks.get(index, 0) | (1 << bit)
-        return {index: mask for index, mask in masks.items() if self._minimum[self._skus[index]] <= quantity}
+        return {
+            index: mask
+            for index, mask in masks.items()
+            if self._skus[index] != original and self._sells(self._skus[index], quantity)
+        }
+
+    def _sells(self, sku: str, quantity: int) -> bool:
+        """Whether ``quantity`` seats of it can be bought for one customer (minimum and cap)."""
+        return self._minimum[sku] <= quantity <= self._caps.get(sku, quantity)
 
     def _search(self, source: Sequence[SourcePlan], masks: Mapping[int, int], full: int) -> list[Cover]:
         """The best single SKU, and when none covers everything, the best pair."""
@@ -232,6 +264,8 @@ class OfferIndex:
                     head = ((lost & data_mask).bit_count(), lost.bit_count())
                     if best_pair is not None and head > best_pair[0][:2]:
                         continue  # cheap reject before building the full key
+                    if self._clash((self._skus[index_a], self._skus[index_b])):
+                        continue  # one user cannot hold both
                     candidate = (key((index_a, index_b), union), (index_a, index_b))
                     if best_pair is None or candidate < best_pair:
                         best_pair = candidate

@@ -28,6 +28,22 @@ class BlockReason(StrEnum):
     NO_COVER_FOUND = "no_cover_found"
     PLANS_UNKNOWN = "plans_unknown"
     QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
+    OVER_CUSTOMER_CAP = "over_customer_cap"  # an admin picks one of the line's options
+
+
+class Choice(StrEnum):
+    """The options of a line above a per-customer seat cap (:mod:`shared.catalog.capping`)."""
+
+    UP_TO_CAP = "upToCap"  # the same SKU, as many seats as the cap leaves
+    ENTERPRISE = "enterprise"  # an equivalent sold without that cap, for every seat
+
+
+#: What the plan can say of prices: the calls it makes carry none (docs/planning.md, "Prices").
+NO_PRICES = (
+    "Partner Center's catalog (products, SKUs, availabilities) gives no prices, only each "
+    "availability's currency, and Graph gives none for the originals; compare the partner's price "
+    "list before approving"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,48 @@ class PlanChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Pricing:
+    """The prices a line can show: the replacement's currency, and no price (:data:`NO_PRICES`),
+    rather than one made up."""
+
+    currency: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "unitPrice": None,
+            "originalUnitPrice": None,
+            "change": None,
+            "note": NO_PRICES,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOption:
+    """One way to buy a line that an admin chooses between; ``line`` is the line as this option
+    decides it, ``users_without_seat`` the holders (object ids) it would leave without a licence."""
+
+    choice: Choice
+    line: PlanLine
+    users_without_seat: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        line = self.line
+        return {
+            "choice": self.choice.value,
+            "decision": line.decision.value,
+            "basis": line.basis,
+            "targets": [target.to_json() for target in line.targets],
+            "lostPlans": [plan.to_json() for plan in line.lost_plans],
+            "upgradedPlans": [plan.to_json() for plan in line.upgraded_plans],
+            "explanation": line.explanation,
+            "users": line.users.to_json() if line.users else None,
+            "usersWithoutSeat": list(self.users_without_seat),
+            "pricing": line.pricing.to_json() if line.pricing else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PlanLine:
     source_sku_id: str
     source_sku_part_number: str
@@ -98,6 +156,9 @@ class PlanLine:
     needs_approval: bool = False
     citation: str | None = None
     users: UserPreflight | None = None  # None: skipped, or the holders were not read
+    approval: str | None = None  # why an admin must approve it (``needs_approval``)
+    options: tuple[PlanOption, ...] = ()  # above a per-customer cap: what an admin chooses from
+    pricing: Pricing | None = None  # None: nothing is bought
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +178,9 @@ class PlanLine:
             "upgradedPlans": [plan.to_json() for plan in self.upgraded_plans],
             "citation": self.citation,
             "users": self.users.to_json() if self.users else None,
+            "approval": self.approval,
+            "options": [option.to_json() for option in self.options],
+            "pricing": self.pricing.to_json() if self.pricing else None,
         }
 
 

@@ -18,7 +18,9 @@ What fails at cutover and can be told from Graph's answer before anything is bou
   without a usage location specified inherit the location of the directory", Entra docs).
 * **mutually exclusive plans**: a replacement plan and an enabled plan of another SKU the user keeps
   belong to one family that cannot be assigned together (:data:`EXCLUSIVE_FAMILIES`). The check is
-  against the user's other licences as they are now; a disabled plan does not conflict.
+  against the user's other licences as they are now; a disabled plan does not conflict. The
+  replacement SKUs are also checked against each other (:func:`exclusive_clash`): if they clash,
+  every holder moving to them would fail.
 * **assignment error**: Entra already records an error on the user's assignment of this SKU
   (``licenseAssignmentStates.error``: ``CountViolation``, ``DependencyViolation``...); the same
   business rule will refuse the replacement.
@@ -58,6 +60,23 @@ _FAMILY_OF = {name: index for index, family in enumerate(EXCLUSIVE_FAMILIES) for
 
 #: Service plans of a SKU as (plan id, plan name) pairs.
 PlanPairs = tuple[tuple[str, str], ...]
+
+
+def exclusive_clash(plans_by_sku: Mapping[str, Iterable[str]]) -> str | None:
+    """Two plans of one exclusive family on different SKUs, in words; None when the SKUs can be
+    assigned together. A SKU's own plans are sold together, and one plan on two SKUs is no clash."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for sku in sorted(plans_by_sku):
+        for name in sorted(set(plans_by_sku[sku])):
+            family = _FAMILY_OF.get(name)
+            if family is not None:
+                found.setdefault(family, []).append((sku, name))
+    for held in found.values():
+        for sku, name in held:
+            other = next(((s, n) for s, n in held if s != sku and n != name), None)
+            if other is not None:
+                return f"{name} of SKU {sku} cannot be assigned together with {other[1]} of SKU {other[0]}"
+    return None
 
 
 class IssueReason(StrEnum):
@@ -190,6 +209,7 @@ def check_users(
     groups: Counter[str] = Counter()
     disabled: Counter[str] = Counter()
     issues: list[UserIssue] = []
+    clash = exclusive_clash({sku: (name for _, name in plans) for sku, plans in cutover.targets.items()})
     for user in users:
         if not user.holds(cutover.sku_id):
             continue  # Graph's filter is eventually consistent: a stale match holds nothing
@@ -209,6 +229,8 @@ def check_users(
         if cutover.moves:
             alone = is_direct and not via
             issues.extend(_issues(user, cutover, errors, adds_directly=alone, off=off, plans_of=plans_of))
+            if clash is not None:
+                issues.append(UserIssue(user.id, IssueReason.MUTUALLY_EXCLUSIVE, f"the replacement: {clash}"))
     return UserPreflight(
         holders=holders,
         direct=direct,

@@ -28,6 +28,7 @@ from shared.resources.graph import (
     BatchResult,
     CompanySubscription,
     Group,
+    Organization,
     SubscribedSku,
     User,
 )
@@ -67,6 +68,14 @@ class GraphClient(ServiceClient):
         """Every commerce subscription in the tenant, from any channel (direct, EA, CSP)."""
         items = self._pages(tenant_id, "/v1.0/directory/subscriptions")
         return (CompanySubscription.from_json(item) for item in items)
+
+    def get_organization(self, tenant_id: str) -> Organization:
+        """The tenant's own record; Graph lists exactly one organization per tenant."""
+        data = self._read(tenant_id, "/v1.0/organization", query={"$select": "id,countryLetterCode"})
+        items = data.get("value")
+        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
+            raise MalformedResourceError("/v1.0/organization: 'value' should hold one organization")
+        return Organization.from_json(items[0])
 
     def list_subscribed_skus(self, tenant_id: str) -> Iterator[SubscribedSku]:
         return (SubscribedSku.from_json(item) for item in self._pages(tenant_id, "/v1.0/subscribedSkus"))

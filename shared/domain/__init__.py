@@ -29,6 +29,7 @@ from shared.domain.states import (
 )
 from shared.domain.transfer import (
     Change,
+    ChoiceError,
     HistoryEntry,
     Line,
     Transfer,
@@ -39,9 +40,11 @@ from shared.domain.transfer import (
 )
 from shared.domain.values import (
     BILLING_CYCLES,
+    NAMED_USERS,
     PURCHASE_TIMINGS,
     TERM_DURATIONS,
     GdapRequest,
+    LineChoice,
     LineTransfer,
     PartnerTransferRequest,
     Purchase,
@@ -53,15 +56,18 @@ from shared.domain.values import (
 
 __all__ = [
     "BILLING_CYCLES",
+    "NAMED_USERS",
     "PURCHASE_TIMINGS",
     "TERMINAL",
     "TERM_DURATIONS",
     "UNDECIDED",
     "Change",
+    "ChoiceError",
     "GdapRequest",
     "HistoryEntry",
     "IllegalTransitionError",
     "Line",
+    "LineChoice",
     "LineState",
     "LineTransfer",
     "PartnerTransferRequest",

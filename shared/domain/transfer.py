@@ -8,7 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import ClassVar
 
+from shared.domain.errors import ErrorKind
 from shared.domain.states import (
     LINE_MACHINE,
     NOTHING_BOUGHT,
@@ -22,6 +24,7 @@ from shared.domain.states import (
 )
 from shared.domain.values import (
     GdapRequest,
+    LineChoice,
     LineTransfer,
     PartnerTransferRequest,
     Purchase,
@@ -161,6 +164,10 @@ class Line:
     upgraded_plans: tuple[tuple[str, str | None], ...] = ()
     reason: str | None = None
     resume_state: LineState | None = None
+    #: Above a seat cap per customer: the options an admin chooses from when approving the line.
+    choices: tuple[LineChoice, ...] = ()
+    #: The chosen option leaves these holders without a licence once the originals lapse (ids only).
+    users_without_seat: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -193,6 +200,32 @@ class Line:
             message=reason or f"line {self.source_sku_part_number}: {self.state} → {to}",
         )
 
+    def choose(self, name: str | None, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
+        """Approve a line that waits for a choice: it becomes what the chosen option buys."""
+        choice = next((c for c in self.choices if c.name == name), None)
+        if not self.choices:
+            raise ChoiceError(f"line {self.id} has no options to choose from: approve it without one")
+        if choice is None:
+            names = " or ".join(f'"{c.name}"' for c in self.choices)
+            raise ChoiceError(
+                f"line {self.id} is above a seat cap per customer: approve it with one of its options, "
+                f'"choose": {{"{self.id}": {names}}}, or decline it'
+            )
+        moved, entry = self.move(LineState.PLANNED, at=at, actor=actor)
+        moved = replace(
+            moved,
+            decision=choice.decision,
+            replacements=choice.replacements,
+            users_to_move=choice.users_to_move,
+            upgraded_plans=choice.upgraded_plans,
+            users_without_seat=choice.users_without_seat,
+            choices=(),
+        )
+        left = len(choice.users_without_seat) + choice.unnamed
+        without = f"; {left} holder(s) left without a seat, named on the line" if left else ""
+        message = f"line {self.source_sku_part_number}: {choice.name} chosen{without}"
+        return moved, replace(entry, message=message)
+
     def resume(self, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
         back = LINE_MACHINE.retry_state(self.state, self.resume_state)
         moved = replace(self, state=back, reason=None, resume_state=None)
@@ -205,6 +238,14 @@ class Line:
             to_state=back,
             message=f"retry line {self.source_sku_part_number} from {self.state}",
         )
+
+
+class ChoiceError(ValueError):
+    """An approval names no option of a line that has options, or one it does not have."""
+
+    kind: ClassVar[ErrorKind] = ErrorKind.INVALID_INPUT
+    title = "Invalid request"
+    parameter = "choose"
 
 
 @dataclass(frozen=True, slots=True)

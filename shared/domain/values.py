@@ -178,6 +178,26 @@ class Replacement:
     order_id: str | None = None  # set once bought: a retry buys only what has none
 
 
+#: Holders named in the record as left without a seat (object ids); the plan lists every one.
+NAMED_USERS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class LineChoice:
+    """One way to buy a line that only an admin can choose (a line above a seat cap per customer):
+    what is bought and what the line becomes once chosen. ``name`` is ``upToCap`` or ``enterprise``;
+    ``users_without_seat``: the holders it leaves without a licence (at most :data:`NAMED_USERS`
+    object ids, never names), ``unnamed`` how many more there are."""
+
+    name: str
+    decision: str
+    replacements: tuple[Replacement, ...]
+    users_to_move: int = 0
+    upgraded_plans: tuple[tuple[str, str | None], ...] = ()
+    users_without_seat: tuple[str, ...] = ()
+    unnamed: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class UserFailure:
     """A user whose license could not be moved, and why (an object id, never a name)."""

@@ -268,6 +268,21 @@ class BatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Organization:
+    """The tenant itself (``organization``): ``countryLetterCode`` is the country CSP eligibility
+    depends on. Graph answers it null to a caller holding only ``User.Read``."""
+
+    id: str
+    country_letter_code: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Organization:
+        r = "organization"
+        country = optional(data, "countryLetterCode", str, "", resource=r).strip().upper()
+        return cls(id=field(data, "id", str, resource=r).lower(), country_letter_code=country or None)
+
+
+@dataclass(frozen=True, slots=True)
 class AdminRelationship:
     """A GDAP ``delegatedAdminRelationship``: roles in a customer tenant, once the customer approves."""
 

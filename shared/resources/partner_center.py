@@ -43,6 +43,9 @@ class Sku:
     supported_billing_cycles: tuple[str, ...] = ()
     prerequisite_skus: tuple[str, ...] = ()
     upgrade_target_offers: tuple[str, ...] = ()
+    #: Partner Center limits how much of it one customer may hold ("the SKU contains assetConstraints"),
+    #: besides ``maximum_quantity`` per subscription; the limit itself is not published (error 800089).
+    has_constraints: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Sku:
@@ -60,6 +63,7 @@ class Sku:
             supported_billing_cycles=strings(data, "supportedBillingCycles", resource=r),
             prerequisite_skus=strings(dynamic, "prerequisiteSkus", resource=r),
             upgrade_target_offers=strings(dynamic, "upgradeTargetOffers", resource=r),
+            has_constraints=optional(dynamic, "hasConstraints", bool, False, resource=r),
         )
 
 
@@ -95,11 +99,15 @@ class Availability:
     is_purchasable: bool
     terms: tuple[Term, ...] = ()
     segment: str = "commercial"
+    #: ``defaultCurrency``: the only money an availability carries; it has no price.
+    currency: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Availability:
         r = "Availability"
         terms = optional(data, "terms", list, [], resource=r)
+        currency = data.get("defaultCurrency")  # documented as a string; sent as {"code", "symbol"}
+        code = currency.get("code") if isinstance(currency, dict) else currency
         return cls(
             id=field(data, "id", str, resource=r),
             product_id=field(data, "productId", str, resource=r),
@@ -109,6 +117,7 @@ class Availability:
             is_purchasable=optional(data, "isPurchasable", bool, False, resource=r),
             terms=tuple(Term.from_json(t) for t in terms if isinstance(t, dict)),
             segment=optional(data, "segment", str, "commercial", resource=r).lower(),
+            currency=code.upper() if isinstance(code, str) and code else None,
         )
 
 

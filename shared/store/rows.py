@@ -12,6 +12,7 @@ from shared.domain import (
     GdapRequest,
     HistoryEntry,
     Line,
+    LineChoice,
     LineState,
     LineTransfer,
     PartnerTransferRequest,
@@ -143,6 +144,8 @@ def line_row(line: Line) -> dict[str, Any]:
             "PurchaseDue": line.purchase_due,
             "PartnerTransfer": json.dumps(asdict(line.partner_transfer)) if line.partner_transfer else None,
             "UpgradedPlans": json.dumps(line.upgraded_plans) if line.upgraded_plans else None,
+            "Choices": json.dumps([asdict(c) for c in line.choices]) if line.choices else None,
+            "UsersWithoutSeat": json.dumps(line.users_without_seat) if line.users_without_seat else None,
             "Reason": line.reason,
             "ResumeState": str(line.resume_state) if line.resume_state else None,
         }
@@ -175,8 +178,22 @@ def line_from_row(row: Mapping[str, Any]) -> Line:
         if row.get("PartnerTransfer")
         else None,
         upgraded_plans=tuple((str(p), q) for p, q in json.loads(row.get("UpgradedPlans") or "[]")),
+        choices=tuple(choice_from_json(c) for c in json.loads(row.get("Choices") or "[]")),
+        users_without_seat=tuple(json.loads(row.get("UsersWithoutSeat") or "[]")),
         reason=row.get("Reason"),
         resume_state=LineState(resume) if resume else None,
+    )
+
+
+def choice_from_json(data: Mapping[str, Any]) -> LineChoice:
+    return LineChoice(
+        name=data["name"],
+        decision=data["decision"],
+        replacements=tuple(Replacement(**r) for r in data["replacements"]),
+        users_to_move=stored_int(data.get("users_to_move", 0)),
+        upgraded_plans=tuple((str(p), q) for p, q in data.get("upgraded_plans", [])),
+        users_without_seat=tuple(data.get("users_without_seat", [])),
+        unnamed=stored_int(data.get("unnamed", 0)),
     )
 
 

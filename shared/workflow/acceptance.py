@@ -1,5 +1,6 @@
-"""From the customer's acceptance to a stored plan: the relationship confirmed, the region checked
-again, delegated access checked, every line decided.
+"""From the customer's acceptance to a stored plan: the relationship confirmed, delegated access
+checked, the region checked again on the tenant's own country (:mod:`.rules.region`), every line
+decided.
 
 Partner Center shows a new relationship to some calls before others, so a step that does not see
 it yet waits and comes back (up to :data:`ACCEPTANCE_RETRIES` times) instead of failing. The GDAP
@@ -28,10 +29,10 @@ from shared.domain import (
     blocked_on_decisions,
 )
 from shared.domain.events import TransferEvent
-from shared.domain.regions import region_of, same_region
 from shared.store.records import TransferRecord
 from shared.workflow.context import Next, StepContext
 from shared.workflow.planning import line_from, preflight_warning
+from shared.workflow.rules.region import check_region
 
 LOG = logging.getLogger(__name__)
 
@@ -67,23 +68,23 @@ def confirm_acceptance(ctx: StepContext, record: TransferRecord, event: Transfer
 
 
 def plan_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """Re-check the region on the company profile, check delegated access, plan every line."""
+    """Check delegated access and the region on the tenant's country, then plan every line; a
+    tenant outside the partner's region stops here, before anything is bought."""
     transfer = record.transfer
     try:
-        country = _profile_country(ctx, transfer.customer_tenant_id)
+        profile = _profile_country(ctx, transfer.customer_tenant_id)
     except NoRelationshipError:
         # Partner Center shows a new relationship to some calls before others: wait, don't fail.
         if event.attempt < ACCEPTANCE_RETRIES:
             return Next(record, wait_seconds=lag_wait(event))
         raise
-    partner = ctx.partner.country
-    if country and not same_region(partner, country):
-        return ctx.halt(
-            record,
-            f"the customer's company profile says {country} (CSP region {region_of(country)}), outside "
-            f"the partner's region {region_of(partner)}; Microsoft would refuse the order",
-        )
     try:
+        tenant = ctx.graph.get_organization(transfer.customer_tenant_id).country_letter_code
+        region = check_region(ctx.partner.country, transfer.customer_country, tenant, profile)
+        if not region.allowed:
+            return ctx.halt(record, region.message)
+        # The catalog is the one of the tenant's country, which may differ from the typed one.
+        transfer = replace(transfer, customer_country=region.country)
         plan = ctx.planner.plan(transfer)
     except (GdapRoleMissingError, UnauthorizedError, NoRelationshipError) as error:
         url = transfer.gdap.approval_url if transfer.gdap else None
@@ -95,10 +96,13 @@ def plan_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -
         return ctx.halt(
             record, f"no delegated access to the customer's tenant ({error.code}): {instructions}, then retry"
         )
-    return Next(_record_plan(ctx, record, plan))
+    checked = HistoryEntry(at=ctx.now(), action="region", message=region.message)
+    return Next(_record_plan(ctx, replace(record, transfer=transfer), plan, checked))
 
 
-def _record_plan(ctx: StepContext, record: TransferRecord, plan: Plan) -> TransferRecord:
+def _record_plan(
+    ctx: StepContext, record: TransferRecord, plan: Plan, region: HistoryEntry
+) -> TransferRecord:
     """Store every line, a few transactions at a time for a long plan (the last one marks the
     transfer as planned, so a crash in between plans again), with what the admin should know."""
     at = ctx.now()
@@ -107,7 +111,7 @@ def _record_plan(ctx: StepContext, record: TransferRecord, plan: Plan) -> Transf
     for chunk in chunks[:-1]:
         record = ctx.commit(record, Change(replace(record.transfer, updated_at=at), chunk))
     summary = _summary(lines)
-    history = [HistoryEntry(at=at, action="plan", message=summary)]
+    history = [region, HistoryEntry(at=at, action="plan", message=summary)]
     warning = preflight_warning(plan)
     if warning:
         history.append(HistoryEntry(at=at, action="preflight", message=warning))

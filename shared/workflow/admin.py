@@ -10,13 +10,14 @@ stored), and the store's :class:`~shared.store.errors.ActiveTransferExistsError`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from shared.domain import (
     UNDECIDED,
     Change,
+    ChoiceError,
     HistoryEntry,
     IllegalTransitionError,
     LineState,
@@ -87,13 +88,20 @@ def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
 
 
 def approve(
-    ctx: StepContext, transfer_id: str, approve: Iterable[str], decline: Iterable[str]
+    ctx: StepContext,
+    transfer_id: str,
+    approve: Iterable[str],
+    decline: Iterable[str],
+    choose: Mapping[str, str] | None = None,
 ) -> TransferRecord:
     """Decide the lines that wait for an admin; once none waits, the transfer goes on. A deferred
-    line (a partner transfer's fallback, say) can be approved to buy at once."""
-    approved, declined = set(approve), set(decline)
+    line (a partner transfer's fallback, say) can be approved to buy at once. A line with options
+    (above a seat cap per customer) is approved with the option ``choose`` names for it."""
+    approved, declined, chosen = set(approve), set(decline), dict(choose or {})
     if approved & declined:
         raise IllegalTransitionError(f"lines both approved and declined: {sorted(approved & declined)}")
+    if set(chosen) - approved:
+        raise ChoiceError(f"options are chosen only for lines approved: {sorted(set(chosen) - approved)}")
 
     def decide(record: TransferRecord) -> Change:
         at = ctx.now()
@@ -114,7 +122,10 @@ def approve(
                     raise IllegalTransitionError(
                         f"line {line.id} is {line.state}; only a line that needs approval can be approved"
                     )
-                moved, entry = line.move(LineState.PLANNED, at=at, actor="api")
+                if line.choices or line.id in chosen:
+                    moved, entry = line.choose(chosen.get(line.id), at=at, actor="api")
+                else:
+                    moved, entry = line.move(LineState.PLANNED, at=at, actor="api")
             elif line.id in declined:
                 moved, entry = line.move(LineState.SKIPPED, at=at, actor="api")
                 moved = replace(moved, reason="declined by an admin")

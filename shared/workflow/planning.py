@@ -19,9 +19,9 @@ from datetime import datetime
 from shared.catalog.deciding import plan_transfer
 from shared.catalog.inventory import Inventory, SourceLine
 from shared.catalog.offers import Catalog
-from shared.catalog.plan import Decision, Plan, PlanLine
+from shared.catalog.plan import Decision, Plan, PlanLine, PlanOption, TargetItem
 from shared.clients.graph import GraphClient
-from shared.domain import Line, LineState, LineTransfer, Replacement, Transfer
+from shared.domain import NAMED_USERS, Line, LineChoice, LineState, LineTransfer, Replacement, Transfer
 from shared.workflow.rules.partner_transfer import BY_TRANSFER, expected_paths
 from shared.workflow.sources import CatalogCache, SkuReferenceLoader
 
@@ -91,17 +91,9 @@ class Planner:
 
 
 def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTransfer | None = None) -> Line:
-    replacements = tuple(
-        Replacement(
-            catalog_item_id=t.catalog_item_id,
-            sku_id=t.provisioning_id,
-            quantity=t.quantity,
-            term_duration=t.term_duration,
-            billing_cycle=t.billing_cycle,
-        )
-        for t in planned.targets
-    )
-    deferred = transfer.options.deferred and planned.decision in (Decision.IDENTICAL, Decision.EQUIVALENT)
+    replacements = _replacements(planned.targets)
+    buys = planned.decision in (Decision.IDENTICAL, Decision.EQUIVALENT) or bool(planned.options)
+    deferred = transfer.options.deferred and buys
     line = Line(
         transfer_id=transfer.id,
         source_sku_id=planned.source_sku_id,
@@ -123,6 +115,9 @@ def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTr
     if path is not None and path.path == BY_TRANSFER:
         # Asked of the source partner: nothing to buy, no licence to move, unless it falls back.
         return replace(line, state=LineState.TRANSFERRING, purchase_due=None, users_to_move=0)
+    if planned.options:  # above a seat cap per customer: an admin approves it with a choice
+        choices = tuple(_choice(option) for option in planned.options)
+        return replace(line, state=LineState.NEEDS_APPROVAL, choices=choices, reason=planned.approval)
     if planned.decision in (Decision.SKIPPED,):
         return replace(line, state=LineState.SKIPPED, reason=planned.reason or planned.explanation[:500])
     if planned.decision is Decision.BLOCKED:
@@ -133,9 +128,38 @@ def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTr
             reason=planned.reason or planned.explanation[:500],
         )
     if planned.needs_approval:
-        lost = ", ".join(p.service_plan_name for p in planned.lost_plans if p.data_bearing)
-        return replace(line, state=LineState.NEEDS_APPROVAL, reason=f"the equivalent offer loses {lost}")
+        return replace(
+            line, state=LineState.NEEDS_APPROVAL, reason=f"the equivalent offer: {planned.approval}"
+        )
     return line
+
+
+def _replacements(targets: Sequence[TargetItem]) -> tuple[Replacement, ...]:
+    return tuple(
+        Replacement(
+            catalog_item_id=t.catalog_item_id,
+            sku_id=t.provisioning_id,
+            quantity=t.quantity,
+            term_duration=t.term_duration,
+            billing_cycle=t.billing_cycle,
+        )
+        for t in targets
+    )
+
+
+def _choice(option: PlanOption) -> LineChoice:
+    """An option as the record keeps it: what it buys, who moves at cutover, who is left out."""
+    planned = option.line
+    moves = planned.decision is Decision.EQUIVALENT  # an identical option moves no licence
+    return LineChoice(
+        name=option.choice.value,
+        decision=planned.decision.value,
+        replacements=_replacements(planned.targets),
+        users_to_move=planned.users.holders if moves and planned.users else 0,
+        upgraded_plans=tuple((c.service_plan_id, c.covered_by) for c in planned.upgraded_plans),
+        users_without_seat=option.users_without_seat[:NAMED_USERS],
+        unnamed=max(0, len(option.users_without_seat) - NAMED_USERS),
+    )
 
 
 def preflight_warning(plan: Plan) -> str | None:

@@ -272,7 +272,10 @@ def test_plan_json_is_serialisable_and_the_same_for_the_same_inputs():
     # Office 365 E1 carries every plan of Exchange Online (Plan 1); Plan 2 alone would lose To Do.
     assert [t["provisioningId"] for t in shape["lines"][1]["targets"]] == [O365_E1]
     assert shape["lines"][1]["targets"][0]["catalogItemId"].count(":") == 2
-    assert shape["needsApproval"] is False
+    # A suite bought for a mailbox is no successor Microsoft documents: an admin approves it.
+    assert [line["needsApproval"] for line in shape["lines"]] == [False, True, False]
+    assert "not Microsoft's documented successor" in shape["lines"][1]["approval"]
+    assert shape["lines"][0]["pricing"]["unitPrice"] is None
 
 
 @pytest.mark.skipif(

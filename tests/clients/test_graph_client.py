@@ -169,3 +169,11 @@ def test_batch_splits_into_groups_of_twenty(sandbox, graph):
     assert [r.id for r in results] == [f"r{n}" for n in range(45)]
     assert all(r.ok for r in results)
     assert len(api_calls(sandbox, "graph", "/$batch")) == 3
+
+
+def test_the_organization_gives_the_tenants_own_country(sandbox, graph):
+    organization = graph.get_organization(sandbox.customer("northwind"))
+
+    assert organization.id == sandbox.customer("northwind")
+    assert organization.country_letter_code == "DE"
+    assert len(api_calls(sandbox, "graph", "/organization")) == 1

@@ -14,6 +14,9 @@ from tests.sandbox.conftest import Api
 
 def test_customer_has_the_documented_shape(sandbox, api: Api):
     customer = sandbox.customer("contoso")
+    # The address, e-mail and custom domains show only under Global Reader, Directory Writers or
+    # Global Administrator (see the test below); contoso's partner holds Directory Readers only.
+    sandbox.set_gdap(customer, roles=["Global Reader", "License Administrator"])
 
     body = api.pc("GET", f"/v1/customers/{customer}", app_only=True).json()
 

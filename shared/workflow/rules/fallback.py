@@ -83,6 +83,7 @@ def _fall_back(
         explanation=decided.explanation,
         users_to_move=decided.users_to_move,
         upgraded_plans=decided.upgraded_plans,
+        choices=decided.choices,
         reason=decided.reason if state is not LineState.PLANNED else None,
         resume_state=decided.resume_state,
         purchase_due=due,
