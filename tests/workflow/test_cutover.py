@@ -3,6 +3,7 @@ the sandbox. The sandbox's clock stands for time passing; the workflow is given 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -241,6 +242,12 @@ def test_a_plan_switched_off_on_the_original_stays_off_on_the_higher_tier_that_r
     transfer = provisioned(services, sandbox, azurite)
     [e1] = [line for line in transfer["lines"] if line["sourceSkuId"] == O365_E1]
     assert [r["skuId"] for r in e1["replacements"]] == [O365_E3]
+    assert e1["state"] == "NeedsApproval"  # a higher tier than the original: an admin says yes first
+    assert (
+        routes(services).approve(transfer["id"], json.dumps({"approve": [e1["id"]]}).encode()).status == 200
+    )
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
+    transfer = record(services, transfer["id"])
 
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
     assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
