@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 # The dashboard tests' Chromium, from the npm package @sparticuz/chromium (DASHBOARD_CHROMIUM overrides).
 CHROMIUM := node_modules/.cache/chromium/chromium
 
-.PHONY: test demo run lint typecheck unit bench screenshots clean
+.PHONY: test demo run lint typecheck unit bench browser screenshots clean
 
 test: lint typecheck unit
 
@@ -28,7 +28,10 @@ typecheck: $(PY_STAMP)
 unit: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
-# The README's pictures of the dashboard (docs/dashboard/*.png).
+# The headless Chromium the dashboard's browser tests and screenshots use (unpacked from npm).
+browser: $(CHROMIUM)
+
+# The dashboard's pictures in docs/dashboard/*.png, retaken.
 screenshots: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/python -m devhost.screenshots
 

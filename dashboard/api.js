@@ -25,9 +25,9 @@ function address(path, query) {
   return url;
 }
 
-/** One call: resolves to {status, ok, body} (body: parsed JSON or null); a 401 also signs out. */
-export async function call(method, path, { query, body } = {}) {
-  const headers = { Accept: "application/json", "x-functions-key": sessionStorage.getItem(KEY) || "" };
+/** One request with the key; resolves to the Response, or null when nothing answered. A 401 signs out. */
+async function send(method, path, { query, body, accept = "application/json" } = {}) {
+  const headers = { Accept: accept, "x-functions-key": sessionStorage.getItem(KEY) || "" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -40,21 +40,48 @@ export async function call(method, path, { query, body } = {}) {
       redirect: "error", // a sign-in redirect (App Service Authentication expired) is not an answer
     });
   } catch {
-    const detail = "the app did not answer. If you sign in with Entra ID, reload the page to sign in again.";
-    return { status: 0, ok: false, body: { title: "No answer", detail } };
-  }
-  const text = await response.text();
-  let parsed = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
+    return null;
   }
   if (response.status === 401) {
     forget();
     window.dispatchEvent(new CustomEvent("csp-signed-out", { detail: "refused" }));
   }
-  return { status: response.status, ok: response.ok, body: parsed };
+  return response;
+}
+
+const NO_ANSWER = {
+  title: "No answer",
+  detail: "the app did not answer. If you sign in with Entra ID, reload the page to sign in again.",
+};
+
+function parsed(text) {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One call: resolves to {status, ok, body} (body: parsed JSON or null); a 401 also signs out. */
+export async function call(method, path, options = {}) {
+  const response = await send(method, path, options);
+  if (!response) return { status: 0, ok: false, body: NO_ANSWER };
+  const text = await response.text();
+  return { status: response.status, ok: response.ok, body: parsed(text) };
+}
+
+/**
+ * A GET whose answer is a file of `type` (a CSV export): {status, ok, text, body}; `ok` only when the
+ * API answered that type, `body` the problem when it did not.
+ */
+export async function fetchFile(path, query, type) {
+  const response = await send("GET", path, { query, accept: type });
+  if (!response) return { status: 0, ok: false, text: "", body: NO_ANSWER };
+  const text = await response.text();
+  const typed = (response.headers.get("Content-Type") || "").startsWith(type);
+  if (response.ok && typed) return { status: response.status, ok: true, text, body: null };
+  const body = (!response.ok && parsed(text)) || { title: `The API did not answer ${type}` };
+  return { status: response.status, ok: false, text: "", body };
 }
 
 /** What went wrong, in words: the problem's detail when the API gave one. */

@@ -4,12 +4,20 @@
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const CONTROL = /[\x00-\x1f\x7f]/;
 const EMAIL = /^[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/;
+const DOMAIN = /^(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
 export const TIMINGS = ["onAcceptance", "beforeLapse"];
 export const OTHER_PARTNER = "OtherPartner";
 
-export function checkTenant(value) {
-  if (!value) return "Required: the customer's Entra tenant id.";
-  if (!GUID.test(value)) return "A tenant id is a GUID, like 4b2a6e33-8791-4386-bd2b-0d55baf25039.";
+export function isTenantId(value) {
+  return GUID.test(value);
+}
+
+/** The customer, named by its Entra tenant id or by one of its domains. */
+export function checkCustomer(value) {
+  if (!value) return "Required: the customer's Entra tenant id or one of its domains.";
+  if (!GUID.test(value) && !DOMAIN.test(value)) {
+    return "A tenant id is a GUID, like 4b2a6e33-8791-4386-bd2b-0d55baf25039; a domain is like contoso.com.";
+  }
   return null;
 }
 
@@ -72,12 +80,17 @@ export function checkTiming(timing, leadDays) {
   return null;
 }
 
-/** A row's fields → {errors: {field: message}, body: the POST /api/transfers body}. */
+/**
+ * A row's fields → {errors: {field: message}, body: the POST /api/transfers body}. The customer is
+ * `customerTenantId` (a tenant id or, in the form, a domain) or `customerDomain`, not both.
+ */
 export function checkStart(fields, context) {
   const errors = {};
   const sourcePartner = Boolean(fields.sourcePartnerTenantId || fields.sourcePartnerName);
+  const customer = fields.customerTenantId || fields.customerDomain || "";
   const found = {
-    customerTenantId: checkTenant(fields.customerTenantId),
+    customerTenantId: checkCustomer(customer),
+    customerDomain: fields.customerTenantId && fields.customerDomain ? "The tenant id or the domain, not both." : null,
     customerCountry: checkCountry(fields.customerCountry, context),
     sourceChannel: checkChannel(fields.sourceChannel, context),
     ...checkSourcePartner(fields.sourceChannel, fields.sourcePartnerTenantId, fields.sourcePartnerName),
@@ -86,7 +99,7 @@ export function checkStart(fields, context) {
   };
   for (const [name, message] of Object.entries(found)) if (message) errors[name] = message;
   const body = {
-    customerTenantId: fields.customerTenantId,
+    ...(GUID.test(customer) ? { customerTenantId: customer } : { customerDomain: customer }),
     customerCountry: (fields.customerCountry || "").toUpperCase(),
     sourceChannel: fields.sourceChannel,
   };

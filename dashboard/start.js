@@ -1,10 +1,12 @@
-// Starting transfers: one customer through a form checked as it is typed, or many from a CSV:
-// download the template, preview each row checked, send one request per good row, and download
-// each row's result.
+// Starting transfers: one customer (by tenant id or domain, its name shown before sending) through
+// a form checked as it is typed, or many from a CSV: download the template, preview each row
+// checked and looked up (its name, and whether it already has an active transfer), send one request
+// per good row, and download each row's result.
 import { call, failure } from "./api.js";
-import { checkStart, OTHER_PARTNER, TIMINGS } from "./checks.js";
+import { checkCustomer, checkStart, OTHER_PARTNER, TIMINGS } from "./checks.js";
 import { formatCsv, parseCsv } from "./csv.js";
-import { announce, append, clear, download, el, on, scrolling, spaced } from "./dom.js";
+import { activeTransfer, lookedUp, lookUp, named } from "./customers.js";
+import { append, clear, download, el, on, scrolling, spaced } from "./dom.js";
 
 export const COLUMNS = [
   "customerTenantId",
@@ -15,9 +17,11 @@ export const COLUMNS = [
   "purchaseLeadDays",
   "sourcePartnerTenantId",
   "sourcePartnerName",
+  "customerDomain",
 ];
 const LABELS = {
-  customerTenantId: "Customer tenant id",
+  customerTenantId: "Customer tenant id or domain",
+  customerDomain: "Customer domain",
   customerCountry: "Country",
   sourceChannel: "Source channel",
   contactEmail: "Contact e-mail",
@@ -25,10 +29,13 @@ const LABELS = {
   purchaseLeadDays: "Days before lapse",
   sourcePartnerTenantId: "Current partner's Microsoft ID",
   sourcePartnerName: "Current partner's name",
+  active: "Active transfer",
 };
+const LOOK_UPS = 4; // customers looked up at a time while a CSV is previewed
 const EXAMPLES = [
-  ["4b2a6e33-8791-4386-bd2b-0d55baf25039", "US", "Direct", "it@contoso.example", "onAcceptance", "", "", ""],
-  ["0e9c3f4b-2d71-4c55-9a0e-6b1f3c8d2a47", "US", OTHER_PARTNER, "it@adatum.example", "", "", "5d3c8e21-7a4f-4b6e-9c2d-1f0e8a7b6c54", "Litware CSP"],
+  ["4b2a6e33-8791-4386-bd2b-0d55baf25039", "US", "Direct", "it@contoso.example", "onAcceptance", "", "", "", ""],
+  ["0e9c3f4b-2d71-4c55-9a0e-6b1f3c8d2a47", "US", OTHER_PARTNER, "it@adatum.example", "", "", "5d3c8e21-7a4f-4b6e-9c2d-1f0e8a7b6c54", "Litware CSP", ""],
+  ["", "US", "Direct", "it@fabrikam.example", "beforeLapse", "14", "", "", "fabrikam.example"],
 ];
 
 function field(name, control, help) {
@@ -59,7 +66,7 @@ function singleForm(context) {
     ? `The partner (${context.partnerCountry}) sells in the CSP region ${context.partnerRegion}.`
     : "";
   const fields = {
-    customerTenantId: field("customerTenantId", el("input", { type: "text", autocomplete: "off", spellcheck: "false", required: true }), "The customer's Entra tenant id (a GUID)."),
+    customerTenantId: field("customerTenantId", el("input", { type: "text", autocomplete: "off", spellcheck: "false", required: true }), "The customer's Entra tenant id (a GUID), or one of its domains (contoso.com)."),
     customerCountry: field("customerCountry", el("input", { type: "text", autocomplete: "off", maxlength: 2, size: 3, required: true }), `Two letters (ISO 3166-1), like US. ${partner}`),
     sourceChannel: field("sourceChannel", select(context.sourceChannels.map((c) => [c, spaced(c)]), "Direct")),
     sourcePartnerTenantId: field("sourcePartnerTenantId", el("input", { type: "text", autocomplete: "off", spellcheck: "false" }), "Its partner tenant id (a GUID), which the current partner can give the customer."),
@@ -70,6 +77,26 @@ function singleForm(context) {
   };
   const result = el("div", { id: "start-result", role: "status", tabindex: "-1" });
   const submit = el("button", { type: "submit", class: "primary" }, "Start transfer");
+  // Who the customer is, looked up as soon as what was typed is a tenant id or a domain.
+  const found = el("p", { id: "customer-found", class: "found", role: "status" });
+  fields.customerTenantId.node.append(found);
+  const customer = fields.customerTenantId.control;
+  let asked = "";
+  let pause = null;
+  const identify = async () => {
+    const value = customer.value.trim();
+    if (value === asked) return;
+    asked = value;
+    found.replaceChildren();
+    if (checkCustomer(value)) return;
+    const known = await lookUp(value);
+    if (customer.value.trim() === value) found.replaceChildren(...[lookedUp(known)].filter(Boolean));
+  };
+  on(customer, "input", () => {
+    window.clearTimeout(pause);
+    pause = window.setTimeout(identify, 400);
+  });
+  on(customer, "change", identify);
   // The current partner's two fields, asked only when the customer comes from another partner.
   const SOURCE = ["sourcePartnerTenantId", "sourcePartnerName"];
   const partnerFields = el(
@@ -149,12 +176,16 @@ function singleForm(context) {
   return form;
 }
 
+const REQUIRED = ["customerCountry", "sourceChannel"];
+const CUSTOMER = ["customerTenantId", "customerDomain"];
+
 /** Rows of a CSV → [{line, fields, errors, body}], checked as a start request each. */
 export function checkRows(text, context) {
   const rows = parseCsv(text);
   if (!rows.length) return { problem: "The file is empty.", rows: [] };
   const header = rows[0].map((h) => h.trim());
-  const missing = COLUMNS.slice(0, 3).filter((c) => !header.includes(c));
+  const missing = REQUIRED.filter((c) => !header.includes(c));
+  if (!CUSTOMER.some((c) => header.includes(c))) missing.unshift(CUSTOMER.join(" or "));
   if (missing.length) return { problem: `The header must name the columns ${COLUMNS.join(", ")}; missing: ${missing.join(", ")}.`, rows: [] };
   const unknown = header.filter((h) => !COLUMNS.includes(h));
   if (unknown.length) return { problem: `Unknown columns: ${unknown.join(", ")}. The template has ${COLUMNS.join(", ")}.`, rows: [] };
@@ -163,12 +194,50 @@ export function checkRows(text, context) {
     const fields = Object.fromEntries(COLUMNS.map((c) => [c, (values[header.indexOf(c)] || "").trim()]));
     const { errors, body } = checkStart(fields, context);
     if (values.length > header.length) errors.extra = `${values.length - header.length} more value(s) than columns`;
-    const tenant = fields.customerTenantId.toLowerCase();
-    if (tenant && seen.has(tenant)) errors.customerTenantId = `The same customer as row ${seen.get(tenant)}.`;
-    else if (tenant) seen.set(tenant, index + 1);
-    return { line: index + 1, fields, errors, body, result: null };
+    const customer = (fields.customerTenantId || fields.customerDomain).toLowerCase();
+    if (customer && seen.has(customer)) errors.customerTenantId = `The same customer as row ${seen.get(customer)}.`;
+    else if (customer) seen.set(customer, index + 1);
+    return { line: index + 1, fields, errors, body, result: null, found: null };
   });
-  return { problem: null, rows: checked, columns: COLUMNS.filter((c) => header.includes(c)) };
+  return { problem: null, rows: checked };
+}
+
+/** The request a row makes, in one cell: every field the row gives, but the customer's. */
+function requestCell(fields) {
+  const given = COLUMNS.filter((c) => !CUSTOMER.includes(c) && fields[c]);
+  return el("ul", { class: "plain request" }, given.map((c) => el("li", {}, el("span", { class: "muted" }, `${LABELS[c]}: `), fields[c])));
+}
+
+/** The customer by name once looked up, else as the file gives it. */
+function customerCell(row) {
+  const known = row.found ? named(row.found) : null;
+  return known || el("code", {}, row.fields.customerTenantId || row.fields.customerDomain || "—");
+}
+
+/** The row's problems, the link to a transfer already under way among them. */
+function checkCell(row) {
+  const problems = Object.entries(row.errors);
+  if (!problems.length) return el("span", { class: "ok" }, "Ready");
+  return el(
+    "ul",
+    { class: "plain error" },
+    problems.map(([name, message]) => el("li", {}, name === "active" ? activeTransfer(row.found) : `${LABELS[name] || name}: ${message}`)),
+  );
+}
+
+/** Looks each good row's customer up, a few at a time; `done` after each answer. */
+async function lookUpRows(rows, done) {
+  const queue = rows.filter((row) => !Object.keys(row.errors).length);
+  const worker = async () => {
+    while (queue.length) {
+      const row = queue.shift();
+      row.found = await lookUp(row.body.customerTenantId || row.body.customerDomain);
+      if (row.found.unknown) row.errors.customerTenantId = "Microsoft knows no tenant by this id or domain.";
+      if (row.found.activeTransferId) row.errors.active = "this customer already has an active transfer";
+      done();
+    }
+  };
+  await Promise.all(Array.from({ length: LOOK_UPS }, worker));
 }
 
 function bulk(context) {
@@ -180,24 +249,26 @@ function bulk(context) {
   const start = el("button", { type: "button", class: "primary", id: "bulk-start", hidden: true }, "Start");
   const results = el("button", { type: "button", id: "bulk-results", hidden: true }, "Download the results");
   let rows = [];
-  let columns = COLUMNS; // the preview shows the file's own columns, in the template's order
 
   on(template, "click", () => download("transfers-template.csv", formatCsv([COLUMNS, ...EXAMPLES])));
 
   const render = () => {
-    const head = el("tr", {}, el("th", { scope: "col" }, "Row"), columns.map((c) => el("th", { scope: "col" }, LABELS[c])), el("th", { scope: "col" }, "Check"), el("th", { scope: "col" }, "Result"));
+    const head = el("tr", {}, ["Row", "Customer", "Request", "Check", "Result"].map((h) => el("th", { scope: "col", class: `col-${h.toLowerCase()}` }, h)));
     const body = rows.map((row) => {
       const problems = Object.entries(row.errors);
-      const check = problems.length
-        ? el("ul", { class: "plain error" }, problems.map(([name, message]) => el("li", {}, `${LABELS[name] || name}: ${message}`)))
-        : el("span", { class: "ok" }, "Ready");
       let outcome = el("span", { class: "muted" }, problems.length ? "Will not be sent" : "Not sent yet");
-      if (row.result) {
-        outcome = row.result.id
-          ? el("span", { class: "ok" }, "Started: ", el("a", { href: `#/transfers/${row.result.id}` }, "open"))
-          : el("span", { class: "error" }, row.result.message);
-      }
-      return el("tr", { "data-row": row.line, class: problems.length ? "bad" : "" }, el("th", { scope: "row" }, String(row.line)), columns.map((c) => el("td", {}, row.fields[c])), el("td", {}, check), el("td", {}, outcome));
+      if (row.result?.id) outcome = el("span", { class: "ok" }, "Started: ", el("a", { href: `#/transfers/${row.result.id}` }, "open"));
+      else if (row.result && row.result.status !== null) outcome = el("span", { class: "error" }, row.result.message); // the API refused it
+      else if (row.result) outcome = el("span", { class: "muted" }, "Not sent: see the check");
+      return el(
+        "tr",
+        { "data-row": row.line, class: problems.length ? "bad" : "" },
+        el("th", { scope: "row" }, String(row.line)),
+        el("td", {}, customerCell(row)),
+        el("td", {}, requestCell(row.fields)),
+        el("td", {}, checkCell(row)),
+        el("td", {}, outcome),
+      );
     });
     clear(preview).append(
       scrolling(el("table", { id: "csv-rows" }, el("caption", { id: "csv-rows-caption" }, "Rows of the file, each checked"), el("thead", {}, head), el("tbody", {}, body)), "csv-rows-caption"),
@@ -216,11 +287,16 @@ function bulk(context) {
     if (!chosen) return;
     const checked = checkRows(await chosen.text(), context);
     rows = checked.rows;
-    columns = checked.columns || COLUMNS;
     problem.textContent = checked.problem || "";
     render();
+    if (checked.problem) return;
+    start.disabled = true;
+    status.textContent = "Looking the customers up…";
+    await lookUpRows(rows, render);
+    start.disabled = false;
+    render();
     const bad = rows.filter((r) => Object.keys(r.errors).length).length;
-    announce(`${rows.length} rows read; ${rows.length - bad} ready, ${bad} with problems.`);
+    status.textContent = `${rows.length} rows read; ${rows.length - bad} ready, ${bad} with problems.`;
   });
 
   on(start, "click", async () => {

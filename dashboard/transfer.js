@@ -1,9 +1,12 @@
-// One transfer: what the customer's admin must do, the lines, the plan with its warnings and user
-// pre-flight, the failures, the history, and the actions the transfer's state allows now. The
-// buttons follow the legal moves, but the API decides: a refused action shows its reason.
+// One transfer: whose move it is, what the customer's admin must do, the lines (each decided on
+// its own when it waits), the plan with its warnings and user pre-flight, the failures by name, the
+// history as a timeline, and the actions the transfer's state allows now. The buttons follow the
+// legal moves, but the API decides: a refused action shows its reason.
 import { call, failure } from "./api.js";
-import { announce, append, chooseDialog, confirmDialog, copyButton, date, el, moment, on, scrolling, spaced, stateBadge } from "./dom.js";
-import { IN_FLIGHT, progressCell, requestExpiry } from "./transfers.js";
+import { announce, append, chooseDialog, confirmDialog, copyButton, date, el, moment, on, spaced, stateBadge } from "./dom.js";
+import { customerSmallPrint, customerTitle, IN_FLIGHT, nextMoveLine, stageBadge } from "./facts.js";
+import { failuresSection } from "./failures.js";
+import { decideLine, linesSection, originalName, replacementName } from "./lines.js";
 
 const FINAL = ["Completed", "Cancelled"];
 const NOTHING_BOUGHT = ["Planned", "NeedsApproval", "Skipped", "Blocked", "Transferring"];
@@ -31,12 +34,13 @@ export function customerMessage(transfer) {
   const accept = transfer.customerActions.find((a) => a.action === "accept-reseller-relationship");
   const gdap = transfer.customerActions.find((a) => a.action === "approve-gdap");
   const steps = [];
+  const whose = transfer.customerName ? `${transfer.customerName}'s` : "your";
   if (accept) steps.push(`Accept our reseller relationship:\n${accept.url}`);
   if (gdap) steps.push(`Approve the administrative relationship (GDAP) we need to move your licenses:\n${gdap.url}`);
   return [
     "Hello,",
     "",
-    `To move your Microsoft 365 subscriptions (tenant ${transfer.customerTenantId}) to us, please sign in ` +
+    `To move ${whose} Microsoft 365 subscriptions (tenant ${transfer.customerTenantId}) to us, please sign in ` +
       "as a Global Administrator of your organisation and:",
     "",
     ...steps.map((step, index) => `${index + 1}. ${step}\n`),
@@ -88,85 +92,11 @@ function customerActions(transfer) {
   );
 }
 
-function replacementsText(line, titles) {
-  if (!line.replacements.length) return el("span", { class: "muted" }, "—");
-  return el(
-    "ul",
-    { class: "plain" },
-    line.replacements.map((r) =>
-      el("li", {}, `${titles.get(r.catalogItemId) || r.catalogItemId} × ${r.quantity}`, r.orderId ? " (bought)" : ""),
-    ),
-  );
-}
-
-const PATHS = { transfer: "By transfer", rebuy: "Bought again", none: "Not moved" };
-
-/** How a line of a partner-to-partner transfer moves, and why not by transfer when it does not. */
-function pathCell(line) {
-  const moving = line.partnerTransfer;
-  if (!moving) return el("span", { class: "muted" }, "—");
-  return el("span", {}, el("strong", {}, PATHS[moving.path] || moving.path), moving.reason ? el("span", { class: "reason" }, ` — ${moving.reason}`) : null);
-}
-
-function transferStatusCell(line) {
-  const moving = line.partnerTransfer;
-  if (!moving) return el("span", { class: "muted" }, "—");
-  const partly = moving.status === "PartlyTransferred"
-    ? `: ${moving.transferredQuantity} transferred, ${line.quantity} bought again`
-    : "";
-  return el("span", {}, spaced(moving.status), partly);
-}
-
-function linesTable(transfer, titles) {
-  if (!transfer.lines.length) {
-    return section("Lines", el("p", { class: "muted" }, "No lines yet: they are planned once the customer accepts."));
-  }
-  const byPartner = transfer.lines.some((line) => line.partnerTransfer);
-  const rows = transfer.lines.map((line) =>
-    el(
-      "tr",
-      { "data-line": line.id },
-      el("th", { scope: "row" }, line.sourceSkuPartNumber),
-      el("td", { class: "number" }, String(line.quantity)),
-      byPartner ? [el("td", { class: "path" }, pathCell(line)), el("td", { class: "transfer-status" }, transferStatusCell(line))] : null,
-      el("td", {}, replacementsText(line, titles)),
-      el("td", {}, line.decision ? spaced(line.decision) : "—"),
-      el("td", {}, date(line.originalExpires)),
-      el("td", {}, stateBadge(line.state, line.reason)),
-      el("td", {}, `${line.licenses.moved} of ${line.licenses.toMove} moved`, line.licenses.failed ? `, ${line.licenses.failed} failed` : ""),
-    ),
-  );
-  return section(
-    "Lines",
-    el("p", {}, progressCell(transfer.lines)),
-    scrolling(
-      el(
-        "table",
-        { id: "lines" },
-        el("caption", { id: "lines-caption", class: "visually-hidden" }, "Lines: each original and what replaces it"),
-        el(
-          "thead",
-          {},
-          el(
-            "tr",
-            {},
-            [
-              "Original",
-              "Count",
-              ...(byPartner ? ["Path", "Transfer status"] : []),
-              "Replacement",
-              "Identical or equivalent",
-              "Original lapses",
-              "State",
-              "Licenses",
-            ].map((h) => el("th", { scope: "col" }, h)),
-          ),
-        ),
-        el("tbody", {}, rows),
-      ),
-      "lines-caption",
-    ),
-  );
+/** When a pending partner-to-partner transfer request expires if its partner does not act, else null. */
+function requestExpiry(request, context) {
+  if (!request || request.status !== "Pending" || !request.createdAt) return null;
+  const days = context.partnerTransferExpiryDays * 24 * 60 * 60 * 1000;
+  return new Date(Date.parse(request.createdAt) + days).toISOString();
 }
 
 /** The partner-to-partner transfer request: what Partner Center holds, and when it lapses unanswered. */
@@ -208,7 +138,7 @@ function cancelChoices(transfer, moves) {
   }
   const source = transfer.sourcePartner?.name || "the current partner";
   const asked = transfer.lines.filter((line) => line.partnerTransfer?.path === "transfer" && line.state === "Transferring");
-  const names = asked.map((line) => `${line.sourceSkuPartNumber} × ${line.quantity}`).join(", ") || "none";
+  const names = asked.map((line) => `${originalName(line)} × ${line.quantity}`).join(", ") || "none";
   const choices = [{ label: "Cancel only the request", value: "request", danger: true }];
   if (moves.cancel) choices.push({ label: "Cancel the whole transfer", value: "whole", danger: true });
   return {
@@ -280,7 +210,7 @@ function planSection(plan) {
     return el(
       "article",
       { class: "plan-line card" },
-      el("h3", {}, `${line.sourceName} (${line.sourceSkuPartNumber}) × ${line.quantity}`),
+      el("h3", {}, `${line.sourceName || line.sourceSkuPartNumber} × ${line.quantity}`),
       el("p", {}, el("strong", {}, spaced(line.decision)), line.needsApproval ? " — needs your approval. " : ". ", line.explanation),
       targets,
       lost,
@@ -291,26 +221,31 @@ function planSection(plan) {
   return lines.length ? lines : el("p", { class: "muted" }, "The plan has no lines.");
 }
 
-function failures(transfer) {
-  const rows = transfer.lines.flatMap((line) =>
-    line.licenses.failures.map((f) =>
-      el("tr", {}, el("td", {}, line.sourceSkuPartNumber), el("td", {}, el("code", {}, f.userId)), el("td", {}, f.reason), el("td", {}, f.detail)),
-    ),
-  );
-  if (!rows.length) return null;
-  return section(
-    "Users whose license did not move",
-    el(
-      "div",
-      { class: "table-wrap" },
-      el(
-        "table",
-        { id: "failures" },
-        el("caption", { class: "visually-hidden" }, "Per-user failures"),
-        el("thead", {}, el("tr", {}, ["Line", "User", "Reason", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, rows),
-      ),
-    ),
+const ACTORS = {
+  api: "An admin",
+  workflow: "The workflow",
+  timer: "The timer",
+  webhook: "Partner Center",
+  "partner-transfer": "The partner transfer",
+};
+
+/** The move between states, unless the entry's sentence says it already. */
+function stateChange(entry) {
+  if (!entry.toState) return null;
+  const said = entry.message.toLowerCase();
+  if (said.includes(entry.toState.toLowerCase()) || said.includes(spaced(entry.toState).toLowerCase())) return null;
+  return el("p", { class: "muted" }, `${entry.fromState ? `${spaced(entry.fromState)} → ` : ""}${spaced(entry.toState)}`);
+}
+
+/** The ids behind an entry (request, cart, order...), folded away: an admin reads the sentence. */
+function idsToggle(details) {
+  const pairs = Object.entries(details || {}).filter(([, value]) => value !== null && value !== undefined && value !== "");
+  if (!pairs.length) return null;
+  return el(
+    "details",
+    { class: "ids" },
+    el("summary", {}, "Ids"),
+    el("dl", { class: "facts" }, pairs.map(([name, value]) => [el("dt", {}, spaced(name)), el("dd", {}, el("code", {}, String(value)))])),
   );
 }
 
@@ -319,11 +254,10 @@ function timelineItems(entries) {
     el(
       "li",
       {},
-      moment(h.at),
-      " ",
-      el("span", { class: "actor" }, h.actor),
+      el("p", { class: "when" }, moment(h.at), " · ", el("span", { class: "actor" }, ACTORS[h.actor] || h.actor)),
       el("p", {}, h.message),
-      h.toState ? el("p", { class: "muted" }, `${h.fromState ? `${spaced(h.fromState)} → ` : ""}${spaced(h.toState)}`) : null,
+      stateChange(h),
+      idsToggle(h.details),
     ),
   );
 }
@@ -357,9 +291,22 @@ export async function transferPage(main, id, context, notice, focus = true) {
     ? call("GET", `transfers/${id}/plan`)
     : Promise.resolve(null);
 
+  // One line decided on its own: approve or decline it, or buy a deferred line now.
+  const decide = async (line, choices, opener) => {
+    const body = await decideLine(line, choices);
+    if (!body) {
+      opener.focus();
+      return;
+    }
+    opener.disabled = true;
+    const decided = await call("POST", `transfers/${id}/approve`, { body });
+    const done = body.decline ? `Declined: ${originalName(line)} is not moved.` : `Approved: ${originalName(line)} will be bought.`;
+    await reload(decided.ok ? done : failure(decided));
+  };
+
   if (moves.approve) {
     actions.append(
-      button("Approve…", "primary", async (event) => {
+      button("Approve all…", "primary", async (event) => {
         const waiting = transfer.lines.filter((line) => line.state === "NeedsApproval");
         await plan;
         const body = el(
@@ -371,7 +318,7 @@ export async function transferPage(main, id, context, notice, focus = true) {
             { id: "to-buy" },
             waiting.flatMap((line) =>
               line.replacements.map((r) =>
-                el("li", {}, `${titles.get(r.catalogItemId) || r.catalogItemId} × ${r.quantity} (replacing ${line.sourceSkuPartNumber})`),
+                el("li", {}, `${replacementName(r, titles)} × ${r.quantity} (replacing ${originalName(line)})`),
               ),
             ),
           ),
@@ -438,9 +385,11 @@ export async function transferPage(main, id, context, notice, focus = true) {
   append(
     main,
     el("p", {}, el("a", { href: "#/transfers" }, "← All transfers")),
-    el("h1", {}, `Transfer for ${transfer.customerTenantId}`),
+    el("h1", {}, `Transfer for ${customerTitle(transfer)}`),
+    el("p", { class: "subtitle" }, customerSmallPrint(transfer)),
+    nextMoveLine(transfer),
     definitions([
-      ["State", stateBadge(transfer.state, transfer.reason)],
+      ["State", stageBadge(transfer)],
       ["Country", transfer.customerCountry],
       ["Source channel", spaced(transfer.sourceChannel)],
       transfer.sourcePartner ? ["Current partner", transfer.sourcePartner.name] : null,
@@ -455,11 +404,11 @@ export async function transferPage(main, id, context, notice, focus = true) {
     customerActions(transfer),
     el("div", { id: "lines-holder" }),
     section("Plan", planHolder),
-    failures(transfer),
+    failuresSection(transfer),
     section("History", timeline, older),
   );
   const linesHolder = main.querySelector("#lines-holder");
-  linesHolder.replaceWith(linesTable(transfer, titles));
+  linesHolder.replaceWith(linesSection(transfer, titles, decide));
 
   plan.then((planned) => {
     planHolder.replaceChildren();
@@ -480,7 +429,7 @@ export async function transferPage(main, id, context, notice, focus = true) {
       losses.set(line.sourceSkuId, line.lostPlans.map((p) => `${p.servicePlanName} (${p.service})`));
     }
     append(planHolder, planSection(planned.body));
-    main.querySelector("#lines")?.closest("section").replaceWith(linesTable(transfer, titles));
+    main.querySelector("#section-lines")?.closest("section").replaceWith(linesSection(transfer, titles, decide));
   });
 
   if (notice) {

@@ -1,7 +1,7 @@
 """A headless Chromium for the dashboard's browser tests and screenshots, driven by Playwright.
 
 The binary is the one the npm package ``@sparticuz/chromium`` ships, unpacked by
-``devhost/unpack-chromium.mjs`` (a ``make`` step of ``make test``) into ``node_modules/.cache/``;
+``devhost/unpack-chromium.mjs`` (``make browser``, a step of ``make test``) into ``node_modules/.cache/``;
 ``DASHBOARD_CHROMIUM`` may name another Chromium instead (a system one, for instance). No browser
 means a clear error saying how to get one, never a silent skip.
 """
@@ -41,8 +41,8 @@ def chromium_executable(environ: Mapping[str, str] = os.environ) -> Path:
         how = (
             f"{OVERRIDE} names {chosen!r}, which is not an executable file"
             if chosen
-            else f"{path} is missing: run `make {path.relative_to(ROOT)}` (part of `make test`; needs "
-            "`npm ci`), or set DASHBOARD_CHROMIUM to a Chromium binary (e.g. Debian's "
+            else f"{path} is missing: run `make browser` (part of `make test`; it runs `npm ci` "
+            "first), or set DASHBOARD_CHROMIUM to a Chromium binary (e.g. Debian's "
             "`apt-get install chromium`, then /usr/bin/chromium)"
         )
         raise BrowserMissingError(f"no Chromium for the dashboard tests: {how}")

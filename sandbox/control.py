@@ -133,6 +133,25 @@ def advance_clock(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return get_clock(sb, call, p)
 
 
+@router.route("GET", "/customers")
+def customers(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """The scenario's customers as a person trying the product meets them (``make run`` lists them)."""
+    world = sb.world
+    items = [
+        {
+            "key": key,
+            "tenantId": tenant.id,
+            "name": tenant.name,
+            "domain": tenant.domain,
+            "country": tenant.country,
+            "accepted": tenant.relationship != "none",
+        }
+        for key, tenant_id in world.keys["customers"].items()
+        if (tenant := world.tenants.get(tenant_id)) is not None
+    ]
+    return Reply(200, {"items": items})
+
+
 @router.route("POST", "/customers/{customer_id}/accept")
 def accept_invitation(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """The customer's global admin accepts the reseller (and GDAP) invitation."""

@@ -100,7 +100,7 @@ class SandboxHandle:
     # ------------------------------------------------------------------ settings for the product
 
     def env(self) -> dict[str, str]:
-        """The product's app settings (the README's settings table) pointing at this sandbox."""
+        """The product's app settings (docs/settings.md) pointing at this sandbox."""
         return {
             "PARTNER_CENTER_ENDPOINT": self.partner_center_endpoint,
             "GRAPH_ENDPOINT": self.graph_endpoint,
@@ -147,6 +147,11 @@ class SandboxHandle:
 
     def scenario(self) -> ScenarioIds:
         return ScenarioIds.from_json(self.control("GET", "/scenario"))
+
+    def customers(self) -> list[dict[str, Any]]:
+        """Each customer: ``key``, ``tenantId``, ``name``, ``domain``, ``country``, ``accepted``."""
+        items: list[dict[str, Any]] = self.control("GET", "/customers")["items"]
+        return items
 
     def customer(self, key: str) -> str:
         """The tenant id of a scenario customer, e.g. ``customer("contoso")``."""

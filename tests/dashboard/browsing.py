@@ -11,6 +11,8 @@ import requests
 from playwright.sync_api import Page, expect
 
 from devhost.host import ROOT, LocalHostHandle
+from sandbox.testing import SandboxHandle
+from tests.workflow.test_purchase import TEAMS_OFFERS
 
 KEY = secrets.token_urlsafe(24)
 """The function key the local host accepts in these tests, named ``dashboard-tests``."""
@@ -63,6 +65,34 @@ def wait_until(
             return record
         assert time.monotonic() < deadline, record
         time.sleep(0.3)
+
+
+def blocked_on_approval(
+    api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
+) -> dict[str, Any]:
+    """fabrikam planned while every Teams-carrying offer is withdrawn: both lines wait for an admin."""
+    for carries_teams in TEAMS_OFFERS:  # the successors without Teams lose chats and channels
+        sandbox.set_offer(carries_teams, purchasable=False)
+    customer = sandbox.customer("fabrikam")
+    transfer = start(api, host, customer)
+    sandbox.accept_invitation(customer)
+    run_timer(host)
+    return wait_until(api, host, transfer["id"], lambda r: r["state"] == "Blocked")
+
+
+def deferred(api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle) -> dict[str, Any]:
+    """fabrikam accepted with its purchases deferred until 14 days before its originals lapse."""
+    customer = sandbox.customer("fabrikam")
+    options = {"purchaseTiming": "beforeLapse", "purchaseLeadDays": 14}
+    transfer = start(api, host, customer, options=options)
+    sandbox.accept_invitation(customer)
+    run_timer(host)
+    return wait_until(
+        api,
+        host,
+        transfer["id"],
+        lambda r: r["state"] == "Provisioned" and all(x["purchaseDue"] for x in r["lines"]),
+    )
 
 
 def accessibility_violations(page: Page) -> list[dict[str, Any]]:

@@ -188,10 +188,10 @@ def object_entries(template: Template, expression: Any, arguments: Mapping[str, 
     return {key.strip("'"): value for key, value in expression.items()}
 
 
-def design_setting_names(design: str) -> list[str]:
-    """Setting names in the first column of design.md's "Settings" table."""
-    match = re.search(r"^## Settings.*?$(.*?)(?=^## )", design, flags=re.MULTILINE | re.DOTALL)
-    assert match, "design.md has no '## Settings' section"
+def documented_setting_names(page: str) -> list[str]:
+    """Setting names in the first column of the page's "## App settings" table."""
+    match = re.search(r"^## App settings.*?$(.*?)(?=^## |\Z)", page, flags=re.MULTILINE | re.DOTALL)
+    assert match, "the page has no '## App settings' section"
     names = []
     for line in match.group(1).splitlines():
         cells = line.split("|")

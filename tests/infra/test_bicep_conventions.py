@@ -20,14 +20,14 @@ from tests.infra.bicep_model import (
     Template,
     bicep_files,
     body,
-    design_setting_names,
+    documented_setting_names,
     is_function,
     object_entries,
     parse_template,
 )
 from tests.infra.code_settings import binding_expression_settings, settings_read_by
 
-# The product's settings (the README's settings table, a stable contract). AzureWebJobsStorage is met
+# The product's settings (docs/settings.md's table, a stable contract). AzureWebJobsStorage is met
 # by its identity-based form.
 DESIGN_SETTINGS = (
     "PARTNER_CENTER_ENDPOINT",
@@ -282,13 +282,16 @@ module site 'br/public:avm/res/web/site:0.16.0' = {
     }
 
 
-def test_design_table_still_lists_the_settings_infra_provides():
-    """When design.md gains a setting, this fails until infra/ provides it too."""
-    for design in (REPO / "docs" / "design.md", REPO.parent / "shared" / "docs" / "design.md"):
-        if design.is_file():
-            assert sorted(design_setting_names(design.read_text())) == sorted(DESIGN_SETTINGS)
-            return
-    pytest.skip("design.md is neither in docs/ nor in ../shared/docs/")
+def test_every_setting_on_the_settings_page_is_provided_by_infra(app_settings):
+    """When docs/settings.md's app settings table gains a setting, this fails until infra/ provides it too."""
+    documented = documented_setting_names((REPO / "docs" / "settings.md").read_text())
+    assert set(DESIGN_SETTINGS) <= set(documented)
+    missing = [
+        name
+        for name in documented
+        if name not in app_settings and not any(s.startswith(f"{name}__") for s in app_settings)
+    ]
+    assert missing == []
 
 
 # ---- modules, role assignments, outputs ------------------------------------------------------------------
