@@ -304,7 +304,7 @@ def stopped_by_the_plan(run: Run, cases: list[Case]) -> None:
         record = run.records[case.customer]
         run.say(f"{case.customer}: {record['reason'][:150]}")
         for line in record["lines"]:
-            for choice in line["choices"]:
+            for choice in line["capOptions"]:
                 bought = " + ".join(f"{r['quantity']} x {r['skuId'][:8]}" for r in choice["replacements"])
                 left = len(choice["usersWithoutSeat"]) + choice["moreUsersWithoutSeat"]
                 run.say(f"{case.customer}: option {choice['choice']}: buys {bought}; {left} user(s) left out")

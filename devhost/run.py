@@ -175,7 +175,7 @@ def walkthrough(run: Running) -> list[str]:
 
 def banner(run: Running) -> list[str]:
     """What `make run` prints once everything is up."""
-    from ops.register_webhook import redacted
+    from shared.clients.http import redacted
 
     url, sandbox, azurite = run.host.url, run.sandbox, run.azurite
     if run.keys:

@@ -108,7 +108,7 @@ def line_json(line: Line) -> dict[str, Any]:
         }
         if line.partner_transfer
         else None,
-        "choices": [
+        "capOptions": [
             {
                 "choice": c.name,
                 "decision": c.decision,

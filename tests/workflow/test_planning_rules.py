@@ -44,8 +44,8 @@ def test_350_business_premium_seats_wait_for_a_choice_and_buy_up_to_the_cap_once
     assert waiting["state"] == "Blocked"
     assert (line["state"], line["replacements"]) == ("NeedsApproval", [])
     assert "300" in line["reason"]
-    assert [c["choice"] for c in line["choices"]] == ["upToCap", "enterprise"]
-    up_to_cap, enterprise = line["choices"]
+    assert [c["choice"] for c in line["capOptions"]] == ["upToCap", "enterprise"]
+    up_to_cap, enterprise = line["capOptions"]
     assert [(r["skuId"], r["quantity"]) for r in up_to_cap["replacements"]] == [
         (sandbox.ids.skus["BUSINESS_PREMIUM"], 300)
     ]
