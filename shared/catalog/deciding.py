@@ -66,7 +66,7 @@ def plan_transfer(
     lines = [planner.plan_line(line) for line in inventory.lines]
     lines.extend(planner.skipped_line(skipped) for skipped in inventory.skipped)
     lines.sort(key=lambda line: (line.source_sku_id, line.decision.value))
-    return Plan(country=catalog.country, options=chosen, lines=tuple(lines))
+    return Plan(country=catalog.country, options=chosen, lines=tuple(lines), segment=catalog.segment)
 
 
 class _LineDecider:

@@ -127,6 +127,7 @@ class Plan:
     lines: tuple[PlanLine, ...]
     #: Per source SKU, for a partner-to-partner transfer: moved by transfer or by rebuy, and why.
     transfer_paths: Mapping[str, LineTransfer] = field(default_factory=dict)
+    segment: str = "commercial"  # whose availabilities were chosen: the customer's segment
 
     @property
     def needs_approval(self) -> bool:
@@ -141,6 +142,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {
             "country": self.country,
+            "segment": self.segment,
             "options": self.options.to_json(),
             "needsApproval": self.needs_approval,
             "lines": [

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from shared.domain.agreement import CustomerAgreement, CustomerContact
 from shared.domain.states import (
     LINE_MACHINE,
     NOTHING_BOUGHT,
@@ -74,6 +75,9 @@ class Transfer:
     purchase: Purchase | None = None
     source_partner: SourcePartner | None = None
     partner_transfer: PartnerTransferRequest | None = None
+    customer_contact: CustomerContact | None = None  # who accepted the customer agreement, if given
+    agreement: CustomerAgreement | None = None  # how the customer agreement was confirmed, and when
+    segment: str | None = None  # the customer's segment (commercial, education...), from the plan
     api_calls: int = 0  # calls made to Partner Center and Graph for this transfer, for its summary
     planned: bool = False  # every line of the plan is stored (a plan may take several transactions)
     originals_read_for: str | None = None  # the subscription-expiring event whose lapse dates were read

@@ -43,11 +43,14 @@ class Sku:
     supported_billing_cycles: tuple[str, ...] = ()
     prerequisite_skus: tuple[str, ...] = ()
     upgrade_target_offers: tuple[str, ...] = ()
+    #: ``attestationProperties.enforceAttestation``: a cart line buys it only with ``attestationAccepted``.
+    enforces_attestation: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Sku:
         r = "Sku"
         dynamic = optional(data, "dynamicAttributes", dict, {}, resource=r)
+        attestation = optional(data, "attestationProperties", dict, {}, resource=r)
         return cls(
             id=field(data, "id", str, resource=r),
             product_id=field(data, "productId", str, resource=r),
@@ -60,6 +63,7 @@ class Sku:
             supported_billing_cycles=strings(data, "supportedBillingCycles", resource=r),
             prerequisite_skus=strings(dynamic, "prerequisiteSkus", resource=r),
             upgrade_target_offers=strings(dynamic, "upgradeTargetOffers", resource=r),
+            enforces_attestation=optional(attestation, "enforceAttestation", bool, False, resource=r),
         )
 
 
