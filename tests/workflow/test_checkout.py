@@ -9,6 +9,8 @@ from typing import Any
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
+from shared.workflow import agreement, purchase
+from shared.workflow.runner import STEPS
 from tests.fixtures.app import pump, routes
 from tests.workflow.test_cutover import days_until_lapse, on_sandbox_time, timer_on_sandbox_time
 from tests.workflow.transfers import accepted, record, start, started
@@ -117,6 +119,27 @@ def test_a_contact_the_api_cannot_use_is_refused_with_each_wrong_field(services:
         "customerContact.phoneNumber",
         "customerContact.title",
     }
+
+
+def test_a_retry_bringing_a_contact_the_api_cannot_use_is_refused_with_each_wrong_field(
+    services: Services,
+) -> None:
+    body = {"customerContact": {"firstName": "Ada", "email": "ada@"}, "force": True}
+
+    answer = routes(services).retry("0" * 32, json.dumps(body).encode())
+
+    assert answer.status == 400
+    assert {e["field"] for e in answer.body["errors"]} == {
+        "force",
+        "customerContact.lastName",
+        "customerContact.email",
+    }
+
+
+def test_the_agreement_is_a_step_of_its_own_just_before_the_purchase_intent() -> None:
+    steps = [step for _, step in STEPS]
+
+    assert steps.index(agreement.confirm_agreement) + 1 == steps.index(purchase.intend_purchase)
 
 
 # ---------------------------------------------------------------------- segment and new commerce
