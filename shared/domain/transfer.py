@@ -197,6 +197,17 @@ class Line:
             message=reason or f"line {self.source_sku_part_number}: {self.state} → {to}",
         )
 
+    def decided_as(self, decided: Line) -> Line:
+        """This line buying what ``decided`` (the same original, decided again) buys, and saying why."""
+        return replace(
+            self,
+            decision=decided.decision,
+            replacements=decided.replacements,
+            explanation=decided.explanation,
+            users_to_move=decided.users_to_move,
+            upgraded_plans=decided.upgraded_plans,
+        )
+
     def resume(self, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
         back = LINE_MACHINE.retry_state(self.state, self.resume_state)
         moved = replace(self, state=back, reason=None, resume_state=None)

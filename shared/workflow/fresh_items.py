@@ -147,14 +147,7 @@ def _redecided(line: Line, decided: Line, was: str, at: datetime) -> tuple[Line,
     moved = line
     if state is not LineState.PLANNED:
         moved, _ = line.move(state, at=at, actor="workflow", reason=decided.reason)
-    moved = replace(
-        moved,
-        decision=decided.decision,
-        replacements=decided.replacements,
-        explanation=decided.explanation,
-        users_to_move=decided.users_to_move,
-        upgraded_plans=decided.upgraded_plans,
-    )
+    moved = moved.decided_as(decided)
     now = ", ".join(r.catalog_item_id for r in decided.replacements)
     message = (
         f"line {line.source_sku_part_number}: {was} is no longer sold as planned; decided again against "

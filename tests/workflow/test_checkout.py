@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
@@ -145,45 +147,26 @@ def test_the_agreement_is_a_step_of_its_own_just_before_the_purchase_intent() ->
 # ---------------------------------------------------------------------- segment and new commerce
 
 
-def test_a_commercial_customer_is_sold_commercial_new_commerce_items_only(
-    services: Services, sandbox: SandboxHandle, azurite: Azurite
+@pytest.mark.parametrize(
+    ("key", "segment"),
+    [("fabrikam", "commercial"), ("fineartschool", "education"), ("lamna", "nonprofit")],
+)
+def test_a_customer_is_sold_new_commerce_items_of_its_own_segment_only(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite, key: str, segment: str
 ) -> None:
-    # Education, government and traditional items of the same SKUs sort before the commercial ones.
-    transfer = accepted_transfer(services, sandbox, "fabrikam")
-
-    pump(azurite, services)
-
-    done = record(services, transfer["id"])
-    assert done["state"] == "Provisioned"
-    assert done["segment"] == "commercial"
-    items = bought(sandbox)
-    assert items
-    assert {(x["segment"], x["productType"]) for x in items} == {("commercial", NEW_COMMERCE)}
-
-
-def test_an_education_customer_is_sold_its_education_availabilities(
-    services: Services, sandbox: SandboxHandle, azurite: Azurite
-) -> None:
-    transfer = accepted_transfer(services, sandbox, "fineartschool")
+    # Other segments' and traditional items of the same SKUs sort before the customer's; nonprofit
+    # availabilities are listed only when asked for.
+    transfer = accepted_transfer(services, sandbox, key)
 
     pump(azurite, services)
 
     done = record(services, transfer["id"])
     assert done["state"] == "Provisioned", done["reason"]
-    assert done["segment"] == "education"
-    assert {(x["segment"], x["productType"]) for x in bought(sandbox)} == {("education", NEW_COMMERCE)}
-    assert routes(services).plan_transfer(transfer["id"]).body["segment"] == "education"
-
-
-def test_a_nonprofit_is_sold_the_nonprofit_availabilities_listed_only_when_asked_for(
-    services: Services, sandbox: SandboxHandle, azurite: Azurite
-) -> None:
-    transfer = accepted_transfer(services, sandbox, "lamna")
-
-    pump(azurite, services)
-
-    assert record(services, transfer["id"])["state"] == "Provisioned"
-    assert {x["segment"] for x in bought(sandbox)} == {"nonprofit"}
+    assert done["segment"] == segment
+    assert routes(services).plan_transfer(transfer["id"]).body["segment"] == segment
+    items = bought(sandbox)
+    assert items
+    assert {(x["segment"], x["productType"]) for x in items} == {(segment, NEW_COMMERCE)}
 
 
 # ---------------------------------------------------------------------- what the cart says

@@ -33,12 +33,18 @@ def accept(host: LocalHostHandle, services: Services, sandbox: SandboxHandle, cu
     assert [d["attempts"][-1]["status"] for d in sandbox.wait_webhooks(deliveries)] == [200]
 
 
+def accepted(host: LocalHostHandle, services: Services, sandbox: SandboxHandle, key: str) -> dict[str, Any]:
+    """``key``'s transfer, started over HTTP and accepted by the customer."""
+    transfer = start(host, sandbox.customer(key))
+    accept(host, services, sandbox, sandbox.customer(key))
+    return transfer
+
+
 def test_a_customer_without_the_agreement_is_confirmed_on_its_behalf_then_bought_once(
     host: LocalHostHandle, services: Services, sandbox: SandboxHandle
 ) -> None:
     customer = sandbox.customer("relecloud")
-    transfer = start(host, customer)
-    accept(host, services, sandbox, customer)
+    transfer = accepted(host, services, sandbox, "relecloud")
 
     blocked = wait_for(host, transfer["id"], "Blocked")
     assert [a["action"] for a in blocked["customerActions"]] == ["confirm-customer-agreement"]
@@ -57,9 +63,7 @@ def test_a_customer_without_the_agreement_is_confirmed_on_its_behalf_then_bought
 def test_only_commercial_new_commerce_items_are_bought(
     host: LocalHostHandle, services: Services, sandbox: SandboxHandle
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    transfer = start(host, customer)
-    accept(host, services, sandbox, customer)
+    transfer = accepted(host, services, sandbox, "fabrikam")
 
     wait_for(host, transfer["id"], "Provisioned")
 
@@ -72,7 +76,7 @@ def test_a_deferred_purchase_past_a_month_boundary_buys_under_the_current_ids(
     host: LocalHostHandle, services: Services, sandbox: SandboxHandle
 ) -> None:
     customer = sandbox.customer("fabrikam")
-    body = {"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"}
+    body: dict[str, Any] = {"customerTenantId": customer, "customerCountry": "US", "sourceChannel": "Direct"}
     body["options"] = {"purchaseTiming": "beforeLapse", "purchaseLeadDays": 14}
     answer = requests.post(f"{host.url}/api/transfers", json=body, timeout=30)
     assert answer.status_code == 201, answer.text
