@@ -90,9 +90,10 @@ def agreement_json(t: Transfer) -> dict[str, Any] | None:
 AGREEMENT_ACTION = {
     "action": "confirm-customer-agreement",
     "url": "https://aka.ms/customeragreement",
-    "who": "the customer's admin accepts the Microsoft Customer Agreement in the Microsoft 365 admin center, "
-    "or tells the partner who accepted it: an admin retries with customerContact (firstName, lastName, "
-    "email, phoneNumber) and the partner confirms it on the customer's behalf",
+    "who": "the customer's Global Administrator",
+    "needs": "accept the Microsoft Customer Agreement in the Microsoft 365 admin center, or tell the partner "
+    "who accepted it (name, e-mail, phone): an admin then retries with customerContact and the partner "
+    "confirms the acceptance on the customer's behalf",
 }
 
 
