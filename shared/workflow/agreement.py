@@ -21,12 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from shared.clients.errors import (
-    AgreementAlreadyConfirmedError,
-    OutcomeUnknownError,
-    PartnerCenterError,
-    brief,
-)
+from shared.clients.errors import AgreementAlreadyConfirmedError, OutcomeUnknownError, PartnerCenterError
 from shared.domain import (
     AgreementBasis,
     AgreementStatus,
@@ -108,10 +103,11 @@ def _send(ctx: StepContext, record: TransferRecord, intent: CustomerAgreement) -
     except PartnerCenterError as error:
         if error.retryable or error.status is None or error.status >= 500:
             raise
+        # Its code only: Partner Center's text may quote the contact, which no record message holds.
         reason = (
             f"Partner Center refused the confirmation of the customer's acceptance of {MCA} "
-            f"({brief(error)}); correct the customer's contact and give it with POST "
-            f"/api/transfers/{transfer.id}/retry"
+            f"(HTTP {error.status}, code {error.code}); correct the customer's contact and give it with "
+            f"POST /api/transfers/{transfer.id}/retry"
         )
         return _halt(ctx, record, reason)
     return Next(_confirmed(ctx, record, AgreementBasis.ATTESTED, None))

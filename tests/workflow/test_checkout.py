@@ -94,6 +94,27 @@ def test_a_contact_given_at_the_start_confirms_the_agreement_once_even_when_the_
     assert len(sandbox.purchases()) == 1
 
 
+def test_a_confirmation_partner_center_refuses_blocks_with_its_code_and_a_retry_confirms_it(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    sandbox.add_fault(
+        "error", service="partner_center", method="POST", path="/agreements$", status=400, code=3000
+    )
+    transfer = accepted_transfer(services, sandbox, "relecloud", customerContact=CONTACT)
+    pump(azurite, services)
+
+    blocked = record(services, transfer["id"])
+    assert blocked["state"] == "Blocked"
+    assert "code 3000" in blocked["reason"]
+    assert sandbox.purchases() == []
+
+    assert routes(services).retry(transfer["id"]).status == 202
+    pump(azurite, services)
+
+    assert record(services, transfer["id"])["agreement"]["basis"] == "Attested"
+    assert len(sandbox.purchases()) == 1
+
+
 def test_a_customer_that_signed_the_agreement_itself_is_recorded_so_and_nothing_is_confirmed(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
