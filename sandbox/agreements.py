@@ -20,8 +20,9 @@ Partner Center side (``/partnercenter``), shapes from the Learn pages named here
 
 Without an accepted agreement the checkout refuses every order group (:mod:`sandbox.eligibility`).
 The control API (``/_sandbox``) shows a customer's agreements (``GET /customers/{id}/agreements``),
-sets its qualifications (``PUT /customers/{id}/qualifications``, a list as above) and makes an offer
-listed as purchasable refused for the customer (``PATCH /offers/{skuId}/eligibility {"eligible"}``).
+sets its qualifications (``PUT /customers/{id}/qualifications``, a list as above), makes an offer
+listed as purchasable refused for the customer or makes its SKU enforce attestation
+(``PATCH /offers/{skuId}/eligibility {"eligible", "attestation"}``).
 """
 
 from __future__ import annotations
@@ -144,12 +145,17 @@ def set_qualifications(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 @control_router.route("PATCH", "/offers/{sku_id}/eligibility")
 def set_eligibility(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """``{"eligible": false}``: the SKU's primary offer stays listed as purchasable, but a cart line
-    buying it gets an ``error`` and its checkout 800020, as for an item the customer may not buy."""
+    buying it gets an ``error`` and its checkout 800020, as for an item the customer may not buy;
+    ``{"attestation": "Type"}`` (or ``null``): the SKU enforces attestation from now on (or not)."""
     offer = sb.world.catalog.offer_for_sku(p["sku_id"].lower())
-    eligible = call.json().get("eligible")
+    body = call.json()
+    eligible, attestation = body.get("eligible", True), body.get("attestation")
     if offer is None:
         return Reply(404, {"error": f"no offer provisions SKU {p['sku_id']}"})
-    if not isinstance(eligible, bool):
-        return Reply(400, {"error": "eligible must be true or false"})
-    sb.world.catalog.offers[offer.catalog_item_id] = dataclasses.replace(offer, eligible=eligible)
-    return Reply(200, {"catalogItemId": offer.catalog_item_id, "eligible": eligible})
+    if not isinstance(eligible, bool) or not isinstance(attestation, str | None):
+        return Reply(400, {"error": "eligible must be true or false, attestation a type or null"})
+    changed = dataclasses.replace(offer, eligible=eligible, attestation=attestation or None)
+    sb.world.catalog.offers[offer.catalog_item_id] = changed
+    return Reply(
+        200, {"catalogItemId": offer.catalog_item_id, "eligible": eligible, "attestation": attestation}
+    )

@@ -410,9 +410,11 @@ class SandboxHandle:
         """e.g. ``[{"qualification": "Education", "vettingStatus": "Approved"}]``; ``[]``: commercial."""
         self.control("PUT", f"/customers/{customer_id}/qualifications", qualifications)
 
-    def set_eligible(self, sku_id: str, eligible: bool) -> None:
-        """False: the SKU's offer stays listed as purchasable, but a cart line buying it gets an error."""
-        self.control("PATCH", f"/offers/{sku_id}/eligibility", {"eligible": eligible})
+    def set_eligible(self, sku_id: str, eligible: bool, *, attestation: str | None = None) -> None:
+        """False: the SKU's offer stays listed as purchasable, but a cart line buying it gets an error;
+        ``attestation`` (a type): the SKU enforces attestation, as the no-Teams suites do."""
+        body = {"eligible": eligible, "attestation": attestation}
+        self.control("PATCH", f"/offers/{sku_id}/eligibility", body)
 
     def advance_to_next_month(self) -> dt.datetime:
         """Move the clock just past the next month boundary, where every availability id changes."""

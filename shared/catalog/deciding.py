@@ -325,6 +325,7 @@ class _LineDecider:
             term_duration=term,
             billing_cycle=cycle,
             is_addon=item.sku.is_addon,
+            attestation=item.sku.enforces_attestation,
         )
         cap = item.sku.maximum_quantity
         if quantity <= cap:

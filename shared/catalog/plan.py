@@ -43,6 +43,7 @@ class TargetItem:
     term_duration: str
     billing_cycle: str
     is_addon: bool
+    attestation: bool = False  # its SKU enforces attestation: the cart line must accept it
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -132,10 +132,6 @@ class PartnerCenterClient(AgreementCalls, ServiceClient):
             Sku.from_json(item) for item in self._pages(_CUSTOMER + "/products/{product_id}/skus", params)
         )
 
-    def get_sku(self, customer_id: str, product_id: str, sku_id: str) -> Sku:
-        params = {"customer_id": customer_id, "product_id": product_id, "sku_id": sku_id}
-        return Sku.from_json(self._read(_CUSTOMER + "/products/{product_id}/skus/{sku_id}", params))
-
     def list_availabilities(
         self, customer_id: str, product_id: str, sku_id: str, segment: str | None = None
     ) -> Iterator[Availability]:

@@ -9,6 +9,9 @@ from typing import Any
 
 from shared.resources import field, lowered, objects, optional, timestamp
 
+#: ``CartErrorCode`` 10012: the line's SKU enforces attestation, and the line did not accept it.
+ATTESTATION_NOT_ACCEPTED = "10012"
+
 
 @dataclass(frozen=True, slots=True)
 class CartLineError:

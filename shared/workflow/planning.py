@@ -122,6 +122,7 @@ def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTr
             quantity=t.quantity,
             term_duration=t.term_duration,
             billing_cycle=t.billing_cycle,
+            attestation=t.attestation,
         )
         for t in planned.targets
     )

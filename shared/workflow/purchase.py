@@ -32,10 +32,11 @@ from shared.domain import (
     merged,
 )
 from shared.domain.events import TransferEvent
-from shared.resources.commerce import Cart, CartCheckoutResult, CartLineItem, Subscription
+from shared.resources.commerce import CartCheckoutResult, CartLineItem, Subscription
 from shared.store.records import TransferRecord
 from shared.workflow.context import Next, StepContext
 from shared.workflow.fresh_items import refresh_items
+from shared.workflow.rules.cart import attesting, refused_items
 from shared.workflow.rules.partner_transfer import needs_request
 
 #: Polls for provisioning (after the first few, one every 15 minutes: about two days) before the
@@ -86,9 +87,9 @@ def create_cart(ctx: StepContext, record: TransferRecord, event: TransferEvent) 
     cart = ctx.partner_center.create_cart(
         transfer.customer_tenant_id, items, request_id=transfer.purchase.cart_request_id
     )
-    refused = _refused_items(ordering, cart)
+    refused = refused_items(ordering, cart)
     if refused:
-        return Next(_fail_lines(ctx, record, ordering, refused))
+        return Next(_fail_lines(ctx, record, attesting(ordering, cart), refused))
     at = ctx.now()
     changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
     entry = HistoryEntry(at=at, action="cart", message=f"cart {cart.id} created with {len(items)} item(s)")
@@ -199,20 +200,6 @@ def ordered_lines(
         lines.append(moved)
         history.append(entry)
     return lines, history
-
-
-def _refused_items(ordering: Sequence[Line], cart: Cart) -> dict[str, str]:
-    """Per line, the items the cart answered with an ``error``, with the error (the cart lines are
-    numbered as :func:`cart_items` numbers them)."""
-    owners = [line for line in ordering for r in line.replacements if not r.order_id]
-    items = [r for line in ordering for r in line.replacements if not r.order_id]
-    refused: dict[str, list[str]] = {}
-    for item in cart.line_items:
-        if item.error is None or item.id is None or not 0 <= item.id < len(owners):
-            continue
-        error = f"{items[item.id].catalog_item_id}: {item.error.code} {item.error.description}".strip()
-        refused.setdefault(owners[item.id].id, []).append(error)
-    return {line_id: "; ".join(errors) for line_id, errors in refused.items()}
 
 
 def _fail_lines(

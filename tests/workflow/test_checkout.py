@@ -285,3 +285,24 @@ def test_an_offer_withdrawn_before_a_deferred_purchase_is_decided_again_and_the_
     assert {r["skuId"] for r in line["replacements"]} <= {x["skuId"] for x in bought(sandbox)}
     assert any("no longer sold as planned; decided again" in h["message"] for h in done["history"])
     assert len(sandbox.purchases()) == 1
+
+
+def test_an_attestation_the_cart_asks_for_after_the_plan_is_accepted_on_the_retry(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    # Teams Enterprise enforces no attestation when the plan reads the catalog; it does at purchase.
+    teams = sandbox.ids.skus["TEAMS_ENTERPRISE"]
+    planned = deferred(services, sandbox, azurite)
+    sandbox.set_eligible(teams, True, attestation="TeamsTerms")
+    buy_when_due(services, sandbox, azurite, planned)
+
+    failed = record(services, planned["id"])
+    assert failed["state"] == "Failed"
+    assert any("10012" in (x["reason"] or "") for x in failed["lines"])
+    assert sandbox.purchases() == []
+
+    assert routes(services).retry(planned["id"]).status == 202
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
+
+    assert len(sandbox.purchases()) == 1
+    assert teams in {x["skuId"] for x in bought(sandbox)}
