@@ -49,7 +49,7 @@ def approve_transfer(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="transfers/{id}/retry", methods=["POST"])
 def retry_transfer(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(lambda: _admin().retry(req.route_params["id"]))
+    return _respond(lambda: _admin().retry(req.route_params["id"], req.get_body()))
 
 
 @app.route(route="transfers/{id}/cancel", methods=["POST"])

@@ -164,6 +164,7 @@ class Fleet:
 PURPOSES: tuple[tuple[str, str, str], ...] = (
     ("partner_center", r"/relationshiprequests", "invitation link"),
     ("partner_center", r"/customers/[^/]+(/profiles/company)?$", "customer and its country"),
+    ("partner_center", r"/agreements|/directSigned|/qualifications$", "customer agreement and segment"),
     ("partner_center", r"/products", "catalog"),
     ("partner_center", r"/carts", "cart and checkout"),
     ("partner_center", r"/orders|/subscriptions", "order and provisioning"),

@@ -18,14 +18,18 @@ from collections import Counter
 
 from bench.harness import PC_QUOTA, PHASES, PURPOSES, Moved, limits, running_fleet, table
 
-#: The fewest Partner Center calls one transfer can make (the catalog is one fetch per country,
-#: shared by every customer, so it rounds to 0): the customer read that confirms the relationship
-#: and carries the company profile's country, one cart, its checkout, one read of the order's
-#: subscriptions (``?order_id=``). The invitation link is the partner's, the same for everyone.
+#: The fewest Partner Center calls one transfer can make: the customer read that confirms the
+#: relationship and carries the company profile's country; its qualifications and one read of its
+#: customer agreement (confirmed before, as this fleet's are); the catalog (one fetch per country and
+#: segment, shared by every customer, so it rounds to 0) plus one read of today's availabilities per
+#: product and SKU bought, right before the cart (4 in this fleet's default: Office 365 E3 is bought
+#: as two); one cart, its checkout, one read of the order's subscriptions (``?order_id=``). The
+#: invitation link is the partner's, the same for everyone.
 MINIMUM_PC = {
     "invitation link": 0,
     "customer and its country": 1,
-    "catalog": 0,
+    "customer agreement and segment": 2,
+    "catalog": 4,
     "cart and checkout": 2,
     "order and provisioning": 1,
 }

@@ -33,10 +33,17 @@ export function legalMoves(transfer) {
 export function customerMessage(transfer) {
   const accept = transfer.customerActions.find((a) => a.action === "accept-reseller-relationship");
   const gdap = transfer.customerActions.find((a) => a.action === "approve-gdap");
+  const agreement = transfer.customerActions.find((a) => a.action === "confirm-customer-agreement");
   const steps = [];
   const whose = transfer.customerName ? `${transfer.customerName}'s` : "your";
   if (accept) steps.push(`Accept our reseller relationship:\n${accept.url}`);
   if (gdap) steps.push(`Approve the administrative relationship (GDAP) we need to move your licenses:\n${gdap.url}`);
+  if (agreement) {
+    steps.push(
+      "Accept the Microsoft Customer Agreement in the Microsoft 365 admin center, or tell us who in your " +
+        `organisation accepted it (name, e-mail, phone) so that we confirm it for you:\n${agreement.url}`,
+    );
+  }
   return [
     "Hello,",
     "",
@@ -68,13 +75,18 @@ function definitions(pairs) {
   );
 }
 
+const LINK_LABELS = {
+  "approve-gdap": "GDAP approval link",
+  "confirm-customer-agreement": "Microsoft Customer Agreement",
+};
+
 function customerActions(transfer) {
   if (!transfer.customerActions.length) return null;
   const message = customerMessage(transfer);
   const text = el("textarea", { id: "customer-message", rows: 12, readonly: true, class: "message" });
   text.value = message;
   const links = transfer.customerActions.map((action) => {
-    const label = action.action === "approve-gdap" ? "GDAP approval link" : "Invitation link";
+    const label = LINK_LABELS[action.action] || "Invitation link";
     return el(
       "li",
       {},

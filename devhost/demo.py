@@ -65,6 +65,9 @@ class Case:
     throttled: bool = False  # Partner Center answers its cart 429 with Retry-After
     stranded: bool = False  # one E3 user has no usage location until after the cutover
     partner_submits: tuple[str, ...] = ()  # from another CSP partner: what it submits for transfer
+    contact_later: bool = (
+        False  # never accepted its customer agreement: Blocked until a retry gives a contact
+    )
 
 
 SITUATIONS: tuple[Case, ...] = (
@@ -84,6 +87,13 @@ SITUATIONS: tuple[Case, ...] = (
     ),
     Case("relecloud", "350 Business Premium seats, 300 per customer: waits for a choice", expected=STOPPED),
     Case("lamna", "tenant in Canada, US typed at start: refused before buying", expected=STOPPED),
+    Case(
+        "litware",
+        "no Microsoft Customer Agreement: blocked, contact given, confirmed once",
+        contact_later=True,
+    ),
+    Case("fineartschool", "qualified for education: its education availabilities only"),
+    Case("treyresearch", "a qualified nonprofit: its nonprofit availabilities only"),
 )
 CASES = (
     *SITUATIONS,
@@ -328,6 +338,20 @@ def source_partner_submits(run: Run, cases: list[Case]) -> None:
             run.say(f"{case.customer}: {line['sourceSkuPartNumber']} {moved['status']} ({moved['path']})")
 
 
+def confirm_agreements(run: Run, cases: list[Case]) -> None:
+    """Nothing is bought for a customer that never accepted the Microsoft Customer Agreement until an
+    admin gives the contact of the person who accepted it; the partner then confirms it once."""
+    if not cases:
+        return
+    run.wait(lambda r: r["state"] == "Blocked", cases)
+    for case in cases:
+        record = run.records[case.customer]
+        run.say(f"{case.customer}: {record['reason'][:110]}")
+        contact = {"firstName": "Sandbox", "lastName": "Admin", "email": f"admin@{case.customer}.example"}
+        run.call("POST", f"/transfers/{record['id']}/retry", 202, {"customerContact": contact})
+        run.say(f"{case.customer}: the customer's contact given (POST .../retry); the partner confirms it")
+
+
 def throttle(run: Run, cases: list[Case]) -> None:
     for case in cases:
         path = f"/customers/{run.tenants[case.customer]}/carts$"
@@ -392,6 +416,7 @@ def story(run: Run) -> None:
     throttle(run, [c for c in rest if c.throttled])
     accept(run, rest)
     run.run_timer()
+    confirm_agreements(run, [c for c in started if c.contact_later])
     run.wait(lambda r: r["state"] == "Provisioned", started)
     bought = {p["customer_id"] for p in run.sandbox.purchases()}
     deferred = [c.customer for c in started if run.tenants[c.customer] not in bought]
@@ -428,9 +453,35 @@ def summarise(run: Run) -> int:
         if run.final(c) != c.expected
     ]
     wrong += [f"{customer}: {n} checkouts" for customer, n in checkouts.items() if n > 1]
+    wrong += checked_before_buying(run, purchases)
     for problem in wrong:
         run.console.print(f"[red]{problem}[/red]")
     return 1 if wrong else 0
+
+
+def checked_before_buying(run: Run, purchases: list[dict[str, Any]]) -> list[str]:
+    """Every item bought is new commerce and of its customer's segment; every agreement the partner
+    had to confirm was confirmed once."""
+    customers = {tenant: customer for customer, tenant in run.tenants.items()}
+    wrong = [
+        f"{customers[p['customer_id']]}: bought {line['catalogItemId']} ({line['productType']})"
+        for p in purchases
+        for line in p["lines"]
+        if (line["segment"], line["productType"])
+        != (run.records[customers[p["customer_id"]]]["segment"], "OnlineServicesNCE")
+    ]
+    confirmed = {
+        c.customer: len(run.sandbox.agreements(run.tenants[c.customer])["agreements"])
+        for c in run.cases
+        if c.contact_later
+    }
+    segments = Counter(r["segment"] for r in run.records.values() if r["segment"])
+    run.say(
+        f"every item bought new commerce and of its customer's segment: {not wrong} ("
+        + ", ".join(f"{n} {segment}" for segment, n in sorted(segments.items()))
+        + f"); {sum(confirmed.values())} Microsoft Customer Agreement(s) confirmed on a customer's behalf"
+    )
+    return wrong + [f"{customer}: {n} agreement confirmations" for customer, n in confirmed.items() if n != 1]
 
 
 def main(cases: tuple[Case, ...] = CASES) -> int:

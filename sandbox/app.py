@@ -21,7 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import control, entra, graph, keyvault, partner_center, transfers
+from . import agreements, control, entra, graph, keyvault, partner_center, transfers
+from .eligibility import missing_contract_version
 from .keyvault import kv_error
 from .knobs import Fault
 from .routing import Call, Reply, Route, Router
@@ -38,9 +39,9 @@ PC_DESCRIPTIONS = {
     800065: "Cannot check out an already submitted cart.",
 }
 SERVICES: dict[str, tuple[str, Router[Sandbox]]] = {
-    "partnercenter": ("partner_center", Router(partner_center.router, transfers.router)),
+    "partnercenter": ("partner_center", Router(partner_center.router, transfers.router, agreements.router)),
     "graph": ("graph", graph.router),
-    "_sandbox": ("control", Router(control.router, transfers.source_router)),
+    "_sandbox": ("control", Router(control.router, transfers.source_router, agreements.control_router)),
     "cert": ("cert", control.cert_router),
     "secrets": ("keyvault", keyvault.router),
 }
@@ -200,6 +201,9 @@ class Server(Sandbox):
                 denied = self.authenticate(service, call)
                 if denied is not None:
                     return denied
+            headers_refused = missing_contract_version(call.headers) if service == "partner_center" else None
+            if headers_refused is not None:
+                return pc_error(400, 400, headers_refused)
             refused = self.authorize(service, route, call) or self.throttle(service, call, params)
             if refused is not None:
                 return refused

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .catalog import Offer, Term
+from .eligibility import cart_line_error, checkout_refusal, order_refusal, require_partner_attestation
 from .routing import Call, Reply, Router, lookup
 from .state import Sandbox
 from .world import (
@@ -246,7 +247,13 @@ def product_json(offer: Offer, country: str) -> dict[str, Any]:
 
 
 def sku_json(offer: Offer, country: str) -> dict[str, Any]:
+    attestation = (
+        {"attestationProperties": {"attestationType": offer.attestation, "enforceAttestation": True}}
+        if offer.attestation
+        else {}
+    )
     return {
+        **attestation,
         "id": offer.sku_id,
         "productId": offer.product_id,
         "title": offer.title,
@@ -296,7 +303,7 @@ def availability_json(offer: Offer, country: str) -> dict[str, Any]:
         "skuId": offer.sku_id,
         "catalogItemId": offer.catalog_item_id,
         "defaultCurrency": {"code": code, "symbol": symbol},
-        "segment": "commercial",
+        "segment": offer.segment,
         "country": country,
         "isPurchasable": offer.purchasable,
         "isRenewable": offer.purchasable,
@@ -343,18 +350,21 @@ def _product_offers(sb: Sandbox, call: Call, p: dict[str, str]) -> tuple[str, li
     return country, offers
 
 
-def _sku_offer(sb: Sandbox, call: Call, p: dict[str, str]) -> tuple[str, Offer]:
+def _sku_offers(sb: Sandbox, call: Call, p: dict[str, str]) -> tuple[str, list[Offer]]:
+    """The SKU's availabilities: every segment's but nonprofit, or only ``targetSegment``'s ("Get a
+    list of availabilities for a SKU": "Nonprofit needs to be passed specifically")."""
     country, offers = _product_offers(sb, call, p)
-    for offer in offers:
-        if offer.sku_id == p["sku_id"]:
-            return country, offer
-    raise PartnerCenterError(404, 400013, f"Sku {p['sku_id']} was not found.")
+    offers = [o for o in offers if o.sku_id == p["sku_id"]]
+    if not offers:
+        raise PartnerCenterError(404, 400013, f"Sku {p['sku_id']} was not found.")
+    segment = call.query.get("targetSegment", "").lower()
+    return country, [o for o in offers if o.segment == segment or (not segment and o.segment != "nonprofit")]
 
 
-def _unique_products(offers: Iterable[Offer]) -> list[Offer]:
+def _unique_products(offers: Iterable[Offer], key: str = "product_id") -> list[Offer]:
     seen: dict[str, Offer] = {}
     for offer in offers:
-        seen.setdefault(offer.product_id, offer)
+        seen.setdefault(getattr(offer, key), offer)
     return list(seen.values())
 
 
@@ -374,29 +384,33 @@ for _prefix in ("/v1", "/v1/customers/{customer_id}"):
     @router.route("GET", f"{_prefix}/products/{{product_id}}/skus")
     def list_skus(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         country, offers = _product_offers(sb, call, p)
+        skus = _unique_products(offers, "sku_id")
         return Reply(
-            200, collection([sku_json(o, country) for o in offers], f"/products/{p['product_id']}/skus")
+            200, collection([sku_json(o, country) for o in skus], f"/products/{p['product_id']}/skus")
         )
 
     @router.route("GET", f"{_prefix}/products/{{product_id}}/skus/{{sku_id}}")
     def get_sku(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-        country, offer = _sku_offer(sb, call, p)
-        return Reply(200, sku_json(offer, country))
+        country, offers = _sku_offers(sb, call, {**p})
+        if not offers:
+            raise PartnerCenterError(404, 400013, f"Sku {p['sku_id']} was not found.")
+        return Reply(200, sku_json(offers[0], country))
 
     @router.route("GET", f"{_prefix}/products/{{product_id}}/skus/{{sku_id}}/availabilities")
     def list_availabilities(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-        country, offer = _sku_offer(sb, call, p)
-        uri = f"/products/{offer.product_id}/skus/{offer.sku_id}/availabilities"
-        return Reply(200, collection([availability_json(offer, country)], uri))
+        country, offers = _sku_offers(sb, call, p)
+        uri = f"/products/{p['product_id']}/skus/{p['sku_id']}/availabilities"
+        return Reply(200, collection([availability_json(o, country) for o in offers], uri))
 
     @router.route(
         "GET", f"{_prefix}/products/{{product_id}}/skus/{{sku_id}}/availabilities/{{availability_id}}"
     )
     def get_availability(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-        country, offer = _sku_offer(sb, call, p)
-        if offer.availability_id.lower() != p["availability_id"].lower():
-            raise PartnerCenterError(404, 400013, f"Availability {p['availability_id']} was not found.")
-        return Reply(200, availability_json(offer, country))
+        country, offers = _product_offers(sb, call, p)
+        for offer in offers:
+            if offer.sku_id == p["sku_id"] and offer.availability_id.lower() == p["availability_id"].lower():
+                return Reply(200, availability_json(offer, country))
+        raise PartnerCenterError(404, 400013, f"Availability {p['availability_id']} was not found.")
 
 
 # ---------------------------------------------------------------------- carts and orders
@@ -437,7 +451,7 @@ def cart_json(cart: Cart) -> dict[str, Any]:
         "lineItems": [
             {
                 "id": line.id,
-                "catalogItemId": line.offer.catalog_item_id,
+                "catalogItemId": line.sent_id or line.offer.catalog_item_id,
                 "friendlyName": line.friendly_name,
                 "quantity": line.quantity,
                 "currencyCode": "USD",
@@ -446,6 +460,7 @@ def cart_json(cart: Cart) -> dict[str, Any]:
                 "provisioningContext": {},
                 "orderGroup": line.order_group,
                 "addonItems": [],
+                **({"error": line.error} if line.error else {}),
             }
             for line in cart.lines
         ],
@@ -496,17 +511,25 @@ def order_json(order: Order, tenant: Tenant) -> dict[str, Any]:
 @router.route("POST", "/v1/customers/{customer_id}/carts")
 def create_cart(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = customer_of(sb, p["customer_id"])
-    items = lookup(call.json(), "lineItems") or []
+    body = call.json()
+    items = lookup(body, "lineItems") or []
     if not isinstance(items, list) or not items:
         raise PartnerCenterError(
             400, 800009, "Error in Cart item(s)", ["A cart needs at least one line item."]
         )
+    require_partner_attestation(body)
     groups: dict[tuple[str, str], str] = {}
     lines: list[CartLine] = []
     for n, item in enumerate(items):
         offer, quantity, duration, cycle, name = _parse_line(sb, item, "catalogItemId")
         group = groups.setdefault((duration, cycle), str(len(groups)))
-        lines.append(CartLine(int(lookup(item, "id", n) or n), offer, quantity, duration, cycle, group, name))
+        sent = str(lookup(item, "catalogItemId", ""))
+        attested = lookup(item, "attestationAccepted") is True
+        error = cart_line_error(tenant, offer, stale=sb.catalog.stale(sent), attested=attested)
+        line_id = int(lookup(item, "id", n) or n)
+        lines.append(
+            CartLine(line_id, offer, quantity, duration, cycle, group, name, sent_id=sent, error=error)
+        )
     cart = Cart(
         id=stable_id("cart", tenant.id, str(len(tenant.carts)), str(time.time_ns())),
         customer_id=tenant.id,
@@ -542,6 +565,9 @@ def checkout(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         try:
             for line in lines:
                 sb.world.check_purchasable(tenant, line.offer, line.quantity)
+                refusal = checkout_refusal(tenant, line)
+                if refusal is not None:
+                    raise refusal
             sb.world.check_customer_caps(tenant, [(line.offer, line.quantity) for line in lines])
         except PartnerCenterError as exc:
             errors.append({"orderGroupId": group, "code": exc.code, "description": exc.description})
@@ -574,8 +600,11 @@ def create_order(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         if default_cycle and not lookup(item, "billingCycle"):
             merged["billingCycle"] = default_cycle
         lines.append(_parse_line(sb, merged, "offerId"))
-    for offer, quantity, *_ in lines:
+    for item, (offer, quantity, *_) in zip(items, lines, strict=True):
         sb.world.check_purchasable(tenant, offer, quantity)
+        refusal = order_refusal(tenant, offer, stale=sb.catalog.stale(str(lookup(item, "offerId", ""))))
+        if refusal is not None:
+            raise refusal
     sb.world.check_customer_caps(tenant, [(offer, quantity) for offer, quantity, *_ in lines])
     order = sb.world.place_order(
         tenant,
@@ -641,7 +670,7 @@ def subscription_json(sb: Sandbox, tenant: Tenant, sub: Subscription) -> dict[st
         "offerId": offer.catalog_item_id,
         "offerName": offer.title,
         "friendlyName": offer.title,
-        "productType": {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"},
+        "productType": {"id": offer.product_type, "displayName": offer.product_type},
         "quantity": sub.quantity,
         "unitType": "Licenses",
         "hasPurchasableAddons": False,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .catalog import Catalog
+from .eligibility import agreement_json
 from .world import (
     DELETED,
     ENABLED,
@@ -93,7 +94,12 @@ class _Builder:
         *,
         accepted: bool = True,
         roles: frozenset[str] = GDAP_LICENSING,
+        agreement: str = "attested",
+        qualification: str | None = None,
     ) -> Tenant:
+        """``agreement``: how the customer accepted the Microsoft Customer Agreement: confirmed by a
+        partner (``attested``), signed by itself (``direct``), or not at all (``none``);
+        ``qualification``: approved Education, GovernmentCommunityCloud or Nonprofit, if any."""
         tenant_id = stable_id("tenant", key)
         slug = key.replace("_", "")
         tenant = Tenant(
@@ -104,7 +110,15 @@ class _Builder:
             relationship="reseller" if accepted else "none",
             gdap_roles=roles,
             gdap_active=accepted and bool(roles),
+            signed_directly=agreement == "direct",
+            qualifications=[{"qualification": qualification, "vettingStatus": "Approved"}]
+            if qualification
+            else [],
         )
+        if agreement == "attested":
+            contact = {"firstName": "Sandbox", "lastName": "Admin", "email": f"admin@{tenant.domain}"}
+            agreed = (self.now - dt.timedelta(days=400)).strftime("%Y-%m-%dT00:00:00Z")
+            tenant.agreements.append(agreement_json(contact, agreed, user=stable_id("partner-admin")))
         self.world.tenants[tenant_id] = tenant
         self.world.keys["customers"][key] = tenant_id
         names = {name: role_id for role_id, name in ROLE_DEFINITIONS.items()}
@@ -256,8 +270,9 @@ def _seed_default(b: _Builder) -> None:
     b.user(contoso, "no_usage_location", usage_location=None)
     b.user(contoso, "unlicensed")
 
-    # fabrikam: invitation sent, not accepted yet; GDAP roles granted on acceptance.
-    fabrikam = b.tenant("fabrikam", "Fabrikam Sandbox Inc", "US", accepted=False)
+    # fabrikam: invitation sent, not accepted yet; GDAP roles granted on acceptance. It bought from
+    # Microsoft directly, and signed the Microsoft Customer Agreement itself.
+    fabrikam = b.tenant("fabrikam", "Fabrikam Sandbox Inc", "US", accepted=False, agreement="direct")
     b.subscription(fabrikam, "direct_e1", "O365_E1", 10, "direct", days_to_next=40)
     b.subscription(fabrikam, "direct_m365_e3", "M365_E3", 5, "direct", days_to_next=40)
     for n in ("a", "b", "c"):
@@ -293,6 +308,7 @@ def _seed_default(b: _Builder) -> None:
     spares = [b.user(wingtip, "spare"), b.user(wingtip, "spare_2")]
     b.group(wingtip, "unlicensed", "Licensing - pending", (), spares)
     _seed_planning_rules(b)
+    _seed_checkout(b)
 
 
 #: relecloud's Business Premium holders: more than the 300 seats one customer may buy of it.
@@ -314,6 +330,29 @@ def _seed_planning_rules(b: _Builder) -> None:
     b.subscription(lamna, "direct_bs", "BUSINESS_STANDARD", 5, "direct", days_to_next=30)
     for who in ("a", "b"):
         b.user(lamna, f"direct_bs_{who}", usage_location="CA", skus=("BUSINESS_STANDARD",))
+
+
+def _seed_checkout(b: _Builder) -> None:
+    """Customers whose checkout depends on what Partner Center checks before it sells."""
+    # litware: never accepted the Microsoft Customer Agreement: no order until a partner confirms it.
+    litware = b.tenant("litware", "Litware Sandbox Inc", "US", accepted=False, agreement="none")
+    b.subscription(litware, "direct_bp", "BUSINESS_PREMIUM", 4, "direct", days_to_next=45)
+    for n in ("a", "b"):
+        b.user(litware, f"business_premium_{n}", skus=("BUSINESS_PREMIUM",))
+
+    # fineartschool: qualified for education: it may buy only commercial and education availabilities.
+    school = b.tenant(
+        "fineartschool", "School of Fine Art Sandbox", "US", accepted=False, qualification="Education"
+    )
+    b.subscription(school, "direct_exo1", "EXCHANGE_PLAN_1", 6, "direct", days_to_next=50)
+    b.subscription(school, "direct_e1", "O365_E1", 3, "direct", days_to_next=50)
+    b.user(school, "exchange_only", skus=("EXCHANGE_PLAN_1",))
+    b.user(school, "direct_e1", skus=("O365_E1",))
+
+    # treyresearch: a qualified nonprofit, whose nonprofit availabilities are listed only when asked for.
+    trey = b.tenant("treyresearch", "Trey Research Sandbox", "US", accepted=False, qualification="Nonprofit")
+    b.subscription(trey, "direct_bs", "BUSINESS_STANDARD", 3, "direct", days_to_next=50)
+    b.user(trey, "business_standard", skus=("BUSINESS_STANDARD",))
 
 
 def _plan(b: _Builder, sku: str, name: str) -> str:

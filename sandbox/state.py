@@ -9,7 +9,6 @@ server (the gate and the aiohttp glue) on top. The one thing a handler needs of 
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,13 +68,14 @@ class Sandbox(ABC):
 
     @property
     def catalog(self) -> Catalog:
-        """The offers on sale in the current world."""
+        """The offers on sale in the current world, under the availability ids of the clock's month."""
+        self.world.catalog.rotate(self.world.clock.now())
         return self.world.catalog
 
     def reset(self, scenario: str, params: dict[str, Any] | None = None) -> None:
         # Each world gets its own offers, so an offer withdrawn in one test is back after a reset.
-        catalog = dataclasses.replace(self._catalog, offers=dict(self._catalog.offers))
-        self.world, scenario_knobs = build(scenario, catalog, params)
+        self.world, scenario_knobs = build(scenario, self._catalog.for_new_world(), params)
+        self.world.catalog.rotate(self.world.clock.now())  # its ids are this month's from now on
         self.knobs = merge(DEFAULTS, scenario_knobs)
         self.generation += 1
         self.faults.clear()

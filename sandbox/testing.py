@@ -405,6 +405,28 @@ class SandboxHandle:
 
     # ------------------------------------------------------------------ lifetime
 
+    # ------------------------------------------------------------------ what checkout depends on
+    def agreements(self, customer_id: str) -> dict[str, Any]:
+        """``{"agreements", "signedDirectly"}``: how the customer accepted the Customer Agreement."""
+        result: dict[str, Any] = self.control("GET", f"/customers/{customer_id}/agreements")
+        return result
+
+    def set_qualifications(self, customer_id: str, qualifications: list[dict[str, str]]) -> None:
+        """e.g. ``[{"qualification": "Education", "vettingStatus": "Approved"}]``; ``[]``: commercial."""
+        self.control("PUT", f"/customers/{customer_id}/qualifications", qualifications)
+
+    def set_eligible(self, sku_id: str, eligible: bool, *, attestation: str | None = None) -> None:
+        """False: the SKU's offer stays listed as purchasable, but a cart line buying it gets an error;
+        ``attestation`` (a type): the SKU enforces attestation, as the no-Teams suites do."""
+        body = {"eligible": eligible, "attestation": attestation}
+        self.control("PATCH", f"/offers/{sku_id}/eligibility", body)
+
+    def advance_to_next_month(self) -> dt.datetime:
+        """Move the clock just past the next month boundary, where every availability id changes."""
+        now = self.now()
+        first = (now.replace(day=1) + dt.timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0)
+        return self.advance_clock(seconds=(first - now).total_seconds() + 3600)
+
     def close(self) -> None:
         self.session.close()
         if self.process is not None and self.process.poll() is None:

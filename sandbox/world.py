@@ -166,6 +166,10 @@ class CartLine:
     billing_cycle: str
     order_group: str
     friendly_name: str | None = None
+    sent_id: str = ""
+    """The catalog item id the cart was sent (an earlier month's, when stale)."""
+    error: dict[str, Any] | None = None
+    """The line's ``CartError`` (``errorCode``, ``errorDescription``), set when the cart is created."""
 
 
 @dataclass(slots=True)
@@ -196,6 +200,16 @@ class Tenant:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
     carts: dict[str, Cart] = field(default_factory=dict)
+    agreements: list[dict[str, Any]] = field(default_factory=list)
+    """Microsoft Customer Agreement acceptances partners confirmed (``Agreement`` resources)."""
+    signed_directly: bool = False
+    """Whether the customer accepted the Microsoft Customer Agreement itself."""
+    qualifications: list[dict[str, Any]] = field(default_factory=list)
+    """``[{"qualification": "Education", "vettingStatus": "Approved"}]``; none: commercial."""
+
+    @property
+    def agreement_accepted(self) -> bool:
+        return self.signed_directly or any(a["type"] == "MicrosoftCustomerAgreement" for a in self.agreements)
 
     def effective_skus(self, user: User) -> dict[str, str | None]:
         """skuId -> None when direct, else the id of the (first) group it is inherited from."""
@@ -435,6 +449,8 @@ class World:
                 lines=[
                     {
                         "catalogItemId": o.catalog_item_id,
+                        "segment": o.segment,
+                        "productType": o.product_type,
                         "skuId": o.provisioning_id,
                         "quantity": q,
                         "subscriptionId": s,

@@ -158,7 +158,13 @@ class Services:
         def build() -> Planner:
             from shared.workflow.planning import Planner
 
-            return Planner(self.graph, self.catalogs, self.sku_reference, self.settings.partner_tenant_id)
+            return Planner(
+                self.graph,
+                self.catalogs,
+                self.sku_reference,
+                self.settings.partner_tenant_id,
+                qualifications=self.partner_center,
+            )
 
         return self._once("planner", build)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.api.openapi import openapi_document
-from shared.api.parsing import json_object, parse_decisions, parse_start_request
+from shared.api.parsing import json_object, parse_decisions, parse_retry, parse_start_request
 from shared.api.problems import ApiResponse, problem, quote
 from shared.api.views import record_json, transfer_json
 from shared.domain import TransferState, is_transfer_id
@@ -128,8 +128,14 @@ class AdminApi:
             transfer_id, lambda: admin.approve(self._context(), transfer_id, approve, decline, choose)
         )
 
-    def retry(self, transfer_id: str) -> ApiResponse:
-        return self._change(transfer_id, lambda: admin.retry(self._context(), transfer_id), status=202)
+    def retry(self, transfer_id: str, body: bytes = b"") -> ApiResponse:
+        """``{"customerContact": {...}}`` gives what a transfer blocked on the customer's agreement needs."""
+        contact = parse_retry(body)
+        if isinstance(contact, ApiResponse):
+            return contact
+        return self._change(
+            transfer_id, lambda: admin.retry(self._context(), transfer_id, contact), status=202
+        )
 
     def cancel(self, transfer_id: str, body: bytes = b"") -> ApiResponse:
         """``{"partnerTransferOnly": true}`` cancels only the pending partner transfer request."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.api.problems import ApiResponse, problem
 from shared.catalog.plan import Choice
-from shared.domain import SourceChannel, SourcePartner, TransferOptions
+from shared.domain import CustomerContact, SourceChannel, SourcePartner, TransferOptions
 from shared.domain.regions import UnknownCountryError, region_of
 from shared.resources import GUID
 from shared.workflow.admin import StartRequest
@@ -26,8 +26,18 @@ _START_FIELDS = frozenset(
         "options",
         "sourcePartnerTenantId",
         "sourcePartnerName",
+        "customerContact",
     }
 )
+
+
+_CONTACT_FIELDS = ("firstName", "lastName", "email", "phoneNumber")
+
+
+_PERSON_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
+
+
+_PHONE = re.compile(r"[0-9+()./ -]{4,40}")
 
 
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
@@ -84,9 +94,9 @@ def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
         except ValueError as error:
             wrong("options", str(error))
     source = _source_partner(data, channel, email, wrong)
+    contact = _customer_contact(data.get("customerContact"), wrong)
     if errors:
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem(400, "Invalid request", detail, errors=errors)
+        return _invalid(errors)
     return StartRequest(
         customer_tenant_id=str(tenant).lower(),
         customer_country=str(country).upper(),
@@ -94,7 +104,53 @@ def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
         contact_email=email,
         options=options,
         source_partner=source,
+        customer_contact=contact,
     )
+
+
+def _customer_contact(value: Any, wrong: Callable[[str, str], None]) -> CustomerContact | None:
+    """Who at the customer accepted the Microsoft Customer Agreement: the person the partner's
+    confirmation of that acceptance names (first and last name and e-mail; a phone number if given)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        wrong("customerContact", "an object with firstName, lastName, email and phoneNumber")
+        return None
+    for name in sorted(set(value) - set(_CONTACT_FIELDS)):
+        wrong(f"customerContact.{name[:40]}", "unknown field")
+    first, last, email, phone = (value.get(name) for name in _CONTACT_FIELDS)
+    valid = True
+    for name, text in (("firstName", first), ("lastName", last)):
+        if not isinstance(text, str) or not _PERSON_NAME.fullmatch(text) or not text.strip():
+            wrong(f"customerContact.{name}", "required: 1 to 100 printable characters")
+            valid = False
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.fullmatch(email):
+        wrong("customerContact.email", "required: an e-mail address")
+        valid = False
+    if phone is not None and (not isinstance(phone, str) or not _PHONE.fullmatch(phone)):
+        wrong("customerContact.phoneNumber", "a phone number (digits, spaces, + ( ) . / -), if given")
+        valid = False
+    if not valid or set(value) - set(_CONTACT_FIELDS):
+        return None
+    return CustomerContact(str(first).strip(), str(last).strip(), str(email), phone)
+
+
+def parse_retry(body: bytes) -> CustomerContact | ApiResponse | None:
+    """``{"customerContact": {...}}``, or nothing: what a retry may bring."""
+    data = json_object(body or b"{}")
+    if isinstance(data, ApiResponse):
+        return data
+    errors: list[dict[str, str]] = []
+
+    def wrong(name: str, message: str) -> None:
+        errors.append({"field": name, "message": message})
+
+    for name in sorted(set(data) - {"customerContact"}):
+        wrong(name[:60], "unknown field")
+    contact = _customer_contact(data.get("customerContact"), wrong)
+    if errors:
+        return _invalid(errors)
+    return contact
 
 
 def _source_partner(
@@ -119,6 +175,12 @@ def _source_partner(
     if not isinstance(tenant, str) or not isinstance(name, str):
         return None
     return SourcePartner(tenant_id=tenant.lower(), name=name.strip())
+
+
+def _invalid(errors: list[dict[str, str]]) -> ApiResponse:
+    """The 400 naming every wrong field."""
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(400, "Invalid request", detail, errors=errors)
 
 
 def parse_decisions(body: bytes) -> tuple[list[str], list[str], dict[str, str]] | ApiResponse:

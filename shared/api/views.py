@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.domain import HistoryEntry, Line, Replacement, Transfer, TransferState
+from shared.domain import AgreementStatus, HistoryEntry, Line, Replacement, Transfer, TransferState
 from shared.store.records import HistoryPage, TransferRecord
 
 
@@ -27,6 +27,9 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
         if t.source_partner
         else None,
         "partnerTransfer": partner_transfer_json(t),
+        "customerContact": contact_json(t),
+        "agreement": agreement_json(t),
+        "segment": t.segment,
         "apiCalls": t.api_calls,
         "createdAt": iso(t.created_at),
         "updatedAt": iso(t.updated_at),
@@ -57,8 +60,48 @@ def partner_transfer_json(t: Transfer) -> dict[str, Any] | None:
     }
 
 
+def contact_json(t: Transfer) -> dict[str, Any] | None:
+    """Who at the customer accepted the Microsoft Customer Agreement, as an admin gave it."""
+    c = t.customer_contact
+    if c is None:
+        return None
+    return {
+        "firstName": c.first_name,
+        "lastName": c.last_name,
+        "email": c.email,
+        "phoneNumber": c.phone_number,
+    }
+
+
+def agreement_json(t: Transfer) -> dict[str, Any] | None:
+    """How the customer's acceptance of the Microsoft Customer Agreement was confirmed, and when."""
+    a = t.agreement
+    if a is None:
+        return None
+    return {
+        "status": a.status.value,
+        "basis": a.basis.value if a.basis else None,
+        "confirmedAt": a.confirmed_at,
+        "dateAgreed": a.date_agreed,
+        "requestId": a.request_id,
+    }
+
+
+AGREEMENT_ACTION = {
+    "action": "confirm-customer-agreement",
+    "url": "https://aka.ms/customeragreement",
+    "who": "the customer's Global Administrator",
+    "needs": "accept the Microsoft Customer Agreement in the Microsoft 365 admin center, or tell the partner "
+    "who accepted it (name, e-mail, phone): an admin then retries with customerContact and the partner "
+    "confirms the acceptance on the customer's behalf",
+}
+
+
 def customer_actions(t: Transfer) -> list[dict[str, Any]]:
     """What the customer's admin must still do, with the links to do it."""
+    waiting = t.agreement is not None and t.agreement.status is AgreementStatus.CONTACT_NEEDED
+    if t.state is TransferState.BLOCKED and waiting:
+        return [dict(AGREEMENT_ACTION)]
     if t.state is not TransferState.AWAITING_ACCEPTANCE:
         return []
     actions: list[dict[str, Any]] = []

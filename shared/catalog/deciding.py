@@ -69,7 +69,7 @@ def plan_transfer(
     lines = [planner.plan_line(line) for line in inventory.lines]
     lines.extend(planner.skipped_line(skipped) for skipped in inventory.skipped)
     lines.sort(key=lambda line: (line.source_sku_id, line.decision.value))
-    return Plan(country=catalog.country, options=chosen, lines=tuple(lines))
+    return Plan(country=catalog.country, options=chosen, lines=tuple(lines), segment=catalog.segment)
 
 
 class _LineDecider:
@@ -345,6 +345,7 @@ class _LineDecider:
             term_duration=term,
             billing_cycle=cycle,
             is_addon=item.sku.is_addon,
+            attestation=item.sku.enforces_attestation,
         )
         cap = item.sku.maximum_quantity
         if quantity <= cap:

@@ -38,17 +38,25 @@ class CatalogItem:
         return self.availability.terms
 
 
+NEW_COMMERCE = "OnlineServicesNCE"
+
+
 @dataclass(frozen=True, eq=False)
 class Catalog:
-    """The purchasable license-based offers of one country.
+    """The purchasable license-based offers of one country, for one customer segment.
 
     Only items that can be bought there are kept: the availability is purchasable, is for this
     country, the SKU is not a trial and names the Entra SKU it provisions (Azure and software items
-    have no ``provisioningId`` and cannot replace a licence).
+    have no ``provisioningId`` and cannot replace a licence). Of those, only new-commerce items
+    (``OnlineServicesNCE``; ``targetView=OnlineServices`` also lists traditional license-based
+    products) whose availability is for the customer's ``segment`` (commercial, education,
+    government or nonprofit: "ensure availability of the catalog item is for the correct segment")
+    are offered to buy; every kept item still tells which product types sell a SKU.
     """
 
     country: str
     items: tuple[CatalogItem, ...]
+    segment: str = "commercial"
     _by_sku: Mapping[str, tuple[CatalogItem, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -57,20 +65,32 @@ class Catalog:
             (item for item in self.items if _is_buyable(item, country)),
             key=lambda item: item.catalog_item_id,
         )
+        segment = self.segment.lower()
         by_sku: dict[str, list[CatalogItem]] = {}
         for item in kept:
-            by_sku.setdefault(item.provisioning_id or "", []).append(item)
+            if is_new_commerce(item) and item.availability.segment == segment:
+                by_sku.setdefault(item.provisioning_id or "", []).append(item)
         object.__setattr__(self, "country", country)
+        object.__setattr__(self, "segment", segment)
         object.__setattr__(self, "items", tuple(kept))
         object.__setattr__(self, "_by_sku", {key: tuple(value) for key, value in by_sku.items()})
 
     def offers_for(self, sku_id: str) -> tuple[CatalogItem, ...]:
-        """Purchasable items that provision this Entra SKU, in catalog item id order."""
+        """Purchasable new-commerce items of the segment that provision this Entra SKU, in catalog
+        item id order."""
         return self._by_sku.get(sku_id.lower(), ())
+
+    def product_types(self, sku_id: str) -> frozenset[str]:
+        """The product types of every purchasable item that provisions this Entra SKU, in any segment."""
+        return frozenset(i.product.product_type for i in self.items if i.provisioning_id == sku_id.lower())
 
     @property
     def sku_ids(self) -> tuple[str, ...]:
         return tuple(sorted(self._by_sku))
+
+
+def is_new_commerce(item: CatalogItem) -> bool:
+    return "".join(item.product.product_type.split()).lower() == NEW_COMMERCE.lower()
 
 
 def _is_buyable(item: CatalogItem, country: str) -> bool:

@@ -59,6 +59,7 @@ class TargetItem:
     term_duration: str
     billing_cycle: str
     is_addon: bool
+    attestation: bool = False  # its SKU enforces attestation: the cart line must accept it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -191,6 +192,7 @@ class Plan:
     lines: tuple[PlanLine, ...]
     #: Per source SKU, for a partner-to-partner transfer: moved by transfer or by rebuy, and why.
     transfer_paths: Mapping[str, LineTransfer] = field(default_factory=dict)
+    segment: str = "commercial"  # whose availabilities were chosen: the customer's segment
 
     @property
     def needs_approval(self) -> bool:
@@ -205,6 +207,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {
             "country": self.country,
+            "segment": self.segment,
             "options": self.options.to_json(),
             "needsApproval": self.needs_approval,
             "lines": [

@@ -183,6 +183,10 @@ class CartAlreadySubmittedError(PartnerCenterError):
     """800065: the cart was already checked out; look for its order instead of buying again."""
 
 
+class AgreementAlreadyConfirmedError(PartnerCenterError):
+    """600061 ``PartnerConfirmedAgreementAlreadyExists``: this acceptance was confirmed before."""
+
+
 class AppUserRequiredError(PartnerCenterError):
     """403 on an operation that refuses app-only tokens (it needs the app + user flow)."""
 
@@ -258,6 +262,7 @@ _PARTNER_CENTER_CODES: Mapping[str, type[PartnerCenterError]] = {
     "800064": CartBusyError,
     "800065": CartAlreadySubmittedError,
     "60012": PartnerCenterOutOfLicensesError,
+    "600061": AgreementAlreadyConfirmedError,
 }
 
 # Graph error codes are broad ("Request_BadRequest"); the situation is in the message. These

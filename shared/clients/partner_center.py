@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
+from shared.clients.agreements import AgreementCalls
 from shared.clients.auth import PARTNER_CENTER_SCOPE, Flow, PartnerCredential
 from shared.clients.errors import (
     NoRelationshipError,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     pass
 
 CONTINUATION_HEADER = "MS-ContinuationToken"
+CONTRACT_VERSION = "v1"
 
 _CUSTOMER = "/v1/customers/{customer_id}"
 _SUBSCRIPTION = _CUSTOMER + "/subscriptions/{subscription_id}"
@@ -52,8 +54,9 @@ _WEBHOOK = "/webhooks/v1/registration"
 _TRANSFERS = _CUSTOMER + "/transfers"
 
 
-class PartnerCenterClient(ServiceClient):
-    """Partner Center for one partner tenant, over one pooled keep-alive session."""
+class PartnerCenterClient(AgreementCalls, ServiceClient):
+    """Partner Center for one partner tenant, over one pooled keep-alive session (the agreement and
+    qualification calls are :class:`~shared.clients.agreements.AgreementCalls`)."""
 
     dialect = ServiceDialect(
         name="Partner Center",
@@ -63,6 +66,8 @@ class PartnerCenterClient(ServiceClient):
         response_request_id_header="MS-RequestId",
         error_for=partner_center_error,
         error_type=PartnerCenterError,
+        # "Partner Center REST and response headers": MS-Contract-Version is required on every call.
+        fixed_headers=(("MS-Contract-Version", CONTRACT_VERSION),),
     )
 
     def __init__(
@@ -127,15 +132,22 @@ class PartnerCenterClient(ServiceClient):
             Sku.from_json(item) for item in self._pages(_CUSTOMER + "/products/{product_id}/skus", params)
         )
 
-    def list_availabilities(self, customer_id: str, product_id: str, sku_id: str) -> Iterator[Availability]:
+    def list_availabilities(
+        self, customer_id: str, product_id: str, sku_id: str, segment: str | None = None
+    ) -> Iterator[Availability]:
+        """Every segment's but nonprofit, or only ``segment``'s (nonprofit ones are listed only so)."""
         params = {"customer_id": customer_id, "product_id": product_id, "sku_id": sku_id}
         template = _CUSTOMER + "/products/{product_id}/skus/{sku_id}/availabilities"
-        return (Availability.from_json(item) for item in self._pages(template, params))
+        query = {"targetSegment": segment} if segment else None
+        return (Availability.from_json(item) for item in self._pages(template, params, query=query))
 
     # Purchase
 
     def create_cart(self, customer_id: str, lines: Sequence[CartLineItem], *, request_id: str) -> Cart:
-        body = {"lineItems": [line.to_json() for line in lines]}
+        """A cart of ``lines``; its answer names each line's ``error``, to read before checking out.
+        The partner's attestation ("Create a cart": ``PartnerOnRecordAttestationAccepted``, required)
+        is given with every cart."""
+        body = {"lineItems": [line.to_json() for line in lines], "partnerOnRecordAttestationAccepted": True}
         data = self._write("POST", _CUSTOMER + "/carts", {"customer_id": customer_id}, body, request_id)
         return Cart.from_json(data)
 

@@ -85,13 +85,22 @@ class CallContextPolicy(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
 
     ``request_id_header`` is Partner Center's ``MS-RequestId``: the caller's id for writes
     (persisted by the workflow first), a fresh one for reads. Graph has no idempotency header
-    and only gets the correlation header.
+    and only gets the correlation header. ``fixed_headers`` go on every call (Partner Center's
+    ``MS-Contract-Version``).
     """
 
-    def __init__(self, *, service: str, correlation_header: str, request_id_header: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        correlation_header: str,
+        request_id_header: str | None,
+        fixed_headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self._service = service
         self._correlation_header = correlation_header
         self._request_id_header = request_id_header
+        self._fixed_headers = fixed_headers
 
     def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
         options = request.context.options
@@ -107,6 +116,8 @@ class CallContextPolicy(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
             request_id = request.context.get(REQUEST_ID) or str(uuid.uuid4())
             request.context[REQUEST_ID] = request_id
             headers[self._request_id_header] = request_id
+        for name, value in self._fixed_headers:
+            headers[name] = value
         headers.setdefault("Accept", "application/json")
 
 

@@ -44,6 +44,7 @@ class ServiceDialect:
     response_request_id_header: str  # the id the service answers with, to quote to Microsoft
     error_for: ErrorFactory
     error_type: type[ServiceError]
+    fixed_headers: tuple[tuple[str, str], ...] = ()  # sent on every call
 
 
 def build_pipeline_client(
@@ -71,6 +72,7 @@ def build_pipeline_client(
             service=dialect.name,
             correlation_header=dialect.correlation_header,
             request_id_header=dialect.request_id_header,
+            fixed_headers=dialect.fixed_headers,
         ),
         retry or ThrottleRetryPolicy(),
         CallLoggingPolicy(

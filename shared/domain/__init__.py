@@ -14,11 +14,13 @@ illegal move raises :class:`IllegalTransitionError` and changes nothing.
 - ``values``: what a record carries (options, the GDAP request, the purchase, replacements...);
 - ``transfer``: :class:`Transfer`, :class:`Line`, :class:`Change` and the rules over them;
 - ``events``: the messages of the ``transfer-events`` queue;
-- ``regions``: Microsoft's CSP regions.
+- ``regions``: Microsoft's CSP regions;
+- ``agreement``: the customer's Microsoft Customer Agreement, as confirmed for a transfer.
 
 May import: nothing of ours (the standard library only).
 """
 
+from shared.domain.agreement import AgreementBasis, AgreementStatus, CustomerAgreement, CustomerContact
 from shared.domain.states import (
     TERMINAL,
     UNDECIDED,
@@ -61,8 +63,12 @@ __all__ = [
     "TERMINAL",
     "TERM_DURATIONS",
     "UNDECIDED",
+    "AgreementBasis",
+    "AgreementStatus",
     "Change",
     "ChoiceError",
+    "CustomerAgreement",
+    "CustomerContact",
     "GdapRequest",
     "HistoryEntry",
     "IllegalTransitionError",

@@ -77,7 +77,8 @@ _TRANSFER_MOVES: dict[TransferState, frozenset[TransferState]] = {
 _LINE_MOVES: dict[LineState, frozenset[LineState]] = {
     LineState.PLANNED: frozenset({LineState.NEEDS_APPROVAL, LineState.ORDERING, LineState.SKIPPED}),
     LineState.NEEDS_APPROVAL: frozenset({LineState.PLANNED, LineState.SKIPPED}),
-    LineState.ORDERING: frozenset({LineState.ORDERED}),
+    # Or back to an admin's decision: nothing of it bought, its offer gone, decided again before a cart.
+    LineState.ORDERING: frozenset({LineState.ORDERED, LineState.NEEDS_APPROVAL}),
     LineState.ORDERED: frozenset({LineState.ACTIVE}),
     LineState.ACTIVE: frozenset({LineState.MOVING_LICENSES, LineState.COMPLETED}),
     LineState.MOVING_LICENSES: frozenset({LineState.COMPLETED}),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import ClassVar
 
+from shared.domain.agreement import CustomerAgreement, CustomerContact
 from shared.domain.errors import ErrorKind
 from shared.domain.states import (
     LINE_MACHINE,
@@ -77,6 +78,9 @@ class Transfer:
     purchase: Purchase | None = None
     source_partner: SourcePartner | None = None
     partner_transfer: PartnerTransferRequest | None = None
+    customer_contact: CustomerContact | None = None  # who accepted the customer agreement, if given
+    agreement: CustomerAgreement | None = None  # how the customer agreement was confirmed, and when
+    segment: str | None = None  # the customer's segment (commercial, education...), from the plan
     api_calls: int = 0  # calls made to Partner Center and Graph for this transfer, for its summary
     planned: bool = False  # every line of the plan is stored (a plan may take several transactions)
     originals_read_for: str | None = None  # the subscription-expiring event whose lapse dates were read
@@ -225,6 +229,18 @@ class Line:
         without = f"; {left} holder(s) left without a seat, named on the line" if left else ""
         message = f"line {self.source_sku_part_number}: {choice.name} chosen{without}"
         return moved, replace(entry, message=message)
+
+    def decided_as(self, decided: Line) -> Line:
+        """This line buying what ``decided`` (the same original, decided again) buys, and saying why."""
+        return replace(
+            self,
+            decision=decided.decision,
+            replacements=decided.replacements,
+            explanation=decided.explanation,
+            users_to_move=decided.users_to_move,
+            upgraded_plans=decided.upgraded_plans,
+            choices=decided.choices,
+        )
 
     def resume(self, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
         back = LINE_MACHINE.retry_state(self.state, self.resume_state)

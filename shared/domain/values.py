@@ -176,6 +176,7 @@ class Replacement:
     term_duration: str
     billing_cycle: str
     order_id: str | None = None  # set once bought: a retry buys only what has none
+    attestation: bool = False  # its SKU enforces attestation: the cart line accepts it
 
 
 #: Holders named in the record as left without a seat (object ids); the plan lists every one.

@@ -9,6 +9,9 @@ from typing import Any
 
 from shared.resources import field, lowered, objects, optional, timestamp
 
+#: ``CartErrorCode`` 10012: the line's SKU enforces attestation, and the line did not accept it.
+ATTESTATION_NOT_ACCEPTED = "10012"
+
 
 @dataclass(frozen=True, slots=True)
 class CartLineError:
@@ -30,7 +33,8 @@ class CartLineError:
 class CartLineItem:
     """One line of a cart: what to buy, how many, for which term. Built by the caller, echoed by the service.
 
-    ``custom_term_end_date`` (``YYYY-MM-DD``) aligns the replacement's term with others (coterminosity).
+    ``custom_term_end_date`` (``YYYY-MM-DD``) aligns the replacement's term with others (coterminosity);
+    ``attestation_accepted`` is sent where the SKU enforces attestation ("Create a cart").
     """
 
     catalog_item_id: str
@@ -41,6 +45,7 @@ class CartLineItem:
     custom_term_end_date: str | None = None
     order_group: str | None = None
     error: CartLineError | None = None
+    attestation_accepted: bool = False
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -53,6 +58,8 @@ class CartLineItem:
             body["id"] = self.id
         if self.custom_term_end_date:
             body["customTermEndDate"] = self.custom_term_end_date
+        if self.attestation_accepted:
+            body["attestationAccepted"] = True
         return body
 
     @classmethod

@@ -46,11 +46,14 @@ class Sku:
     #: Partner Center limits how much of it one customer may hold ("the SKU contains assetConstraints"),
     #: besides ``maximum_quantity`` per subscription; the limit itself is not published (error 800089).
     has_constraints: bool = False
+    #: ``attestationProperties.enforceAttestation``: a cart line buys it only with ``attestationAccepted``.
+    enforces_attestation: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Sku:
         r = "Sku"
         dynamic = optional(data, "dynamicAttributes", dict, {}, resource=r)
+        attestation = optional(data, "attestationProperties", dict, {}, resource=r)
         return cls(
             id=field(data, "id", str, resource=r),
             product_id=field(data, "productId", str, resource=r),
@@ -64,6 +67,7 @@ class Sku:
             prerequisite_skus=strings(dynamic, "prerequisiteSkus", resource=r),
             upgrade_target_offers=strings(dynamic, "upgradeTargetOffers", resource=r),
             has_constraints=optional(dynamic, "hasConstraints", bool, False, resource=r),
+            enforces_attestation=optional(attestation, "enforceAttestation", bool, False, resource=r),
         )
 
 

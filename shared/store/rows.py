@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.domain import (
+    CustomerAgreement,
+    CustomerContact,
     GdapRequest,
     HistoryEntry,
     Line,
@@ -69,6 +71,9 @@ def transfer_row(t: Transfer, *, version: int) -> dict[str, Any]:
             "Purchase": json.dumps(asdict(t.purchase)) if t.purchase else None,
             "SourcePartner": json.dumps(asdict(t.source_partner)) if t.source_partner else None,
             "PartnerTransfer": json.dumps(asdict(t.partner_transfer)) if t.partner_transfer else None,
+            "CustomerContact": json.dumps(asdict(t.customer_contact)) if t.customer_contact else None,
+            "Agreement": json.dumps(asdict(t.agreement)) if t.agreement else None,
+            "Segment": t.segment,
             "ApiCalls": t.api_calls,
             "Planned": t.planned,
             "OriginalsReadFor": t.originals_read_for,
@@ -104,6 +109,11 @@ def transfer_from_row(row: Mapping[str, Any]) -> Transfer:
         partner_transfer=PartnerTransferRequest(**json.loads(row["PartnerTransfer"]))
         if row.get("PartnerTransfer")
         else None,
+        customer_contact=CustomerContact(**json.loads(row["CustomerContact"]))
+        if row.get("CustomerContact")
+        else None,
+        agreement=CustomerAgreement(**json.loads(row["Agreement"])) if row.get("Agreement") else None,
+        segment=row.get("Segment"),
         api_calls=stored_int(row.get("ApiCalls", 0)),
         planned=bool(row.get("Planned", False)),
         originals_read_for=row.get("OriginalsReadFor"),

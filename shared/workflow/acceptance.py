@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared.catalog.plan import Plan
+from shared.catalog.segments import describe
 from shared.clients.errors import GdapRoleMissingError, NoRelationshipError, ServiceError, UnauthorizedError
 from shared.domain import (
     UNDECIDED,
@@ -111,14 +112,13 @@ def _record_plan(
     for chunk in chunks[:-1]:
         record = ctx.commit(record, Change(replace(record.transfer, updated_at=at), chunk))
     summary = _summary(lines)
-    history = [region, HistoryEntry(at=at, action="plan", message=summary)]
+    history = [region, HistoryEntry(at=at, action="plan", message=summary), _segment_entry(plan, at)]
     warning = preflight_warning(plan)
     if warning:
         history.append(HistoryEntry(at=at, action="preflight", message=warning))
     history.extend(_lapse_reminder(lines, at))
-    change = Change(
-        replace(record.transfer, updated_at=at, planned=True), chunks[-1] if chunks else (), tuple(history)
-    )
+    header = replace(record.transfer, updated_at=at, planned=True, segment=plan.segment)
+    change = Change(header, chunks[-1] if chunks else (), tuple(history))
     change = blocked_on_decisions(change, at, "workflow", lines)
     to_buy = [x for x in lines if x.state in (LineState.PLANNED, LineState.TRANSFERRING)]
     if change.transfer.state is not TransferState.BLOCKED and not to_buy:
@@ -126,6 +126,11 @@ def _record_plan(
         transfer, entry = change.transfer.move(TransferState.BLOCKED, at=at, actor="workflow", reason=reason)
         change = replace(change, transfer=transfer, history=(*change.history, entry))
     return ctx.commit(record, change)
+
+
+def _segment_entry(plan: Plan, at: datetime) -> HistoryEntry:
+    message = f"{describe(plan.segment)} availabilities of new-commerce offers only are bought"
+    return HistoryEntry(at=at, action="segment", message=message)
 
 
 def _summary(lines: Sequence[Line]) -> str:

@@ -18,6 +18,7 @@ from shared.domain import (
     UNDECIDED,
     Change,
     ChoiceError,
+    CustomerContact,
     HistoryEntry,
     IllegalTransitionError,
     LineState,
@@ -52,6 +53,7 @@ class StartRequest:
     contact_email: str | None = None
     options: TransferOptions = field(default_factory=TransferOptions)
     source_partner: SourcePartner | None = None  # asks it for a partner-to-partner transfer
+    customer_contact: CustomerContact | None = None  # who accepted the Microsoft Customer Agreement
 
 
 def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
@@ -80,6 +82,7 @@ def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
         options=request.options,
         invitation_url=invitation,
         source_partner=request.source_partner,
+        customer_contact=request.customer_contact,
     )
     entry = HistoryEntry(
         at=now, action="created", actor="api", message="transfer started; reseller invitation link issued"
@@ -145,9 +148,12 @@ def approve(
     return record
 
 
-def retry(ctx: StepContext, transfer_id: str) -> TransferRecord:
+def retry(
+    ctx: StepContext, transfer_id: str, customer_contact: CustomerContact | None = None
+) -> TransferRecord:
     """Re-drive a blocked or failed transfer from the step where it stopped; failed lines go again,
-    their failed users only."""
+    their failed users only. ``customer_contact`` (who at the customer accepted the Microsoft
+    Customer Agreement) is what a transfer blocked on that agreement needs to go on."""
 
     def decide(record: TransferRecord) -> Change:
         # Resuming past lines that wait for a decision would buy the others and strand these.
@@ -163,6 +169,10 @@ def retry(ctx: StepContext, transfer_id: str) -> TransferRecord:
             # Nothing was checked out: new request ids, so a refused cart is not replayed.
             transfer = replace(transfer, purchase=None)
         lines, history = [], [entry]
+        if customer_contact is not None:  # personal data: kept for the confirmation, never in history
+            transfer = replace(transfer, customer_contact=customer_contact)
+            message = "an admin gave the customer's contact for the Microsoft Customer Agreement"
+            history.append(HistoryEntry(at=at, action="customer-contact", actor="api", message=message))
         for line in record.lines:
             if line.state is LineState.FAILED:
                 resumed, line_entry = line.resume(at=at, actor="api")

@@ -2,7 +2,8 @@
 the lines it becomes in the record.
 
 Nothing here buys anything, so an admin can ask for the plan as often as they like; the catalog
-is shared per country and the SKU reference per process, so asking is cheap.
+is shared per country and segment and the SKU reference per process, so asking is cheap. The
+customer's segment is read once, with its qualifications, and kept on the record from the plan on.
 
 Graph reads per plan: ``directory/subscriptions`` and ``subscribedSkus`` (paged), then one paged
 ``users`` query per source line (up to 999 users a page) for the user pre-flight. Skipped SKUs
@@ -12,18 +13,25 @@ Graph reads per plan: ``directory/subscriptions`` and ``subscribedSkus`` (paged)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 from shared.catalog.deciding import plan_transfer
 from shared.catalog.inventory import Inventory, SourceLine
 from shared.catalog.offers import Catalog
 from shared.catalog.plan import Decision, Plan, PlanLine, PlanOption, TargetItem
+from shared.catalog.segments import COMMERCIAL, segment_of
 from shared.clients.graph import GraphClient
 from shared.domain import NAMED_USERS, Line, LineChoice, LineState, LineTransfer, Replacement, Transfer
+from shared.resources.agreements import Qualification
 from shared.workflow.rules.partner_transfer import BY_TRANSFER, expected_paths
 from shared.workflow.sources import CatalogCache, SkuReferenceLoader
+
+
+class QualificationSource(Protocol):
+    def list_qualifications(self, customer_id: str) -> Iterable[Qualification]: ...
 
 
 class Planner:
@@ -33,11 +41,30 @@ class Planner:
         catalogs: CatalogCache,
         references: SkuReferenceLoader,
         partner_tenant_id: str,
+        qualifications: QualificationSource | None = None,
     ) -> None:
         self._graph = graph
         self._catalogs = catalogs
         self._references = references
         self._partner_tenant_id = partner_tenant_id
+        self._qualifications = qualifications
+
+    def segment_of(self, transfer: Transfer) -> str:
+        """The customer's segment: as recorded with the plan, else read from its qualifications."""
+        if transfer.segment:
+            return transfer.segment
+        if self._qualifications is None:
+            return COMMERCIAL
+        return segment_of(self._qualifications.list_qualifications(transfer.customer_tenant_id))
+
+    def catalog_for(self, transfer: Transfer) -> Catalog:
+        """Today's catalog of the customer's country and segment (cached)."""
+        segment = self.segment_of(transfer)
+        return self._catalogs.for_customer(transfer.customer_tenant_id, transfer.customer_country, segment)
+
+    def refresh_catalog(self, transfer: Transfer) -> None:
+        """Read the catalog again next time: Partner Center no longer sells as it said."""
+        self._catalogs.invalidate(transfer.customer_country, self.segment_of(transfer))
 
     def plan(self, transfer: Transfer) -> Plan:
         tenant = transfer.customer_tenant_id
@@ -45,15 +72,12 @@ class Planner:
         inventory = Inventory.from_graph(
             subscriptions, self._graph.list_subscribed_skus(tenant), self._partner_tenant_id
         )
-        catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
+        catalog = self.catalog_for(transfer)
         plan = self._decide(transfer, inventory, catalog)
         if transfer.source_partner is None:
             return plan
         # Partner Center's catalog names each offer's product type; Graph shows none.
-        kinds = {
-            p.source_sku_id: {i.product.product_type for i in catalog.offers_for(p.source_sku_id)}
-            for p in plan.lines
-        }
+        kinds = {p.source_sku_id: catalog.product_types(p.source_sku_id) for p in plan.lines}
         return replace(
             plan, transfer_paths=expected_paths(plan.lines, subscriptions, transfer.source_partner, kinds)
         )
@@ -76,7 +100,7 @@ class Planner:
             for x in lines
         )
         inventory = Inventory(sources, (), {sku: pool.service_plans for sku, pool in pools.items()})
-        catalog = self._catalogs.for_customer(tenant, transfer.customer_country)
+        catalog = self.catalog_for(transfer)
         plan = self._decide(transfer, inventory, catalog)
         return {p.source_sku_id: line_from(transfer, p, now) for p in plan.lines}
 
@@ -142,6 +166,7 @@ def _replacements(targets: Sequence[TargetItem]) -> tuple[Replacement, ...]:
             quantity=t.quantity,
             term_duration=t.term_duration,
             billing_cycle=t.billing_cycle,
+            attestation=t.attestation,
         )
         for t in targets
     )

@@ -5,9 +5,11 @@ cart can be checked out once; on top of that, a checkout whose answer was lost i
 against the customer's orders before it is ever sent again, so no path buys twice. Waiting for
 provisioning reads, and writes only the time of each poll.
 
-The steps, in the order the runner's table reaches them: :func:`intend_purchase` (the request ids
-and the lines being ordered, before any call), :func:`create_cart`, :func:`check_out`,
-:func:`await_provisioning`; and :func:`defer_purchases` when nothing is due yet.
+The steps, in the order the runner's table reaches them: :func:`intend_purchase` (each item read
+again from today's catalog, then the request ids and the lines being ordered, before any write),
+:func:`create_cart` (whose answer names each line's ``error``: a cart with one is not checked out),
+:func:`check_out`, :func:`await_provisioning`; and :func:`defer_purchases` when nothing is due yet.
+A line Partner Center refuses fails with the reason; ``retry`` reads its items again and buys it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,23 @@ from datetime import datetime, timedelta
 
 from shared import telemetry
 from shared.clients.errors import CartAlreadySubmittedError, OrderInProgressError, PartnerCenterError, brief
-from shared.domain import Change, HistoryEntry, Line, LineState, Purchase, TransferState, merged
+from shared.domain import (
+    UNDECIDED,
+    Change,
+    HistoryEntry,
+    Line,
+    LineState,
+    Purchase,
+    TransferState,
+    blocked_on_decisions,
+    merged,
+)
 from shared.domain.events import TransferEvent
 from shared.resources.commerce import CartCheckoutResult, CartLineItem, Subscription
 from shared.store.records import TransferRecord
 from shared.workflow.context import Next, StepContext
+from shared.workflow.fresh_items import refresh_items
+from shared.workflow.rules.cart import attesting, refused_items
 from shared.workflow.rules.partner_transfer import needs_request
 
 #: Polls for provisioning (after the first few, one every 15 minutes: about two days) before the
@@ -31,19 +45,26 @@ PROVISIONING_POLLS = 200
 
 
 def intend_purchase(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """Persist the purchase's request ids and mark the due lines as being ordered, before any call."""
+    """Read every item to buy again from today's catalog, then persist the purchase's request ids
+    and mark the due lines as being ordered, before any write. A line decided again that now needs
+    an admin blocks the transfer instead: nothing is bought."""
     at = ctx.now()
-    transfer = record.transfer
-    history: list[HistoryEntry] = []
+    due = [x for x in record.lines if x.purchase_is_due(at) or x.state is LineState.ORDERING]
+    refreshed = refresh_items(ctx, record, due, at)
+    transfer = replace(record.transfer, updated_at=at)
+    if any(x.state in UNDECIDED for x in refreshed.lines):
+        change = Change(transfer, refreshed.lines, refreshed.history)
+        return Next(ctx.commit(record, blocked_on_decisions(change, at, "workflow", refreshed.lines)))
+    history = list(refreshed.history)
     if transfer.state is not TransferState.PROVISIONING:
         transfer, entry = transfer.move(TransferState.PROVISIONING, at=at, actor="workflow")
         history.append(entry)
     purchase = Purchase.new(at)
-    lines = [
-        line.move(LineState.ORDERING, at=at, actor="workflow")[0]
-        for line in record.lines
-        if line.purchase_is_due(at)
-    ]
+    changed = {x.id: x for x in refreshed.lines}
+    for line in merged(record.lines, refreshed.lines):
+        if line.purchase_is_due(at):
+            changed[line.id] = line.move(LineState.ORDERING, at=at, actor="workflow")[0]
+    lines = list(changed.values())
     ordering = [x for x in merged(record.lines, lines) if x.state is LineState.ORDERING]
     history.append(
         HistoryEntry(
@@ -58,12 +79,17 @@ def intend_purchase(ctx: StepContext, record: TransferRecord, event: TransferEve
 
 
 def create_cart(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """The cart; when Partner Center marks a line of it with an ``error`` it is not checked out."""
     transfer = record.transfer
     assert transfer.purchase is not None
-    items = cart_items(x for x in record.lines if x.state is LineState.ORDERING)
+    ordering = [x for x in record.lines if x.state is LineState.ORDERING]
+    items = cart_items(ordering)
     cart = ctx.partner_center.create_cart(
         transfer.customer_tenant_id, items, request_id=transfer.purchase.cart_request_id
     )
+    refused = refused_items(ordering, cart)
+    if refused:
+        return Next(_fail_lines(ctx, record, attesting(ordering, cart), refused))
     at = ctx.now()
     changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
     entry = HistoryEntry(at=at, action="cart", message=f"cart {cart.id} created with {len(items)} item(s)")
@@ -102,7 +128,7 @@ def check_out(ctx: StepContext, record: TransferRecord, event: TransferEvent) ->
     except PartnerCenterError as error:
         if error.retryable or error.status is None or error.status >= 500:
             raise
-        return Next(_fail_lines(ctx, record, ordering, f"checkout refused: {brief(error)}"))
+        return Next(_fail_lines(ctx, record, ordering, {}, f"checkout refused: {brief(error)}"))
     return Next(_record_orders(ctx, record, ordering, result))
 
 
@@ -177,12 +203,33 @@ def ordered_lines(
 
 
 def _fail_lines(
-    ctx: StepContext, record: TransferRecord, lines: Sequence[Line], reason: str
+    ctx: StepContext,
+    record: TransferRecord,
+    lines: Sequence[Line],
+    refused: dict[str, str],
+    reason: str = "not checked out: the cart also held items Partner Center refused",
 ) -> TransferRecord:
+    """Nothing was bought: every line of the purchase fails (with what Partner Center said of its
+    items), and so does the transfer, until ``retry`` reads the items again and buys them."""
     at = ctx.now()
-    failed = [line.move(LineState.FAILED, at=at, actor="workflow", reason=reason) for line in lines]
-    transfer = replace(record.transfer, purchase=None, updated_at=at)
-    return ctx.commit(record, Change(transfer, tuple(x for x, _ in failed), tuple(e for _, e in failed)))
+    failed = [
+        line.move(
+            LineState.FAILED,
+            at=at,
+            actor="workflow",
+            reason=f"Partner Center refused {refused[line.id]}" if line.id in refused else reason,
+        )
+        for line in lines
+    ]
+    why = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x, _ in failed)
+    transfer, entry = replace(record.transfer, purchase=None).move(
+        TransferState.FAILED,
+        at=at,
+        actor="workflow",
+        reason=f"{len(failed)} line(s) not bought: {why}; retry reads their items again and buys them",
+    )
+    history = (*(e for _, e in failed), entry)
+    return ctx.commit(record, Change(transfer, tuple(x for x, _ in failed), history))
 
 
 def await_provisioning(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
@@ -298,6 +345,7 @@ def cart_items(lines: Iterable[Line]) -> list[CartLineItem]:
             term_duration=r.term_duration,
             billing_cycle=r.billing_cycle,
             id=index,
+            attestation_accepted=r.attestation,
         )
         for index, r in enumerate(r for line in lines for r in line.replacements if not r.order_id)
     ]

@@ -28,7 +28,7 @@ from shared.domain import Change, IllegalTransitionError, LineState, TransferSta
 from shared.domain.events import EventType, MalformedEventError, TransferEvent
 from shared.store.errors import TransferNotFoundError
 from shared.store.records import TransferRecord
-from shared.workflow import acceptance, cutover, partner_transfer, purchase
+from shared.workflow import acceptance, agreement, cutover, partner_transfer, purchase
 from shared.workflow.context import Next, StepContext
 from shared.workflow.rules.partner_transfer import needs_request, should_follow
 from shared.workflow.timer import ScanReport, Timer
@@ -96,6 +96,12 @@ def _partner_transfer_unasked(r: TransferRecord, e: TransferEvent, m: Moment) ->
     return _working(r) and needs_request(r.transfer, r.lines)
 
 
+def _agreement_unconfirmed(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    # nothing is checked out before the customer's acceptance of its agreement is confirmed
+    buying = _purchase_unrecorded(r, e, m) or _purchase_due(r, e, m)
+    return buying and not agreement.is_confirmed(r.transfer)
+
+
 def _purchase_unrecorded(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
     return _ordering(r) and r.transfer.purchase is None
 
@@ -138,6 +144,7 @@ STEPS: tuple[tuple[Guard, Step], ...] = (
     (_unplanned, acceptance.plan_lines),
     (_lapse_announced, cutover.track_originals),
     (_partner_transfer_unasked, partner_transfer.request_transfer),
+    (_agreement_unconfirmed, agreement.confirm_agreement),
     (_purchase_unrecorded, purchase.intend_purchase),
     (_cart_missing, purchase.create_cart),
     (_cart_unpaid, purchase.check_out),

@@ -3,10 +3,12 @@ reference, fetched and cached for every customer and plan of the process.
 
 Downloading a catalog costs one call for the products, one per product for its SKUs and one per SKU
 for its availabilities: over a thousand calls. The customer-scoped catalog depends on the customer's
-country, not on the customer, so :class:`CatalogCache` fetches it once per country (through the
-first customer asking for that country) and shares it until its TTL runs out. Concurrent callers
-for the same country wait for the one download in flight instead of starting their own; callers for
-other countries are not held up. The pure catalog itself is :mod:`shared.catalog`.
+country and segment (commercial, education, government, nonprofit), not on the customer, so
+:class:`CatalogCache` fetches it once per country and segment (through the first customer asking
+for them) and shares it until its TTL runs out, or until a purchase finds it out of date
+(:meth:`CatalogCache.invalidate`). Concurrent callers for the same key wait for the one download in
+flight instead of starting their own; callers for other keys are not held up. The pure catalog
+itself is :mod:`shared.catalog`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class CatalogSource(Protocol):
     def list_skus(self, customer_id: str, product_id: str) -> Iterable[Sku]: ...
 
     def list_availabilities(
-        self, customer_id: str, product_id: str, sku_id: str
+        self, customer_id: str, product_id: str, sku_id: str, segment: str | None = None
     ) -> Iterable[Availability]: ...
 
 
@@ -48,7 +50,8 @@ class _Entry:
 
 
 class CatalogCache:
-    """One catalog download per country per ``ttl_seconds``, shared by every customer of that country.
+    """One catalog download per country and segment per ``ttl_seconds``, shared by every customer
+    of that country and segment.
 
     A failed download is not cached: the error reaches the caller (whose step is retried) and the
     next caller tries again. A catalog a few hours old is good enough for planning.
@@ -64,30 +67,42 @@ class CatalogCache:
         self._source = source
         self._ttl = ttl_seconds
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[tuple[str, str], _Entry] = {}
         self._entries_lock = threading.Lock()
 
-    def for_customer(self, customer_id: str, country: str) -> Catalog:
-        key = country.upper()
+    def for_customer(self, customer_id: str, country: str, segment: str = "commercial") -> Catalog:
+        key = (country.upper(), segment.lower())
         with self._entries_lock:
             entry = self._entries.setdefault(key, _Entry())
         with entry.lock:
             if entry.catalog is None or self._clock() >= entry.expires:
-                entry.catalog = fetch_catalog(self._source, customer_id, key)
+                entry.catalog = fetch_catalog(self._source, customer_id, *key)
                 entry.expires = self._clock() + self._ttl
             return entry.catalog
 
+    def invalidate(self, country: str, segment: str = "commercial") -> None:
+        """Forget the catalog of this country and segment: Partner Center no longer sells as it says
+        (an item is gone, an id changed), so the next caller downloads it again."""
+        with self._entries_lock:
+            entry = self._entries.get((country.upper(), segment.lower()))
+        if entry is not None:
+            with entry.lock:
+                entry.catalog = None
 
-def fetch_catalog(source: CatalogSource, customer_id: str, country: str) -> Catalog:
-    """Every license-based item the customer can see: products, their SKUs, their availabilities."""
+
+def fetch_catalog(
+    source: CatalogSource, customer_id: str, country: str, segment: str = "commercial"
+) -> Catalog:
+    """Every license-based item the customer can see: products, their SKUs, their availabilities of
+    the segment (nonprofit ones are listed only when asked for, so every segment is asked for)."""
     items: list[CatalogItem] = []
     for product in source.list_products(customer_id, "OnlineServices"):
         for sku in source.list_skus(customer_id, product.id):
             if sku.provisioning_id is None or sku.is_trial:
                 continue
-            for availability in source.list_availabilities(customer_id, product.id, sku.id):
+            for availability in source.list_availabilities(customer_id, product.id, sku.id, segment):
                 items.append(CatalogItem(product=product, sku=sku, availability=availability))
-    return Catalog(country=country, items=tuple(items))
+    return Catalog(country=country, items=tuple(items), segment=segment)
 
 
 log = logging.getLogger(__name__)

@@ -298,7 +298,8 @@ def test_batch_of_reads_dropped_is_sent_again(sandbox, graph):
 
 def test_checkout_whose_answers_are_all_lost_buys_once_and_says_repeating_is_safe(sandbox, partner_center):
     contoso = sandbox.customer("contoso")
-    line = CartLineItem(sandbox.ids.catalog_items["O365_E3_NO_TEAMS"], 2, "P1Y", "monthly")
+    item = sandbox.ids.catalog_items["O365_E3_NO_TEAMS"]  # its SKU enforces attestation
+    line = CartLineItem(item, 2, "P1Y", "monthly", attestation_accepted=True)
     cart = partner_center.create_cart(contoso, [line], request_id=str(uuid.uuid4()))
     sandbox.add_fault("drop_after_commit", service="partner_center", method="POST", path="/checkout$")
     sandbox.add_fault("drop", service="partner_center", method="POST", path="/checkout$", times=-1)

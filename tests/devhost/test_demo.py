@@ -42,6 +42,9 @@ def test_every_situation_ends_as_its_case_expects_and_everything_started_is_stop
     assert "EXCHANGESTANDARD NotIncluded (rebuy)" in out  # and what its partner left out was bought
     assert "relecloud: option upToCap: buys 300 x cbdc14ab; 10 user(s) left out" in out
     assert "lamna: the customer's country is CA" in out  # refused on the tenant's country, typed US
+    said = " ".join(out.split())  # as one line, wherever the console wrapped it
+    assert "every item bought new commerce and of its customer's segment: True" in said
+    assert "1 Microsoft Customer Agreement(s) confirmed on a customer's behalf" in said  # litware's
     throttled = re.search(r"(\d+) answered 429 and were waited out", out)
     assert throttled
     assert int(throttled[1]) >= 1  # the cart's, and Graph's during the cutovers

@@ -10,6 +10,10 @@ import requests
 from sandbox.testing import SandboxHandle
 
 PC_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+#: Every Partner Center call carries it: the headers page marks MS-Contract-Version "Required".
+PC_HEADERS = {"MS-Contract-Version": "v1"}
+#: Every cart carries it: "Create a cart" marks PartnerOnRecordAttestationAccepted "Required".
+ATTESTED = {"partnerOnRecordAttestationAccepted": True}
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
@@ -46,7 +50,7 @@ class Api:
     ) -> requests.Response:
         grant = "client_credentials" if app_only else "refresh_token"
         token = self.token(self.sb.partner_tenant_id, PC_SCOPE, grant)
-        all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+        all_headers = {"Authorization": f"Bearer {token}", **PC_HEADERS, **(headers or {})}
         return self.http.request(
             method, f"{self.sb.partner_center_endpoint}{path}", headers=all_headers, **kwargs
         )
@@ -75,8 +79,10 @@ class Api:
             "quantity": quantity,
             "termDuration": term,
             "billingCycle": cycle,
+            "attestationAccepted": True,
         }
-        cart = self.pc("POST", f"/v1/customers/{customer}/carts", json={"lineItems": [line]})
+        body = {"lineItems": [line], **ATTESTED}
+        cart = self.pc("POST", f"/v1/customers/{customer}/carts", json=body)
         assert cart.status_code == 201, cart.text
         headers = {"MS-RequestId": request_id} if request_id else {}
         return self.pc(

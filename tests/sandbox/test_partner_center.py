@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from tests.sandbox.conftest import Api
+from tests.sandbox.conftest import ATTESTED, PC_HEADERS, Api
 
 
 def test_customer_has_the_documented_shape(sandbox, api: Api):
@@ -106,8 +106,9 @@ def test_retired_suite_is_listed_but_not_purchasable_and_names_its_successors(sa
     product, sku, _ = sandbox.ids.catalog_items["O365_E3"].split(":")
 
     found = api.pc("GET", f"/v1/customers/{customer}/products/{product}/skus/{sku}").json()
-    [availability] = api.pc(
-        "GET", f"/v1/customers/{customer}/products/{product}/skus/{sku}/availabilities"
+    [availability] = api.pc(  # its commercial availability (education and government are listed too)
+        "GET",
+        f"/v1/customers/{customer}/products/{product}/skus/{sku}/availabilities?targetSegment=commercial",
     ).json()["items"]
 
     assert availability["isPurchasable"] is False
@@ -171,7 +172,8 @@ def test_repeated_checkout_with_the_same_request_id_buys_once(sandbox, api: Api)
                     "TermDuration": "P1Y",
                     "BillingCycle": "Monthly",
                 }
-            ]
+            ],
+            "PartnerOnRecordAttestationAccepted": True,
         },
     ).json()
     path = f"/v1/customers/{customer}/carts/{cart['id']}/checkout"
@@ -219,7 +221,8 @@ def test_dropped_response_after_commit_still_bought_and_retry_returns_it(sandbox
         json={
             "lineItems": [
                 {"catalogItemId": sandbox.ids.catalog_items["EMS_E3"], "quantity": 3, "termDuration": "P1Y"}
-            ]
+            ],
+            **ATTESTED,
         },
     ).json()
     path = f"/v1/customers/{customer}/carts/{cart['id']}/checkout"
@@ -245,7 +248,7 @@ def test_a_retry_while_the_first_call_still_runs_gets_800060(sandbox, api: Api):
             api.sb.http_session().post(
                 f"{sandbox.partner_center_endpoint}/v1/customers/{customer}/orders",
                 json=order,
-                headers={"MS-RequestId": "r", "Authorization": api.pc_auth()},
+                headers={"MS-RequestId": "r", "Authorization": api.pc_auth(), **PC_HEADERS},
             )
         )
     )
@@ -278,7 +281,7 @@ def test_checkout_reports_an_order_error_per_failing_order_group(sandbox, api: A
             "billingCycle": "Annual",
         },
     ]
-    cart = api.pc("POST", f"/v1/customers/{customer}/carts", json={"lineItems": lines}).json()
+    cart = api.pc("POST", f"/v1/customers/{customer}/carts", json={"lineItems": lines, **ATTESTED}).json()
 
     result = api.pc("POST", f"/v1/customers/{customer}/carts/{cart['id']}/checkout").json()
     again = api.pc("POST", f"/v1/customers/{customer}/carts/{cart['id']}/checkout")

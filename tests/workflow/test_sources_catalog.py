@@ -35,9 +35,15 @@ class CountingCatalog:
         self.calls["skus"] += 1
         return [item.sku for item in self.items if item.product.id == product_id]
 
-    def list_availabilities(self, customer_id: str, product_id: str, sku_id: str) -> Iterable[Availability]:
+    def list_availabilities(
+        self, customer_id: str, product_id: str, sku_id: str, segment: str | None = None
+    ) -> Iterable[Availability]:
         self.calls["availabilities"] += 1
-        return [item.availability for item in self.items if item.product.id == product_id]
+        return [
+            item.availability
+            for item in self.items
+            if item.product.id == product_id and segment in (None, item.availability.segment)
+        ]
 
 
 class Clock:

@@ -76,14 +76,8 @@ def _fall_back(
         line.partner_transfer or LineTransfer(BY_REBUY, status), path=BY_REBUY, status=status, reason=why
     )
     moved = replace(
-        moved,
+        moved.decided_as(decided),
         quantity=line.quantity,
-        decision=decided.decision,
-        replacements=decided.replacements,
-        explanation=decided.explanation,
-        users_to_move=decided.users_to_move,
-        upgraded_plans=decided.upgraded_plans,
-        choices=decided.choices,
         reason=decided.reason if state is not LineState.PLANNED else None,
         resume_state=decided.resume_state,
         purchase_due=due,
