@@ -9,15 +9,21 @@ from typing import Any
 
 from sandbox.catalog import region_of
 from sandbox.scenarios import CAPPED_HOLDERS
-from tests.sandbox.conftest import Api
+from tests.sandbox.conftest import ATTESTED, Api
 
 
 def _cart(api: Api, customer: str, lines: list[tuple[str, int]]) -> dict[str, Any]:
-    items = [
-        {"catalogItemId": item, "quantity": n, "termDuration": "P1Y", "billingCycle": "Monthly"}
+    items = [  # attested: the no-Teams suites enforce it
+        {
+            "catalogItemId": item,
+            "quantity": n,
+            "termDuration": "P1Y",
+            "billingCycle": "Monthly",
+            "attestationAccepted": True,
+        }
         for item, n in lines
     ]
-    cart = api.pc("POST", f"/v1/customers/{customer}/carts", json={"lineItems": items}).json()
+    cart = api.pc("POST", f"/v1/customers/{customer}/carts", json={"lineItems": items, **ATTESTED}).json()
     headers = {"MS-RequestId": str(uuid.uuid4())}
     result: dict[str, Any] = api.pc(
         "POST", f"/v1/customers/{customer}/carts/{cart['id']}/checkout", headers=headers
