@@ -277,6 +277,13 @@ def test_an_offer_withdrawn_before_a_deferred_purchase_is_decided_again_and_the_
 
     sandbox.set_offer(exchange, purchasable=False)
     buy_when_due(services, sandbox, azurite, planned)
+    waiting = record(services, planned["id"])
+    [line] = [x for x in waiting["lines"] if x["sourceSkuId"] == exchange]
+    assert (line["decision"], line["state"]) == ("equivalent", "NeedsApproval")  # not Microsoft's successor
+    assert sandbox.purchases() == []  # the cart waits for the admin's word
+    approval = json.dumps({"approve": [line["id"]]}).encode()
+    assert routes(services).approve(planned["id"], approval).status == 200
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
 
     done = record(services, planned["id"])
     [line] = [x for x in done["lines"] if x["sourceSkuId"] == exchange]

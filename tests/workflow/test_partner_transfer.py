@@ -353,6 +353,13 @@ def test_a_rebuy_line_the_source_partner_transfers_anyway_is_not_bought_too(
         customer, sandbox.ids.skus["EMS_E3"], 2, channel="other-partner", days_to_next=90
     )["commerceSubscriptionId"]
     body = requested(services, sandbox, azurite, options={"purchaseTiming": "beforeLapse"})
+    # Sold only as SaaS, EMS E3 is not bought again as such: its equivalent waits for an admin.
+    waiting = lines_by_sku(body, sandbox)["EMS_E3"]
+    assert (body["state"], waiting["state"]) == ("Blocked", "NeedsApproval")
+    approval = json.dumps({"approve": [waiting["id"]]}).encode()
+    assert routes(services).approve(body["id"], approval).status == 200
+    pump(azurite, services)
+    body = record(services, body["id"])
 
     sandbox.source_partner(customer, body["partnerTransfer"]["id"], productTypes={ems: "SaaS"})
     changed(services, body)
