@@ -3,7 +3,7 @@
 // buttons follow the legal moves, but the API decides: a refused action shows its reason.
 import { call, failure } from "./api.js";
 import { announce, append, chooseDialog, confirmDialog, copyButton, date, el, moment, on, scrolling, spaced, stateBadge } from "./dom.js";
-import { IN_FLIGHT, progressCell, requestExpiry } from "./transfers.js";
+import { IN_FLIGHT, lapseRisk, progressCell, requestExpiry } from "./transfers.js";
 
 const FINAL = ["Completed", "Cancelled"];
 const NOTHING_BOUGHT = ["Planned", "NeedsApproval", "Skipped", "Blocked", "Transferring"];
@@ -439,6 +439,9 @@ export async function transferPage(main, id, context, notice, focus = true) {
     main,
     el("p", {}, el("a", { href: "#/transfers" }, "← All transfers")),
     el("h1", {}, `Transfer for ${transfer.customerTenantId}`),
+    transfer.lapseRiskOn
+      ? el("p", { class: "warning", id: "lapse-risk" }, el("strong", {}, "Warning: "), lapseRisk(transfer), "; retry, approve or cancel before then.")
+      : null,
     definitions([
       ["State", stateBadge(transfer.state, transfer.reason)],
       ["Country", transfer.customerCountry],

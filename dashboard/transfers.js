@@ -39,6 +39,21 @@ export function nextDate(transfer, lines, context) {
   return lapses.length ? { label: "Original lapses", at: lapses[0] } : null;
 }
 
+/**
+ * The flag of a Blocked or Failed transfer one of whose originals lapses within the cutover lead
+ * while its line is not moved (the API's lapseRiskOn): its users would keep only the lapsing licence.
+ */
+export function lapseRisk(transfer) {
+  if (!transfer.lapseRiskOn) return null;
+  return el(
+    "span",
+    { class: "lapse-risk", role: "note" },
+    "Original lapses ",
+    date(transfer.lapseRiskOn),
+    `: users keep only the lapsing licence while it is ${spaced(transfer.state).toLowerCase()}`,
+  );
+}
+
 export function progressCell(lines) {
   const { done, total } = lineProgress(lines);
   if (!total) return el("span", { class: "muted" }, "No lines yet");
@@ -114,7 +129,7 @@ export async function transfersPage(main, params, context) {
   function renderRow(transfer, lines) {
     const cells = [
       el("td", {}, spaced(transfer.sourceChannel)),
-      el("td", {}, stateBadge(transfer.state, transfer.reason)),
+      el("td", {}, stateBadge(transfer.state, transfer.reason), lapseRisk(transfer)),
       el("td", {}, lines ? progressCell(lines) : el("span", { class: "muted" }, "Loading…")),
       el("td", {}, lines ? nextCell(transfer, lines, context) : ""),
       el("td", {}, moment(transfer.updatedAt)),

@@ -42,6 +42,9 @@ def test_every_situation_ends_as_its_case_expects_and_everything_started_is_stop
     assert "EXCHANGESTANDARD NotIncluded (rebuy)" in out  # and what its partner left out was bought
     assert "relecloud: option upToCap: buys 300 x cbdc14ab; 10 user(s) left out" in out
     assert "lamna: the customer's country is CA" in out  # refused on the tenant's country, typed US
+    assert re.search(
+        r"customer00006: POST \.\.\./cancel \{refundPurchases\} -> Cancelled; [1-9]\d* subscription", out
+    )
     throttled = re.search(r"(\d+) answered 429 and were waited out", out)
     assert throttled
     assert int(throttled[1]) >= 1  # the cart's, and Graph's during the cutovers
