@@ -32,7 +32,8 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 
 from shared.domain.errors import ErrorKind
-from shared.store.errors import StoreError
+from shared.store.connection import TABLE_STORAGE
+from shared.store.errors import StorageUnavailableError, StoreError, storage_client
 from shared.store.limits import check_key
 from shared.store.rows import as_utc
 
@@ -54,6 +55,7 @@ class LeaseHeldError(StoreError):
         self.retry_after = retry_after
 
 
+@storage_client(TABLE_STORAGE)
 class TransferLeases:
     def __init__(self, table: TableClient) -> None:
         self._table = table
@@ -122,7 +124,7 @@ class TransferLeases:
                     if self.acquire(transfer_id, holder, seconds) is not None:
                         lost.set()
                         return
-                except AzureError:
+                except (AzureError, StorageUnavailableError):
                     continue  # storage did not answer: the lease still runs, try at the next tick
 
         renewer = threading.Thread(target=renew, name=f"lease-{transfer_id[:8]}", daemon=True)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.store.connection import TABLE_STORAGE
+from shared.store.errors import storage_client
 from shared.store.limits import check_entity
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 WATCH_PARTITION = "watched-originals"
 
 
+@storage_client(TABLE_STORAGE)
 class WatchedOriginals:
     def __init__(self, table: TableClient) -> None:
         self._table = table

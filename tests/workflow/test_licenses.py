@@ -228,6 +228,7 @@ def test_lost_writes_that_were_not_made_stay_pending_and_the_next_run_makes_them
     assert (second.failures, second.pending, second.finished) == ((), 0, True)
     assert second.moved == len(customer.direct) + 1 + len(customer.group_only)
     assert max(user_changes(sandbox).values()) == 1
+    processed(sandbox)
     for user_id in [*customer.direct, *customer.group_only]:
         assert_moved(graph, customer, user_id)
 
