@@ -17,10 +17,10 @@ long a live one works. Releasing deletes the row, only if it is still the releas
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -59,10 +59,11 @@ class LeaseHeldError(StoreError):
 class TransferLeases:
     def __init__(self, table: TableClient) -> None:
         self._table = table
+        self._held: dict[tuple[str, str], str] = {}  # (transfer, holder) -> the lease row's ETag
 
     def acquire(self, transfer_id: str, holder: str, seconds: float = LEASE_SECONDS) -> float | None:
         """Take (or renew) the lease for ``holder``; ``None`` once held, else the seconds until the
-        current holder's lease ends."""
+        current holder's lease ends. A free transfer costs one insert; a held one, a read more."""
         check_key(transfer_id, name="transfer id")
         for _ in range(3):
             now = datetime.now(UTC)
@@ -73,38 +74,45 @@ class TransferLeases:
                 "Until": now + timedelta(seconds=seconds),
             }
             try:
+                self._taken(transfer_id, holder, self._table.create_entity(entity))
+                return None
+            except ResourceExistsError:
+                pass  # held, or left behind: read by whom and until when
+            try:
                 row = self._table.get_entity(transfer_id, LEASE_KEY)
             except ResourceNotFoundError:
-                try:
-                    self._table.create_entity(entity)
-                    return None
-                except ResourceExistsError:
-                    continue  # taken in between: read who has it
+                continue  # released in between: take it
             left = (as_utc(row["Until"]) - now).total_seconds()
             if row["Holder"] != holder and left > 0:
                 return left
             try:
-                self._table.update_entity(
+                answer = self._table.update_entity(
                     entity,
                     mode=UpdateMode.REPLACE,
                     etag=row.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified,
                 )
-                return None
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue
+            self._taken(transfer_id, holder, answer)
+            return None
         return 1.0  # taken and released around us three times: it is busy, try again soon
 
     def release(self, transfer_id: str, holder: str) -> None:
-        """Give the lease up, if it is still ``holder``'s (a lease that ran out may be another's)."""
+        """Give the lease up, if it is still ``holder``'s (a lease that ran out may be another's):
+        deleted on the ETag its holder last wrote, so a lease taken over since stays."""
+        etag = self._held.pop((transfer_id, holder), None)
+        if etag is None:
+            return
         try:
-            row = self._table.get_entity(transfer_id, LEASE_KEY)
-            if row["Holder"] == holder:
-                self._table.delete_entity(
-                    row, etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified
-                )
+            self._table.delete_entity(
+                transfer_id, LEASE_KEY, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
         except (ResourceModifiedError, ResourceNotFoundError):
             return
+
+    def _taken(self, transfer_id: str, holder: str, answer: Mapping[str, Any]) -> None:
+        self._held[(transfer_id, holder)] = str(answer["etag"])
 
     @contextmanager
     def kept(
