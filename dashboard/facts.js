@@ -1,7 +1,7 @@
 // How a transfer's facts read, the same on the list and on its own page: the customer by name (its
 // tenant id in small print), the honest stage, the lines' progress and whose move it is next.
 // Fields the API may not send (an older app) are guarded: the page falls back to what it has.
-import { date, el, stateBadge } from "./dom.js";
+import { date, el, spaced, stateBadge } from "./dom.js";
 
 export const IN_FLIGHT = ["AwaitingAcceptance", "Accepted", "Provisioning", "Provisioned", "CuttingOver"];
 const DONE_LINES = ["Completed"];
@@ -94,5 +94,20 @@ export function nextMoveLine(transfer) {
     el("strong", {}, `${WHOSE[transfer.nextMove] || "Next"}: `),
     transfer.nextMoveText,
     transfer.nextDate ? [" (", date(transfer.nextDate), ")"] : null,
+  );
+}
+
+/**
+ * The flag of a Blocked or Failed transfer one of whose originals lapses within the cutover lead
+ * while its line is not moved (the API's lapseRiskOn): its users would keep only the lapsing licence.
+ */
+export function lapseRisk(transfer) {
+  if (!transfer.lapseRiskOn) return null;
+  return el(
+    "span",
+    { class: "lapse-risk", role: "note" },
+    "Original lapses ",
+    date(transfer.lapseRiskOn),
+    `: users keep only the lapsing licence while it is ${spaced(transfer.state).toLowerCase()}`,
   );
 }

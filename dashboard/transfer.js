@@ -4,7 +4,7 @@
 // legal moves, but the API decides: a refused action shows its reason.
 import { call, failure } from "./api.js";
 import { announce, append, chooseDialog, confirmDialog, copyButton, date, el, moment, on, spaced, stateBadge } from "./dom.js";
-import { customerSmallPrint, customerTitle, IN_FLIGHT, nextMoveLine, stageBadge } from "./facts.js";
+import { customerSmallPrint, customerTitle, IN_FLIGHT, lapseRisk, nextMoveLine, stageBadge } from "./facts.js";
 import { failuresSection } from "./failures.js";
 import { decideLine, linesSection, originalName, replacementName } from "./lines.js";
 
@@ -400,6 +400,9 @@ export async function transferPage(main, id, context, notice, focus = true) {
     el("h1", {}, `Transfer for ${customerTitle(transfer)}`),
     el("p", { class: "subtitle" }, customerSmallPrint(transfer)),
     nextMoveLine(transfer),
+    transfer.lapseRiskOn
+      ? el("p", { class: "warning", id: "lapse-risk" }, el("strong", {}, "Warning: "), lapseRisk(transfer), "; retry, approve or cancel before then.")
+      : null,
     definitions([
       ["State", stageBadge(transfer)],
       ["Country", transfer.customerCountry],

@@ -4,7 +4,7 @@
 // reads its record. Rows still in flight refresh themselves, all of them in one request.
 import { call, failure, fetchFile } from "./api.js";
 import { announce, append, date, download, el, moment, on, spaced } from "./dom.js";
-import { customerSmallPrint, customerTitle, IN_FLIGHT, nextMoveCell, progressCell, stageBadge } from "./facts.js";
+import { customerSmallPrint, customerTitle, IN_FLIGHT, lapseRisk, nextMoveCell, progressCell, stageBadge } from "./facts.js";
 
 const PAGE_SIZE = 25; // #/transfers?pageSize=N changes it
 const MAX_PAGE_SIZE = 1000;
@@ -134,7 +134,7 @@ export async function transfersPage(main, params, context) {
 
   function renderRow(transfer) {
     const cells = [
-      el("td", {}, stageBadge(transfer)),
+      el("td", {}, stageBadge(transfer), lapseRisk(transfer)),
       el("td", {}, progressCell(transfer.lines)),
       el("td", {}, nextMoveCell(transfer)),
       el("td", { class: "nowrap" }, date(transfer.createdAt)),

@@ -64,6 +64,7 @@ class Case:
     approval: bool = False  # plans while the Teams-carrying offers are withdrawn
     throttled: bool = False  # Partner Center answers its cart 429 with Retry-After
     stranded: bool = False  # one E3 user has no usage location until after the cutover
+    refund: bool = False  # backs out once bought: cancelled with its purchases refunded
     partner_submits: tuple[str, ...] = ()  # from another CSP partner: what it submits for transfer
     contact_later: bool = (
         False  # never accepted its customer agreement: Blocked until a retry gives a contact
@@ -80,6 +81,7 @@ SITUATIONS: tuple[Case, ...] = (
     Case("customer00003", "throttled: 429 + Retry-After on the cart", throttled=True),
     Case("customer00004", "deferred purchase: 14 days before lapse", options=DEFERRED),
     Case("customer00005", "user without usage location, fixed, retried", stranded=True),
+    Case("customer00006", "backs out once bought: refunded", expected="Cancelled", refund=True),
     Case(
         "adatum",
         "from another CSP partner: one line transferred, one rebought",
@@ -97,7 +99,7 @@ SITUATIONS: tuple[Case, ...] = (
 )
 CASES = (
     *SITUATIONS,
-    *(Case(f"customer{n:05d}", "discontinued O365 E3: equivalent", users=n % 4) for n in range(6, FLEET)),
+    *(Case(f"customer{n:05d}", "discontinued O365 E3: equivalent", users=n % 4) for n in range(7, FLEET)),
 )
 
 
@@ -377,6 +379,23 @@ def cut_over(run: Run) -> None:
     run.run_timer()
 
 
+def refund(run: Run, cases: list[Case]) -> None:
+    """The customer backs out within the new subscriptions' 7 days: cancelled, and refunded."""
+    for case in cases:
+        record = run.records[case.customer]
+        windows = sorted(w["until"] for x in record["lines"] for w in x["cancellableUntil"])
+        run.say(
+            f"{case.customer}: its new subscriptions can be cancelled for a refund until {windows[0][:10]}"
+        )
+        done = run.call("POST", f"/transfers/{record['id']}/cancel", 200, {"refundPurchases": True})
+        cancelled = [s["id"] for s in done["refund"]["subscriptions"] if s["status"] == "cancelled"]
+        run.say(
+            f"{case.customer}: POST .../cancel {{refundPurchases}} -> {done['state']}; "
+            f"{len(cancelled)} subscription(s) cancelled for a refund at Partner Center"
+        )
+    run.refresh([c.customer for c in cases])
+
+
 def fix_usage_locations(run: Run, cases: list[Case]) -> None:
     for case in cases:
         record = run.records[case.customer]
@@ -393,6 +412,7 @@ def story(run: Run) -> None:
     """The phases, in the order a partner would live them."""
     stopped = [c for c in run.cases if c.expected == STOPPED]
     started = [c for c in run.cases if c.expected not in (REFUSED, STOPPED)]
+    refunded = [c for c in started if c.refund]
     silent = [c for c in started if not c.webhook]
     approvals = [c for c in started if c.approval]
     stranded = [c for c in started if c.stranded]
@@ -422,6 +442,10 @@ def story(run: Run) -> None:
     deferred = [c.customer for c in started if run.tenants[c.customer] not in bought]
     run.say(f"all Provisioned; nothing bought yet for {', '.join(deferred) or 'none'} (deferred timing)")
     source_partner_submits(run, [c for c in started if c.partner_submits])
+    if refunded:
+        run.heading("5b. A customer backs out inside the 7 days new commerce allows: cancel with a refund")
+        refund(run, refunded)
+        started = [c for c in started if not c.refund]
     run.heading("6. Time passes: the originals lapse and the timer triggers every cutover")
     cut_over(run)
     run.wait(lambda r: r["state"] in ("Completed", "Failed"), started, timeout_s=180)

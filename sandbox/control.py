@@ -233,6 +233,7 @@ def add_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         channel=channel,
         status=str(body.get("status", "Enabled")),
         is_trial=channel == "trial",
+        auto_renew=bool(body.get("autoRenew", False)),
     )
     sub.commitment_end = sub.next_lifecycle
     tenant.subscriptions[sub.id] = sub
@@ -242,7 +243,8 @@ def add_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 @router.route("PATCH", "/customers/{customer_id}/subscriptions/{graph_id}")
 def change_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """What the customer or Microsoft does to an original meanwhile: ``{"status"}`` (e.g. Deleted:
-    deprovisioned early) and/or ``{"daysToNext"}`` (a new lifecycle date from now)."""
+    deprovisioned early), ``{"daysToNext"}`` (a new lifecycle date from now) and/or
+    ``{"autoRenew"}`` (on: it renews at its date, which jumps a term ahead, instead of lapsing)."""
     tenant = sb.world.tenant(p["customer_id"])
     sub = (
         next((s for s in tenant.subscriptions.values() if s.graph_id == p["graph_id"]), None)
@@ -257,8 +259,10 @@ def change_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     if "daysToNext" in body:
         days = body["daysToNext"]
         sub.next_lifecycle = None if days is None else sb.world.clock.now() + dt.timedelta(days=float(days))
+    if "autoRenew" in body:
+        sub.auto_renew = bool(body["autoRenew"])
     sub.etag += 1
-    return Reply(200, {"id": sub.graph_id, "status": sub.status})
+    return Reply(200, {"id": sub.graph_id, "status": sub.status, "autoRenew": sub.auto_renew})
 
 
 @router.route("POST", "/customers/{customer_id}/users")
@@ -332,14 +336,19 @@ async def wait_deliveries(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 
 @router.route("GET", "/ledger")
 def ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    """``?kinds=purchases,licenseChanges,requests,webhooks`` (default all) and ``?since=N`` for requests."""
-    kinds = set(call.query.get("kinds", "purchases,licenseChanges,requests,webhooks").split(","))
+    """``?kinds=purchases,licenseChanges,licenseWrites,requests,webhooks`` (default all) and
+    ``?since=N`` for requests."""
+    kinds = set(
+        call.query.get("kinds", "purchases,licenseChanges,licenseWrites,requests,webhooks").split(",")
+    )
     book = sb.world.ledger
     out: dict[str, Any] = {"requestCount": len(book.requests), "throttled": dict(sb.limiter.refused)}
     if "purchases" in kinds:
         out["purchases"] = [dataclasses.asdict(x) for x in book.purchases]
     if "licenseChanges" in kinds:
         out["licenseChanges"] = list(book.license_changes)
+    if "licenseWrites" in kinds:
+        out["licenseWrites"] = list(book.license_writes)
     if "requests" in kinds:
         since = int(call.query.get("since", 0))
         out["requests"] = list(itertools.islice(book.requests, since, None))
@@ -360,6 +369,7 @@ def clear_ledger(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     book = sb.world.ledger
     book.purchases.clear()
     book.license_changes.clear()
+    book.license_writes.clear()
     book.requests.clear()
     sb.limiter.refused.clear()
     return Reply(204)

@@ -263,16 +263,13 @@ def user_json(tenant: Tenant, user: User) -> dict[str, Any]:
     for sku, disabled in user.direct.items():
         states.append(_state(sku, None, disabled, "Active", "None", user.updated.get(sku)))
     for group_id in sorted(user.groups):
-        group = tenant.groups[group_id]
-        for sku, disabled in group.licenses.items():
-            error = group.errors.get((user.id, sku))
+        licenses, errors = tenant.groups[group_id].effective()  # the previous ones while processing
+        for sku, disabled in licenses.items():
+            error = errors.get((user.id, sku))
             state = "Error" if error else "Active"
-            states.append(_state(sku, group.id, disabled, state, error or "None", user.updated.get(sku)))
+            states.append(_state(sku, group_id, disabled, state, error or "None", user.updated.get(sku)))
     assigned = [
-        {
-            "disabledPlans": user.direct[sku] if source is None else tenant.groups[source].licenses[sku],
-            "skuId": sku,
-        }
+        {"disabledPlans": user.direct[sku] if source is None else _given(tenant, source, sku), "skuId": sku}
         for sku, source in held.items()
     ]
     given, _, surname = user.display_name.partition(" ")
@@ -293,6 +290,12 @@ def user_json(tenant: Tenant, user: User) -> dict[str, Any]:
         "assignedLicenses": assigned,
         "licenseAssignmentStates": states,
     }
+
+
+def _given(tenant: Tenant, group_id: str, sku: str) -> list[str]:
+    """The disabled plans of what the group gives its members now (the previous licences while a
+    change is being processed)."""
+    return tenant.groups[group_id].effective()[0][sku]
 
 
 def _state(
@@ -392,9 +395,24 @@ def _license_body(call: Call) -> tuple[list[tuple[str, list[str]]], list[str]]:
     return add, [str(r).lower() for r in remove_raw]
 
 
+def _written(sb: Sandbox, tenant: Tenant, kind: str, target: str, call: Call) -> None:
+    """The ledger's ``licenseWrites``: every assignLicense received, before it is judged."""
+    body = call.json()
+    sb.world.ledger.license_writes.append(
+        {
+            "tenantId": tenant.id,
+            kind: target,
+            "added": [str(a.get("skuId", "")).lower() for a in body.get("addLicenses") or []],
+            "removed": [str(r).lower() for r in body.get("removeLicenses") or []],
+            "at": iso(sb.world.clock.now()),
+        }
+    )
+
+
 @router.route("POST", "/v1.0/users/{id}/assignLicense", gdap="write")
 def assign_user_license(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = tenant_of(sb, call)
+    _written(sb, tenant, "userId", p["id"].lower(), call)
     user = _user(tenant, p["id"])
     add, remove = _license_body(call)
     sb.world.assign_user_licenses(tenant, user, add, remove)
@@ -423,14 +441,58 @@ def get_group(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 
 @router.route("POST", "/v1.0/groups/{id}/assignLicense", gdap="write")
 def assign_group_license(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Learn "group: assignLicense": ``202 Accepted`` and the target group. Entra assigns the members
+    in the background ("Resolve group license assignment problems": errors "happen in the background
+    ... recorded on the user object"): after ``group_license_delay_s`` of sandbox time here."""
     tenant = tenant_of(sb, call)
+    _written(sb, tenant, "groupId", p["id"].lower(), call)
     group = _group(tenant, p["id"])
     add, remove = _license_body(call)
-    sb.world.assign_group_licenses(tenant, group, add, remove)
+    delay = dt.timedelta(seconds=float(sb.knobs["group_license_delay_s"]))
+    sb.world.assign_group_licenses(tenant, group, add, remove, delay=delay)
     return Reply(
-        200,
+        202,
         {"@odata.context": _context(sb, "groups/$entity"), **_select(group_json(group), call, GROUP_DEFAULT)},
     )
+
+
+@router.route("GET", "/v1.0/groups/{id}/members", gdap="read")
+def list_group_members(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Learn "List group members": the direct members (directoryObjects; every member here is a user)."""
+    return _members(sb, call, p["id"], cast=False)
+
+
+@router.route("GET", "/v1.0/groups/{id}/members/microsoft.graph.user", gdap="read")
+def list_group_user_members(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """The same, cast to users (OData cast), so user properties can be selected."""
+    return _members(sb, call, p["id"], cast=True)
+
+
+def _members(sb: Sandbox, call: Call, group_id: str, *, cast: bool) -> Reply:
+    tenant = tenant_of(sb, call)
+    group = _group(tenant, group_id)
+    members = [tenant.users[m] for m in group.members if m in tenant.users]
+    default = USER_DEFAULT if cast else ("id",)
+    kind = {"@odata.type": "#microsoft.graph.user"}
+    items = [{**kind, **_select(user_json(tenant, u), call, default)} for u in members]
+    path = f"/v1.0/groups/{group.id}/members" + ("/microsoft.graph.user" if cast else "")
+    return _page(sb, call, items, "users" if cast else "directoryObjects", path)
+
+
+@router.route("PATCH", "/v1.0/users/{id}", gdap="write")
+def update_user(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """Learn "Update user": ``usageLocation`` ("A two-letter country code (ISO standard 3166)";
+    required for users that are assigned licenses), answered 204 No Content."""
+    tenant = tenant_of(sb, call)
+    user = _user(tenant, p["id"])
+    body = call.json()
+    if set(body) - {"usageLocation"}:
+        raise GraphError(400, "Request_BadRequest", "The sandbox updates usageLocation only.")
+    location = body.get("usageLocation")
+    if location is not None and not (isinstance(location, str) and re.fullmatch("[A-Z]{2}", location)):
+        raise GraphError(400, "Request_BadRequest", "Invalid value specified for property 'usageLocation'.")
+    user.usage_location = location
+    return Reply(204)
 
 
 # ---------------------------------------------------------------------- GDAP (partner tenant)

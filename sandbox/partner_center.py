@@ -743,6 +743,11 @@ def get_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 
 @router.route("PATCH", "/v1/customers/{customer_id}/subscriptions/{subscription_id}")
 def update_subscription(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """The full subscription, changed. ``status: deleted`` cancels (Learn "Cancel a commercial
+    marketplace or new commerce subscription using Partner Center APIs"): "New commerce
+    subscriptions can be canceled within 7 days ... of purchase or renewal. After this window has
+    passed, subscriptions can no longer be canceled and the API will throw an error" (the page
+    names no code: 400 here); ``cancellationAllowedUntilDate`` says until when."""
     tenant, sub = _subscription(sb, p)
     body = call.json()
     now = sb.world.clock.now()

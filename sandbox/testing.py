@@ -212,10 +212,13 @@ class SandboxHandle:
         self.control("PATCH", f"/customers/{customer_id}/users/{user_id}", {"usageLocation": usage_location})
 
     def change_subscription(self, customer_id: str, graph_id: str, **change: Any) -> dict[str, Any]:
-        """``status=`` (Deleted: deprovisioned early) and/or ``days_to_next=`` for an original."""
+        """``status=`` (Deleted: deprovisioned early), ``days_to_next=`` and/or ``auto_renew=`` (it
+        renews at its date instead of lapsing) for an original."""
         body = {"status": change["status"]} if "status" in change else {}
         if "days_to_next" in change:
             body["daysToNext"] = change["days_to_next"]
+        if "auto_renew" in change:
+            body["autoRenew"] = change["auto_renew"]
         result: dict[str, Any] = self.control(
             "PATCH", f"/customers/{customer_id}/subscriptions/{graph_id}", body
         )
@@ -370,6 +373,11 @@ class SandboxHandle:
 
     def license_changes(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.ledger("licenseChanges")["licenseChanges"]
+        return result
+
+    def license_writes(self) -> list[dict[str, Any]]:
+        """Every assignLicense the sandbox received (``userId`` or ``groupId``), refused ones too."""
+        result: list[dict[str, Any]] = self.ledger("licenseWrites")["licenseWrites"]
         return result
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:

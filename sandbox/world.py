@@ -100,13 +100,33 @@ class User:
 
 
 @dataclass(slots=True)
+class GroupChange:
+    """A group licence change Entra has accepted (202) but not processed yet: until ``done_at`` the
+    members keep what the group gave them before (``before``, with its ``errors``)."""
+
+    done_at: dt.datetime
+    before: dict[str, list[str]]
+    errors: dict[tuple[str, str], str]
+    added: tuple[str, ...]
+
+
+@dataclass(slots=True)
 class Group:
     id: str
     display_name: str
     licenses: dict[str, list[str]] = field(default_factory=dict)
+    """What the group assigns: after a change, at once (the group's own ``assignedLicenses``)."""
     members: list[str] = field(default_factory=list)
     errors: dict[tuple[str, str], str] = field(default_factory=dict)
     """(user id, skuId) -> licenseAssignmentState error, for members the group could not license."""
+    processing: GroupChange | None = None
+
+    def effective(self) -> tuple[dict[str, list[str]], dict[tuple[str, str], str]]:
+        """What the members hold through the group now: the previous licences while a change is
+        being processed, the group's own once it is done."""
+        if self.processing is not None:
+            return self.processing.before, self.processing.errors
+        return self.licenses, self.errors
 
 
 @dataclass(slots=True)
@@ -215,9 +235,9 @@ class Tenant:
         """skuId -> None when direct, else the id of the (first) group it is inherited from."""
         held: dict[str, str | None] = dict.fromkeys(user.direct)
         for group_id in sorted(user.groups):
-            group = self.groups[group_id]
-            for sku in group.licenses:
-                if (user.id, sku) not in group.errors:
+            licenses, errors = self.groups[group_id].effective()
+            for sku in licenses:
+                if (user.id, sku) not in errors:
                     held.setdefault(sku, group_id)
         return held
 
@@ -280,6 +300,8 @@ class Ledger:
 
     purchases: list[Purchase] = field(default_factory=list)
     license_changes: list[dict[str, Any]] = field(default_factory=list)
+    license_writes: list[dict[str, Any]] = field(default_factory=list)
+    """Every assignLicense received (user or group, in a ``$batch`` or not), whatever its answer."""
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
 
 
@@ -308,13 +330,17 @@ class World:
         return tenant
 
     def settle(self, tenant: Tenant) -> None:
-        """Move every subscription past each lifecycle date the clock has reached."""
+        """Move every subscription past each lifecycle date the clock has reached, and finish the
+        group licence changes whose processing time is over."""
         now = self.clock.now()
         for sub in tenant.subscriptions.values():
             if sub.provisioned_at is not None and sub.provisioned_at <= now:
                 sub.provisioned_at = None
             while sub.next_lifecycle is not None and sub.next_lifecycle <= now:
                 self._advance(sub)
+        for group in tenant.groups.values():
+            if group.processing is not None and group.processing.done_at <= now:
+                self._finish_group_change(tenant, group)
 
     def _advance(self, sub: Subscription) -> None:
         assert sub.next_lifecycle is not None
@@ -525,20 +551,53 @@ class World:
         )
 
     def assign_group_licenses(
-        self, tenant: Tenant, group: Group, add: list[tuple[str, list[str]]], remove: list[str]
+        self,
+        tenant: Tenant,
+        group: Group,
+        add: list[tuple[str, list[str]]],
+        remove: list[str],
+        *,
+        delay: dt.timedelta = dt.timedelta(0),
     ) -> None:
-        """Group assignLicense: members who cannot get a seat get an error state, as Entra records it."""
+        """Group assignLicense: the group's licences change at once, its members' after ``delay``
+        (Entra processes group changes in the background); members who cannot get a seat then get
+        an error state, as Entra records it. A change still being processed is finished first."""
+        if group.processing is not None:
+            self._finish_group_change(tenant, group)
         for sku in remove:
             if sku not in group.licenses:
                 raise GraphError(400, "Request_BadRequest", "Group does not have a corresponding license.")
         for sku, _ in add:
             self._check_company_license(tenant, sku)
-        for sku in remove:
-            del group.licenses[sku]
-            group.errors = {k: v for k, v in group.errors.items() if k[1] != sku}
-        for sku, disabled in add:
+        now = self.clock.now()
+        before = (dict(group.licenses), dict(group.errors))
+        group.processing = GroupChange(now + delay, *before, tuple(s for s, _ in add))
+        for sku in [*remove, *(s for s, _ in add)]:
             group.licenses.pop(sku, None)
             group.errors = {k: v for k, v in group.errors.items() if k[1] != sku}
+        group.licenses.update(dict(add))
+        self.ledger.license_changes.append(
+            {
+                "tenantId": tenant.id,
+                "groupId": group.id,
+                "added": [s for s, _ in add],
+                "removed": list(remove),
+                "at": iso(now),
+            }
+        )
+        if delay <= dt.timedelta(0):
+            self._finish_group_change(tenant, group)
+
+    def _finish_group_change(self, tenant: Tenant, group: Group) -> None:
+        """The members get what the group now assigns; a member the new licence cannot reach (no
+        seat, no usage location, a conflicting plan) gets it in an error state instead."""
+        change = group.processing
+        assert change is not None
+        group.processing = None
+        added = {sku: group.licenses[sku] for sku in change.added if sku in group.licenses}
+        for sku in added:
+            del group.licenses[sku]
+        for sku, disabled in added.items():
             free = tenant.assignable(sku)
             for member_id in group.members:
                 member = tenant.users[member_id]
@@ -554,15 +613,10 @@ class World:
                 else:
                     free -= 1
             group.licenses[sku] = disabled
-        self.ledger.license_changes.append(
-            {
-                "tenantId": tenant.id,
-                "groupId": group.id,
-                "added": [s for s, _ in add],
-                "removed": list(remove),
-                "at": iso(self.clock.now()),
-            }
-        )
+        now = self.clock.now()
+        for member_id in group.members:
+            for sku in set(added) | (set(change.before) - set(group.licenses)):
+                tenant.users[member_id].updated[sku] = now
 
     def _check_company_license(self, tenant: Tenant, sku: str) -> None:
         units = tenant.units(sku)

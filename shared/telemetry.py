@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -254,3 +255,23 @@ def count_throttling_wait(step_name: str) -> None:
     """A throttled step put back on the queue to run after the service's ``Retry-After``."""
     if _instruments is not None:
         _instruments.throttling_waits.add(1, {"step": step_name})
+
+
+def original_notice(transfer_id: str, line_id: str, notice: str, lapses_on: datetime) -> None:
+    """One structured record per notice about an original bought elsewhere: ``lapse-at-risk`` (its
+    line is not moved, its transfer halted), ``renewed`` or ``renewal-reminder``. The alert in
+    infra/app/alerts.bicep watches these; its properties are ``transfer_id``, ``line_id`` (the
+    source SKU id), ``notice`` and ``lapses_on``."""
+    LOG.warning(
+        "transfer %s: line %s: original %s, lapses on %s",
+        transfer_id,
+        line_id,
+        notice,
+        f"{lapses_on:%Y-%m-%d}",
+        extra={
+            "transfer_id": transfer_id,
+            "line_id": line_id,
+            "notice": notice,
+            "lapses_on": f"{lapses_on:%Y-%m-%d}",
+        },
+    )

@@ -10,6 +10,14 @@
 //   customDimensions.duration_ms  how long the step ran
 // Renaming one breaks an alert silently; tests/infra pins the names the queries use (STEP_PROPERTIES).
 //
+// (d) queries the structured record shared/telemetry.py writes for each notice about an original subscription
+// (original_notice), which carries no step:
+//   customDimensions.transfer_id  the transfer's id
+//   customDimensions.line_id      the line (its original SKU id)
+//   customDimensions.notice       'lapse-at-risk', 'renewed' or 'renewal-reminder'
+//   customDimensions.lapses_on    the original's lapse (or renewal) date, yyyy-mm-dd
+// tests/infra pins these too (NOTICE_PROPERTIES).
+//
 // (a) reads the storage account's own queue log (StorageQueueLogs in the Log Analytics workspace, sent by
 // the queue service's diagnostic setting in main.bicep): a PutMessage on the poison queue is the host
 // giving up on a message. It depends neither on a log line's wording nor on telemetry sampling.
@@ -134,7 +142,7 @@ module stuckTransferAlert 'br/public:avm/res/insights/scheduled-query-rule:0.6.0
     criterias: {
       allOf: [
         {
-          query: 'traces | where isnotempty(customDimensions.transfer_id) | extend transferId = tostring(customDimensions.transfer_id), outcome = tostring(customDimensions.outcome) | summarize arg_max(timestamp, outcome) by transferId | where outcome in ("failed", "blocked") and timestamp < ago(${stuckTransferHours}h)'
+          query: 'traces | where isnotempty(customDimensions.transfer_id) and isnotempty(customDimensions.step) | extend transferId = tostring(customDimensions.transfer_id), outcome = tostring(customDimensions.outcome) | summarize arg_max(timestamp, outcome) by transferId | where outcome in ("failed", "blocked") and timestamp < ago(${stuckTransferHours}h)'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0
@@ -181,6 +189,59 @@ module throttlingAlert 'br/public:avm/res/insights/scheduled-query-rule:0.6.0' =
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: throttledStepsThreshold
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: actions
+  }
+}
+
+// (d) An original subscription bought elsewhere needs someone: its line is not moved yet and it lapses within the
+// cutover lead (EXPIRY_LEAD_DAYS) while its transfer is Blocked or Failed ('lapse-at-risk': its users keep only
+// the lapsing licence), it renewed after its users were moved ('renewed': the customer pays twice), or the
+// customer must turn its auto-renew off before its date ('renewal-reminder'). Each is recorded once, in the
+// transfer's history too. One alert per transfer and notice.
+module originalsAlert 'br/public:avm/res/insights/scheduled-query-rule:0.6.0' = {
+  name: 'alert-originals'
+  params: {
+    name: 'alert-originals-${resourceToken}'
+    alertDisplayName: 'An original subscription needs attention'
+    alertDescription: 'An original subscription bought elsewhere lapses while its transfer is blocked or failed, renewed after the cutover, or needs its auto-renew turned off by the customer. Read the transfer\'s history (GET /api/transfers/{id}), then retry, approve or cancel it, or tell the customer.'
+    location: location
+    tags: tags
+    scopes: [
+      appInsightsResourceId
+    ]
+    severity: 2
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    criterias: {
+      allOf: [
+        {
+          query: 'traces | where isnotempty(customDimensions.notice) | extend transferId = tostring(customDimensions.transfer_id), notice = tostring(customDimensions.notice)'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          dimensions: [
+            {
+              name: 'transferId'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+            {
+              name: 'notice'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1

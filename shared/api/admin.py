@@ -138,17 +138,21 @@ class AdminApi:
         )
 
     def cancel(self, transfer_id: str, body: bytes = b"") -> ApiResponse:
-        """``{"partnerTransferOnly": true}`` cancels only the pending partner transfer request."""
+        """``{"partnerTransferOnly": true}`` cancels only the pending partner transfer request;
+        ``{"refundPurchases": true}`` cancels the new subscriptions too, inside their window."""
         data = json_object(body or b"{}")
         if isinstance(data, ApiResponse):
             return data
-        only = data.get("partnerTransferOnly", False)
-        if set(data) - {"partnerTransferOnly"} or not isinstance(only, bool):
-            return problem(
-                400, "Invalid request", "the body may hold partnerTransferOnly (true or false), nothing else"
-            )
+        only, refund = data.get("partnerTransferOnly", False), data.get("refundPurchases", False)
+        if set(data) - {"partnerTransferOnly", "refundPurchases"} or not isinstance(only, bool):
+            return _cancel_body()
+        if not isinstance(refund, bool) or (only and refund):
+            return _cancel_body()
         return self._change(
-            transfer_id, lambda: admin.cancel(self._context(), transfer_id, partner_transfer_only=only)
+            transfer_id,
+            lambda: admin.cancel(
+                self._context(), transfer_id, partner_transfer_only=only, refund_purchases=refund
+            ),
         )
 
     def receive_webhook(self, headers: Mapping[str, str], body: bytes) -> ApiResponse:
@@ -186,6 +190,14 @@ def _page_size(query: Mapping[str, str], parameter: str, default: int) -> int | 
             parameter=parameter,
         )
     return size
+
+
+def _cancel_body() -> ApiResponse:
+    return problem(
+        400,
+        "Invalid request",
+        "the body may hold partnerTransferOnly or refundPurchases (true or false, not both), nothing else",
+    )
 
 
 def _bad_id(transfer_id: str) -> ApiResponse:

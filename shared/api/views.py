@@ -8,6 +8,8 @@ from typing import Any
 from shared.domain import AgreementStatus, HistoryEntry, Line, Replacement, Transfer, TransferState
 from shared.store.records import HistoryPage, TransferRecord
 
+_HALTED = frozenset({TransferState.BLOCKED, TransferState.FAILED})
+
 
 def transfer_json(t: Transfer) -> dict[str, Any]:
     return {
@@ -30,6 +32,8 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
         "customerContact": contact_json(t),
         "agreement": agreement_json(t),
         "segment": t.segment,
+        "lapseRiskOn": iso(t.lapse_risk_on) if t.lapse_risk_on and t.state in _HALTED else None,
+        "refund": refund_json(t),
         "apiCalls": t.api_calls,
         "createdAt": iso(t.created_at),
         "updatedAt": iso(t.updated_at),
@@ -95,6 +99,17 @@ AGREEMENT_ACTION = {
     "who accepted it (name, e-mail, phone): an admin then retries with customerContact and the partner "
     "confirms the acceptance on the customer's behalf",
 }
+
+
+def refund_json(t: Transfer) -> dict[str, Any] | None:
+    if t.refund is None:
+        return None
+    return {
+        "requestedAt": t.refund.requested_at,
+        "subscriptions": [
+            {"id": i.subscription_id, "status": i.status, "detail": i.detail} for i in t.refund.items
+        ],
+    }
 
 
 def customer_actions(t: Transfer) -> list[dict[str, Any]]:
@@ -169,9 +184,14 @@ def line_json(line: Line) -> dict[str, Any]:
             "failed": line.users_failed,
             "pending": line.users_pending,
             "failures": [
-                {"userId": f.user_id, "reason": f.reason, "detail": f.detail} for f in line.user_failures
+                {"userId": f.user_id, "reason": f.reason, "detail": f.detail, "groupId": f.group_id}
+                for f in line.user_failures
             ],
         },
+        "groupsToVerify": list(line.groups_to_verify),
+        "cancellableUntil": [{"subscriptionId": s, "until": d} for s, d in line.cancellation_windows],
+        "remindedFor": iso(line.reminded_for) if line.reminded_for else None,
+        "originalLapsed": line.original_lapsed,
     }
 
 

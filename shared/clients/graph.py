@@ -114,6 +114,23 @@ class GraphClient(ServiceClient):
             token_flow=self._flow,
         )
 
+    def list_group_members(self, tenant_id: str, group_id: str, *, page_size: int = 999) -> Iterator[User]:
+        """The group's users with their ``licenseAssignmentStates``: after a group licence change
+        (answered ``202``), how each member's assignment came out ("List group members", cast to
+        users). Group-based licensing does not follow nested groups, so direct members are all."""
+        query = {"$select": USER_FIELDS, "$top": str(page_size)}
+        items = self._pages(
+            tenant_id, f"/v1.0/groups/{_guid(group_id)}/members/microsoft.graph.user", query=query
+        )
+        return (User.from_json(item) for item in items)
+
+    def get_tenant_country(self, tenant_id: str) -> str | None:
+        """The tenant's country (its organization's ``countryLetterCode``)."""
+        data = self._read(tenant_id, "/v1.0/organization", query={"$select": "id,countryLetterCode"})
+        found = [o for o in data.get("value", []) if isinstance(o, dict)]
+        country = found[0].get("countryLetterCode") if found else None
+        return country.upper() if isinstance(country, str) and len(country) == 2 else None
+
     def get_group(self, tenant_id: str, group_id: str) -> Group:
         """The group's own licenses: what its members inherit, and how to reconcile a group swap."""
         data = self._read(

@@ -171,6 +171,18 @@ class PartnerCenterClient(AgreementCalls, ServiceClient):
         items = self._pages(_CUSTOMER + "/subscriptions", {"customer_id": customer_id}, query=query)
         return (Subscription.from_json(item) for item in items)
 
+    def cancel_subscription(self, customer_id: str, subscription_id: str, *, request_id: str) -> Subscription:
+        """Cancels a new-commerce subscription: the subscription as read, sent back with ``status``
+        ``deleted`` ("Cancel a commercial marketplace or new commerce subscription"). Only inside its
+        ``cancellationAllowedUntilDate``; after it Partner Center answers an error. One already
+        cancelled (an earlier attempt whose answer was lost) is returned as read, not sent again."""
+        params = _ids(customer_id, subscription_id=subscription_id)
+        current = self._read(_SUBSCRIPTION, params)
+        if Subscription.from_json(current).status == "deleted":
+            return Subscription.from_json(current)
+        body = {**current, "status": "deleted"}
+        return Subscription.from_json(self._write("PATCH", _SUBSCRIPTION, params, body, request_id))
+
     def get_subscription_provisioning_status(
         self, customer_id: str, subscription_id: str
     ) -> SubscriptionProvisioningStatus:

@@ -29,6 +29,7 @@ from shared.domain.values import (
     LineTransfer,
     PartnerTransferRequest,
     Purchase,
+    Refund,
     Replacement,
     SourcePartner,
     TransferOptions,
@@ -86,6 +87,10 @@ class Transfer:
     originals_read_for: str | None = None  # the subscription-expiring event whose lapse dates were read
     reason: str | None = None
     resume_state: TransferState | None = None
+    #: While Blocked or Failed: the earliest lapse of an original whose line is not moved yet and
+    #: lapses within the cutover lead (its users would keep only the lapsing licence).
+    lapse_risk_on: datetime | None = None
+    refund: Refund | None = None  # an admin's cancel with refundPurchases, persisted before any call
 
     @property
     def is_active(self) -> bool:
@@ -122,12 +127,15 @@ class Transfer:
             message=f"retry from {self.state}",
         )
 
-    def cancel(self, lines: tuple[Line, ...], *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
-        """Stop the transfer, but only while nothing has been bought for it."""
+    def cancel(
+        self, lines: tuple[Line, ...], *, at: datetime, actor: str, refunded: bool = False
+    ) -> tuple[Transfer, HistoryEntry]:
+        """Stop the transfer, but only while nothing has been bought for it, or once what was
+        bought is cancelled for a refund (``refunded``: the refund's own rules were checked)."""
         if self.state in TERMINAL:
             raise IllegalTransitionError(f"a {self.state} transfer cannot be cancelled")
         bought = sorted(line.id for line in lines if line.state not in NOTHING_BOUGHT)
-        if bought:
+        if bought and not refunded:
             raise IllegalTransitionError(f"cannot cancel: purchases exist or may exist for lines {bought}")
         moved = replace(self, state=TransferState.CANCELLED, updated_at=at, reason=None, resume_state=None)
         return moved, HistoryEntry(
@@ -136,7 +144,9 @@ class Transfer:
             actor=actor,
             from_state=self.state,
             to_state=TransferState.CANCELLED,
-            message="cancelled before anything was bought",
+            message="cancelled; its new subscriptions cancelled for a refund"
+            if bought
+            else "cancelled before anything was bought",
         )
 
 
@@ -172,6 +182,14 @@ class Line:
     choices: tuple[LineChoice, ...] = ()
     #: The chosen option leaves these holders without a licence once the originals lapse (ids only).
     users_without_seat: tuple[str, ...] = ()
+    #: Groups changed at cutover whose members are not all seen with the replacement (or an error)
+    #: yet: Entra applies a group's change in the background, so the line is complete only then.
+    groups_to_verify: tuple[str, ...] = ()
+    group_reads: int = 0  # reads of those groups' members so far (the wait backs off with them)
+    #: Each new subscription's ``cancellationAllowedUntilDate`` (ISO 8601), as Partner Center said.
+    cancellation_windows: tuple[tuple[str, str], ...] = ()
+    reminded_for: datetime | None = None  # the lapse date the customer was last reminded of
+    original_lapsed: bool = False  # the originals have really lapsed: nothing more to watch
 
     @property
     def id(self) -> str:

@@ -32,6 +32,9 @@ class TransferOptions:
     billing_cycle: str = "monthly"
     purchase_timing: str = "onAcceptance"
     purchase_lead_days: int = 14
+    #: A holder without a usage location gets the tenant's country at cutover (Entra refuses a
+    #: licence to a user without one). Off by default: where a user works is the customer's call.
+    usage_location_from_tenant: bool = False
 
     def __post_init__(self) -> None:
         if self.term_duration not in TERM_DURATIONS:
@@ -44,6 +47,8 @@ class TransferOptions:
             )
         if not 1 <= self.purchase_lead_days <= 90:
             raise ValueError(f"purchaseLeadDays must be from 1 to 90, not {self.purchase_lead_days!r}")
+        if not isinstance(self.usage_location_from_tenant, bool):
+            raise ValueError("usageLocationFromTenant must be true or false")
 
     @property
     def deferred(self) -> bool:
@@ -59,7 +64,7 @@ class TransferOptions:
     def from_json(cls, data: Mapping[str, Any] | None) -> TransferOptions:
         """From the API's ``options`` object; raises ValueError naming what is wrong."""
         data = data or {}
-        unknown = sorted(set(data) - {"termDuration", "billingCycle", "purchaseTiming", "purchaseLeadDays"})
+        unknown = sorted(set(data) - _OPTION_NAMES)
         if unknown:
             raise ValueError(f"unknown options {[str(k)[:40] for k in unknown]}")
         term = data.get("termDuration", "P1Y")
@@ -75,6 +80,7 @@ class TransferOptions:
             billing_cycle=cycle.lower(),
             purchase_timing=timing,
             purchase_lead_days=lead,
+            usage_location_from_tenant=data.get("usageLocationFromTenant", False),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -83,7 +89,13 @@ class TransferOptions:
             "billingCycle": self.billing_cycle,
             "purchaseTiming": self.purchase_timing,
             "purchaseLeadDays": self.purchase_lead_days,
+            "usageLocationFromTenant": self.usage_location_from_tenant,
         }
+
+
+_OPTION_NAMES = frozenset(
+    {"termDuration", "billingCycle", "purchaseTiming", "purchaseLeadDays", "usageLocationFromTenant"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +213,38 @@ class LineChoice:
 
 @dataclass(frozen=True, slots=True)
 class UserFailure:
-    """A user whose license could not be moved, and why (an object id, never a name)."""
+    """A user whose license could not be moved, and why (an object id, never a name).
+    ``group_id`` names the group whose change Entra could not apply to them (a member error)."""
 
     user_id: str
     reason: str
     detail: str = ""
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundItem:
+    """One new subscription to cancel for a refund: ``intended`` (persisted before any call, so a
+    repeat reads it at Partner Center before cancelling), then ``cancelled`` or ``refused``."""
+
+    subscription_id: str
+    request_id: str  # the cancel's MS-RequestId, persisted before it is sent
+    status: str = "intended"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """An admin's cancel with ``refundPurchases``: the transfer's new subscriptions, cancelled once
+    inside their cancellation window (new commerce refunds them, prorated)."""
+
+    requested_at: str  # ISO 8601
+    items: tuple[RefundItem, ...]
+
+    def __post_init__(self) -> None:
+        items = tuple(i if isinstance(i, RefundItem) else RefundItem(**i) for i in self.items)
+        object.__setattr__(self, "items", items)  # dicts and a list when read back from storage
+
+    @property
+    def settled(self) -> bool:
+        return all(i.status != "intended" for i in self.items)

@@ -10,6 +10,7 @@ from azure.core.pipeline.transport import RequestsTransport
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+    from azure.data.tables import TableClient
 
 TABLE_STORAGE = "Table Storage"
 QUEUE_STORAGE = "Queue Storage"
@@ -85,3 +86,14 @@ class StorageConnection:
         if self.credential == "managedidentity":
             return ManagedIdentityCredential(client_id=self.client_id)
         return DefaultAzureCredential(managed_identity_client_id=self.client_id)
+
+    def table(self, name: str, **options: Any) -> TableClient:
+        """A client of table ``name``, over the connection string or the service URI and identity."""
+        from azure.data.tables import TableClient
+
+        if self.connection_string is not None:
+            return TableClient.from_connection_string(self.connection_string, name, **options)
+        assert self.table_service_uri is not None
+        return TableClient(
+            endpoint=self.table_service_uri, table_name=name, credential=self.identity(), **options
+        )

@@ -37,6 +37,7 @@ from shared.store.errors import (
     storage_client,
     transaction_error,
 )
+from shared.store.leases import TransferLeases
 from shared.store.limits import (
     check_entity,
     check_key,
@@ -62,6 +63,7 @@ from shared.store.rows import (
     transfer_row,
 )
 from shared.store.tokens import decode_seq, decode_token, encode_token
+from shared.store.watch import WatchedOriginals
 
 if TYPE_CHECKING:
     from shared.store.connection import StorageConnection
@@ -77,6 +79,8 @@ ACTIVE_PARTITION = "active-transfers"
 class TransferStore:
     def __init__(self, table: TableClient) -> None:
         self._table = table
+        self.leases = TransferLeases(table)  # one step runner (or admin write) per transfer at a time
+        self.watched = WatchedOriginals(table)  # completed transfers whose originals have not lapsed
 
     @classmethod
     def connect(
@@ -89,18 +93,7 @@ class TransferStore:
         (retries 0, 1.6 and 3.2 s apart) keep an outage a prompt 503, and with a ``budget`` no call
         outlasts the operation's deadline.
         """
-        options = client_options(TABLE_STORAGE, budget)
-        if storage.connection_string is not None:
-            return cls(TableClient.from_connection_string(storage.connection_string, table_name, **options))
-        assert storage.table_service_uri is not None
-        return cls(
-            TableClient(
-                endpoint=storage.table_service_uri,
-                table_name=table_name,
-                credential=storage.identity(),
-                **options,
-            )
-        )
+        return cls(storage.table(table_name, **client_options(TABLE_STORAGE, budget)))
 
     def ensure_table(self) -> None:
         try:

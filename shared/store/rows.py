@@ -19,6 +19,7 @@ from shared.domain import (
     LineTransfer,
     PartnerTransferRequest,
     Purchase,
+    Refund,
     Replacement,
     SourceChannel,
     SourcePartner,
@@ -66,6 +67,7 @@ def transfer_row(t: Transfer, *, version: int) -> dict[str, Any]:
             "BillingCycle": t.options.billing_cycle,
             "PurchaseTiming": t.options.purchase_timing,
             "PurchaseLeadDays": t.options.purchase_lead_days,
+            "UsageLocationFromTenant": t.options.usage_location_from_tenant or None,
             "InvitationUrl": t.invitation_url,
             "Gdap": json.dumps(asdict(t.gdap)) if t.gdap else None,
             "Purchase": json.dumps(asdict(t.purchase)) if t.purchase else None,
@@ -77,6 +79,8 @@ def transfer_row(t: Transfer, *, version: int) -> dict[str, Any]:
             "ApiCalls": t.api_calls,
             "Planned": t.planned,
             "OriginalsReadFor": t.originals_read_for,
+            "LapseRiskOn": t.lapse_risk_on,
+            "Refund": json.dumps(asdict(t.refund)) if t.refund else None,
             "CreatedAt": t.created_at,
             "UpdatedAt": t.updated_at,
         }
@@ -99,6 +103,7 @@ def transfer_from_row(row: Mapping[str, Any]) -> Transfer:
             billing_cycle=row["BillingCycle"],
             purchase_timing=row.get("PurchaseTiming", "onAcceptance"),
             purchase_lead_days=stored_int(row.get("PurchaseLeadDays", 14)),
+            usage_location_from_tenant=bool(row.get("UsageLocationFromTenant", False)),
         ),
         invitation_url=row.get("InvitationUrl"),
         gdap=gdap_from_json(row.get("Gdap")),
@@ -119,6 +124,8 @@ def transfer_from_row(row: Mapping[str, Any]) -> Transfer:
         originals_read_for=row.get("OriginalsReadFor"),
         reason=row.get("Reason"),
         resume_state=TransferState(resume) if resume else None,
+        lapse_risk_on=as_utc(row["LapseRiskOn"]) if row.get("LapseRiskOn") else None,
+        refund=Refund(**json.loads(row["Refund"])) if row.get("Refund") else None,
     )
 
 
@@ -158,6 +165,13 @@ def line_row(line: Line) -> dict[str, Any]:
             "UsersWithoutSeat": json.dumps(line.users_without_seat) if line.users_without_seat else None,
             "Reason": line.reason,
             "ResumeState": str(line.resume_state) if line.resume_state else None,
+            "GroupsToVerify": json.dumps(line.groups_to_verify) if line.groups_to_verify else None,
+            "GroupReads": line.group_reads or None,
+            "CancellationWindows": json.dumps(line.cancellation_windows)
+            if line.cancellation_windows
+            else None,
+            "RemindedFor": line.reminded_for,
+            "OriginalLapsed": line.original_lapsed or None,
         }
     )
 
@@ -192,6 +206,13 @@ def line_from_row(row: Mapping[str, Any]) -> Line:
         users_without_seat=tuple(json.loads(row.get("UsersWithoutSeat") or "[]")),
         reason=row.get("Reason"),
         resume_state=LineState(resume) if resume else None,
+        groups_to_verify=tuple(json.loads(row.get("GroupsToVerify") or "[]")),
+        group_reads=stored_int(row.get("GroupReads", 0)),
+        cancellation_windows=tuple(
+            (str(s), str(d)) for s, d in json.loads(row.get("CancellationWindows") or "[]")
+        ),
+        reminded_for=as_utc(row["RemindedFor"]) if row.get("RemindedFor") else None,
+        original_lapsed=bool(row.get("OriginalLapsed", False)),
     )
 
 

@@ -36,7 +36,9 @@ from shared.store.records import TransferRecord
 from shared.workflow.acceptance import request_gdap
 from shared.workflow.context import StepContext
 from shared.workflow.partner_transfer import cancel_request, fallback
+from shared.workflow.refunds import cancel_with_refund
 from shared.workflow.rules.partner_transfer import buy_at_once, check_source_partner, is_deferred
+from shared.workflow.rules.progress import retried
 
 
 class RegionMismatchError(ValueError):
@@ -176,7 +178,7 @@ def retry(
         for line in record.lines:
             if line.state is LineState.FAILED:
                 resumed, line_entry = line.resume(at=at, actor="api")
-                lines.append(replace(resumed, user_failures=(), users_failed=0))
+                lines.append(retried(resumed))
                 history.append(line_entry)
         return Change(transfer, tuple(lines), tuple(history))
 
@@ -189,10 +191,15 @@ def retry(
     return record
 
 
-def cancel(ctx: StepContext, transfer_id: str, *, partner_transfer_only: bool = False) -> TransferRecord:
-    """Stop the transfer; refused once anything may have been bought. A pending partner transfer
-    request is cancelled at Partner Center first; with ``partner_transfer_only`` only it is, and
-    its lines fall back to the rebuy path."""
+def cancel(
+    ctx: StepContext, transfer_id: str, *, partner_transfer_only: bool = False, refund_purchases: bool = False
+) -> TransferRecord:
+    """Stop the transfer; refused once anything may have been bought, unless ``refund_purchases``
+    cancels what was bought inside its cancellation window (:mod:`shared.workflow.refunds`). A
+    pending partner transfer request is cancelled at Partner Center first; with
+    ``partner_transfer_only`` only it is, and its lines fall back to the rebuy path."""
+    if refund_purchases:
+        return cancel_with_refund(ctx, transfer_id)
     record = ctx.store.get(transfer_id)
     if record.transfer.is_active and not partner_transfer_only:
         record.transfer.cancel(record.lines, at=ctx.now(), actor="api")  # refuse before touching PC

@@ -62,6 +62,7 @@ class StepContext:
     partner: Partner
     cutover_lead: timedelta = timedelta(days=7)
     provisioning_poll_seconds: float = 30.0
+    group_poll_seconds: float = 5.0  # the first wait for Entra to process a group's licence change
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now(self) -> datetime:

@@ -4,14 +4,19 @@ is about to lapse, and the summary once every line is done.
 An identical line moves no licence: the same SKU was bought, so its holders keep their licences as
 long as the pool holds them (:func:`~shared.workflow.licenses.verify_identical`). An equivalent line
 moves its holders to the replacement SKUs (:func:`~shared.workflow.licenses.run_cutover`), a bounded
-number at a time, after the line is marked as moving (the intent) first. The originals are never
-cancelled: cancelling is not refunded.
+number at a time, after the line is marked as moving (the intent) first; the members of a group it
+changed are then read until each shows the replacement or an error
+(:mod:`shared.workflow.groups`). Each line goes on by itself: one whose users could not all be moved
+fails alone, and once no line is due the transfer fails naming every failed line
+(:func:`halt_failed_lines`). The originals are never cancelled: cancelling is not refunded; they
+are watched until they have really lapsed (:mod:`shared.workflow.rules.originals`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from datetime import datetime
 
 from shared import telemetry
 from shared.catalog.plan import Decision
@@ -19,23 +24,44 @@ from shared.domain import Change, HistoryEntry, Line, LineState, Transfer, Trans
 from shared.domain.events import TransferEvent
 from shared.store.records import TransferRecord
 from shared.workflow.context import Next, StepContext
+from shared.workflow.groups import check_groups
 from shared.workflow.licenses import LineCutover, run_cutover, verify_identical
-from shared.workflow.rules.originals import lapse_changes
+from shared.workflow.rules.originals import attend, watching
 from shared.workflow.rules.partner_transfer import TRANSFERRED
-from shared.workflow.rules.progress import failed_ids, progressed
+from shared.workflow.rules.progress import (
+    CutoverProgress,
+    failed_at_cutover,
+    failed_ids,
+    progressed,
+    verified,
+)
+
+#: Reads of a group's members (backing off to one every 15 minutes: about two days) before its line
+#: fails: Entra "may take more than 24 hours" only for groups of tens of thousands.
+GROUP_POLLS = 200
+GROUP_QUICK_READS = 4  # small groups are processed in seconds: read them at the first pace this often
 
 
 def track_originals(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """The timer announced that an original's lapse date moved or something is due: read the
-    dates (one paged Graph read), record what moved, and go on to what is due."""
+    """The timer announced that an original needs attention (its lapse date moved, a purchase or
+    a cutover is due, a renewal, a reminder, a lapse risk): read the dates (one paged Graph read),
+    record what it calls for, tell the alert, and go on to what is due."""
     now = ctx.now()
     transfer = record.transfer
     subscriptions = {s.id: s for s in ctx.graph.list_directory_subscriptions(transfer.customer_tenant_id)}
-    lines, history = lapse_changes(transfer, record.lines, subscriptions, now)
+    seen = attend(transfer, record.lines, subscriptions, now, ctx.cutover_lead)
     header = replace(
-        transfer, originals_read_for=event.event_id, updated_at=now if lines else transfer.updated_at
+        transfer,
+        originals_read_for=event.event_id,
+        lapse_risk_on=seen.lapse_risk_on,
+        updated_at=now if seen.lines else transfer.updated_at,
     )
-    return Next(ctx.commit(record, Change(header, tuple(lines), tuple(history))))
+    record = ctx.commit(record, Change(header, seen.lines, seen.history))
+    for notice, line_id, lapses_on in seen.notices:
+        telemetry.original_notice(transfer.id, line_id, notice, lapses_on)
+    if transfer.state is TransferState.COMPLETED and not watching(record.lines):
+        ctx.store.watched.remove(transfer.id)
+    return Next(record)
 
 
 def cut_over(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
@@ -62,42 +88,121 @@ def _check_identical(
     seats = sum(r.quantity for r in line.replacements)
     check = verify_identical(ctx.graph, transfer.customer_tenant_id, line.source_sku_id, seats)
     if not check.ok:
-        record = ctx.commit(record, Change(transfer, history=tuple(history)))
-        return ctx.halt(record, f"{line.source_sku_part_number}: {check.reason}; retry checks again")
+        reason = f"{line.source_sku_part_number}: {check.reason}; retry checks again"
+        failed, entry = line.move(LineState.FAILED, at=now, actor="workflow", reason=reason)
+        return Next(
+            ctx.commit(record, Change(replace(transfer, updated_at=now), (failed,), (*history, entry)))
+        )
     done, entry = line.move(LineState.COMPLETED, at=now, actor="workflow")
     message = f"line {line.source_sku_part_number}: the same SKU was bought; no license changes"
     return Next(ctx.commit(record, Change(transfer, (done,), (*history, replace(entry, message=message)))))
 
 
 def _swap_licenses(
-    ctx: StepContext, record: TransferRecord, transfer: Transfer, history: list[HistoryEntry], line: Line
+    ctx: StepContext,
+    record: TransferRecord,
+    transfer: Transfer,
+    history: list[HistoryEntry],
+    line: Line,
 ) -> Next:
-    """One bounded run of the line's swap; the line is done once no holder is left to move."""
-    run = run_cutover(
-        ctx.graph, _line_cutover(ctx, transfer.customer_tenant_id, line), failed=failed_ids(line)
-    )
+    """One bounded run of the line's swap; once no holder is left to move, its groups' members are
+    verified, then the line is done."""
+    locate = transfer.options.usage_location_from_tenant
+    cutover = _line_cutover(ctx, transfer.customer_tenant_id, line)
+    run = run_cutover(ctx.graph, cutover, failed=failed_ids(line), locate=locate)
     telemetry.count_license_swaps(run.moved)
     if run.retry_after is not None:  # Graph throttled: the rest of the line runs later
         telemetry.count_throttling_wait("cut_over")
     line = progressed(line, run)
     at = ctx.now()
+    history = [*history, *_located(run, line, at)]
     if run.retry_after is not None or not run.finished:
         record = ctx.commit(record, Change(replace(transfer, updated_at=at), (line,), tuple(history)))
         return Next(record, wait_seconds=run.retry_after or 0.0)
+    if line.groups_to_verify:
+        return _verify_groups(ctx, record, transfer, history, line)
+    return _finish_line(ctx, record, transfer, history, line)
+
+
+def _located(run: CutoverProgress, line: Line, at: datetime) -> list[HistoryEntry]:
+    """A row per user given a usage location (an object id, never a name)."""
+    return [
+        HistoryEntry(
+            at=at,
+            action="usage-location",
+            line_id=line.id,
+            message=f"user {user}: usage location set to {run.country}, the tenant's country "
+            "(option usageLocationFromTenant)",
+        )
+        for user in run.located
+    ]
+
+
+def _verify_groups(
+    ctx: StepContext,
+    record: TransferRecord,
+    transfer: Transfer,
+    history: list[HistoryEntry],
+    line: Line,
+) -> Next:
+    """Every member of the line's changed groups seen with the replacement or an error, or come
+    back later (Entra processes a group's change in the background); errors are the members'."""
+    targets = {r.sku_id for r in line.replacements}
+    groups = line.groups_to_verify
+    check = check_groups(ctx.graph, transfer.customer_tenant_id, line.source_sku_id, targets, groups)
+    line = verified(line, check.settled, check.failures)
+    at = ctx.now()
+    for group in check.settled:
+        failed = Counter(f.reason for f in check.failures if f.group_id == group)
+        outcome = ", ".join(f"{n} {why}" for why, n in sorted(failed.items()))
+        message = f"group {group}: " + (
+            f"Entra could not license member(s): {outcome}"
+            if failed
+            else "every member holds the replacement"
+        )
+        history.append(HistoryEntry(at=at, action="group-verified", line_id=line.id, message=message))
+    if not line.groups_to_verify:
+        return _finish_line(ctx, record, transfer, history, line)
+    if line.group_reads >= GROUP_POLLS:
+        reason = (
+            f"Entra has not processed the change of group(s) {', '.join(line.groups_to_verify)} "
+            f"after {line.group_reads} reads ({check.pending} member(s) waiting); retry reads them again"
+        )
+        failed_line, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
+        return Next(
+            ctx.commit(record, Change(replace(transfer, updated_at=at), (failed_line,), (*history, entry)))
+        )
+    record = ctx.commit(record, Change(replace(transfer, updated_at=at), (line,), tuple(history)))
+    backoff = 2 ** min(max(line.group_reads - GROUP_QUICK_READS, 0), 8)  # a few quick reads, then slower
+    return Next(record, wait_seconds=min(ctx.group_poll_seconds * backoff, 900.0))
+
+
+def _finish_line(
+    ctx: StepContext, record: TransferRecord, transfer: Transfer, history: list[HistoryEntry], line: Line
+) -> Next:
+    """Completed, or failed alone: the other due lines go on (see :func:`halt_failed_lines`)."""
+    at = ctx.now()
     if line.users_failed:
         reasons = Counter(f.reason for f in line.user_failures)
         why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
         reason = (
             f"{line.users_failed} user(s) of {line.source_sku_part_number} could not be moved ({why}); "
-            "they keep the old license until it lapses: fix them and retry, which re-drives only them"
+            "those assigned directly keep the old license until it lapses, group members Entra could not "
+            "license have neither: fix them and retry, which re-drives only them"
         )
         line, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
-        transfer, halted = transfer.move(TransferState.FAILED, at=at, actor="workflow", reason=reason)
-        return Next(ctx.commit(record, Change(transfer, (line,), (*history, entry, halted))), stop=True)
+        return Next(ctx.commit(record, Change(replace(transfer, updated_at=at), (line,), (*history, entry))))
     line, entry = line.move(LineState.COMPLETED, at=at, actor="workflow")
     message = f"line {line.source_sku_part_number}: {line.users_moved} license(s) moved to the replacement"
     change = Change(replace(transfer, updated_at=at), (line,), (*history, replace(entry, message=message)))
     return Next(ctx.commit(record, change))
+
+
+def halt_failed_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """No line is due any more and some failed at cutover: the transfer fails, naming each."""
+    failed = [x for x in record.lines if failed_at_cutover(x)]
+    reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in failed)
+    return ctx.halt(record, f"{len(failed)} line(s) could not be cut over: {reasons}", TransferState.FAILED)
 
 
 def _line_cutover(ctx: StepContext, customer: str, line: Line) -> LineCutover:
@@ -110,7 +215,9 @@ def _line_cutover(ctx: StepContext, customer: str, line: Line) -> LineCutover:
 
 
 def complete(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """Every line done: the customer runs on the partner's subscriptions. Sum it up."""
+    """Every line done: the customer runs on the partner's subscriptions. Sum it up, and keep
+    watching the originals that have not lapsed yet (the watch is added before the commit, so a
+    crash in between leaves a watch too many, never one too few)."""
     at = ctx.now()
     moved = [x for x in record.lines if x.state is LineState.COMPLETED]
     bought = [x for x in moved if not (x.partner_transfer and x.partner_transfer.status == TRANSFERRED)]
@@ -127,5 +234,7 @@ def complete(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> 
         f"{sum(x.users_moved for x in bought)} license(s) moved; originals "
         f"lapse {lapses or 'on their own'}; {counted.api_calls} Partner Center and Graph calls"
     )
+    if watching(record.lines):
+        ctx.store.watched.add(record.transfer.id)
     change = Change(counted, history=(replace(entry, message=summary),))
     return Next(ctx.store.commit(record, change), stop=True)

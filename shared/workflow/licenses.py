@@ -109,6 +109,9 @@ class _Run:
         self.groups_changed = 0
         self.retry_after: float | None = None
         self.writes = 0
+        self.groups: list[str] = []
+        self.located: list[str] = []
+        self.country: str | None = None
 
     def throttled(self, seconds: float | None) -> None:
         wait = seconds if seconds is not None else DEFAULT_RETRY_AFTER
@@ -125,31 +128,26 @@ def run_cutover(
     failed: Set[str] = frozenset(),
     retry_failed: bool = False,
     max_batches: int = DEFAULT_MAX_BATCHES,
+    locate: bool = False,
 ) -> CutoverProgress:
     """Swaps what is left to swap of ``line``; users and groups in ``failed`` are left alone unless
-    ``retry_failed``. Safe to run again at any point (see the module docstring)."""
+    ``retry_failed``. With ``locate``, holders without a usage location first get the tenant's
+    country (see :func:`_locate`). Safe to run again at any point (see the module docstring)."""
     if not line.cutover.moves:
         raise ValueError("a cutover needs target SKUs: removing the source alone would unlicense its holders")
     skip: Set[str] = frozenset() if retry_failed else failed
-    sku = line.sku_id
-    direct: list[tuple[User, bool]] = []  # (user, also holds it through a group)
-    inheriting: dict[str, int] = {}  # group -> holders who only inherit it (counted on their first group)
-    for user in graph.list_users_with_sku(line.tenant_id, sku):
-        if not user.holds(sku):
-            continue  # the listing is eventually consistent: a stale match holds nothing
-        states = [s for s in user.license_assignment_states if s.sku_id == sku]
-        groups = sorted({s.assigned_by_group for s in states if s.assigned_by_group})
-        for group_id in groups:
-            inheriting.setdefault(group_id, 0)
-        if any(s.is_direct for s in states) or not groups:
-            direct.append((user, bool(groups)))
-        else:
-            inheriting[groups[0]] += 1
+    holders = _Holders.of(graph, line)
     run = _Run()
-    for group_id, members in sorted(inheriting.items()):
-        if group_id not in skip:
-            _swap_group(graph, line, group_id, members, run)
-    to_swap = [(u, keeps_group) for u, keeps_group in direct if u.id not in skip]
+    later = _locate(graph, line.tenant_id, holders, skip, run) if locate else frozenset()
+    for group_id, members in sorted(holders.inheriting.items()):
+        if group_id in skip:
+            continue
+        if any(u.id in later for u in holders.through.get(group_id, ())):
+            run.pending += 1  # its members get a usage location first: the group waits a run
+            continue
+        _swap_group(graph, line, group_id, members, run)
+    to_swap = [(u, keeps) for u, keeps in holders.direct if u.id not in skip and u.id not in later]
+    run.pending += sum(1 for u, _ in holders.direct if u.id in later and u.id not in skip)
     _swap_users(graph, line, to_swap, max_batches, run)
     return CutoverProgress(
         moved=run.moved,
@@ -161,7 +159,75 @@ def run_cutover(
         finished=run.pending == 0,
         writes=run.writes,
         retried_failed=retry_failed,
+        groups=tuple(run.groups),
+        located=tuple(run.located),
+        country=run.country,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Holders:
+    """Who holds the source now: direct holders (and whether a group gives it them too), the
+    groups it is inherited through with their inherit-only holders counted, and every holder per
+    group."""
+
+    direct: list[tuple[User, bool]]
+    inheriting: dict[str, int]
+    through: dict[str, list[User]]
+
+    @classmethod
+    def of(cls, graph: GraphClient, line: LineCutover) -> _Holders:
+        sku = line.sku_id
+        direct: list[tuple[User, bool]] = []  # (user, also holds it through a group)
+        inheriting: dict[str, int] = {}  # group -> holders who only inherit it (counted on their first)
+        through: dict[str, list[User]] = {}
+        for user in graph.list_users_with_sku(line.tenant_id, sku):
+            if not user.holds(sku):
+                continue  # the listing is eventually consistent: a stale match holds nothing
+            states = [s for s in user.license_assignment_states if s.sku_id == sku]
+            groups = sorted({s.assigned_by_group for s in states if s.assigned_by_group})
+            for group_id in groups:
+                inheriting.setdefault(group_id, 0)
+                through.setdefault(group_id, []).append(user)
+            if any(s.is_direct for s in states) or not groups:
+                direct.append((user, bool(groups)))
+            else:
+                inheriting[groups[0]] += 1
+        return cls(direct, inheriting, through)
+
+    def everyone(self) -> list[User]:
+        found = {u.id: u for u, _ in self.direct}
+        found.update({u.id: u for members in self.through.values() for u in members})
+        return list(found.values())
+
+
+def _locate(graph: GraphClient, tenant: str, holders: _Holders, skip: Set[str], run: _Run) -> Set[str]:
+    """Holders without a usage location get the tenant's country, at most one ``$batch`` (20) a run
+    so each can have its own history row; returns those left for a later run (beyond the 20, or
+    throttled). One Graph cannot update keeps no location, and fails at the swap as it would."""
+    lacking = [u for u in holders.everyone() if not u.usage_location and u.id not in skip]
+    if not lacking:
+        return frozenset()
+    country = run.country = graph.get_tenant_country(tenant)
+    if country is None:
+        return frozenset()
+    now, later = lacking[:BATCH_SIZE], {u.id for u in lacking[BATCH_SIZE:]}
+    body = {"usageLocation": country}
+    run.writes += len(now)
+    try:
+        results = graph.batch(tenant, [BatchRequest(u.id, "PATCH", f"/users/{u.id}", body) for u in now])
+    except (RetryLaterError, OutcomeUnknownError) as error:
+        if isinstance(error, RetryLaterError):
+            run.throttled(error.retry_after)
+        return later | {u.id for u in now}  # setting a location twice is harmless: next run
+    for result in results:
+        if result.ok:
+            run.located.append(result.id)
+        elif result.status == 429 or result.status >= 500:
+            if result.status == 429:
+                run.throttled(result.retry_after)
+            later.add(result.id)
+    return later
 
 
 def _swap_group(graph: GraphClient, line: LineCutover, group_id: str, members: int, run: _Run) -> None:
@@ -177,6 +243,7 @@ def _swap_group(graph: GraphClient, line: LineCutover, group_id: str, members: i
             raise  # not this group's doing: the whole run cannot go on
         run.fail(group_id, error, "group: ")
     else:
+        run.groups.append(group_id)  # changed now or before: its members are verified next
         if changed:
             run.groups_changed += 1
             run.moved += members

@@ -239,8 +239,15 @@ def await_provisioning(ctx: StepContext, record: TransferRecord, event: Transfer
     lines, history = [], []
     for line, subscriptions in _provisioned(ctx, record):
         moved, entry = line.move(LineState.ACTIVE, at=at, actor="workflow")
-        lines.append(replace(moved, subscription_ids=subscriptions))
-        message = f"line {line.source_sku_part_number}: {len(subscriptions)} new subscription(s) active"
+        windows = tuple(
+            (s.id, s.cancellation_allowed_until.isoformat())
+            for s in subscriptions
+            if s.cancellation_allowed_until is not None
+        )
+        ids = tuple(s.id for s in subscriptions)
+        lines.append(replace(moved, subscription_ids=ids, cancellation_windows=windows))
+        until = f"; cancellable for a refund until {min(d for _, d in windows)}" if windows else ""
+        message = f"line {line.source_sku_part_number}: {len(ids)} new subscription(s) active{until}"
         history.append(replace(entry, message=message))
     after = merged(record.lines, lines)
     transfer = replace(record.transfer, updated_at=at)
@@ -271,7 +278,7 @@ def await_provisioning(ctx: StepContext, record: TransferRecord, event: Transfer
     return Next(ctx.commit(record, Change(transfer, tuple(lines), tuple(history))))
 
 
-def _provisioned(ctx: StepContext, record: TransferRecord) -> list[tuple[Line, tuple[str, ...]]]:
+def _provisioned(ctx: StepContext, record: TransferRecord) -> list[tuple[Line, tuple[Subscription, ...]]]:
     """Ordered lines whose new subscriptions are all active and provisioned in the tenant.
 
     Each order's subscriptions come from one read (``?order_id=``); they are handed out to the
@@ -305,7 +312,7 @@ def _provisioned(ctx: StepContext, record: TransferRecord) -> list[tuple[Line, t
             pool.remove(subscription)
             found.append(subscription)
         if len(found) == len(line.replacements) and all(_is_live(ctx, customer, s) for s in found):
-            ready.append((line, tuple(s.id for s in found)))
+            ready.append((line, tuple(found)))
     return ready
 
 

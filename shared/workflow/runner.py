@@ -17,6 +17,8 @@ failure is recorded at once. The timer runs inside the same kind of boundary (:f
 from __future__ import annotations
 
 import logging
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -27,15 +29,19 @@ from shared.clients.errors import RetryLaterError, ServiceError, brief
 from shared.domain import Change, IllegalTransitionError, LineState, TransferState
 from shared.domain.events import EventType, MalformedEventError, TransferEvent
 from shared.store.errors import TransferNotFoundError
+from shared.store.leases import LeaseHeldError
 from shared.store.records import TransferRecord
 from shared.workflow import acceptance, agreement, cutover, partner_transfer, purchase
 from shared.workflow.context import Next, StepContext
 from shared.workflow.rules.partner_transfer import needs_request, should_follow
+from shared.workflow.rules.progress import failed_at_cutover
 from shared.workflow.timer import ScanReport, Timer
 
 LOG = logging.getLogger(__name__)
 
 MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
+#: The longest an event waits when another holder has the transfer's lease (a step runs seconds).
+BUSY_WAIT_SECONDS = 5.0
 #: Throttled or out of time this many times in a row: the step is failed for an admin to look at.
 MAX_WAITS = 100
 _WORKING = frozenset(
@@ -47,6 +53,15 @@ _WORKING = frozenset(
     }
 )
 _DONE = frozenset({LineState.COMPLETED, LineState.SKIPPED})
+_WATCHED = frozenset(
+    {
+        TransferState.PROVISIONED,
+        TransferState.CUTTING_OVER,
+        TransferState.BLOCKED,
+        TransferState.FAILED,
+        TransferState.COMPLETED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +78,8 @@ Step = Callable[[StepContext, TransferRecord, TransferEvent], Next]
 
 
 def _working(r: TransferRecord) -> bool:
-    return r.transfer.state in _WORKING
+    # a refund cancel under way (shared.workflow.refunds) ends the transfer: nothing more is done
+    return r.transfer.state in _WORKING and r.transfer.refund is None
 
 
 def _ordering(r: TransferRecord) -> bool:
@@ -84,10 +100,10 @@ def _unplanned(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
 
 
 def _lapse_announced(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    state = r.transfer.state
+    # halted and completed transfers too: a lapse risk, a renewal, a reminder (rules.originals)
     return (
         e.type is EventType.SUBSCRIPTION_EXPIRING
-        and state in (TransferState.PROVISIONED, TransferState.CUTTING_OVER)
+        and r.transfer.state in _WATCHED
         and r.transfer.originals_read_for != e.event_id
     )
 
@@ -136,6 +152,11 @@ def _cutover_due(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
     return _working(r) and any(x.cutover_is_due(m.now, m.cutover_lead) for x in r.lines)
 
 
+def _cutover_failed(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    # after _cutover_due in the table: every due line has run
+    return _working(r) and any(failed_at_cutover(x) for x in r.lines)
+
+
 #: The workflow: the first pair whose guard holds runs. Order matters where guards overlap: work in
 #: flight (a cart being bought, orders provisioning) finishes before new work starts.
 STEPS: tuple[tuple[Guard, Step], ...] = (
@@ -153,6 +174,7 @@ STEPS: tuple[tuple[Guard, Step], ...] = (
     (_every_line_done, cutover.complete),
     (_nothing_due_yet, purchase.defer_purchases),
     (_cutover_due, cutover.cut_over),
+    (_cutover_failed, cutover.halt_failed_lines),
 )
 
 
@@ -224,7 +246,19 @@ class Runner:
             raise failure
 
     def handle(self, event: TransferEvent) -> Outcome:
-        """Run the transfer's steps from its stored state until one must wait or nothing is left."""
+        """Run the transfer's steps from its stored state until one must wait or nothing is left,
+        holding the transfer's lease: another host, a retry's wake-up or the timer's announcement
+        of the same transfer waits its turn instead of writing for the same users at once."""
+        try:
+            with self.ctx.store.leases.kept(event.transfer_id, uuid.uuid4().hex) as lost:
+                return self._steps(event, lost)
+        except LeaseHeldError as held:
+            LOG.info(
+                "transfer %s is being worked on elsewhere; event %s comes back", event.transfer_id, event.type
+            )
+            return Outcome(min(max(held.retry_after, 1.0), BUSY_WAIT_SECONDS), event.again())
+
+    def _steps(self, event: TransferEvent, lost: threading.Event) -> Outcome:
         ctx = self.ctx
         try:
             record = ctx.store.get(event.transfer_id)
@@ -232,6 +266,8 @@ class Runner:
             LOG.warning("event %s for unknown transfer %s dropped", event.type, event.transfer_id)
             return DONE
         for _ in range(MAX_STEPS):
+            if lost.is_set():  # the lease went to another holder: it goes on from the stored state
+                return DONE
             step = next_step(record, event, Moment(ctx.now(), ctx.cutover_lead))
             if step is None:
                 return DONE

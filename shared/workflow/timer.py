@@ -3,11 +3,14 @@ sends events; it never writes a record (the steps it wakes do).
 
 It reads the in-flight index, never every stored transfer. For each transfer it does at most one
 cheap thing: asks whether a customer still awaiting acceptance has accepted (one point read each,
-or one paged customer listing when many wait); reads when a provisioned transfer's originals lapse
-(one paged Graph read per customer) and announces ``subscription-expiring`` when a date moved or a
-purchase or a cutover is due; asks for a read of a partner transfer request when its poll is due
+or one paged customer listing when many wait); reads when a provisioned, cutting-over, blocked or
+failed transfer's originals lapse (one paged Graph read per customer) and announces
+``subscription-expiring`` when a date moved, a purchase or a cutover is due, or the originals call
+for a reminder, a renewal notice or a lapse-risk flag (:func:`~shared.workflow.rules.originals.attend`);
+asks for a read of a partner transfer request when its poll is due
 (:func:`~shared.workflow.rules.partner_transfer.poll_due`); or wakes a transfer that has not moved
-for a while, in case its message was lost.
+for a while, in case its message was lost. Then it reads the completed transfers whose originals
+are still watched (their own index) the same way.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from shared.domain import Transfer, TransferState
 from shared.domain.events import EventType, TransferEvent
 from shared.store.errors import TransferNotFoundError
 from shared.workflow.context import StepContext
-from shared.workflow.rules.originals import lapse_changes
+from shared.workflow.rules.originals import attend, watching
 from shared.workflow.rules.partner_transfer import poll_due
 
 LOG = logging.getLogger(__name__)
+
+
+_IN_FLIGHT = frozenset({TransferState.PROVISIONED, TransferState.CUTTING_OVER})
+_READ_ORIGINALS = _IN_FLIGHT | {TransferState.BLOCKED, TransferState.FAILED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,7 @@ class ScanReport:
     accepted: int = 0
     nudged: int = 0
     expiring: int = 0
+    watched: int = 0  # completed transfers whose originals were read
 
 
 class Timer:
@@ -49,7 +57,8 @@ class Timer:
         self._point_reads_up_to = point_reads_up_to
 
     def scan(self) -> ScanReport:
-        """The backstop for missed webhooks and lost messages, over in-flight transfers only."""
+        """The backstop for missed webhooks and lost messages, over in-flight transfers only (and
+        the completed ones whose originals are still watched)."""
         awaiting: list[Transfer] = []
         report = ScanReport()
         token: str | None = None
@@ -61,8 +70,8 @@ class Timer:
                     self._send(EventType.PARTNER_TRANSFER_CHANGED, transfer)
                 if transfer.state is TransferState.AWAITING_ACCEPTANCE:
                     awaiting.append(transfer)
-                elif transfer.state in (TransferState.PROVISIONED, TransferState.CUTTING_OVER):
-                    if self._originals_need_attention(transfer):
+                elif transfer.state in _READ_ORIGINALS:
+                    if self._originals_to_announce(transfer.id):
                         self._send(EventType.SUBSCRIPTION_EXPIRING, transfer)
                         report = replace(report, expiring=report.expiring + 1)
                 elif self._is_stuck(transfer):
@@ -71,37 +80,49 @@ class Timer:
             token = page.continuation_token
             if not token:
                 break
+        for transfer_id in self.ctx.store.watched.ids():
+            report = replace(report, watched=report.watched + 1)
+            completed = self._originals_to_announce(transfer_id, completed=True)
+            if completed is not None:
+                self._send(EventType.SUBSCRIPTION_EXPIRING, completed)
+                report = replace(report, expiring=report.expiring + 1)
         accepted = self._accepted_among(awaiting)
         for transfer in accepted:
             self._send(EventType.INVITATION_ACCEPTED, transfer)
         report = replace(report, accepted=len(accepted))
         LOG.info(
-            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring",
+            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring, %d watched",
             report.active,
             report.accepted,
             report.nudged,
             report.expiring,
+            report.watched,
         )
         return report
 
-    def _originals_need_attention(self, transfer: Transfer) -> bool:
-        """Whether a lapse date moved or a purchase or a cutover is due (one paged Graph read);
-        the step that takes the announcement records the dates. Never cancels anything."""
+    def _originals_to_announce(self, transfer_id: str, *, completed: bool = False) -> Transfer | None:
+        """The transfer, when its originals call for the step that reads them (one paged Graph read,
+        only while it still has originals to follow): a lapse date moved, a reminder, a renewal or
+        a lapse risk is due, or (in flight) a purchase or a cutover. Never cancels anything."""
         ctx = self.ctx
         try:
-            record = ctx.store.get(transfer.id)
+            record = ctx.store.get(transfer_id)
+            transfer = record.transfer
+            if (transfer.state is TransferState.COMPLETED) is not completed or not watching(record.lines):
+                return None
             subscriptions = {
                 s.id: s for s in ctx.graph.list_directory_subscriptions(transfer.customer_tenant_id)
             }
         except (ServiceError, TransferNotFoundError) as error:
-            LOG.warning("scan: originals of transfer %s not read: %s", transfer.id, brief(error))
-            return False
+            LOG.warning("scan: originals of transfer %s not read: %s", transfer_id, brief(error))
+            return None
         now = ctx.now()
-        moved, _ = lapse_changes(record.transfer, record.lines, subscriptions, now)
-        lines = {x.id: x for x in (*record.lines, *moved)}.values()
-        return bool(moved) or any(
+        seen = attend(transfer, record.lines, subscriptions, now, ctx.cutover_lead)
+        lines = {x.id: x for x in (*record.lines, *seen.lines)}.values()
+        due = transfer.state in _IN_FLIGHT and any(
             x.purchase_is_due(now) or x.cutover_is_due(now, ctx.cutover_lead) for x in lines
         )
+        return transfer if seen.needed(transfer) or due else None
 
     def _accepted_among(self, awaiting: Sequence[Transfer]) -> list[Transfer]:
         """Customers that accepted: one read each when few wait, else one paged customer listing."""

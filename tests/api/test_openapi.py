@@ -10,6 +10,7 @@ import sys
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -33,11 +34,14 @@ from shared.domain import (
     HistoryEntry,
     Line,
     LineState,
+    Refund,
+    RefundItem,
     Replacement,
     SourceChannel,
     Transfer,
     TransferOptions,
     TransferState,
+    UserFailure,
     new_transfer_id,
 )
 from shared.store.repository import TransferStore
@@ -337,6 +341,10 @@ def blocked_with_lines(store: TransferStore) -> str:
         users_to_move=25,
         users_moved=3,
         users_failed=1,
+        user_failures=(UserFailure(str(uuid.uuid4()), "no usage location", "group g: CountViolation", "g"),),
+        groups_to_verify=(str(uuid.uuid4()),),
+        cancellation_windows=((str(uuid.uuid4()), "2026-11-08T12:00:00+00:00"),),
+        reminded_for=datetime(2026, 12, 24, tzinfo=UTC),
     )
     waiting, line_entry = Line(
         transfer_id=transfer.id, source_sku_id=O365_E1, source_sku_part_number="STANDARDPACK", quantity=4
@@ -345,7 +353,8 @@ def blocked_with_lines(store: TransferStore) -> str:
     halted, entry = record.transfer.move(
         TransferState.BLOCKED, at=T0, actor="workflow", reason="GDAP does not grant License Administrator"
     )
-    store.commit(record, Change(halted, history=(entry,)))
+    at_risk = replace(halted, lapse_risk_on=datetime(2026, 12, 31, tzinfo=UTC))
+    store.commit(record, Change(at_risk, history=(entry,)))
     return transfer.id
 
 
@@ -371,6 +380,24 @@ def test_a_full_record_matches_the_documented_record(app_store: TransferStore) -
     assert response.status == 200
     assert {line["state"] for line in response.body["lines"]} == {"Ordered", "NeedsApproval"}
     assert response.body["resumeState"] == "Accepted"
+    assert response.body["lapseRiskOn"] == "2026-12-31T00:00:00Z"
+    assert_documented("get", "/transfers/{id}", response)
+
+
+def test_a_record_cancelled_for_a_refund_matches_the_documented_record(app_store: TransferStore) -> None:
+    record = app_store.get(started(app_store).id)
+    cancelled, entry = record.transfer.cancel((), at=T0, actor="api", refunded=True)
+    items = (
+        RefundItem(str(uuid.uuid4()), str(uuid.uuid4()), "cancelled"),
+        RefundItem(str(uuid.uuid4()), str(uuid.uuid4()), "refused", "Partner Center 400 3000: too late"),
+    )
+    app_store.commit(
+        record, Change(replace(cancelled, refund=Refund(T0.isoformat(), items)), history=(entry,))
+    )
+
+    response = bootstrap.services().admin.get_transfer(record.transfer.id)
+
+    assert [s["status"] for s in response.body["refund"]["subscriptions"]] == ["cancelled", "refused"]
     assert_documented("get", "/transfers/{id}", response)
 
 

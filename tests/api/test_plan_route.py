@@ -121,6 +121,7 @@ def test_plan_reports_a_user_whose_group_assignment_failed_and_seats_that_do_not
     spare_2 = sandbox.ids.users["wingtip.spare_2"]
     graph = bootstrap.services().graph
     graph.assign_group_license(customer, group, add=[O365_E3])  # the last seat: spare_2 gets CountViolation
+    sandbox.advance_clock(seconds=sandbox.knobs()["group_license_delay_s"])  # once Entra has processed it
     sandbox.add_subscription(customer, O365_E3, 1, days_to_next=100)
     assign_directly(graph, customer, spare_2, add=[O365_E3])  # holds it directly; the group's error stays
     sandbox.advance_clock(days=11)  # the Warning seats are suspended: not bought again, still assigned

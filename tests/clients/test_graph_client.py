@@ -103,15 +103,34 @@ def test_group_inherited_license_cannot_be_removed_from_the_user(sandbox, graph)
     assert [s.assigned_by_group for s in states] == [sandbox.ids.groups["contoso.e3"]]
 
 
-def test_group_license_change_reaches_its_members(sandbox, graph):
+def test_group_license_change_reaches_its_members_once_entra_has_processed_it(sandbox, graph):
     contoso = sandbox.customer("contoso")
     group = sandbox.ids.groups["contoso.e3"]
     ems = sandbox.ids.skus["EMS_E3"]
 
-    graph.assign_group_license(contoso, group, add=[ems])
+    graph.assign_group_license(contoso, group, add=[ems])  # 202 Accepted
+    before = graph.get_user(contoso, sandbox.ids.users["contoso.group_e3_b"])
+    sandbox.advance_clock(seconds=sandbox.knobs()["group_license_delay_s"])
 
     member = graph.get_user(contoso, sandbox.ids.users["contoso.group_e3_b"])
+    assert not any(s.sku_id == ems for s in before.license_assignment_states)
     assert any(s.sku_id == ems and s.assigned_by_group == group for s in member.license_assignment_states)
+
+
+def test_a_groups_members_are_listed_with_their_license_states(sandbox, graph):
+    contoso = sandbox.customer("contoso")
+    group = sandbox.ids.groups["contoso.e3"]
+
+    members = list(graph.list_group_members(contoso, group, page_size=2))
+
+    assert {m.id for m in members} >= {sandbox.ids.users[f"contoso.group_e3_{n}"] for n in "abc"}
+    assert all(
+        s.assigned_by_group == group
+        for m in members
+        for s in m.license_assignment_states
+        if s.sku_id == sandbox.ids.skus["O365_E3"] and not s.is_direct
+    )
+    assert graph.get_tenant_country(contoso) == "US"
 
 
 def test_batch_resends_only_the_throttled_items(sandbox, graph, sleeps):

@@ -45,6 +45,9 @@ def test_every_situation_ends_as_its_case_expects_and_everything_started_is_stop
     said = " ".join(out.split())  # as one line, wherever the console wrapped it
     assert "every item bought new commerce and of its customer's segment: True" in said
     assert "1 Microsoft Customer Agreement(s) confirmed on a customer's behalf" in said  # litware's
+    assert re.search(
+        r"customer00006: POST \.\.\./cancel \{refundPurchases\} -> Cancelled; [1-9]\d* subscription", out
+    )
     throttled = re.search(r"(\d+) answered 429 and were waited out", out)
     assert throttled
     assert int(throttled[1]) >= 1  # the cart's, and Graph's during the cutovers

@@ -13,6 +13,7 @@ from shared.domain import (
     LineState,
     SourceChannel,
     Transfer,
+    TransferOptions,
     TransferState,
     is_transfer_id,
     new_transfer_id,
@@ -126,3 +127,23 @@ def test_transfer_ids_are_url_and_key_safe_and_sort_by_creation() -> None:
     assert first[:12] <= second[:12]
     assert not is_transfer_id("../etc/passwd")
     assert not is_transfer_id(first + "\n")
+
+
+def test_a_cancel_for_a_refund_is_allowed_once_bought_and_says_so() -> None:
+    cutting_over = transfer(TransferState.CUTTING_OVER)
+
+    cancelled, entry = cutting_over.cancel((line(LineState.ACTIVE),), at=T1, actor="api", refunded=True)
+
+    assert cancelled.state is TransferState.CANCELLED
+    assert entry.message == "cancelled; its new subscriptions cancelled for a refund"
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_the_usage_location_option_is_off_by_default_and_only_true_or_false(value: object) -> None:
+    assert TransferOptions.from_json({}).usage_location_from_tenant is False
+    assert (
+        TransferOptions.from_json({"usageLocationFromTenant": True}).to_json()["usageLocationFromTenant"]
+        is True
+    )
+    with pytest.raises(ValueError, match="usageLocationFromTenant must be true or false"):
+        TransferOptions.from_json({"usageLocationFromTenant": value})

@@ -60,6 +60,8 @@ ROLE = {
 TELEMETRY_SETTINGS = ("APPLICATIONINSIGHTS_CONNECTION_STRING",)
 # The structured properties of a workflow step's log record (shared/telemetry.py) the alerts query.
 STEP_PROPERTIES = ("transfer_id", "step", "outcome", "duration_ms")
+# ... and of a notice about an original subscription (telemetry.original_notice).
+NOTICE_PROPERTIES = ("transfer_id", "line_id", "notice", "lapses_on")
 SCHEDULED_QUERY_RULE = "avm/res/insights/scheduled-query-rule"
 
 
@@ -429,7 +431,7 @@ def test_action_group_emails_the_alert_email_parameter(alerts):
 
 def test_every_alert_notifies_the_action_group(alerts):
     rules = _alert_rules(alerts)
-    assert len(rules) == 3
+    assert len(rules) == 4
     actions = alerts.section("variables")["actions"]["value"]
     assert "actionGroup" in json.dumps(actions["actionGroupResourceIds"])
     assert {name: rule["actions"] for name, rule in rules.items()} == dict.fromkeys(rules, "actions")
@@ -437,7 +439,7 @@ def test_every_alert_notifies_the_action_group(alerts):
 
 def test_step_alerts_query_the_apps_application_insights_traces(alerts):
     rules = _alert_rules(alerts)
-    for name in ("stuckTransferAlert", "throttlingAlert"):
+    for name in ("stuckTransferAlert", "throttlingAlert", "originalsAlert"):
         assert rules[name]["scopes"] == ["appInsightsResourceId"], name
         assert all(q.startswith("traces | ") for q in _queries(rules[name])), name
 
@@ -478,7 +480,7 @@ def test_throttling_alert_counts_throttled_steps_over_a_window(alerts):
     assert rule["windowSize"] == "throttlingWindow"
 
 
-def test_alert_queries_read_only_the_step_records_properties(alerts):
+def test_alert_queries_read_only_the_step_and_notice_records_properties(alerts):
     used = {
         p
         for r in _alert_rules(alerts).values()
@@ -486,7 +488,23 @@ def test_alert_queries_read_only_the_step_records_properties(alerts):
         for p in re.findall(r"customDimensions\.(\w+)", q)
     }
     assert used
-    assert used <= set(STEP_PROPERTIES)
+    assert used <= {*STEP_PROPERTIES, *NOTICE_PROPERTIES}
+
+
+def test_stuck_transfer_alert_reads_step_records_only_not_a_notice_about_the_same_transfer(alerts):
+    (query,) = _queries(_alert_rules(alerts)["stuckTransferAlert"])
+    assert query.startswith(
+        "traces | where isnotempty(customDimensions.transfer_id) and isnotempty(customDimensions.step) |"
+    )
+
+
+def test_originals_alert_fires_on_each_notice_per_transfer_and_kind(alerts):
+    rule = _alert_rules(alerts)["originalsAlert"]
+    (query,) = _queries(rule)
+    assert "isnotempty(customDimensions.notice)" in query
+    (criterion,) = rule["criterias"]["allOf"]
+    assert [d["name"] for d in criterion["dimensions"]] == ["transferId", "notice"]
+    assert (criterion["operator"], criterion["threshold"]) == ("GreaterThan", 0)
 
 
 def test_parameters_file_feeds_only_declared_parameters_and_every_required_one(main):

@@ -66,6 +66,18 @@ def test_this_partners_subscription_renews_instead_of_lapsing(sandbox, api: Api)
     )
 
 
+def test_an_original_left_on_auto_renew_renews_and_its_lapse_date_jumps_a_term(sandbox, api: Api):
+    tenant = sandbox.customer("contoso")
+    enabled, _ = _direct_e3(sandbox, api)
+    sandbox.change_subscription(tenant, enabled["id"], auto_renew=True)
+
+    sandbox.advance_clock(days=21)
+    renewed, _ = _direct_e3(sandbox, api)
+
+    assert renewed["status"] == "Enabled"
+    assert _when(renewed) - _when(enabled) == dt.timedelta(days=365)
+
+
 def test_the_clock_only_moves_forward(sandbox):
     before = sandbox.now()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.sandbox.conftest import Api
@@ -172,6 +174,14 @@ def test_assigning_past_the_seat_count_is_a_count_violation(sandbox, api: Api):
     assert response.json()["error"]["details"][0]["code"] == "CountViolation"
 
 
+def _states(api: Api, tenant: str, user: str) -> list[dict[str, Any]]:
+    answer = api.graph(
+        tenant, "GET", f"/v1.0/users/{user}", params={"$select": "assignedLicenses,licenseAssignmentStates"}
+    )
+    states: list[dict[str, Any]] = answer.json()["licenseAssignmentStates"]
+    return states
+
+
 def test_group_license_records_count_violations_on_members(sandbox, api: Api):
     tenant = sandbox.customer("wingtip")
     ems = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"
@@ -181,7 +191,8 @@ def test_group_license_records_count_violations_on_members(sandbox, api: Api):
         tenant, "POST", f"/v1.0/groups/{sandbox.ids.groups['wingtip.unlicensed']}/assignLicense", json=body
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 202
+    sandbox.advance_clock(seconds=sandbox.knobs()["group_license_delay_s"])
     for key in ("wingtip.spare", "wingtip.spare_2"):
         user = api.graph(
             tenant,
@@ -301,3 +312,58 @@ def test_gdap_relationships_are_managed_from_the_partner_tenant_only(sandbox, ap
     response = api.graph(sandbox.customer("contoso"), "GET", GDAP)
 
     assert response.status_code == 403
+
+
+def test_a_group_change_is_accepted_and_reaches_its_members_only_after_processing(sandbox, api: Api):
+    tenant = sandbox.customer("contoso")
+    group, member = sandbox.ids.groups["contoso.e3"], sandbox.ids.users["contoso.group_e3_a"]
+    sandbox.add_subscription(tenant, E3_NO_TEAMS, 10)
+    body = {"addLicenses": [{"skuId": E3_NO_TEAMS, "disabledPlans": []}], "removeLicenses": [E3]}
+
+    response = api.graph(tenant, "POST", f"/v1.0/groups/{group}/assignLicense", json=body)
+
+    assert response.status_code == 202
+    assert [a["skuId"] for a in response.json()["assignedLicenses"]] == [E3_NO_TEAMS]  # the group: at once
+    assert [(s["skuId"], s["assignedByGroup"]) for s in _states(api, tenant, member)] == [(E3, group)]
+    sandbox.advance_clock(seconds=sandbox.knobs()["group_license_delay_s"])
+    assert [(s["skuId"], s["state"]) for s in _states(api, tenant, member)] == [(E3_NO_TEAMS, "Active")]
+
+
+def test_group_members_are_listed_as_users_with_their_license_states(sandbox, api: Api):
+    tenant = sandbox.customer("contoso")
+    group = sandbox.ids.groups["contoso.e3"]
+
+    page = api.graph(
+        tenant,
+        "GET",
+        f"/v1.0/groups/{group}/members/microsoft.graph.user",
+        params={"$select": "id,licenseAssignmentStates", "$top": "2"},
+    ).json()
+
+    assert len(page["value"]) == 2
+    assert "@odata.nextLink" in page
+    assert set(page["value"][0]) == {"@odata.type", "id", "licenseAssignmentStates"}
+    plain = api.graph(tenant, "GET", f"/v1.0/groups/{group}/members").json()["value"]
+    assert {m["id"] for m in plain} >= {sandbox.ids.users["contoso.group_e3_a"]}
+
+
+def test_a_usage_location_is_set_by_updating_the_user(sandbox, api: Api):
+    tenant = sandbox.customer("contoso")
+    user = sandbox.ids.users["contoso.no_usage_location"]
+
+    assert api.graph(tenant, "PATCH", f"/v1.0/users/{user}", json={"usageLocation": "us"}).status_code == 400
+    assert api.graph(tenant, "PATCH", f"/v1.0/users/{user}", json={"usageLocation": "US"}).status_code == 204
+
+    found = api.graph(tenant, "GET", f"/v1.0/users/{user}", params={"$select": "usageLocation"}).json()
+    assert found["usageLocation"] == "US"
+
+
+def test_every_assign_license_received_is_in_the_ledger_refused_ones_too(sandbox, api: Api):
+    tenant = sandbox.customer("contoso")
+    user = sandbox.ids.users["contoso.unlicensed"]
+
+    assert _assign(api, tenant, user, [], [E3]).status_code == 400
+
+    [write] = sandbox.license_writes()
+    assert (write["userId"], write["removed"]) == (user, [E3])
+    assert sandbox.license_changes() == []

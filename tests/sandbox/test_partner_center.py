@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -389,3 +391,33 @@ def test_every_call_is_in_the_request_ledger(sandbox, api: Api):
 
     assert [(r["method"], r["status"]) for r in rows] == [("GET", 200)]
     assert rows[0]["latencyMs"] >= 0
+
+
+def _bought_subscription(sandbox, api: Api, customer: str) -> dict[str, Any]:
+    checkout = api.buy(customer, sandbox.ids.catalog_items["EMS_E3"], 2)
+    assert checkout.status_code == 201, checkout.text
+    [order] = checkout.json()["orders"]
+    sub_id = order["lineItems"][0]["subscriptionId"]
+    body: dict[str, Any] = api.pc("GET", f"/v1/customers/{customer}/subscriptions/{sub_id}").json()
+    return body
+
+
+def test_a_new_subscription_is_cancelled_within_its_window_and_refused_after_it(sandbox, api: Api):
+    customer = sandbox.customer("contoso")
+    early = _bought_subscription(sandbox, api, customer)
+    late = _bought_subscription(sandbox, api, customer)
+    window = dt.datetime.fromisoformat(early["cancellationAllowedUntilDate"])
+    assert window - dt.datetime.fromisoformat(early["creationDate"]) == dt.timedelta(days=7)
+
+    cancelled = api.pc(
+        "PATCH", f"/v1/customers/{customer}/subscriptions/{early['id']}", json={**early, "status": "deleted"}
+    )
+    sandbox.advance_clock(days=8)
+    refused = api.pc(
+        "PATCH", f"/v1/customers/{customer}/subscriptions/{late['id']}", json={**late, "status": "deleted"}
+    )
+
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "deleted")
+    assert refused.status_code == 400
+    assert "within 7 days" in refused.json()["description"]
+    assert api.pc("GET", f"/v1/customers/{customer}/subscriptions/{late['id']}").json()["status"] == "active"

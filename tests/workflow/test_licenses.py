@@ -9,6 +9,7 @@ from sandbox.testing import SandboxHandle
 from shared.catalog.preflight import Cutover
 from shared.clients.graph import GraphClient
 from shared.domain import Line, UserFailure
+from shared.workflow.groups import check_groups
 from shared.workflow.licenses import LineCutover, run_cutover, verify_identical
 from shared.workflow.rules.progress import (
     STORED_FAILURES,
@@ -54,6 +55,11 @@ def discontinued(
     return Customer(tenant, line, direct, group_only, no_location, group)
 
 
+def processed(sandbox: SandboxHandle) -> None:
+    """Entra's background processing of the group changes sent so far, over (sandbox time)."""
+    sandbox.advance_clock(seconds=sandbox.knobs()["group_license_delay_s"])
+
+
 def user_changes(sandbox: SandboxHandle) -> Counter[str]:
     return Counter(c["userId"] for c in sandbox.license_changes() if "userId" in c)
 
@@ -77,6 +83,8 @@ def test_discontinued_offer_moves_every_holder_and_records_the_user_without_usag
     assert progress.finished
     assert progress.retry_after is None
     assert progress.writes == len(customer.direct) + 1 + 1  # every direct holder once, the group once
+    assert progress.groups == (customer.group,)  # its members are verified once Entra has processed it
+    processed(sandbox)
     for user_id in [*customer.direct, *customer.group_only]:
         assert_moved(graph, customer, user_id)
     group = graph.get_group(customer.tenant, customer.group)
@@ -155,6 +163,7 @@ def test_a_run_stopped_after_one_batch_resumes_with_the_remaining_users_only(san
     changes = user_changes(sandbox)
     assert set(changes) == set(customer.direct)
     assert max(changes.values()) == 1  # nobody swapped twice
+    processed(sandbox)  # the user holding it both ways keeps it through the group until then
     for user_id in customer.direct:
         assert_moved(graph, customer, user_id)
 
@@ -219,6 +228,7 @@ def test_lost_writes_that_were_not_made_stay_pending_and_the_next_run_makes_them
     assert (second.failures, second.pending, second.finished) == ((), 0, True)
     assert second.moved == len(customer.direct) + 1 + len(customer.group_only)
     assert max(user_changes(sandbox).values()) == 1
+    processed(sandbox)
     for user_id in [*customer.direct, *customer.group_only]:
         assert_moved(graph, customer, user_id)
 
@@ -242,18 +252,30 @@ def test_refused_writes_are_read_back_and_fail_when_they_were_not_made(sandbox, 
     assert sandbox.license_changes() == []
 
 
-def test_users_beyond_the_seats_bought_fail_and_the_others_move(sandbox, graph):
+def test_users_beyond_the_seats_bought_fail_directly_or_as_group_members_and_the_others_move(sandbox, graph):
     customer = discontinued(sandbox, graph, added=10, seats=12)
     sandbox.set_usage_location(customer.tenant, customer.no_location, "US")
+    targets = customer.line.cutover.targets
 
     progress = run_cutover(graph, customer.line)
+    processed(sandbox)
+    members = check_groups(graph, customer.tenant, customer.line.sku_id, targets, progress.groups)
 
-    # the group's 9 members take 9 seats first, leaving 3 for the 14 users who hold it only directly;
-    # the user holding it both ways only loses the direct assignment and needs no seat of their own
+    # the 14 users who hold it only directly are swapped at once and take the 12 seats; Entra then
+    # processes the group in the background and finds none left for its 9 members (the user holding
+    # it both ways among them: they lost only the direct assignment), recorded on each member
     reasons = Counter(f.reason for f in progress.failures)
-    assert reasons == {FailureReason.NOT_ENOUGH_LICENSES: 11}
-    assert progress.moved == len(customer.group_only) + 1 + 3
+    assert reasons == {FailureReason.NOT_ENOUGH_LICENSES: 2}
     assert (progress.pending, progress.finished) == (0, True)
+    assert members.settled == (customer.group,)
+    assert {f.user_id for f in members.failures} == {
+        *customer.group_only,
+        sandbox.ids.users["contoso.group_and_direct_e3"],
+    }
+    assert {(f.reason, f.group_id) for f in members.failures} == {
+        (FailureReason.NOT_ENOUGH_LICENSES, customer.group)
+    }
+    assert all(f.detail == f"group {customer.group}: CountViolation" for f in members.failures)
 
 
 def test_a_line_without_targets_is_refused_before_any_call(sandbox, graph):

@@ -312,6 +312,7 @@ def test_the_user_preflight_after_acceptance_is_recorded_before_anything_is_boug
     customer = sandbox.customer("wingtip")  # as in the plan route's test of the same pre-flight
     o365_e3 = sandbox.ids.skus["O365_E3"]
     services.graph.assign_group_license(customer, sandbox.ids.groups["wingtip.unlicensed"], add=[o365_e3])
+    sandbox.advance_clock(seconds=sandbox.knobs()["group_license_delay_s"])  # once Entra has processed it
     sandbox.add_subscription(customer, o365_e3, 1, days_to_next=100)
     assign_directly(services.graph, customer, sandbox.ids.users["wingtip.spare_2"], add=[o365_e3])
     sandbox.advance_clock(days=11)  # the Warning seats are suspended: one seat left for three holders

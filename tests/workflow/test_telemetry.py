@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -231,3 +232,24 @@ def test_a_step_that_blocks_the_transfer_is_recorded_as_blocked(
 
     last = exported.step_records(transfer["id"])[-1]
     assert (last["step"], last["outcome"]) == ("plan_lines", "blocked")
+
+
+NOTICE_PROPERTIES = {"transfer_id", "line_id", "notice", "lapses_on"}  # what the originals alert reads
+
+
+def test_a_notice_about_an_original_is_exported_with_the_properties_its_alert_reads_and_no_step(
+    exported: Exported,
+) -> None:
+    telemetry.original_notice(
+        "0" * 32, "18181a46-0d4e-45cd-891e-60aabd171b4e", "lapse-at-risk", datetime(2031, 5, 6, tzinfo=UTC)
+    )
+
+    found = [dict(x.log_record.attributes or {}) for x in exported.logs.get_finished_logs()]
+    [notice] = [a for a in found if "notice" in a]
+    assert {k: notice[k] for k in NOTICE_PROPERTIES} == {
+        "transfer_id": "0" * 32,
+        "line_id": "18181a46-0d4e-45cd-891e-60aabd171b4e",
+        "notice": "lapse-at-risk",
+        "lapses_on": "2031-05-06",
+    }
+    assert "step" not in notice  # the stuck-transfer alert reads step records only

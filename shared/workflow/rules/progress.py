@@ -7,10 +7,11 @@ so all a line keeps between runs is these tallies and who failed, by object id, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from shared.domain import Line, UserFailure
+from shared.domain import Line, LineState, UserFailure
 
 STORED_FAILURES = 200  # failures kept on the line row; the total is counted beyond it
 
@@ -37,6 +38,9 @@ class CutoverProgress:
     finished: bool = False
     writes: int = 0
     retried_failed: bool = False
+    groups: tuple[str, ...] = ()  # groups carrying the replacement now: their members to verify
+    located: tuple[str, ...] = ()  # users given the tenant's country as usage location
+    country: str | None = None  # that country
 
 
 def progressed(line: Line, run: CutoverProgress) -> Line:
@@ -51,6 +55,63 @@ def progressed(line: Line, run: CutoverProgress) -> Line:
         users_failed=run.failed_total + (0 if run.retried_failed else line.users_failed),
         users_pending=run.pending,
         user_failures=failures[:STORED_FAILURES],
+        groups_to_verify=tuple(sorted({*line.groups_to_verify, *run.groups})),
+    )
+
+
+#: ``licenseAssignmentState.error`` codes (Learn "licenseAssignmentState resource type") as failures.
+_STATE_ERRORS = {
+    "CountViolation": FailureReason.NOT_ENOUGH_LICENSES,
+    "MutuallyExclusiveViolation": FailureReason.MUTUALLY_EXCLUSIVE,
+    "ProhibitedInUsageLocationViolation": FailureReason.NO_USAGE_LOCATION,
+}
+
+
+def member_failure(user_id: str, group_id: str, error: str) -> UserFailure:
+    """A group member Entra could not give the group's new licence, with the error it recorded."""
+    reason = _STATE_ERRORS.get(error, FailureReason.OTHER)
+    return UserFailure(user_id, reason.value, f"group {group_id}: {error}", group_id)
+
+
+def verified(line: Line, settled: Sequence[str], failures: Sequence[UserFailure]) -> Line:
+    """The line once the members of the ``settled`` groups are all seen: each group's members that
+    failed replace its earlier ones (a retry verifies them again), and count as not moved."""
+    groups = set(settled)
+    earlier = [f for f in line.user_failures if f.group_id in groups]
+    kept = [f for f in line.user_failures if f.group_id not in groups]
+    change = len(failures) - len(earlier)
+    waiting = tuple(g for g in line.groups_to_verify if g not in groups)
+    return replace(
+        line,
+        users_moved=max(0, line.users_moved - change),
+        users_failed=max(0, line.users_failed + change),
+        user_failures=(*kept, *failures)[:STORED_FAILURES],
+        groups_to_verify=waiting,
+        group_reads=line.group_reads + 1 if waiting else 0,
+    )
+
+
+def retried(line: Line) -> Line:
+    """A failed line an admin retries: its users who failed directly are tried again; its group
+    members who failed stay reported until their groups are verified again (fixed in Entra, a
+    member then shows the replacement)."""
+    members = tuple(f for f in line.user_failures if f.group_id)
+    again = tuple(sorted({f.group_id for f in members if f.group_id}))
+    return replace(
+        line,
+        user_failures=members,
+        users_failed=len(members),
+        groups_to_verify=tuple(sorted({*line.groups_to_verify, *again})),
+        group_reads=0,
+    )
+
+
+def failed_at_cutover(line: Line) -> bool:
+    """A line halted by its own cutover (users who could not be moved, or an identical line whose
+    seats do not hold its users), not by its purchase."""
+    return line.state is LineState.FAILED and line.resume_state in (
+        LineState.ACTIVE,
+        LineState.MOVING_LICENSES,
     )
 
 
