@@ -42,7 +42,9 @@ def local_settings(sandbox: SandboxHandle, azurite: Azurite) -> dict[str, str]:
 
 
 def register_webhook(sandbox: SandboxHandle, api_url: str) -> str:
-    """As the partner does once at setup, with the product's own client: every event the workflow follows."""
+    """As the partner does once at setup, with ``ops.register_webhook``'s registration: every event
+    the workflow follows, added to the partner's one registration (refused if another tool holds it)."""
+    from ops.register_webhook import register
     from shared.bootstrap import Services
     from shared.settings import Settings
     from shared.workflow.intake import FOLLOWED_EVENTS
@@ -50,7 +52,7 @@ def register_webhook(sandbox: SandboxHandle, api_url: str) -> str:
     url = f"{api_url}/webhooks/partner-center"
     services = Services(Settings(sandbox.env()), verify=sandbox.ca_bundle)
     try:
-        services.partner_center.create_or_update_webhook_registration(url, sorted(FOLLOWED_EVENTS))
+        register(services.partner_center, url, sorted(FOLLOWED_EVENTS))
     finally:
         services.close()
     return url

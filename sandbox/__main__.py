@@ -19,6 +19,7 @@ from .app import Endpoints, Sandbox, make_app, server_ssl_context
 from .catalog import load_catalog
 from .pki import create_pki
 from .scenarios import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, SCENARIOS
+from .world import partner_group_id
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
@@ -44,6 +45,7 @@ def describe(sandbox: Sandbox) -> dict[str, Any]:
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
         "refresh_token": REFRESH_TOKEN,
+        "gdap_security_group_id": partner_group_id(sandbox.world.partner_tenant_id),
         "webhook_cert_hosts": host,
         "webhook_trust_roots": str(ep.ca_bundle),
         "certificate_url": ep.certificate_url,

@@ -20,7 +20,15 @@ from typing import Any
 
 from aiohttp import web
 
-from . import control, entra, graph, keyvault, partner_center, transfers  # noqa: F401 - transfers adds its routes
+from . import (  # noqa: F401 - access and transfers add their routes
+    access,
+    control,
+    entra,
+    graph,
+    keyvault,
+    partner_center,
+    transfers,
+)
 from .catalog import Catalog
 from .keyvault import Vault, kv_error
 from .knobs import DEFAULTS, Fault, RateLimiter, merge
@@ -185,7 +193,7 @@ class Sandbox:
         if service == "graph" and route.gdap and call.tenant_id != self.world.partner_tenant_id:
             tenant = self.world.tenants[str(call.tenant_id)]
             allowed = WRITE_ROLES if route.gdap == "write" else READ_ROLES
-            if not (tenant.gdap_active and tenant.gdap_roles & allowed):
+            if not self.world.effective_roles(tenant) & allowed:
                 return graph_error(
                     403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
                 )

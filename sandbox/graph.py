@@ -480,6 +480,8 @@ def _admin_relationship(sb: Sandbox, call: Call, key: str) -> AdminRelationship:
     relationship = sb.world.admin_relationships.get(key.lower())
     if relationship is None:
         raise GraphError(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist.")
+    if sb.world.settle_relationship(relationship):
+        sb.webhooks.announce_gdap("granular-admin-relationship-expired", relationship.id)
     return relationship
 
 
@@ -524,6 +526,9 @@ def create_admin_relationship(sb: Sandbox, call: Call, p: dict[str, str]) -> Rep
 def list_admin_relationships(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     _partner_tenant(sb, call)
     relationships = list(sb.world.admin_relationships.values())
+    for relationship in relationships:
+        if sb.world.settle_relationship(relationship):
+            sb.webhooks.announce_gdap("granular-admin-relationship-expired", relationship.id)
     expression = call.query.get("$filter")
     if expression:  # the one filter the product uses: displayName eq 'text' ('' is a quote)
         found = DISPLAY_NAME.fullmatch(expression.strip())
@@ -540,21 +545,27 @@ def get_admin_relationship(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, admin_relationship_json(sb, _admin_relationship(sb, call, p["id"])))
 
 
-TRANSITIONS = {"lockForApproval": ("created", "approvalPending"), "terminate": ("active", "terminated")}
+TRANSITIONS = {
+    "lockForApproval": (("created",), "approvalPending"),
+    "terminate": (("approvalPending", "active"), "terminated"),
+}
 
 
 @router.route("POST", GDAP + "/{id}/requests")
 def request_admin_relationship_action(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    """``lockForApproval`` makes the invitation link usable; ``terminate`` takes the roles away."""
+    """``lockForApproval`` makes the invitation link usable; ``terminate`` takes the roles away, or
+    withdraws a request the customer has not approved yet (the relationship lifecycle of the GDAP
+    API overview ends both in ``terminated``), and Partner Center announces it."""
     relationship = _admin_relationship(sb, call, p["id"])
     action = str(call.json().get("action", ""))
-    before, after = TRANSITIONS.get(action, ("", ""))
-    if relationship.status != before:
+    before, after = TRANSITIONS.get(action, ((), ""))
+    if relationship.status not in before:
         raise GraphError(
             400, "Request_BadRequest", f"Action {action!r} is not allowed in status {relationship.status}."
         )
     if after == "terminated":
         sb.world.terminate_relationship(relationship)
+        sb.webhooks.announce_gdap("granular-admin-relationship-terminated", relationship.id)
     else:
         relationship.status = after
     now = iso(sb.world.clock.now())

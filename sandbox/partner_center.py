@@ -153,7 +153,7 @@ def customer_json(tenant: Tenant) -> dict[str, Any]:
         "companyProfile": company_profile(tenant),
         "billingProfile": billing_profile(tenant),
         "relationshipToPartner": tenant.relationship,
-        "allowDelegatedAccess": tenant.gdap_active,
+        "allowDelegatedAccess": tenant.gdap_active or bool(tenant.consented_apps),
         "customDomains": [tenant.domain],
         "links": {"self": link(f"/customers/{tenant.id}")},
         "attributes": {"objectType": "Customer"},
@@ -878,7 +878,7 @@ def user_licenses(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 def license_updates(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """Partner Center's licence swap: the same atomic rule as Graph's assignLicense, PC's error codes."""
     tenant, user = _customer_user(sb, p)
-    if not (tenant.gdap_active and tenant.gdap_roles & WRITE_ROLES):
+    if not sb.world.effective_roles(tenant) & WRITE_ROLES:
         raise PartnerCenterError(403, 1002, "The GDAP relationship grants no role that may assign licenses.")
     body = call.json()
     assign = field(body, "licensesToAssign") or []

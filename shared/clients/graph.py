@@ -2,7 +2,8 @@
 
 Every method takes the customer's tenant id: the token comes from that tenant's authority and
 the partner's GDAP roles there decide what is allowed (a missing role is
-:class:`~shared.errors.GdapRoleMissingError`).
+:class:`~shared.errors.GdapRoleMissingError`). GDAP itself, administered from the partner's own
+tenant, is :mod:`shared.clients.delegated_admin`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from shared.clients.http import parse_retry_after
 from shared.clients.transport import ServiceClient, ServiceDialect, TransportOptions
 from shared.resources import GUID, MalformedResourceError, json_object
 from shared.resources.graph import (
-    AdminRelationship,
     AssignedLicense,
     BatchRequest,
     BatchResult,
@@ -33,7 +33,6 @@ from shared.resources.graph import (
     User,
 )
 
-_ADMIN_RELATIONSHIPS = "/v1.0/tenantRelationships/delegatedAdminRelationships"
 BATCH_SIZE = 20  # Graph's documented maximum per $batch
 USER_FIELDS = "id,assignedLicenses,licenseAssignmentStates,usageLocation"
 
@@ -68,6 +67,15 @@ class GraphClient(ServiceClient):
         """Every commerce subscription in the tenant, from any channel (direct, EA, CSP)."""
         items = self._pages(tenant_id, "/v1.0/directory/subscriptions")
         return (CompanySubscription.from_json(item) for item in items)
+
+    def get_tenant_country(self, tenant_id: str) -> str | None:
+        """The tenant's country (``organization.countryLetterCode``): one read, which also proves a
+        token for the tenant and a read role there."""
+        data = self._read(tenant_id, "/v1.0/organization", query={"$select": "id,countryLetterCode"})
+        values = data.get("value")
+        first = values[0] if isinstance(values, list) and values and isinstance(values[0], dict) else {}
+        country = first.get("countryLetterCode")
+        return country.upper() if isinstance(country, str) and country else None
 
     def list_subscribed_skus(self, tenant_id: str) -> Iterator[SubscribedSku]:
         return (SubscribedSku.from_json(item) for item in self._pages(tenant_id, "/v1.0/subscribedSkus"))
@@ -174,49 +182,6 @@ class GraphClient(ServiceClient):
         for start in range(0, len(requests), BATCH_SIZE):
             results.update(self._run_batch(tenant_id, requests[start : start + BATCH_SIZE]))
         return [results[r.id] for r in requests]
-
-    # GDAP, asked of the customer from the partner's own tenant
-
-    def create_admin_relationship(
-        self, partner_tenant_id: str, customer_tenant_id: str, display_name: str, role_ids: Sequence[str]
-    ) -> AdminRelationship:
-        """A GDAP request for ``role_ids``, for the longest term Graph allows (730 days, no auto-extend).
-
-        A write Graph cannot de-duplicate: after an ambiguous failure, look for ``display_name``
-        with :meth:`find_admin_relationship` before asking again.
-        """
-        body = {
-            "displayName": display_name,
-            "duration": "P730D",
-            "customer": {"tenantId": customer_tenant_id},
-            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in role_ids]},
-        }
-        data = self._api.json(
-            "POST", _ADMIN_RELATIONSHIPS, body=body, token_tenant=partner_tenant_id, token_flow=self._flow
-        )
-        return AdminRelationship.from_json(json_object(data, _ADMIN_RELATIONSHIPS))
-
-    def lock_admin_relationship_for_approval(self, partner_tenant_id: str, relationship_id: str) -> None:
-        """Makes the approval link usable; Graph refuses a second lock, so check the status first."""
-        self._api.call(
-            "POST",
-            _ADMIN_RELATIONSHIPS + "/{id}/requests",
-            {"id": relationship_id},
-            body={"action": "lockForApproval"},
-            token_tenant=partner_tenant_id,
-            token_flow=self._flow,
-        )
-
-    def find_admin_relationship(self, partner_tenant_id: str, display_name: str) -> AdminRelationship | None:
-        """The partner's live relationship of that name; Graph filters, so one read finds it however
-        many customers the partner has (listing them all would cost a page per 100 on every start)."""
-        literal = display_name.replace("'", "''")
-        query = {"$filter": f"displayName eq '{literal}'"}
-        for item in self._pages(partner_tenant_id, _ADMIN_RELATIONSHIPS, query=query):
-            relationship = AdminRelationship.from_json(item)
-            if relationship.display_name == display_name and relationship.status != "terminated":
-                return relationship
-        return None
 
     def _run_batch(self, tenant_id: str, group: Sequence[BatchRequest]) -> dict[str, BatchResult]:
         results: dict[str, BatchResult] = {}

@@ -45,6 +45,7 @@ from shared.store.limits import (
     typed_entity,
 )
 from shared.store.records import HistoryPage, TransferPage, TransferRecord
+from shared.store.relationships import RelationshipIndex
 from shared.store.rows import (
     HEADER,
     as_utc,
@@ -97,6 +98,10 @@ class TransferStore:
                 **_BOUNDS,
             )
         )
+
+    @property
+    def relationships(self) -> RelationshipIndex:
+        return RelationshipIndex(self._table)
 
     def ensure_table(self) -> None:
         try:

@@ -28,8 +28,9 @@ from shared.domain import Change, IllegalTransitionError, LineState, TransferSta
 from shared.domain.events import EventType, MalformedEventError, TransferEvent
 from shared.store.errors import TransferNotFoundError
 from shared.store.records import TransferRecord
-from shared.workflow import acceptance, cutover, partner_transfer, purchase
+from shared.workflow import acceptance, access, cutover, partner_transfer, purchase
 from shared.workflow.context import Next, StepContext
+from shared.workflow.rules import access as rules
 from shared.workflow.rules.partner_transfer import needs_request, should_follow
 from shared.workflow.timer import ScanReport, Timer
 
@@ -74,13 +75,42 @@ def _acceptance_announced(r: TransferRecord, e: TransferEvent, m: Moment) -> boo
     return r.transfer.state is TransferState.AWAITING_ACCEPTANCE and e.type is EventType.INVITATION_ACCEPTED
 
 
+def _relationship_moved(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    # announced (a GDAP webhook, the timer), or still pending while the transfer works
+    gdap = r.transfer.gdap
+    if gdap is None or not r.transfer.is_active or gdap.ended is not None or gdap.read_for == e.event_id:
+        return False
+    return e.type is EventType.ACCESS_CHANGED or (_working(r) and rules.is_pending(gdap))
+
+
+def _access_unrequested(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is None
+
+
+def _assignment_missing(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is not None and rules.needs_assignment(r.transfer.gdap)
+
+
+def _assignment_pending(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is not None and rules.assignment_waiting(r.transfer.gdap)
+
+
+def _consent_missing(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is not None and rules.needs_consent(r.transfer.gdap)
+
+
+def _access_unverified(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is not None and rules.needs_verification(r.transfer.gdap)
+
+
 def _partner_transfer_moved(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
     return should_follow(r.transfer, r.lines, e)
 
 
 def _unplanned(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    # again after a crash between a long plan's transactions
-    return r.transfer.state is TransferState.ACCEPTED and not r.transfer.planned
+    # again after a crash between a long plan's transactions; the tenant is read only once access is
+    transfer = r.transfer  # verified
+    return transfer.state is TransferState.ACCEPTED and not transfer.planned and rules.access_ready(transfer)
 
 
 def _lapse_announced(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
@@ -115,25 +145,40 @@ def _orders_unprovisioned(r: TransferRecord, e: TransferEvent, m: Moment) -> boo
 
 
 def _purchase_due(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    return _working(r) and any(x.purchase_is_due(m.now) for x in r.lines)
+    # nothing is bought without verified access (a relationship ended meanwhile stops it)
+    due = _working(r) and any(x.purchase_is_due(m.now) for x in r.lines)
+    return due and rules.access_ready(r.transfer)
 
 
 def _every_line_done(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    return _working(r) and all(x.state in _DONE for x in r.lines)
+    # planned: an accepted transfer waiting for access has no lines yet, not every line done
+    return _working(r) and r.transfer.planned and all(x.state in _DONE for x in r.lines)
+
+
+def _access_to_end(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _every_line_done(r, e, m) and rules.to_end(r.transfer)
 
 
 def _nothing_due_yet(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    return r.transfer.state is TransferState.ACCEPTED
+    return r.transfer.state is TransferState.ACCEPTED and r.transfer.planned
 
 
 def _cutover_due(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
     return _working(r) and any(x.cutover_is_due(m.now, m.cutover_lead) for x in r.lines)
 
 
-#: The workflow: the first pair whose guard holds runs. Order matters where guards overlap: work in
-#: flight (a cart being bought, orders provisioning) finishes before new work starts.
+#: The workflow: the first pair whose guard holds runs. Order matters where guards overlap: delegated
+#: access is set up and verified before anything reads the tenant or buys; work in flight (a cart
+#: being bought, orders provisioning) finishes before new work starts; access is ended before the
+#: transfer completes.
 STEPS: tuple[tuple[Guard, Step], ...] = (
     (_acceptance_announced, acceptance.confirm_acceptance),
+    (_relationship_moved, access.follow_relationship),
+    (_access_unrequested, access.request_access),
+    (_assignment_missing, access.assign_access),
+    (_assignment_pending, access.await_assignment),
+    (_consent_missing, access.consent_application),
+    (_access_unverified, access.verify_access),
     (_partner_transfer_moved, partner_transfer.follow_request),
     (_unplanned, acceptance.plan_lines),
     (_lapse_announced, cutover.track_originals),
@@ -143,6 +188,7 @@ STEPS: tuple[tuple[Guard, Step], ...] = (
     (_cart_unpaid, purchase.check_out),
     (_orders_unprovisioned, purchase.await_provisioning),
     (_purchase_due, purchase.intend_purchase),
+    (_access_to_end, access.end_access),
     (_every_line_done, cutover.complete),
     (_nothing_due_yet, purchase.defer_purchases),
     (_cutover_due, cutover.cut_over),

@@ -7,7 +7,10 @@ or one paged customer listing when many wait); reads when a provisioned transfer
 (one paged Graph read per customer) and announces ``subscription-expiring`` when a date moved or a
 purchase or a cutover is due; asks for a read of a partner transfer request when its poll is due
 (:func:`~shared.workflow.rules.partner_transfer.poll_due`); or wakes a transfer that has not moved
-for a while, in case its message was lost.
+for a while, in case its message was lost. Besides, while a GDAP request waits for the customer,
+it reads the relationship's status (the same way: a read each, or one listing when many wait) and
+announces ``access-changed`` when it moved, the backstop for a missed ``granular-admin-*``
+webhook.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from shared.domain import Transfer, TransferState
 from shared.domain.events import EventType, TransferEvent
 from shared.store.errors import TransferNotFoundError
 from shared.workflow.context import StepContext
+from shared.workflow.rules.access import is_pending
 from shared.workflow.rules.originals import lapse_changes
 from shared.workflow.rules.partner_transfer import poll_due
 
@@ -34,6 +38,7 @@ class ScanReport:
     accepted: int = 0
     nudged: int = 0
     expiring: int = 0
+    access: int = 0  # GDAP relationships found moved (approved, ended) that no webhook announced
 
 
 class Timer:
@@ -51,6 +56,7 @@ class Timer:
     def scan(self) -> ScanReport:
         """The backstop for missed webhooks and lost messages, over in-flight transfers only."""
         awaiting: list[Transfer] = []
+        pending: list[Transfer] = []  # their GDAP relationship is not approved yet
         report = ScanReport()
         token: str | None = None
         while True:
@@ -59,6 +65,8 @@ class Timer:
                 report = replace(report, active=report.active + 1)
                 if poll_due(transfer, self.ctx.now()):
                     self._send(EventType.PARTNER_TRANSFER_CHANGED, transfer)
+                if transfer.gdap is not None and is_pending(transfer.gdap):
+                    pending.append(transfer)
                 if transfer.state is TransferState.AWAITING_ACCEPTANCE:
                     awaiting.append(transfer)
                 elif transfer.state in (TransferState.PROVISIONED, TransferState.CUTTING_OVER):
@@ -74,13 +82,17 @@ class Timer:
         accepted = self._accepted_among(awaiting)
         for transfer in accepted:
             self._send(EventType.INVITATION_ACCEPTED, transfer)
-        report = replace(report, accepted=len(accepted))
+        moved = self._access_moved(pending)
+        for transfer in moved:
+            self._send(EventType.ACCESS_CHANGED, transfer)
+        report = replace(report, accepted=len(accepted), access=len(moved))
         LOG.info(
-            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring",
+            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring, %d GDAP moved",
             report.active,
             report.accepted,
             report.nudged,
             report.expiring,
+            report.access,
         )
         return report
 
@@ -113,9 +125,36 @@ class Timer:
         customers = {c.id.lower() for c in partner_center.list_customers()}
         return [t for t in awaiting if t.customer_tenant_id in customers]
 
+    def _access_moved(self, pending: Sequence[Transfer]) -> list[Transfer]:
+        """Transfers whose GDAP request is no longer where the record says (approved, withdrawn,
+        expired): one read each when few wait, else one paged listing of the partner's."""
+        if not pending:
+            return []
+        admin = self.ctx.delegated_admin
+        try:
+            if len(pending) <= self._point_reads_up_to:
+                status = {t.id: admin.get_admin_relationship(_relationship(t)).status for t in pending}
+            else:
+                known = {r.id: r.status for r in admin.list_admin_relationships()}
+                status = {t.id: known.get(_relationship(t), "unknown") for t in pending}
+        except ServiceError as error:
+            LOG.warning("scan: GDAP relationships not read: %s", brief(error))
+            return []
+        return [t for t in pending if status[t.id] != _recorded(t)]
+
     def _is_stuck(self, transfer: Transfer) -> bool:
         live = transfer.state in (TransferState.ACCEPTED, TransferState.PROVISIONING)
         return live and self.ctx.now() - transfer.updated_at > self._stuck_after
 
     def _send(self, kind: EventType, transfer: Transfer) -> None:
         self.ctx.queue.send(TransferEvent(kind, transfer.id, transfer.customer_tenant_id, "timer"))
+
+
+def _relationship(transfer: Transfer) -> str:
+    assert transfer.gdap is not None
+    return transfer.gdap.relationship_id
+
+
+def _recorded(transfer: Transfer) -> str:
+    assert transfer.gdap is not None
+    return transfer.gdap.status

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from sandbox.testing import SandboxHandle
 from shared import bootstrap
 from shared.api.problems import ApiResponse
@@ -12,6 +14,8 @@ from shared.api.problems import answer as within_boundary
 from shared.store.repository import TransferStore
 from tests.api.test_plan_route import start
 from tests.fixtures.clients import settle
+
+pytestmark = pytest.mark.scenario("default", access="granted")  # about faults, not about access
 
 DEADLINE = 2.0
 

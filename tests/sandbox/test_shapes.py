@@ -3,7 +3,11 @@ graph-licensing.md), spelled the same way."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.sandbox.conftest import Api
+
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
 
 SKU_EXAMPLE = {
     "id",

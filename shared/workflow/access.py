@@ -1,0 +1,363 @@
+"""Delegated access into the customer's tenant, set up and verified by the product.
+
+Microsoft's secure application model needs three things per customer tenant before the partner's
+application may read or change anything there: an active GDAP relationship (the customer approves
+the request made at start), an access assignment giving the partner's security group the
+relationship's roles, and the application's consent in the tenant. The steps here follow the
+relationship (its webhooks, the timer's poll), then make the assignment and the consent, and verify
+the result (a token for the tenant, a read, the roles planning and buying need) before anything is
+planned or bought; a role the customer did not grant stops the transfer naming it. Once the
+transfer is done the relationship is ended, or reduced to reading (``GDAP_AFTER_COMPLETION``);
+cancelling a transfer withdraws it.
+
+Every write is persisted as an intent first and is repeatable: the relationship is found by its
+name before one is created, assignments are listed before one is made, and the consent carries a
+request id persisted before the call (Partner Center answers 409 to a consent that exists).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+
+from shared.clients.errors import (
+    GdapRoleMissingError,
+    OutcomeUnknownError,
+    PartnerCenterError,
+    RetryLaterError,
+    ServiceError,
+    TokenAcquisitionError,
+    brief,
+)
+from shared.domain import Change, GdapRequest, HistoryEntry, TransferState
+from shared.domain.events import EventType, TransferEvent
+from shared.resources.graph import AccessAssignment
+from shared.store.records import TransferRecord
+from shared.workflow.context import Next, StepContext
+from shared.workflow.rules.access import (
+    ACTIVE,
+    CONSENT_ROLE,
+    GDAP_ROLES,
+    LICENSING_ROLES,
+    PENDING,
+    READING_ROLES,
+    ROLE_IDS,
+    is_active,
+    is_ended,
+    missing_roles,
+    relationship_name,
+)
+
+GDAP_APPROVAL_URL = (
+    "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/{id}"
+)
+#: What the application is consented for: Microsoft Graph, delegated, read the directory and assign
+#: licenses (the least Graph permissions of every call the product makes into the tenant).
+CONSENT_GRANTS = {
+    "00000003-0000-0000-c000-000000000000": "Directory.Read.All,LicenseAssignment.ReadWrite.All"
+}
+CONSENT_NAME = "csp-transfer"
+#: How often a step waits for Microsoft to apply what it was given (an assignment to become active,
+#: a consent or a role to take effect) before it stops the transfer saying which did not.
+ACCESS_RETRIES = 20
+
+
+def request_gdap(ctx: StepContext, record: TransferRecord, *, actor: str = "api") -> TransferRecord:
+    """Ask for the roles of :data:`~shared.workflow.rules.access.GDAP_ROLES`; a name tied to the
+    transfer (and to the attempt) makes a repeat find the first.
+
+    The relationship's id is indexed before the customer can approve it (the lock comes after), so
+    its webhooks find the transfer. A failure is recorded, not raised: the transfer is stored and
+    its invitation issued, and the workflow asks again when the transfer next moves.
+    """
+    transfer = record.transfer
+    attempt = transfer.gdap.attempt + 1 if transfer.gdap else 1
+    admin = ctx.delegated_admin
+    try:
+        name = relationship_name(transfer.id, attempt)
+        relationship = admin.find_admin_relationship(name)
+        if relationship is None:
+            relationship = admin.create_admin_relationship(
+                transfer.customer_tenant_id, name, sorted(GDAP_ROLES)
+            )
+        ctx.store.relationships.remember(relationship.id, transfer.id)
+        if relationship.status == "created":
+            admin.lock_admin_relationship_for_approval(relationship.id)
+            relationship = replace(relationship, status="approvalPending")
+    except ServiceError as error:
+        message = (
+            f"the GDAP request could not be made ({error}); it is asked again when the transfer moves on"
+        )
+        return ctx.note(record, "gdap", message, actor=actor)
+    gdap = GdapRequest(
+        relationship_id=relationship.id,
+        approval_url=GDAP_APPROVAL_URL.format(id=relationship.id),
+        roles=tuple(GDAP_ROLES[r] for r in sorted(GDAP_ROLES)),
+        status=relationship.status,
+        attempt=attempt,
+    )
+    message = f"GDAP relationship requested ({', '.join(gdap.roles)}); approval link issued"
+    return _commit(ctx, record, gdap, message, actor=actor)
+
+
+def request_access(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """The request could not be made at start: ask again (stop here if it fails once more)."""
+    asked = request_gdap(ctx, record, actor="workflow")
+    return Next(asked, stop=asked.transfer.gdap is None)
+
+
+def follow_relationship(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Read the relationship (and a pending assignment): record what moved, with the roles an
+    active relationship holds. Nothing moved on an announcement: note it read and go on; nothing
+    moved on a look while the request is pending: stop, the next announcement will look again."""
+    gdap = record.transfer.gdap
+    assert gdap is not None
+    relationship = ctx.delegated_admin.get_admin_relationship(gdap.relationship_id)
+    granted = tuple(sorted(GDAP_ROLES.get(r, r) for r in relationship.role_ids))
+    read = replace(
+        gdap, status=relationship.status, granted=granted if relationship.status in ACTIVE else gdap.granted
+    )
+    if read.assignment_id and read.assignment_status not in ("active", "requested") and is_active(read):
+        assignment = ctx.delegated_admin.get_access_assignment(read.relationship_id, read.assignment_id)
+        read = replace(read, assignment_status=assignment.status)
+    if read == gdap:
+        if event.type is not EventType.ACCESS_CHANGED:  # a look while pending: nothing else to do yet
+            return Next(record, stop=True)
+        seen = replace(record.transfer, gdap=replace(gdap, read_for=event.event_id))
+        return Next(ctx.commit(record, Change(seen)))  # announced, and read: on to what access needs
+    message = _relationship_news(gdap, read)
+    record = _commit(ctx, record, replace(read, read_for=event.event_id), message, event_id=event.event_id)
+    working = record.transfer.state not in (TransferState.BLOCKED, TransferState.FAILED)
+    if is_ended(read) and working and record.transfer.state is not TransferState.AWAITING_ACCEPTANCE:
+        return ctx.halt(
+            record,
+            f"GDAP relationship {read.relationship_id} is {read.status}: the product has no access to the "
+            "customer's tenant any more; retry asks the customer for a new one",
+        )
+    return Next(record)
+
+
+def assign_access(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Give the partner's security group the relationship's roles (one assignment per group)."""
+    gdap = record.transfer.gdap
+    assert gdap is not None
+    group = ctx.access.security_group_id.lower()
+    roles = [ROLE_IDS.get(name, name) for name in gdap.granted]
+    if gdap.assignment_status != "requested":
+        intent = replace(gdap, assignment_status="requested")
+        message = (
+            f"access assignment asked for the partner's security group {group} ({', '.join(gdap.granted)})"
+        )
+        record = _commit(ctx, record, intent, message)
+    admin = ctx.delegated_admin
+    made = [
+        a for a in admin.list_access_assignments(gdap.relationship_id) if a.group_id == group and _live(a)
+    ]
+    try:
+        assignment = made[0] if made else admin.create_access_assignment(gdap.relationship_id, group, roles)
+    except OutcomeUnknownError:  # Graph may have made it: the next look lists before it writes
+        return Next(record, wait_seconds=access_wait(ctx, event))
+    done = replace(gdap, assignment_id=assignment.id, assignment_status=assignment.status)
+    return Next(_commit(ctx, record, done, f"access assignment {assignment.id} is {assignment.status}"))
+
+
+def await_assignment(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """An assignment is ``pending`` for a while after it is made: come back until it is active."""
+    gdap = record.transfer.gdap
+    assert gdap is not None
+    assert gdap.assignment_id is not None
+    assignment = ctx.delegated_admin.get_access_assignment(gdap.relationship_id, gdap.assignment_id)
+    if assignment.status == "pending":
+        if event.attempt >= ACCESS_RETRIES:
+            return ctx.halt(
+                record, f"access assignment {assignment.id} is still pending after {event.attempt} looks"
+            )
+        return Next(record, wait_seconds=access_wait(ctx, event))
+    if not _live(assignment):  # deleted meanwhile: make it again
+        lost = replace(gdap, assignment_id=None, assignment_status=None)
+        return Next(_commit(ctx, record, lost, f"access assignment {assignment.id} is {assignment.status}"))
+    roles = ", ".join(GDAP_ROLES.get(r, r) for r in assignment.role_ids)
+    active = replace(gdap, assignment_status=assignment.status)
+    message = f"access assignment {assignment.id} is active: the partner's security group holds {roles}"
+    return Next(_commit(ctx, record, active, message))
+
+
+def consent_application(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Consent the partner's application in the customer's tenant, through Partner Center."""
+    transfer = record.transfer
+    gdap = transfer.gdap
+    assert gdap is not None
+    if CONSENT_ROLE not in gdap.granted:
+        return ctx.halt(
+            record, _not_granted(gdap, [CONSENT_ROLE], "which consenting the partner's application needs")
+        )
+    if gdap.consent_request_id is None:
+        gdap = replace(gdap, consent_request_id=str(uuid.uuid4()))
+        message = f"consenting the partner's application in the customer's tenant ({gdap.consent_request_id})"
+        record = _commit(ctx, record, gdap, message)
+    try:
+        made = ctx.partner_center.consent_application(
+            transfer.customer_tenant_id,
+            ctx.access.application_id,
+            CONSENT_GRANTS,
+            CONSENT_NAME,
+            request_id=gdap.consent_request_id or "",
+        )
+    except PartnerCenterError as error:
+        if error.status != 403 or isinstance(error, RetryLaterError):
+            raise
+        return _wait_or_halt(ctx, record, event, f"Partner Center refused the consent ({brief(error)})")
+    message = "the partner's application is consented in the customer's tenant" + (
+        "" if made else " (it was already)"
+    )
+    return Next(_commit(ctx, record, replace(gdap, consented=True), message))
+
+
+def verify_access(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Before anything is planned or bought: the roles the transfer needs are granted and assigned,
+    a token for the customer's tenant is issued, and a read there succeeds."""
+    gdap = record.transfer.gdap
+    assert gdap is not None
+    missing = missing_roles(gdap, LICENSING_ROLES)
+    if missing:
+        return ctx.halt(
+            record, _not_granted(gdap, missing, "which assigning licenses needs; nothing was bought")
+        )
+    try:
+        country = ctx.graph.get_tenant_country(record.transfer.customer_tenant_id)
+    except TokenAcquisitionError as error:
+        if isinstance(error, RetryLaterError) or error.retryable:
+            raise
+        reason = f"Entra issues no token for the customer's tenant ({error.error}: {error.description[:160]})"
+        return _wait_or_halt(ctx, record, event, reason)
+    except GdapRoleMissingError as error:
+        reason = (
+            f"no GDAP role takes effect in the customer's tenant ({brief(error)}): check that the partner "
+            f"user of the stored refresh token is a member of security group {ctx.access.security_group_id}"
+        )
+        return _wait_or_halt(ctx, record, event, reason)
+    verified = replace(gdap, verified_at=ctx.now().isoformat())
+    message = (
+        f"delegated access verified: a token for the customer's tenant, a read (country {country or '-'}), "
+        f"and {', '.join(LICENSING_ROLES)} granted and assigned"
+    )
+    return Next(_commit(ctx, record, verified, message))
+
+
+def end_access(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """Every line done: end the relationship, or reduce its assignment to reading, as set (least
+    privilege by default). A failure is noted, never a reason to fail a finished transfer."""
+    gdap = record.transfer.gdap
+    assert gdap is not None
+    reduce = ctx.access.after_completion == "reduce" and gdap.assignment_id is not None
+    if gdap.ended != "ending":
+        gdap = replace(gdap, ended="ending")
+        what = "reducing its access assignment to " + ", ".join(READING_ROLES) if reduce else "ending it"
+        record = _commit(
+            ctx, record, gdap, f"the transfer is done: GDAP relationship {gdap.relationship_id}: {what}"
+        )
+    try:
+        gdap = _reduce(ctx, gdap) if reduce else _end(ctx, gdap)
+    except RetryLaterError:
+        raise
+    except ServiceError as error:
+        again = error.retryable or isinstance(error, OutcomeUnknownError)  # each look reads first
+        if again and event.attempt < ACCESS_RETRIES:
+            return Next(record, wait_seconds=access_wait(ctx, event))
+        gdap = replace(gdap, ended="failed")
+        message = (
+            f"GDAP relationship {gdap.relationship_id} not ended ({brief(error)}): end it in Partner Center"
+        )
+        return Next(_commit(ctx, record, gdap, message))
+    setting = ctx.access.after_completion
+    message = f"GDAP relationship {gdap.relationship_id} {gdap.ended} (GDAP_AFTER_COMPLETION: {setting})"
+    return Next(_commit(ctx, record, gdap, message))
+
+
+def withdraw(ctx: StepContext, record: TransferRecord) -> GdapRequest | None:
+    """Cancelling: the relationship, still pending (or approved but now unneeded), is terminated.
+    None when there is nothing to withdraw."""
+    gdap = record.transfer.gdap
+    if gdap is None or is_ended(gdap) or gdap.ended in ("ended", "withdrawn"):
+        return None
+    relationship = ctx.delegated_admin.get_admin_relationship(gdap.relationship_id)
+    if relationship.status in PENDING - {"created"} or relationship.status in ACTIVE:
+        ctx.delegated_admin.terminate_admin_relationship(gdap.relationship_id)
+        relationship = replace(relationship, status="terminated")
+    return replace(gdap, status=relationship.status, ended="withdrawn")
+
+
+def renew(ctx: StepContext, record: TransferRecord) -> TransferRecord:
+    """``retry`` of a transfer whose relationship cannot serve (ended, or without a needed role):
+    withdraw it and ask the customer for a new one."""
+    old = withdraw(ctx, record)
+    if old is not None:
+        record = _commit(ctx, record, old, f"GDAP relationship {old.relationship_id} withdrawn", actor="api")
+    return request_gdap(ctx, record)
+
+
+def access_wait(ctx: StepContext, event: TransferEvent) -> float:
+    """How long to let Microsoft apply an assignment, a consent or a role before looking again."""
+    return min(ctx.access_poll_seconds * (event.attempt + 1), 300.0)
+
+
+def _end(ctx: StepContext, gdap: GdapRequest) -> GdapRequest:
+    relationship = ctx.delegated_admin.get_admin_relationship(gdap.relationship_id)
+    if relationship.status in ACTIVE or relationship.status == "approvalPending":
+        ctx.delegated_admin.terminate_admin_relationship(gdap.relationship_id)
+        relationship = replace(relationship, status="terminated")
+    return replace(gdap, status=relationship.status, ended="ended")
+
+
+def _reduce(ctx: StepContext, gdap: GdapRequest) -> GdapRequest:
+    assert gdap.assignment_id is not None
+    assignment = ctx.delegated_admin.get_access_assignment(gdap.relationship_id, gdap.assignment_id)
+    reading = sorted(ROLE_IDS[name] for name in READING_ROLES)
+    if sorted(assignment.role_ids) != reading:
+        ctx.delegated_admin.update_access_assignment(gdap.relationship_id, assignment, reading)
+    return replace(gdap, ended="reduced")
+
+
+def _wait_or_halt(ctx: StepContext, record: TransferRecord, event: TransferEvent, reason: str) -> Next:
+    """Microsoft applies consents and roles a little after it accepts them: look again for a while,
+    then stop the transfer with the reason (``retry`` looks again)."""
+    if event.attempt < ACCESS_RETRIES:
+        return Next(record, wait_seconds=access_wait(ctx, event))
+    return ctx.halt(record, f"{reason}; nothing was bought")
+
+
+def _not_granted(gdap: GdapRequest, missing: list[str], needed_for: str) -> str:
+    held = ", ".join(gdap.granted) or "no role"
+    return (
+        f"the customer has not granted {' and '.join(missing)} ({needed_for}): GDAP relationship "
+        f"{gdap.relationship_id} holds {held}; retry asks the customer for a new relationship with "
+        f"{', '.join(gdap.roles)}"
+    )
+
+
+def _relationship_news(before: GdapRequest, after: GdapRequest) -> str:
+    if before.status == after.status:
+        return f"access assignment {after.assignment_id} is {after.assignment_status}"
+    news = f"GDAP relationship {after.relationship_id}: {before.status} → {after.status}"
+    if after.status in ACTIVE and before.status in PENDING:
+        news += f" (the customer approved it; it holds {', '.join(after.granted)})"
+    return news
+
+
+def _live(assignment: AccessAssignment) -> bool:
+    return assignment.status in ("pending", "active")
+
+
+def _commit(
+    ctx: StepContext,
+    record: TransferRecord,
+    gdap: GdapRequest,
+    message: str,
+    *,
+    actor: str = "workflow",
+    event_id: str | None = None,
+) -> TransferRecord:
+    at: datetime = ctx.now()
+    entry = HistoryEntry(at=at, action="gdap", actor=actor, message=message, event_id=event_id)
+    return ctx.commit(record, Change(replace(record.transfer, gdap=gdap, updated_at=at), history=(entry,)))
