@@ -23,6 +23,7 @@ from datetime import datetime
 
 from shared.clients.errors import (
     GdapRoleMissingError,
+    GraphError,
     OutcomeUnknownError,
     PartnerCenterError,
     RetryLaterError,
@@ -30,7 +31,7 @@ from shared.clients.errors import (
     TokenAcquisitionError,
     brief,
 )
-from shared.domain import Change, GdapRequest, HistoryEntry, TransferState
+from shared.domain import Change, GdapRequest, HistoryEntry
 from shared.domain.events import EventType, TransferEvent
 from shared.resources.graph import AccessAssignment
 from shared.store.records import TransferRecord
@@ -61,6 +62,7 @@ CONSENT_NAME = "csp-transfer"
 #: How often a step waits for Microsoft to apply what it was given (an assignment to become active,
 #: a consent or a role to take effect) before it stops the transfer saying which did not.
 ACCESS_RETRIES = 20
+LIVE = ("pending", "active")  # an access assignment that gives (or is about to give) its roles
 
 
 def request_gdap(ctx: StepContext, record: TransferRecord, *, actor: str = "api") -> TransferRecord:
@@ -118,24 +120,29 @@ def follow_relationship(ctx: StepContext, record: TransferRecord, event: Transfe
     read = replace(
         gdap, status=relationship.status, granted=granted if relationship.status in ACTIVE else gdap.granted
     )
-    if read.assignment_id and read.assignment_status not in ("active", "requested") and is_active(read):
-        assignment = ctx.delegated_admin.get_access_assignment(read.relationship_id, read.assignment_id)
-        read = replace(read, assignment_status=assignment.status)
+    if read.assignment_id and read.assignment_status != "requested" and is_active(read):
+        read = replace(read, assignment_status=_assignment_status(ctx, read))
+        if read.assignment_status not in LIVE:  # someone removed it: made again, access checked again
+            read = replace(read, assignment_id=None, assignment_status=None, verified_at=None)
     if read == gdap:
         if event.type is not EventType.ACCESS_CHANGED:  # a look while pending: nothing else to do yet
             return Next(record, stop=True)
         seen = replace(record.transfer, gdap=replace(gdap, read_for=event.event_id))
         return Next(ctx.commit(record, Change(seen)))  # announced, and read: on to what access needs
-    message = _relationship_news(gdap, read)
-    record = _commit(ctx, record, replace(read, read_for=event.event_id), message, event_id=event.event_id)
-    working = record.transfer.state not in (TransferState.BLOCKED, TransferState.FAILED)
-    if is_ended(read) and working and record.transfer.state is not TransferState.AWAITING_ACCEPTANCE:
-        return ctx.halt(
-            record,
-            f"GDAP relationship {read.relationship_id} is {read.status}: the product has no access to the "
-            "customer's tenant any more; retry asks the customer for a new one",
-        )
-    return Next(record)
+    read = replace(read, read_for=event.event_id)
+    return Next(_commit(ctx, record, read, _relationship_news(gdap, read), event_id=event.event_id))
+
+
+def access_lost(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
+    """The relationship ended (the customer removed it, or it expired) before the transfer was
+    done: nothing more can be read or bought in the tenant until the customer approves a new one."""
+    gdap = record.transfer.gdap
+    assert gdap is not None
+    return ctx.halt(
+        record,
+        f"GDAP relationship {gdap.relationship_id} is {gdap.status}: the product has no access to the "
+        "customer's tenant any more; retry asks the customer for a new one",
+    )
 
 
 def assign_access(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
@@ -167,19 +174,19 @@ def await_assignment(ctx: StepContext, record: TransferRecord, event: TransferEv
     gdap = record.transfer.gdap
     assert gdap is not None
     assert gdap.assignment_id is not None
-    assignment = ctx.delegated_admin.get_access_assignment(gdap.relationship_id, gdap.assignment_id)
-    if assignment.status == "pending":
+    status = _assignment_status(ctx, gdap)
+    if status == "pending":
         if event.attempt >= ACCESS_RETRIES:
             return ctx.halt(
-                record, f"access assignment {assignment.id} is still pending after {event.attempt} looks"
+                record, f"access assignment {gdap.assignment_id} is still pending after {event.attempt} looks"
             )
         return Next(record, wait_seconds=access_wait(ctx, event))
-    if not _live(assignment):  # deleted meanwhile: make it again
+    if status not in LIVE:  # removed meanwhile: make it again
         lost = replace(gdap, assignment_id=None, assignment_status=None)
-        return Next(_commit(ctx, record, lost, f"access assignment {assignment.id} is {assignment.status}"))
-    roles = ", ".join(GDAP_ROLES.get(r, r) for r in assignment.role_ids)
-    active = replace(gdap, assignment_status=assignment.status)
-    message = f"access assignment {assignment.id} is active: the partner's security group holds {roles}"
+        return Next(_commit(ctx, record, lost, f"access assignment {gdap.assignment_id} is {status}"))
+    active = replace(gdap, assignment_status=status)
+    holds = ", ".join(gdap.granted)
+    message = f"access assignment {gdap.assignment_id} is active: the partner's security group holds {holds}"
     return Next(_commit(ctx, record, active, message))
 
 
@@ -337,6 +344,8 @@ def _not_granted(gdap: GdapRequest, missing: list[str], needed_for: str) -> str:
 
 
 def _relationship_news(before: GdapRequest, after: GdapRequest) -> str:
+    if before.status == after.status and after.assignment_id is None:
+        return f"access assignment {before.assignment_id} is gone: it is made again, and access checked again"
     if before.status == after.status:
         return f"access assignment {after.assignment_id} is {after.assignment_status}"
     news = f"GDAP relationship {after.relationship_id}: {before.status} → {after.status}"
@@ -346,7 +355,18 @@ def _relationship_news(before: GdapRequest, after: GdapRequest) -> str:
 
 
 def _live(assignment: AccessAssignment) -> bool:
-    return assignment.status in ("pending", "active")
+    return assignment.status in LIVE
+
+
+def _assignment_status(ctx: StepContext, gdap: GdapRequest) -> str:
+    """The recorded assignment's status now; ``deleted`` when Graph no longer knows it (404)."""
+    assert gdap.assignment_id is not None
+    try:
+        return ctx.delegated_admin.get_access_assignment(gdap.relationship_id, gdap.assignment_id).status
+    except GraphError as error:
+        if error.status == 404:
+            return "deleted"
+        raise
 
 
 def _commit(

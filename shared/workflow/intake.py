@@ -83,8 +83,8 @@ class Intake:
             transfer = self._store.get(transfer_id).transfer
         except TransferNotFoundError:
             return "ignored"
-        if not transfer.is_active:
-            return "ignored"
+        if not transfer.is_active or (transfer.gdap is not None and transfer.gdap.ended is not None):
+            return "ignored"  # finished, or the product itself is ending or withdrawing it
         kind, customer = EventType.ACCESS_CHANGED, transfer.customer_tenant_id
         return self._queue_once(
             event, TransferEvent(kind, transfer_id, customer, "webhook", event_id=event.delivery_key)

@@ -26,7 +26,7 @@ from shared.clients.calls import QUEUE_STEP_DEADLINE
 from shared.clients.errors import RetryLaterError, ServiceError, brief
 from shared.domain import Change, IllegalTransitionError, LineState, TransferState
 from shared.domain.events import EventType, MalformedEventError, TransferEvent
-from shared.store.errors import TransferNotFoundError
+from shared.store.errors import ConcurrencyError, TransferNotFoundError
 from shared.store.records import TransferRecord
 from shared.workflow import acceptance, access, cutover, partner_transfer, purchase
 from shared.workflow.context import Next, StepContext
@@ -37,6 +37,7 @@ from shared.workflow.timer import ScanReport, Timer
 LOG = logging.getLogger(__name__)
 
 MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
+CONFLICT_WAIT = 3.0  # seconds: another message committed first; this one looks again after it
 #: Throttled or out of time this many times in a row: the step is failed for an admin to look at.
 MAX_WAITS = 100
 _WORKING = frozenset(
@@ -76,11 +77,17 @@ def _acceptance_announced(r: TransferRecord, e: TransferEvent, m: Moment) -> boo
 
 
 def _relationship_moved(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    # announced (a GDAP webhook, the timer), or still pending while the transfer works
-    gdap = r.transfer.gdap
-    if gdap is None or not r.transfer.is_active or gdap.ended is not None or gdap.read_for == e.event_id:
+    # announced (a GDAP webhook, the timer), or still pending while an accepted transfer waits for it
+    transfer, gdap = r.transfer, r.transfer.gdap
+    if gdap is None or not transfer.is_active or gdap.ended is not None or gdap.read_for == e.event_id:
         return False
-    return e.type is EventType.ACCESS_CHANGED or (_working(r) and rules.is_pending(gdap))
+    waiting = transfer.state is TransferState.ACCEPTED and not transfer.planned and rules.is_pending(gdap)
+    return e.type is EventType.ACCESS_CHANGED or waiting
+
+
+def _access_lost(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    gdap = r.transfer.gdap
+    return _working(r) and gdap is not None and gdap.ended is None and rules.is_ended(gdap)
 
 
 def _access_unrequested(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
@@ -114,11 +121,12 @@ def _unplanned(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
 
 
 def _lapse_announced(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    state = r.transfer.state
+    state, gdap = r.transfer.state, r.transfer.gdap
     return (
         e.type is EventType.SUBSCRIPTION_EXPIRING
         and state in (TransferState.PROVISIONED, TransferState.CUTTING_OVER)
         and r.transfer.originals_read_for != e.event_id
+        and (gdap is None or gdap.ended is None)  # once done, the product gave its access up
     )
 
 
@@ -174,6 +182,7 @@ def _cutover_due(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
 STEPS: tuple[tuple[Guard, Step], ...] = (
     (_acceptance_announced, acceptance.confirm_acceptance),
     (_relationship_moved, access.follow_relationship),
+    (_access_lost, access.access_lost),
     (_access_unrequested, access.request_access),
     (_assignment_missing, access.assign_access),
     (_assignment_pending, access.await_assignment),
@@ -274,7 +283,15 @@ class Runner:
             step = next_step(record, event, Moment(ctx.now(), ctx.cutover_lead))
             if step is None:
                 return DONE
-            result = _run(ctx, step, record, event)
+            try:
+                result = _run(ctx, step, record, event)
+            except StepFailedError as failure:
+                if not isinstance(failure.error, ConcurrencyError):
+                    raise
+                # Another message moved the transfer first (a GDAP event beside the acceptance, say):
+                # come back once it is through and decide again from what it stored, as the host's
+                # redelivery would, but after CONFLICT_WAIT rather than the visibility timeout.
+                return Outcome(CONFLICT_WAIT, event.again())
             record = result.record
             if result.wait_seconds is not None:
                 waiting = record.transfer.state is TransferState.AWAITING_ACCEPTANCE

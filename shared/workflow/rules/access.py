@@ -43,8 +43,10 @@ ENDED = frozenset({"terminated", "terminating", "terminationRequested", "expired
 RELATIONSHIP_EVENTS = frozenset(
     f"granular-admin-relationship-{action}" for action in ("approved", "activated", "terminated", "expired")
 )
+#: Only what someone else does to the assignment (changes it, removes it): the product makes it and
+#: reads it until it is active by itself, so ``-created`` and ``-activated`` would only race its steps.
 ASSIGNMENT_EVENTS = frozenset(
-    f"granular-admin-access-assignment-{action}" for action in ("created", "activated", "updated", "deleted")
+    f"granular-admin-access-assignment-{action}" for action in ("updated", "deleted")
 )
 ACCESS_EVENTS = RELATIONSHIP_EVENTS | ASSIGNMENT_EVENTS
 _RELATIONSHIP_IN_URI = re.compile(r"/granularAdminRelationships/([0-9A-Za-z-]{1,100})(?:[/?#]|$)", re.I)
