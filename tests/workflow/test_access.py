@@ -14,7 +14,7 @@ from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.domain import Change
-from shared.domain.events import EventType, TransferEvent
+from shared.domain.events import EventType
 from shared.resources.webhook_events import PartnerCenterEvent
 from shared.store.repository import TransferStore
 from shared.workflow.access import CONSENT_GRANTS
@@ -23,7 +23,15 @@ from shared.workflow.runner import CONFLICT_WAIT
 from tests.fixtures.app import pump, routes
 from tests.fixtures.clients import api_calls
 from tests.workflow.test_cutover import days_until_lapse, sandbox_time, timer_on_sandbox_time
-from tests.workflow.transfers import acceptance, accepted, gdap_approved, record, start, started
+from tests.workflow.transfers import (
+    acceptance,
+    accepted,
+    announced,
+    gdap_approved,
+    record,
+    start,
+    started,
+)
 
 WITHOUT_LICENSING = ["Directory Readers", "Cloud Application Administrator"]
 
@@ -44,6 +52,17 @@ def approved_with(
     """fabrikam's transfer once its customer approved a GDAP relationship holding only ``roles``."""
     transfer = waiting_for_gdap(services, sandbox, azurite)
     gdap_approved(services, sandbox, transfer, roles=roles)
+    pump(azurite, services)
+    return record(services, transfer["id"])
+
+
+def deferred(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> dict[str, Any]:
+    """fabrikam's transfer, its access set up, Provisioned with nothing bought yet (it buys 14 days
+    before the originals lapse)."""
+    customer = sandbox.customer("fabrikam")
+    transfer = started(services, customer, purchaseTiming="beforeLapse", purchaseLeadDays=14)
+    sandbox.accept_invitation(customer)
+    accepted(services, transfer)
     pump(azurite, services)
     return record(services, transfer["id"])
 
@@ -214,19 +233,14 @@ def test_a_consent_partner_center_already_holds_counts_as_made(
 def test_a_relationship_ended_before_the_transfer_is_done_stops_it_and_nothing_more_is_bought(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    transfer = started(services, customer, purchaseTiming="beforeLapse", purchaseLeadDays=14)
-    sandbox.accept_invitation(customer)
-    accepted(services, transfer)
-    pump(azurite, services)
-    waiting = record(services, transfer["id"])
+    waiting = deferred(services, sandbox, azurite)
     assert (waiting["state"], sandbox.purchases()) == ("Provisioned", [])  # buys 14 days before the lapse
 
     services.delegated_admin.terminate_admin_relationship(waiting["gdap"]["relationshipId"])  # removed
-    services.queue.send(TransferEvent(EventType.ACCESS_CHANGED, transfer["id"], customer, "webhook"))
+    announced(services, waiting)
     pump(azurite, services)
 
-    stopped = record(services, transfer["id"])
+    stopped = record(services, waiting["id"])
     assert stopped["state"] == "Blocked"
     assert "is terminated: the product has no access" in stopped["reason"]
     sandbox.advance_clock(days=days_until_lapse(sandbox, stopped) - 10)  # the purchase would be due now
@@ -238,12 +252,8 @@ def test_a_relationship_ended_before_the_transfer_is_done_stops_it_and_nothing_m
 def test_an_assignment_someone_removes_is_made_again_and_access_checked_again(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    transfer = started(services, customer, purchaseTiming="beforeLapse", purchaseLeadDays=14)
-    sandbox.accept_invitation(customer)
-    accepted(services, transfer)
-    pump(azurite, services)
-    gdap = record(services, transfer["id"])["gdap"]
+    transfer = deferred(services, sandbox, azurite)
+    gdap = transfer["gdap"]
     token = sandbox.mint_token(tenant_id=sandbox.partner_tenant_id, audience="graph")
     path = f"/v1.0/tenantRelationships/delegatedAdminRelationships/{gdap['relationshipId']}"
     removed = sandbox.http_session().delete(
@@ -252,8 +262,7 @@ def test_an_assignment_someone_removes_is_made_again_and_access_checked_again(
     )
     assert removed.status_code == 204
 
-    event = TransferEvent(EventType.ACCESS_CHANGED, transfer["id"], customer, "webhook")
-    services.queue.send(event)  # granular-admin-access-assignment-deleted
+    announced(services, transfer)  # granular-admin-access-assignment-deleted
     pump(azurite, services)
 
     again = record(services, transfer["id"])["gdap"]

@@ -68,9 +68,14 @@ def gdap_approved(
 ) -> None:
     """The customer's admin approves the transfer's GDAP request (``roles``: only those stay), and
     the ``granular-admin-relationship-approved`` webhook's announcement is queued."""
-    customer = transfer["customerTenantId"]
-    sandbox.approve_gdap(customer, roles=roles)
-    services.queue.send(TransferEvent(EventType.ACCESS_CHANGED, transfer["id"], customer, "webhook"))
+    sandbox.approve_gdap(transfer["customerTenantId"], roles=roles)
+    announced(services, transfer)
+
+
+def announced(services: Services, transfer: dict[str, Any]) -> None:
+    """A GDAP webhook about the transfer's relationship, as the intake queues it."""
+    event = TransferEvent(EventType.ACCESS_CHANGED, transfer["id"], transfer["customerTenantId"], "webhook")
+    services.queue.send(event)
 
 
 def observe(sandbox: SandboxHandle, customer: str) -> None:
