@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per thread")
     parser.add_argument("--threads", type=int, default=1, help="client threads, each with its own session")
     args = parser.parse_args()
-    with start_sandbox("default") as sb:
+    with start_sandbox("default", params={"access": "granted"}) as sb:  # the reads, not the access set-up
         _worker(sb, 30, [])  # warm up: TLS handshake, token cache
         failures: list[int] = []
         workers = [

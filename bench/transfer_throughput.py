@@ -19,12 +19,13 @@ from collections import Counter
 from bench.harness import PC_QUOTA, PHASES, PURPOSES, Moved, limits, running_fleet, table
 
 #: The fewest Partner Center calls one transfer can make: the customer read that confirms the
-#: relationship and carries the company profile's country; its qualifications and one read of its
-#: customer agreement (confirmed before, as this fleet's are); the catalog (one fetch per country and
-#: segment, shared by every customer, so it rounds to 0) plus one read of today's availabilities per
-#: product and SKU bought, right before the cart (4 in this fleet's default: Office 365 E3 is bought
-#: as two); one cart, its checkout, one read of the order's subscriptions (``?order_id=``). The
-#: invitation link is the partner's, the same for everyone.
+#: relationship and carries the company profile's country; the application's consent in the
+#: customer's tenant; its qualifications and one read of its customer agreement (confirmed before,
+#: as this fleet's are); the catalog (one fetch per country and segment, shared by every customer, so
+#: it rounds to 0) plus one read of today's availabilities per product and SKU bought, right before
+#: the cart (4 in this fleet's default: Office 365 E3 is bought as two); one cart, its checkout, one
+#: read of the order's subscriptions (``?order_id=``). The invitation link is the partner's, the same
+#: for everyone.
 MINIMUM_PC = {
     "invitation link": 0,
     "customer and its country": 1,
@@ -32,13 +33,16 @@ MINIMUM_PC = {
     "catalog": 4,
     "cart and checkout": 2,
     "order and provisioning": 1,
+    "application consent": 1,
 }
 #: The fewest Graph calls, per transfer of this fleet (one SKU to swap, ~17 holders): the GDAP
-#: relationship and its approval lock; the inventory (subscriptions and seats) to plan; one
-#: holders read per swapped SKU to plan and one to swap; a glance at the originals' dates by the
-#: timer and the seats before the swap; one $batch per 20 holders.
+#: relationship, its approval lock, one read once approved, the access assignment and one read of
+#: it active, the read that verifies access, and ending the relationship; the inventory
+#: (subscriptions and seats) to plan; one holders read per swapped SKU to plan and one to swap; a
+#: glance at the originals' dates by the timer and the seats before the swap; one $batch per 20
+#: holders.
 MINIMUM_GRAPH = {
-    "GDAP request": 2,
+    "GDAP and delegated access": 7,
     "inventory and seats": 4,
     "license holders": 2,
 }

@@ -269,18 +269,27 @@ def start_transfers(run: Run) -> None:
 
 
 def accept(run: Run, cases: Iterable[Case]) -> None:
-    """The customers' Global Administrators accept; Partner Center signs and delivers the webhook."""
-    sent = [
-        d for c in cases for d in run.sandbox.accept_invitation(run.tenants[c.customer])["webhookDeliveries"]
-    ]
-    statuses = Counter(
-        d["attempts"][-1]["status"] for d in run.sandbox.wait_webhooks(sent) if d["id"] in sent
+    """The customers' Global Administrators accept the reseller invitation, then approve the GDAP
+    request (two links); Partner Center signs and delivers a webhook for each."""
+    sb, tenants = run.sandbox, [run.tenants[c.customer] for c in cases]
+    sent = [d for t in tenants for d in sb.accept_invitation(t, approve_gdap=False)["webhookDeliveries"]]
+    sent += [d for t in tenants for d in sb.approve_gdap(t)["webhookDeliveries"]]
+    answered = Counter(
+        (d["eventName"], d["attempts"][-1]["status"]) for d in sb.wait_webhooks(sent) if d["id"] in sent
     )
-    if statuses:
+    if answered:
         run.say(
             "signed webhooks delivered, the app answered: "
-            + ", ".join(f"{n} x {s}" for s, n in statuses.items())
+            + ", ".join(f"{n} x {s} ({event})" for (event, s), n in sorted(answered.items()))
         )
+
+
+def show_access(run: Run, case: Case) -> None:
+    """What the product did in one customer's tenant by itself once its GDAP request was approved."""
+    record = run.call("GET", f"/transfers/{run.transfers[case.customer]}?historyPageSize=1000", 200)
+    for entry in record["history"]:
+        if entry["action"] == "gdap":
+            run.say(f"{case.customer}: {entry['message'][:150]}")
 
 
 def approve(run: Run, cases: list[Case]) -> None:
@@ -427,17 +436,19 @@ def story(run: Run) -> None:
     for case in silent:
         run.say(f"{case.customer}: accepted, no webhook delivered")
     webhook = register_webhook(run.sandbox, run.api)
-    run.say(f"webhook registered with Partner Center for acceptances and partner transfers -> {webhook}")
+    run.say(f"webhook registered for acceptances, GDAP and partner transfers -> {webhook}")
     run.heading("4. A customer whose suite has no full equivalent on sale: the plan waits for approval")
     approve(run, approvals)
     run.heading("4b. Customers the plan stops before anything is bought: a seat cap, the tenant's country")
     stopped_by_the_plan(run, stopped)
-    run.heading("5. Everyone else accepts; the timer catches the acceptances no webhook announced")
+    run.heading("5. Everyone else accepts and approves GDAP; the timer catches what no webhook announced")
     throttle(run, [c for c in rest if c.throttled])
     accept(run, rest)
     run.run_timer()
     confirm_agreements(run, [c for c in started if c.contact_later])
     run.wait(lambda r: r["state"] == "Provisioned", started)
+    run.say("GDAP approved, access assignment, consent and checks, with no admin action, e.g.:")
+    show_access(run, rest[0])
     bought = {p["customer_id"] for p in run.sandbox.purchases()}
     deferred = [c.customer for c in started if run.tenants[c.customer] not in bought]
     run.say(f"all Provisioned; nothing bought yet for {', '.join(deferred) or 'none'} (deferred timing)")
@@ -453,6 +464,8 @@ def story(run: Run) -> None:
     fix_usage_locations(run, stranded)
     run.wait(lambda r: r["state"] in ("Completed", "Failed"), stranded)
     run.refresh()
+    ended = Counter((r["gdap"] or {}).get("access", {}).get("ended") for r in run.records.values())
+    run.say(f"GDAP relationships after completion (least privilege): {ended['ended']} ended")
 
 
 def summarise(run: Run) -> int:

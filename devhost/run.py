@@ -78,11 +78,13 @@ def local_settings(sandbox: SandboxHandle, azurite: Azurite) -> dict[str, str]:
 
 
 def register_webhook(sandbox: SandboxHandle, api_url: str, function_key: str | None = None) -> str:
-    """As the partner does once at setup, with the product's own client: every event the workflow follows.
+    """As the partner does once at setup, with ``ops.register_webhook``'s registration: every event
+    the workflow follows, added to the partner's one registration (refused if another tool holds it).
 
     Where the host checks keys, Partner Center must call the webhook with one, so the URL carries it
     as ``?code=`` (the way ``ops.register_webhook`` registers the deployed app).
     """
+    from ops.register_webhook import register
     from shared.bootstrap import Services
     from shared.settings import Settings
     from shared.workflow.intake import FOLLOWED_EVENTS
@@ -92,7 +94,7 @@ def register_webhook(sandbox: SandboxHandle, api_url: str, function_key: str | N
         url += "?" + urlencode({"code": function_key})
     services = Services(Settings(sandbox.env()), verify=sandbox.ca_bundle)
     try:
-        services.partner_center.create_or_update_webhook_registration(url, sorted(FOLLOWED_EVENTS))
+        register(services.partner_center, url, sorted(FOLLOWED_EVENTS))
     finally:
         services.close()
     return url

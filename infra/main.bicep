@@ -88,6 +88,18 @@ param partnerClientId string
 @description('PARTNER_COUNTRY: ISO 3166-1 alpha-2 code of the partner\'s location; its CSP region follows.')
 param partnerCountry string
 
+@minLength(36)
+@maxLength(36)
+@description('GDAP_SECURITY_GROUP_ID: object id of the security group in the partner tenant that each customer\'s GDAP access assignment gives the relationship\'s roles; the partner user of the stored refresh token must be a member.')
+param gdapSecurityGroupId string
+
+@allowed([
+  'end'
+  'reduce'
+])
+@description('GDAP_AFTER_COMPLETION: what becomes of a customer\'s GDAP relationship once its transfer is done: reduce its access assignment to Directory Readers until the originals have lapsed, then end it (least privilege that still notices a renewal), or end it at once.')
+param gdapAfterCompletion string = 'reduce'
+
 @description('PARTNER_CENTER_ENDPOINT: Partner Center API base URL.')
 param partnerCenterEndpoint string = 'https://api.partnercenter.microsoft.com'
 
@@ -337,6 +349,8 @@ var productSettings = {
   PARTNER_REFRESH_TOKEN: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretNames.refreshToken})'
   PARTNER_REFRESH_TOKEN_SECRET_URI: '${keyVault.outputs.uri}secrets/${secretNames.refreshToken}'
   PARTNER_COUNTRY: toUpper(partnerCountry)
+  GDAP_SECURITY_GROUP_ID: gdapSecurityGroupId
+  GDAP_AFTER_COMPLETION: gdapAfterCompletion
   WEBHOOK_CERT_HOSTS: webhookCertHosts
   WEBHOOK_TRUST_ROOTS: webhookTrustRoots
   EXPIRY_LEAD_DAYS: string(expiryLeadDays)

@@ -20,6 +20,7 @@ from .catalog import load_catalog
 from .pki import create_pki
 from .routing import Endpoints
 from .scenarios import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, SCENARIOS
+from .world import partner_group_id
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
@@ -45,6 +46,7 @@ def describe(sandbox: Server) -> dict[str, Any]:
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
         "refresh_token": REFRESH_TOKEN,
+        "gdap_security_group_id": partner_group_id(sandbox.world.partner_tenant_id),
         "webhook_cert_hosts": host,
         "webhook_trust_roots": str(ep.ca_bundle),
         "certificate_url": ep.certificate_url,

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import agreements, control, entra, graph, keyvault, partner_center, transfers
+from . import access, agreements, control, entra, graph, keyvault, partner_center, transfers
 from .eligibility import missing_contract_version
 from .keyvault import kv_error
 from .knobs import Fault
@@ -39,9 +39,15 @@ PC_DESCRIPTIONS = {
     800065: "Cannot check out an already submitted cart.",
 }
 SERVICES: dict[str, tuple[str, Router[Sandbox]]] = {
-    "partnercenter": ("partner_center", Router(partner_center.router, transfers.router, agreements.router)),
-    "graph": ("graph", graph.router),
-    "_sandbox": ("control", Router(control.router, transfers.source_router, agreements.control_router)),
+    "partnercenter": (
+        "partner_center",
+        Router(partner_center.router, transfers.router, agreements.router, access.partner_center_router),
+    ),
+    "graph": ("graph", Router(graph.router, access.graph_router)),
+    "_sandbox": (
+        "control",
+        Router(control.router, transfers.source_router, agreements.control_router, access.control_router),
+    ),
     "cert": ("cert", control.cert_router),
     "secrets": ("keyvault", keyvault.router),
 }
@@ -127,7 +133,7 @@ class Server(Sandbox):
         if service == "graph" and route.gdap and call.tenant_id != self.world.partner_tenant_id:
             tenant = self.world.tenants[str(call.tenant_id)]
             allowed = WRITE_ROLES if route.gdap == "write" else READ_ROLES
-            if not (tenant.gdap_active and tenant.gdap_roles & allowed):
+            if not self.world.effective_roles(tenant) & allowed:
                 return graph_error(
                     403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
                 )

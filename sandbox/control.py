@@ -66,6 +66,7 @@ def scenario(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
             "now": iso(world.clock.now()),
             **{key: value for key, value in world.keys.items() if key != "partner"},
             "otherPartnerTenantId": world.keys["partner"]["other_partner_tenant_id"],
+            "partnerSecurityGroupId": world.keys["partner"]["security_group_id"],
         },
     )
 
@@ -154,21 +155,24 @@ def customers(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 
 @router.route("POST", "/customers/{customer_id}/accept")
 def accept_invitation(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    """The customer's global admin accepts the reseller (and GDAP) invitation."""
+    """The customer's global admin accepts the reseller invitation and (unless ``approveGdap`` is
+    false: the two are separate links) approves the partner's pending GDAP requests."""
     body = call.json()
     lag = sb.knobs["consistency_lag"]
     try:
-        tenant = sb.world.accept_invitation(
+        tenant, approved = sb.world.accept_invitation(
             p["customer_id"],
             float(body.get("lagSeconds", lag["seconds"])),
             int(body.get("lagRequests", lag["requests"])),
             time.time(),
+            approve_gdap=bool(body.get("approveGdap", True)),
         )
     except KeyError:
         return Reply(404, {"error": f"no tenant {p['customer_id']}"})
-    deliveries = (
-        sb.webhooks.dispatch(sb.webhooks.event(ACCEPTED, tenant.id)) if sb.webhooks.wants(ACCEPTED) else []
-    )
+    deliveries = sb.webhooks.announce(sb.webhooks.event(ACCEPTED, tenant.id))
+    deliveries += [
+        d for r in approved for d in sb.webhooks.announce_gdap("granular-admin-relationship-approved", r.id)
+    ]
     return Reply(
         200,
         {

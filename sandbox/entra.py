@@ -12,7 +12,7 @@ from .scenarios import CLIENT_ID, CLIENT_SECRET
 from .state import AuthorizationCode, Sandbox
 from .tokens import PARTNER_CENTER_AUDIENCE, audience_for_scope
 from .webhooks import is_loopback
-from .world import stable_id
+from .world import partner_admin_id, stable_id
 
 router: Router[Sandbox] = Router()
 ANY_TENANT = frozenset({"common", "organizations"})
@@ -24,20 +24,50 @@ GRAPH_APP_ROLES = ("Directory.Read.All", "LicenseAssignment.ReadWrite.All", "Org
 
 def admin_user_id(sb: Sandbox) -> str:
     """The partner tenant's admin: every sign-in and every app + user token is this user."""
-    return stable_id("partner-admin", sb.world.partner_tenant_id)
+    return partner_admin_id(sb.world.partner_tenant_id)
 
 
-def _aad_error(status: int, error: str, code: int, description: str) -> Reply:
-    return Reply(
-        status,
-        {
-            "error": error,
-            "error_description": f"AADSTS{code}: {description}",
-            "error_codes": [code],
-            "timestamp": "",
-            "trace_id": stable_id("trace", description),
-            "correlation_id": stable_id("correlation", description),
-        },
+def _aad_error(status: int, error: str, code: int, description: str, suberror: str | None = None) -> Reply:
+    body: dict[str, object] = {
+        "error": error,
+        "error_description": f"AADSTS{code}: {description}",
+        "error_codes": [code],
+        "timestamp": "",
+        "trace_id": stable_id("trace", description),
+        "correlation_id": stable_id("correlation", description),
+    }
+    if suberror:
+        body["suberror"] = suberror
+    return Reply(status, body)
+
+
+def _unconsented(sb: Sandbox, tenant: str, client_id: str, grant: str | None) -> Reply | None:
+    """A customer tenant gives the partner's application no token until it is consented there.
+
+    Entra's answers: a delegated grant (refresh token, code) gets ``invalid_grant`` AADSTS65001
+    "has not consented to use the application" with ``suberror: consent_required``; the
+    application's own grant gets AADSTS700016, its service principal "not found in the directory".
+    The consent is made through Partner Center's ``applicationconsents`` (Learn: "Acquire customer
+    consent as a Control Panel Vendor", and "Granular delegated admin privileges (GDAP) and the
+    secure application model": "Explicit app + user consent is required for every customer tenant").
+    """
+    customer = sb.world.tenants[tenant]
+    if tenant == sb.world.partner_tenant_id or sb.world.has_consent(customer, client_id):
+        return None
+    if grant == "client_credentials":
+        return _aad_error(
+            400,
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{client_id}' was not found in the directory '{customer.domain}'.",
+        )
+    return _aad_error(
+        400,
+        "invalid_grant",
+        65001,
+        f"The user or administrator has not consented to use the application with ID '{client_id}' "
+        "named 'csp-transfer'. Send an interactive authorization request for this user and resource.",
+        suberror="consent_required",
     )
 
 
@@ -151,18 +181,20 @@ def token(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     lifetime = int(sb.knobs["token_lifetime_s"])
     grant = form.get("grant_type")
     body: dict[str, object] = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime}
+    if grant in ("client_credentials", "refresh_token", "authorization_code"):
+        refused = _redeem(sb, tenant, form) if grant == "authorization_code" else None
+        if grant == "refresh_token" and form.get("refresh_token") not in sb.refresh_tokens:
+            refused = _aad_error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
+        if refused is None and audience != PARTNER_CENTER_AUDIENCE:
+            refused = _unconsented(sb, tenant, client_id, grant)
+        if refused is not None:
+            return refused
     if grant == "client_credentials":
         roles = APP_ROLES.get(audience, GRAPH_APP_ROLES)
         body["access_token"] = sb.tokens.issue(
             tenant_id=tenant, audience=audience, app_id=client_id, lifetime_s=lifetime, roles=roles
         )
     elif grant in ("refresh_token", "authorization_code"):
-        if grant == "authorization_code":
-            refused = _redeem(sb, tenant, form)
-            if refused is not None:
-                return refused
-        elif form.get("refresh_token") not in sb.refresh_tokens:
-            return _aad_error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
         scp = "user_impersonation" if audience == PARTNER_CENTER_AUDIENCE else "Directory.AccessAsUser.All"
         body["access_token"] = sb.tokens.issue(
             tenant_id=tenant,

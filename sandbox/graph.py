@@ -55,7 +55,7 @@ def tenant_of(sb: Sandbox, call: Call) -> Tenant:
     return tenant
 
 
-def _context(sb: Sandbox, entity: str) -> str:
+def odata_context(sb: Sandbox, entity: str) -> str:
     return f"{sb.endpoints.graph}/v1.0/$metadata#{entity}"
 
 
@@ -66,7 +66,7 @@ def _select(item: dict[str, Any], call: Call, default: tuple[str, ...]) -> dict[
     return {lowered[k.lower()]: item[lowered[k.lower()]] for k in keys if k.lower() in lowered}
 
 
-def _page(sb: Sandbox, call: Call, items: list[dict[str, Any]], entity: str, path: str) -> Reply:
+def paged(sb: Sandbox, call: Call, items: list[dict[str, Any]], entity: str, path: str) -> Reply:
     """One page of ``items`` with ``@odata.nextLink`` carrying an opaque ``$skiptoken``."""
     top = int(call.query.get("$top", sb.knobs["graph_page_size"]))
     if not 1 <= top <= 999:
@@ -80,7 +80,7 @@ def _page(sb: Sandbox, call: Call, items: list[dict[str, Any]], entity: str, pat
             raise GraphError(400, "Request_BadRequest", "Invalid skip token.") from exc
         if generation != sb.generation:
             raise GraphError(400, "Request_BadRequest", "The skip token has expired.")
-    body: dict[str, Any] = {"@odata.context": _context(sb, entity)}
+    body: dict[str, Any] = {"@odata.context": odata_context(sb, entity)}
     if call.query.get("$count", "").lower() == "true":
         if call.headers.get("ConsistencyLevel", "").lower() != "eventual":
             raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
@@ -124,7 +124,7 @@ def organization(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         ],
     }
     return Reply(
-        200, {"@odata.context": _context(sb, "organization"), "value": [_select(org, call, tuple(org))]}
+        200, {"@odata.context": odata_context(sb, "organization"), "value": [_select(org, call, tuple(org))]}
     )
 
 
@@ -176,7 +176,7 @@ def list_subscribed_skus(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     consumption = tenant.consumption()
     items = [subscribed_sku_json(sb, tenant, s, consumption.get(s, 0)) for s in _subscribed(tenant)]
     selected = [_select(i, call, tuple(i)) for i in items]
-    return Reply(200, {"@odata.context": _context(sb, "subscribedSkus"), "value": selected})
+    return Reply(200, {"@odata.context": odata_context(sb, "subscribedSkus"), "value": selected})
 
 
 @router.route("GET", "/v1.0/subscribedSkus/{id}", gdap="read")
@@ -187,7 +187,8 @@ def get_subscribed_sku(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
         raise GraphError(404, "Request_ResourceNotFound", f"Resource '{p['id']}' does not exist.")
     item = subscribed_sku_json(sb, tenant, sku_id, tenant.consumed(sku_id))
     return Reply(
-        200, {"@odata.context": _context(sb, "subscribedSkus/$entity"), **_select(item, call, tuple(item))}
+        200,
+        {"@odata.context": odata_context(sb, "subscribedSkus/$entity"), **_select(item, call, tuple(item))},
     )
 
 
@@ -226,7 +227,7 @@ def list_company_subscriptions(sb: Sandbox, call: Call, p: dict[str, str]) -> Re
     )
     everything = [company_subscription_json(sb, tenant, s) for s in subs]
     items = [_select(item, call, tuple(item)) for item in everything]
-    return _page(sb, call, items, "directory/subscriptions", "/v1.0/directory/subscriptions")
+    return paged(sb, call, items, "directory/subscriptions", "/v1.0/directory/subscriptions")
 
 
 def _company_subscription(sb: Sandbox, call: Call, key: str, by_commerce: bool) -> Reply:
@@ -237,7 +238,7 @@ def _company_subscription(sb: Sandbox, call: Call, key: str, by_commerce: bool) 
             return Reply(
                 200,
                 {
-                    "@odata.context": _context(sb, "directory/subscriptions/$entity"),
+                    "@odata.context": odata_context(sb, "directory/subscriptions/$entity"),
                     **_select(item, call, tuple(item)),
                 },
             )
@@ -350,14 +351,14 @@ def list_users(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     sku = _sku_filter(call)
     users = [u for u in tenant.users.values() if sku is None or sku in tenant.effective_skus(u)]
     items = [_select(user_json(tenant, u), call, USER_DEFAULT) for u in users]
-    return _page(sb, call, items, "users", "/v1.0/users")
+    return paged(sb, call, items, "users", "/v1.0/users")
 
 
 @router.route("GET", "/v1.0/users/{id}", gdap="read")
 def get_user(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = tenant_of(sb, call)
     item = _select(user_json(tenant, _user(tenant, p["id"])), call, USER_DEFAULT)
-    return Reply(200, {"@odata.context": _context(sb, "users/$entity"), **item})
+    return Reply(200, {"@odata.context": odata_context(sb, "users/$entity"), **item})
 
 
 @router.route("GET", "/v1.0/users/{id}/licenseDetails", gdap="read")
@@ -383,7 +384,9 @@ def license_details(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
                 ],
             }
         )
-    return Reply(200, {"@odata.context": _context(sb, f"users('{user.id}')/licenseDetails"), "value": value})
+    return Reply(
+        200, {"@odata.context": odata_context(sb, f"users('{user.id}')/licenseDetails"), "value": value}
+    )
 
 
 def _license_body(call: Call) -> tuple[list[tuple[str, list[str]]], list[str]]:
@@ -417,7 +420,7 @@ def assign_user_license(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     add, remove = _license_body(call)
     sb.world.assign_user_licenses(tenant, user, add, remove)
     item = _select(user_json(tenant, user), call, USER_DEFAULT)
-    return Reply(200, {"@odata.context": _context(sb, "users/$entity"), **item})
+    return Reply(200, {"@odata.context": odata_context(sb, "users/$entity"), **item})
 
 
 @router.route("GET", "/v1.0/groups", gdap="read")
@@ -425,7 +428,7 @@ def list_groups(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     tenant = tenant_of(sb, call)
     sku = _sku_filter(call)
     groups = [g for g in tenant.groups.values() if sku is None or sku in g.licenses]
-    return _page(
+    return paged(
         sb, call, [_select(group_json(g), call, GROUP_DEFAULT) for g in groups], "groups", "/v1.0/groups"
     )
 
@@ -435,7 +438,10 @@ def get_group(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     group = _group(tenant_of(sb, call), p["id"])
     return Reply(
         200,
-        {"@odata.context": _context(sb, "groups/$entity"), **_select(group_json(group), call, GROUP_DEFAULT)},
+        {
+            "@odata.context": odata_context(sb, "groups/$entity"),
+            **_select(group_json(group), call, GROUP_DEFAULT),
+        },
     )
 
 
@@ -452,7 +458,10 @@ def assign_group_license(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     sb.world.assign_group_licenses(tenant, group, add, remove, delay=delay)
     return Reply(
         202,
-        {"@odata.context": _context(sb, "groups/$entity"), **_select(group_json(group), call, GROUP_DEFAULT)},
+        {
+            "@odata.context": odata_context(sb, "groups/$entity"),
+            **_select(group_json(group), call, GROUP_DEFAULT),
+        },
     )
 
 
@@ -476,7 +485,7 @@ def _members(sb: Sandbox, call: Call, group_id: str, *, cast: bool) -> Reply:
     kind = {"@odata.type": "#microsoft.graph.user"}
     items = [{**kind, **_select(user_json(tenant, u), call, default)} for u in members]
     path = f"/v1.0/groups/{group.id}/members" + ("/microsoft.graph.user" if cast else "")
-    return _page(sb, call, items, "users" if cast else "directoryObjects", path)
+    return paged(sb, call, items, "users" if cast else "directoryObjects", path)
 
 
 @router.route("PATCH", "/v1.0/users/{id}", gdap="write")
@@ -535,11 +544,13 @@ def admin_relationship_json(sb: Sandbox, relationship: AdminRelationship) -> dic
     }
 
 
-def _admin_relationship(sb: Sandbox, call: Call, key: str) -> AdminRelationship:
+def admin_relationship(sb: Sandbox, call: Call, key: str) -> AdminRelationship:
     _partner_tenant(sb, call)
     relationship = sb.world.admin_relationships.get(key.lower())
     if relationship is None:
         raise GraphError(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist.")
+    if sb.world.settle_relationship(relationship):
+        sb.webhooks.announce_gdap("granular-admin-relationship-expired", relationship.id)
     return relationship
 
 
@@ -574,7 +585,7 @@ def create_admin_relationship(sb: Sandbox, call: Call, p: dict[str, str]) -> Rep
     return Reply(
         201,
         {
-            "@odata.context": _context(sb, "tenantRelationships/delegatedAdminRelationships/$entity"),
+            "@odata.context": odata_context(sb, "tenantRelationships/delegatedAdminRelationships/$entity"),
             **admin_relationship_json(sb, relationship),
         },
     )
@@ -584,6 +595,9 @@ def create_admin_relationship(sb: Sandbox, call: Call, p: dict[str, str]) -> Rep
 def list_admin_relationships(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     _partner_tenant(sb, call)
     relationships = list(sb.world.admin_relationships.values())
+    for relationship in relationships:
+        if sb.world.settle_relationship(relationship):
+            sb.webhooks.announce_gdap("granular-admin-relationship-expired", relationship.id)
     expression = call.query.get("$filter")
     if expression:  # the one filter the product uses: displayName eq 'text' ('' is a quote)
         found = DISPLAY_NAME.fullmatch(expression.strip())
@@ -592,29 +606,35 @@ def list_admin_relationships(sb: Sandbox, call: Call, p: dict[str, str]) -> Repl
         name = found.group(1).replace("''", "'")
         relationships = [r for r in relationships if r.display_name == name]
     items = [admin_relationship_json(sb, r) for r in relationships]
-    return _page(sb, call, items, "tenantRelationships/delegatedAdminRelationships", GDAP)
+    return paged(sb, call, items, "tenantRelationships/delegatedAdminRelationships", GDAP)
 
 
 @router.route("GET", GDAP + "/{id}")
 def get_admin_relationship(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    return Reply(200, admin_relationship_json(sb, _admin_relationship(sb, call, p["id"])))
+    return Reply(200, admin_relationship_json(sb, admin_relationship(sb, call, p["id"])))
 
 
-TRANSITIONS = {"lockForApproval": ("created", "approvalPending"), "terminate": ("active", "terminated")}
+TRANSITIONS = {
+    "lockForApproval": (("created",), "approvalPending"),
+    "terminate": (("approvalPending", "active"), "terminated"),
+}
 
 
 @router.route("POST", GDAP + "/{id}/requests")
 def request_admin_relationship_action(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    """``lockForApproval`` makes the invitation link usable; ``terminate`` takes the roles away."""
-    relationship = _admin_relationship(sb, call, p["id"])
+    """``lockForApproval`` makes the invitation link usable; ``terminate`` takes the roles away, or
+    withdraws a request the customer has not approved yet (the relationship lifecycle of the GDAP
+    API overview ends both in ``terminated``), and Partner Center announces it."""
+    relationship = admin_relationship(sb, call, p["id"])
     action = str(call.json().get("action", ""))
-    before, after = TRANSITIONS.get(action, ("", ""))
-    if relationship.status != before:
+    before, after = TRANSITIONS.get(action, ((), ""))
+    if relationship.status not in before:
         raise GraphError(
             400, "Request_BadRequest", f"Action {action!r} is not allowed in status {relationship.status}."
         )
     if after == "terminated":
         sb.world.terminate_relationship(relationship)
+        sb.webhooks.announce_gdap("granular-admin-relationship-terminated", relationship.id)
     else:
         relationship.status = after
     now = iso(sb.world.clock.now())

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "token_lifetime_s": 3600,
     "provisioning_delay_s": 0,
     "group_license_delay_s": 2,
+    "access_assignment_activation_s": 0,
     "validation_events_per_minute": 2,
     "webhook": {"max_attempts": 10, "backoff_s": 0.5, "timeout_s": 10.0},
 }

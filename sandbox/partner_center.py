@@ -115,12 +115,9 @@ def _address(tenant: Tenant) -> dict[str, Any]:
     return address
 
 
-def shows_company_details(tenant: Tenant) -> bool:
-    """Whether the partner's GDAP roles let Partner Center show the company's address and e-mail."""
-    return tenant.gdap_active and bool(tenant.gdap_roles & PROFILE_ROLES)
-
-
-def company_profile(tenant: Tenant) -> dict[str, Any]:
+def company_profile(tenant: Tenant, roles: frozenset[str]) -> dict[str, Any]:
+    """``roles``: the partner's effective GDAP roles in the tenant; only Global Reader, Directory
+    Writers or Global Administrator let Partner Center show the company's address and e-mail."""
     profile = {
         "tenantId": tenant.id,
         "domain": tenant.domain,
@@ -129,7 +126,7 @@ def company_profile(tenant: Tenant) -> dict[str, Any]:
         "email": f"admin@{tenant.domain}",
         "attributes": {"objectType": "CustomerCompanyProfile"},
     }
-    if not shows_company_details(tenant):
+    if not roles & PROFILE_ROLES:
         del profile["address"], profile["email"]
     return profile
 
@@ -151,19 +148,19 @@ def billing_profile(tenant: Tenant) -> dict[str, Any]:
     }
 
 
-def customer_json(tenant: Tenant) -> dict[str, Any]:
+def customer_json(tenant: Tenant, roles: frozenset[str]) -> dict[str, Any]:
     customer = {
         "id": tenant.id,
         "commerceId": stable_id("commerce", tenant.id),
-        "companyProfile": company_profile(tenant),
+        "companyProfile": company_profile(tenant, roles),
         "billingProfile": billing_profile(tenant),
         "relationshipToPartner": tenant.relationship,
-        "allowDelegatedAccess": tenant.gdap_active,
+        "allowDelegatedAccess": bool(roles) or bool(tenant.consented_apps),
         "customDomains": [tenant.domain],
         "links": {"self": link(f"/customers/{tenant.id}")},
         "attributes": {"objectType": "Customer"},
     }
-    if not shows_company_details(tenant):
+    if not roles & PROFILE_ROLES:
         del customer["customDomains"]
     return customer
 
@@ -200,7 +197,9 @@ def paged(sb: Sandbox, call: Call, items: list[dict[str, Any]], uri: str) -> Rep
 
 @router.route("GET", "/v1/customers")
 def list_customers(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    return paged(sb, call, [customer_json(t) for t in sb.world.customers()], "/customers")
+    return paged(
+        sb, call, [customer_json(t, sb.world.effective_roles(t)) for t in sb.world.customers()], "/customers"
+    )
 
 
 @router.route("GET", "/v1/customers/relationshiprequests", app_user_only=True)
@@ -214,12 +213,14 @@ def relationship_request(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 
 @router.route("GET", "/v1/customers/{customer_id}")
 def get_customer(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    return Reply(200, customer_json(customer_of(sb, p["customer_id"])))
+    customer = customer_of(sb, p["customer_id"])
+    return Reply(200, customer_json(customer, sb.world.effective_roles(customer)))
 
 
 @router.route("GET", "/v1/customers/{customer_id}/profiles/company", app_user_only=True)
 def get_company_profile(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
-    return Reply(200, company_profile(customer_of(sb, p["customer_id"])))
+    customer = customer_of(sb, p["customer_id"])
+    return Reply(200, company_profile(customer, sb.world.effective_roles(customer)))
 
 
 @router.route("GET", "/v1/customers/{customer_id}/profiles/billing")
@@ -923,7 +924,7 @@ def user_licenses(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
 def license_updates(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """Partner Center's licence swap: the same atomic rule as Graph's assignLicense, PC's error codes."""
     tenant, user = _customer_user(sb, p)
-    if not (tenant.gdap_active and tenant.gdap_roles & WRITE_ROLES):
+    if not sb.world.effective_roles(tenant) & WRITE_ROLES:
         raise PartnerCenterError(403, 1002, "The GDAP relationship grants no role that may assign licenses.")
     body = call.json()
     assign = lookup(body, "licensesToAssign") or []

@@ -27,6 +27,8 @@ from .world import (
     Tenant,
     User,
     World,
+    partner_admin_id,
+    partner_group_id,
     stable_id,
 )
 
@@ -108,8 +110,6 @@ class _Builder:
             domain=f"{slug}sandbox.onmicrosoft.com",
             country=country,
             relationship="reseller" if accepted else "none",
-            gdap_roles=roles,
-            gdap_active=accepted and bool(roles),
             signed_directly=agreement == "direct",
             qualifications=[{"qualification": qualification, "vettingStatus": "Approved"}]
             if qualification
@@ -240,8 +240,11 @@ def _new_world(catalog: Catalog, clock: Clock, name: str) -> World:
         domain="partnersandbox.onmicrosoft.com",
         country="US",
     )
+    group = partner_group_id(PARTNER_TENANT_ID)
+    world.partner_groups[group] = {partner_admin_id(PARTNER_TENANT_ID)}
     world.keys["partner"] = {
         "tenant_id": PARTNER_TENANT_ID,
+        "security_group_id": group,
         "other_partner_tenant_id": OTHER_PARTNER_TENANT_ID,
         "other_partner_name": OTHER_PARTNER_NAME,
     }
@@ -418,7 +421,23 @@ SCENARIOS: dict[str, Callable[[Catalog, Clock, dict[str, Any]], tuple[World, dic
 
 
 def build(name: str, catalog: Catalog, params: dict[str, Any] | None = None) -> tuple[World, dict[str, Any]]:
-    """A fresh world for scenario ``name`` and the knobs it switches on."""
+    """A fresh world for scenario ``name`` and the knobs it switches on.
+
+    Every scenario's accepted customers hold an active GDAP relationship with the partner, but no
+    access assignment and no consent of the partner's application: Graph into their tenants is
+    refused until the product sets both up. ``access=granted`` is for tests that are not about
+    access: those relationships' roles count as effective, the application as consented.
+    """
     if name not in SCENARIOS:
         raise KeyError(name)
-    return SCENARIOS[name](catalog, Clock(), params or {})
+    rest = dict(params or {})
+    access = str(rest.pop("access", "none"))
+    if access not in ("none", "granted"):
+        raise ValueError("access must be none or granted")
+    world, knobs = SCENARIOS[name](catalog, Clock(), rest)
+    if access == "granted":
+        for tenant in world.customers():
+            for relationship in world.approved_relationships(tenant.id):
+                tenant.gdap_roles |= relationship.role_names
+            tenant.gdap_active = bool(tenant.gdap_roles)
+    return world, knobs

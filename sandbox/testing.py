@@ -46,6 +46,8 @@ class ScenarioIds:
     catalog_items: dict[str, str]
     admin_relationships: dict[str, str]
     """GDAP delegatedAdminRelationship id per customer (active, or approvalPending before acceptance)."""
+    partner_security_group_id: str
+    """The partner tenant's security group for GDAP access assignments (its member: the partner admin)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScenarioIds:
@@ -62,6 +64,7 @@ class ScenarioIds:
             skus=data["skus"],
             catalog_items=data["catalog_items"],
             admin_relationships=data["admin_relationships"],
+            partner_security_group_id=data["partnerSecurityGroupId"],
         )
 
 
@@ -88,6 +91,7 @@ class SandboxHandle:
         self.client_id: str = info["client_id"]
         self.client_secret: str = info["client_secret"]
         self.refresh_token: str = info["refresh_token"]
+        self.security_group_id: str = info["gdap_security_group_id"]
         self.webhook_cert_hosts: str = info["webhook_cert_hosts"]
         self.webhook_trust_roots: str = info["webhook_trust_roots"]
         self.certificate_url: str = info["certificate_url"]
@@ -110,6 +114,7 @@ class SandboxHandle:
             "PARTNER_CLIENT_SECRET": self.client_secret,
             "PARTNER_REFRESH_TOKEN": self.refresh_token,
             "PARTNER_COUNTRY": self.partner_country,
+            "GDAP_SECURITY_GROUP_ID": self.security_group_id,
             "REQUESTS_CA_BUNDLE": self.ca_bundle,
             "WEBHOOK_CERT_HOSTS": self.webhook_cert_hosts,
             "WEBHOOK_TRUST_ROOTS": self.webhook_trust_roots,
@@ -285,10 +290,16 @@ class SandboxHandle:
         return dt.datetime.fromisoformat(moved["now"])
 
     def accept_invitation(
-        self, customer_id: str, *, lag_seconds: float | None = None, lag_requests: int | None = None
+        self,
+        customer_id: str,
+        *,
+        lag_seconds: float | None = None,
+        lag_requests: int | None = None,
+        approve_gdap: bool = True,
     ) -> dict[str, Any]:
-        """The customer accepts: relationship and GDAP become active, the webhook fires if registered."""
-        body: dict[str, Any] = {}
+        """The customer accepts the reseller relationship and (unless ``approve_gdap`` is False)
+        approves the pending GDAP requests; the webhooks fire if registered."""
+        body: dict[str, Any] = {"approveGdap": approve_gdap}
         if lag_seconds is not None:
             body["lagSeconds"] = lag_seconds
         if lag_requests is not None:
@@ -296,10 +307,24 @@ class SandboxHandle:
         result: dict[str, Any] = self.control("POST", f"/customers/{customer_id}/accept", body)
         return result
 
+    def approve_gdap(self, customer_id: str, *, roles: list[str] | None = None) -> dict[str, Any]:
+        """The customer approves the partner's pending GDAP requests (``roles``: only those role names
+        stay, as in a request changed before it was locked); the webhooks fire if registered."""
+        body = {} if roles is None else {"roles": roles}
+        result: dict[str, Any] = self.control("POST", f"/customers/{customer_id}/gdap/approve", body)
+        return result
+
+    def set_webhook_registration(self, url: str, events: list[str]) -> dict[str, Any]:
+        """Another tool's registration (the partner has one), for any URL."""
+        body = {"webhookUrl": url, "webhookEvents": events}
+        result: dict[str, Any] = self.control("PUT", "/webhooks/registration", body)
+        return result
+
     def set_gdap(
         self, customer_id: str, *, roles: list[str] | None = None, active: bool | None = None
     ) -> dict[str, Any]:
-        """Override the customer's effective GDAP roles; with no arguments, just read them."""
+        """For tests that are not about access: pre-grant GDAP roles (effective, and the application
+        consented) without an access assignment; with no arguments, just read them."""
         body: dict[str, Any] = {}
         if roles is not None:
             body["roles"] = roles

@@ -36,6 +36,15 @@ MODES = (
     "redirecting-cert-url",
 )
 ACCEPTED = "reseller-relationship-accepted-by-customer"
+RESOURCE_NAMES = {ACCEPTED: "Customer", "test-created": "test"}
+GDAP_RESOURCE_URI = "https://partner.microsoft.com/granularAdminRelationships/{id}"
+"""The GDAP events' ResourceUri as the "Partner Center webhook events" page shows it."""
+
+
+def _gdap_resource(name: str) -> str | None:
+    if name.startswith("granular-admin-access-assignment-"):
+        return "GranularAdminAccessAssignment"
+    return "GranularAdminRelationship" if name.startswith("granular-admin-relationship-") else None
 
 
 def change_date(moment: dt.datetime) -> str:
@@ -152,6 +161,21 @@ class Webhooks:
     def wants(self, event_name: str) -> bool:
         return self.registration is not None and event_name in self.registration["WebhookEvents"]
 
+    def announce(self, payload: dict[str, Any]) -> list[str]:
+        """Send an event Partner Center raised by itself, if the registration asks for it; a
+        registration for a URL off this machine (another tool's) is honoured by sending nothing."""
+        registration = self.registration
+        if not self.wants(str(payload["EventName"])) or registration is None:
+            return []
+        return self.dispatch(payload) if is_loopback(registration["WebhookUrl"]) else []
+
+    def announce_gdap(self, name: str, relationship_id: str, assignment_id: str | None = None) -> list[str]:
+        """A ``granular-admin-*`` event: its ResourceUri names the relationship (and assignment)."""
+        uri = GDAP_RESOURCE_URI.format(id=relationship_id)
+        if assignment_id is not None:
+            uri += f"/accessAssignments/{assignment_id}"
+        return self.announce(self.event(name, resource_uri=uri))
+
     # ------------------------------------------------------------------ events
 
     def event(
@@ -176,11 +200,7 @@ class Webhooks:
         return {
             "EventName": name,
             "ResourceUri": resource_uri,
-            "ResourceName": "Customer"
-            if name == ACCEPTED
-            else "test"
-            if name == "test-created"
-            else "Subscription",
+            "ResourceName": RESOURCE_NAMES.get(name) or _gdap_resource(name) or "Subscription",
             "AuditUri": audit,
             "ResourceChangeUtcDate": change_date(moment),
         }

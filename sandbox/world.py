@@ -9,6 +9,7 @@ operation here is atomic without locks.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any
 from .catalog import Catalog, Offer, region_of
 
 NAMESPACE = uuid.UUID("6b1f4c1e-2f57-4c8e-9a3e-5d3c4b2a1f00")
+ISO_DAYS = re.compile(r"^P(\d+)D$")
+REQUEST_EXPIRY = dt.timedelta(days=90)
 
 ENABLED, WARNING, SUSPENDED, DELETED, LOCKED_OUT = "Enabled", "Warning", "Suspended", "Deleted", "LockedOut"
 
@@ -30,8 +33,19 @@ ROLE_DEFINITIONS = {
     "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
     "9360feb5-f418-4baa-8175-e2a00bac4301": "Directory Writers",
     "f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
+    "158c047a-c907-4556-b7ef-446551a6b5f7": "Cloud Application Administrator",
+    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": "Application Administrator",
+    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
+    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
 }
 """Entra built-in role template ids the sandbox's GDAP relationships accept."""
+CONSENT_ROLES = frozenset(
+    {"Cloud Application Administrator", "Application Administrator", "Privileged Role Administrator",
+     "Global Administrator"}
+)  # fmt: skip
+"""GDAP roles that let a partner's user consent an application in the customer's tenant (Learn: "Use
+the Exchange Online PowerShell v3 Module with GDAP and App Consent": Global admin, Privileged role
+admin or Cloud application admin; Application Administrator holds the same consent rights)."""
 
 # Families of service plans Entra refuses to stack on one user. Exchange and Skype are left out on
 # purpose: Microsoft now lets Exchange plans duplicate, and sells Teams Enterprise (MCOIMP,
@@ -53,6 +67,16 @@ EXCLUSIVE_FAMILIES: tuple[frozenset[str], ...] = (
 def stable_id(*parts: str) -> str:
     """A GUID fixed by its name, so scenarios are the same on every run."""
     return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
+
+
+def partner_admin_id(partner_tenant_id: str) -> str:
+    """The partner tenant's admin: every sign-in and every app + user token is this user."""
+    return stable_id("partner-admin", partner_tenant_id)
+
+
+def partner_group_id(partner_tenant_id: str) -> str:
+    """The partner's security group for GDAP access assignments; its one member is the admin."""
+    return stable_id("partner-group", partner_tenant_id)
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -212,6 +236,11 @@ class Tenant:
     """Partner Center ``relationshipToPartner``: none until the customer accepts, then reseller."""
     gdap_roles: frozenset[str] = frozenset()
     gdap_active: bool = False
+    """Access pre-granted by a test that is not about access (``PATCH /customers/{id}/gdap``, or the
+    scenario parameter ``access=granted``): these roles count as effective and the application as
+    consented, without an access assignment. Off in every scenario by default."""
+    consented_apps: set[str] = field(default_factory=set)
+    """Application ids consented in this tenant (Partner Center ``applicationconsents``)."""
     accepted_at: float | None = None
     lag_requests_left: int = 0
     lag_until: float = 0.0
@@ -265,6 +294,29 @@ class Tenant:
 
 
 @dataclass(slots=True)
+class AccessAssignment:
+    """A GDAP ``delegatedAdminAccessAssignment``: a partner security group holds some of the
+    relationship's roles once it is ``active`` (it is ``pending`` until ``active_from``)."""
+
+    id: str
+    group_id: str
+    roles: frozenset[str]
+    """Role template ids, a subset of the relationship's."""
+    created: dt.datetime
+    active_from: dt.datetime
+    status: str = "pending"
+    etag: int = 1
+
+    def settle(self, now: dt.datetime) -> bool:
+        """Pending until its activation time; True when this read is the one that activates it."""
+        if self.status == "pending" and now >= self.active_from:
+            self.status = "active"
+            self.etag += 1
+            return True
+        return False
+
+
+@dataclass(slots=True)
 class AdminRelationship:
     """A GDAP ``delegatedAdminRelationship``; its roles take effect when the customer approves it."""
 
@@ -278,6 +330,7 @@ class AdminRelationship:
     status: str
     created: dt.datetime
     activated: dt.datetime | None = None
+    assignments: dict[str, AccessAssignment] = field(default_factory=dict)
 
     @property
     def role_names(self) -> frozenset[str]:
@@ -320,6 +373,9 @@ class World:
     admin_relationships: dict[str, AdminRelationship] = field(default_factory=dict)
     transfers: dict[str, Any] = field(default_factory=dict)
     """Partner-to-partner transfer requests by id (:mod:`sandbox.transfers`)."""
+    partner_groups: dict[str, set[str]] = field(default_factory=dict)
+    """The partner tenant's security groups (access containers of GDAP access assignments) and
+    their members' ids."""
 
     # ------------------------------------------------------------------ lookups and lifecycle
 
@@ -362,20 +418,37 @@ class World:
 
     # ------------------------------------------------------------------ invitation
 
-    def accept_invitation(self, tenant_id: str, lag_seconds: float, lag_requests: int, now: float) -> Tenant:
+    def accept_invitation(
+        self, tenant_id: str, lag_seconds: float, lag_requests: int, now: float, *, approve_gdap: bool = True
+    ) -> tuple[Tenant, list[AdminRelationship]]:
+        """The customer's Global Administrator accepts the reseller invitation and approves the
+        partner's pending GDAP requests; returns the tenant and the relationships approved."""
         tenant = self.tenants.get(tenant_id.lower())
         if tenant is None:
             raise KeyError(tenant_id)
         tenant.relationship = "reseller"
-        for relationship in self.admin_relationships.values():
-            if relationship.customer_id == tenant.id and relationship.status == "approvalPending":
-                relationship.status, relationship.activated = "active", self.clock.now()
-                tenant.gdap_roles |= relationship.role_names
-        tenant.gdap_active = bool(tenant.gdap_roles)
+        approved = self.approve_relationships(tenant) if approve_gdap else []
         tenant.accepted_at = now
         tenant.lag_until = now + lag_seconds
         tenant.lag_requests_left = lag_requests
-        return tenant
+        return tenant, approved
+
+    def approve_relationships(
+        self, tenant: Tenant, keep_roles: frozenset[str] | None = None
+    ) -> list[AdminRelationship]:
+        """The customer approves every pending GDAP request (all its roles: a customer cannot change
+        them). ``keep_roles`` (role names) stands for a request whose roles were changed while it
+        was ``created``, before it was locked for approval: the relationship holds only those."""
+        approved = []
+        for relationship in self.admin_relationships.values():
+            if relationship.customer_id == tenant.id and relationship.status == "approvalPending":
+                if keep_roles is not None:
+                    relationship.roles = frozenset(
+                        r for r in relationship.roles if ROLE_DEFINITIONS[r] in keep_roles
+                    )
+                relationship.status, relationship.activated = "active", self.clock.now()
+                approved.append(relationship)
+        return approved
 
     def approved_relationships(self, tenant_id: str) -> list[AdminRelationship]:
         return [
@@ -385,13 +458,46 @@ class World:
         ]
 
     def terminate_relationship(self, relationship: AdminRelationship) -> None:
-        """Ending a GDAP relationship takes its roles away (those still granted by another stay)."""
+        """Ending a GDAP relationship (or withdrawing a pending request) takes its roles away: its
+        access assignments go with it."""
         relationship.status = "terminated"
-        tenant = self.tenants.get(relationship.customer_id)
-        if tenant is not None:
-            remaining = [r.role_names for r in self.approved_relationships(tenant.id)]
-            tenant.gdap_roles = frozenset().union(*remaining)
-            tenant.gdap_active = bool(tenant.gdap_roles)
+        for assignment in relationship.assignments.values():
+            assignment.status = "deleted"
+
+    def settle_relationship(self, relationship: AdminRelationship) -> bool:
+        """Expire a relationship whose time is up: a request the customer left pending for 90 days
+        (GDAP FAQ: "GDAP relationship requests expire after 90 days"), or an active one past its
+        duration. True when this call expired it."""
+        now = self.clock.now()
+        days = ISO_DAYS.match(relationship.duration)
+        pending_ends = relationship.created + REQUEST_EXPIRY
+        active_ends = None
+        if relationship.activated is not None and days is not None:
+            active_ends = relationship.activated + dt.timedelta(days=int(days.group(1)))
+        if (relationship.status == "approvalPending" and now >= pending_ends) or (
+            relationship.status == "active" and active_ends is not None and now >= active_ends
+        ):
+            self.terminate_relationship(relationship)
+            relationship.status = "expired"
+            return True
+        return False
+
+    def effective_roles(self, tenant: Tenant) -> frozenset[str]:
+        """The role names the partner's admin user holds in ``tenant``: those of every active access
+        assignment of an active relationship whose security group the user belongs to (and any a
+        test pre-granted)."""
+        admin = partner_admin_id(self.partner_tenant_id)
+        roles = set(tenant.gdap_roles) if tenant.gdap_active else set()
+        for relationship in self.approved_relationships(tenant.id):
+            for assignment in relationship.assignments.values():
+                members = self.partner_groups.get(assignment.group_id, set())
+                if assignment.status == "active" and admin in members:
+                    roles |= {ROLE_DEFINITIONS[r] for r in assignment.roles & relationship.roles}
+        return frozenset(roles)
+
+    def has_consent(self, tenant: Tenant, app_id: str) -> bool:
+        """Whether the application may get tokens for ``tenant``: consented there (or pre-granted)."""
+        return tenant.gdap_active or app_id in tenant.consented_apps
 
     # ------------------------------------------------------------------ purchases
 

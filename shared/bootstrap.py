@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from shared.api.dashboard import Dashboard
     from shared.api.webhooks import WebhookVerifier
     from shared.clients.auth import PartnerCredential
+    from shared.clients.delegated_admin import DelegatedAdminClient
     from shared.clients.graph import GraphClient
     from shared.clients.partner_center import PartnerCenterClient
     from shared.clients.secrets import RefreshTokenRotation
@@ -142,6 +143,19 @@ class Services:
         return self._once("graph", lambda: GraphClient(endpoint, self.credential, verify=self._verify))
 
     @property
+    def delegated_admin(self) -> DelegatedAdminClient:
+        """GDAP from the partner's own tenant: relationships and access assignments."""
+        from shared.clients.delegated_admin import DelegatedAdminClient
+
+        s = self.settings
+        return self._once(
+            "delegated_admin",
+            lambda: DelegatedAdminClient(
+                s.graph_endpoint, self.credential, partner_tenant_id=s.partner_tenant_id, verify=self._verify
+            ),
+        )
+
+    @property
     def catalogs(self) -> CatalogCache:
         from shared.workflow.sources import CatalogCache
 
@@ -176,7 +190,7 @@ class Services:
     def step_context(self, **overrides: Any) -> StepContext:
         """A step context over these services; ``overrides`` (a clock, a planner, a poll interval)
         are for tests."""
-        from shared.workflow.context import Partner, StepContext
+        from shared.workflow.context import Access, Partner, StepContext
 
         s = self.settings
         built = StepContext(
@@ -186,6 +200,8 @@ class Services:
             queue=self.queue,
             planner=self.planner,
             partner=Partner(s.partner_tenant_id, s.partner_country),
+            delegated_admin=self.delegated_admin,
+            access=Access(s.gdap_security_group_id, s.partner_client_id, s.gdap_after_completion),
             cutover_lead=timedelta(days=s.expiry_lead_days),
         )
         return replace(built, **overrides) if overrides else built
@@ -259,7 +275,7 @@ class Services:
 
     def close(self) -> None:
         with self._lock:
-            for name in ("partner_center", "graph", "queue", "token_rotation"):
+            for name in ("partner_center", "graph", "delegated_admin", "queue", "token_rotation"):
                 part = self._built.pop(name, None)
                 if part is not None:
                     part.close()

@@ -37,6 +37,7 @@ _SECRET_PATH = re.compile(r"^/secrets/[0-9A-Za-z-]{1,127}/?$")
 #: EXPIRY_LEAD_DAYS: how many days before an original subscription lapses the cutover is due.
 #: Zero means "on the day"; 90 is the longest lead a monthly-billed original leaves room for.
 EXPIRY_LEAD_DAYS_RANGE = (0, 90)
+GDAP_AFTER_COMPLETION = ("end", "reduce")
 
 
 class SettingError(ValueError):
@@ -199,6 +200,22 @@ class Settings:
                 f"EXPIRY_LEAD_DAYS: expected a whole number of days from {low} to {high}, got {raw[:20]!r}"
             )
         return days
+
+    @cached_property
+    def gdap_security_group_id(self) -> str:
+        """The partner tenant's security group that the access assignment in each customer's tenant
+        names; the partner user whose refresh token the app holds must be a member."""
+        return self._guid("GDAP_SECURITY_GROUP_ID")
+
+    @cached_property
+    def gdap_after_completion(self) -> str:
+        """What becomes of a customer's GDAP relationship once its transfer is done: ``end`` it
+        (least privilege, the default) or ``reduce`` its access assignment to Directory Readers."""
+        name = "GDAP_AFTER_COMPLETION"
+        value = (self._raw(name) or "reduce").lower()
+        if value not in GDAP_AFTER_COMPLETION:
+            raise SettingError(f"{name}: expected end or reduce, got {value[:20]!r}", setting=name)
+        return value
 
     @cached_property
     def sku_reference_url(self) -> str:

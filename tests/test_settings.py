@@ -42,6 +42,8 @@ def test_missing_secret_fails_only_when_used_and_names_the_setting() -> None:
         ("EXPIRY_LEAD_DAYS", "-3", "EXPIRY_LEAD_DAYS: expected a whole number of days"),
         ("WEBHOOK_CERT_HOSTS", "good.example,bad host", "WEBHOOK_CERT_HOSTS: expected comma-separated"),
         ("WEBHOOK_TRUST_ROOTS", "/nonexistent/roots.pem", "WEBHOOK_TRUST_ROOTS: expected a PEM bundle"),
+        ("GDAP_SECURITY_GROUP_ID", "CSP admins", "GDAP_SECURITY_GROUP_ID: expected a GUID"),
+        ("GDAP_AFTER_COMPLETION", "keep", "GDAP_AFTER_COMPLETION: expected end or reduce"),
     ],
 )
 def test_malformed_setting_names_itself_and_what_it_expects(name: str, value: str, expected: str) -> None:
@@ -50,6 +52,15 @@ def test_malformed_setting_names_itself_and_what_it_expects(name: str, value: st
 
     with pytest.raises(SettingError, match=expected.replace("(", r"\(")):
         getattr(settings, attribute)
+
+
+def test_the_gdap_group_is_required_and_the_relationship_is_reduced_after_completion_by_default() -> None:
+    settings = Settings({"GDAP_AFTER_COMPLETION": "End"})
+
+    with pytest.raises(SettingError, match="GDAP_SECURITY_GROUP_ID is not set"):
+        _ = settings.gdap_security_group_id
+    assert settings.gdap_after_completion == "end"
+    assert Settings({}).gdap_after_completion == "reduce"
 
 
 def test_identity_based_storage_uses_service_uris_and_the_managed_identity() -> None:

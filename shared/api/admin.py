@@ -18,6 +18,7 @@ from shared.domain import TransferState, is_transfer_id
 from shared.settings import whole_number
 from shared.store.records import TransferRecord
 from shared.workflow import admin
+from shared.workflow.rules.access import access_ready
 
 if TYPE_CHECKING:
     from shared.api.webhooks import WebhookVerifier
@@ -102,6 +103,14 @@ class AdminApi:
         if not transfer.is_active:
             return problem(
                 409, "Transfer finished", f"the transfer is {transfer.state}; there is nothing left to plan"
+            )
+        if not access_ready(transfer):
+            status = transfer.gdap.status if transfer.gdap else "not requested"
+            return problem(
+                409,
+                "Delegated access not ready",
+                f"the plan reads the customer's tenant, which needs the product's delegated access there; "
+                f"it is not set up and verified yet (GDAP request: {status})",
             )
         plan = self._context().planner.plan(transfer)
         return ApiResponse(200, {"transferId": transfer.id, **plan.to_json()})

@@ -41,13 +41,22 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
 
 
 def gdap_json(t: Transfer) -> dict[str, Any] | None:
-    if t.gdap is None:
+    gdap = t.gdap
+    if gdap is None:
         return None
     return {
-        "relationshipId": t.gdap.relationship_id,
-        "approvalUrl": t.gdap.approval_url,
-        "roles": list(t.gdap.roles),
-        "status": t.gdap.status,
+        "relationshipId": gdap.relationship_id,
+        "approvalUrl": gdap.approval_url,
+        "roles": list(gdap.roles),
+        "status": gdap.status,
+        "grantedRoles": list(gdap.granted),
+        "access": {
+            "assignmentId": gdap.assignment_id,
+            "assignmentStatus": gdap.assignment_status,
+            "consented": gdap.consented,
+            "verifiedAt": gdap.verified_at,
+            "ended": gdap.ended,
+        },
     }
 
 
@@ -113,14 +122,16 @@ def refund_json(t: Transfer) -> dict[str, Any] | None:
 
 
 def customer_actions(t: Transfer) -> list[dict[str, Any]]:
-    """What the customer's admin must still do, with the links to do it."""
+    """What the customer's admin must still do, with the links to do it: accept the reseller
+    invitation while the transfer awaits it, approve the GDAP request while it is pending, and
+    accept the Microsoft Customer Agreement (or name who did) when a purchase waits for it."""
+    if not t.is_active:
+        return []
     waiting = t.agreement is not None and t.agreement.status is AgreementStatus.CONTACT_NEEDED
     if t.state is TransferState.BLOCKED and waiting:
         return [dict(AGREEMENT_ACTION)]
-    if t.state is not TransferState.AWAITING_ACCEPTANCE:
-        return []
     actions: list[dict[str, Any]] = []
-    if t.invitation_url:
+    if t.invitation_url and t.state is TransferState.AWAITING_ACCEPTANCE:
         actions.append(
             {
                 "action": "accept-reseller-relationship",
@@ -128,7 +139,7 @@ def customer_actions(t: Transfer) -> list[dict[str, Any]]:
                 "who": "the customer's Global Administrator",
             }
         )
-    if t.gdap is not None:
+    if t.gdap is not None and t.gdap.status in ("created", "approvalPending"):
         actions.append(
             {
                 "action": "approve-gdap",

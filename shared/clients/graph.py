@@ -2,7 +2,8 @@
 
 Every method takes the customer's tenant id: the token comes from that tenant's authority and
 the partner's GDAP roles there decide what is allowed (a missing role is
-:class:`~shared.errors.GdapRoleMissingError`).
+:class:`~shared.errors.GdapRoleMissingError`). GDAP itself, administered from the partner's own
+tenant, is :mod:`shared.clients.delegated_admin`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from shared.clients.http import parse_retry_after
 from shared.clients.transport import ServiceClient, ServiceDialect, TransportOptions
 from shared.resources import GUID, MalformedResourceError, json_object
 from shared.resources.graph import (
-    AdminRelationship,
     AssignedLicense,
     BatchRequest,
     BatchResult,
@@ -33,7 +33,6 @@ from shared.resources.graph import (
     User,
 )
 
-_ADMIN_RELATIONSHIPS = "/v1.0/tenantRelationships/delegatedAdminRelationships"
 BATCH_SIZE = 20  # Graph's documented maximum per $batch
 USER_FIELDS = "id,assignedLicenses,licenseAssignmentStates,usageLocation"
 
@@ -124,13 +123,6 @@ class GraphClient(ServiceClient):
         )
         return (User.from_json(item) for item in items)
 
-    def get_tenant_country(self, tenant_id: str) -> str | None:
-        """The tenant's country (its organization's ``countryLetterCode``)."""
-        data = self._read(tenant_id, "/v1.0/organization", query={"$select": "id,countryLetterCode"})
-        found = [o for o in data.get("value", []) if isinstance(o, dict)]
-        country = found[0].get("countryLetterCode") if found else None
-        return country.upper() if isinstance(country, str) and len(country) == 2 else None
-
     def get_group(self, tenant_id: str, group_id: str) -> Group:
         """The group's own licenses: what its members inherit, and how to reconcile a group swap."""
         data = self._read(
@@ -154,49 +146,6 @@ class GraphClient(ServiceClient):
         for start in range(0, len(requests), BATCH_SIZE):
             results.update(self._run_batch(tenant_id, requests[start : start + BATCH_SIZE]))
         return [results[r.id] for r in requests]
-
-    # GDAP, asked of the customer from the partner's own tenant
-
-    def create_admin_relationship(
-        self, partner_tenant_id: str, customer_tenant_id: str, display_name: str, role_ids: Sequence[str]
-    ) -> AdminRelationship:
-        """A GDAP request for ``role_ids``, for the longest term Graph allows (730 days, no auto-extend).
-
-        A write Graph cannot de-duplicate: after an ambiguous failure, look for ``display_name``
-        with :meth:`find_admin_relationship` before asking again.
-        """
-        body = {
-            "displayName": display_name,
-            "duration": "P730D",
-            "customer": {"tenantId": customer_tenant_id},
-            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in role_ids]},
-        }
-        data = self._api.json(
-            "POST", _ADMIN_RELATIONSHIPS, body=body, token_tenant=partner_tenant_id, token_flow=self._flow
-        )
-        return AdminRelationship.from_json(json_object(data, _ADMIN_RELATIONSHIPS))
-
-    def lock_admin_relationship_for_approval(self, partner_tenant_id: str, relationship_id: str) -> None:
-        """Makes the approval link usable; Graph refuses a second lock, so check the status first."""
-        self._api.call(
-            "POST",
-            _ADMIN_RELATIONSHIPS + "/{id}/requests",
-            {"id": relationship_id},
-            body={"action": "lockForApproval"},
-            token_tenant=partner_tenant_id,
-            token_flow=self._flow,
-        )
-
-    def find_admin_relationship(self, partner_tenant_id: str, display_name: str) -> AdminRelationship | None:
-        """The partner's live relationship of that name; Graph filters, so one read finds it however
-        many customers the partner has (listing them all would cost a page per 100 on every start)."""
-        literal = display_name.replace("'", "''")
-        query = {"$filter": f"displayName eq '{literal}'"}
-        for item in self._pages(partner_tenant_id, _ADMIN_RELATIONSHIPS, query=query):
-            relationship = AdminRelationship.from_json(item)
-            if relationship.display_name == display_name and relationship.status != "terminated":
-                return relationship
-        return None
 
     def _run_batch(self, tenant_id: str, group: Sequence[BatchRequest]) -> dict[str, BatchResult]:
         results: dict[str, BatchResult] = {}

@@ -224,6 +224,36 @@ class PartnerCenterClient(AgreementCalls, ServiceClient):
             self._write("PATCH", _TRANSFERS + "/{transfer_id}", params, body, request_id)
         )
 
+    # The application's consent in a customer's tenant (the secure application model)
+
+    def consent_application(
+        self,
+        customer_id: str,
+        application_id: str,
+        grants: Mapping[str, str],
+        display_name: str,
+        *,
+        request_id: str,
+    ) -> bool:
+        """Consents the partner's application in the customer's tenant, for ``grants`` (resource
+        application id -> comma-separated scopes). App + user: the partner user's GDAP role in the
+        tenant decides. True when this call made the consent, False when it existed already
+        (409 "Permission entry already exists.").
+        """
+        body = {
+            "applicationId": application_id,
+            "applicationGrants": [{"enterpriseApplicationId": k, "scope": v} for k, v in grants.items()],
+            "displayName": display_name,
+        }
+        template, params = _CUSTOMER + "/applicationconsents", {"customer_id": customer_id}
+        try:
+            self._write("POST", template, params, body, request_id, flow=Flow.APP_USER)
+        except PartnerCenterError as error:
+            if error.status == 409:
+                return False
+            raise
+        return True
+
     # Webhooks
 
     def create_or_update_webhook_registration(

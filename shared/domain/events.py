@@ -5,7 +5,8 @@ idempotent. Besides the two events of the design (``invitation-accepted``,
 ``subscription-expiring``) there is ``transfer-continue``: the workflow's own wake-up after a wait,
 an approval or a retry, so that waiting never sleeps inside a function; and
 ``partner-transfer-changed``: a partner-to-partner transfer request may have moved (its webhook,
-or the timer's poll).
+or the timer's poll); ``access-changed``: the GDAP relationship or its access assignment may have
+moved (a ``granular-admin-*`` webhook, or the timer's poll).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class EventType(StrEnum):
     SUBSCRIPTION_EXPIRING = "subscription-expiring"
     CONTINUE = "transfer-continue"
     PARTNER_TRANSFER_CHANGED = "partner-transfer-changed"  # a transfer webhook or the timer: read it
+    ACCESS_CHANGED = "access-changed"  # a GDAP webhook or the timer: read the relationship
 
 
 class MalformedEventError(ValueError):

@@ -100,12 +100,28 @@ _OPTION_NAMES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class GdapRequest:
-    """The GDAP relationship asked of the customer: the roles the cutover needs, and its approval link."""
+    """The GDAP relationship asked of the customer, and the access the product set up with it.
+
+    ``status`` is the relationship's as Graph last said; once it is active the product records the
+    roles it holds (``granted``), the access assignment it made for the partner's security group
+    (``assignment_status`` is ``requested`` from before the write until Graph answers), the
+    application consent (``consent_request_id`` persisted before the call) and when access was
+    verified. ``ended`` says what became of the relationship once the transfer no longer needs it.
+    """
 
     relationship_id: str
     approval_url: str
     roles: tuple[str, ...]
     status: str
+    attempt: int = 1  # the how-many-th relationship asked for this transfer (its name says so)
+    granted: tuple[str, ...] = ()
+    assignment_id: str | None = None
+    assignment_status: str | None = None
+    consent_request_id: str | None = None
+    consented: bool = False
+    verified_at: str | None = None  # ISO 8601
+    ended: str | None = None  # "ending" (intent), then "ended", "reduced" or "withdrawn"
+    read_for: str | None = None  # the event whose announcement was last read (read once per event)
 
 
 @dataclass(frozen=True, slots=True)

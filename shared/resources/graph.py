@@ -1,4 +1,5 @@
-"""Microsoft Graph licensing resources: subscriptions, subscribed SKUs, users' licenses, ``$batch``."""
+"""Microsoft Graph resources: subscriptions, subscribed SKUs, users' licenses, ``$batch``, and GDAP's
+relationships and access assignments."""
 
 from __future__ import annotations
 
@@ -296,16 +297,48 @@ class AdminRelationship:
     def from_json(cls, data: Mapping[str, Any]) -> AdminRelationship:
         r = "delegatedAdminRelationship"
         customer = optional(data, "customer", dict, {}, resource=r)
-        access = optional(data, "accessDetails", dict, {}, resource=r)
-        roles = access.get("unifiedRoles") if isinstance(access.get("unifiedRoles"), list) else []
+        tenant = optional(customer, "tenantId", str, None, resource=r)
         return cls(
             id=field(data, "id", str, resource=r),
             display_name=optional(data, "displayName", str, "", resource=r),
             status=field(data, "status", str, resource=r),
-            customer_tenant_id=lowered(optional(customer, "tenantId", str, None, resource=r)),
-            role_ids=tuple(
-                str(role["roleDefinitionId"]).lower()
-                for role in roles
-                if isinstance(role, dict) and role.get("roleDefinitionId")
-            ),
+            customer_tenant_id=lowered(tenant),
+            role_ids=_unified_roles(data, r),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessAssignment:
+    """A GDAP ``delegatedAdminAccessAssignment``: the partner's security group holds ``role_ids`` in
+    the customer's tenant once ``status`` is ``active`` (``pending`` until then). ``etag`` is what an
+    update must send back in ``If-Match``."""
+
+    id: str
+    status: str
+    group_id: str | None
+    role_ids: tuple[str, ...]
+    etag: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AccessAssignment:
+        r = "delegatedAdminAccessAssignment"
+        container = optional(data, "accessContainer", dict, {}, resource=r)
+        group = optional(container, "accessContainerId", str, None, resource=r)
+        return cls(
+            id=field(data, "id", str, resource=r),
+            status=field(data, "status", str, resource=r),
+            group_id=group.lower() if group else None,
+            role_ids=_unified_roles(data, r),
+            etag=optional(data, "@odata.etag", str, None, resource=r),
+        )
+
+
+def _unified_roles(data: Mapping[str, Any], resource: str) -> tuple[str, ...]:
+    """``accessDetails.unifiedRoles[].roleDefinitionId``, lower case."""
+    access = optional(data, "accessDetails", dict, {}, resource=resource)
+    roles = access.get("unifiedRoles") if isinstance(access.get("unifiedRoles"), list) else []
+    return tuple(
+        str(role["roleDefinitionId"]).lower()
+        for role in roles
+        if isinstance(role, dict) and role.get("roleDefinitionId")
+    )

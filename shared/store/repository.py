@@ -48,6 +48,7 @@ from shared.store.limits import (
     typed_entity,
 )
 from shared.store.records import HistoryPage, TransferPage, TransferRecord
+from shared.store.relationships import RelationshipIndex
 from shared.store.rows import (
     HEADER,
     as_utc,
@@ -94,6 +95,10 @@ class TransferStore:
         outlasts the operation's deadline.
         """
         return cls(storage.table(table_name, **client_options(TABLE_STORAGE, budget)))
+
+    @property
+    def relationships(self) -> RelationshipIndex:
+        return RelationshipIndex(self._table)
 
     def ensure_table(self) -> None:
         try:

@@ -133,7 +133,7 @@ def gdap_from_json(text: str | None) -> GdapRequest | None:
     if not text:
         return None
     data = json.loads(text)
-    return GdapRequest(**{**data, "roles": tuple(data["roles"])})
+    return GdapRequest(**{**data, "roles": tuple(data["roles"]), "granted": tuple(data.get("granted", ()))})
 
 
 def line_row(line: Line) -> dict[str, Any]:

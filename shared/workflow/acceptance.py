@@ -1,11 +1,11 @@
-"""From the customer's acceptance to a stored plan: the relationship confirmed, delegated access
-checked, the region checked again on the tenant's own country (:mod:`.rules.region`), every line
-decided.
+"""From the customer's acceptance to a stored plan: the relationship confirmed, the region checked
+again on the tenant's own country (:mod:`.rules.region`) once delegated access is verified, every
+line decided.
 
 Partner Center shows a new relationship to some calls before others, so a step that does not see
-it yet waits and comes back (up to :data:`ACCEPTANCE_RETRIES` times) instead of failing. The GDAP
-request that gives the product its roles in the customer's tenant is made at start, by the admin
-use case, and asked again by ``retry`` when it could not be made then.
+it yet waits and comes back (up to :data:`ACCEPTANCE_RETRIES` times) instead of failing. Planning
+reads the customer's tenant, so it runs only once the product's delegated access there is set up
+and verified (:mod:`shared.workflow.access`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from datetime import datetime
 
 from shared.catalog.plan import Plan
 from shared.catalog.segments import describe
-from shared.clients.errors import GdapRoleMissingError, NoRelationshipError, ServiceError, UnauthorizedError
+from shared.clients.errors import GdapRoleMissingError, NoRelationshipError, UnauthorizedError
 from shared.domain import (
     UNDECIDED,
     Change,
-    GdapRequest,
     HistoryEntry,
     Line,
     LineState,
@@ -37,14 +36,6 @@ from shared.workflow.rules.region import check_region
 
 LOG = logging.getLogger(__name__)
 
-#: Roles the cutover needs in the customer's tenant: read users and subscriptions, assign licenses.
-GDAP_ROLES = {
-    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
-    "4d6ac14f-3453-41d0-bef9-a3e0c569773a": "License Administrator",
-}
-GDAP_APPROVAL_URL = (
-    "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/{id}"
-)
 ACCEPTANCE_RETRIES = 20  # relationship not visible yet after the webhook: Partner Center lags
 LINES_PER_COMMIT = 90  # Azure's 100 operations per transaction, less header and history
 
@@ -88,14 +79,10 @@ def plan_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -
         transfer = replace(transfer, customer_country=region.country)
         plan = ctx.planner.plan(transfer)
     except (GdapRoleMissingError, UnauthorizedError, NoRelationshipError) as error:
-        url = transfer.gdap.approval_url if transfer.gdap else None
-        instructions = (
-            f"the customer's admin must approve the GDAP request at {url}"
-            if url
-            else "ask the customer's admin to grant GDAP with Directory Readers and License Administrator"
-        )
         return ctx.halt(
-            record, f"no delegated access to the customer's tenant ({error.code}): {instructions}, then retry"
+            record,
+            f"delegated access to the customer's tenant was refused after it was verified ({error.code}): "
+            "its GDAP relationship or access assignment changed; retry checks it again",
         )
     checked = HistoryEntry(at=ctx.now(), action="region", message=region.message)
     return Next(_record_plan(ctx, replace(record, transfer=transfer), plan, checked))
@@ -156,40 +143,6 @@ def _lapse_reminder(lines: Sequence[Line], at: datetime) -> list[HistoryEntry]:
         "ask the customer to turn off their auto-renewal so that they do"
     )
     return [HistoryEntry(at=at, action="originals", message=message)]
-
-
-def request_gdap(ctx: StepContext, record: TransferRecord) -> TransferRecord:
-    """Ask for the roles the cutover needs; a name tied to the transfer makes a repeat find the first.
-
-    A failure is recorded, not raised: the transfer is stored and its invitation link issued, and
-    ``retry`` asks again.
-    """
-    transfer = record.transfer
-    name = f"csp-transfer {transfer.id}"
-    graph, partner = ctx.graph, ctx.partner.tenant_id
-    try:
-        relationship = graph.find_admin_relationship(partner, name)
-        if relationship is None:
-            relationship = graph.create_admin_relationship(
-                partner, transfer.customer_tenant_id, name, sorted(GDAP_ROLES)
-            )
-        if relationship.status == "created":
-            graph.lock_admin_relationship_for_approval(partner, relationship.id)
-            relationship = replace(relationship, status="approvalPending")
-    except ServiceError as error:
-        return ctx.note(
-            record, "gdap", f"the GDAP request could not be made ({error}); retry asks again", actor="api"
-        )
-    gdap = GdapRequest(
-        relationship_id=relationship.id,
-        approval_url=GDAP_APPROVAL_URL.format(id=relationship.id),
-        roles=tuple(GDAP_ROLES[r] for r in sorted(GDAP_ROLES)),
-        status=relationship.status,
-    )
-    at = ctx.now()
-    message = f"GDAP relationship requested ({', '.join(gdap.roles)}); approval link issued"
-    entry = HistoryEntry(at=at, action="gdap", actor="api", message=message)
-    return ctx.commit(record, Change(replace(transfer, gdap=gdap, updated_at=at), history=(entry,)))
 
 
 def _profile_country(ctx: StepContext, customer: str) -> str | None:

@@ -33,10 +33,12 @@ from shared.domain import (
 from shared.domain.errors import ErrorKind
 from shared.domain.regions import region_of, same_region
 from shared.store.records import TransferRecord
-from shared.workflow.acceptance import request_gdap
+from shared.workflow.access import request_gdap
+from shared.workflow.access_ending import renew, withdraw
 from shared.workflow.context import StepContext
 from shared.workflow.partner_transfer import cancel_request, fallback
 from shared.workflow.refunds import cancel_with_refund
+from shared.workflow.rules.access import needs_new_request
 from shared.workflow.rules.partner_transfer import buy_at_once, check_source_partner, is_deferred
 from shared.workflow.rules.progress import retried
 
@@ -184,8 +186,10 @@ def retry(
 
     record = ctx.store.update(transfer_id, decide)
     try:
-        if record.transfer.gdap is None:  # the request at start failed: the customer has no link yet
-            record = request_gdap(ctx, record)
+        # No link yet (the request at start failed), or the relationship cannot serve any more (it
+        # ended, or was approved without a role the transfer needs): ask the customer again.
+        if needs_new_request(record.transfer):
+            record = renew(ctx, record)
     finally:  # resumed is committed: without its message it would wait for the timer's nudge
         ctx.wake(record.transfer, "admin")
     return record
@@ -196,10 +200,11 @@ def cancel(
 ) -> TransferRecord:
     """Stop the transfer; refused once anything may have been bought, unless ``refund_purchases``
     cancels what was bought inside its cancellation window (:mod:`shared.workflow.refunds`). A
-    pending partner transfer request is cancelled at Partner Center first; with
-    ``partner_transfer_only`` only it is, and its lines fall back to the rebuy path."""
+    pending partner transfer request is cancelled at Partner Center first, and the GDAP relationship
+    withdrawn; with ``partner_transfer_only`` only the partner transfer request is, and its lines
+    fall back to the rebuy path."""
     if refund_purchases:
-        return cancel_with_refund(ctx, transfer_id)
+        return _withdraw_access(ctx, cancel_with_refund(ctx, transfer_id))
     record = ctx.store.get(transfer_id)
     if record.transfer.is_active and not partner_transfer_only:
         record.transfer.cancel(record.lines, at=ctx.now(), actor="api")  # refuse before touching PC
@@ -212,11 +217,34 @@ def cancel(
         ctx.wake(record.transfer, "admin")
         return record
 
+    withdrawn = withdraw(ctx, record) if record.transfer.is_active else None
+
     def decide(record: TransferRecord) -> Change:
         transfer, entry = record.transfer.cancel(record.lines, at=ctx.now(), actor="api")
         if request is not None and transfer.partner_transfer is not None:
             status = request.status.value
             transfer = replace(transfer, partner_transfer=replace(transfer.partner_transfer, status=status))
-        return Change(transfer, history=(entry,))
+        if withdrawn is None:
+            return Change(transfer, history=(entry,))
+        note = HistoryEntry(
+            at=entry.at,
+            action="gdap",
+            actor="api",
+            message=f"GDAP request {withdrawn.relationship_id} withdrawn ({withdrawn.status})",
+        )
+        return Change(replace(transfer, gdap=withdrawn), history=(entry, note))
 
     return ctx.store.update(transfer_id, decide)
+
+
+def _withdraw_access(ctx: StepContext, record: TransferRecord) -> TransferRecord:
+    """After a refund cancel, the relationship the transfer asked for is of no more use: withdrawn."""
+    withdrawn = withdraw(ctx, record)
+    if withdrawn is None:
+        return record
+    at = ctx.now()
+    message = f"GDAP request {withdrawn.relationship_id} withdrawn ({withdrawn.status})"
+    entry = HistoryEntry(at=at, action="gdap", actor="api", message=message)
+    return ctx.commit(
+        record, Change(replace(record.transfer, gdap=withdrawn, updated_at=at), history=(entry,))
+    )

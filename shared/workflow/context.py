@@ -21,6 +21,7 @@ from shared.domain import Change, HistoryEntry, Transfer, TransferState
 from shared.domain.events import EventType, TransferEvent
 
 if TYPE_CHECKING:
+    from shared.clients.delegated_admin import DelegatedAdminClient
     from shared.clients.graph import GraphClient
     from shared.clients.partner_center import PartnerCenterClient
     from shared.store.queue import EventQueue
@@ -50,6 +51,18 @@ class Partner:
     country: str
 
 
+@dataclass(frozen=True, slots=True)
+class Access:
+    """How the product sets up its delegated access in a customer's tenant: the partner's security
+    group the access assignment names (``GDAP_SECURITY_GROUP_ID``), the application consented there
+    (the partner's app registration), and what becomes of the relationship once the transfer is done
+    (``GDAP_AFTER_COMPLETION``: ``end`` it, or ``reduce`` it to reading)."""
+
+    security_group_id: str
+    application_id: str
+    after_completion: str = "end"
+
+
 @dataclass(frozen=True)
 class StepContext:
     """Everything a step may use, built once by the composition root (tests ``replace`` a part)."""
@@ -60,9 +73,12 @@ class StepContext:
     queue: EventQueue
     planner: Planner
     partner: Partner
+    delegated_admin: DelegatedAdminClient
+    access: Access
     cutover_lead: timedelta = timedelta(days=7)
     provisioning_poll_seconds: float = 30.0
     group_poll_seconds: float = 5.0  # the first wait for Entra to process a group's licence change
+    access_poll_seconds: float = 15.0  # the first wait for Microsoft to apply an assignment or a consent
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now(self) -> datetime:

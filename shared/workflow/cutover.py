@@ -23,6 +23,7 @@ from shared.catalog.plan import Decision
 from shared.domain import Change, HistoryEntry, Line, LineState, Transfer, TransferState
 from shared.domain.events import TransferEvent
 from shared.store.records import TransferRecord
+from shared.workflow.access_ending import end_after_watch
 from shared.workflow.context import Next, StepContext
 from shared.workflow.groups import check_groups
 from shared.workflow.licenses import LineCutover, run_cutover, verify_identical
@@ -61,6 +62,7 @@ def track_originals(ctx: StepContext, record: TransferRecord, event: TransferEve
         telemetry.original_notice(transfer.id, line_id, notice, lapses_on)
     if transfer.state is TransferState.COMPLETED and not watching(record.lines):
         ctx.store.watched.remove(transfer.id)
+        record = end_after_watch(ctx, record)  # nothing left to read in the tenant
     return Next(record)
 
 

@@ -208,7 +208,7 @@ def _locate(graph: GraphClient, tenant: str, holders: _Holders, skip: Set[str], 
     lacking = [u for u in holders.everyone() if not u.usage_location and u.id not in skip]
     if not lacking:
         return frozenset()
-    country = run.country = graph.get_tenant_country(tenant)
+    country = run.country = graph.get_organization(tenant).country_letter_code
     if country is None:
         return frozenset()
     now, later = lacking[:BATCH_SIZE], {u.id for u in lacking[BATCH_SIZE:]}

@@ -28,11 +28,12 @@ from shared.clients.calls import QUEUE_STEP_DEADLINE
 from shared.clients.errors import RetryLaterError, ServiceError, brief
 from shared.domain import Change, IllegalTransitionError, LineState, TransferState
 from shared.domain.events import EventType, MalformedEventError, TransferEvent
-from shared.store.errors import TransferNotFoundError
+from shared.store.errors import ConcurrencyError, TransferNotFoundError
 from shared.store.leases import LeaseHeldError
 from shared.store.records import TransferRecord
-from shared.workflow import acceptance, agreement, cutover, partner_transfer, purchase
+from shared.workflow import acceptance, access, access_ending, agreement, cutover, partner_transfer, purchase
 from shared.workflow.context import Next, StepContext
+from shared.workflow.rules import access as rules
 from shared.workflow.rules.partner_transfer import needs_request, should_follow
 from shared.workflow.rules.progress import failed_at_cutover
 from shared.workflow.timer import ScanReport, Timer
@@ -42,6 +43,7 @@ LOG = logging.getLogger(__name__)
 MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
 #: The longest an event waits when another holder has the transfer's lease (a step runs seconds).
 BUSY_WAIT_SECONDS = 5.0
+CONFLICT_WAIT = 3.0  # seconds: another message committed first; this one looks again after it
 #: Throttled or out of time this many times in a row: the step is failed for an admin to look at.
 MAX_WAITS = 100
 _WORKING = frozenset(
@@ -90,21 +92,58 @@ def _acceptance_announced(r: TransferRecord, e: TransferEvent, m: Moment) -> boo
     return r.transfer.state is TransferState.AWAITING_ACCEPTANCE and e.type is EventType.INVITATION_ACCEPTED
 
 
+def _relationship_moved(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    # announced (a GDAP webhook, the timer), or still pending while an accepted transfer waits for it
+    transfer, gdap = r.transfer, r.transfer.gdap
+    if gdap is None or not transfer.is_active or gdap.ended is not None or gdap.read_for == e.event_id:
+        return False
+    waiting = transfer.state is TransferState.ACCEPTED and not transfer.planned and rules.is_pending(gdap)
+    return e.type is EventType.ACCESS_CHANGED or waiting
+
+
+def _access_lost(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    gdap = r.transfer.gdap
+    return _working(r) and gdap is not None and gdap.ended is None and rules.is_ended(gdap)
+
+
+def _access_unrequested(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is None
+
+
+def _assignment_missing(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is not None and rules.needs_assignment(r.transfer.gdap)
+
+
+def _assignment_pending(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is not None and rules.assignment_waiting(r.transfer.gdap)
+
+
+def _consent_missing(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is not None and rules.needs_consent(r.transfer.gdap)
+
+
+def _access_unverified(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _working(r) and r.transfer.gdap is not None and rules.needs_verification(r.transfer.gdap)
+
+
 def _partner_transfer_moved(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
     return should_follow(r.transfer, r.lines, e)
 
 
 def _unplanned(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    # again after a crash between a long plan's transactions
-    return r.transfer.state is TransferState.ACCEPTED and not r.transfer.planned
+    # again after a crash between a long plan's transactions; the tenant is read only once access is
+    transfer = r.transfer  # verified
+    return transfer.state is TransferState.ACCEPTED and not transfer.planned and rules.access_ready(transfer)
 
 
 def _lapse_announced(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
     # halted and completed transfers too: a lapse risk, a renewal, a reminder (rules.originals)
+    gdap = r.transfer.gdap
     return (
         e.type is EventType.SUBSCRIPTION_EXPIRING
         and r.transfer.state in _WATCHED
         and r.transfer.originals_read_for != e.event_id
+        and (gdap is None or gdap.ended not in ("ended", "withdrawn"))  # still able to read the tenant
     )
 
 
@@ -137,15 +176,22 @@ def _orders_unprovisioned(r: TransferRecord, e: TransferEvent, m: Moment) -> boo
 
 
 def _purchase_due(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    return _working(r) and any(x.purchase_is_due(m.now) for x in r.lines)
+    # nothing is bought without verified access (a relationship ended meanwhile stops it)
+    due = _working(r) and any(x.purchase_is_due(m.now) for x in r.lines)
+    return due and rules.access_ready(r.transfer)
 
 
 def _every_line_done(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    return _working(r) and all(x.state in _DONE for x in r.lines)
+    # planned: an accepted transfer waiting for access has no lines yet, not every line done
+    return _working(r) and r.transfer.planned and all(x.state in _DONE for x in r.lines)
+
+
+def _access_to_end(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
+    return _every_line_done(r, e, m) and rules.to_end(r.transfer)
 
 
 def _nothing_due_yet(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
-    return r.transfer.state is TransferState.ACCEPTED
+    return r.transfer.state is TransferState.ACCEPTED and r.transfer.planned
 
 
 def _cutover_due(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
@@ -157,10 +203,19 @@ def _cutover_failed(r: TransferRecord, e: TransferEvent, m: Moment) -> bool:
     return _working(r) and any(failed_at_cutover(x) for x in r.lines)
 
 
-#: The workflow: the first pair whose guard holds runs. Order matters where guards overlap: work in
-#: flight (a cart being bought, orders provisioning) finishes before new work starts.
+#: The workflow: the first pair whose guard holds runs. Order matters where guards overlap: delegated
+#: access is set up and verified before anything reads the tenant or buys; work in flight (a cart
+#: being bought, orders provisioning) finishes before new work starts; access is ended before the
+#: transfer completes.
 STEPS: tuple[tuple[Guard, Step], ...] = (
     (_acceptance_announced, acceptance.confirm_acceptance),
+    (_relationship_moved, access.follow_relationship),
+    (_access_lost, access.access_lost),
+    (_access_unrequested, access.request_access),
+    (_assignment_missing, access.assign_access),
+    (_assignment_pending, access.await_assignment),
+    (_consent_missing, access.consent_application),
+    (_access_unverified, access.verify_access),
     (_partner_transfer_moved, partner_transfer.follow_request),
     (_unplanned, acceptance.plan_lines),
     (_lapse_announced, cutover.track_originals),
@@ -171,6 +226,7 @@ STEPS: tuple[tuple[Guard, Step], ...] = (
     (_cart_unpaid, purchase.check_out),
     (_orders_unprovisioned, purchase.await_provisioning),
     (_purchase_due, purchase.intend_purchase),
+    (_access_to_end, access_ending.end_access),
     (_every_line_done, cutover.complete),
     (_nothing_due_yet, purchase.defer_purchases),
     (_cutover_due, cutover.cut_over),
@@ -271,7 +327,15 @@ class Runner:
             step = next_step(record, event, Moment(ctx.now(), ctx.cutover_lead))
             if step is None:
                 return DONE
-            result = _run(ctx, step, record, event)
+            try:
+                result = _run(ctx, step, record, event)
+            except StepFailedError as failure:
+                if not isinstance(failure.error, ConcurrencyError):
+                    raise
+                # Another message moved the transfer first (a GDAP event beside the acceptance, say):
+                # come back once it is through and decide again from what it stored, as the host's
+                # redelivery would, but after CONFLICT_WAIT rather than the visibility timeout.
+                return Outcome(CONFLICT_WAIT, event.again())
             record = result.record
             if result.wait_seconds is not None:
                 waiting = record.transfer.state is TransferState.AWAITING_ACCEPTANCE

@@ -9,8 +9,10 @@ failed transfer's originals lapse (one paged Graph read per customer) and announ
 for a reminder, a renewal notice or a lapse-risk flag (:func:`~shared.workflow.rules.originals.attend`);
 asks for a read of a partner transfer request when its poll is due
 (:func:`~shared.workflow.rules.partner_transfer.poll_due`); or wakes a transfer that has not moved
-for a while, in case its message was lost. Then it reads the completed transfers whose originals
-are still watched (their own index) the same way.
+for a while, in case its message was lost. While a GDAP request waits for the customer, it reads
+the relationship's status (the same way: a read each, or one listing when many wait) and announces
+``access-changed`` when it moved, the backstop for a missed ``granular-admin-*`` webhook. Then it
+reads the completed transfers whose originals are still watched (their own index) the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.domain import Transfer, TransferState
 from shared.domain.events import EventType, TransferEvent
 from shared.store.errors import TransferNotFoundError
 from shared.workflow.context import StepContext
+from shared.workflow.rules.access import is_pending
 from shared.workflow.rules.originals import attend, watching
 from shared.workflow.rules.partner_transfer import poll_due
 
@@ -42,6 +45,7 @@ class ScanReport:
     nudged: int = 0
     expiring: int = 0
     watched: int = 0  # completed transfers whose originals were read
+    access: int = 0  # GDAP relationships found moved (approved, ended) that no webhook announced
 
 
 class Timer:
@@ -60,6 +64,7 @@ class Timer:
         """The backstop for missed webhooks and lost messages, over in-flight transfers only (and
         the completed ones whose originals are still watched)."""
         awaiting: list[Transfer] = []
+        pending: list[Transfer] = []  # their GDAP relationship is not approved yet
         report = ScanReport()
         token: str | None = None
         while True:
@@ -68,6 +73,8 @@ class Timer:
                 report = replace(report, active=report.active + 1)
                 if poll_due(transfer, self.ctx.now()):
                     self._send(EventType.PARTNER_TRANSFER_CHANGED, transfer)
+                if transfer.gdap is not None and is_pending(transfer.gdap):
+                    pending.append(transfer)
                 if transfer.state is TransferState.AWAITING_ACCEPTANCE:
                     awaiting.append(transfer)
                 elif transfer.state in _READ_ORIGINALS:
@@ -89,14 +96,19 @@ class Timer:
         accepted = self._accepted_among(awaiting)
         for transfer in accepted:
             self._send(EventType.INVITATION_ACCEPTED, transfer)
-        report = replace(report, accepted=len(accepted))
+        moved = self._access_moved(pending)
+        for transfer in moved:
+            self._send(EventType.ACCESS_CHANGED, transfer)
+        report = replace(report, accepted=len(accepted), access=len(moved))
         LOG.info(
-            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring, %d watched",
+            "scan: %d in flight, %d found accepted, %d nudged, %d with originals expiring, %d watched, "
+            "%d GDAP moved",
             report.active,
             report.accepted,
             report.nudged,
             report.expiring,
             report.watched,
+            report.access,
         )
         return report
 
@@ -134,9 +146,36 @@ class Timer:
         customers = {c.id.lower() for c in partner_center.list_customers()}
         return [t for t in awaiting if t.customer_tenant_id in customers]
 
+    def _access_moved(self, pending: Sequence[Transfer]) -> list[Transfer]:
+        """Transfers whose GDAP request is no longer where the record says (approved, withdrawn,
+        expired): one read each when few wait, else one paged listing of the partner's."""
+        if not pending:
+            return []
+        admin = self.ctx.delegated_admin
+        try:
+            if len(pending) <= self._point_reads_up_to:
+                status = {t.id: admin.get_admin_relationship(_relationship(t)).status for t in pending}
+            else:
+                known = {r.id: r.status for r in admin.list_admin_relationships()}
+                status = {t.id: known.get(_relationship(t), "unknown") for t in pending}
+        except ServiceError as error:
+            LOG.warning("scan: GDAP relationships not read: %s", brief(error))
+            return []
+        return [t for t in pending if status[t.id] != _recorded(t)]
+
     def _is_stuck(self, transfer: Transfer) -> bool:
         live = transfer.state in (TransferState.ACCEPTED, TransferState.PROVISIONING)
         return live and self.ctx.now() - transfer.updated_at > self._stuck_after
 
     def _send(self, kind: EventType, transfer: Transfer) -> None:
         self.ctx.queue.send(TransferEvent(kind, transfer.id, transfer.customer_tenant_id, "timer"))
+
+
+def _relationship(transfer: Transfer) -> str:
+    assert transfer.gdap is not None
+    return transfer.gdap.relationship_id
+
+
+def _recorded(transfer: Transfer) -> str:
+    assert transfer.gdap is not None
+    return transfer.gdap.status

@@ -4,15 +4,25 @@ on Azurite; the sandbox's ledger proves the dry run bought nothing and counts th
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
+import pytest
 
 import function_app
 from sandbox.testing import SandboxHandle
 from shared import bootstrap
-from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
+from shared.domain import (
+    Change,
+    GdapRequest,
+    HistoryEntry,
+    SourceChannel,
+    Transfer,
+    TransferState,
+    new_transfer_id,
+)
 from shared.store.repository import TransferStore
 from tests.fixtures.clients import assign_directly
 
@@ -23,7 +33,21 @@ TEAMS_ENTERPRISE = "7e31c0d9-9551-471d-836f-32ee72be4a01"
 SWAY = "a23b959c-7ce8-4e57-9140-b90eb88a9e97"
 
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # about the plan, not about access
+
+#: What the workflow records once it has set up and verified its access in the customer's tenant.
+VERIFIED = GdapRequest(
+    relationship_id="0f8fad5b-d9cb-469f-a165-70867728950e-7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    approval_url="https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/x",
+    roles=("Directory Readers", "License Administrator", "Cloud Application Administrator"),
+    status="active",
+    consented=True,
+    verified_at=T0.isoformat(),
+)
+
+
 def start(store: TransferStore, customer: str, *, accepted: bool) -> str:
+    """A transfer stored as the workflow leaves it: accepted, with its access verified."""
     transfer = Transfer(
         id=new_transfer_id(),
         customer_tenant_id=customer,
@@ -36,7 +60,7 @@ def start(store: TransferStore, customer: str, *, accepted: bool) -> str:
     record = store.create(transfer, history=HistoryEntry(at=T0, action="created", message="started"))
     if accepted:
         moved, entry = record.transfer.move(TransferState.ACCEPTED, at=T0, actor="test")
-        store.commit(record, Change(moved, history=(entry,)))
+        store.commit(record, Change(replace(moved, gdap=VERIFIED), history=(entry,)))
     return transfer.id
 
 
@@ -142,6 +166,22 @@ def test_plan_reports_a_user_whose_group_assignment_failed_and_seats_that_do_not
     assert sandbox.purchases() == []
 
 
+def test_plan_before_the_product_verified_its_access_is_a_409_problem(
+    connected_app: TransferStore, sandbox: SandboxHandle
+) -> None:
+    transfer_id = start(connected_app, sandbox.customer("contoso"), accepted=True)
+    pending = replace(VERIFIED, status="approvalPending", consented=False, verified_at=None)
+    connected_app.update(transfer_id, lambda r: Change(replace(r.transfer, gdap=pending)))
+    sandbox.clear_ledger()
+
+    status, body = plan(transfer_id)
+
+    assert status == 409
+    assert body["title"] == "Delegated access not ready"
+    assert "approvalPending" in body["detail"]
+    assert [r for r in sandbox.requests() if r["service"] == "graph"] == []
+
+
 def test_plan_before_the_customer_accepts_is_a_409_problem(
     connected_app: TransferStore, sandbox: SandboxHandle
 ) -> None:
@@ -157,7 +197,7 @@ def test_plan_without_a_gdap_role_is_a_409_problem_quoting_graphs_error(
     connected_app: TransferStore, sandbox: SandboxHandle
 ) -> None:
     customer = sandbox.customer("contoso")
-    sandbox.set_gdap(customer, active=False)
+    sandbox.set_gdap(customer, roles=[])  # consented, but no role takes effect
     transfer_id = start(connected_app, customer, accepted=True)
 
     status, body = plan(transfer_id)

@@ -18,6 +18,8 @@ from shared.store.repository import TransferStore
 from tests.api.test_plan_route import start
 from tests.fixtures.clients import settle
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # about faults, not about access
+
 DEADLINE = 2.0
 
 

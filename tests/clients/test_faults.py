@@ -26,6 +26,8 @@ from shared.resources.commerce import CartLineItem
 from shared.resources.graph import AssignedLicense, BatchRequest
 from tests.fixtures.clients import api_calls, make_credential, settle
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
+
 TOKEN = "/oauth2/v2.0/token"
 
 

@@ -6,11 +6,14 @@ from shared.clients.errors import (
     GdapRoleMissingError,
     GraphRetryLaterError,
     GroupInheritedLicenseError,
+    TokenAcquisitionError,
     UsageLocationMissingError,
 )
 from shared.clients.graph import batch_item_error
 from shared.resources.graph import AssignedLicense, BatchRequest
 from tests.fixtures.clients import api_calls, assign_directly
+
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
 
 
 def test_missing_gdap_write_role_is_gdap_role_missing_and_changes_nothing(sandbox, graph):
@@ -26,9 +29,12 @@ def test_missing_gdap_write_role_is_gdap_role_missing_and_changes_nothing(sandbo
     assert sandbox.license_changes() == []
 
 
-def test_customer_without_gdap_cannot_be_read(sandbox, graph):
-    with pytest.raises(GdapRoleMissingError):
+def test_a_customer_tenant_that_has_not_consented_the_app_gives_no_token(sandbox, graph):
+    with pytest.raises(TokenAcquisitionError) as caught:
         list(graph.list_directory_subscriptions(sandbox.customer("fabrikam")))
+
+    assert caught.value.error == "invalid_grant"
+    assert "AADSTS65001" in caught.value.description
 
 
 def test_tokens_come_from_each_customer_tenant_authority(sandbox, graph):
@@ -51,7 +57,7 @@ def test_directory_subscriptions_page_through_next_links(sandbox, graph):
     assert len(api_calls(sandbox, "graph", "/directory/subscriptions")) == 3
 
 
-@pytest.mark.scenario("large", customers=0, users=25)
+@pytest.mark.scenario("large", customers=0, users=25, access="granted")
 def test_users_with_a_sku_are_listed_lazily_over_pages(sandbox, graph):
     bigcorp = sandbox.customer("bigcorp")
     e3 = sandbox.ids.skus["O365_E3"]
@@ -130,7 +136,7 @@ def test_a_groups_members_are_listed_with_their_license_states(sandbox, graph):
         for s in m.license_assignment_states
         if s.sku_id == sandbox.ids.skus["O365_E3"] and not s.is_direct
     )
-    assert graph.get_tenant_country(contoso) == "US"
+    assert graph.get_organization(contoso).country_letter_code == "US"
 
 
 def test_batch_resends_only_the_throttled_items(sandbox, graph, sleeps):

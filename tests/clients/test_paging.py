@@ -16,6 +16,8 @@ from shared.clients.graph import GraphClient
 from shared.clients.partner_center import PartnerCenterClient
 from tests.fixtures.clients import api_calls
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
+
 
 def test_past_the_last_page_answer_ends_the_listing(sandbox, partner_center):
     # Partner Center hands a token on a full last page, then answers 400 code 2000 for the next.

@@ -25,6 +25,8 @@ from shared.resources.commerce import CartLineItem
 from shared.settings import Settings
 from tests.fixtures.clients import api_calls, make_credential
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
+
 REPLACEMENT = "O365_E3_NO_TEAMS"  # on sale; the with-Teams E3 is not purchasable any more
 
 

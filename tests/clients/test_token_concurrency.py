@@ -9,8 +9,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from shared.clients.auth import GRAPH_SCOPE, PARTNER_CENTER_SCOPE, Flow
 from tests.fixtures.clients import api_calls, make_credential
+
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
 
 TOKEN = "/oauth2/v2.0/token"
 

@@ -19,6 +19,8 @@ from shared.clients.secrets import KeyVaultRefreshTokenStore, RefreshTokenRotati
 from shared.settings import Settings
 from tests.fixtures.clients import api_calls, make_credential
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
+
 SECRET = "partner-refresh-token"
 USER_READ_SCOPE = "https://graph.microsoft.com/User.Read"
 

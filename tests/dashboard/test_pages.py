@@ -88,7 +88,7 @@ def test_a_transfer_shows_its_links_lines_plan_and_history(
     expect(page.locator("#action-result")).to_contain_text("changed", timeout=30_000)  # it refreshed itself
 
     lines = page.locator("#lines tbody tr")
-    expect(lines).to_have_count(2)
+    expect(lines).to_have_count(2, timeout=30_000)  # it may have refreshed first while access was set up
     expect(page.locator("#lines")).to_contain_text("Equivalent")
     expect(page.get_by_role("progressbar").first).to_have_attribute(
         "aria-label", re.compile(r"of 2 lines done")

@@ -38,6 +38,12 @@ def test_every_situation_ends_as_its_case_expects_and_everything_started_is_stop
     assert children() <= before
     assert "0 (1 fixed)" in out  # the stranded user, reported at cutover, moved after the retry
     assert "at most one per transfer: True" in out
+    # GDAP approved by the customers; assignment, consent and checks made by the product itself
+    assert "(granular-admin-relationship-approved)" in out
+    assert re.search(r"access assignment \S+ is active", out)
+    assert "the partner's application is consented in the customer's tenant" in out
+    assert "delegated access verified" in out
+    assert re.search(r"GDAP relationships after completion \(least privilege\): [1-9]\d* ended", out)
     assert "SPB Transferred (transfer)" in out  # adatum: Business Premium moved by the transfer
     assert "EXCHANGESTANDARD NotIncluded (rebuy)" in out  # and what its partner left out was bought
     assert "relecloud: option upToCap: buys 300 x cbdc14ab; 10 user(s) left out" in out

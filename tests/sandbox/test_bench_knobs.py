@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from sandbox.catalog import BUNDLED_CSV, build_catalog, load_sku_reference
 from sandbox.scenarios import FLEET_SKUS, SKUS, build
 from tests.sandbox.conftest import Api
+
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
 
 E3 = SKUS["O365_E3"]
 

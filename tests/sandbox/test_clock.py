@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from tests.sandbox.conftest import Api
+
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
 
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 

@@ -1,7 +1,11 @@
 """The control API's user knobs: add holders of a SKU (directly or through a group), set a usage location."""
 
+import pytest
+
 from sandbox.scenarios import SKUS
 from tests.sandbox.conftest import Api
+
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
 
 E3 = SKUS["O365_E3"]
 SELECT = {"$select": "id,assignedLicenses,licenseAssignmentStates,usageLocation"}

@@ -12,6 +12,8 @@ import pytest
 from sandbox.testing import SandboxHandle
 from tests.sandbox.conftest import GRAPH_SCOPE, PC_SCOPE, Api
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
+
 
 def _msal_app(sb: SandboxHandle, tenant: str) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(

@@ -8,6 +8,8 @@ import pytest
 
 from tests.sandbox.conftest import Api
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
+
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 E3_NO_TEAMS = "46c3a859-c90d-40b3-9551-6178a48d5c18"
 TEAMS = "7e31c0d9-9551-471d-836f-32ee72be4a01"
@@ -219,17 +221,6 @@ def test_gdap_without_a_license_role_cannot_assign(sandbox, api: Api):
     assert write.json()["error"]["code"] == "Authorization_RequestDenied"
 
 
-def test_no_gdap_before_acceptance(sandbox, api: Api):
-    tenant = sandbox.customer("fabrikam")
-
-    before = api.graph(tenant, "GET", "/v1.0/subscribedSkus")
-    sandbox.accept_invitation(tenant)
-    after = api.graph(tenant, "GET", "/v1.0/subscribedSkus")
-
-    assert before.status_code == 403
-    assert after.status_code == 200
-
-
 def test_batch_refuses_more_than_20_requests(sandbox, api: Api):
     requests_ = [{"id": str(n), "method": "GET", "url": "/subscribedSkus"} for n in range(21)]
 
@@ -262,50 +253,7 @@ def test_batch_members_are_throttled_one_by_one(sandbox, api: Api):
     assert int(response.json()["responses"][-1]["headers"]["Retry-After"]) >= 1
 
 
-LICENSE_ADMINISTRATOR = "4d6ac14f-3453-41d0-bef9-a3e0c569773a"
-USER_ADMINISTRATOR = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 GDAP = "/v1.0/tenantRelationships/delegatedAdminRelationships"
-
-
-def test_a_gdap_relationship_locked_for_approval_grants_its_roles_on_acceptance(sandbox, api: Api):
-    customer = sandbox.customer("fabrikam")
-    partner = sandbox.partner_tenant_id
-    body = {
-        "displayName": "transfer-fabrikam",
-        "duration": "P730D",
-        "customer": {"tenantId": customer},
-        "accessDetails": {"unifiedRoles": [{"roleDefinitionId": USER_ADMINISTRATOR}]},
-    }
-
-    created = api.graph(partner, "POST", GDAP, json=body).json()
-    locked = api.graph(
-        partner, "POST", f"{GDAP}/{created['id']}/requests", json={"action": "lockForApproval"}
-    )
-    sandbox.accept_invitation(customer)
-    after = api.graph(partner, "GET", f"{GDAP}/{created['id']}").json()
-    assign = _assign(
-        api, customer, sandbox.ids.users["fabrikam.direct_e1_a"], [], ["18181a46-0d4e-45cd-891e-60aabd171b4e"]
-    )
-
-    assert created["status"] == "created"
-    assert locked.status_code == 201
-    assert after["status"] == "active"
-    assert after["accessDetails"]["unifiedRoles"] == [{"roleDefinitionId": USER_ADMINISTRATOR}]
-    assert "User Administrator" in sandbox.set_gdap(customer)["roles"]
-    assert assign.status_code == 200
-
-
-def test_terminating_the_gdap_relationship_takes_the_roles_away(sandbox, api: Api):
-    customer = sandbox.customer("contoso")
-    api.token(customer, "https://graph.microsoft.com/.default")
-    relationship = sandbox.ids.admin_relationships["contoso"]
-
-    ended = api.graph(
-        sandbox.partner_tenant_id, "POST", f"{GDAP}/{relationship}/requests", json={"action": "terminate"}
-    )
-
-    assert ended.status_code == 201
-    assert api.graph(customer, "GET", "/v1.0/subscribedSkus").status_code == 403
 
 
 def test_gdap_relationships_are_managed_from_the_partner_tenant_only(sandbox, api: Api):

@@ -10,6 +10,8 @@ import requests
 from sandbox.testing import SandboxError
 from tests.sandbox.conftest import Api
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
+
 EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"
 
 

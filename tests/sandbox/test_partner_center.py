@@ -13,6 +13,8 @@ import requests
 
 from tests.sandbox.conftest import ATTESTED, PC_HEADERS, Api
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
+
 
 def test_customer_has_the_documented_shape(sandbox, api: Api):
     customer = sandbox.customer("contoso")
@@ -32,7 +34,7 @@ def test_customer_has_the_documented_shape(sandbox, api: Api):
     assert {"commerceId", "allowDelegatedAccess", "customDomains"} <= set(body)
 
 
-@pytest.mark.scenario("large", customers=25, users=5)
+@pytest.mark.scenario("large", customers=25, users=5, access="granted")
 def test_customers_page_with_the_continuation_token(sandbox, api: Api):
     seen: list[str] = []
     page = api.pc("GET", "/v1/customers?size=10").json()

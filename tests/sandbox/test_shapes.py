@@ -3,7 +3,11 @@ REST reference, Microsoft Graph's v1.0 reference), spelled the same way."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.sandbox.conftest import ATTESTED, Api
+
+pytestmark = pytest.mark.scenario("default", access="granted")  # not about access: it is pre-granted
 
 SKU_EXAMPLE = {
     "id",

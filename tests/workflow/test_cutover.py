@@ -17,7 +17,7 @@ from shared.bootstrap import Services
 from shared.workflow.runner import Runner
 from shared.workflow.timer import Timer
 from tests.fixtures.app import pump, routes
-from tests.workflow.transfers import accepted, record, started
+from tests.workflow.transfers import accepted, gdap_approved, observe, record, started
 
 O365_E1 = "18181a46-0d4e-45cd-891e-60aabd171b4e"
 O365_E1_NO_TEAMS = "f8ced641-8e17-4dc5-b014-f5a2d53f6ac8"
@@ -52,6 +52,7 @@ def provisioned(
     sandbox.accept_invitation(customer)
     accepted(services, transfer)
     pump(azurite, services, runner=on_sandbox_time(services, sandbox))
+    observe(sandbox, customer)  # the tests read the tenant after the product ended its access
     return record(services, transfer["id"])
 
 
@@ -203,8 +204,10 @@ def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_w
     members = sandbox.add_users(customer, 40, group_id=group)
     [stranded] = sandbox.add_users(customer, 1, sku_id=o365_e3, usage_location=None)
     transfer = started(services, customer)
+    gdap_approved(services, sandbox, transfer)
     accepted(services, transfer)
     pump(azurite, services, runner=on_sandbox_time(services, sandbox))
+    observe(sandbox, customer)  # the test reads the tenant after the product ended its access
     [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
     assert e3["state"] == "Active"
     targets = {r["skuId"] for r in e3["replacements"]}

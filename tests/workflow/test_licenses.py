@@ -20,6 +20,8 @@ from shared.workflow.rules.progress import (
 )
 from tests.fixtures.clients import api_calls
 
+pytestmark = pytest.mark.scenario("default", access="granted")  # about the swap, not about access
+
 SWAY = "a23b959c-7ce8-4e57-9140-b90eb88a9e97"
 
 

@@ -164,8 +164,8 @@ def test_host_killed_before_storing_the_request_id_reuses_the_open_request(
     # The request is created 1.5 s after it arrives: after the kill, before the message reappears.
     sandbox.add_fault("delay", service="partner_center", method="POST", path="/transfers$", delay_s=1.5)
     transfer = start(host, sandbox)
-    sandbox.accept_invitation(customer)
-    deadline = time.monotonic() + 30
+    sandbox.accept_invitation(customer)  # and its GDAP approval, whose step may race the acceptance's
+    deadline = time.monotonic() + 60
     while not any(r["method"] == "POST" and r["path"].endswith("/transfers") for r in sandbox.requests()):
         assert time.monotonic() < deadline, "the transfer request was never made"
         time.sleep(0.05)
@@ -197,6 +197,7 @@ def test_cancelling_while_pending_cancels_the_request_and_then_refuses_once_subm
     )
     assert [t["status"] for t in sandbox.partner_transfers(customer)] == ["Canceled"]
     second = start(host, sandbox)  # the customer is free again, and has accepted: the timer sees it
+    sandbox.approve_gdap(customer)  # the new transfer's GDAP request (the first one was withdrawn)
     requests.post(f"{host.url}/admin/functions/scan_transfers", json={"input": ""}, timeout=10)
     record = wait_until(host, second["id"], requested)
     sandbox.source_partner(customer, record["partnerTransfer"]["id"], complete=False)

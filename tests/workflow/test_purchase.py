@@ -27,6 +27,7 @@ from tests.workflow.transfers import (
     acceptance,
     acceptance_message,
     accepted,
+    gdap_approved,
     record,
     start,
     started_and_accepted,
@@ -51,7 +52,11 @@ def test_start_issues_the_invitation_and_a_gdap_request_for_the_cutover_roles(
     assert body["state"] == "AwaitingAcceptance"
     assert body["invitationUrl"]
     assert body["gdap"]["status"] == "approvalPending"
-    assert set(body["gdap"]["roles"]) == {"Directory Readers", "License Administrator"}
+    assert set(body["gdap"]["roles"]) == {
+        "Directory Readers",
+        "License Administrator",
+        "Cloud Application Administrator",  # the least role that may consent the partner's app
+    }
     assert [a["action"] for a in body["customerActions"]] == ["accept-reseller-relationship", "approve-gdap"]
     assert sandbox.purchases() == []
 
@@ -148,26 +153,27 @@ def test_checkout_answer_lost_after_the_order_was_placed_still_buys_once(
     assert len(sandbox.purchases()) == 1
 
 
-def test_missing_delegated_access_blocks_with_instructions_and_retry_completes(
+def test_an_accepted_transfer_waits_for_the_gdap_approval_and_goes_on_by_itself(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer, transfer = started_and_accepted(services, sandbox)
-    granted = sandbox.set_gdap(customer)["roles"]
-    sandbox.set_gdap(customer, roles=[], active=False)
+    customer = sandbox.customer("fabrikam")
+    _, transfer = start(services, customer)
+    sandbox.accept_invitation(customer, approve_gdap=False)  # the reseller link only
     accepted(services, transfer)
     pump(azurite, services)
 
-    blocked = record(services, transfer["id"])
-    assert blocked["state"] == "Blocked"
-    assert "GDAP" in blocked["reason"]
-    assert blocked["gdap"]["approvalUrl"] in blocked["reason"]
+    waiting = record(services, transfer["id"])
+    assert (waiting["state"], waiting["gdap"]["status"]) == ("Accepted", "approvalPending")
+    assert [a["action"] for a in waiting["customerActions"]] == ["approve-gdap"]
+    assert waiting["lines"] == []  # the tenant is not read before access is verified
     assert sandbox.purchases() == []
 
-    sandbox.set_gdap(customer, roles=granted, active=True)
-    assert routes(services).retry(transfer["id"]).status == 202
+    gdap_approved(services, sandbox, transfer)
     pump(azurite, services)
 
-    assert record(services, transfer["id"])["state"] == "Provisioned"
+    final = record(services, transfer["id"])
+    assert final["state"] == "Provisioned", final["reason"]
+    assert final["gdap"]["access"]["verifiedAt"]
     assert len(sandbox.purchases()) == 1
 
 
@@ -175,6 +181,7 @@ def test_company_profile_outside_the_region_blocks_after_acceptance(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
     _, transfer = start(services, sandbox.customer("northwind"), country="US")  # the admin said US
+    gdap_approved(services, sandbox, transfer)
     accepted(services, transfer)
 
     pump(azurite, services)
@@ -311,12 +318,15 @@ def test_the_user_preflight_after_acceptance_is_recorded_before_anything_is_boug
 ) -> None:
     customer = sandbox.customer("wingtip")  # as in the plan route's test of the same pre-flight
     o365_e3 = sandbox.ids.skus["O365_E3"]
+    sandbox.set_gdap(customer, roles=["License Administrator"], active=True)  # the customer's own admin
     services.graph.assign_group_license(customer, sandbox.ids.groups["wingtip.unlicensed"], add=[o365_e3])
     sandbox.advance_clock(seconds=sandbox.knobs()["group_license_delay_s"])  # once Entra has processed it
     sandbox.add_subscription(customer, o365_e3, 1, days_to_next=100)
     assign_directly(services.graph, customer, sandbox.ids.users["wingtip.spare_2"], add=[o365_e3])
+    sandbox.set_gdap(customer, roles=[], active=False)
     sandbox.advance_clock(days=11)  # the Warning seats are suspended: one seat left for three holders
     _, transfer = start(services, customer)
+    gdap_approved(services, sandbox, transfer)
     accepted(services, transfer)
 
     pump(azurite, services)

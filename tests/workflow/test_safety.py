@@ -97,7 +97,7 @@ def test_a_cancelled_transfer_takes_no_approval(
     assert {line["state"] for line in record(services, transfer_id)["lines"]} >= {"NeedsApproval"}
 
 
-def test_a_gdap_request_that_failed_at_start_is_made_by_the_retry(
+def test_a_gdap_request_that_failed_at_start_is_made_once_the_customer_accepts(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
     customer = sandbox.customer("fabrikam")
@@ -108,15 +108,14 @@ def test_a_gdap_request_that_failed_at_start_is_made_by_the_retry(
     assert (status, transfer["gdap"]) == (201, None)
     sandbox.clear_faults()
     sandbox.accept_invitation(customer)
-    sandbox.set_gdap(customer, roles=[], active=False)
     accepted(services, transfer)
+
     pump(azurite, services)
-    assert record(services, transfer["id"])["state"] == "Blocked"
 
-    retried = routes(services).retry(transfer["id"])
-
-    assert retried.status == 202
-    assert retried.body["gdap"]["approvalUrl"]
+    asked = record(services, transfer["id"])
+    assert (asked["state"], asked["gdap"]["status"]) == ("Accepted", "approvalPending")
+    assert [a["action"] for a in asked["customerActions"]] == ["approve-gdap"]
+    assert sandbox.purchases() == []
 
 
 @pytest.mark.parametrize("parse", [parse_start_request, parse_decisions])

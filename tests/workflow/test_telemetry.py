@@ -33,7 +33,14 @@ from tests.workflow.test_cutover import (
     provisioned,
     timer_on_sandbox_time,
 )
-from tests.workflow.transfers import acceptance, acceptance_message, accepted, record, started_and_accepted
+from tests.workflow.transfers import (
+    acceptance,
+    acceptance_message,
+    accepted,
+    record,
+    started,
+    started_and_accepted,
+)
 
 STEP_PROPERTIES = {"transfer_id", "step", "outcome", "duration_ms"}
 
@@ -224,14 +231,16 @@ def _attr(span: ReadableSpan, name: str) -> Any:
 def test_a_step_that_blocks_the_transfer_is_recorded_as_blocked(
     services: Services, sandbox: SandboxHandle, exported: Exported
 ) -> None:
-    customer, transfer = started_and_accepted(services, sandbox)
-    sandbox.set_gdap(customer, roles=[], active=False)  # no delegated access: the plan step blocks
-    event = acceptance(transfer)
+    customer = sandbox.customer("fabrikam")
+    transfer = started(services, customer)
+    sandbox.accept_invitation(customer, approve_gdap=False)
+    sandbox.approve_gdap(customer, roles=["Directory Readers", "Cloud Application Administrator"])
+    event = acceptance(transfer)  # no License Administrator: the check before planning blocks
 
     services.runner.handle_message(json.dumps(event.to_json()), dequeue_count=1)
 
     last = exported.step_records(transfer["id"])[-1]
-    assert (last["step"], last["outcome"]) == ("plan_lines", "blocked")
+    assert (last["step"], last["outcome"]) == ("verify_access", "blocked")
 
 
 NOTICE_PROPERTIES = {"transfer_id", "line_id", "notice", "lapses_on"}  # what the originals alert reads

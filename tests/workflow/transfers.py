@@ -63,6 +63,27 @@ def accepted(services: Services, transfer: dict[str, Any]) -> None:
     services.queue.send(acceptance(transfer))
 
 
+def gdap_approved(
+    services: Services, sandbox: SandboxHandle, transfer: dict[str, Any], roles: list[str] | None = None
+) -> None:
+    """The customer's admin approves the transfer's GDAP request (``roles``: only those stay), and
+    the ``granular-admin-relationship-approved`` webhook's announcement is queued."""
+    sandbox.approve_gdap(transfer["customerTenantId"], roles=roles)
+    announced(services, transfer)
+
+
+def announced(services: Services, transfer: dict[str, Any]) -> None:
+    """A GDAP webhook about the transfer's relationship, as the intake queues it."""
+    event = TransferEvent(EventType.ACCESS_CHANGED, transfer["id"], transfer["customerTenantId"], "webhook")
+    services.queue.send(event)
+
+
+def observe(sandbox: SandboxHandle, customer: str) -> None:
+    """Let the test read the tenant with the product's Graph client whatever the product's own access
+    (it ends the GDAP relationship once a transfer completes): reading pre-granted to the observer."""
+    sandbox.set_gdap(customer, roles=["Directory Readers"], active=True)
+
+
 def record(services: Services, transfer_id: str) -> dict[str, Any]:
     """``GET /api/transfers/{id}`` with its whole history."""
     answer = routes(services).get_transfer(transfer_id, {"historyPageSize": "1000"})
