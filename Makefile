@@ -7,9 +7,16 @@ NODE_STAMP := node_modules/.installed
 # The dashboard tests' Chromium, from the npm package @sparticuz/chromium (DASHBOARD_CHROMIUM overrides).
 CHROMIUM := node_modules/.cache/chromium/chromium
 
+# pytest's workers: a test mostly waits on sockets and subprocesses, so two keep two cores busy.
+PYTEST_WORKERS ?= 2
+
 .PHONY: test demo run lint typecheck unit bench browser screenshots clean
 
-test: lint typecheck unit
+# Side by side: pip and npm install (each one's output printed whole when it ends), then ruff and mypy
+# run beside pytest, whose progress shows as it goes. Any failure fails `make test`.
+test:
+	$(MAKE) --no-print-directory --jobs=3 --output-sync=target $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM)
+	$(MAKE) --no-print-directory --jobs=3 lint typecheck unit
 
 demo: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m devhost.demo
@@ -26,7 +33,7 @@ typecheck: $(PY_STAMP)
 	$(BIN)/mypy .
 
 unit: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM)
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=$(PYTEST_WORKERS) --dist=worksteal
 
 # The headless Chromium the dashboard's browser tests and screenshots use (unpacked from npm).
 browser: $(CHROMIUM)

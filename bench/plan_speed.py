@@ -1,7 +1,7 @@
 """How long planning takes for a tenant with 50 SKUs against the full catalog (every SKU of the table).
 
 Run from the repo root:  .venv/bin/python bench/plan_speed.py
-Needs ../shared/data/licensing_service_plans.csv; skips (exit 0) without it.
+Reads Microsoft's whole licensing table, shipped as sandbox/data/licensing_service_plans.csv.
 
 Two tenants are planned: one whose 50 SKUs are all on sale (identical lines, the common case) and one
 whose 50 SKUs are all off sale, so every line runs the successor check and the coverage search
@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sandbox.catalog import FULL_CSV
 from shared.catalog.deciding import plan_transfer
 from shared.catalog.inventory import Inventory, SourceLine
 from shared.catalog.matching import offer_index
@@ -29,7 +30,6 @@ from shared.catalog.reference import SkuReference
 from shared.resources.graph import ServicePlanInfo
 from shared.resources.partner_center import Availability, Product, Sku
 
-TABLE = ROOT / ".." / "shared" / "data" / "licensing_service_plans.csv"
 TENANT_SKUS = 50
 RUNS = 20
 
@@ -71,10 +71,7 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def main() -> int:
-    if not TABLE.exists():
-        print(f"skipped: {TABLE} is absent (the full licensing table is needed for this benchmark)")
-        return 0
-    reference = SkuReference.load(TABLE)
+    reference = SkuReference.load(FULL_CSV)
     all_skus = sorted(reference.skus)
     tenant = random.Random(5).sample(all_skus, TENANT_SKUS)
     lines = tuple(

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         "--param", action="append", default=[], metavar="KEY=VALUE", help="scenario parameter"
     )
     parser.add_argument(
-        "--sku-csv", default=None, help="licensing CSV (default: $SANDBOX_SKU_CSV, ../shared, bundled)"
+        "--sku-csv", default=None, help="licensing CSV (default: $SANDBOX_SKU_CSV, else the bundled subset)"
     )
     parser.add_argument("--state-dir", default=None, help="where to write ca.pem and the server key")
     args = parser.parse_args(argv)

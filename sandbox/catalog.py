@@ -33,7 +33,9 @@ from pathlib import Path
 
 SKU_CSV_ENV = "SANDBOX_SKU_CSV"
 BUNDLED_CSV = Path(__file__).parent / "data" / "skus.csv"
-SHARED_CSV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "licensing_service_plans.csv"
+"""The rows of the SKUs the scenarios use: the default, quick to load on every start."""
+FULL_CSV = Path(__file__).parent / "data" / "licensing_service_plans.csv"
+"""Microsoft's whole table (617 SKUs), for the full-table tests and the planning benchmark."""
 
 EEA = frozenset({"AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "NO", "PL", "PT", "SE"})
 #: The United States CSP region ("Cloud Solution Provider program regional markets and currencies").
@@ -74,11 +76,11 @@ class SkuReference:
 
 
 def reference_csv_path(explicit: str | None = None) -> Path:
-    """The licensing CSV: explicit, else ``SANDBOX_SKU_CSV``, else ../shared, else the bundled subset."""
+    """The licensing CSV: explicit, else ``SANDBOX_SKU_CSV``, else the bundled subset."""
     for candidate in (explicit, os.environ.get(SKU_CSV_ENV)):
         if candidate:
             return Path(candidate)
-    return SHARED_CSV if SHARED_CSV.is_file() else BUNDLED_CSV
+    return BUNDLED_CSV
 
 
 def load_sku_reference(path: Path) -> dict[str, SkuReference]:

@@ -27,6 +27,8 @@ from sandbox.testing import SandboxHandle
 from shared.api.openapi import openapi_document
 from tests.api.test_openapi import registered_routes
 
+pytestmark = pytest.mark.slow
+
 KEY = "local-function-key"
 schema = schemathesis.openapi.from_dict(json.loads(json.dumps(openapi_document())))  # a copy it may change
 

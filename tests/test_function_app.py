@@ -150,6 +150,7 @@ def test_list_filters_by_state_and_pages_with_a_continuation_token(app_store: Tr
     assert seen == waiting
 
 
+@pytest.mark.slow
 def test_a_long_history_is_paged_not_returned_in_one_body(app_store: TransferStore) -> None:
     transfer = start(app_store)
     for _ in range(50):  # 1 + 50 x 99 = 4,951 history rows

@@ -19,6 +19,8 @@ import function_app
 from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
 from shared.store.repository import TransferStore
 
+pytestmark = pytest.mark.slow
+
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}
 PARAMETERS = {"state", "pageSize", "continuationToken", "historyPageSize", "historyContinuationToken"}

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import pytest
+
 from sandbox.testing import SandboxHandle
 from shared import bootstrap
 from shared.api.problems import ApiResponse
@@ -40,6 +42,7 @@ def assert_quotes_nothing_of_entra(answer: ApiResponse, sandbox: SandboxHandle) 
     assert "Injected failure" not in text  # the sandbox's error_description
 
 
+@pytest.mark.slow
 def test_entra_hanging_is_a_503_within_the_deadline(connected_app, sandbox):
     sandbox.add_fault("delay", service="entra", delay_s=5.0, times=-1)
 

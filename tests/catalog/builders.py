@@ -11,7 +11,6 @@ from shared.resources.partner_center import Availability, Product, Sku
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUBSET_CSV = FIXTURES / "licensing_service_plans_subset.csv"
-FULL_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "licensing_service_plans.csv"
 
 PARTNER_TENANT = "4e6a7a3c-1f0b-4c39-9d0c-2b1e4f6a9a10"
 OTHER_PARTNER_TENANT = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from sandbox.catalog import FULL_CSV
 from shared.catalog.deciding import plan_transfer
 from shared.catalog.inventory import Inventory
 from shared.catalog.offers import Catalog, CatalogItem
@@ -17,7 +18,6 @@ from tests.catalog.builders import (
     EXCHANGE_PLAN_1,
     EXCHANGE_PLAN_2,
     FLOW_FREE,
-    FULL_CSV,
     O365_E1,
     O365_E1_NO_TEAMS,
     O365_E3,
@@ -278,9 +278,6 @@ def test_plan_json_is_serialisable_and_the_same_for_the_same_inputs():
     assert shape["lines"][0]["pricing"]["unitPrice"] is None
 
 
-@pytest.mark.skipif(
-    not FULL_CSV.exists(), reason="../shared/data/licensing_service_plans.csv is not beside the repo"
-)
 def test_against_every_sku_of_the_full_table_office_365_e3_off_sale_still_gets_its_successor():
     reference = SkuReference.load(FULL_CSV)
     items = tuple(

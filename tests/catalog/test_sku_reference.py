@@ -4,11 +4,11 @@ import threading
 
 import pytest
 
+from sandbox.catalog import FULL_CSV
 from shared.catalog.reference import SkuReference, SkuReferenceError
 from shared.workflow.sources import SkuReferenceLoader, read_location
 from tests.catalog.builders import (
     COPILOT_STUDIO_VIRAL,
-    FULL_CSV,
     MCOPSTN5,
     O365_E3,
     SUBSET_CSV,
@@ -182,9 +182,6 @@ def test_default_fetch_reads_a_path_and_refuses_plain_http(tmp_path):
         read_location("http://example.invalid/table.csv")
 
 
-@pytest.mark.skipif(
-    not FULL_CSV.exists(), reason="../shared/data/licensing_service_plans.csv is not beside the repo"
-)
 def test_full_table_holds_every_sku_once():
     reference = SkuReference.load(FULL_CSV)
     plan_ids = {plan.id for sku in reference.skus.values() for plan in sku.plans}

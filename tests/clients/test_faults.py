@@ -124,6 +124,7 @@ def test_discovery_failing_with_5xx_is_retried(sandbox, retry):
     assert make_credential(sandbox, retry=retry).get_token(GRAPH_SCOPE).token
 
 
+@pytest.mark.slow
 def test_entra_hanging_ends_within_the_acquisition_bound(sandbox, retry):
     # Discovery and token request each hang: msal's two requests once took twice the delay.
     sandbox.add_fault("delay", service="entra", delay_s=3.0, times=-1)
@@ -141,6 +142,7 @@ def test_entra_hanging_ends_within_the_acquisition_bound(sandbox, retry):
     settle(sandbox)
 
 
+@pytest.mark.slow
 def test_a_hung_entra_cannot_hold_a_call_past_its_deadline(sandbox, partner_center):
     sandbox.add_fault("delay", service="entra", delay_s=3.0, times=-1)
     started = time.monotonic()

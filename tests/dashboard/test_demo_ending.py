@@ -15,6 +15,8 @@ from devhost.host import start_local_host
 from devhost.run import local_settings
 from sandbox.testing import SandboxHandle
 
+pytestmark = pytest.mark.slow
+
 
 def test_the_demo_keeps_the_host_up_with_the_printed_key_until_enter(
     sandbox: SandboxHandle,

@@ -16,6 +16,8 @@ from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle
 from tests.dashboard.browsing import accessibility_violations, run_timer, signed_in, start, wait_until
 
+pytestmark = pytest.mark.slow
+
 PREVIEWED = (
     "customerTenantId,customerCountry,sourceChannel,contactEmail,sourcePartnerTenantId,sourcePartnerName\r\n"
     "{customer},US,OtherPartner,,{partner},Litware\r\n"

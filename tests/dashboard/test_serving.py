@@ -5,11 +5,14 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
+import pytest
 import requests
 
 from devhost.host import LocalHostHandle
 from shared.api.dashboard import ASSETS, CONTENT_SECURITY_POLICY, FOLDER
 from tests.dashboard.browsing import KEY
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

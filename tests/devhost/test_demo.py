@@ -11,6 +11,8 @@ import pytest
 
 from devhost import demo
 
+pytestmark = pytest.mark.slow
+
 
 def children() -> set[int]:
     """This process's live child processes (Linux /proc)."""

@@ -23,6 +23,8 @@ from shared.resources.webhook_events import (
 from shared.workflow.rules.access import ACCESS_EVENTS
 from shared.workflow.rules.partner_transfer import TRANSFER_EVENTS
 
+pytestmark = pytest.mark.slow
+
 KEY = "k3y-Of-the-webhook-function=="
 
 

@@ -1,10 +1,8 @@
-"""Scenarios and the catalog, without a server: deterministic, and complete with the bundled SKU rows."""
+"""Scenarios and the catalog, without a server: deterministic, and complete on the bundled subset."""
 
 from __future__ import annotations
 
-import pytest
-
-from sandbox.catalog import BUNDLED_CSV, SHARED_CSV, build_catalog, load_sku_reference
+from sandbox.catalog import BUNDLED_CSV, FULL_CSV, build_catalog, load_sku_reference
 from sandbox.scenarios import SKUS, build
 
 
@@ -18,11 +16,8 @@ def test_bundled_subset_holds_every_sku_the_scenarios_use():
     } == {"TEAMS1"}
 
 
-@pytest.mark.skipif(
-    not SHARED_CSV.is_file(), reason="../shared/data/licensing_service_plans.csv is not beside the repo"
-)
 def test_bundled_rows_match_the_full_licensing_table():
-    bundled, full = load_sku_reference(BUNDLED_CSV), load_sku_reference(SHARED_CSV)
+    bundled, full = load_sku_reference(BUNDLED_CSV), load_sku_reference(FULL_CSV)
 
     for sku_id in SKUS.values():
         assert bundled[sku_id] == full[sku_id]

@@ -212,6 +212,7 @@ def test_a_claim_left_by_a_crash_before_the_header_was_written_does_not_block_fo
     assert store.active_transfer_id(customer) == fresh.transfer.id
 
 
+@pytest.mark.slow
 def test_listing_pages_through_more_than_a_thousand_transfers(store: TransferStore) -> None:
     transfers = [a_transfer() for _ in range(1050)]
     with ThreadPoolExecutor(8) as pool:

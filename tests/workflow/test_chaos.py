@@ -36,6 +36,8 @@ from shared.bootstrap import Services
 from shared.resources.webhook_events import RELATIONSHIP_ACCEPTED
 from tests.workflow.test_logs import leaks
 
+pytestmark = pytest.mark.slow
+
 DEFAULT_SEED = 20261129
 SMALL = ("customer00000", "customer00001", "customer00002")
 CUSTOMERS = ("contoso", "fabrikam", "tailspin", "wingtip", "bigcorp", *SMALL)

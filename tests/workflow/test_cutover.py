@@ -194,6 +194,7 @@ def test_an_original_that_lapses_earlier_than_announced_is_caught_by_the_scan(
     assert after["state"] == "CuttingOver"  # the other line's original has not lapsed: it waits
 
 
+@pytest.mark.slow
 def test_two_hundred_holders_move_directly_and_through_their_group_and_the_one_without_location_after_retry(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:

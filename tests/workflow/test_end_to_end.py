@@ -22,6 +22,8 @@ from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.store.queue import QUEUE_NAME
 
+pytestmark = pytest.mark.slow
+
 ACCEPTED = "reseller-relationship-accepted-by-customer"
 
 

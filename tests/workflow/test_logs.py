@@ -20,6 +20,8 @@ from tests.fixtures.app import pump, routes
 from tests.workflow.test_cutover import days_until_lapse, on_sandbox_time, timer_on_sandbox_time
 from tests.workflow.transfers import record, start
 
+pytestmark = pytest.mark.slow
+
 JWT = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 SANDBOX_TOKENS = re.compile(r"0\.sandbox-(?:refresh-token|authorization-code)\.")

@@ -17,6 +17,8 @@ from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from tests.workflow.transfers import from_other_partner
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def host(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Iterator[LocalHostHandle]:

@@ -264,6 +264,7 @@ def test_more_seats_than_one_subscription_holds_are_bought_as_several_in_the_one
     assert sum(item["quantity"] for item in order["lines"] if item["quantity"] in (50, 300)) == 350
 
 
+@pytest.mark.slow
 def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry_completes_it(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
@@ -291,6 +292,7 @@ def test_a_step_failing_on_its_last_delivery_marks_the_transfer_failed_and_retry
     assert len(sandbox.purchases()) == 1
 
 
+@pytest.mark.slow
 def test_throttling_puts_the_step_back_after_its_retry_after_without_failing(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:

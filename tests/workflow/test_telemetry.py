@@ -201,6 +201,7 @@ def test_a_cutover_graph_throttles_counts_a_throttling_wait_and_the_users_moved_
     assert exported.counter("license_swaps") == {(): moved}
 
 
+@pytest.mark.slow
 def test_a_failed_step_is_recorded_as_failed_by_its_error_type_and_counted(
     services: Services, sandbox: SandboxHandle, exported: Exported
 ) -> None:
