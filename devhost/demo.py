@@ -465,7 +465,10 @@ def story(run: Run) -> None:
     run.wait(lambda r: r["state"] in ("Completed", "Failed"), stranded)
     run.refresh()
     ended = Counter((r["gdap"] or {}).get("access", {}).get("ended") for r in run.records.values())
-    run.say(f"GDAP relationships after completion (least privilege): {ended['ended']} ended")
+    run.say(
+        f"GDAP relationships after completion (least privilege): {ended['reduced']} reduced to "
+        f"Directory Readers while their originals are watched, {ended['ended']} ended"
+    )
 
 
 def summarise(run: Run) -> int:

@@ -34,8 +34,9 @@ from pathlib import Path
 SKU_CSV_ENV = "SANDBOX_SKU_CSV"
 BUNDLED_CSV = Path(__file__).parent / "data" / "skus.csv"
 """The rows of the SKUs the scenarios use: the default, quick to load on every start."""
-FULL_CSV = Path(__file__).parent / "data" / "licensing_service_plans.csv"
-"""Microsoft's whole table (617 SKUs), for the full-table tests and the planning benchmark."""
+SUITES_CSV = Path(__file__).parent / "data" / "licensing_suites.csv"
+"""A larger extract (the 100 Office 365, Microsoft 365, Exchange Online, EMS and Teams SKUs, all their
+rows), for the tests that plan against many offers and the planning benchmark."""
 
 EEA = frozenset({"AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "NO", "PL", "PT", "SE"})
 #: The United States CSP region ("Cloud Solution Provider program regional markets and currencies").

@@ -10,8 +10,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import pytest
-
 from sandbox.testing import SandboxHandle
 from shared import bootstrap
 from shared.api.problems import ApiResponse

@@ -134,7 +134,9 @@ def test_a_bought_transfer_names_its_products_and_keeps_ids_behind_a_toggle(
 def test_the_progress_bar_leaves_skipped_lines_out(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
-    transfer = start(api, host, sandbox.customer("contoso"))  # a trial and a free SKU among its lines
+    customer = sandbox.customer("contoso")
+    transfer = start(api, host, customer)  # a trial and a free SKU among its lines
+    sandbox.approve_gdap(customer)
     run_timer(host)  # contoso accepted long ago: the scan finds it
     record = wait_until(api, host, transfer["id"], lambda r: any(x["state"] == "Skipped" for x in r["lines"]))
     skipped = sum(line["state"] == "Skipped" for line in record["lines"])

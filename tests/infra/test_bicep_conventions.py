@@ -24,7 +24,6 @@ from tests.infra.bicep_model import (
     is_function,
     object_entries,
     parse_template,
-    settings_table_names,
 )
 from tests.infra.code_settings import binding_expression_settings, settings_read_by
 

@@ -79,7 +79,7 @@ def test_a_registration_for_another_url_is_left_alone_and_named_unless_replace_i
 
     assert refused == 3
     error = capsys.readouterr().err
-    assert "https://cipp.example/api/PublicWebhooks?CIPPID=***&code=***" in error
+    assert "https://cipp.example/api/PublicWebhooks?CIPPID=partner&code=***" in error  # the key hidden
     assert "granular-admin-relationship-approved" in error
     assert "--replace" in error
     assert "their-secret" not in error

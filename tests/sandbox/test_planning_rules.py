@@ -34,6 +34,7 @@ def _cart(api: Api, customer: str, lines: list[tuple[str, int]]) -> dict[str, An
 def test_a_business_plan_past_300_seats_for_one_customer_is_refused_at_checkout_with_800089(sandbox, api):
     customer = sandbox.customer("relecloud")
     sandbox.accept_invitation(customer)
+    sandbox.set_gdap(customer, roles=["Directory Readers", "License Administrator"], active=True)
     premium = sandbox.ids.catalog_items["BUSINESS_PREMIUM"]
 
     result = _cart(api, customer, [(premium, 300), (premium, 50)])  # each within a subscription's 300
@@ -48,6 +49,7 @@ def test_a_business_plan_past_300_seats_for_one_customer_is_refused_at_checkout_
 def test_seats_this_partner_already_sold_count_against_the_customer_cap(sandbox, api):
     customer = sandbox.customer("relecloud")
     sandbox.accept_invitation(customer)
+    sandbox.set_gdap(customer, roles=["Directory Readers", "License Administrator"], active=True)
     premium = sandbox.ids.catalog_items["BUSINESS_PREMIUM"]
     assert _cart(api, customer, [(premium, 250)])["orderErrors"] == []
 
@@ -64,6 +66,7 @@ def test_seats_this_partner_already_sold_count_against_the_customer_cap(sandbox,
 def test_the_350_seat_business_premium_customer_has_more_holders_than_the_cap(sandbox, api):
     customer = sandbox.customer("relecloud")
     sandbox.accept_invitation(customer)
+    sandbox.set_gdap(customer, roles=["Directory Readers", "License Administrator"], active=True)
 
     pools = api.graph(customer, "GET", "/v1.0/subscribedSkus").json()["value"]
 
@@ -89,6 +92,7 @@ def test_the_bought_pair_that_shares_no_sharepoint_is_refused_at_assignment(sand
     """Business Basic carries SharePoint (Plan 1), Microsoft 365 E3 (no Teams) SharePoint (Plan 2)."""
     customer = sandbox.customer("fabrikam")
     sandbox.accept_invitation(customer)
+    sandbox.set_gdap(customer, roles=["Directory Readers", "License Administrator"], active=True)
     for name in ("BUSINESS_BASIC", "M365_E3_NO_TEAMS"):
         assert _cart(api, customer, [(sandbox.ids.catalog_items[name], 5)])["orderErrors"] == []
     user = sandbox.ids.users["fabrikam.direct_m365_e3"]
@@ -110,6 +114,7 @@ def test_the_bought_pair_that_shares_no_sharepoint_is_refused_at_assignment(sand
 def test_the_organization_names_the_tenants_own_country_not_the_one_typed(sandbox, api):
     customer = sandbox.customer("lamna")
     sandbox.accept_invitation(customer)
+    sandbox.set_gdap(customer, roles=["Directory Readers", "License Administrator"], active=True)
 
     [organization] = api.graph(customer, "GET", "/v1.0/organization").json()["value"]
 
@@ -120,7 +125,7 @@ def test_the_company_address_shows_only_under_a_profile_role(sandbox, api):
     customer = sandbox.customer("contoso")  # Directory Readers and License Administrator
 
     hidden = api.pc("GET", f"/v1/customers/{customer}/profiles/company").json()
-    sandbox.set_gdap(customer, roles=["Global Reader", "License Administrator"])
+    sandbox.set_gdap(customer, roles=["Global Reader", "License Administrator"], active=True)
     shown = api.pc("GET", f"/v1/customers/{customer}/profiles/company").json()
 
     assert "address" not in hidden

@@ -349,6 +349,7 @@ def test_a_group_member_entra_could_not_license_is_reported_per_member_once_the_
     sandbox.add_subscription(customer, o365_e3, 1, days_to_next=None)  # a seat for them
     transfer = started(services, customer)
     accepted(services, transfer)
+    gdap_approved(services, sandbox, transfer)
     pump(azurite, services, runner=on_sandbox_time(services, sandbox))
     [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
 
