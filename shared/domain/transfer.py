@@ -33,6 +33,27 @@ from shared.domain.values import (
 
 _ID = re.compile(r"[0-9a-f]{32}")
 
+#: What a move to each state means, as the history says it when the step gives no sentence of its own
+#: (the dashboard shows the states beside it, so the sentence never repeats them).
+TRANSFER_NOW = {
+    TransferState.ACCEPTED: "the customer accepted the reseller relationship",
+    TransferState.PROVISIONING: "buying the replacements",
+    TransferState.PROVISIONED: "every replacement is active; waiting for the originals to lapse",
+    TransferState.CUTTING_OVER: "cutting over: users move to the replacements as their originals lapse",
+    TransferState.COMPLETED: "completed",
+}
+LINE_NOW = {
+    LineState.PLANNED: "to be bought",
+    LineState.NEEDS_APPROVAL: "needs an admin's approval",
+    LineState.ORDERING: "being ordered",
+    LineState.ORDERED: "ordered",
+    LineState.ACTIVE: "its replacement is active",
+    LineState.MOVING_LICENSES: "moving its users to the replacement",
+    LineState.TRANSFERRING: "asked of the current partner",
+    LineState.COMPLETED: "done",
+    LineState.SKIPPED: "skipped",
+}
+
 
 def new_transfer_id() -> str:
     """32 hex digits that sort by creation time (milliseconds first), so listings come out in order."""
@@ -56,6 +77,9 @@ class HistoryEntry:
     line_id: str | None = None
     event_id: str | None = None
     seq: int = 0
+    #: Ids an admin may need (request, cart, order, transfer request...), shown apart from the message,
+    #: which reads as a sentence and never carries them.
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +103,8 @@ class Transfer:
     originals_read_for: str | None = None  # the subscription-expiring event whose lapse dates were read
     reason: str | None = None
     resume_state: TransferState | None = None
+    customer_name: str | None = None  # the company's name, from Graph before acceptance, then Partner Center
+    customer_domain: str | None = None  # its default domain, from the same source
 
     @property
     def is_active(self) -> bool:
@@ -99,7 +125,7 @@ class Transfer:
             actor=actor,
             from_state=self.state,
             to_state=to,
-            message=reason or f"{self.state} → {to}",
+            message=reason or TRANSFER_NOW.get(to, str(to)),
         )
 
     def resume(self, *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
@@ -112,7 +138,7 @@ class Transfer:
             actor=actor,
             from_state=self.state,
             to_state=back,
-            message=f"retry from {self.state}",
+            message="retried by an admin",
         )
 
     def cancel(self, lines: tuple[Line, ...], *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
@@ -161,10 +187,16 @@ class Line:
     upgraded_plans: tuple[tuple[str, str | None], ...] = ()
     reason: str | None = None
     resume_state: LineState | None = None
+    source_product_name: str | None = None  # "Office 365 E3", from Microsoft's SKU reference
 
     @property
     def id(self) -> str:
         return self.source_sku_id
+
+    @property
+    def name(self) -> str:
+        """What an admin calls the original: its product name, else its part number."""
+        return self.source_product_name or self.source_sku_part_number
 
     def purchase_is_due(self, now: datetime) -> bool:
         """Planned, and bought now (on acceptance) or once its deferred date has come."""
@@ -190,7 +222,7 @@ class Line:
             line_id=self.id,
             from_state=self.state,
             to_state=to,
-            message=reason or f"line {self.source_sku_part_number}: {self.state} → {to}",
+            message=reason or f"{self.name}: {LINE_NOW.get(to, str(to))}",
         )
 
     def resume(self, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
@@ -203,7 +235,7 @@ class Line:
             line_id=self.id,
             from_state=self.state,
             to_state=back,
-            message=f"retry line {self.source_sku_part_number} from {self.state}",
+            message=f"{self.name}: retried",
         )
 
 
@@ -231,7 +263,7 @@ def blocked_on_decisions(
         or not transfer.is_active
     ):
         return change
-    reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in waiting)
+    reasons = "; ".join(f"{x.name}: {x.reason}" for x in waiting)
     blocked, entry = transfer.move(
         TransferState.BLOCKED,
         at=at,

@@ -71,6 +71,8 @@ def transfer_row(t: Transfer, *, version: int) -> dict[str, Any]:
             "ApiCalls": t.api_calls,
             "Planned": t.planned,
             "OriginalsReadFor": t.originals_read_for,
+            "CustomerName": t.customer_name,
+            "CustomerDomain": t.customer_domain,
             "CreatedAt": t.created_at,
             "UpdatedAt": t.updated_at,
         }
@@ -108,6 +110,8 @@ def transfer_from_row(row: Mapping[str, Any]) -> Transfer:
         originals_read_for=row.get("OriginalsReadFor"),
         reason=row.get("Reason"),
         resume_state=TransferState(resume) if resume else None,
+        customer_name=row.get("CustomerName"),
+        customer_domain=row.get("CustomerDomain"),
     )
 
 
@@ -145,6 +149,7 @@ def line_row(line: Line) -> dict[str, Any]:
             "UpgradedPlans": json.dumps(line.upgraded_plans) if line.upgraded_plans else None,
             "Reason": line.reason,
             "ResumeState": str(line.resume_state) if line.resume_state else None,
+            "SourceProductName": line.source_product_name,
         }
     )
 
@@ -177,6 +182,7 @@ def line_from_row(row: Mapping[str, Any]) -> Line:
         upgraded_plans=tuple((str(p), q) for p, q in json.loads(row.get("UpgradedPlans") or "[]")),
         reason=row.get("Reason"),
         resume_state=LineState(resume) if resume else None,
+        source_product_name=row.get("SourceProductName"),
     )
 
 
@@ -194,6 +200,7 @@ def history_row(transfer_id: str, entry: HistoryEntry) -> dict[str, Any]:
             "ToState": entry.to_state,
             "LineId": entry.line_id,
             "EventId": entry.event_id,
+            "Details": json.dumps(dict(entry.details)) if entry.details else None,
         }
     )
 
@@ -209,6 +216,7 @@ def history_from_row(row: Mapping[str, Any]) -> HistoryEntry:
         to_state=row.get("ToState"),
         line_id=row.get("LineId"),
         event_id=row.get("EventId"),
+        details=tuple((str(k), str(v)) for k, v in json.loads(row.get("Details") or "{}").items()),
     )
 
 
