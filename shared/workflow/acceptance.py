@@ -16,7 +16,14 @@ from dataclasses import replace
 from datetime import datetime
 
 from shared.catalog.plan import Plan
-from shared.clients.errors import GdapRoleMissingError, NoRelationshipError, ServiceError, UnauthorizedError
+from shared.clients.errors import (
+    GdapRoleMissingError,
+    NoRelationshipError,
+    ServiceError,
+    UnauthorizedError,
+    call_details,
+    said,
+)
 from shared.domain import (
     UNDECIDED,
     Change,
@@ -31,6 +38,7 @@ from shared.domain.events import TransferEvent
 from shared.domain.regions import region_of, same_region
 from shared.store.records import TransferRecord
 from shared.workflow.context import Next, StepContext
+from shared.workflow.customers import named
 from shared.workflow.planning import line_from, preflight_warning
 
 LOG = logging.getLogger(__name__)
@@ -67,15 +75,18 @@ def confirm_acceptance(ctx: StepContext, record: TransferRecord, event: Transfer
 
 
 def plan_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """Re-check the region on the company profile, check delegated access, plan every line."""
-    transfer = record.transfer
+    """Re-check the region on the company profile (and take the customer's names from it), check
+    delegated access, plan every line."""
     try:
-        country = _profile_country(ctx, transfer.customer_tenant_id)
+        profile = ctx.partner_center.get_company_profile(record.transfer.customer_tenant_id)
     except NoRelationshipError:
         # Partner Center shows a new relationship to some calls before others: wait, don't fail.
         if event.attempt < ACCEPTANCE_RETRIES:
             return Next(record, wait_seconds=lag_wait(event))
         raise
+    record = replace(record, transfer=named(record.transfer, profile))  # stored with the plan
+    transfer = record.transfer
+    country = profile.address.country.upper() if profile.address and profile.address.country else None
     partner = ctx.partner.country
     if country and not same_region(partner, country):
         return ctx.halt(
@@ -118,7 +129,10 @@ def _record_plan(ctx: StepContext, record: TransferRecord, plan: Plan) -> Transf
     change = blocked_on_decisions(change, at, "workflow", lines)
     to_buy = [x for x in lines if x.state in (LineState.PLANNED, LineState.TRANSFERRING)]
     if change.transfer.state is not TransferState.BLOCKED and not to_buy:
-        reason = "nothing to buy: " + (summary if lines else "no subscriptions from other channels")
+        # Said apart from the plan's row above it, which already counts the lines.
+        reason = "nothing to buy: " + (
+            "every line is skipped (see the plan)" if lines else "no subscriptions from other channels"
+        )
         transfer, entry = change.transfer.move(TransferState.BLOCKED, at=at, actor="workflow", reason=reason)
         change = replace(change, transfer=transfer, history=(*change.history, entry))
     return ctx.commit(record, change)
@@ -141,7 +155,7 @@ def _lapse_reminder(lines: Sequence[Line], at: datetime) -> list[HistoryEntry]:
     ]
     if not lapsing:
         return []
-    dates = ", ".join(f"{x.source_sku_part_number} {x.original_expires:%Y-%m-%d}" for x in lapsing)
+    dates = ", ".join(f"{x.name} {x.original_expires:%Y-%m-%d}" for x in lapsing)
     message = (
         f"the originals are never cancelled (no refund): they lapse on their own ({dates}); "
         "ask the customer to turn off their auto-renewal so that they do"
@@ -168,9 +182,8 @@ def request_gdap(ctx: StepContext, record: TransferRecord) -> TransferRecord:
             graph.lock_admin_relationship_for_approval(partner, relationship.id)
             relationship = replace(relationship, status="approvalPending")
     except ServiceError as error:
-        return ctx.note(
-            record, "gdap", f"the GDAP request could not be made ({error}); retry asks again", actor="api"
-        )
+        message = f"the GDAP request could not be made ({said(error)}); retry asks again"
+        return ctx.note(record, "gdap", message, actor="api", details=call_details(error))
     gdap = GdapRequest(
         relationship_id=relationship.id,
         approval_url=GDAP_APPROVAL_URL.format(id=relationship.id),
@@ -181,11 +194,6 @@ def request_gdap(ctx: StepContext, record: TransferRecord) -> TransferRecord:
     message = f"GDAP relationship requested ({', '.join(gdap.roles)}); approval link issued"
     entry = HistoryEntry(at=at, action="gdap", actor="api", message=message)
     return ctx.commit(record, Change(replace(transfer, gdap=gdap, updated_at=at), history=(entry,)))
-
-
-def _profile_country(ctx: StepContext, customer: str) -> str | None:
-    profile = ctx.partner_center.get_company_profile(customer)
-    return profile.address.country.upper() if profile.address and profile.address.country else None
 
 
 def lag_wait(event: TransferEvent) -> float:

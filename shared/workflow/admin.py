@@ -33,6 +33,7 @@ from shared.domain.regions import region_of, same_region
 from shared.store.records import TransferRecord
 from shared.workflow.acceptance import request_gdap
 from shared.workflow.context import StepContext
+from shared.workflow.customers import find_customer
 from shared.workflow.partner_transfer import cancel_request, fallback
 from shared.workflow.rules.partner_transfer import buy_at_once, check_source_partner, is_deferred
 
@@ -45,17 +46,19 @@ class RegionMismatchError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class StartRequest:
-    customer_tenant_id: str
+    customer_tenant_id: str | None  # the customer's tenant id, or else
     customer_country: str
     source_channel: SourceChannel
     contact_email: str | None = None
     options: TransferOptions = field(default_factory=TransferOptions)
     source_partner: SourcePartner | None = None  # asks it for a partner-to-partner transfer
+    customer_domain: str | None = None  # one of its domains, which Graph resolves to the tenant
 
 
 def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
-    """Check the region, store the transfer, and ask for the two things the customer must grant:
-    the reseller relationship (its invitation link) and GDAP (its approval link)."""
+    """Check the region, find the customer by its domain or tenant id (and its name), store the
+    transfer, and ask for the two things the customer must grant: the reseller relationship (its
+    invitation link) and GDAP (its approval link)."""
     partner = ctx.partner
     if request.source_partner is not None:
         check_source_partner(request.source_partner, partner.tenant_id)
@@ -65,11 +68,14 @@ def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
             f"{region_of(request.customer_country)}, but the partner ({partner.country}) sells in "
             f"{region_of(partner.country)}; a partner takes over customers in its own region only"
         )
+    customer = find_customer(
+        ctx, tenant_id=request.customer_tenant_id, domain=request.customer_domain, lenient=True
+    )
     invitation = ctx.partner_center.get_relationship_request_url()
     now = ctx.now()
     transfer = Transfer(
         id=new_transfer_id(),
-        customer_tenant_id=request.customer_tenant_id.lower(),
+        customer_tenant_id=customer.tenant_id.lower(),
         customer_country=request.customer_country,
         source_channel=request.source_channel,
         state=TransferState.AWAITING_ACCEPTANCE,
@@ -79,6 +85,8 @@ def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
         options=request.options,
         invitation_url=invitation,
         source_partner=request.source_partner,
+        customer_name=customer.name,
+        customer_domain=customer.domain,
     )
     entry = HistoryEntry(
         at=now, action="created", actor="api", message="transfer started; reseller invitation link issued"
@@ -179,7 +187,7 @@ def cancel(ctx: StepContext, transfer_id: str, *, partner_transfer_only: bool = 
     if partner_transfer_only:
         if request is None or not request.status.finished:
             raise IllegalTransitionError("the transfer has no pending partner transfer request to cancel")
-        reason = f"the transfer request {request.id} was cancelled by an admin"
+        reason = "an admin cancelled the transfer request"
         record = ctx.store.update(transfer_id, lambda r: fallback(ctx, r, request.status, reason))
         ctx.wake(record.transfer, "admin")
         return record

@@ -63,9 +63,9 @@ def _check_identical(
     check = verify_identical(ctx.graph, transfer.customer_tenant_id, line.source_sku_id, seats)
     if not check.ok:
         record = ctx.commit(record, Change(transfer, history=tuple(history)))
-        return ctx.halt(record, f"{line.source_sku_part_number}: {check.reason}; retry checks again")
+        return ctx.halt(record, f"{line.name}: {check.reason}; retry checks again")
     done, entry = line.move(LineState.COMPLETED, at=now, actor="workflow")
-    message = f"line {line.source_sku_part_number}: the same SKU was bought; no license changes"
+    message = f"{line.name}: the same SKU was bought; no licence changes"
     return Next(ctx.commit(record, Change(transfer, (done,), (*history, replace(entry, message=message)))))
 
 
@@ -88,14 +88,18 @@ def _swap_licenses(
         reasons = Counter(f.reason for f in line.user_failures)
         why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
         reason = (
-            f"{line.users_failed} user(s) of {line.source_sku_part_number} could not be moved ({why}); "
-            "they keep the old license until it lapses: fix them and retry, which re-drives only them"
+            f"{line.users_failed} user(s) of {line.name} could not be moved ({why}); "
+            "they keep the old licence until it lapses: fix them and retry, which re-drives only them"
         )
         line, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
         transfer, halted = transfer.move(TransferState.FAILED, at=at, actor="workflow", reason=reason)
+        # The line's row says why; the transfer's says what it means, not the same sentence again.
+        halted = replace(
+            halted, message=f"stopped until the failed users of {line.name} are fixed and retried"
+        )
         return Next(ctx.commit(record, Change(transfer, (line,), (*history, entry, halted))), stop=True)
     line, entry = line.move(LineState.COMPLETED, at=at, actor="workflow")
-    message = f"line {line.source_sku_part_number}: {line.users_moved} license(s) moved to the replacement"
+    message = f"{line.name}: {line.users_moved} licence(s) moved to the replacement"
     change = Change(replace(transfer, updated_at=at), (line,), (*history, replace(entry, message=message)))
     return Next(ctx.commit(record, change))
 
@@ -116,9 +120,7 @@ def complete(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> 
     bought = [x for x in moved if not (x.partner_transfer and x.partner_transfer.status == TRANSFERRED)]
     transferred = len(moved) - len(bought)
     skipped = len(record.lines) - len(moved)
-    lapses = ", ".join(
-        f"{x.source_sku_part_number} {x.original_expires:%Y-%m-%d}" for x in bought if x.original_expires
-    )
+    lapses = ", ".join(f"{x.name} {x.original_expires:%Y-%m-%d}" for x in bought if x.original_expires)
     transfer, entry = record.transfer.move(TransferState.COMPLETED, at=at, actor="workflow")
     counted = replace(transfer, api_calls=transfer.api_calls + ctx.calls_so_far())
     summary = (

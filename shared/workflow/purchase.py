@@ -17,7 +17,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from shared import telemetry
-from shared.clients.errors import CartAlreadySubmittedError, OrderInProgressError, PartnerCenterError, brief
+from shared.clients.errors import (
+    CartAlreadySubmittedError,
+    OrderInProgressError,
+    PartnerCenterError,
+    call_details,
+    said,
+)
 from shared.domain import Change, HistoryEntry, Line, LineState, Purchase, TransferState, merged
 from shared.domain.events import TransferEvent
 from shared.resources.commerce import CartCheckoutResult, CartLineItem, Subscription
@@ -49,8 +55,11 @@ def intend_purchase(ctx: StepContext, record: TransferRecord, event: TransferEve
         HistoryEntry(
             at=at,
             action="purchase-intent",
-            message=f"buying {len(ordering)} line(s) in one cart (request ids "
-            f"{purchase.cart_request_id} / {purchase.checkout_request_id})",
+            message=f"buying {len(ordering)} line(s) in one cart",
+            details=(
+                ("cartRequestId", purchase.cart_request_id),
+                ("checkoutRequestId", purchase.checkout_request_id),
+            ),
         )
     )
     transfer = replace(transfer, purchase=purchase, updated_at=at)
@@ -66,7 +75,12 @@ def create_cart(ctx: StepContext, record: TransferRecord, event: TransferEvent) 
     )
     at = ctx.now()
     changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
-    entry = HistoryEntry(at=at, action="cart", message=f"cart {cart.id} created with {len(items)} item(s)")
+    entry = HistoryEntry(
+        at=at,
+        action="cart",
+        message=f"the cart was created with {len(items)} item(s)",
+        details=(("cartId", cart.id),),
+    )
     return Next(ctx.commit(record, Change(changed, history=(entry,))))
 
 
@@ -102,7 +116,9 @@ def check_out(ctx: StepContext, record: TransferRecord, event: TransferEvent) ->
     except PartnerCenterError as error:
         if error.retryable or error.status is None or error.status >= 500:
             raise
-        return Next(_fail_lines(ctx, record, ordering, f"checkout refused: {brief(error)}"))
+        return Next(
+            _fail_lines(ctx, record, ordering, f"checkout refused: {said(error)}", call_details(error))
+        )
     return Next(_record_orders(ctx, record, ordering, result))
 
 
@@ -163,12 +179,9 @@ def ordered_lines(
         )
         if all(r.order_id for r in replacements):
             moved, entry = line.move(LineState.ORDERED, at=at, actor="workflow")
-            entry = replace(
-                entry,
-                message=f"line {line.source_sku_part_number} ordered (order {', '.join(moved.order_ids)})",
-            )
+            entry = replace(entry, details=(("orderIds", ", ".join(moved.order_ids)),))
         else:
-            missing = ", ".join(r.catalog_item_id for r in replacements if not r.order_id)
+            missing = ", ".join(r.name for r in replacements if not r.order_id)
             reason = f"order failed for {missing}: {errors}; retry buys only these"
             moved, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
         lines.append(moved)
@@ -177,12 +190,17 @@ def ordered_lines(
 
 
 def _fail_lines(
-    ctx: StepContext, record: TransferRecord, lines: Sequence[Line], reason: str
+    ctx: StepContext,
+    record: TransferRecord,
+    lines: Sequence[Line],
+    reason: str,
+    details: tuple[tuple[str, str], ...] = (),
 ) -> TransferRecord:
     at = ctx.now()
     failed = [line.move(LineState.FAILED, at=at, actor="workflow", reason=reason) for line in lines]
     transfer = replace(record.transfer, purchase=None, updated_at=at)
-    return ctx.commit(record, Change(transfer, tuple(x for x, _ in failed), tuple(e for _, e in failed)))
+    history = tuple(replace(entry, details=details) for _, entry in failed)
+    return ctx.commit(record, Change(transfer, tuple(x for x, _ in failed), history))
 
 
 def await_provisioning(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
@@ -193,11 +211,11 @@ def await_provisioning(ctx: StepContext, record: TransferRecord, event: Transfer
     for line, subscriptions in _provisioned(ctx, record):
         moved, entry = line.move(LineState.ACTIVE, at=at, actor="workflow")
         lines.append(replace(moved, subscription_ids=subscriptions))
-        message = f"line {line.source_sku_part_number}: {len(subscriptions)} new subscription(s) active"
+        message = f"{line.name}: {len(subscriptions)} new subscription(s) active"
         history.append(replace(entry, message=message))
     after = merged(record.lines, lines)
     transfer = replace(record.transfer, updated_at=at)
-    waiting = [x.source_sku_part_number for x in after if x.state is LineState.ORDERED]
+    waiting = [x.name for x in after if x.state is LineState.ORDERED]
     if waiting:
         # Committed even when nothing changed: a fresh ``updated_at`` tells the timer that this
         # poll is alive, so it does not nudge the transfer into a second chain of polls.
@@ -214,12 +232,11 @@ def await_provisioning(ctx: StepContext, record: TransferRecord, event: Transfer
         )
     failed = [x for x in after if x.state is LineState.FAILED]
     if failed:
-        reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in failed)
+        reasons = "; ".join(f"{x.name}: {x.reason}" for x in failed)
         reason = f"{len(failed)} line(s) could not be bought: {reasons}; retry buys only those"
         transfer, entry = transfer.move(TransferState.FAILED, at=at, actor="workflow", reason=reason)
     else:
         transfer, entry = transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
-        entry = replace(entry, message="every replacement is active; waiting for the originals to lapse")
     history.append(entry)
     return Next(ctx.commit(record, Change(transfer, tuple(lines), tuple(history))))
 
@@ -273,20 +290,28 @@ def defer_purchases(ctx: StepContext, record: TransferRecord, event: TransferEve
     waits, Provisioned, for the timer to announce the originals' lapse."""
     at = ctx.now()
     transfer, entry = record.transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
-    dates = "; ".join(
-        f"{x.source_sku_part_number} on {x.purchase_due:%Y-%m-%d}"
-        for x in record.lines
-        if x.state is LineState.PLANNED and x.purchase_due
+    return Next(
+        ctx.commit(record, Change(transfer, history=(replace(entry, message=waiting_for(record)),))),
+        stop=True,
     )
-    waits = []
-    if dates:
-        waits.append(f"purchases deferred until before the originals lapse: {dates}")
+
+
+def waiting_for(record: TransferRecord) -> str:
+    """What a transfer with nothing to buy yet waits for, each part a whole clause."""
+    due = [x for x in record.lines if x.state is LineState.PLANNED and x.purchase_due]
+    clauses = []
+    if due:
+        dates = ", ".join(f"{x.name} on {x.purchase_due:%Y-%m-%d}" for x in due if x.purchase_due)
+        clauses.append(f"each replacement is bought shortly before its original lapses ({dates})")
     if needs_request(record.transfer, record.lines) or any(
         x.state is LineState.TRANSFERRING for x in record.lines
     ):
-        waits.append("the partner transfer request is pending")
-    entry = replace(entry, message="; ".join(waits) or "waiting for the originals to lapse")
-    return Next(ctx.commit(record, Change(transfer, history=(entry,))), stop=True)
+        clauses.append("some lines wait for the current partner to answer the transfer request")
+    return (
+        "nothing to buy yet: " + "; ".join(clauses)
+        if clauses
+        else "nothing to buy yet; waiting for the originals to lapse"
+    )
 
 
 def cart_items(lines: Iterable[Line]) -> list[CartLineItem]:

@@ -20,7 +20,7 @@ from tests.dashboard.browsing import (
     start,
     wait_until,
 )
-from tests.workflow.test_purchase import TEAMS_OFFERS
+from tests.workflow.transfers import TEAMS_OFFERS
 
 
 def test_a_wrong_key_is_refused_and_a_right_one_signs_in_until_sign_out(page: Page) -> None:

@@ -52,7 +52,7 @@ def lapse_changes(
                 at=now,
                 action="originals",
                 line_id=line.id,
-                message=f"the originals of {line.source_sku_part_number} lapse on {lapses:%Y-%m-%d} "
+                message=f"the originals of {line.name} lapse on {lapses:%Y-%m-%d} "
                 f"(was {was}); nothing is cancelled",
             )
         )
