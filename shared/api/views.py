@@ -1,18 +1,24 @@
-"""What the admin API shows of a transfer: the record as JSON, with what the customer must do."""
+"""What the admin API shows of a transfer: the record as JSON, with what the customer must do,
+what the list shows of it, and the choices each waiting line offers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain import HistoryEntry, Line, Transfer, TransferState
+from shared.api.listing import iso, listing_json
+from shared.domain import HistoryEntry, Line, LineState, Transfer, TransferState
+from shared.domain.summary import listing_of
 from shared.store.records import HistoryPage, TransferRecord
+from shared.workflow.rules.partner_transfer import is_deferred
 
 
 def transfer_json(t: Transfer) -> dict[str, Any]:
     return {
         "id": t.id,
         "customerTenantId": t.customer_tenant_id,
+        "customerName": t.customer_name,
+        "customerDomain": t.customer_domain,
         "customerCountry": t.customer_country,
         "sourceChannel": t.source_channel.value,
         "state": t.state.value,
@@ -82,11 +88,12 @@ def customer_actions(t: Transfer) -> list[dict[str, Any]]:
     return actions
 
 
-def line_json(line: Line) -> dict[str, Any]:
+def line_json(line: Line, choices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "id": line.id,
         "sourceSkuId": line.source_sku_id,
         "sourceSkuPartNumber": line.source_sku_part_number,
+        "sourceProductName": line.source_product_name,
         "quantity": line.quantity,
         "state": line.state.value,
         "reason": line.reason,
@@ -95,6 +102,7 @@ def line_json(line: Line) -> dict[str, Any]:
         "replacements": [
             {
                 "catalogItemId": r.catalog_item_id,
+                "productName": r.product_name,
                 "skuId": r.sku_id,
                 "quantity": r.quantity,
                 "termDuration": r.term_duration,
@@ -127,7 +135,27 @@ def line_json(line: Line) -> dict[str, Any]:
                 {"userId": f.user_id, "reason": f.reason, "detail": f.detail} for f in line.user_failures
             ],
         },
+        "choices": choices or [],
     }
+
+
+def line_choices(line: Line, transfer: Transfer, now: datetime) -> list[dict[str, Any]]:
+    """What an admin may decide for a waiting line (``POST .../approve``), and what each buys.
+    Partner Center's catalog gives no price, so none is shown (``null``) rather than one guessed."""
+    buys = [{"productName": r.name, "quantity": r.quantity} for r in line.replacements if not r.order_id]
+    bought = ", ".join(f"{b['productName']} ×{b['quantity']}" for b in buys) or "nothing"
+    decline = _choice("decline", f"Decline: buy nothing; {line.name} is not moved", [])
+    if transfer.state is TransferState.BLOCKED and line.state is LineState.NEEDS_APPROVAL:
+        return [_choice("approve", f"Approve: buy {bought}", buys), decline]
+    if transfer.state is TransferState.BLOCKED and line.state is LineState.BLOCKED:
+        return [decline]
+    if transfer.is_active and is_deferred(line, now) and line.purchase_due is not None:
+        return [_choice("buyNow", f"Buy now ({bought}) instead of on {line.purchase_due:%Y-%m-%d}", buys)]
+    return []
+
+
+def _choice(choice: str, label: str, buys: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": choice, "label": label, "buys": buys, "unitPrice": None, "currency": None}
 
 
 def history_json(entry: HistoryEntry) -> dict[str, Any]:
@@ -140,17 +168,22 @@ def history_json(entry: HistoryEntry) -> dict[str, Any]:
         "fromState": entry.from_state,
         "toState": entry.to_state,
         "lineId": entry.line_id,
+        "details": dict(entry.details),
     }
 
 
-def record_json(record: TransferRecord, history: HistoryPage) -> dict[str, Any]:
+def record_json(
+    record: TransferRecord, history: HistoryPage, now: datetime, lead: timedelta
+) -> dict[str, Any]:
+    """The record with what its list row shows (its line counts as ``lineCounts``), each line
+    with its choices, and one page of history."""
+    transfer = record.transfer
+    shown = listing_json(listing_of(transfer, record.lines, record.listed_at), now, lead)
     return {
-        **transfer_json(record.transfer),
-        "lines": [line_json(x) for x in record.lines],
+        **transfer_json(transfer),
+        **{key: shown[key] for key in ("stage", "nextDate", "nextMove", "nextMoveText", "attention")},
+        "lineCounts": shown["lines"],
+        "lines": [line_json(x, line_choices(x, transfer, now)) for x in record.lines],
         "history": [history_json(h) for h in history.entries],
         "historyContinuationToken": history.continuation_token,
     }
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
