@@ -1,9 +1,10 @@
 """Every entry point of the product: routes, queues and schedules, each handing off to shared/.
 
 Admin routes need a function key (the app's default auth level); the webhook route also checks
-Partner Center's signature; the dashboard's files and the OpenAPI description are anonymous. The
-core is imported on first call, not at import time, so the worker indexes this module quickly on a
-cold start.
+Partner Center's signature; the dashboard's files and the OpenAPI description are anonymous, as are
+the answers to a path no route has (404) and to a method a route does not take (405), problems like
+every other error (their routes: :mod:`shared.api.routes`). The core is imported on first call, not
+at import time, so the worker indexes this module quickly on a cold start.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import azure.functions as func
+
+from shared.api.routes import METHODS, unknown_route, wrong_method_route
 
 if TYPE_CHECKING:
     from shared.api.admin import AdminApi
@@ -57,6 +60,17 @@ def cancel_transfer(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(lambda: _admin().cancel(req.route_params["id"], req.get_body()))
 
 
+@app.route(route="transfers/{id}/lines/{lineId}/failures", methods=["GET"])
+def line_failures(req: func.HttpRequest) -> func.HttpResponse:
+    """The line's failed users, named through Graph as the page asks (never stored)."""
+    return _respond(lambda: _admin().line_failures(req.route_params["id"], req.route_params["lineId"]))
+
+
+@app.route(route="tenants", methods=["GET"])
+def find_tenant(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(lambda: _admin().tenant(req.params))
+
+
 @app.route(route="webhooks/partner-center", methods=["POST"])
 def partner_center_webhook(req: func.HttpRequest) -> func.HttpResponse:
     return _respond(lambda: _admin().receive_webhook(req.headers, req.get_body()))
@@ -81,6 +95,33 @@ def dashboard(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
+_GET, _POST, _GET_OR_POST = (
+    wrong_method_route(allowed) for allowed in (("GET",), ("POST",), ("GET", "POST"))
+)
+
+
+@app.route(route=unknown_route(), methods=list(METHODS), auth_level=func.AuthLevel.ANONYMOUS)
+def unknown_path(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.api.problems import route_not_found
+
+    return _respond(lambda: route_not_found(urlsplit(req.url).path))
+
+
+@app.route(route=_GET[0], methods=_GET[1], auth_level=func.AuthLevel.ANONYMOUS)
+def get_only(req: func.HttpRequest) -> func.HttpResponse:
+    return _wrong_method(req.method, ("GET",))
+
+
+@app.route(route=_POST[0], methods=_POST[1], auth_level=func.AuthLevel.ANONYMOUS)
+def post_only(req: func.HttpRequest) -> func.HttpResponse:
+    return _wrong_method(req.method, ("POST",))
+
+
+@app.route(route=_GET_OR_POST[0], methods=_GET_OR_POST[1], auth_level=func.AuthLevel.ANONYMOUS)
+def get_or_post_only(req: func.HttpRequest) -> func.HttpResponse:
+    return _wrong_method(req.method, ("GET", "POST"))
+
+
 @app.queue_trigger(arg_name="msg", queue_name="transfer-events", connection="AzureWebJobsStorage")
 def on_transfer_event(msg: func.QueueMessage) -> None:
     _services().runner.handle_message(msg.get_body(), msg.dequeue_count or 1)
@@ -101,6 +142,12 @@ def _services() -> Services:
 
 def _admin() -> AdminApi:
     return _services().admin
+
+
+def _wrong_method(method: str, allowed: tuple[str, ...]) -> func.HttpResponse:
+    from shared.api.problems import method_not_allowed
+
+    return _respond(lambda: method_not_allowed(method, allowed))
 
 
 def _respond(answer: Callable[[], ApiResponse]) -> func.HttpResponse:

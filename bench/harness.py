@@ -290,3 +290,19 @@ def table(title: str, rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) 
         for r in (header, *rows)
     ]
     return "\n".join([title, body[0], line, *body[1:]])
+
+
+def reads_and_time(cases: Sequence[tuple[str, Callable[[], int]]], seen: list[str]) -> list[tuple[str, ...]]:
+    """Each case run once to warm up, then three times: what it found, the storage requests it sent
+    (``seen`` fills with one entry per request) and its median time, as table rows."""
+    rows: list[tuple[str, ...]] = []
+    for name, action in cases:
+        action()  # warm: the connection and Azurite's caches
+        seen.clear()
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            found = action()
+            times.append(time.perf_counter() - started)
+        rows.append((name, str(found), str(len(seen) // 3), f"{sorted(times)[1] * 1000:.0f} ms"))
+    return rows

@@ -14,24 +14,9 @@ export function replacementName(replacement, titles) {
   return replacement.productName || titles.get(replacement.catalogItemId) || replacement.catalogItemId;
 }
 
-/** A line waiting for a purchase date still to come: "buy now" buys it at once. */
-function deferred(line) {
-  return line.state === "Planned" && Boolean(line.purchaseDue) && Date.parse(line.purchaseDue) > Date.now();
-}
-
-/**
- * What an admin may decide on a line now, each choice with what it buys: the API's `choices`, or,
- * from an app that does not send them, the moves the line's state allows (without prices).
- */
-function choicesFor(line, transfer, titles) {
-  if (Array.isArray(line.choices)) return line.choices;
-  const buys = line.replacements.map((r) => ({ productName: replacementName(r, titles), quantity: r.quantity }));
-  const choice = (id, label, bought) => ({ id, label, buys: bought, unitPrice: null, currency: null });
-  if (transfer.state === "Blocked" && line.state === "NeedsApproval") {
-    return [choice("approve", "Approve and buy", buys), choice("decline", "Decline", [])];
-  }
-  if (transfer.state === "Blocked" && line.state === "Blocked") return [choice("decline", "Decline", [])];
-  return deferred(line) ? [choice("buyNow", "Buy now", buys)] : [];
+/** What an admin may decide on a line now, each choice with what it buys and the request that makes it. */
+function choicesFor(line) {
+  return Array.isArray(line.choices) ? line.choices : [];
 }
 
 function price(choice) {
@@ -43,6 +28,8 @@ function price(choice) {
 const OUTCOME = {
   approve: "The line is bought as planned",
   buyNow: "Bought now instead of on the purchase date",
+  upToCap: "The same product, up to the seat cap per customer; the holders named on the line keep only their original licence until it lapses",
+  enterprise: "An equivalent offer sold without that cap, for every seat",
   decline: "Nothing is bought for this line: it is skipped, and its users are not moved",
 };
 
@@ -67,7 +54,7 @@ export async function decideLine(line, choices) {
     choices: choices.map((c) => ({ label: c.label, value: c.id, danger: c.id === "decline" })),
   });
   if (!chosen) return null;
-  return chosen === "decline" ? { decline: [line.id] } : { approve: [line.id] };
+  return choices.find((c) => c.id === chosen).request;
 }
 
 function replacementsText(line, titles) {
@@ -98,14 +85,13 @@ function transferStatusCell(line) {
 }
 
 /** The line's state, and a button when an admin can decide on it now (`decide(line, choices, button)`). */
-function stateCell(line, transfer, titles, decide) {
+function stateCell(line, decide) {
   const badge = stateBadge(line.state, line.reason);
-  const choices = choicesFor(line, transfer, titles);
+  const choices = choicesFor(line);
   if (!choices.length) return badge;
   const label = choices.length === 1 && choices[0].id === "buyNow" ? "Buy now…" : "Decide…";
   const button = el("button", { type: "button", class: "quiet" }, label, el("span", { class: "visually-hidden" }, ` ${originalName(line)}`));
-  // Asked again on click: the offers' titles may have come with the plan meanwhile.
-  on(button, "click", () => decide(line, choicesFor(line, transfer, titles), button));
+  on(button, "click", () => decide(line, choices, button));
   return el("div", { class: "line-state" }, badge, el("div", {}, button));
 }
 
@@ -126,7 +112,7 @@ export function linesSection(transfer, titles, decide) {
       el("td", {}, replacementsText(line, titles)),
       el("td", {}, line.decision ? spaced(line.decision) : "—"),
       el("td", {}, date(line.originalExpires)),
-      el("td", {}, stateCell(line, transfer, titles, decide)),
+      el("td", {}, stateCell(line, decide)),
       el("td", {}, `${line.licenses.moved} of ${line.licenses.toMove} moved`, line.licenses.failed ? `, ${line.licenses.failed} failed` : ""),
     ),
   );

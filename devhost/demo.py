@@ -325,10 +325,12 @@ def stopped_by_the_plan(run: Run, cases: list[Case]) -> None:
         record = run.records[case.customer]
         run.say(f"{case.customer}: {record['reason'][:150]}")
         for line in record["lines"]:
-            for choice in line["capOptions"]:
-                bought = " + ".join(f"{r['quantity']} x {r['skuId'][:8]}" for r in choice["replacements"])
+            for choice in line["choices"]:
+                if choice["id"] == "decline":
+                    continue
+                bought = " + ".join(f"{b['quantity']} x {b['productName']}" for b in choice["buys"])
                 left = len(choice["usersWithoutSeat"]) + choice["moreUsersWithoutSeat"]
-                run.say(f"{case.customer}: option {choice['choice']}: buys {bought}; {left} user(s) left out")
+                run.say(f"{case.customer}: option {choice['id']}: buys {bought}; {left} user(s) left out")
 
 
 def source_partner_submits(run: Run, cases: list[Case]) -> None:

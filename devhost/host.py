@@ -322,7 +322,6 @@ def _registered(function: Any, settings: Mapping[str, str]) -> Registered:
 
 # ---------------------------------------------------------------------------------------- routes
 
-_PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)((?::[^{}?]+)*)(\??)\}")
 _CONSTRAINTS = {
     "int": r"-?\d+",
     "long": r"-?\d+",
@@ -336,8 +335,75 @@ _CONSTRAINTS = {
 
 
 @dataclass(frozen=True)
+class _Param:
+    """A route parameter as ASP.NET reads it: ``{*name:constraint:regex(...)=default?}``."""
+
+    name: str
+    catch_all: bool
+    optional: bool
+    constraints: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> _Param:
+        catch_all = text.startswith("*")
+        text = text.lstrip("*")
+        optional = text.endswith("?") and not catch_all
+        text = text[:-1] if optional else text
+        pieces, depth, current = [], 0, ""
+        for char in text:  # ':' splits constraints, '=' starts a default, outside a constraint's (...)
+            if depth == 0 and char in ":=":
+                pieces.append(current)
+                current = "" if char == ":" else "="
+                continue
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            current += char
+        pieces.append(current)
+        constraints = tuple(p for p in pieces[1:] if p and not p.startswith("="))
+        return cls(pieces[0], catch_all, optional, constraints)
+
+    def body(self) -> str:
+        body = ".*" if self.catch_all else "[^/]+"
+        for constraint in self.constraints:
+            body = _CONSTRAINTS.get(constraint.lower(), body)
+        return body
+
+    def regex(self) -> re.Pattern[str] | None:
+        """A ``regex(...)`` constraint, matched as .NET does: anywhere, ignoring case."""
+        found = next(
+            (c for c in self.constraints if c.lower().startswith("regex(") and c.endswith(")")), None
+        )
+        return re.compile(found[len("regex(") : -1], re.IGNORECASE) if found else None
+
+
+def _split(template: str) -> list[list[str | _Param]]:
+    """The template's segments, each a list of literals and parameters; a ``/`` or ``:`` inside a
+    parameter (a regex constraint's) is the parameter's, and ``{{``/``}}`` stand for a brace."""
+    segments: list[list[str | _Param]] = [[]]
+    literal, index = "", 0
+    while index < len(template):
+        char = template[index]
+        if char in "{}" and template[index + 1 : index + 2] == char:
+            literal, index = literal + char, index + 2
+        elif char == "{":
+            end = index + 1
+            while not (template[end] == "}" and template[end + 1 : end + 2] != "}"):
+                end += 2 if template[end : end + 2] == "}}" else 1
+            segments[-1] += [literal, _Param.parse(template[index + 1 : end].replace("}}", "}"))]
+            literal, index = "", end + 1
+        elif char == "/":
+            segments[-1].append(literal)
+            segments.append([])
+            literal, index = "", index + 1
+        else:
+            literal, index = literal + char, index + 1
+    segments[-1].append(literal)
+    return [[part for part in parts if part != ""] for parts in segments]
+
+
+@dataclass(frozen=True)
 class RouteTemplate:
-    """An ASP.NET-style route: ``{name}``, ``{name:int}`` (typed constraints), ``{name?}``, ``{*rest}``."""
+    """An ASP.NET-style route: ``{name}``, ``{name:int}`` (typed constraints), ``{name?}``, ``{*rest}``,
+    ``{name:regex(...)}``."""
 
     template: str
     pattern: re.Pattern[str]
@@ -345,49 +411,48 @@ class RouteTemplate:
     precedence: tuple[int, ...]
     """Sorts before a template it overlaps with when more specific, segment by segment, as ASP.NET
     routing does: a literal before a constrained parameter, before a parameter, before a catch-all."""
+    checks: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    """Regex constraints by parameter name: a parameter without a value never passes one."""
 
     @classmethod
     def parse(cls, template: str) -> RouteTemplate:
         names: list[str] = []
         parts: list[str] = []
         precedence: list[int] = []
-        for index, segment in enumerate(template.strip("/").split("/")):
+        checks: list[tuple[str, re.Pattern[str]]] = []
+        for index, segment in enumerate(_split(template.strip("/"))):
             separator = "/" if index else ""
-            whole = _PARAM.fullmatch(segment)
-            if whole is not None and (whole.group(1) or whole.group(4)):
-                parts.append(f"(?:{re.escape(separator)}{cls._group(whole, len(names))})?")
-                names.append(whole.group(2))
-                precedence.append(4 if whole.group(1) else 3)
+            params = [part for part in segment if isinstance(part, _Param)]
+            checks += [(p.name, regex) for p in params if (regex := p.regex()) is not None]
+            if len(segment) == 1 and params and (params[0].catch_all or params[0].optional):
+                parts.append(f"(?:{re.escape(separator)}(?P<p{len(names)}>{params[0].body()}))?")
+                names.append(params[0].name)
+                precedence.append(4 if params[0].catch_all else 3)
                 continue
-            params = list(_PARAM.finditer(segment))
-            precedence.append(0 if not params else 1 if params[0].group(3) or len(params) > 1 else 2)
-            pieces, position = [re.escape(separator)], 0
-            for match in params:
-                pieces += [re.escape(segment[position : match.start()]), cls._group(match, len(names))]
-                names.append(match.group(2))
-                position = match.end()
-            pieces.append(re.escape(segment[position:]))
+            precedence.append(0 if not params else 1 if params[0].constraints or len(params) > 1 else 2)
+            pieces = [re.escape(separator)]
+            for part in segment:
+                if isinstance(part, _Param):
+                    pieces.append(f"(?P<p{len(names)}>{part.body()})")
+                    names.append(part.name)
+                else:
+                    pieces.append(re.escape(part))
             parts.append("".join(pieces))
         pattern = re.compile("".join(parts), re.IGNORECASE)
-        return cls(template, pattern, tuple(names), tuple(precedence))
-
-    @staticmethod
-    def _group(match: re.Match[str], index: int) -> str:
-        catch_all, _, constraints, _ = match.groups()
-        body = ".*" if catch_all else "[^/]+"
-        for constraint in constraints.split(":")[1:]:
-            body = _CONSTRAINTS.get(constraint.lower(), body)
-        return f"(?P<p{index}>{body})"
+        return cls(template, pattern, tuple(names), tuple(precedence), tuple(checks))
 
     def match(self, path: str) -> dict[str, str] | None:
         found = self.pattern.fullmatch(path.strip("/"))
         if found is None:
             return None
-        return {
+        values = {
             name: unquote(value)
             for name, value in zip(self.names, found.groups(), strict=True)
             if value is not None
         }
+        if not all(values.get(name) and regex.search(values[name]) for name, regex in self.checks):
+            return None
+        return values
 
 
 # ---------------------------------------------------------------------------------------- the host

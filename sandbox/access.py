@@ -244,6 +244,22 @@ def approve_gdap(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     return Reply(200, {"approved": [r.id for r in approved], "webhookDeliveries": deliveries})
 
 
+@control_router.route("POST", "/customers/{customer_id}/gdap/remove")
+def remove_gdap(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    """The customer's Global Administrator removes the partner's active GDAP relationships (the
+    admin center's "Partner relationships" page): their roles go at once."""
+    tenant = sb.world.tenants.get(p["customer_id"].lower())
+    if tenant is None:
+        return Reply(404, {"error": f"no tenant {p['customer_id']}"})
+    removed = sb.world.approved_relationships(tenant.id)
+    for relationship in removed:
+        sb.world.terminate_relationship(relationship)
+    deliveries = [
+        d for r in removed for d in sb.webhooks.announce_gdap("granular-admin-relationship-terminated", r.id)
+    ]
+    return Reply(200, {"removed": [r.id for r in removed], "webhookDeliveries": deliveries})
+
+
 @control_router.route("PUT", "/webhooks/registration")
 def set_registration(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
     """A registration made by another tool, for any URL: the partner's one registration."""

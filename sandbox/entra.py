@@ -19,7 +19,15 @@ ANY_TENANT = frozenset({"common", "organizations"})
 APP_ROLES = {
     PARTNER_CENTER_AUDIENCE: ("user_impersonation",),
 }
-GRAPH_APP_ROLES = ("Directory.Read.All", "LicenseAssignment.ReadWrite.All", "Organization.Read.All")
+GRAPH_APP_ROLES = (
+    "Directory.Read.All",
+    "LicenseAssignment.ReadWrite.All",
+    "Organization.Read.All",
+    "CrossTenantInformation.ReadBasic.All",
+)
+#: What the partner's app was consented for, delegated, in Graph: the admin's own directory rights and
+#: the cross-tenant lookup of a customer's public name (not part of Directory.AccessAsUser.All).
+GRAPH_DELEGATED_SCOPES = "Directory.AccessAsUser.All CrossTenantInformation.ReadBasic.All"
 
 
 def admin_user_id(sb: Sandbox) -> str:
@@ -195,7 +203,7 @@ def token(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
             tenant_id=tenant, audience=audience, app_id=client_id, lifetime_s=lifetime, roles=roles
         )
     elif grant in ("refresh_token", "authorization_code"):
-        scp = "user_impersonation" if audience == PARTNER_CENTER_AUDIENCE else "Directory.AccessAsUser.All"
+        scp = "user_impersonation" if audience == PARTNER_CENTER_AUDIENCE else GRAPH_DELEGATED_SCOPES
         body["access_token"] = sb.tokens.issue(
             tenant_id=tenant,
             audience=audience,
@@ -208,7 +216,7 @@ def token(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
             rotated = "0.sandbox-refresh-token." + secrets.token_urlsafe(24)
             sb.refresh_tokens.add(rotated)
             body["refresh_token"] = rotated
-        body["scope"] = f"{audience}/{scp}"
+        body["scope"] = " ".join(f"{audience}/{name}" for name in scp.split())
     else:
         return _aad_error(400, "unsupported_grant_type", 70003, f"The grant type '{grant}' is not supported.")
     body.setdefault("scope", f"{audience}/.default")

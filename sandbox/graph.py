@@ -651,6 +651,50 @@ def request_admin_relationship_action(sb: Sandbox, call: Call, p: dict[str, str]
     )
 
 
+# ---------------------------------------------------------------------- tenant information
+
+#: "tenantRelationship: findTenantInformationByDomainName" / "...ByTenantId": any tenant's public
+#: name and default domain, to any tenant's token, no relationship or role needed; only the app's
+#: permission (delegated or application) CrossTenantInformation.ReadBasic.All.
+CROSS_TENANT_READ = "CrossTenantInformation.ReadBasic.All"
+TENANT_BY_DOMAIN = "/v1.0/tenantRelationships/findTenantInformationByDomainName(domainName='{domain}')"
+TENANT_BY_ID = "/v1.0/tenantRelationships/findTenantInformationByTenantId(tenantId='{tenant}')"
+
+
+def _tenant_information(sb: Sandbox, call: Call, tenant: Tenant | None, key: str) -> Reply:
+    claims = call.claims
+    granted = set(claims.roles) | set((claims.scp or "").split()) if claims else set()
+    if CROSS_TENANT_READ not in granted:
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
+    if tenant is None:
+        # Not in the reference page: an unknown tenant answers 404 as any missing resource does [inferred].
+        raise GraphError(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist.")
+    return Reply(
+        200,
+        {
+            "@odata.context": f"{sb.endpoints.graph}/v1.0/$metadata#microsoft.graph.tenantInformation",
+            "tenantId": tenant.id,
+            "federationBrandName": None,
+            "displayName": tenant.name,
+            "defaultDomainName": tenant.domain,
+        },
+    )
+
+
+@router.route("GET", TENANT_BY_DOMAIN)
+def find_tenant_by_domain(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    domain = p["domain"].lower()
+    tenant = next((t for t in sb.world.tenants.values() if t.domain.lower() == domain), None)
+    return _tenant_information(sb, call, tenant, p["domain"])
+
+
+@router.route("GET", TENANT_BY_ID)
+def find_tenant_by_id(sb: Sandbox, call: Call, p: dict[str, str]) -> Reply:
+    return _tenant_information(sb, call, sb.world.tenants.get(p["tenant"].lower()), p["tenant"])
+
+
 # ---------------------------------------------------------------------- $batch
 
 

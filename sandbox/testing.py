@@ -314,6 +314,11 @@ class SandboxHandle:
         result: dict[str, Any] = self.control("POST", f"/customers/{customer_id}/gdap/approve", body)
         return result
 
+    def remove_gdap(self, customer_id: str) -> dict[str, Any]:
+        """The customer's admin removes the partner's active GDAP relationships; webhooks fire."""
+        result: dict[str, Any] = self.control("POST", f"/customers/{customer_id}/gdap/remove")
+        return result
+
     def set_webhook_registration(self, url: str, events: list[str]) -> dict[str, Any]:
         """Another tool's registration (the partner has one), for any URL."""
         body = {"webhookUrl": url, "webhookEvents": events}

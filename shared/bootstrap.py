@@ -257,6 +257,7 @@ class Services:
                 context=lambda: self.context,
                 intake=lambda: self.intake,
                 webhooks=lambda: self.webhooks,
+                attention_lead=timedelta(days=self.settings.expiry_lead_days),
             ),
         )
 

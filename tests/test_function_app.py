@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import azure.functions as func
 import pytest
 
 import function_app
+from devhost.host import RouteTemplate
+from shared.api.routes import METHODS, ROUTES, unknown_route, wrong_method_route
 from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
 from shared.store.repository import TransferStore
 from tests.fixtures.app import clear_process_caches
@@ -18,15 +21,21 @@ from tests.fixtures.app import clear_process_caches
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def test_app_indexes_every_entry_point_with_unique_names_and_function_keys() -> None:
-    functions = function_app.app.get_functions()
-    names = [f.get_function_name() for f in functions]
-    triggers = {}
-    for f in functions:
-        trigger = next(
-            b for b in json.loads(f.get_function_json())["bindings"] if b["type"].endswith("Trigger")
+@cache
+def indexed() -> list[tuple[str, dict[str, Any]]]:
+    """Each function's name and trigger, as the worker indexes them (once: a second indexing fails)."""
+    return [
+        (
+            str(f.get_function_name()),
+            next(b for b in json.loads(f.get_function_json())["bindings"] if b["type"].endswith("Trigger")),
         )
-        triggers[f.get_function_name()] = trigger
+        for f in function_app.app.get_functions()
+    ]
+
+
+def test_app_indexes_every_entry_point_with_unique_names_and_function_keys() -> None:
+    names = [name for name, _ in indexed()]
+    triggers = dict(indexed())
 
     assert len(names) == len(set(names))
     routes = {
@@ -42,10 +51,26 @@ def test_app_indexes_every_entry_point_with_unique_names_and_function_keys() -> 
         "approve_transfer": ("transfers/{id}/approve", ["POST"], "FUNCTION"),
         "retry_transfer": ("transfers/{id}/retry", ["POST"], "FUNCTION"),
         "cancel_transfer": ("transfers/{id}/cancel", ["POST"], "FUNCTION"),
+        "line_failures": ("transfers/{id}/lines/{lineId}/failures", ["GET"], "FUNCTION"),
+        "find_tenant": ("tenants", ["GET"], "FUNCTION"),
         "partner_center_webhook": ("webhooks/partner-center", ["POST"], "FUNCTION"),
         "openapi_document": ("openapi.json", ["GET"], "ANONYMOUS"),
         "dashboard": ("dashboard/{*path}", ["GET"], "ANONYMOUS"),
+        "unknown_path": (unknown_route(), list(METHODS), "ANONYMOUS"),
+        **{
+            name: (*wrong_method_route(allowed), "ANONYMOUS")
+            for name, allowed in (
+                ("get_only", ("GET",)),
+                ("post_only", ("POST",)),
+                ("get_or_post_only", ("GET", "POST")),
+            )
+        },
     }
+    taken: dict[str, set[str]] = {}
+    for name, (template, methods, _) in routes.items():
+        if name != "unknown_path" and not name.endswith("_only"):
+            taken.setdefault(template, set()).update(methods)
+    assert taken == {template: set(methods) for template, methods in ROUTES}  # the table is the app's
     queue = triggers["on_transfer_event"]
     assert (queue["type"], queue["queueName"], queue["connection"]) == (
         "queueTrigger",
@@ -53,6 +78,50 @@ def test_app_indexes_every_entry_point_with_unique_names_and_function_keys() -> 
         "AzureWebJobsStorage",
     )
     assert triggers["scan_transfers"]["schedule"] == "%TRANSFER_SCAN_SCHEDULE%"
+
+
+SOME_ID = "019a7c3e5f2b4c8d9e0f1a2b3c4d5e6f"
+SOME_LINE = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+KNOWN_PATHS = [
+    template.replace("{id}", SOME_ID).replace("{lineId}", SOME_LINE).replace("{*path}", "index.html")
+    for template, _ in ROUTES
+] + ["dashboard", "dashboard/", "dashboard/a/b.css", "transfers/", "Transfers/" + SOME_ID]
+UNKNOWN_PATHS = [
+    "nope",
+    "transfer",
+    "tenants/x",
+    "openapi.jsonx",
+    "webhooks",
+    "webhooks/partner-center/x",
+    f"transfers/{SOME_ID}/nope",
+    f"transfers/{SOME_ID}/plan/x",
+    f"transfers/{SOME_ID}/lines/{SOME_LINE}",
+    f"transfers/{SOME_ID}/lines/{SOME_LINE}/failures/x",
+    "transfers/a/b/c/d/e/f",
+    "api/transfers",
+]
+
+
+def test_every_path_and_method_has_exactly_one_function_to_answer_it() -> None:
+    """The Functions host tries routes in the order it registered them, not by ASP.NET's
+    precedence: no request may match two functions, or the answer would depend on that order."""
+    routes = [
+        (name, RouteTemplate.parse(trigger["route"]), trigger["methods"])
+        for name, trigger in indexed()
+        if trigger["type"] == "httpTrigger"
+    ]
+    allowed = {t.replace("{*path}", "index.html"): m for t, m in ROUTES}
+
+    for path in KNOWN_PATHS + UNKNOWN_PATHS:
+        for method in METHODS:
+            owners = [
+                name for name, route, methods in routes if method in methods and route.match(path) is not None
+            ]
+            assert len(owners) == 1, (method, path, owners)
+            if path in UNKNOWN_PATHS:
+                assert owners == ["unknown_path"], (method, path)
+            elif path in allowed and method not in allowed[path]:
+                assert owners[0].endswith("_only"), (method, path, owners)
 
 
 def start(store: TransferStore, state: TransferState = TransferState.AWAITING_ACCEPTANCE) -> Transfer:
@@ -147,7 +216,7 @@ def test_list_filters_by_state_and_pages_with_a_continuation_token(app_store: Tr
         token = body["continuationToken"]
         url = f"/api/transfers?state=AwaitingAcceptance&pageSize=2&continuationToken={token}"
 
-    assert seen == waiting
+    assert seen == waiting[::-1]  # newest first
 
 
 @pytest.mark.slow

@@ -8,16 +8,33 @@ here: the boundary answers each by its kind.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.api.failures import failures_json
+from shared.api.listing import (
+    MAX_EXPORT_ROWS,
+    ListRequest,
+    listing_csv,
+    listing_json,
+    page_size,
+    parse_list_query,
+)
 from shared.api.openapi import openapi_document
-from shared.api.parsing import json_object, parse_decisions, parse_retry, parse_start_request
+from shared.api.parsing import (
+    json_object,
+    parse_decisions,
+    parse_retry,
+    parse_start_request,
+    parse_tenant_query,
+)
 from shared.api.problems import ApiResponse, problem, quote
-from shared.api.views import record_json, transfer_json
+from shared.api.views import record_json
 from shared.domain import TransferState, is_transfer_id
-from shared.settings import whole_number
+from shared.domain.summary import Listing
 from shared.store.records import TransferRecord
 from shared.workflow import admin
+from shared.workflow.customers import UnknownCustomerError, find_customer
 from shared.workflow.rules.access import access_ready
 
 if TYPE_CHECKING:
@@ -27,16 +44,15 @@ if TYPE_CHECKING:
     from shared.workflow.intake import Intake
 
 
-_STATES = ", ".join(s.value for s in TransferState)
-MAX_PAGE_SIZE = 1000
-LIST_PAGE_SIZE = 50
 HISTORY_PAGE_SIZE = 100
 
 
 class AdminApi:
     """The admin routes' logic over the store; the rest is built on first use (listing needs no
     secrets, and a webhook needs only the store and the queue). Refusals a route cannot explain
-    itself are raised for the boundary (:func:`~shared.api.problems.problem_for`) to answer."""
+    itself are raised for the boundary (:func:`~shared.api.problems.problem_for`) to answer.
+
+    ``attention_lead`` is the cutover's lead: an original lapsing within it needs attention."""
 
     def __init__(
         self,
@@ -45,39 +61,56 @@ class AdminApi:
         context: Callable[[], StepContext],
         intake: Callable[[], Intake],
         webhooks: Callable[[], WebhookVerifier],
+        attention_lead: timedelta = timedelta(days=7),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._context = context
         self._intake = intake
         self._webhooks = webhooks
+        self._lead = attention_lead
+        self._clock = clock
 
     def list_transfers(self, query: Mapping[str, str]) -> ApiResponse:
-        state_text = query.get("state")
-        try:
-            state = TransferState(state_text) if state_text else None
-        except ValueError:
-            return problem(
-                400,
-                "Invalid filter",
-                f"state must be one of {_STATES}; got {quote(state_text or '')}",
-                parameter="state",
-            )
-        size = _page_size(query, "pageSize", LIST_PAGE_SIZE)
-        if isinstance(size, ApiResponse):
-            return size
-        token = query.get("continuationToken") or None
-        page = self._store.list_transfers(state=state, page_size=size, continuation_token=token)
+        """One page of list rows with the counts per stage, or (``format=csv``) the whole filtered list."""
+        now = self._clock()
+        parsed = parse_list_query(query, now, self._lead)
+        if isinstance(parsed, ApiResponse):
+            return parsed
+        if parsed.csv:
+            return self._export(parsed, now)
+        page = self._store.list_transfers(
+            parsed.query, page_size=parsed.page_size, continuation_token=parsed.continuation_token
+        )
         body = {
-            "items": [transfer_json(t) for t in page.transfers],
+            "items": [listing_json(x, now, self._lead) for x in page.items],
             "continuationToken": page.continuation_token,
+            "counts": self._store.counts(now + self._lead),
         }
         return ApiResponse(200, body)
+
+    def _export(self, request: ListRequest, now: datetime) -> ApiResponse:
+        """Every page of the filtered list, a thousand rows a read, up to :data:`MAX_EXPORT_ROWS`;
+        ``X-Rows-Omitted: true`` says the list went on beyond them."""
+        rows: list[Listing] = []
+        token = request.continuation_token
+        while len(rows) < MAX_EXPORT_ROWS:
+            page = self._store.list_transfers(request.query, page_size=1000, continuation_token=token)
+            rows.extend(page.items)
+            token = page.continuation_token
+            if token is None:
+                break
+        headers = {"Content-Disposition": 'attachment; filename="transfers.csv"'}
+        if token is not None or len(rows) > MAX_EXPORT_ROWS:
+            headers["X-Rows-Omitted"] = "true"
+        body = listing_csv(rows[:MAX_EXPORT_ROWS], now, self._lead)
+        return ApiResponse(200, body, headers, media_type="text/csv; charset=utf-8")
 
     def get_transfer(self, transfer_id: str, query: Mapping[str, str] | None = None) -> ApiResponse:
         """The header and lines, with one page of history (``historyPageSize``,
         ``historyContinuationToken`` page further)."""
         query = query or {}
-        size = _page_size(query, "historyPageSize", HISTORY_PAGE_SIZE)
+        size = page_size(query, "historyPageSize", HISTORY_PAGE_SIZE)
         if isinstance(size, ApiResponse):
             return size
         found = self._record(transfer_id)
@@ -85,7 +118,43 @@ class AdminApi:
             return found
         token = query.get("historyContinuationToken") or None
         history = self._store.history(transfer_id, page_size=size, continuation_token=token)
-        return ApiResponse(200, record_json(found, history))
+        return ApiResponse(200, record_json(found, history, self._clock(), self._lead))
+
+    def line_failures(self, transfer_id: str, line_id: str) -> ApiResponse:
+        """A line's failed users, named through Graph now (never stored), with what to do for each; a
+        tenant Graph will not read (no relationship or GDAP role) is the boundary's 409."""
+        found = self._record(transfer_id)
+        if isinstance(found, ApiResponse):
+            return found
+        line = next((x for x in found.lines if x.id == line_id.lower()), None)
+        if line is None:
+            return problem(404, "Line not found", f"the transfer has no line {quote(line_id)}")
+        if not line.user_failures:
+            return ApiResponse(200, {"items": []})
+        ids = [f.user_id for f in line.user_failures]
+        names = self._context().graph.user_names(found.transfer.customer_tenant_id, ids)
+        return ApiResponse(200, failures_json(line.user_failures, names))
+
+    def tenant(self, query: Mapping[str, str]) -> ApiResponse:
+        """A customer's tenant by one of its domains or by its id, with its name: no relationship
+        needed, so the start form can show whom it is about to invite."""
+        asked = parse_tenant_query(query)
+        if isinstance(asked, ApiResponse):
+            return asked
+        domain, tenant_id = asked
+        try:
+            found = find_customer(self._context(), tenant_id=tenant_id, domain=domain)
+        except UnknownCustomerError as unknown:
+            return problem(
+                404, "Unknown customer", str(unknown), parameter="domain" if domain else "tenantId"
+            )
+        body = {
+            "tenantId": found.tenant_id,
+            "displayName": found.name,
+            "defaultDomain": found.domain,
+            "activeTransferId": self._store.active_transfer_id(found.tenant_id),
+        }
+        return ApiResponse(200, body)
 
     def plan_transfer(self, transfer_id: str) -> ApiResponse:
         """The plan computed now from live data, buying nothing (a dry run)."""
@@ -178,27 +247,13 @@ class AdminApi:
 
     def _json(self, record: TransferRecord) -> dict[str, Any]:
         """The record as ``GET /api/transfers/{id}`` shows it, with the first page of its history."""
-        return record_json(record, self._store.history(record.transfer.id, page_size=HISTORY_PAGE_SIZE))
+        history = self._store.history(record.transfer.id, page_size=HISTORY_PAGE_SIZE)
+        return record_json(record, history, self._clock(), self._lead)
 
     def _record(self, transfer_id: str) -> TransferRecord | ApiResponse:
         if not is_transfer_id(transfer_id):
             return _bad_id(transfer_id)
         return self._store.get(transfer_id)
-
-
-def _page_size(query: Mapping[str, str], parameter: str, default: int) -> int | ApiResponse:
-    text = query.get(parameter)
-    if text is None:
-        return default
-    size = whole_number(text, 1, MAX_PAGE_SIZE)
-    if size is None:
-        return problem(
-            400,
-            "Invalid filter",
-            f"{parameter} must be a whole number from 1 to {MAX_PAGE_SIZE} (ASCII digits); got {quote(text)}",
-            parameter=parameter,
-        )
-    return size
 
 
 def _cancel_body() -> ApiResponse:

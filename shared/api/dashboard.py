@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.domain import SourceChannel, TransferState
+from shared.domain import PARTNER_TRANSFER_EXPIRY, SourceChannel, TransferState
 from shared.domain.regions import REGION_OF_COUNTRY, region_of
-from shared.workflow.rules.partner_transfer import EXPIRY
 
 FOLDER = Path(__file__).resolve().parents[2] / "dashboard"
 INDEX = "index.html"
@@ -121,5 +120,5 @@ class Dashboard:
             "regions": REGION_OF_COUNTRY,
             "states": [state.value for state in TransferState],
             "sourceChannels": [channel.value for channel in SourceChannel],
-            "partnerTransferExpiryDays": EXPIRY.days,  # the list's next date for a pending request
+            "partnerTransferExpiryDays": PARTNER_TRANSFER_EXPIRY.days,  # a pending request expires then
         }

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared.api.problems import ApiResponse, problem
+from shared.api.problems import ApiResponse, problem, quote
 from shared.catalog.plan import Choice
 from shared.domain import CustomerContact, SourceChannel, SourcePartner, TransferOptions
 from shared.domain.regions import UnknownCountryError, region_of
@@ -20,6 +20,7 @@ _MAX_BODY = 64 * 1024
 _START_FIELDS = frozenset(
     {
         "customerTenantId",
+        "customerDomain",
         "customerCountry",
         "sourceChannel",
         "contactEmail",
@@ -50,6 +51,8 @@ _COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 
 _CHOICES = tuple(choice.value for choice in Choice)
+#: A DNS name of two labels or more, as Entra verifies them (no IDN in its Unicode form).
+DOMAIN = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 
 
 _CHANNELS = ", ".join(c.value for c in SourceChannel)
@@ -67,9 +70,15 @@ def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
 
     for name in sorted(set(data) - _START_FIELDS):
         wrong(name[:60], "unknown field")
-    tenant = data.get("customerTenantId")
-    if not isinstance(tenant, str) or not GUID.fullmatch(tenant):
-        wrong("customerTenantId", "required: the customer's Entra tenant id, a GUID")
+    tenant, domain = data.get("customerTenantId"), data.get("customerDomain")
+    if tenant is None and domain is None:
+        wrong("customerTenantId", "required: the customer's Entra tenant id (a GUID), or customerDomain")
+    elif tenant is not None and domain is not None:
+        wrong("customerDomain", "give customerTenantId or customerDomain, not both")
+    elif tenant is not None and (not isinstance(tenant, str) or not GUID.fullmatch(tenant)):
+        wrong("customerTenantId", "the customer's Entra tenant id, a GUID")
+    elif domain is not None and (not isinstance(domain, str) or not DOMAIN.fullmatch(domain)):
+        wrong("customerDomain", "one of the customer's domains, such as contoso.com")
     country = data.get("customerCountry")
     if not isinstance(country, str) or not _COUNTRY.fullmatch(country):
         wrong("customerCountry", "required: an ISO 3166-1 alpha-2 country code such as US")
@@ -98,7 +107,8 @@ def parse_start_request(body: bytes) -> StartRequest | ApiResponse:
     if errors:
         return _invalid(errors)
     return StartRequest(
-        customer_tenant_id=str(tenant).lower(),
+        customer_tenant_id=tenant.lower() if isinstance(tenant, str) else None,
+        customer_domain=domain.lower() if isinstance(domain, str) else None,
         customer_country=str(country).upper(),
         source_channel=SourceChannel(str(channel)),
         contact_email=email,
@@ -223,3 +233,19 @@ def json_object(body: bytes) -> dict[str, Any] | ApiResponse:
     if not isinstance(data, dict):
         return problem(400, "Invalid request", "the body must be a JSON object")
     return data
+
+
+def parse_tenant_query(query: Mapping[str, str]) -> tuple[str | None, str | None] | ApiResponse:
+    """``domain`` or ``tenantId`` (exactly one), lower-cased, or a 400 naming the one at fault."""
+    domain, tenant = query.get("domain") or None, query.get("tenantId") or None
+    if (domain is None) == (tenant is None):
+        return problem(400, "Invalid filter", "give domain or tenantId, one of the two", parameter="domain")
+    for name, value, pattern, what in (
+        ("domain", domain, DOMAIN, "a domain name"),
+        ("tenantId", tenant, GUID, "a GUID"),
+    ):
+        if value is not None and not pattern.fullmatch(value):
+            return problem(
+                400, "Invalid filter", f"{name} must be {what}; got {quote(value)}", parameter=name
+            )
+    return (domain.lower() if domain else None), (tenant.lower() if tenant else None)

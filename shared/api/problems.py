@@ -34,12 +34,17 @@ API_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff", "Cache-Co
 
 @dataclass(frozen=True)
 class ApiResponse:
+    """An answer: JSON (a problem when the status is 4xx or 5xx), or bytes of ``media_type``."""
+
     status: int
     body: Any
     headers: Mapping[str, str] = field(default_factory=dict)
+    media_type: str | None = None
 
     @property
     def content_type(self) -> str:
+        if self.media_type is not None:
+            return self.media_type
         return PROBLEM_JSON if self.status >= 400 else "application/json"
 
     @property
@@ -48,6 +53,8 @@ class ApiResponse:
         return {**API_HEADERS, **self.headers}
 
     def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
         # backslashreplace keeps a lone surrogate as a JSON \u escape instead of failing to encode
         text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
         return text.encode("utf-8", "backslashreplace")
@@ -66,6 +73,19 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> ApiResponse:
             **extra,
         },
     )
+
+
+def route_not_found(path: str) -> ApiResponse:
+    """No route has this path (the OpenAPI document at ``/api/openapi.json`` lists them)."""
+    return problem(404, "Not found", f"no route has the path {quote(path)}; /api/openapi.json lists them")
+
+
+def method_not_allowed(method: str, allowed: tuple[str, ...]) -> ApiResponse:
+    """The route does not take this method; ``Allow`` says which it takes."""
+    answer = problem(
+        405, "Method not allowed", f"the route takes {' or '.join(allowed)}, not {quote(method)}"
+    )
+    return ApiResponse(405, answer.body, {"Allow": ", ".join(allowed)})
 
 
 def upstream_problem(status: int, title: str, error: ServiceError) -> ApiResponse:

@@ -1,12 +1,26 @@
-"""What the admin API shows of a transfer: the record as JSON, with what the customer must do."""
+"""What the admin API shows of a transfer: the record as JSON, with what the customer must do,
+what the list shows of it, and the choices each waiting line offers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain import AgreementStatus, HistoryEntry, Line, Replacement, Transfer, TransferState
+from shared.api.listing import iso, listing_json
+from shared.domain import (
+    AgreementStatus,
+    HistoryEntry,
+    Line,
+    LineChoice,
+    LineState,
+    Replacement,
+    Transfer,
+    TransferState,
+)
+from shared.domain.summary import listing_of
 from shared.store.records import HistoryPage, TransferRecord
+from shared.workflow.rules.partner_transfer import is_deferred
 
 _HALTED = frozenset({TransferState.BLOCKED, TransferState.FAILED})
 
@@ -15,6 +29,8 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
     return {
         "id": t.id,
         "customerTenantId": t.customer_tenant_id,
+        "customerName": t.customer_name,
+        "customerDomain": t.customer_domain,
         "customerCountry": t.customer_country,
         "sourceChannel": t.source_channel.value,
         "state": t.state.value,
@@ -151,11 +167,12 @@ def customer_actions(t: Transfer) -> list[dict[str, Any]]:
     return actions
 
 
-def line_json(line: Line) -> dict[str, Any]:
+def line_json(line: Line, choices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "id": line.id,
         "sourceSkuId": line.source_sku_id,
         "sourceSkuPartNumber": line.source_sku_part_number,
+        "sourceProductName": line.source_product_name,
         "quantity": line.quantity,
         "state": line.state.value,
         "reason": line.reason,
@@ -177,17 +194,6 @@ def line_json(line: Line) -> dict[str, Any]:
         }
         if line.partner_transfer
         else None,
-        "capOptions": [
-            {
-                "choice": c.name,
-                "decision": c.decision,
-                "replacements": [_replacement_json(r) for r in c.replacements],
-                "usersToMove": c.users_to_move,
-                "usersWithoutSeat": list(c.users_without_seat),
-                "moreUsersWithoutSeat": c.unnamed,
-            }
-            for c in line.choices
-        ],
         "usersWithoutSeat": list(line.users_without_seat),
         "licenses": {
             "toMove": line.users_to_move,
@@ -203,17 +209,80 @@ def line_json(line: Line) -> dict[str, Any]:
         "cancellableUntil": [{"subscriptionId": s, "until": d} for s, d in line.cancellation_windows],
         "remindedFor": iso(line.reminded_for) if line.reminded_for else None,
         "originalLapsed": line.original_lapsed,
+        "choices": choices or [],
     }
 
 
 def _replacement_json(r: Replacement) -> dict[str, Any]:
     return {
         "catalogItemId": r.catalog_item_id,
+        "productName": r.product_name,
         "skuId": r.sku_id,
         "quantity": r.quantity,
         "termDuration": r.term_duration,
         "billingCycle": r.billing_cycle,
         "orderId": r.order_id,
+    }
+
+
+def line_choices(line: Line, transfer: Transfer, now: datetime) -> list[dict[str, Any]]:
+    """What an admin may decide for a line now, what each choice buys, and the ``request`` body of
+    ``POST .../approve`` that makes it. A line above a seat cap per customer offers its options
+    (``upToCap``, ``enterprise``) with the holders each leaves without a seat. Partner Center's
+    catalog gives no price, so none is shown (``null``) rather than one guessed."""
+    buys = _buys(r for r in line.replacements if not r.order_id)
+    decline = _choice(
+        "decline", f"Decline: buy nothing; {line.name} is not moved", [], {"decline": [line.id]}
+    )
+    if transfer.state is TransferState.BLOCKED and line.state is LineState.NEEDS_APPROVAL and line.choices:
+        return [*(_option(line, c) for c in line.choices), decline]
+    if transfer.state is TransferState.BLOCKED and line.state is LineState.NEEDS_APPROVAL:
+        return [_choice("approve", f"Approve: buy {_listed(buys)}", buys, {"approve": [line.id]}), decline]
+    if transfer.state is TransferState.BLOCKED and line.state is LineState.BLOCKED:
+        return [decline]
+    if transfer.is_active and is_deferred(line, now) and line.purchase_due is not None:
+        label = f"Buy now ({_listed(buys)}) instead of on {line.purchase_due:%Y-%m-%d}"
+        return [_choice("buyNow", label, buys, {"approve": [line.id]})]
+    return []
+
+
+def _option(line: Line, option: LineChoice) -> dict[str, Any]:
+    buys = _buys(option.replacements)
+    left = len(option.users_without_seat) + option.unnamed
+    without = f"; {left} holder(s) left without a seat" if left else "; every holder keeps a seat"
+    label = {"upToCap": "Up to the cap", "enterprise": "Enterprise equivalent"}.get(option.name, option.name)
+    return {
+        **_choice(
+            option.name,
+            f"{label}: buy {_listed(buys)}{without}",
+            buys,
+            {"approve": [line.id], "choose": {line.id: option.name}},
+        ),
+        "usersToMove": option.users_to_move,
+        "usersWithoutSeat": list(option.users_without_seat),
+        "moreUsersWithoutSeat": option.unnamed,
+    }
+
+
+def _buys(replacements: Iterable[Replacement]) -> list[dict[str, Any]]:
+    return [
+        {"productName": r.name, "skuId": r.sku_id, "catalogItemId": r.catalog_item_id, "quantity": r.quantity}
+        for r in replacements
+    ]
+
+
+def _listed(buys: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{b['productName']} ×{b['quantity']}" for b in buys) or "nothing"
+
+
+def _choice(choice: str, label: str, buys: list[dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": choice,
+        "label": label,
+        "buys": buys,
+        "unitPrice": None,
+        "currency": None,
+        "request": request,
     }
 
 
@@ -227,17 +296,22 @@ def history_json(entry: HistoryEntry) -> dict[str, Any]:
         "fromState": entry.from_state,
         "toState": entry.to_state,
         "lineId": entry.line_id,
+        "details": dict(entry.details),
     }
 
 
-def record_json(record: TransferRecord, history: HistoryPage) -> dict[str, Any]:
+def record_json(
+    record: TransferRecord, history: HistoryPage, now: datetime, lead: timedelta
+) -> dict[str, Any]:
+    """The record with what its list row shows (its line counts as ``lineCounts``), each line
+    with its choices, and one page of history."""
+    transfer = record.transfer
+    shown = listing_json(listing_of(transfer, record.lines, record.listed_at), now, lead)
     return {
-        **transfer_json(record.transfer),
-        "lines": [line_json(x) for x in record.lines],
+        **transfer_json(transfer),
+        **{key: shown[key] for key in ("stage", "nextDate", "nextMove", "nextMoveText", "attention")},
+        "lineCounts": shown["lines"],
+        "lines": [line_json(x, line_choices(x, transfer, now)) for x in record.lines],
         "history": [history_json(h) for h in history.entries],
         "historyContinuationToken": history.continuation_token,
     }
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

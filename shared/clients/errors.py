@@ -360,3 +360,20 @@ def brief(error: BaseException, limit: int = 400) -> str:
     """An error's text for a record or a problem, cut to a bounded length."""
     text = str(error) or type(error).__name__
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def said(error: BaseException, limit: int = 400) -> str:
+    """What an error says, without the call's ids: a history entry keeps those apart, in its
+    details (:func:`call_details`), so its sentence reads without them."""
+    if not isinstance(error, ServiceError):
+        return brief(error, limit)
+    text = f"{error.service} {error.status or '-'} {error.code or '-'}: {error.message}"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def call_details(error: BaseException) -> tuple[tuple[str, str], ...]:
+    """The ids of the failed call (to quote to Microsoft), for a history entry's details."""
+    if not isinstance(error, ServiceError):
+        return ()
+    ids = (("requestId", error.request_id), ("correlationId", error.correlation_id))
+    return tuple((name, value) for name, value in ids if value)

@@ -14,6 +14,7 @@ from typing import Any, Unpack
 from shared.clients.auth import GRAPH_SCOPE, Flow, PartnerCredential
 from shared.clients.errors import (
     CallIds,
+    GdapRoleMissingError,
     GraphError,
     PagingLoopError,
     graph_error,
@@ -30,11 +31,15 @@ from shared.resources.graph import (
     Group,
     Organization,
     SubscribedSku,
+    TenantInformation,
     User,
+    UserName,
 )
 
 BATCH_SIZE = 20  # Graph's documented maximum per $batch
 USER_FIELDS = "id,assignedLicenses,licenseAssignmentStates,usageLocation"
+_TENANT_BY_DOMAIN = "/v1.0/tenantRelationships/findTenantInformationByDomainName(domainName='{domain}')"
+_TENANT_BY_ID = "/v1.0/tenantRelationships/findTenantInformationByTenantId(tenantId='{tenant}')"
 
 
 class GraphClient(ServiceClient):
@@ -146,6 +151,52 @@ class GraphClient(ServiceClient):
         for start in range(0, len(requests), BATCH_SIZE):
             results.update(self._run_batch(tenant_id, requests[start : start + BATCH_SIZE]))
         return [results[r.id] for r in requests]
+
+    def user_names(self, tenant_id: str, user_ids: Sequence[str]) -> dict[str, UserName]:
+        """Who these users are (``$batch`` reads, 20 at a time), for an admin reading failures; a
+        user deleted since is left out. Names are personal data: the caller shows them, never keeps them."""
+        select = "$select=id,displayName,userPrincipalName"
+        requests = [
+            BatchRequest(str(n), "GET", f"/users/{_guid(u)}?{select}") for n, u in enumerate(user_ids)
+        ]
+        names: dict[str, UserName] = {}
+        for result in self.batch(tenant_id, requests):
+            error = batch_item_error(result)
+            if error is None:
+                name = UserName.from_json(result.body)
+                names[name.id] = name
+            elif error.status != 404:
+                raise error
+        return names
+
+    # From the partner's own tenant: any tenant's public information, and GDAP asked of a customer
+
+    def find_tenant(
+        self, partner_tenant_id: str, *, domain: str | None = None, tenant_id: str | None = None
+    ) -> TenantInformation | None:
+        """A tenant's public name and default domain, by one of its domains or by its id
+        ("tenantRelationship: findTenantInformationByDomainName" / "...ByTenantId"): no relationship
+        with the customer is needed, only the app's CrossTenantInformation.ReadBasic.All. None when
+        no tenant matches."""
+        if domain is not None:
+            template, params = _TENANT_BY_DOMAIN, {"domain": domain.replace("'", "''")}
+        else:
+            template, params = _TENANT_BY_ID, {"tenant": _guid(str(tenant_id))}
+        try:
+            data = self._read(partner_tenant_id, template, params)
+        except GdapRoleMissingError as refused:  # no GDAP is involved: the app's own permission is missing
+            raise GraphError(
+                "the partner app lacks Graph's CrossTenantInformation.ReadBasic.All: grant it, with admin "
+                "consent in the partner tenant",
+                status=refused.status,
+                code=refused.code,
+                ids=CallIds(refused.request_id, refused.correlation_id),
+            ) from refused
+        except GraphError as error:
+            if error.status == 404:
+                return None
+            raise
+        return TenantInformation.from_json(data)
 
     def _run_batch(self, tenant_id: str, group: Sequence[BatchRequest]) -> dict[str, BatchResult]:
         results: dict[str, BatchResult] = {}

@@ -13,6 +13,7 @@ illegal move raises :class:`IllegalTransitionError` and changes nothing.
 - ``states``: :class:`TransferState`, :class:`LineState` and their moves;
 - ``values``: what a record carries (options, the GDAP request, the purchase, replacements...);
 - ``transfer``: :class:`Transfer`, :class:`Line`, :class:`Change` and the rules over them;
+- ``summary``: what a transfer's list row shows: its stage, whose move it is, its next date;
 - ``events``: the messages of the ``transfer-events`` queue;
 - ``regions``: Microsoft's CSP regions;
 - ``agreement``: the customer's Microsoft Customer Agreement, as confirmed for a transfer.
@@ -43,6 +44,7 @@ from shared.domain.transfer import (
 from shared.domain.values import (
     BILLING_CYCLES,
     NAMED_USERS,
+    PARTNER_TRANSFER_EXPIRY,
     PURCHASE_TIMINGS,
     TERM_DURATIONS,
     GdapRequest,
@@ -61,6 +63,7 @@ from shared.domain.values import (
 __all__ = [
     "BILLING_CYCLES",
     "NAMED_USERS",
+    "PARTNER_TRANSFER_EXPIRY",
     "PURCHASE_TIMINGS",
     "TERMINAL",
     "TERM_DURATIONS",

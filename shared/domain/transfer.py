@@ -38,6 +38,27 @@ from shared.domain.values import (
 
 _ID = re.compile(r"[0-9a-f]{32}")
 
+#: What a move to each state means, as the history says it when the step gives no sentence of its own
+#: (the dashboard shows the states beside it, so the sentence never repeats them).
+TRANSFER_NOW = {
+    TransferState.ACCEPTED: "the customer accepted the reseller relationship",
+    TransferState.PROVISIONING: "buying the replacements",
+    TransferState.PROVISIONED: "every replacement is active; waiting for the originals to lapse",
+    TransferState.CUTTING_OVER: "cutting over: users move to the replacements as their originals lapse",
+    TransferState.COMPLETED: "completed",
+}
+LINE_NOW = {
+    LineState.PLANNED: "to be bought",
+    LineState.NEEDS_APPROVAL: "needs an admin's approval",
+    LineState.ORDERING: "being ordered",
+    LineState.ORDERED: "ordered",
+    LineState.ACTIVE: "its replacement is active",
+    LineState.MOVING_LICENSES: "moving its users to the replacement",
+    LineState.TRANSFERRING: "asked of the current partner",
+    LineState.COMPLETED: "done",
+    LineState.SKIPPED: "skipped",
+}
+
 
 def new_transfer_id() -> str:
     """32 hex digits that sort by creation time (milliseconds first), so listings come out in order."""
@@ -61,6 +82,9 @@ class HistoryEntry:
     line_id: str | None = None
     event_id: str | None = None
     seq: int = 0
+    #: Ids an admin may need (request, cart, order, transfer request...), shown apart from the message,
+    #: which reads as a sentence and never carries them.
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +115,8 @@ class Transfer:
     #: lapses within the cutover lead (its users would keep only the lapsing licence).
     lapse_risk_on: datetime | None = None
     refund: Refund | None = None  # an admin's cancel with refundPurchases, persisted before any call
+    customer_name: str | None = None  # the company's name, from Graph before acceptance, then Partner Center
+    customer_domain: str | None = None  # its default domain, from the same source
 
     @property
     def is_active(self) -> bool:
@@ -111,7 +137,7 @@ class Transfer:
             actor=actor,
             from_state=self.state,
             to_state=to,
-            message=reason or f"{self.state} → {to}",
+            message=reason or TRANSFER_NOW.get(to, str(to)),
         )
 
     def resume(self, *, at: datetime, actor: str) -> tuple[Transfer, HistoryEntry]:
@@ -124,7 +150,7 @@ class Transfer:
             actor=actor,
             from_state=self.state,
             to_state=back,
-            message=f"retry from {self.state}",
+            message="retried by an admin",
         )
 
     def cancel(
@@ -190,10 +216,16 @@ class Line:
     cancellation_windows: tuple[tuple[str, str], ...] = ()
     reminded_for: datetime | None = None  # the lapse date the customer was last reminded of
     original_lapsed: bool = False  # the originals have really lapsed: nothing more to watch
+    source_product_name: str | None = None  # "Office 365 E3", from Microsoft's SKU reference
 
     @property
     def id(self) -> str:
         return self.source_sku_id
+
+    @property
+    def name(self) -> str:
+        """What an admin calls the original: its product name, else its part number."""
+        return self.source_product_name or self.source_sku_part_number
 
     def purchase_is_due(self, now: datetime) -> bool:
         """Planned, and bought now (on acceptance) or once its deferred date has come."""
@@ -219,7 +251,7 @@ class Line:
             line_id=self.id,
             from_state=self.state,
             to_state=to,
-            message=reason or f"line {self.source_sku_part_number}: {self.state} → {to}",
+            message=reason or f"{self.name}: {LINE_NOW.get(to, str(to))}",
         )
 
     def choose(self, name: str | None, *, at: datetime, actor: str) -> tuple[Line, HistoryEntry]:
@@ -270,7 +302,7 @@ class Line:
             line_id=self.id,
             from_state=self.state,
             to_state=back,
-            message=f"retry line {self.source_sku_part_number} from {self.state}",
+            message=f"{self.name}: retried",
         )
 
 
@@ -306,7 +338,7 @@ def blocked_on_decisions(
         or not transfer.is_active
     ):
         return change
-    reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in waiting)
+    reasons = "; ".join(f"{x.name}: {x.reason}" for x in waiting)
     blocked, entry = transfer.move(
         TransferState.BLOCKED,
         at=at,

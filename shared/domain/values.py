@@ -17,6 +17,10 @@ BILLING_CYCLES = ("monthly", "annual", "triennial")
 PURCHASE_TIMINGS = ("onAcceptance", "beforeLapse")
 
 
+#: "If the current partner does not respond within 30 days the request expires" (Azure plan page).
+PARTNER_TRANSFER_EXPIRY = timedelta(days=30)
+
+
 @dataclass(frozen=True, slots=True)
 class TransferOptions:
     """How and when replacements are bought.
@@ -172,6 +176,15 @@ class PartnerTransferRequest:
     def new(cls, at: datetime) -> PartnerTransferRequest:
         return cls(str(uuid.uuid4()), at.isoformat())
 
+    @property
+    def created(self) -> datetime:
+        """When Partner Center created it (else when it was asked for): its expiry counts from then."""
+        return datetime.fromisoformat(self.created_at or self.started_at)
+
+    @property
+    def expires(self) -> datetime:
+        return self.created + PARTNER_TRANSFER_EXPIRY
+
 
 @dataclass(frozen=True, slots=True)
 class LineTransfer:
@@ -205,6 +218,12 @@ class Replacement:
     billing_cycle: str
     order_id: str | None = None  # set once bought: a retry buys only what has none
     attestation: bool = False  # its SKU enforces attestation: the cart line accepts it
+    product_name: str | None = None  # the catalog's title: "Microsoft 365 E3 (no Teams)"
+
+    @property
+    def name(self) -> str:
+        """What an admin calls the offer: its title, else its catalog item id."""
+        return self.product_name or self.catalog_item_id
 
 
 #: Holders named in the record as left without a seat (object ids); the plan lists every one.

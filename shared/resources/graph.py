@@ -342,3 +342,39 @@ def _unified_roles(data: Mapping[str, Any], resource: str) -> tuple[str, ...]:
         for role in roles
         if isinstance(role, dict) and role.get("roleDefinitionId")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInformation:
+    """``tenantInformation``: a tenant's public name and default domain, which any tenant may read."""
+
+    tenant_id: str
+    display_name: str | None
+    default_domain: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TenantInformation:
+        r = "tenantInformation"
+        return cls(
+            tenant_id=field(data, "tenantId", str, resource=r).lower(),
+            display_name=optional(data, "displayName", str, None, resource=r),
+            default_domain=lowered(optional(data, "defaultDomainName", str, None, resource=r)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserName:
+    """Who a user is, for an admin reading a failure: read when asked, never stored or logged."""
+
+    id: str
+    display_name: str | None
+    user_principal_name: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UserName:
+        r = "user"
+        return cls(
+            id=field(data, "id", str, resource=r).lower(),
+            display_name=optional(data, "displayName", str, None, resource=r),
+            user_principal_name=optional(data, "userPrincipalName", str, None, resource=r),
+        )

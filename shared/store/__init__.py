@@ -2,6 +2,9 @@
 
 - ``repository``: :class:`~shared.store.repository.TransferStore`, the record's reads, commits
   (one conditional transaction each) and listings;
+- ``index`` and ``listing_rows``: the list index (a page in any order and filter is one read),
+  ``claims``: one claim per customer with a transfer in flight, both in the ``active-transfers``
+  partition; ``paging``: one page of a query;
 - ``rows``: the record as table rows; ``limits``: Azure's limits, checked before any request
   (Azurite enforces none of them); ``tokens``: the store's own continuation tokens;
 - ``leases``: one holder at a time per transfer; ``watch``: the completed transfers whose originals

@@ -3,9 +3,11 @@
 One partition per transfer: a ``header`` row, one ``line-<sku>`` row per line and an append-only
 ``history-<seq>`` row per step. Every commit is one entity-group transaction whose header update is
 conditional on the ETag read, so two writers can never both win. One more partition,
-``active-transfers``, holds a ``customer-<tenant>`` row per transfer in flight: its insert makes
-"one active transfer per customer" atomic, and it is the index the timer and the listings of an
-in-flight state read instead of scanning every row.
+``active-transfers``, is the index: a ``customer-<tenant>`` claim per transfer in flight, whose
+insert makes "one active transfer per customer" atomic and which the timer reads instead of every
+row (:mod:`shared.store.claims`), and every transfer's list row, which the listings read
+(:mod:`shared.store.index`). The list row is written after a commit that changed what it shows,
+never otherwise.
 
 Reads take only what a step needs: :meth:`TransferStore.get` the header and lines (the version is
 the header's), :meth:`TransferStore.history` one page of history at a time.
@@ -13,30 +15,37 @@ the header's), :meth:`TransferStore.history` one page of history at a time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
-from azure.data.tables import TableClient, TableEntity, UpdateMode
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
 
-from shared.domain import TERMINAL, Change, HistoryEntry, Transfer, TransferState, is_transfer_id
+from shared.domain import (
+    TERMINAL,
+    Change,
+    HistoryEntry,
+    Line,
+    Transfer,
+    is_transfer_id,
+    merged,
+)
+from shared.domain.summary import Listing, listing_of
+from shared.store.claims import CustomerClaims
 from shared.store.connection import TABLE_STORAGE, AttemptBudget, client_options
 from shared.store.errors import (
-    ActiveTransferExistsError,
     ConcurrencyError,
     InvalidContinuationTokenError,
+    StoreError,
     TransferNotFoundError,
     storage_client,
     transaction_error,
 )
+from shared.store.index import ListingPage, ListQuery, TransferIndex
 from shared.store.leases import TransferLeases
 from shared.store.limits import (
     check_entity,
@@ -47,12 +56,13 @@ from shared.store.limits import (
     stored_int,
     typed_entity,
 )
+from shared.store.listing_rows import INDEX_PARTITION
+from shared.store.paging import read_page
 from shared.store.records import HistoryPage, TransferPage, TransferRecord
 from shared.store.relationships import RelationshipIndex
 from shared.store.rows import (
     HEADER,
     as_utc,
-    claim_key,
     event_key,
     history_from_row,
     history_key,
@@ -67,13 +77,17 @@ from shared.store.tokens import decode_seq, decode_token, encode_token
 from shared.store.watch import WatchedOriginals
 
 if TYPE_CHECKING:
+    from azure.data.tables import TableEntity
+
     from shared.store.connection import StorageConnection
 
+
+LOG = logging.getLogger(__name__)
 
 TABLE_NAME = "transfers"
 
 
-ACTIVE_PARTITION = "active-transfers"
+ACTIVE_PARTITION = INDEX_PARTITION
 
 
 @storage_client(TABLE_STORAGE)
@@ -82,6 +96,8 @@ class TransferStore:
         self._table = table
         self.leases = TransferLeases(table)  # one step runner (or admin write) per transfer at a time
         self.watched = WatchedOriginals(table)  # completed transfers whose originals have not lapsed
+        self._index = TransferIndex(table)
+        self._claims = CustomerClaims(table, self._header, self.sync_listing)
 
     @classmethod
     def connect(
@@ -106,6 +122,10 @@ class TransferStore:
         except ResourceExistsError:
             return
 
+    @property
+    def index(self) -> TransferIndex:
+        return self._index
+
     # -- reading ---------------------------------------------------------------------------------
 
     def get(self, transfer_id: str) -> TransferRecord:
@@ -122,7 +142,16 @@ class TransferStore:
             raise TransferNotFoundError(transfer_id)
         lines = tuple(line_from_row(r) for r in rows if r["RowKey"].startswith("line-"))
         etags = {r["RowKey"]: str(r.metadata["etag"]) for r in rows}
-        return TransferRecord(transfer_from_row(header), lines, stored_int(header["Version"]), etags)
+        listed_at = header.get("ListedAt")
+        return TransferRecord(
+            transfer_from_row(header),
+            lines,
+            stored_int(header["Version"]),
+            etags,
+            listing_version=stored_int(header.get("ListingVersion", 0)),
+            listed_at=as_utc(listed_at) if listed_at else None,
+            listing_digest=header.get("ListingDigest"),
+        )
 
     def history(
         self, transfer_id: str, *, page_size: int = 100, continuation_token: str | None = None
@@ -133,7 +162,8 @@ class TransferStore:
         after = 0
         if continuation_token is not None:
             after = decode_seq(decode_token(continuation_token, f"history:{transfer_id}"))
-        rows, more = self._read_page(
+        rows, more = read_page(
+            self._table,
             "PartitionKey eq @pk and RowKey gt @after and RowKey lt @end",
             {"pk": transfer_id, "after": history_key(after) if after else "history-", "end": "history."},
             page_size,
@@ -143,45 +173,26 @@ class TransferStore:
         return HistoryPage(entries, token)
 
     def active_transfer_id(self, customer_tenant_id: str) -> str | None:
-        try:
-            row = self._table.get_entity(ACTIVE_PARTITION, claim_key(customer_tenant_id))
-        except ResourceNotFoundError:
-            return None
-        return str(row["TransferId"])
+        return self._claims.transfer_id(customer_tenant_id)
 
     def list_transfers(
-        self,
-        *,
-        state: TransferState | None = None,
-        page_size: int = 50,
-        continuation_token: str | None = None,
-    ) -> TransferPage:
-        """One page of transfers, oldest first (ids sort by creation); pass the token back for more.
+        self, query: ListQuery | None = None, *, page_size: int = 50, continuation_token: str | None = None
+    ) -> ListingPage:
+        """One page of list rows from the index, in the query's order (newest first by default);
+        the token is bound to the query's filters."""
+        return self._index.page(query or ListQuery(), page_size, continuation_token)
 
-        The token is bound to ``state``: a token issued for one filter is refused under another. A
-        state only an in-flight transfer can be in is answered from the in-flight index, so the
-        finished transfers, however many are stored, are never read.
-        """
-        check_page_size(page_size)
-        scope = f"transfers:{state or '*'}"
-        after = ""
-        if continuation_token is not None:
-            after = decode_token(continuation_token, scope)
-            if not is_transfer_id(after):
-                raise InvalidContinuationTokenError
-        if state is not None and state not in TERMINAL:
-            return self._list_in_flight(state, page_size, after, scope)
-        query = "RowKey eq @rk and PartitionKey gt @after" + (" and State eq @state" if state else "")
-        parameters = {"rk": HEADER, "after": after, **({"state": str(state)} if state else {})}
-        rows, more = self._read_page(query, parameters, page_size)
-        found = tuple(transfer_from_row(row) for row in rows)
-        return TransferPage(found, encode_token(scope, found[-1].id) if more and found else None)
+    def counts(self, attention_before: datetime) -> dict[str, int]:
+        """Transfers per stage, and how many need attention (see :meth:`TransferIndex.counts`)."""
+        return self._index.counts(attention_before)
 
     def list_active(self, *, page_size: int = 100, continuation_token: str | None = None) -> TransferPage:
-        """Transfers in flight, from the index partition and a point read of each header.
+        """Transfers in flight, from the claims and a point read of each header.
 
         A claim whose header is missing (a create in flight or a crash) or already terminal (a
-        release still to come) is skipped: it is not an active transfer.
+        release still to come) is no active transfer: the terminal one's list row is put right and
+        its claim released. A claim whose ``ListedVersion`` trails the header's ``ListingVersion``
+        (a list write lost to a crash) gets its list row rewritten.
         """
         check_page_size(page_size)
         after = ""
@@ -189,84 +200,100 @@ class TransferStore:
             after = decode_token(continuation_token, "active")
             if not after.startswith("customer-") or not is_valid_key(after):
                 raise InvalidContinuationTokenError
-        rows, more = self._read_page(
-            "PartitionKey eq @pk and RowKey gt @after", {"pk": ACTIVE_PARTITION, "after": after}, page_size
-        )
-        headers = (self._header(str(row["TransferId"])) for row in rows)
-        found = tuple(t for t in headers if t is not None and t.state not in TERMINAL)
-        return TransferPage(found, encode_token("active", rows[-1]["RowKey"]) if more and rows else None)
-
-    def _list_in_flight(self, state: TransferState, page_size: int, after: str, scope: str) -> TransferPage:
-        """Transfers in ``state`` after ``after``, oldest first: the index partition names every
-        transfer in flight (one query per 1,000), then their headers are read in id order."""
-        claims = self._table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": ACTIVE_PARTITION}, select=["TransferId"]
-        )
-        ids = sorted(i for i in (str(row.get("TransferId", "")) for row in claims) if i > after)
-        found: list[Transfer] = []
-        for number, transfer_id in enumerate(ids, start=1):
-            header = self._header(transfer_id)
-            if header is None or header.state is not state:
+        claims, more = self._claims.page(after, page_size)
+        found = []
+        for claim in claims:
+            row = self._header_row(str(claim["TransferId"]))
+            if row is None:
                 continue
-            found.append(header)
-            if len(found) == page_size:
-                more = number < len(ids)
-                return TransferPage(tuple(found), encode_token(scope, transfer_id) if more else None)
-        return TransferPage(tuple(found), None)
+            transfer = transfer_from_row(row)
+            if transfer.state in TERMINAL:
+                self._claims.settle_finished(claim)
+                continue
+            if stored_int(claim.get("ListedVersion", -1)) < stored_int(row.get("ListingVersion", 0)):
+                self.sync_listing(transfer.id)
+            found.append(transfer)
+        return TransferPage(
+            tuple(found), encode_token("active", claims[-1]["RowKey"]) if more and claims else None
+        )
 
-    def _header(self, transfer_id: str) -> Transfer | None:
+    def sync_listing(self, transfer_id: str) -> None:
+        """Put the transfer's list row right from its stored record (after a write lost to a crash)."""
+        try:
+            record = self.get(transfer_id)
+        except TransferNotFoundError:
+            return
+        listing = listing_of(record.transfer, record.lines, record.listed_at)
+        self._index.write(listing, record.listing_version)
+
+    def reindex(self, *, page_size: int = 200) -> int:
+        """Write every stored transfer's list row (those stored before the index existed); idempotent.
+        Reads every header: an operator's one-off, never a request's."""
+        written, token = 0, None
+        while True:
+            pages: Any = self._table.query_entities(
+                "RowKey eq @header",
+                parameters={"header": HEADER},
+                results_per_page=page_size,
+                select=["PartitionKey"],
+            ).by_page(continuation_token=token)
+            for row in next(pages, []):
+                if is_transfer_id(str(row["PartitionKey"])):
+                    self.sync_listing(str(row["PartitionKey"]))
+                    written += 1
+            token = pages.continuation_token
+            if not token:
+                return written
+
+    def _header_row(self, transfer_id: str) -> TableEntity | None:
         if not is_valid_key(transfer_id):
             return None
         try:
-            return transfer_from_row(self._table.get_entity(transfer_id, HEADER))
+            return self._table.get_entity(transfer_id, HEADER)
         except ResourceNotFoundError:
             return None
 
-    def _read_page(
-        self, query: str, parameters: dict[str, str], page_size: int
-    ) -> tuple[list[TableEntity], bool]:
-        """Up to ``page_size`` rows, and whether storage has more. Storage may answer a short page
-        with a continuation (at a partition boundary, after 5 s), so this keeps asking; the SDK's
-        own tokens never leave this method."""
-        found: list[TableEntity] = []
-        token: Any = None
-        while True:
-            pages: Any = self._table.query_entities(
-                query, parameters=parameters, results_per_page=page_size - len(found)
-            ).by_page(continuation_token=token)
-            found.extend(next(pages, []))
-            token = pages.continuation_token
-            if len(found) >= page_size or not token:
-                return found, bool(token)
+    def _header(self, transfer_id: str) -> Transfer | None:
+        row = self._header_row(transfer_id)
+        return transfer_from_row(row) if row is not None else None
 
     # -- writing ---------------------------------------------------------------------------------
 
     def create(self, transfer: Transfer, *, history: HistoryEntry) -> TransferRecord:
-        """Claim the customer's index row, then write the header and its first history row."""
+        """Claim the customer's index row, write the header and its first history row, then list it."""
         entry = replace(history, seq=1)
+        listing = listing_of(transfer, ())
         operations: list[tuple[str, dict[str, Any]]] = [
-            ("create", transfer_row(transfer, version=1)),
+            ("create", _header_entity(transfer, 1, 1, listing)),
             ("create", history_row(transfer.id, entry)),
         ]
         check_transaction(entity for _, entity in operations)
-        self._claim_customer(transfer)
+        self._claims.claim(transfer)
         try:
             self._submit(operations)
         except BaseException:
-            self._release_customer(transfer)
+            self._claims.release(transfer)
             raise
+        self._list(listing, 1)
         return self.get(transfer.id)
 
     def commit(self, record: TransferRecord, change: Change) -> TransferRecord:
-        """Write a change as one transaction, conditional on the record being unchanged since read."""
+        """Write a change as one transaction, conditional on the record being unchanged since read;
+        then, only if it changed what the list shows, the list row."""
         transfer_id = record.transfer.id
         if change.transfer.id != transfer_id or any(line.transfer_id != transfer_id for line in change.lines):
             raise ValueError("a change must stay inside its own transfer")
         history = tuple(
             replace(entry, seq=record.version + i) for i, entry in enumerate(change.history, start=1)
         )
+        version = record.version + len(history)
+        after = listing_of(change.transfer, _lines_after(record.lines, change.lines))
+        relisted = after.digest != record.listing_digest
+        if not relisted:
+            after = replace(after, updated_at=record.listed_at or after.updated_at)
+        listing_version = version if relisted else record.listing_version
         operations: list[tuple[str, dict[str, Any]]] = [
-            ("update", transfer_row(change.transfer, version=record.version + len(history)))
+            ("update", _header_entity(change.transfer, version, listing_version, after))
         ]
         etags = {HEADER: record.etags[HEADER]}
         for line in change.lines:
@@ -276,9 +303,23 @@ class TransferStore:
                 etags[key] = record.etags[key]
         operations.extend(("create", history_row(transfer_id, entry)) for entry in history)
         self._submit(operations, etags)
+        if relisted:
+            self._list(after, listing_version)
         if change.transfer.state in TERMINAL:
-            self._release_customer(change.transfer)
+            self._claims.release(change.transfer)
         return self.get(transfer_id)
+
+    def _list(self, listing: Listing, version: int) -> None:
+        """The list row after a commit: the commit stands whatever becomes of it, and a row not
+        written now is written by the timer's scan (:meth:`list_active`)."""
+        try:
+            if self._index.write(listing, version):
+                return
+            LOG.warning("transfer %s: list row left for the scan to write (busy)", listing.id)
+        except (AzureError, StoreError) as error:
+            LOG.warning(
+                "transfer %s: list row left for the scan to write: %s", listing.id, type(error).__name__
+            )
 
     def update(
         self, transfer_id: str, decide: Callable[[TransferRecord], Change | None], *, attempts: int = 8
@@ -339,54 +380,20 @@ class TransferStore:
                 raise
             raise mapped from error
 
-    def _claim_customer(self, transfer: Transfer) -> None:
-        entity = {
-            "PartitionKey": ACTIVE_PARTITION,
-            "RowKey": claim_key(transfer.customer_tenant_id),
-            "TransferId": transfer.id,
-        }
-        check_entity(entity)
-        for _ in range(3):
-            try:
-                self._table.create_entity(entity)
-                return
-            except ResourceExistsError:
-                if not self._release_stale_claim(transfer.customer_tenant_id):
-                    existing = self.active_transfer_id(transfer.customer_tenant_id)
-                    if existing is not None:
-                        raise ActiveTransferExistsError(transfer.customer_tenant_id, existing) from None
-        raise ConcurrencyError(f"customer {transfer.customer_tenant_id} is being claimed concurrently")
 
-    def _release_stale_claim(self, customer_tenant_id: str) -> bool:
-        """Drop an index row left behind by a crash: its transfer is missing or already finished."""
-        try:
-            row = self._table.get_entity(ACTIVE_PARTITION, claim_key(customer_tenant_id))
-        except ResourceNotFoundError:
-            return True
-        header = self._header(str(row["TransferId"]))
-        # a missing header: give a create in flight five minutes to write it
-        stale = header.state in TERMINAL if header is not None else _age(row) > 300
-        return stale and self._delete_unchanged(row)
-
-    def _release_customer(self, transfer: Transfer) -> None:
-        try:
-            row = self._table.get_entity(ACTIVE_PARTITION, claim_key(transfer.customer_tenant_id))
-        except ResourceNotFoundError:
-            return
-        if row["TransferId"] == transfer.id:
-            self._delete_unchanged(row)
-
-    def _delete_unchanged(self, row: Any) -> bool:
-        """Delete the claim row as it was read; ``False`` when another writer changed or removed it first."""
-        try:
-            self._table.delete_entity(
-                row, etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        return True
+def _header_entity(
+    transfer: Transfer, version: int, listing_version: int, listing: Listing
+) -> dict[str, Any]:
+    """The header row, with the version whose commit last changed the list row, when, and what it shows."""
+    return {
+        **transfer_row(transfer, version=version),
+        "ListingVersion": listing_version,
+        "ListedAt": listing.updated_at,
+        "ListingDigest": listing.digest,
+    }
 
 
-def _age(row: Any) -> float:
-    stamp = row.metadata.get("timestamp")
-    return (datetime.now(UTC) - as_utc(stamp)).total_seconds() if stamp else 0.0
+def _lines_after(lines: tuple[Line, ...], changed: tuple[Line, ...]) -> list[Line]:
+    """The lines once a change is committed: changed ones in place, new ones after."""
+    known = {line.id for line in lines}
+    return [*merged(lines, changed), *(line for line in changed if line.id not in known)]

@@ -81,6 +81,8 @@ def transfer_row(t: Transfer, *, version: int) -> dict[str, Any]:
             "OriginalsReadFor": t.originals_read_for,
             "LapseRiskOn": t.lapse_risk_on,
             "Refund": json.dumps(asdict(t.refund)) if t.refund else None,
+            "CustomerName": t.customer_name,
+            "CustomerDomain": t.customer_domain,
             "CreatedAt": t.created_at,
             "UpdatedAt": t.updated_at,
         }
@@ -126,6 +128,8 @@ def transfer_from_row(row: Mapping[str, Any]) -> Transfer:
         resume_state=TransferState(resume) if resume else None,
         lapse_risk_on=as_utc(row["LapseRiskOn"]) if row.get("LapseRiskOn") else None,
         refund=Refund(**json.loads(row["Refund"])) if row.get("Refund") else None,
+        customer_name=row.get("CustomerName"),
+        customer_domain=row.get("CustomerDomain"),
     )
 
 
@@ -172,6 +176,7 @@ def line_row(line: Line) -> dict[str, Any]:
             else None,
             "RemindedFor": line.reminded_for,
             "OriginalLapsed": line.original_lapsed or None,
+            "SourceProductName": line.source_product_name,
         }
     )
 
@@ -213,6 +218,7 @@ def line_from_row(row: Mapping[str, Any]) -> Line:
         ),
         reminded_for=as_utc(row["RemindedFor"]) if row.get("RemindedFor") else None,
         original_lapsed=bool(row.get("OriginalLapsed", False)),
+        source_product_name=row.get("SourceProductName"),
     )
 
 
@@ -242,6 +248,7 @@ def history_row(transfer_id: str, entry: HistoryEntry) -> dict[str, Any]:
             "ToState": entry.to_state,
             "LineId": entry.line_id,
             "EventId": entry.event_id,
+            "Details": json.dumps(dict(entry.details)) if entry.details else None,
         }
     )
 
@@ -257,6 +264,7 @@ def history_from_row(row: Mapping[str, Any]) -> HistoryEntry:
         to_state=row.get("ToState"),
         line_id=row.get("LineId"),
         event_id=row.get("EventId"),
+        details=tuple((str(k), str(v)) for k, v in json.loads(row.get("Details") or "{}").items()),
     )
 
 

@@ -5,7 +5,8 @@
 - the steps, one module per concern: ``acceptance``, ``purchase``, ``partner_transfer``,
   ``cutover``; and what they use: ``planning`` (the plan from live data), ``licenses`` (the
   licence swap through Graph), ``sources`` (today's catalog and SKU reference, cached);
-- ``admin`` (start, approve, retry, cancel), ``intake`` (webhooks into queue messages) and
+- ``admin`` (start, approve, retry, cancel), ``customers`` (who the customer is, by name),
+  ``intake`` (webhooks into queue messages) and
   ``timer`` (the backstop for what no event announced);
 - ``rules``: the pure decisions, testable without I/O.
 

@@ -31,6 +31,7 @@ from shared.domain import (
 from shared.domain.events import TransferEvent
 from shared.store.records import TransferRecord
 from shared.workflow.context import Next, StepContext
+from shared.workflow.customers import named
 from shared.workflow.planning import line_from, preflight_warning
 from shared.workflow.rules.region import check_region
 
@@ -60,19 +61,22 @@ def confirm_acceptance(ctx: StepContext, record: TransferRecord, event: Transfer
 
 
 def plan_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """Check delegated access and the region on the tenant's country, then plan every line; a
-    tenant outside the partner's region stops here, before anything is bought."""
-    transfer = record.transfer
+    """Check the region on the tenant's country (delegated access is verified by now), take the
+    customer's names from the company profile, then plan every line; a tenant outside the partner's
+    region stops here, before anything is bought."""
     try:
-        profile = _profile_country(ctx, transfer.customer_tenant_id)
+        profile = ctx.partner_center.get_company_profile(record.transfer.customer_tenant_id)
     except NoRelationshipError:
         # Partner Center shows a new relationship to some calls before others: wait, don't fail.
         if event.attempt < ACCEPTANCE_RETRIES:
             return Next(record, wait_seconds=lag_wait(event))
         raise
+    record = replace(record, transfer=named(record.transfer, profile))  # stored with the plan
+    transfer = record.transfer
+    address = profile.address.country.upper() if profile.address and profile.address.country else None
     try:
         tenant = ctx.graph.get_organization(transfer.customer_tenant_id).country_letter_code
-        region = check_region(ctx.partner.country, transfer.customer_country, tenant, profile)
+        region = check_region(ctx.partner.country, transfer.customer_country, tenant, address)
         if not region.allowed:
             return ctx.halt(record, region.message)
         # The catalog is the one of the tenant's country, which may differ from the typed one.
@@ -109,7 +113,10 @@ def _record_plan(
     change = blocked_on_decisions(change, at, "workflow", lines)
     to_buy = [x for x in lines if x.state in (LineState.PLANNED, LineState.TRANSFERRING)]
     if change.transfer.state is not TransferState.BLOCKED and not to_buy:
-        reason = "nothing to buy: " + (summary if lines else "no subscriptions from other channels")
+        # Said apart from the plan's row above it, which already counts the lines.
+        reason = "nothing to buy: " + (
+            "every line is skipped (see the plan)" if lines else "no subscriptions from other channels"
+        )
         transfer, entry = change.transfer.move(TransferState.BLOCKED, at=at, actor="workflow", reason=reason)
         change = replace(change, transfer=transfer, history=(*change.history, entry))
     return ctx.commit(record, change)
@@ -137,17 +144,12 @@ def _lapse_reminder(lines: Sequence[Line], at: datetime) -> list[HistoryEntry]:
     ]
     if not lapsing:
         return []
-    dates = ", ".join(f"{x.source_sku_part_number} {x.original_expires:%Y-%m-%d}" for x in lapsing)
+    dates = ", ".join(f"{x.name} {x.original_expires:%Y-%m-%d}" for x in lapsing)
     message = (
         f"the originals are never cancelled (no refund): they lapse on their own ({dates}); "
         "ask the customer to turn off their auto-renewal so that they do"
     )
     return [HistoryEntry(at=at, action="originals", message=message)]
-
-
-def _profile_country(ctx: StepContext, customer: str) -> str | None:
-    profile = ctx.partner_center.get_company_profile(customer)
-    return profile.address.country.upper() if profile.address and profile.address.country else None
 
 
 def lag_wait(event: TransferEvent) -> float:

@@ -30,6 +30,8 @@ from shared.clients.errors import (
     ServiceError,
     TokenAcquisitionError,
     brief,
+    call_details,
+    said,
 )
 from shared.domain import Change, GdapRequest, HistoryEntry
 from shared.domain.events import EventType, TransferEvent
@@ -95,9 +97,10 @@ def request_gdap(ctx: StepContext, record: TransferRecord, *, actor: str = "api"
             relationship = replace(relationship, status="approvalPending")
     except ServiceError as error:
         message = (
-            f"the GDAP request could not be made ({error}); it is asked again when the transfer moves on"
+            f"the GDAP request could not be made ({said(error)}); "
+            "it is asked again when the transfer moves on"
         )
-        return ctx.note(record, "gdap", message, actor=actor)
+        return ctx.note(record, "gdap", message, actor=actor, details=call_details(error))
     gdap = GdapRequest(
         relationship_id=relationship.id,
         approval_url=GDAP_APPROVAL_URL.format(id=relationship.id),
@@ -146,7 +149,7 @@ def access_lost(ctx: StepContext, record: TransferRecord, event: TransferEvent) 
     assert gdap is not None
     return ctx.halt(
         record,
-        f"GDAP relationship {gdap.relationship_id} is {gdap.status}: the product has no access to the "
+        f"the GDAP relationship is {gdap.status}: the product has no access to the "
         "customer's tenant any more; retry asks the customer for a new one",
     )
 
@@ -159,9 +162,7 @@ def assign_access(ctx: StepContext, record: TransferRecord, event: TransferEvent
     roles = [ROLE_IDS.get(name, name) for name in gdap.granted]
     if gdap.assignment_status != "requested":
         intent = replace(gdap, assignment_status="requested")
-        message = (
-            f"access assignment asked for the partner's security group {group} ({', '.join(gdap.granted)})"
-        )
+        message = f"access assignment asked for the partner's security group ({', '.join(gdap.granted)})"
         record = commit_access(ctx, record, intent, message)
     admin = ctx.delegated_admin
     made = [
@@ -172,7 +173,7 @@ def assign_access(ctx: StepContext, record: TransferRecord, event: TransferEvent
     except OutcomeUnknownError:  # Graph may have made it: the next look lists before it writes
         return Next(record, wait_seconds=access_wait(ctx, event))
     done = replace(gdap, assignment_id=assignment.id, assignment_status=assignment.status)
-    return Next(commit_access(ctx, record, done, f"access assignment {assignment.id} is {assignment.status}"))
+    return Next(commit_access(ctx, record, done, f"the access assignment is {assignment.status}"))
 
 
 def await_assignment(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
@@ -183,16 +184,14 @@ def await_assignment(ctx: StepContext, record: TransferRecord, event: TransferEv
     status = _assignment_status(ctx, gdap)
     if status == "pending":
         if event.attempt >= ACCESS_RETRIES:
-            return ctx.halt(
-                record, f"access assignment {gdap.assignment_id} is still pending after {event.attempt} looks"
-            )
+            return ctx.halt(record, f"the access assignment is still pending after {event.attempt} looks")
         return Next(record, wait_seconds=access_wait(ctx, event))
     if status not in LIVE:  # removed meanwhile: make it again
         lost = replace(gdap, assignment_id=None, assignment_status=None)
-        return Next(commit_access(ctx, record, lost, f"access assignment {gdap.assignment_id} is {status}"))
+        return Next(commit_access(ctx, record, lost, f"the access assignment is {status}"))
     active = replace(gdap, assignment_status=status)
     holds = ", ".join(gdap.granted)
-    message = f"access assignment {gdap.assignment_id} is active: the partner's security group holds {holds}"
+    message = f"the access assignment is active: the partner's security group holds {holds}"
     return Next(commit_access(ctx, record, active, message))
 
 
@@ -207,7 +206,7 @@ def consent_application(ctx: StepContext, record: TransferRecord, event: Transfe
         )
     if gdap.consent_request_id is None:
         gdap = replace(gdap, consent_request_id=str(uuid.uuid4()))
-        message = f"consenting the partner's application in the customer's tenant ({gdap.consent_request_id})"
+        message = "consenting the partner's application in the customer's tenant"
         record = commit_access(ctx, record, gdap, message)
     try:
         made = ctx.partner_center.consent_application(
@@ -274,18 +273,18 @@ def _wait_or_halt(ctx: StepContext, record: TransferRecord, event: TransferEvent
 def _not_granted(gdap: GdapRequest, missing: list[str], needed_for: str) -> str:
     held = ", ".join(gdap.granted) or "no role"
     return (
-        f"the customer has not granted {' and '.join(missing)} ({needed_for}): GDAP relationship "
-        f"{gdap.relationship_id} holds {held}; retry asks the customer for a new relationship with "
+        f"the customer has not granted {' and '.join(missing)} ({needed_for}): the GDAP relationship "
+        f"holds {held}; retry asks the customer for a new relationship with "
         f"{', '.join(gdap.roles)}"
     )
 
 
 def _relationship_news(before: GdapRequest, after: GdapRequest) -> str:
     if before.status == after.status and after.assignment_id is None:
-        return f"access assignment {before.assignment_id} is gone: it is made again, and access checked again"
+        return "the access assignment is gone: it is made again, and access checked again"
     if before.status == after.status:
-        return f"access assignment {after.assignment_id} is {after.assignment_status}"
-    news = f"GDAP relationship {after.relationship_id}: {before.status} → {after.status}"
+        return f"the access assignment is {after.assignment_status}"
+    news = f"the GDAP relationship is {after.status} (it was {before.status})"
     if after.status in ACTIVE and before.status in PENDING:
         news += f" (the customer approved it; it holds {', '.join(after.granted)})"
     return news
@@ -306,6 +305,16 @@ def _assignment_status(ctx: StepContext, gdap: GdapRequest) -> str:
         raise
 
 
+def gdap_details(gdap: GdapRequest) -> tuple[tuple[str, str], ...]:
+    """The relationship's ids, kept beside a history row's sentence for an admin who needs them."""
+    named = (
+        ("relationshipId", gdap.relationship_id),
+        ("accessAssignmentId", gdap.assignment_id),
+        ("consentRequestId", gdap.consent_request_id),
+    )
+    return tuple((key, value) for key, value in named if value)
+
+
 def commit_access(
     ctx: StepContext,
     record: TransferRecord,
@@ -316,5 +325,7 @@ def commit_access(
     event_id: str | None = None,
 ) -> TransferRecord:
     at: datetime = ctx.now()
-    entry = HistoryEntry(at=at, action="gdap", actor=actor, message=message, event_id=event_id)
+    entry = HistoryEntry(
+        at=at, action="gdap", actor=actor, message=message, event_id=event_id, details=gdap_details(gdap)
+    )
     return ctx.commit(record, Change(replace(record.transfer, gdap=gdap, updated_at=at), history=(entry,)))

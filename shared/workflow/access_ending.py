@@ -26,7 +26,7 @@ def end_access(ctx: StepContext, record: TransferRecord, event: TransferEvent) -
         gdap = replace(gdap, ended="ending")
         what = "reducing its access assignment to " + ", ".join(READING_ROLES) if reduce else "ending it"
         record = commit_access(
-            ctx, record, gdap, f"the transfer is done: GDAP relationship {gdap.relationship_id}: {what}"
+            ctx, record, gdap, f"the transfer is done, so its GDAP relationship is no longer needed: {what}"
         )
     try:
         gdap = _reduce(ctx, gdap) if reduce else _end(ctx, gdap)
@@ -37,12 +37,10 @@ def end_access(ctx: StepContext, record: TransferRecord, event: TransferEvent) -
         if again and event.attempt < ACCESS_RETRIES:
             return Next(record, wait_seconds=access_wait(ctx, event))
         gdap = replace(gdap, ended="failed")
-        message = (
-            f"GDAP relationship {gdap.relationship_id} not ended ({brief(error)}): end it in Partner Center"
-        )
+        message = f"the GDAP relationship was not ended ({brief(error)}): end it in Partner Center"
         return Next(commit_access(ctx, record, gdap, message))
     setting = ctx.access.after_completion
-    message = f"GDAP relationship {gdap.relationship_id} {gdap.ended} (GDAP_AFTER_COMPLETION: {setting})"
+    message = f"the GDAP relationship is {gdap.ended} (GDAP_AFTER_COMPLETION: {setting})"
     return Next(commit_access(ctx, record, gdap, message))
 
 
@@ -57,13 +55,9 @@ def end_after_watch(ctx: StepContext, record: TransferRecord) -> TransferRecord:
     except RetryLaterError:
         raise
     except ServiceError as error:
-        note = (
-            f"GDAP relationship {gdap.relationship_id} not ended ({brief(error)}): end it in Partner Center"
-        )
+        note = f"the GDAP relationship was not ended ({brief(error)}): end it in Partner Center"
         return commit_access(ctx, record, gdap, note)
-    return commit_access(
-        ctx, record, ended, f"every original has lapsed: GDAP relationship {gdap.relationship_id} ended"
-    )
+    return commit_access(ctx, record, ended, "every original has lapsed: the GDAP relationship is ended")
 
 
 def withdraw(ctx: StepContext, record: TransferRecord) -> GdapRequest | None:
@@ -101,7 +95,5 @@ def renew(ctx: StepContext, record: TransferRecord) -> TransferRecord:
     withdraw it and ask the customer for a new one."""
     old = withdraw(ctx, record)
     if old is not None:
-        record = commit_access(
-            ctx, record, old, f"GDAP relationship {old.relationship_id} withdrawn", actor="api"
-        )
+        record = commit_access(ctx, record, old, "the GDAP relationship is withdrawn", actor="api")
     return request_gdap(ctx, record)

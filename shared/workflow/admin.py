@@ -33,9 +33,10 @@ from shared.domain import (
 from shared.domain.errors import ErrorKind
 from shared.domain.regions import region_of, same_region
 from shared.store.records import TransferRecord
-from shared.workflow.access import request_gdap
+from shared.workflow.access import gdap_details, request_gdap
 from shared.workflow.access_ending import renew, withdraw
 from shared.workflow.context import StepContext
+from shared.workflow.customers import find_customer
 from shared.workflow.partner_transfer import cancel_request, fallback
 from shared.workflow.refunds import cancel_with_refund
 from shared.workflow.rules.access import needs_new_request
@@ -51,18 +52,20 @@ class RegionMismatchError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class StartRequest:
-    customer_tenant_id: str
+    customer_tenant_id: str | None  # the customer's tenant id, or else
     customer_country: str
     source_channel: SourceChannel
     contact_email: str | None = None
     options: TransferOptions = field(default_factory=TransferOptions)
     source_partner: SourcePartner | None = None  # asks it for a partner-to-partner transfer
     customer_contact: CustomerContact | None = None  # who accepted the Microsoft Customer Agreement
+    customer_domain: str | None = None  # one of its domains, which Graph resolves to the tenant
 
 
 def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
-    """Check the region, store the transfer, and ask for the two things the customer must grant:
-    the reseller relationship (its invitation link) and GDAP (its approval link)."""
+    """Check the region, find the customer by its domain or tenant id (and its name), store the
+    transfer, and ask for the two things the customer must grant: the reseller relationship (its
+    invitation link) and GDAP (its approval link)."""
     partner = ctx.partner
     if request.source_partner is not None:
         check_source_partner(request.source_partner, partner.tenant_id)
@@ -72,11 +75,14 @@ def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
             f"{region_of(request.customer_country)}, but the partner ({partner.country}) sells in "
             f"{region_of(partner.country)}; a partner takes over customers in its own region only"
         )
+    customer = find_customer(
+        ctx, tenant_id=request.customer_tenant_id, domain=request.customer_domain, lenient=True
+    )
     invitation = ctx.partner_center.get_relationship_request_url()
     now = ctx.now()
     transfer = Transfer(
         id=new_transfer_id(),
-        customer_tenant_id=request.customer_tenant_id.lower(),
+        customer_tenant_id=customer.tenant_id.lower(),
         customer_country=request.customer_country,
         source_channel=request.source_channel,
         state=TransferState.AWAITING_ACCEPTANCE,
@@ -87,6 +93,8 @@ def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
         invitation_url=invitation,
         source_partner=request.source_partner,
         customer_contact=request.customer_contact,
+        customer_name=customer.name,
+        customer_domain=customer.domain,
     )
     entry = HistoryEntry(
         at=now, action="created", actor="api", message="transfer started; reseller invitation link issued"
@@ -212,7 +220,7 @@ def cancel(
     if partner_transfer_only:
         if request is None or not request.status.finished:
             raise IllegalTransitionError("the transfer has no pending partner transfer request to cancel")
-        reason = f"the transfer request {request.id} was cancelled by an admin"
+        reason = "an admin cancelled the transfer request"
         record = ctx.store.update(transfer_id, lambda r: fallback(ctx, r, request.status, reason))
         ctx.wake(record.transfer, "admin")
         return record
@@ -230,7 +238,8 @@ def cancel(
             at=entry.at,
             action="gdap",
             actor="api",
-            message=f"GDAP request {withdrawn.relationship_id} withdrawn ({withdrawn.status})",
+            message=f"the GDAP request is withdrawn ({withdrawn.status})",
+            details=gdap_details(withdrawn),
         )
         return Change(replace(transfer, gdap=withdrawn), history=(entry, note))
 
@@ -243,8 +252,8 @@ def _withdraw_access(ctx: StepContext, record: TransferRecord) -> TransferRecord
     if withdrawn is None:
         return record
     at = ctx.now()
-    message = f"GDAP request {withdrawn.relationship_id} withdrawn ({withdrawn.status})"
-    entry = HistoryEntry(at=at, action="gdap", actor="api", message=message)
+    message = f"the GDAP request is withdrawn ({withdrawn.status})"
+    entry = HistoryEntry(at=at, action="gdap", actor="api", message=message, details=gdap_details(withdrawn))
     return ctx.commit(
         record, Change(replace(record.transfer, gdap=withdrawn, updated_at=at), history=(entry,))
     )

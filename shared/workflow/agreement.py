@@ -65,11 +65,9 @@ def confirm_agreement(ctx: StepContext, record: TransferRecord, event: TransferE
         return _halt(ctx, record, CONTACT_NEEDED.replace("{id}", transfer.id))
     at = ctx.now()
     intent = CustomerAgreement.intended(ctx.partner_center.get_agreement_metadata().template_id, at)
-    message = (
-        f"confirming the customer's acceptance of {MCA} on its behalf, with the contact an admin gave "
-        f"(request id {intent.request_id})"
-    )
-    entry = HistoryEntry(at=at, action="agreement-intent", message=message)
+    message = f"confirming the customer's acceptance of {MCA} on its behalf, with the contact an admin gave"
+    details = (("requestId", intent.request_id or ""),)
+    entry = HistoryEntry(at=at, action="agreement-intent", message=message, details=details)
     record = ctx.commit(record, Change(replace(transfer, agreement=intent, updated_at=at), history=(entry,)))
     return _send(ctx, record, intent)
 

@@ -101,11 +101,17 @@ class StepContext:
         return take_call_count()
 
     def note(
-        self, record: TransferRecord, action: str, message: str, *, actor: str = "workflow"
+        self,
+        record: TransferRecord,
+        action: str,
+        message: str,
+        *,
+        actor: str = "workflow",
+        details: tuple[tuple[str, str], ...] = (),
     ) -> TransferRecord:
         """A history row and nothing else (the header's ``updated_at`` moves with it)."""
         at = self.now()
-        entry = HistoryEntry(at=at, action=action, actor=actor, message=message)
+        entry = HistoryEntry(at=at, action=action, actor=actor, message=message, details=details)
         return self.commit(record, Change(replace(record.transfer, updated_at=at), history=(entry,)))
 
     def halt(self, record: TransferRecord, reason: str, state: TransferState = TransferState.BLOCKED) -> Next:

@@ -90,13 +90,13 @@ def _check_identical(
     seats = sum(r.quantity for r in line.replacements)
     check = verify_identical(ctx.graph, transfer.customer_tenant_id, line.source_sku_id, seats)
     if not check.ok:
-        reason = f"{line.source_sku_part_number}: {check.reason}; retry checks again"
+        reason = f"{line.name}: {check.reason}; retry checks again"
         failed, entry = line.move(LineState.FAILED, at=now, actor="workflow", reason=reason)
         return Next(
             ctx.commit(record, Change(replace(transfer, updated_at=now), (failed,), (*history, entry)))
         )
     done, entry = line.move(LineState.COMPLETED, at=now, actor="workflow")
-    message = f"line {line.source_sku_part_number}: the same SKU was bought; no license changes"
+    message = f"{line.name}: the same SKU was bought; no licence changes"
     return Next(ctx.commit(record, Change(transfer, (done,), (*history, replace(entry, message=message)))))
 
 
@@ -157,12 +157,15 @@ def _verify_groups(
     for group in check.settled:
         failed = Counter(f.reason for f in check.failures if f.group_id == group)
         outcome = ", ".join(f"{n} {why}" for why, n in sorted(failed.items()))
-        message = f"group {group}: " + (
+        message = "a licensing group's change is applied: " + (
             f"Entra could not license member(s): {outcome}"
             if failed
             else "every member holds the replacement"
         )
-        history.append(HistoryEntry(at=at, action="group-verified", line_id=line.id, message=message))
+        details = (("groupId", group),)
+        history.append(
+            HistoryEntry(at=at, action="group-verified", line_id=line.id, message=message, details=details)
+        )
     if not line.groups_to_verify:
         return _finish_line(ctx, record, transfer, history, line)
     if line.group_reads >= GROUP_POLLS:
@@ -188,14 +191,14 @@ def _finish_line(
         reasons = Counter(f.reason for f in line.user_failures)
         why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
         reason = (
-            f"{line.users_failed} user(s) of {line.source_sku_part_number} could not be moved ({why}); "
+            f"{line.users_failed} user(s) of {line.name} could not be moved ({why}); "
             "those assigned directly keep the old license until it lapses, group members Entra could not "
             "license have neither: fix them and retry, which re-drives only them"
         )
         line, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
         return Next(ctx.commit(record, Change(replace(transfer, updated_at=at), (line,), (*history, entry))))
     line, entry = line.move(LineState.COMPLETED, at=at, actor="workflow")
-    message = f"line {line.source_sku_part_number}: {line.users_moved} license(s) moved to the replacement"
+    message = f"{line.name}: {line.users_moved} licence(s) moved to the replacement"
     change = Change(replace(transfer, updated_at=at), (line,), (*history, replace(entry, message=message)))
     return Next(ctx.commit(record, change))
 
@@ -203,8 +206,15 @@ def _finish_line(
 def halt_failed_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
     """No line is due any more and some failed at cutover: the transfer fails, naming each."""
     failed = [x for x in record.lines if failed_at_cutover(x)]
-    reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in failed)
-    return ctx.halt(record, f"{len(failed)} line(s) could not be cut over: {reasons}", TransferState.FAILED)
+    reasons = "; ".join(f"{x.name}: {x.reason}" for x in failed)
+    reason = f"{len(failed)} line(s) could not be cut over: {reasons}"
+    transfer, halted = record.transfer.move(
+        TransferState.FAILED, at=ctx.now(), actor="workflow", reason=reason
+    )
+    # The lines' rows say why; the transfer's says what it means, not the same sentences again.
+    names = " and ".join(x.name for x in failed)
+    halted = replace(halted, message=f"stopped until the failed users of {names} are fixed and retried")
+    return Next(ctx.commit(record, Change(transfer, history=(halted,))), stop=True)
 
 
 def _line_cutover(ctx: StepContext, customer: str, line: Line) -> LineCutover:
@@ -225,9 +235,7 @@ def complete(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> 
     bought = [x for x in moved if not (x.partner_transfer and x.partner_transfer.status == TRANSFERRED)]
     transferred = len(moved) - len(bought)
     skipped = len(record.lines) - len(moved)
-    lapses = ", ".join(
-        f"{x.source_sku_part_number} {x.original_expires:%Y-%m-%d}" for x in bought if x.original_expires
-    )
+    lapses = ", ".join(f"{x.name} {x.original_expires:%Y-%m-%d}" for x in bought if x.original_expires)
     transfer, entry = record.transfer.move(TransferState.COMPLETED, at=at, actor="workflow")
     counted = replace(transfer, api_calls=transfer.api_calls + ctx.calls_so_far())
     summary = (

@@ -22,7 +22,7 @@ import logging
 import uuid
 from dataclasses import replace
 
-from shared.clients.errors import PartnerCenterError, brief
+from shared.clients.errors import PartnerCenterError, said
 from shared.domain import (
     Change,
     HistoryEntry,
@@ -45,11 +45,9 @@ from shared.workflow.rules.fallback import (
     transferred_ids,
 )
 from shared.workflow.rules.partner_transfer import (
-    EXPIRY,
     IN_PROGRESS,
     REQUESTED,
     WARN_AFTER,
-    created_at,
     first_read_after,
     overdue,
     source_of,
@@ -66,11 +64,13 @@ def request_transfer(ctx: StepContext, record: TransferRecord, event: TransferEv
     if transfer.partner_transfer is None:
         intent = PartnerTransferRequest.new(at)
         waiting = sum(x.state is LineState.TRANSFERRING for x in record.lines)
-        message = (
-            f"asking {source_of(transfer).name} to transfer {waiting} line(s) "
-            f"(request id {intent.request_id})"
+        message = f"asking {source_of(transfer).name} to transfer {waiting} line(s)"
+        entry = HistoryEntry(
+            at=at,
+            action="partner-transfer-intent",
+            message=message,
+            details=(("requestId", intent.request_id),),
         )
-        entry = HistoryEntry(at=at, action="partner-transfer-intent", message=message)
         change = Change(replace(transfer, partner_transfer=intent, updated_at=at), history=(entry,))
         return Next(ctx.commit(record, change))
     found = _find_open(ctx, transfer)
@@ -100,7 +100,7 @@ def request_transfer(ctx: StepContext, record: TransferRecord, event: TransferEv
             return Next(
                 _adopt(ctx, record, found, "the transfer request made by an earlier attempt was reused")
             )
-        why = f"Partner Center refused the transfer request: {brief(error)}"
+        why = f"Partner Center refused the transfer request: {said(error)}"
         return Next(ctx.commit(record, fallback(ctx, record, TransferStatus.FAILED, why)))
     return Next(_adopt(ctx, record, created, "transfer request created; waiting for the source partner"))
 
@@ -131,7 +131,7 @@ def _adopt(ctx: StepContext, record: TransferRecord, found: PartnerTransfer, mes
         if x.state is LineState.TRANSFERRING and x.partner_transfer is not None
     )
     entry = HistoryEntry(
-        at=at, action="partner-transfer", message=f"{message} (Partner Center transfer {found.id})"
+        at=at, action="partner-transfer", message=message, details=(("transferRequestId", found.id),)
     )
     return ctx.commit(
         record, Change(replace(transfer, partner_transfer=request, updated_at=at), lines, (entry,))
@@ -168,7 +168,7 @@ def follow_request(ctx: StepContext, record: TransferRecord, event: TransferEven
     lines = _in_progress(ctx, record, found)
     messages = [note or f"transfer request {status.value}"] if status.value != request.status else []
     if status is TransferStatus.PENDING and first_read_after(request, WARN_AFTER, at):
-        expires = created_at(request) + EXPIRY
+        expires = request.expires
         messages.append(
             f"{source_of(transfer).name} has not acted on the transfer request; it expires on "
             f"{expires:%Y-%m-%d}: ask it to submit, or its lines will be bought again"

@@ -122,6 +122,7 @@ def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTr
         transfer_id=transfer.id,
         source_sku_id=planned.source_sku_id,
         source_sku_part_number=planned.source_sku_part_number,
+        source_product_name=planned.source_name,
         quantity=planned.quantity,
         original_expires=planned.next_lifecycle,
         purchase_due=transfer.options.purchase_due(planned.next_lifecycle, now) if deferred else None,
@@ -167,6 +168,7 @@ def _replacements(targets: Sequence[TargetItem]) -> tuple[Replacement, ...]:
             term_duration=t.term_duration,
             billing_cycle=t.billing_cycle,
             attestation=t.attestation,
+            product_name=t.title or None,
         )
         for t in targets
     )
@@ -191,7 +193,7 @@ def preflight_warning(plan: Plan) -> str | None:
     """What the user pre-flight found that the cutover will trip over, for the record; ids only."""
     failing = Counter(issue.reason.value for p in plan.lines if p.users for issue in p.users.will_fail)
     short = [
-        f"{p.source_sku_part_number} {p.users.seat_shortfall}"
+        f"{p.source_name} by {p.users.seat_shortfall}"
         for p in plan.lines
         if p.users and p.users.seat_shortfall
     ]

@@ -19,7 +19,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from shared import telemetry
-from shared.clients.errors import CartAlreadySubmittedError, OrderInProgressError, PartnerCenterError, brief
+from shared.clients.errors import (
+    CartAlreadySubmittedError,
+    OrderInProgressError,
+    PartnerCenterError,
+    call_details,
+    said,
+)
 from shared.domain import (
     UNDECIDED,
     Change,
@@ -70,8 +76,11 @@ def intend_purchase(ctx: StepContext, record: TransferRecord, event: TransferEve
         HistoryEntry(
             at=at,
             action="purchase-intent",
-            message=f"buying {len(ordering)} line(s) in one cart (request ids "
-            f"{purchase.cart_request_id} / {purchase.checkout_request_id})",
+            message=f"buying {len(ordering)} line(s) in one cart",
+            details=(
+                ("cartRequestId", purchase.cart_request_id),
+                ("checkoutRequestId", purchase.checkout_request_id),
+            ),
         )
     )
     transfer = replace(transfer, purchase=purchase, updated_at=at)
@@ -92,7 +101,12 @@ def create_cart(ctx: StepContext, record: TransferRecord, event: TransferEvent) 
         return Next(_fail_lines(ctx, record, attesting(ordering, cart), refused))
     at = ctx.now()
     changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
-    entry = HistoryEntry(at=at, action="cart", message=f"cart {cart.id} created with {len(items)} item(s)")
+    entry = HistoryEntry(
+        at=at,
+        action="cart",
+        message=f"the cart was created with {len(items)} item(s)",
+        details=(("cartId", cart.id),),
+    )
     return Next(ctx.commit(record, Change(changed, history=(entry,))))
 
 
@@ -128,7 +142,9 @@ def check_out(ctx: StepContext, record: TransferRecord, event: TransferEvent) ->
     except PartnerCenterError as error:
         if error.retryable or error.status is None or error.status >= 500:
             raise
-        return Next(_fail_lines(ctx, record, ordering, {}, f"checkout refused: {brief(error)}"))
+        return Next(
+            _fail_lines(ctx, record, ordering, {}, f"checkout refused: {said(error)}", call_details(error))
+        )
     return Next(_record_orders(ctx, record, ordering, result))
 
 
@@ -189,12 +205,9 @@ def ordered_lines(
         )
         if all(r.order_id for r in replacements):
             moved, entry = line.move(LineState.ORDERED, at=at, actor="workflow")
-            entry = replace(
-                entry,
-                message=f"line {line.source_sku_part_number} ordered (order {', '.join(moved.order_ids)})",
-            )
+            entry = replace(entry, details=(("orderIds", ", ".join(moved.order_ids)),))
         else:
-            missing = ", ".join(r.catalog_item_id for r in replacements if not r.order_id)
+            missing = ", ".join(r.name for r in replacements if not r.order_id)
             reason = f"order failed for {missing}: {errors}; retry buys only these"
             moved, entry = line.move(LineState.FAILED, at=at, actor="workflow", reason=reason)
         lines.append(moved)
@@ -208,6 +221,7 @@ def _fail_lines(
     lines: Sequence[Line],
     refused: dict[str, str],
     reason: str = "not checked out: the cart also held items Partner Center refused",
+    details: tuple[tuple[str, str], ...] = (),
 ) -> TransferRecord:
     """Nothing was bought: every line of the purchase fails (with what Partner Center said of its
     items), and so does the transfer, until ``retry`` reads the items again and buys them."""
@@ -221,14 +235,14 @@ def _fail_lines(
         )
         for line in lines
     ]
-    why = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x, _ in failed)
+    why = "; ".join(f"{x.name}: {x.reason}" for x, _ in failed)
     transfer, entry = replace(record.transfer, purchase=None).move(
         TransferState.FAILED,
         at=at,
         actor="workflow",
         reason=f"{len(failed)} line(s) not bought: {why}; retry reads their items again and buys them",
     )
-    history = (*(e for _, e in failed), entry)
+    history = (*(replace(e, details=details) for _, e in failed), entry)
     return ctx.commit(record, Change(transfer, tuple(x for x, _ in failed), history))
 
 
@@ -247,11 +261,11 @@ def await_provisioning(ctx: StepContext, record: TransferRecord, event: Transfer
         ids = tuple(s.id for s in subscriptions)
         lines.append(replace(moved, subscription_ids=ids, cancellation_windows=windows))
         until = f"; cancellable for a refund until {min(d for _, d in windows)}" if windows else ""
-        message = f"line {line.source_sku_part_number}: {len(ids)} new subscription(s) active{until}"
+        message = f"line {line.name}: {len(ids)} new subscription(s) active{until}"
         history.append(replace(entry, message=message))
     after = merged(record.lines, lines)
     transfer = replace(record.transfer, updated_at=at)
-    waiting = [x.source_sku_part_number for x in after if x.state is LineState.ORDERED]
+    waiting = [x.name for x in after if x.state is LineState.ORDERED]
     if waiting:
         # Committed even when nothing changed: a fresh ``updated_at`` tells the timer that this
         # poll is alive, so it does not nudge the transfer into a second chain of polls.
@@ -268,12 +282,11 @@ def await_provisioning(ctx: StepContext, record: TransferRecord, event: Transfer
         )
     failed = [x for x in after if x.state is LineState.FAILED]
     if failed:
-        reasons = "; ".join(f"{x.source_sku_part_number}: {x.reason}" for x in failed)
+        reasons = "; ".join(f"{x.name}: {x.reason}" for x in failed)
         reason = f"{len(failed)} line(s) could not be bought: {reasons}; retry buys only those"
         transfer, entry = transfer.move(TransferState.FAILED, at=at, actor="workflow", reason=reason)
     else:
         transfer, entry = transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
-        entry = replace(entry, message="every replacement is active; waiting for the originals to lapse")
     history.append(entry)
     return Next(ctx.commit(record, Change(transfer, tuple(lines), tuple(history))))
 
@@ -327,20 +340,28 @@ def defer_purchases(ctx: StepContext, record: TransferRecord, event: TransferEve
     waits, Provisioned, for the timer to announce the originals' lapse."""
     at = ctx.now()
     transfer, entry = record.transfer.move(TransferState.PROVISIONED, at=at, actor="workflow")
-    dates = "; ".join(
-        f"{x.source_sku_part_number} on {x.purchase_due:%Y-%m-%d}"
-        for x in record.lines
-        if x.state is LineState.PLANNED and x.purchase_due
+    return Next(
+        ctx.commit(record, Change(transfer, history=(replace(entry, message=waiting_for(record)),))),
+        stop=True,
     )
-    waits = []
-    if dates:
-        waits.append(f"purchases deferred until before the originals lapse: {dates}")
+
+
+def waiting_for(record: TransferRecord) -> str:
+    """What a transfer with nothing to buy yet waits for, each part a whole clause."""
+    due = [x for x in record.lines if x.state is LineState.PLANNED and x.purchase_due]
+    clauses = []
+    if due:
+        dates = ", ".join(f"{x.name} on {x.purchase_due:%Y-%m-%d}" for x in due if x.purchase_due)
+        clauses.append(f"each replacement is bought shortly before its original lapses ({dates})")
     if needs_request(record.transfer, record.lines) or any(
         x.state is LineState.TRANSFERRING for x in record.lines
     ):
-        waits.append("the partner transfer request is pending")
-    entry = replace(entry, message="; ".join(waits) or "waiting for the originals to lapse")
-    return Next(ctx.commit(record, Change(transfer, history=(entry,))), stop=True)
+        clauses.append("some lines wait for the current partner to answer the transfer request")
+    return (
+        "nothing to buy yet: " + "; ".join(clauses)
+        if clauses
+        else "nothing to buy yet; waiting for the originals to lapse"
+    )
 
 
 def cart_items(lines: Iterable[Line]) -> list[CartLineItem]:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from shared import telemetry
 from shared.clients.calls import QUEUE_STEP_DEADLINE
-from shared.clients.errors import RetryLaterError, ServiceError, brief
+from shared.clients.errors import RetryLaterError, ServiceError, brief, call_details, said
 from shared.domain import Change, IllegalTransitionError, LineState, TransferState
 from shared.domain.events import EventType, MalformedEventError, TransferEvent
 from shared.store.errors import ConcurrencyError, TransferNotFoundError
@@ -346,8 +346,8 @@ class Runner:
         return Outcome(0.0, replace(event.again(), type=EventType.CONTINUE))
 
     def _record_failure(self, transfer_id: str, failure: StepFailedError) -> None:
-        reason = f"step {failure.step} failed: {brief(failure.error)}"
-        LOG.error("transfer %s: %s", transfer_id, reason)
+        reason = f"step {failure.step} failed: {said(failure.error)}"
+        LOG.error("transfer %s: step %s failed: %s", transfer_id, failure.step, brief(failure.error))
         ctx = self.ctx
 
         def decide(record: TransferRecord) -> Change | None:
@@ -355,7 +355,7 @@ class Runner:
             if transfer.state in (TransferState.BLOCKED, TransferState.FAILED) or not transfer.is_active:
                 return None
             failed, entry = transfer.move(TransferState.FAILED, at=ctx.now(), actor="workflow", reason=reason)
-            return Change(failed, history=(entry,))
+            return Change(failed, history=(replace(entry, details=call_details(failure.error)),))
 
         try:
             ctx.store.update(transfer_id, decide)

@@ -17,13 +17,17 @@ from hypothesis import strategies as st
 
 import function_app
 from shared.domain import Change, HistoryEntry, SourceChannel, Transfer, TransferState, new_transfer_id
+from shared.store.index import ListQuery
 from shared.store.repository import TransferStore
 
 pytestmark = pytest.mark.slow
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}
-PARAMETERS = {"state", "pageSize", "continuationToken", "historyPageSize", "historyContinuationToken"}
+PARAMETERS = {
+    *("state", "stage", "attention", "q", "sort", "order", "format", "pageSize", "continuationToken"),
+    *("historyPageSize", "historyContinuationToken"),
+}
 FAST = settings(
     max_examples=700,
     deadline=None,
@@ -73,8 +77,10 @@ def call(
 ) -> Any:
     request = func.HttpRequest(method="GET", url="/api/x", body=b"", route_params=route, params=params)
     response = function(request)
-    body = json.loads(response.get_body())
     status = response.status_code
+    if status == 200 and response.mimetype.startswith("text/csv"):
+        return status, response.get_body().decode("utf-8").splitlines()
+    body = json.loads(response.get_body())
     assert status < 500, body
     if status >= 400:
         assert response.mimetype == "application/problem+json"
@@ -122,7 +128,9 @@ def test_listing_answers_every_query_with_200_or_a_400_problem(app_store: Transf
     seed(app_store)
     real = [
         app_store.list_transfers(page_size=1).continuation_token,
-        app_store.list_transfers(state=TransferState.AWAITING_ACCEPTANCE, page_size=2).continuation_token,
+        app_store.list_transfers(
+            ListQuery(state=TransferState.AWAITING_ACCEPTANCE), page_size=2
+        ).continuation_token,
     ]
 
     @FAST
@@ -133,6 +141,12 @@ def test_listing_answers_every_query_with_200_or_a_400_problem(app_store: Transf
                 "state": STATES,
                 "pageSize": DIGITISH,
                 "continuationToken": tokens([], [t for t in real if t]),
+                "stage": st.one_of(STATES, st.just("Scheduled")),
+                "attention": st.one_of(st.sampled_from(["true", "false"]), ANY_TEXT),
+                "q": ANY_TEXT,
+                "sort": st.one_of(st.sampled_from(["created", "updated", "next"]), ANY_TEXT),
+                "order": st.one_of(st.sampled_from(["asc", "desc"]), ANY_TEXT),
+                "format": st.one_of(st.sampled_from(["json", "csv"]), ANY_TEXT),
                 "other": ANY_TEXT,
             },
         )
@@ -142,7 +156,7 @@ def test_listing_answers_every_query_with_200_or_a_400_problem(app_store: Transf
 
         assert status in (200, 400)
         if status == 400:
-            assert body["parameter"] in ("state", "pageSize", "continuationToken")
+            assert body["parameter"] in set(params) - {"other"}
 
     check()
 

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from devhost.host import ROOT, LocalHostHandle
 from sandbox.testing import SandboxHandle
-from tests.workflow.test_purchase import TEAMS_OFFERS
+from tests.workflow.transfers import TEAMS_OFFERS
 
 KEY = secrets.token_urlsafe(24)
 """The function key the local host accepts in these tests, named ``dashboard-tests``."""

@@ -9,7 +9,6 @@ import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests
 from playwright.sync_api import Locator, Page, Request, expect
 
@@ -65,7 +64,6 @@ def test_the_list_makes_one_request_per_page_and_none_per_row(
     assert accessibility_violations(page) == []
 
 
-@pytest.mark.xfail(reason="needs the listings branch", strict=False)
 def test_the_list_and_the_page_name_the_customer_with_the_tenant_id_in_small_print(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
@@ -84,7 +82,6 @@ def test_the_list_and_the_page_name_the_customer_with_the_tenant_id_in_small_pri
     assert not GUID.search(page.get_by_role("heading", level=1).inner_text())
 
 
-@pytest.mark.xfail(reason="needs the listings branch", strict=False)
 def test_search_finds_a_customer_by_name_and_by_domain(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
@@ -107,7 +104,6 @@ def test_search_finds_a_customer_by_name_and_by_domain(
     assert accessibility_violations(page) == []
 
 
-@pytest.mark.xfail(reason="needs the listings branch", strict=False)
 def test_the_list_is_newest_first_and_sorts_by_created_updated_and_next_date(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
@@ -137,7 +133,6 @@ def test_the_list_is_newest_first_and_sorts_by_created_updated_and_next_date(
     expect(page.locator("table.transfers tbody tr")).to_have_count(3)
 
 
-@pytest.mark.xfail(reason="needs the listings branch", strict=False)
 def test_needs_attention_shows_only_what_waits_for_someone_with_the_counts_per_state(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
@@ -158,7 +153,6 @@ def test_needs_attention_shows_only_what_waits_for_someone_with_the_counts_per_s
     assert accessibility_violations(page) == []
 
 
-@pytest.mark.xfail(reason="needs the listings branch", strict=False)
 def test_the_filtered_list_downloads_as_csv(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:

@@ -189,7 +189,7 @@ def test_the_start_form_checks_as_it_is_typed_and_opens_the_started_transfer(
     page.get_by_role("button", name="Start transfer").click()
 
     expect(page.get_by_role("heading", name=re.compile("Transfer for"))).to_be_visible()
-    expect(page.locator("dl.facts")).to_contain_text("Awaiting acceptance")
+    expect(page.locator("dl.facts").first).to_contain_text("Awaiting acceptance")
 
 
 def test_every_page_meets_wcag_2_1_aa(

@@ -105,7 +105,6 @@ def test_a_partner_transfer_started_from_the_form_shows_its_paths_and_cancels_on
     assert sandbox.purchases() == []
 
 
-@pytest.mark.xfail(reason="needs the listings branch", strict=False)
 def test_the_list_shows_a_pending_requests_expiry_as_the_next_date(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:

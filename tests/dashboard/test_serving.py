@@ -63,7 +63,9 @@ def test_no_path_reaches_anything_but_the_dashboards_files(host: LocalHostHandle
     ]:
         answer = requests.get(f"{host.url}/api/dashboard/{path}", timeout=10)
 
-        assert (answer.status_code, answer.content) == (404, b"Not Found"), path
+        assert answer.status_code == 404, path
+        # the dashboard's own answer, or (a path the client resolved out of it) the API's problem
+        assert answer.content == b"Not Found" or answer.json()["title"] == "Not found", path
 
 
 def test_the_context_holds_the_partners_region_and_no_transfer(host: LocalHostHandle) -> None:

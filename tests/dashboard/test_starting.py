@@ -3,7 +3,6 @@ preview that fits the page, in Chromium against the local host, Azurite and the 
 
 from __future__ import annotations
 
-import pytest
 import requests
 from playwright.sync_api import FilePayload, Page, expect
 
@@ -55,7 +54,6 @@ def test_the_csv_preview_fits_1280_pixels_and_marks_a_customer_already_moving(
     assert accessibility_violations(page) == []
 
 
-@pytest.mark.xfail(reason="needs the listings branch", strict=False)
 def test_a_customer_is_started_by_domain_with_its_name_shown_before_sending(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:

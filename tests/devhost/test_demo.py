@@ -42,12 +42,15 @@ def test_every_situation_ends_as_its_case_expects_and_everything_started_is_stop
     assert "at most one per transfer: True" in out
     # GDAP approved by the customers; assignment, consent and checks made by the product itself
     assert "(granular-admin-relationship-approved)" in out
-    assert re.search(r"access assignment \S+ is active", out)
+    assert "the access assignment is active" in out
     assert "the partner's application is consented in the customer's tenant" in out
     assert "delegated access verified" in out
     assert "SPB Transferred (transfer)" in out  # adatum: Business Premium moved by the transfer
     assert "EXCHANGESTANDARD NotIncluded (rebuy)" in out  # and what its partner left out was bought
-    assert "relecloud: option upToCap: buys 300 x cbdc14ab; 10 user(s) left out" in out
+    assert re.search(
+        r"relecloud: option upToCap: buys 300 x Microsoft 365 Business Premium\b.*; 10 user\(s\) left out",
+        out,
+    )
     assert "lamna: the customer's country is CA" in out  # refused on the tenant's country, typed US
     said = " ".join(out.split())  # as one line, wherever the console wrapped it
     least = r"after completion \(least privilege\): (\d+) reduced to Directory Readers.*?(\d+) ended"

@@ -315,3 +315,59 @@ def test_every_assign_license_received_is_in_the_ledger_refused_ones_too(sandbox
     [write] = sandbox.license_writes()
     assert (write["userId"], write["removed"]) == (user, [E3])
     assert sandbox.license_changes() == []
+
+
+def test_tenant_information_is_found_by_domain_or_id_from_the_partner_tenant(sandbox, api: Api):
+    contoso = sandbox.customer("contoso")
+    by_id = api.graph(
+        sandbox.partner_tenant_id,
+        "GET",
+        f"/v1.0/tenantRelationships/findTenantInformationByTenantId(tenantId='{contoso}')",
+    )
+    domain = by_id.json()["defaultDomainName"]
+
+    by_domain = api.graph(
+        sandbox.partner_tenant_id,
+        "GET",
+        f"/v1.0/tenantRelationships/findTenantInformationByDomainName(domainName='{domain.upper()}')",
+    )
+
+    assert by_id.status_code == by_domain.status_code == 200
+    assert by_domain.json() == by_id.json()
+    assert set(by_id.json()) == {
+        "@odata.context",
+        "tenantId",
+        "federationBrandName",
+        "displayName",
+        "defaultDomainName",
+    }
+    assert (by_id.json()["tenantId"], by_id.json()["displayName"]) == (contoso, "Contoso Sandbox Ltd")
+
+
+def test_tenant_information_needs_no_relationship_but_answers_404_for_an_unknown_tenant(sandbox, api: Api):
+    pending = sandbox.customer("fabrikam")  # no relationship, no GDAP yet
+    found = api.graph(
+        sandbox.partner_tenant_id,
+        "GET",
+        f"/v1.0/tenantRelationships/findTenantInformationByTenantId(tenantId='{pending}')",
+    )
+    unknown = api.graph(
+        sandbox.partner_tenant_id,
+        "GET",
+        "/v1.0/tenantRelationships/findTenantInformationByDomainName(domainName='nobody.example')",
+    )
+
+    assert found.status_code == 200
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "Request_ResourceNotFound"
+
+
+def test_tenant_information_needs_the_cross_tenant_read_permission(sandbox, api: Api):
+    token = sandbox.mint_token(audience="graph")  # delegated, but consented for nothing in Graph
+    answer = api.http.get(
+        f"{sandbox.graph_endpoint}/v1.0/tenantRelationships/findTenantInformationByTenantId(tenantId='{sandbox.customer('contoso')}')",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "Authorization_RequestDenied"

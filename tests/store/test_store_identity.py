@@ -127,7 +127,7 @@ def test_identity_based_store_presents_the_managed_identity_token_for_its_client
     page = TransferStore.connect(settings.storage).list_transfers(page_size=10)
     tables.shutdown()
 
-    assert page.transfers == ()
+    assert page.items == ()
     token_query = parse_qs(urlsplit(identity_endpoint[0]["path"]).query)
     assert token_query["client_id"] == [CLIENT_ID]
     assert token_query["resource"] == ["https://storage.azure.com"]

@@ -325,7 +325,7 @@ def assert_history_is_complete(record: dict[str, Any], order_id: str) -> None:
         ]
         assert all(a[1] == b[0] for a, b in itertools.pairwise(steps)), (line["id"], steps)
         assert (steps[-1][1] if steps else "Skipped") == line["state"]
-    assert any(order_id in h["message"] for h in history), order_id
+    assert any(order_id in h["details"].get("orderIds", "") for h in history), order_id
 
 
 def assert_nobody_is_unlicensed(

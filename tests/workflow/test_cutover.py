@@ -315,9 +315,9 @@ def test_a_failing_line_leaves_the_other_line_moved_and_the_transfer_fails_namin
     assert holders(services, customer, M365_E3) == {stranded}  # only the one who could not move
     assert failed["state"] == "Failed"
     assert failed["reason"].startswith(
-        f"1 line(s) could not be cut over: {lines[M365_E3]['sourceSkuPartNumber']}: "
+        f"1 line(s) could not be cut over: {lines[M365_E3]['sourceProductName']}: "
     )
-    assert lines[O365_E1]["sourceSkuPartNumber"] not in failed["reason"]
+    assert lines[O365_E1]["sourceProductName"] not in failed["reason"]
 
 
 def test_a_line_left_behind_by_a_failed_transfer_is_flagged_as_its_original_lapses(
@@ -363,8 +363,13 @@ def test_a_group_member_entra_could_not_license_is_reported_per_member_once_the_
         (member, "no usage location", group)
     ]
     assert e3["licenses"]["failures"][0]["detail"] == f"group {group}: ProhibitedInUsageLocationViolation"
-    verified = [h["message"] for h in after["history"] if h["action"] == "group-verified"]
-    assert verified == [f"group {group}: Entra could not license member(s): 1 no usage location"]
+    verified = [(h["message"], h["details"]) for h in after["history"] if h["action"] == "group-verified"]
+    assert verified == [
+        (
+            "a licensing group's change is applied: Entra could not license member(s): 1 no usage location",
+            {"groupId": group},
+        )
+    ]
     assert not any("moved to the replacement" in h["message"] for h in after["history"])  # not on the 202
     targets = {r["skuId"] for r in e3["replacements"]}
     others = {sandbox.ids.users[f"contoso.group_e3_{n}"] for n in "abc"}

@@ -20,8 +20,7 @@ from shared.workflow.runner import Runner
 from shared.workflow.sources import CatalogCache
 from tests.api.test_openapi import assert_documented
 from tests.fixtures.app import pump, routes
-from tests.workflow.test_purchase import TEAMS_OFFERS
-from tests.workflow.transfers import ADATUM_CONTACT, accepted, from_other_partner, record, start
+from tests.workflow.transfers import ADATUM_CONTACT, TEAMS_OFFERS, accepted, from_other_partner, record, start
 
 
 def start_from_partner(services: Services, sandbox: SandboxHandle, **extra: Any) -> dict[str, Any]:
@@ -340,7 +339,9 @@ def test_line_items_of_other_product_types_are_recorded_not_dropped(
     assert lines["BUSINESS_PREMIUM"]["partnerTransfer"]["status"] == "Transferred"
     messages = [h["message"] for h in done["history"]]
     assert any("submitted as Software" in m for m in messages), messages
-    assert any("also transferred subscription" in m and "AzureSubscription" in m for m in messages), messages
+    assert any("also transferred a subscription" in m and "AzureSubscription" in m for m in messages), (
+        messages
+    )
     assert sandbox.purchases() == []
 
 

@@ -44,18 +44,18 @@ def test_350_business_premium_seats_wait_for_a_choice_and_buy_up_to_the_cap_once
     assert waiting["state"] == "Blocked"
     assert (line["state"], line["replacements"]) == ("NeedsApproval", [])
     assert "300" in line["reason"]
-    assert [c["choice"] for c in line["capOptions"]] == ["upToCap", "enterprise"]
-    up_to_cap, enterprise = line["capOptions"]
-    assert [(r["skuId"], r["quantity"]) for r in up_to_cap["replacements"]] == [
+    assert [c["id"] for c in line["choices"]] == ["upToCap", "enterprise", "decline"]
+    up_to_cap, enterprise, _ = line["choices"]
+    assert [(r["skuId"], r["quantity"]) for r in up_to_cap["buys"]] == [
         (sandbox.ids.skus["BUSINESS_PREMIUM"], 300)
     ]
     assert len(up_to_cap["usersWithoutSeat"]) == CAPPED_HOLDERS - 300
-    assert sandbox.ids.skus["BUSINESS_PREMIUM"] not in {r["skuId"] for r in enterprise["replacements"]}
+    assert sandbox.ids.skus["BUSINESS_PREMIUM"] not in {r["skuId"] for r in enterprise["buys"]}
     assert enterprise["usersToMove"] == CAPPED_HOLDERS
     assert sandbox.purchases() == []
 
     unchosen = approve(services, waiting["id"], {"approve": [line["id"]]})
-    chosen = approve(services, waiting["id"], {"approve": [line["id"]], "choose": {line["id"]: "upToCap"}})
+    chosen = approve(services, waiting["id"], up_to_cap["request"])
     pump(azurite, services)
 
     assert unchosen.status == 400

@@ -24,6 +24,8 @@ from shared.workflow.runner import StepFailedError
 from tests.fixtures.app import pump, routes
 from tests.fixtures.clients import assign_directly
 from tests.workflow.transfers import (
+    O365_E5,
+    TEAMS_OFFERS,
     acceptance,
     acceptance_message,
     accepted,
@@ -31,15 +33,7 @@ from tests.workflow.transfers import (
     record,
     start,
     started_and_accepted,
-)
-
-O365_E5 = "c7df2760-2c81-4ef7-b578-5b5392b571df"  # sold at most 300 seats per subscription
-TEAMS_OFFERS = (
-    "7e31c0d9-9551-471d-836f-32ee72be4a01",  # Microsoft Teams Enterprise
-    "3b555118-da6a-4418-894f-7df1e2096870",  # Microsoft 365 Business Basic
-    "f245ecc8-75af-4f8e-b61f-27d8114de5f3",  # Microsoft 365 Business Standard
-    "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",  # Microsoft 365 Business Premium
-    O365_E5,
+    waiting_for_approval,
 )
 
 
@@ -195,13 +189,7 @@ def test_company_profile_outside_the_region_blocks_after_acceptance(
 def test_a_line_losing_a_data_bearing_plan_waits_for_approval_then_is_bought(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    for carries_teams in TEAMS_OFFERS:  # the suites' successors without Teams lose chats and channels
-        sandbox.set_offer(carries_teams, purchasable=False)
-    _, transfer = start(services, customer)
-    sandbox.accept_invitation(customer)
-    accepted(services, transfer)
-    pump(azurite, services)
+    transfer = waiting_for_approval(services, sandbox, azurite)
 
     waiting = record(services, transfer["id"])
     assert waiting["state"] == "Blocked"
@@ -337,7 +325,7 @@ def test_the_user_preflight_after_acceptance_is_recorded_before_anything_is_boug
     assert [h["message"].split(";")[0] for h in history] == [
         "pre-flight: 1 user(s) would fail at cutover (1 assignment error)"
     ]
-    assert "seats short of the holders: ENTERPRISEPACK" in history[0]["message"]
+    assert "seats short of the holders: Office 365 E3 by 2" in history[0]["message"]
 
 
 def test_a_line_bought_in_part_keeps_its_order_and_a_retry_buys_only_the_rest(

@@ -16,10 +16,8 @@ from shared.domain.events import EventType, TransferEvent
 from shared.workflow.purchase import PROVISIONING_POLLS
 from shared.workflow.runner import StepFailedError
 from tests.fixtures.app import pump, routes
-from tests.workflow.test_purchase import (
-    TEAMS_OFFERS,
-)
 from tests.workflow.transfers import (
+    TEAMS_OFFERS,
     acceptance,
     acceptance_message,
     accepted,

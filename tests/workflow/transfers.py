@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from devhost.azurite import Azurite
 from sandbox.scenarios import OTHER_PARTNER_NAME
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.domain.events import EventType, TransferEvent
-from tests.fixtures.app import routes
+from tests.fixtures.app import pump, routes
 
 ADATUM_CONTACT = "it-admin@adatum.example"
+O365_E5 = "c7df2760-2c81-4ef7-b578-5b5392b571df"  # sold at most 300 seats per subscription
+TEAMS_OFFERS = (
+    "7e31c0d9-9551-471d-836f-32ee72be4a01",  # Microsoft Teams Enterprise
+    "3b555118-da6a-4418-894f-7df1e2096870",  # Microsoft 365 Business Basic
+    "f245ecc8-75af-4f8e-b61f-27d8114de5f3",  # Microsoft 365 Business Standard
+    "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",  # Microsoft 365 Business Premium
+    O365_E5,
+)
 
 
 def from_other_partner(sandbox: SandboxHandle) -> dict[str, Any]:
@@ -45,6 +54,19 @@ def started_and_accepted(services: Services, sandbox: SandboxHandle) -> tuple[st
     transfer = started(services, customer)
     sandbox.accept_invitation(customer)
     return customer, transfer
+
+
+def waiting_for_approval(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> dict[str, Any]:
+    """fabrikam's transfer, accepted and planned with the offers that carry Teams withdrawn: the suites'
+    successors without Teams lose chats and channels, so their lines wait for an admin's approval."""
+    customer = sandbox.customer("fabrikam")
+    for carries_teams in TEAMS_OFFERS:
+        sandbox.set_offer(carries_teams, purchasable=False)
+    transfer = started(services, customer)
+    sandbox.accept_invitation(customer)
+    accepted(services, transfer)
+    pump(azurite, services)
+    return transfer
 
 
 def acceptance(transfer: dict[str, Any]) -> TransferEvent:

@@ -95,9 +95,7 @@ def _fall_back(
     elif decided.decision == Decision.EQUIVALENT.value:
         when = f"by an equivalent offer, {when}"
     when += f"; ask {name} not to renew the original"
-    return moved, replace(
-        entry, message=f"line {line.source_sku_part_number}: {why}; falls back to the rebuy path, {when}"
-    )
+    return moved, replace(entry, message=f"{line.name}: {why}; falls back to the rebuy path, {when}")
 
 
 def partial_rebuy(decided: Line | None, transferred: int) -> Line | None:
@@ -127,9 +125,10 @@ def moved_outside_the_request(
                 HistoryEntry(
                     at=at,
                     action="partner-transfer",
-                    message=f"{source} also transferred subscription {item.subscription_id} ({kind}, "
+                    message=f"{source} also transferred a subscription ({kind}, "
                     f"quantity {item.quantity if item.quantity is not None else 'not given'}); it is "
                     "none of this transfer's licence lines and is not tracked here",
+                    details=(("subscriptionId", item.subscription_id),),
                 )
             )
     for line in record.lines:
@@ -143,14 +142,14 @@ def moved_outside_the_request(
             seats = sum(i.seats for i in done)
             path = LineTransfer(BY_TRANSFER, TRANSFERRED, why, done[0].item.id or None, seats)
             lines.append(replace(moved, reason=why, purchase_due=None, partner_transfer=path))
-            notes.append(replace(entry, message=f"line {line.source_sku_part_number}: {why}"))
+            notes.append(replace(entry, message=f"{line.name}: {why}"))
         else:
             notes.append(
                 HistoryEntry(
                     at=at,
                     action="partner-transfer",
                     line_id=line.id,
-                    message=f"line {line.source_sku_part_number}: {source} also transferred it ({kinds}) "
+                    message=f"{line.name}: {source} also transferred it ({kinds}) "
                     f"while it is {line.state} on the rebuy path: the customer may be billed twice; "
                     "cancel one of them in Partner Center",
                 )
@@ -274,7 +273,12 @@ def completion_change(
     also, notes = moved_outside_the_request(record, items, source, at)
     change = Change(replace(transfer, updated_at=at), (*lines, *also), (*history, *notes))
     change = blocked_on_decisions(change, at, "partner-transfer")
-    entry = HistoryEntry(at=at, action="partner-transfer", message=f"transfer request {request_id} completed")
+    entry = HistoryEntry(
+        at=at,
+        action="partner-transfer",
+        message="the transfer request completed",
+        details=(("transferRequestId", request_id),),
+    )
     return replace(change, history=(*change.history, entry))
 
 
@@ -283,7 +287,7 @@ def _completed_line(
 ) -> tuple[Line, HistoryEntry]:
     source = source_of(transfer).name
     ids = tuple(s.id for s in moved.subscriptions)
-    listed = ", ".join(ids) or "subscription not listed yet"
+    listed = (("subscriptionIds", ", ".join(ids)),) if ids else ()
     kinds = sorted(
         {str(i.item.product_type) for i in moved.items if not is_license_based(i.item.product_type)}
     )
@@ -294,7 +298,7 @@ def _completed_line(
         return _fall_back(transfer, line, NOT_INCLUDED, f"{source} left it out of the transfer", at, fresh)
     if seats < line.quantity:
         why = (
-            f"{source} transferred {seats} of its {line.quantity} seats{sold_as} ({listed}); "
+            f"{source} transferred {seats} of its {line.quantity} seats{sold_as}; "
             f"the other {line.quantity - seats} were left out"
         )
         rest = replace(line, quantity=line.quantity - seats)
@@ -303,7 +307,7 @@ def _completed_line(
         path = replace(
             after.partner_transfer, transferred_quantity=seats, subscription_ids=ids, line_item_id=item_id
         )
-        return replace(after, partner_transfer=path), entry
+        return replace(after, partner_transfer=path), replace(entry, details=listed)
     done, entry = line.move(LineState.COMPLETED, at=at, actor="partner-transfer")
     path = replace(
         line.partner_transfer or LineTransfer(BY_TRANSFER, TRANSFERRED),
@@ -312,8 +316,7 @@ def _completed_line(
         line_item_id=item_id,
     )
     ends = f"; the term still ends {line.original_expires:%Y-%m-%d}" if line.original_expires else ""
-    message = (
-        f"line {line.source_sku_part_number}: transferred from {source}{sold_as} ({listed}); "
-        f"nothing bought, no licence changed{ends}"
+    message = f"{line.name}: transferred from {source}{sold_as}; nothing bought, no licence changed{ends}"
+    return replace(done, subscription_ids=ids, partner_transfer=path), replace(
+        entry, message=message, details=listed
     )
-    return replace(done, subscription_ids=ids, partner_transfer=path), replace(entry, message=message)

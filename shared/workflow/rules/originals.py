@@ -87,7 +87,7 @@ def lapse_changes(
                 at=now,
                 action="originals",
                 line_id=line.id,
-                message=f"the originals of {line.source_sku_part_number} {renewed}lapse on {lapses:%Y-%m-%d} "
+                message=f"the originals of {line.name} {renewed}lapse on {lapses:%Y-%m-%d} "
                 f"(was {was}); nothing is cancelled",
             )
         )

@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 TRANSFER_EVENTS = frozenset({"create-transfer", "update-transfer", "complete-transfer", "fail-transfer"})
 LICENSE_BASED = "OnlineServicesNCE"
 LEGACY_LICENSE_BASED = "OnlineServices"  # traditional license-based offers: not new commerce
-#: "If the current partner does not respond within 30 days the request expires" (Azure plan page).
-EXPIRY = timedelta(days=30)
 EXPIRY_GRACE = timedelta(days=1)  # then treated as expired even if Partner Center never says so
 WARN_AFTER = timedelta(days=25)  # the record tells the admin the request is about to expire
 PENDING_POLL = timedelta(hours=6)
@@ -188,16 +186,12 @@ def poll_due(transfer: Transfer, now: datetime) -> bool:
 
 
 def overdue(request: PartnerTransferRequest, now: datetime) -> bool:
-    return now >= created_at(request) + EXPIRY + EXPIRY_GRACE
-
-
-def created_at(request: PartnerTransferRequest) -> datetime:
-    return datetime.fromisoformat(request.created_at or request.started_at)
+    return now >= request.expires + EXPIRY_GRACE
 
 
 def first_read_after(request: PartnerTransferRequest, age: timedelta, now: datetime) -> bool:
     """Whether this read is the first since the request reached ``age``: a warning is given once."""
-    moment = created_at(request) + age
+    moment = request.created + age
     last = datetime.fromisoformat(request.checked_at) if request.checked_at else None
     return now >= moment and (last is None or last < moment)
 
@@ -210,7 +204,7 @@ def buy_at_once(line: Line, at: datetime) -> tuple[Line, HistoryEntry]:
         )
     return replace(line, purchase_due=at), HistoryEntry(
         at=at, action="line-approve", actor="api", line_id=line.id,
-        message=f"line {line.source_sku_part_number}: an admin approved buying it at once",
+        message=f"{line.name}: an admin approved buying it at once",
     )  # fmt: skip
 
 
