@@ -284,10 +284,10 @@ def _relationship_news(before: GdapRequest, after: GdapRequest) -> str:
         return "the access assignment is gone: it is made again, and access checked again"
     if before.status == after.status:
         return f"the access assignment is {after.assignment_status}"
-    news = f"the GDAP relationship is {after.status} (it was {before.status})"
     if after.status in ACTIVE and before.status in PENDING:
-        news += f" (the customer approved it; it holds {', '.join(after.granted)})"
-    return news
+        holds = ", ".join(after.granted)
+        return f"the customer approved the GDAP relationship: it is {after.status} and holds {holds}"
+    return f"the GDAP relationship is {after.status} (it was {before.status})"
 
 
 def _live(assignment: AccessAssignment) -> bool:
