@@ -26,7 +26,17 @@ export function legalMoves(transfer) {
       lines.every((line) => NOTHING_BOUGHT.includes(line.state)) &&
       transfer.partnerTransfer?.status !== "InProgress", // submitted: Partner Center no longer cancels it
     cancelRequest: !FINAL.includes(transfer.state) && transfer.partnerTransfer?.status === "Pending",
+    refund: !FINAL.includes(transfer.state) && !transfer.refund && refundUntil(transfer) !== null,
   };
+}
+
+/** The first end of the new subscriptions' cancellation windows still open, or null. */
+export function refundUntil(transfer) {
+  const open = transfer.lines
+    .flatMap((line) => line.cancellableUntil)
+    .map((window) => window.until)
+    .filter((until) => Date.parse(until) > Date.now());
+  return open.length ? open.sort()[0] : null;
 }
 
 /** The message the partner sends the customer's Global Administrator. */
@@ -168,6 +178,26 @@ function cancelChoices(transfer, moves) {
     ),
     choices,
     cancel: "Keep both",
+  };
+}
+
+/** The refund dialog: what cancelling with a refund does, and until when Partner Center allows it. */
+function refundChoices(transfer) {
+  const bought = transfer.lines
+    .filter((line) => line.subscriptionIds.length)
+    .map((line) => `${originalName(line)}: ${line.subscriptionIds.length} new subscription(s)`);
+  return {
+    title: "Cancel and refund what was bought?",
+    body: el(
+      "div",
+      {},
+      el("p", {}, "The transfer stops for good, and the subscriptions it bought are cancelled at Partner Center with a prorated refund. This cannot be undone."),
+      el("ul", { class: "plain" }, bought.map((text) => el("li", {}, text))),
+      el("p", {}, "The customer's original subscriptions are not touched: their users keep them until they lapse."),
+      el("p", {}, "Partner Center allows this until ", date(refundUntil(transfer)), "; after that, the purchase stands."),
+    ),
+    choices: [{ label: "Cancel and refund", value: "refund", danger: true }],
+    cancel: "Keep the transfer",
   };
 }
 
@@ -377,6 +407,20 @@ export async function transferPage(main, id, context, notice, focus = true) {
         const cancelled = await call("POST", `transfers/${id}/cancel`, { body: only ? { partnerTransferOnly: true } : undefined });
         const done = only ? "The transfer request was cancelled; its lines will be bought again." : "Cancelled.";
         await reload(cancelled.ok ? done : failure(cancelled));
+      }),
+    );
+  }
+  if (moves.refund) {
+    actions.append(
+      " ",
+      button("Cancel and refund…", "danger", async (event) => {
+        if (!(await chooseDialog(refundChoices(transfer)))) {
+          event.target.focus();
+          return;
+        }
+        event.target.disabled = true;
+        const refunded = await call("POST", `transfers/${id}/cancel`, { body: { refundPurchases: true } });
+        await reload(refunded.ok ? "Cancelled: the new subscriptions are cancelled with a refund." : failure(refunded));
       }),
     );
   }
