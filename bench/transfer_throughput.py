@@ -86,6 +86,7 @@ def report(moved: Moved, speedup: float, users: int, skus: int) -> None:
         ("ratio to the quota-bound maximum", f"{real_rate / bound:.0%}", f"{real_rate / bound:.0%}"),
         ("bound at the product's own PC calls", f"{product_bound * speedup:.1f}", f"{product_bound:.1f}"),
         ("ratio to that bound", f"{real_rate / product_bound:.0%}", f"{real_rate / product_bound:.0%}"),
+        ("host CPU per transfer (process CPU / transfers)", f"{moved.host_cpu_s / n * 1000:.0f} ms", ""),
         ("429s received (Partner Center)", str(moved.status_count("partner_center", 429)), ""),
         (
             "429s received (Graph, $batch members incl.)",
