@@ -26,6 +26,7 @@ from shared.catalog.segments import COMMERCIAL, segment_of
 from shared.clients.graph import GraphClient
 from shared.domain import NAMED_USERS, Line, LineChoice, LineState, LineTransfer, Replacement, Transfer
 from shared.resources.agreements import Qualification
+from shared.resources.partner_center import Availability
 from shared.workflow.rules.partner_transfer import BY_TRANSFER, expected_paths
 from shared.workflow.sources import CatalogCache, SkuReferenceLoader
 
@@ -65,6 +66,24 @@ class Planner:
     def refresh_catalog(self, transfer: Transfer) -> None:
         """Read the catalog again next time: Partner Center no longer sells as it said."""
         self._catalogs.invalidate(transfer.customer_country, self.segment_of(transfer))
+
+    def sold_today(
+        self, transfer: Transfer, product_id: str, sku_id: str, at: datetime
+    ) -> list[Availability] | None:
+        """What the customer's country and segment can buy of a product and SKU right now (read
+        shortly before ``at``, shared by every customer of them); ``None``: no longer listed."""
+        return self._catalogs.sold_today(
+            transfer.customer_tenant_id,
+            transfer.customer_country,
+            self.segment_of(transfer),
+            product_id,
+            sku_id,
+            at,
+        )
+
+    def forget_today(self, transfer: Transfer) -> None:
+        """Read the availabilities again before the next cart of the customer's country and segment."""
+        self._catalogs.forget_today(transfer.customer_country, self.segment_of(transfer))
 
     def plan(self, transfer: Transfer) -> Plan:
         tenant = transfer.customer_tenant_id

@@ -98,6 +98,7 @@ def create_cart(ctx: StepContext, record: TransferRecord, event: TransferEvent) 
     )
     refused = refused_items(ordering, cart)
     if refused:
+        ctx.planner.forget_today(transfer)  # a retry reads the items again, not what was shared
         return Next(_fail_lines(ctx, record, attesting(ordering, cart), refused))
     at = ctx.now()
     changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
