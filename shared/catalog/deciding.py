@@ -57,15 +57,20 @@ def plan_transfer(
     reference: SkuReference,
     options: TransferOptions | None = None,
     holders: Mapping[str, Iterable[User]] | None = None,
+    *,
+    identical_holders: bool = True,
 ) -> Plan:
     """Decide every line of a transfer without buying anything.
 
     ``holders`` maps a source SKU id to the users holding it; each is read once, after its line is
-    decided. A line without holders says its users were not checked.
+    decided. A line without holders says its users were not checked. Without ``identical_holders``
+    a line bought as its identical offer is not checked (nobody moves at cutover), so its holders
+    are never read.
     """
     chosen = options or TransferOptions()
     index = offer_index(catalog, reference)
     planner = _LineDecider(catalog, reference, index, chosen, inventory.tenant_plans, holders or {})
+    planner.identical_holders = identical_holders
     lines = [planner.plan_line(line) for line in inventory.lines]
     lines.extend(planner.skipped_line(skipped) for skipped in inventory.skipped)
     lines.sort(key=lambda line: (line.source_sku_id, line.decision.value))
@@ -88,6 +93,7 @@ class _LineDecider:
         self._options = options
         self._tenant_plans = tenant_plans
         self._holders = holders
+        self.identical_holders = True
 
     def _name(self, sku_id: str, fallback: str) -> str:
         entry = self._reference.get(sku_id)
@@ -118,6 +124,9 @@ class _LineDecider:
         if line.trial_seats_ignored:
             notes.append(f"{line.trial_seats_ignored} trial seats are not moved.")
         users = self._holders.get(line.sku_id)
+        if not self.identical_holders and decided.decision is Decision.IDENTICAL and not decided.options:
+            notes.append("Its holders keep their licences (nothing moves at cutover), so they were not read.")
+            return replace(decided, explanation=" ".join([decided.explanation, *notes]))
         if users is None:
             notes.append("Its users were not read, so who moves and who would fail is not checked.")
             return replace(decided, explanation=" ".join([decided.explanation, *notes]))

@@ -94,7 +94,7 @@ def plan_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -
     # The catalog is the one of the tenant's country, which may differ from the typed one.
     transfer = replace(transfer, customer_country=region.country)
     try:
-        plan = ctx.planner.plan(transfer)
+        plan = ctx.planner.plan(transfer, identical_holders=False)  # nobody moves on those lines
     except _ACCESS_REFUSED as error:
         return _access_refused(ctx, record, error)
     checked = HistoryEntry(at=ctx.now(), action="region", message=region.message)

@@ -197,3 +197,20 @@ def test_carts_of_one_country_share_one_fresh_read_of_each_item_they_buy(
     assert bought[0] == bought[1]
     assert max(reads.values()) == 2  # the country's catalog, then one read right before both carts
     assert sum(n - 1 for n in reads.values()) == len(bought[0])
+
+
+@pytest.mark.scenario("large", customers=1, customer_skus=3, customer_users=6)
+def test_the_workflows_plan_reads_the_holders_only_of_lines_whose_holders_move(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("customer00000")
+    transfer = started(services, customer)
+    sandbox.accept_invitation(customer)
+    accepted(services, transfer)
+
+    pump(azurite, services)
+
+    body = record(services, transfer["id"])
+    assert body["state"] == "Provisioned", body["reason"]
+    assert sorted(line["decision"] for line in body["lines"]) == ["equivalent", "identical", "identical"]
+    assert len(calls(sandbox, "graph", r"/v1.0/users$")) == 1  # the equivalent line's, whose holders move
