@@ -183,15 +183,14 @@ def test_a_transfer_costs_a_bounded_number_of_table_storage_transactions(
 def test_carts_of_one_country_share_one_fresh_read_of_each_item_they_buy(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    bought: list[set[str]] = []
-    for customer in (sandbox.customer(f"customer{n:05d}") for n in range(2)):
-        transfer = started(services, customer)
-        sandbox.accept_invitation(customer)
-        accepted(services, transfer)
-        pump(azurite, services)
-        body = record(services, transfer["id"])
-        assert body["state"] == "Provisioned", body["reason"]
-        bought.append({r["catalogItemId"] for line in body["lines"] for r in line["replacements"]})
+    bought = [
+        {
+            r["catalogItemId"]
+            for line in provisioned(services, sandbox, azurite, n)["lines"]
+            for r in line["replacements"]
+        }
+        for n in range(2)
+    ]
 
     reads = Counter(calls(sandbox, "partner_center", r"/availabilities$"))
     assert bought[0] == bought[1]
@@ -203,14 +202,19 @@ def test_carts_of_one_country_share_one_fresh_read_of_each_item_they_buy(
 def test_the_workflows_plan_reads_the_holders_only_of_lines_whose_holders_move(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
-    customer = sandbox.customer("customer00000")
+    body = provisioned(services, sandbox, azurite, 0)
+
+    assert sorted(line["decision"] for line in body["lines"]) == ["equivalent", "identical", "identical"]
+    assert len(calls(sandbox, "graph", r"/v1.0/users$")) == 1  # the equivalent line's, whose holders move
+
+
+def provisioned(services: Services, sandbox: SandboxHandle, azurite: Azurite, number: int) -> dict[str, Any]:
+    """The ``large`` fleet's customer ``number``, started, accepted and taken to Provisioned."""
+    customer = sandbox.customer(f"customer{number:05d}")
     transfer = started(services, customer)
     sandbox.accept_invitation(customer)
     accepted(services, transfer)
-
     pump(azurite, services)
-
     body = record(services, transfer["id"])
     assert body["state"] == "Provisioned", body["reason"]
-    assert sorted(line["decision"] for line in body["lines"]) == ["equivalent", "identical", "identical"]
-    assert len(calls(sandbox, "graph", r"/v1.0/users$")) == 1  # the equivalent line's, whose holders move
+    return body
