@@ -6,13 +6,13 @@ bought days (an approval), weeks (``beforeLapse``) or months (a partner transfer
 so right before each cart every replacement not bought yet is looked up again: its SKU's
 availabilities of the customer's segment, as read at most minutes before (one read per product and
 SKU, shared by the carts of every customer of the same country and segment in that span, see
-:data:`~shared.workflow.sources.FRESH_FOR`; a cart that refuses an item makes the next one read
-again). The same product, SKU and term still sold: it is bought under today's availability id (the
-attestation its SKU enforces is the plan's, from the catalog; a cart that asks for one anyway has it
-on the retry). Gone (the SKU, every purchasable availability of the segment, or the term): the line
-is decided again against a freshly read catalog, as a plan decides it (the identical offer, else an
-equivalent with its approval rule, else blocked), and the history says so. A line bought in part is
-not decided again: it waits for an admin.
+:data:`~shared.workflow.sources.FRESH_FOR`; a cart that refuses an item reads its items again at
+once, :func:`shared.workflow.purchase.create_cart`). The same product, SKU and term still sold: it
+is bought under today's availability id (the attestation its SKU enforces is the plan's, from the
+catalog; a cart that asks for one anyway has it on the retry). Gone (the SKU, every purchasable
+availability of the segment, or the term): the line is decided again against a freshly read catalog,
+as a plan decides it (the identical offer, else an equivalent with its approval rule, else blocked),
+and the history says so. A line bought in part is not decided again: it waits for an admin.
 """
 
 from __future__ import annotations

@@ -198,6 +198,23 @@ def test_carts_of_one_country_share_one_fresh_read_of_each_item_they_buy(
     assert sum(n - 1 for n in reads.values()) == len(bought[0])
 
 
+@pytest.mark.scenario("large", customers=2, customer_skus=3, customer_users=2)
+def test_a_cart_refusing_ids_another_cart_read_minutes_before_reads_them_again_and_buys_once(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    first = provisioned(services, sandbox, azurite, 0)
+    sandbox.advance_clock(days=32)  # a new month: Partner Center lists every offer under a new id
+
+    second = provisioned(services, sandbox, azurite, 1)
+
+    [reread] = [h for h in second["history"] if "read again" in h["message"]]
+    assert reread["action"] == "cart"
+    checkouts = calls(sandbox, "partner_center", r"/checkout$")
+    assert len(checkouts) == 2  # one per transfer: the refused cart was never checked out
+    ids = [{r["catalogItemId"] for x in t["lines"] for r in x["replacements"]} for t in (first, second)]
+    assert ids[0].isdisjoint(ids[1])
+
+
 @pytest.mark.scenario("large", customers=1, customer_skus=3, customer_users=6)
 def test_the_workflows_plan_reads_the_holders_only_of_lines_whose_holders_move(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
