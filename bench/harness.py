@@ -9,6 +9,7 @@ query of header rows), never through the product's own reads, so watching costs 
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections import Counter
@@ -128,9 +129,14 @@ class Fleet:
     def mark(self, phase: str) -> None:
         self.marks[phase] = time.time()
 
+    def host_cpu_seconds(self) -> float:
+        """CPU time (user + system) the local hosts' processes have used so far."""
+        return sum(process_cpu_seconds(host.pid) for host in self.hosts)
+
     def move(self, customers: Sequence[str], *, timeout_s: float = 3600) -> Moved:
         """Every customer through the whole transfer: started, accepted, bought, cut over, completed."""
         self.sandbox.clear_ledger()
+        cpu_before = self.host_cpu_seconds()
         self.mark("begin")
         self.start(customers)
         self.mark("start")
@@ -141,6 +147,7 @@ class Fleet:
         self.run_timer()
         states = self.wait_all("Completed", timeout_s, also=("Failed", "Blocked"))
         self.mark("cutover")
+        cpu = self.host_cpu_seconds() - cpu_before
         ledger = self.sandbox.ledger("purchases,licenseChanges,requests")
         return Moved(
             transfers=len(customers),
@@ -150,6 +157,7 @@ class Fleet:
             purchases=ledger["purchases"],
             license_changes=ledger["licenseChanges"],
             throttled=Counter(ledger["throttled"]),
+            host_cpu_s=cpu,
         )
 
     def storage_requests(self) -> Counter[str]:
@@ -198,6 +206,7 @@ class Moved:
     purchases: list[dict[str, Any]]
     license_changes: list[dict[str, Any]]
     throttled: Counter[str]
+    host_cpu_s: float = 0.0  # the local hosts' process CPU over the move
 
     @property
     def seconds(self) -> float:
@@ -236,6 +245,17 @@ class Moved:
 
     def swaps(self) -> int:
         return sum(len(c["removed"]) for c in self.license_changes)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time, from ``/proc/<pid>/stat`` (Linux; 0 elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def limits(speedup: float, *, pc: bool = True, graph_writes: bool = True) -> dict[str, Any]:

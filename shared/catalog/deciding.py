@@ -12,7 +12,8 @@ Each line ends in one decision:
 
 Given the holders of each source SKU (one Graph read per line), every line that is not skipped also
 carries its user pre-flight (:mod:`.preflight`): who holds it, directly or through which groups, and
-who would fail at cutover and why. Identical lines move no licence, but still say who holds them.
+who would fail at cutover and why. Identical lines move no licence, but still say who holds them
+(unless the caller asks not to read their holders, as the workflow's plan does).
 
 Term and billing cycle come from the transfer's options (:class:`~shared.domain.TransferOptions`).
 When an offer does not sell the requested combination, the closest one it sells is taken and the
@@ -23,7 +24,7 @@ The plan holds no clock and no randomness: the same inputs give the same plan, b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from shared.catalog.approval import equivalent_approval, first_few, with_clashing_holders
@@ -36,19 +37,10 @@ from shared.catalog.preflight import Cutover, PlanPairs, carried_plans, check_us
 from shared.catalog.pricing import priced
 from shared.catalog.reference import SkuReference, clean_plan_name
 from shared.catalog.successors import rename_of
+from shared.catalog.terms import choose_term, preferred_item
 from shared.catalog.tiers import service_of
 from shared.domain import TransferOptions
 from shared.resources.graph import ServicePlanInfo, User
-
-#: When an offer does not sell the requested term and cycle: the same term first, then this order.
-_TERM_FALLBACK = (
-    ("P1Y", "monthly"),
-    ("P1Y", "annual"),
-    ("P1M", "monthly"),
-    ("P3Y", "monthly"),
-    ("P3Y", "annual"),
-    ("P3Y", "triennial"),
-)
 
 
 def plan_transfer(
@@ -57,15 +49,19 @@ def plan_transfer(
     reference: SkuReference,
     options: TransferOptions | None = None,
     holders: Mapping[str, Iterable[User]] | None = None,
+    *,
+    identical_holders: bool = True,
 ) -> Plan:
     """Decide every line of a transfer without buying anything.
 
     ``holders`` maps a source SKU id to the users holding it; each is read once, after its line is
-    decided. A line without holders says its users were not checked.
+    decided. A line without holders says its users were not checked, as (without ``identical_holders``)
+    does a line bought as its identical offer, on which nobody moves: its holders are never read.
     """
     chosen = options or TransferOptions()
     index = offer_index(catalog, reference)
     planner = _LineDecider(catalog, reference, index, chosen, inventory.tenant_plans, holders or {})
+    planner.identical_holders = identical_holders
     lines = [planner.plan_line(line) for line in inventory.lines]
     lines.extend(planner.skipped_line(skipped) for skipped in inventory.skipped)
     lines.sort(key=lambda line: (line.source_sku_id, line.decision.value))
@@ -88,6 +84,7 @@ class _LineDecider:
         self._options = options
         self._tenant_plans = tenant_plans
         self._holders = holders
+        self.identical_holders = True  # whether the holders of an identical line are read
 
     def _name(self, sku_id: str, fallback: str) -> str:
         entry = self._reference.get(sku_id)
@@ -118,6 +115,8 @@ class _LineDecider:
         if line.trial_seats_ignored:
             notes.append(f"{line.trial_seats_ignored} trial seats are not moved.")
         users = self._holders.get(line.sku_id)
+        if not self.identical_holders and decided.decision is Decision.IDENTICAL and not decided.options:
+            users = None  # nobody moves at cutover: not read
         if users is None:
             notes.append("Its users were not read, so who moves and who would fail is not checked.")
             return replace(decided, explanation=" ".join([decided.explanation, *notes]))
@@ -167,7 +166,7 @@ class _LineDecider:
         country = self._catalog.country
         offers = self._catalog.offers_for(line.sku_id)
         if offers:
-            item = _preferred_item(offers, self._options)
+            item = preferred_item(offers, self._options)
             targets, term_note = self._target(item, line.quantity)
             minimum = item.sku.minimum_quantity
             if line.quantity < minimum:
@@ -219,7 +218,7 @@ class _LineDecider:
             return decided
         base = replace(decided, decision=Decision.BLOCKED, basis=None, targets=(), citation=None)
         remaining = cap.seats - line.seats_with_partner
-        item = _preferred_item(self._catalog.offers_for(line.sku_id), self._options)
+        item = preferred_item(self._catalog.offers_for(line.sku_id), self._options)
         same = self._target(item, remaining) if remaining > 0 else None
         search = self._index.find_equivalent(line.sku_id, self._source_plans(line), line.quantity)
         unsold = f"For all {line.quantity} seats, only offers sold without that cap are considered."
@@ -272,7 +271,7 @@ class _LineDecider:
         notes: list[str] = []
         for sku_id in cover.targets:
             bought, note = self._target(
-                _preferred_item(self._catalog.offers_for(sku_id), self._options), quantity
+                preferred_item(self._catalog.offers_for(sku_id), self._options), quantity
             )
             targets.extend(bought)
             notes.append(note)
@@ -328,7 +327,7 @@ class _LineDecider:
         Partner Center caps the seats of one subscription at the offer's maximum quantity; more
         seats are bought as several subscriptions of the same offer, each within the cap.
         """
-        term, cycle = _choose_term(item, self._options)
+        term, cycle = choose_term(item, self._options)
         note = ""
         if (term, cycle) != (self._options.term_duration, self._options.billing_cycle):
             note = (
@@ -357,27 +356,6 @@ class _LineDecider:
             f"bought as {len(parts)} subscriptions ({' + '.join(map(str, parts))})."
         )
         return tuple(replace(target, quantity=n) for n in parts), note
-
-
-def _preferred_item(items: Sequence[CatalogItem], options: TransferOptions) -> CatalogItem:
-    """Among items of one SKU, one that sells the requested term and cycle, else the first by id."""
-    wanted = (options.term_duration, options.billing_cycle)
-    return next((item for item in items if wanted in _offered(item)), items[0])
-
-
-def _offered(item: CatalogItem) -> list[tuple[str, str]]:
-    return [(term.duration.upper(), term.billing_cycle.lower()) for term in item.terms]
-
-
-def _choose_term(item: CatalogItem, options: TransferOptions) -> tuple[str, str]:
-    wanted = (options.term_duration, options.billing_cycle)
-    offered = _offered(item)
-    if not offered or wanted in offered:
-        return wanted
-    same_term = sorted(pair for pair in offered if pair[0] == options.term_duration)
-    if same_term:
-        return same_term[0]
-    return next((pair for pair in _TERM_FALLBACK if pair in offered), min(offered))
 
 
 def _ruled_out(search: Search) -> str:

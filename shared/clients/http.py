@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from shared.clients.calls import MAX_RETRY_AFTER
+from shared.proxies import ENVIRONMENT_PROXIES
 from shared.resources import GUID
 
 LOG = logging.getLogger("shared.http")
@@ -42,8 +43,10 @@ class _PinnedVerifySession(requests.Session):
     def __init__(self, verify: bool | str) -> None:
         super().__init__()
         self.verify = verify
+        self.trust_env = False  # the environment's proxies come once per host (shared.proxies)
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        proxies = {**ENVIRONMENT_PROXIES.for_url(str(url)), **(proxies or {})}
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if verify is None or verify is True:
             settings["verify"] = self.verify

@@ -96,19 +96,25 @@ class PartnerCenterClient(AgreementCalls, ServiceClient):
         return Customer.from_json(self._read(_CUSTOMER, {"customer_id": customer_id}))
 
     def has_relationship(self, customer_id: str) -> bool:
-        """Whether the customer has accepted a reseller relationship with this partner (one read).
+        """Whether the customer has accepted a reseller relationship with this partner (one read)."""
+        return self.related_customer(customer_id) is not None
+
+    def related_customer(self, customer_id: str) -> Customer | None:
+        """The customer once it has accepted a reseller relationship with this partner (one read:
+        the resource carries its ``companyProfile``, so no second read is needed for its names).
 
         Until it has, and for a while after (Partner Center lags), the customer cannot be read:
         20002, 403 or 404 mean "not yet", not a failure.
         """
         try:
-            return self.get_customer(customer_id).relationship_to_partner.lower() != "none"
+            customer = self.get_customer(customer_id)
         except NoRelationshipError:
-            return False
+            return None
         except PartnerCenterError as error:
             if error.status in (403, 404):
-                return False
+                return None
             raise
+        return customer if customer.relationship_to_partner.lower() != "none" else None
 
     def list_customers(self, page_size: int | None = None) -> Iterator[Customer]:
         query = {"size": str(page_size or self._page_size)}

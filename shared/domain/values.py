@@ -124,6 +124,9 @@ class GdapRequest:
     consent_request_id: str | None = None
     consented: bool = False
     verified_at: str | None = None  # ISO 8601
+    #: The tenant's ``countryLetterCode`` as the read that verified access gave it ("" when it gave
+    #: none): the region check uses it instead of reading the tenant again.
+    tenant_country: str | None = None
     ended: str | None = None  # "ending" (intent), then "ended", "reduced" or "withdrawn"
     read_for: str | None = None  # the event whose announcement was last read (read once per event)
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from azure.core.pipeline.transport import RequestsTransport
 
+from shared.proxies import ENVIRONMENT_PROXIES
+
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.data.tables import TableClient
@@ -48,11 +50,13 @@ class _BudgetedTransport(RequestsTransport):  # type: ignore[misc]
     once none is (the budget raises a retry-later naming the service)."""
 
     def __init__(self, service: str, budget: AttemptBudget, **bounds: float) -> None:
-        super().__init__(**bounds)
+        super().__init__(use_env_settings=False, **bounds)  # proxies come once per host, below
         self._service = service
         self._budget = budget
 
     def send(self, request: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("proxies"):
+            kwargs["proxies"] = ENVIRONMENT_PROXIES.for_url(request.url)
         what = f"{self._service} {request.method}"
         kwargs["connection_timeout"], kwargs["read_timeout"] = self._budget(
             CONNECT_TIMEOUT, READ_TIMEOUT, what=what, service=self._service

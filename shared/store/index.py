@@ -14,7 +14,8 @@ scan rewrites it (:meth:`TransferStore.list_active`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,48 +81,92 @@ class ListingPage:
     continuation_token: str | None
 
 
+#: A row of the index as this process last wrote or read it, and its ETag then.
+Held = tuple[Mapping[str, Any], str]
+
+
 class TransferIndex:
     def __init__(self, table: TableClient) -> None:
         self._table = table
+        # The anchors and count shards this process wrote last, with the ETags Azure answered: the
+        # next write of the same rows is conditional on them without reading them first; a row
+        # someone else changed since fails that condition, is forgotten and read again.
+        self._held: dict[str, Held] = {}
+        self._held_lock = threading.Lock()
 
     def write(self, listing: Listing, version: int, *, attempts: int = 8) -> bool:
         """Put ``listing`` (as of the header's ``version``) in the index unless it holds a newer one.
         ``False`` when other writers kept winning: the scan puts it right later."""
         deletes = True
+        keys = (anchor_key(listing.id), count_key(listing.id))
         for _ in range(attempts):
-            anchor = self._row(anchor_key(listing.id))
-            if anchor is not None and stored_int(anchor["Version"]) >= version:
-                return True
-            shard = self._row(count_key(listing.id))
+            anchor, shard = (self._known(key) for key in keys)
+            if anchor is not None and stored_int(anchor[0]["Version"]) >= version:
+                if not self._forget(keys[:1]):
+                    return True  # as read: the index holds this version or a newer one
+                continue  # as this process wrote it: only a read can tell
             operations = self._operations(listing, version, anchor, shard, deletes=deletes)
             check_transaction(entity for _, entity, *_ in operations)
             try:
-                self._table.submit_transaction(
+                answers = self._table.submit_transaction(
                     [(kind, typed_entity(e), *rest) for kind, e, *rest in operations]
                 )
             except HttpResponseError as error:
+                self._forget(keys)
                 if error.status_code == 404:
                     deletes = False  # a copy the anchor names is gone already: nothing to delete
                 elif error.status_code not in (409, 412):
                     raise
             else:
+                self._remember(operations, answers, keys, finished=listing.state in TERMINAL)
                 return True
         return False
+
+    def _known(self, key: str) -> Held | None:
+        with self._held_lock:
+            held = self._held.get(key)
+        if held is not None:
+            return held
+        row = self._row(key)
+        return (row, str(row.metadata["etag"])) if row is not None else None
+
+    def _remember(
+        self,
+        operations: list[tuple[Any, ...]],
+        answers: list[Mapping[str, Any]],
+        keys: tuple[str, str],
+        *,
+        finished: bool,
+    ) -> None:
+        """The anchor and shard as written, with their new ETags (a finished transfer's anchor is
+        not kept: it is seldom written again)."""
+        with self._held_lock:
+            for (_, entity, *_), answer in zip(operations, answers, strict=True):
+                key = entity["RowKey"]
+                if key in keys and answer.get("etag") and not (finished and key == keys[0]):
+                    self._held[key] = (entity, str(answer["etag"]))
+                elif key in keys:
+                    self._held.pop(key, None)
+
+    def _forget(self, keys: tuple[str, ...]) -> bool:
+        """Read these rows again next time; whether any was held."""
+        with self._held_lock:
+            return bool([self._held.pop(key) for key in keys if key in self._held])
 
     def _operations(
         self,
         listing: Listing,
         version: int,
-        anchor: TableEntity | None,
-        shard: TableEntity | None,
+        anchor: Held | None,
+        shard: Held | None,
         *,
         deletes: bool,
     ) -> list[tuple[Any, ...]]:
         keys = row_keys(listing)
         operations: list[tuple[Any, ...]] = []
-        tally = counted(shard)
+        tally = counted(shard[0] if shard else None)
         if anchor is not None:
-            held = listing_from_row(anchor)
+            held = listing_from_row(anchor[0])
             tally[held.stage] -= 1
             if deletes:
                 gone = set(row_keys(held).values()) - set(keys.values())
@@ -225,11 +270,11 @@ class TransferIndex:
             return None
 
 
-def _conditional(entity: dict[str, Any], held: TableEntity | None) -> tuple[Any, ...]:
+def _conditional(entity: dict[str, Any], held: Held | None) -> tuple[Any, ...]:
     """Create the row, or replace it only as it was read: a writer that read it earlier loses."""
     if held is None:
         return ("create", entity)
-    condition = {"etag": held.metadata["etag"], "match_condition": MatchConditions.IfNotModified}
+    condition = {"etag": held[1], "match_condition": MatchConditions.IfNotModified}
     return ("update", entity, {"mode": UpdateMode.REPLACE, **condition})
 
 

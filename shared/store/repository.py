@@ -58,16 +58,14 @@ from shared.store.limits import (
 )
 from shared.store.listing_rows import INDEX_PARTITION
 from shared.store.paging import read_page
-from shared.store.records import HistoryPage, TransferPage, TransferRecord
+from shared.store.records import HistoryPage, TransferPage, TransferRecord, committed, record_of
 from shared.store.relationships import RelationshipIndex
 from shared.store.rows import (
     HEADER,
-    as_utc,
     event_key,
     history_from_row,
     history_key,
     history_row,
-    line_from_row,
     line_key,
     line_row,
     transfer_from_row,
@@ -140,18 +138,8 @@ class TransferStore:
         header = next((r for r in rows if r["RowKey"] == HEADER), None)
         if header is None:
             raise TransferNotFoundError(transfer_id)
-        lines = tuple(line_from_row(r) for r in rows if r["RowKey"].startswith("line-"))
-        etags = {r["RowKey"]: str(r.metadata["etag"]) for r in rows}
-        listed_at = header.get("ListedAt")
-        return TransferRecord(
-            transfer_from_row(header),
-            lines,
-            stored_int(header["Version"]),
-            etags,
-            listing_version=stored_int(header.get("ListingVersion", 0)),
-            listed_at=as_utc(listed_at) if listed_at else None,
-            listing_digest=header.get("ListingDigest"),
-        )
+        lines = [r for r in rows if r["RowKey"].startswith("line-")]
+        return record_of(header, lines, {r["RowKey"]: str(r.metadata["etag"]) for r in rows})
 
     def history(
         self, transfer_id: str, *, page_size: int = 100, continuation_token: str | None = None
@@ -270,12 +258,12 @@ class TransferStore:
         check_transaction(entity for _, entity in operations)
         self._claims.claim(transfer)
         try:
-            self._submit(operations)
+            answers = self._submit(operations)
         except BaseException:
             self._claims.release(transfer)
             raise
         self._list(listing, 1)
-        return self.get(transfer.id)
+        return committed(TransferRecord(transfer, (), 0, {}), operations, answers) or self.get(transfer.id)
 
     def commit(self, record: TransferRecord, change: Change) -> TransferRecord:
         """Write a change as one transaction, conditional on the record being unchanged since read;
@@ -302,12 +290,12 @@ class TransferStore:
             if key in record.etags:
                 etags[key] = record.etags[key]
         operations.extend(("create", history_row(transfer_id, entry)) for entry in history)
-        self._submit(operations, etags)
+        answers = self._submit(operations, etags)
         if relisted:
             self._list(after, listing_version)
         if change.transfer.state in TERMINAL:
             self._claims.release(change.transfer)
-        return self.get(transfer_id)
+        return committed(record, operations, answers) or self.get(transfer_id)
 
     def _list(self, listing: Listing, version: int) -> None:
         """The list row after a commit: the commit stands whatever becomes of it, and a row not
@@ -359,7 +347,8 @@ class TransferStore:
 
     def _submit(
         self, operations: list[tuple[str, dict[str, Any]]], etags: Mapping[str, str] | None = None
-    ) -> None:
+    ) -> list[Mapping[str, Any]]:
+        """Submit one transaction; Azure's answer per operation, in order (each with its ``etag``)."""
         check_transaction(entity for _, entity in operations)
         batch: list[Any] = []
         for kind, row in operations:
@@ -373,7 +362,7 @@ class TransferStore:
             else:
                 batch.append((kind, entity))
         try:
-            self._table.submit_transaction(batch)
+            return self._table.submit_transaction(batch)
         except HttpResponseError as error:
             mapped = transaction_error(error)
             if mapped is error:

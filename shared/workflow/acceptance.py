@@ -18,13 +18,14 @@ from datetime import datetime
 
 from shared.catalog.plan import Plan
 from shared.catalog.segments import describe
-from shared.clients.errors import GdapRoleMissingError, NoRelationshipError, UnauthorizedError
+from shared.clients.errors import GdapRoleMissingError, NoRelationshipError, ServiceError, UnauthorizedError
 from shared.domain import (
     UNDECIDED,
     Change,
     HistoryEntry,
     Line,
     LineState,
+    Transfer,
     TransferState,
     blocked_on_decisions,
 )
@@ -43,15 +44,18 @@ LINES_PER_COMMIT = 90  # Azure's 100 operations per transaction, less header and
 
 def confirm_acceptance(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
     """Partner Center lags after acceptance: until it shows the relationship, come back later."""
-    customer = record.transfer.customer_tenant_id
-    if not ctx.partner_center.has_relationship(customer):
+    customer = ctx.partner_center.related_customer(record.transfer.customer_tenant_id)
+    if customer is None:
         if event.attempt >= ACCEPTANCE_RETRIES:
             LOG.info(
                 "transfer %s: relationship still not visible; the timer will look again", event.transfer_id
             )
             return Next(record, stop=True)
         return Next(record, wait_seconds=lag_wait(event))
-    transfer, entry = record.transfer.move(TransferState.ACCEPTED, at=ctx.now(), actor=event.source)
+    named_transfer = named(record.transfer, customer.company_profile) if customer.company_profile else None
+    transfer, entry = (named_transfer or record.transfer).move(
+        TransferState.ACCEPTED, at=ctx.now(), actor=event.source
+    )
     entry = replace(
         entry,
         message=f"the customer accepted the reseller relationship ({event.source})",
@@ -60,36 +64,57 @@ def confirm_acceptance(ctx: StepContext, record: TransferRecord, event: Transfer
     return Next(ctx.commit(record, Change(transfer, history=(entry,))))
 
 
+_ACCESS_REFUSED = (GdapRoleMissingError, UnauthorizedError, NoRelationshipError)
+
+
 def plan_lines(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """Check the region on the tenant's country (delegated access is verified by now), take the
-    customer's names from the company profile, then plan every line; a tenant outside the partner's
-    region stops here, before anything is bought."""
-    try:
-        profile = ctx.partner_center.get_company_profile(record.transfer.customer_tenant_id)
-    except NoRelationshipError:
-        # Partner Center shows a new relationship to some calls before others: wait, don't fail.
-        if event.attempt < ACCEPTANCE_RETRIES:
-            return Next(record, wait_seconds=lag_wait(event))
-        raise
-    record = replace(record, transfer=named(record.transfer, profile))  # stored with the plan
+    """Check the region on the tenant's country (delegated access is verified by now), then plan
+    every line; a tenant outside the partner's region stops here, before anything is bought. The
+    company profile (its address) is read only when Graph gives no tenant country: the customer's
+    names came with the customer read that confirmed the acceptance."""
     transfer = record.transfer
-    address = profile.address.country.upper() if profile.address and profile.address.country else None
     try:
-        tenant = ctx.graph.get_organization(transfer.customer_tenant_id).country_letter_code
-        region = check_region(ctx.partner.country, transfer.customer_country, tenant, address)
-        if not region.allowed:
-            return ctx.halt(record, region.message)
-        # The catalog is the one of the tenant's country, which may differ from the typed one.
-        transfer = replace(transfer, customer_country=region.country)
-        plan = ctx.planner.plan(transfer)
-    except (GdapRoleMissingError, UnauthorizedError, NoRelationshipError) as error:
-        return ctx.halt(
-            record,
-            f"delegated access to the customer's tenant was refused after it was verified ({error.code}): "
-            "its GDAP relationship or access assignment changed; retry checks it again",
-        )
+        tenant = _tenant_country(ctx, transfer)
+    except _ACCESS_REFUSED as error:
+        return _access_refused(ctx, record, error)
+    address = None
+    if not tenant:
+        try:
+            profile = ctx.partner_center.get_company_profile(transfer.customer_tenant_id)
+        except NoRelationshipError:
+            # Partner Center shows a new relationship to some calls before others: wait, don't fail.
+            if event.attempt < ACCEPTANCE_RETRIES:
+                return Next(record, wait_seconds=lag_wait(event))
+            raise
+        address = profile.address.country.upper() if profile.address and profile.address.country else None
+        transfer = named(transfer, profile)
+    region = check_region(ctx.partner.country, transfer.customer_country, tenant, address)
+    if not region.allowed:
+        return ctx.halt(replace(record, transfer=transfer), region.message)
+    # The catalog is the one of the tenant's country, which may differ from the typed one.
+    transfer = replace(transfer, customer_country=region.country)
+    try:
+        plan = ctx.planner.plan(transfer, identical_holders=False)  # nobody moves on those lines
+    except _ACCESS_REFUSED as error:
+        return _access_refused(ctx, record, error)
     checked = HistoryEntry(at=ctx.now(), action="region", message=region.message)
     return Next(_record_plan(ctx, replace(record, transfer=transfer), plan, checked))
+
+
+def _tenant_country(ctx: StepContext, transfer: Transfer) -> str | None:
+    """The tenant's country as the read that verified access found it, else read now."""
+    gdap = transfer.gdap
+    if gdap is not None and gdap.verified_at and gdap.tenant_country is not None:
+        return gdap.tenant_country or None
+    return ctx.graph.get_organization(transfer.customer_tenant_id).country_letter_code
+
+
+def _access_refused(ctx: StepContext, record: TransferRecord, error: ServiceError) -> Next:
+    return ctx.halt(
+        record,
+        f"delegated access to the customer's tenant was refused after it was verified ({error.code}): "
+        "its GDAP relationship or access assignment changed; retry checks it again",
+    )
 
 
 def _record_plan(

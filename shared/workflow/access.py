@@ -73,9 +73,12 @@ ACCESS_RETRIES = 20
 LIVE = ("pending", "active")  # an access assignment that gives (or is about to give) its roles
 
 
-def request_gdap(ctx: StepContext, record: TransferRecord, *, actor: str = "api") -> TransferRecord:
+def request_gdap(
+    ctx: StepContext, record: TransferRecord, *, actor: str = "api", first: bool = False
+) -> TransferRecord:
     """Ask for the roles of :data:`~shared.workflow.rules.access.GDAP_ROLES`; a name tied to the
-    transfer (and to the attempt) makes a repeat find the first.
+    transfer (and to the attempt) makes a repeat find the first. ``first``: the transfer was stored
+    by this very call, so no relationship can have its name yet and none is looked for.
 
     The relationship's id is indexed before the customer can approve it (the lock comes after), so
     its webhooks find the transfer. A failure is recorded, not raised: the transfer is stored and
@@ -86,7 +89,7 @@ def request_gdap(ctx: StepContext, record: TransferRecord, *, actor: str = "api"
     admin = ctx.delegated_admin
     try:
         name = relationship_name(transfer.id, attempt)
-        relationship = admin.find_admin_relationship(name)
+        relationship = None if first else admin.find_admin_relationship(name)
         if relationship is None:
             relationship = admin.create_admin_relationship(
                 transfer.customer_tenant_id, name, sorted(GDAP_ROLES)
@@ -160,13 +163,18 @@ def assign_access(ctx: StepContext, record: TransferRecord, event: TransferEvent
     assert gdap is not None
     group = ctx.access.security_group_id.lower()
     roles = [ROLE_IDS.get(name, name) for name in gdap.granted]
-    if gdap.assignment_status != "requested":
+    asked_before = gdap.assignment_status == "requested"
+    if not asked_before:
         intent = replace(gdap, assignment_status="requested")
         message = f"access assignment asked for the partner's security group ({', '.join(gdap.granted)})"
         record = commit_access(ctx, record, intent, message)
     admin = ctx.delegated_admin
+    # Listed before writing only when an earlier attempt may have made it (its intent is stored):
+    # the relationship is this transfer's own, so on a first attempt it holds no assignment.
     made = [
-        a for a in admin.list_access_assignments(gdap.relationship_id) if a.group_id == group and _live(a)
+        a
+        for a in (admin.list_access_assignments(gdap.relationship_id) if asked_before else ())
+        if a.group_id == group and _live(a)
     ]
     try:
         assignment = made[0] if made else admin.create_access_assignment(gdap.relationship_id, group, roles)
@@ -249,7 +257,7 @@ def verify_access(ctx: StepContext, record: TransferRecord, event: TransferEvent
             f"user of the stored refresh token is a member of security group {ctx.access.security_group_id}"
         )
         return _wait_or_halt(ctx, record, event, reason)
-    verified = replace(gdap, verified_at=ctx.now().isoformat())
+    verified = replace(gdap, verified_at=ctx.now().isoformat(), tenant_country=country or "")
     message = (
         f"delegated access verified: a token for the customer's tenant, a read (country {country or '-'}), "
         f"and {', '.join(LICENSING_ROLES)} granted and assigned"

@@ -99,7 +99,7 @@ def start_transfer(ctx: StepContext, request: StartRequest) -> TransferRecord:
     entry = HistoryEntry(
         at=now, action="created", actor="api", message="transfer started; reseller invitation link issued"
     )
-    return request_gdap(ctx, ctx.store.create(transfer, history=entry))
+    return request_gdap(ctx, ctx.store.create(transfer, history=entry), first=True)
 
 
 def approve(

@@ -4,13 +4,15 @@
 value within a short time span after retrieving it". A line is planned at acceptance but may be
 bought days (an approval), weeks (``beforeLapse``) or months (a partner transfer's fallback) later,
 so right before each cart every replacement not bought yet is looked up again: its SKU's
-availabilities of the customer's segment, one read per product and SKU. The same product, SKU and
-term still sold: it is bought under today's availability id (the attestation its SKU enforces is the
-plan's, from the catalog; a cart that asks for one anyway has it on the retry). Gone (the SKU,
-every purchasable availability of the segment, or the term): the line is decided again against a
-freshly read catalog, as a plan decides it (the identical offer, else an equivalent with its approval
-rule, else blocked), and the history says so. A line bought in part is not decided again: it waits
-for an admin.
+availabilities of the customer's segment, as read at most minutes before (one read per product and
+SKU, shared by the carts of every customer of the same country and segment in that span, see
+:data:`~shared.workflow.sources.FRESH_FOR`; a cart that refuses an item reads its items again at
+once, :func:`shared.workflow.purchase.create_cart`). The same product, SKU and term still sold: it
+is bought under today's availability id (the attestation its SKU enforces is the plan's, from the
+catalog; a cart that asks for one anyway has it on the retry). Gone (the SKU, every purchasable
+availability of the segment, or the term): the line is decided again against a freshly read catalog,
+as a plan decides it (the identical offer, else an equivalent with its approval rule, else blocked),
+and the history says so. A line bought in part is not decided again: it waits for an admin.
 """
 
 from __future__ import annotations
@@ -19,9 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from shared.clients.errors import PartnerCenterError
 from shared.domain import HistoryEntry, Line, LineState, Replacement, Transfer
-from shared.resources.partner_center import Availability
 from shared.store.records import TransferRecord
 from shared.workflow.context import StepContext
 
@@ -35,16 +35,20 @@ class Refreshed:
 
 
 class _Today:
-    """Today's availabilities of each product and SKU, each read once."""
+    """Today's availabilities of each product and SKU, read shortly before (shared per country and
+    segment, :data:`~shared.workflow.sources.FRESH_FOR`)."""
 
-    def __init__(self, ctx: StepContext, transfer: Transfer, segment: str) -> None:
-        self._ctx, self._transfer, self._segment = ctx, transfer, segment
-        self._read: dict[tuple[str, str], list[Availability] | None] = {}
+    def __init__(self, ctx: StepContext, transfer: Transfer, at: datetime) -> None:
+        self._ctx, self._transfer, self._at = ctx, transfer, at
 
     def current(self, replacement: Replacement) -> Replacement | None:
         """The replacement under today's id; None when its offer or term is gone."""
         parts = replacement.catalog_item_id.split(":")
-        availabilities = self._sold(parts[0], parts[1]) if len(parts) == 3 else None
+        availabilities = (
+            self._ctx.planner.sold_today(self._transfer, parts[0], parts[1], self._at)
+            if len(parts) == 3
+            else None
+        )
         if availabilities is None:
             return None
         wanted = (replacement.term_duration.upper(), replacement.billing_cycle.lower())
@@ -56,31 +60,11 @@ class _Today:
             return None
         return replace(replacement, catalog_item_id=selling[0].catalog_item_id)
 
-    def _sold(self, product_id: str, sku_id: str) -> list[Availability] | None:
-        key = (product_id, sku_id)
-        if key not in self._read:
-            self._read[key] = self._fetch(product_id, sku_id)
-        return self._read[key]
-
-    def _fetch(self, product_id: str, sku_id: str) -> list[Availability] | None:
-        customer, country = self._transfer.customer_tenant_id, self._transfer.customer_country.upper()
-        try:
-            listed = self._ctx.partner_center.list_availabilities(customer, product_id, sku_id, self._segment)
-            return [
-                a
-                for a in listed
-                if a.is_purchasable and a.segment == self._segment and a.country in ("", country)
-            ]
-        except PartnerCenterError as error:
-            if error.status == 404:  # 400013: the product or SKU is no longer listed
-                return None
-            raise
-
 
 def refresh_items(ctx: StepContext, record: TransferRecord, due: Sequence[Line], at: datetime) -> Refreshed:
     """``due`` with each replacement not yet bought under today's id, or decided again."""
     transfer = record.transfer
-    today = _Today(ctx, transfer, ctx.planner.segment_of(transfer))
+    today = _Today(ctx, transfer, at)
     lines: list[Line] = []
     history: list[HistoryEntry] = []
     gone: list[Line] = []

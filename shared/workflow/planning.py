@@ -7,7 +7,8 @@ customer's segment is read once, with its qualifications, and kept on the record
 
 Graph reads per plan: ``directory/subscriptions`` and ``subscribedSkus`` (paged), then one paged
 ``users`` query per source line (up to 999 users a page) for the user pre-flight. Skipped SKUs
-(trial, free, already with this partner...) are not read.
+(trial, free, already with this partner...) are not read, nor, in the workflow's plan, the holders
+of a line bought as its identical offer: nobody moves on it at cutover.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from shared.catalog.segments import COMMERCIAL, segment_of
 from shared.clients.graph import GraphClient
 from shared.domain import NAMED_USERS, Line, LineChoice, LineState, LineTransfer, Replacement, Transfer
 from shared.resources.agreements import Qualification
+from shared.resources.partner_center import Availability
 from shared.workflow.rules.partner_transfer import BY_TRANSFER, expected_paths
 from shared.workflow.sources import CatalogCache, SkuReferenceLoader
 
@@ -66,14 +68,34 @@ class Planner:
         """Read the catalog again next time: Partner Center no longer sells as it said."""
         self._catalogs.invalidate(transfer.customer_country, self.segment_of(transfer))
 
-    def plan(self, transfer: Transfer) -> Plan:
+    def sold_today(
+        self, transfer: Transfer, product_id: str, sku_id: str, at: datetime
+    ) -> list[Availability] | None:
+        """What the customer's country and segment can buy of a product and SKU right now (read
+        shortly before ``at``, shared by every customer of them); ``None``: no longer listed."""
+        return self._catalogs.sold_today(
+            transfer.customer_tenant_id,
+            transfer.customer_country,
+            self.segment_of(transfer),
+            product_id,
+            sku_id,
+            at,
+        )
+
+    def forget_today(self, transfer: Transfer) -> None:
+        """Read the availabilities again before the next cart of the customer's country and segment."""
+        self._catalogs.forget_today(transfer.customer_country, self.segment_of(transfer))
+
+    def plan(self, transfer: Transfer, *, identical_holders: bool = True) -> Plan:
+        """The transfer's plan; without ``identical_holders`` (the workflow's plan) the holders of a
+        line bought as its identical offer are not read: only an admin's look at the plan shows them."""
         tenant = transfer.customer_tenant_id
         subscriptions = list(self._graph.list_directory_subscriptions(tenant))
         inventory = Inventory.from_graph(
             subscriptions, self._graph.list_subscribed_skus(tenant), self._partner_tenant_id
         )
         catalog = self.catalog_for(transfer)
-        plan = self._decide(transfer, inventory, catalog)
+        plan = self._decide(transfer, inventory, catalog, identical_holders=identical_holders)
         if transfer.source_partner is None:
             return plan
         # Partner Center's catalog names each offer's product type; Graph shows none.
@@ -104,14 +126,23 @@ class Planner:
         plan = self._decide(transfer, inventory, catalog)
         return {p.source_sku_id: line_from(transfer, p, now) for p in plan.lines}
 
-    def _decide(self, transfer: Transfer, inventory: Inventory, catalog: Catalog) -> Plan:
+    def _decide(
+        self, transfer: Transfer, inventory: Inventory, catalog: Catalog, *, identical_holders: bool = True
+    ) -> Plan:
         """The plan of ``inventory``, with each source line's holders for its user pre-flight."""
         tenant = transfer.customer_tenant_id
         # Lazy: each query runs when plan_transfer reaches its line, and is read once.
         holders = {
             line.sku_id: self._graph.list_users_with_sku(tenant, line.sku_id) for line in inventory.lines
         }
-        return plan_transfer(inventory, catalog, self._references.get(), transfer.options, holders)
+        return plan_transfer(
+            inventory,
+            catalog,
+            self._references.get(),
+            transfer.options,
+            holders,
+            identical_holders=identical_holders,
+        )
 
 
 def line_from(transfer: Transfer, planned: PlanLine, now: datetime, path: LineTransfer | None = None) -> Line:

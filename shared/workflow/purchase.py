@@ -98,7 +98,8 @@ def create_cart(ctx: StepContext, record: TransferRecord, event: TransferEvent) 
     )
     refused = refused_items(ordering, cart)
     if refused:
-        return Next(_fail_lines(ctx, record, attesting(ordering, cart), refused))
+        again = _read_again(ctx, record, ordering)
+        return Next(again or _fail_lines(ctx, record, attesting(ordering, cart), refused))
     at = ctx.now()
     changed = replace(transfer, purchase=replace(transfer.purchase, cart_id=cart.id), updated_at=at)
     entry = HistoryEntry(
@@ -108,6 +109,26 @@ def create_cart(ctx: StepContext, record: TransferRecord, event: TransferEvent) 
         details=(("cartId", cart.id),),
     )
     return Next(ctx.commit(record, Change(changed, history=(entry,))))
+
+
+def _read_again(ctx: StepContext, record: TransferRecord, ordering: Sequence[Line]) -> TransferRecord | None:
+    """A cart refused items whose ids may come from a read another cart made minutes before
+    (:data:`~shared.workflow.sources.FRESH_FOR`): read them now. When today's ids differ, they are
+    bought in a new cart (its request ids persisted first; the refused one is never checked out);
+    None when nothing changed, or a line must be decided again: the lines fail as refused."""
+    ctx.planner.forget_today(record.transfer)
+    at = ctx.now()
+    refreshed = refresh_items(ctx, record, ordering, at)
+    unchanged = [x.replacements for x in refreshed.lines] == [x.replacements for x in ordering]
+    if unchanged or any(x.state is not LineState.ORDERING for x in refreshed.lines):
+        return None
+    entry = HistoryEntry(
+        at=at,
+        action="cart",
+        message="the items as listed minutes before were refused: read again, a new cart buys them",
+    )
+    transfer = replace(record.transfer, purchase=Purchase.new(at), updated_at=at)
+    return ctx.commit(record, Change(transfer, refreshed.lines, (*refreshed.history, entry)))
 
 
 def check_out(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:

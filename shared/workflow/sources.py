@@ -21,12 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urljoin, urlparse
 
 from shared.catalog.offers import Catalog, CatalogItem
 from shared.catalog.reference import SkuReference, SkuReferenceError
+from shared.clients.errors import PartnerCenterError
 from shared.resources.partner_center import Availability, Product, Sku
 
 
@@ -40,6 +42,13 @@ class CatalogSource(Protocol):
     def list_availabilities(
         self, customer_id: str, product_id: str, sku_id: str, segment: str | None = None
     ) -> Iterable[Availability]: ...
+
+
+#: How long the availabilities read right before a cart also serve the carts of other customers of
+#: the same country and segment. "Product resources": an availability id "can change over time.
+#: Partners should only rely on this value within a short time span after retrieving it"; minutes are
+#: such a span, and one read then serves every cart of a busy fleet instead of one read per cart.
+FRESH_FOR = timedelta(minutes=5)
 
 
 @dataclass(slots=True)
@@ -69,6 +78,7 @@ class CatalogCache:
         self._clock = clock
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._entries_lock = threading.Lock()
+        self._today: dict[tuple[str, str, str, str], tuple[datetime, list[Availability] | None]] = {}
 
     def for_customer(self, customer_id: str, country: str, segment: str = "commercial") -> Catalog:
         key = (country.upper(), segment.lower())
@@ -88,6 +98,38 @@ class CatalogCache:
         if entry is not None:
             with entry.lock:
                 entry.catalog = None
+        self.forget_today(country, segment)
+
+    def sold_today(
+        self, customer_id: str, country: str, segment: str, product_id: str, sku_id: str, at: datetime
+    ) -> list[Availability] | None:
+        """The product and SKU's purchasable availabilities of the country and segment as read at
+        most :data:`FRESH_FOR` before ``at`` (the step's clock), read through ``customer_id`` when
+        not; ``None`` when the product or SKU is no longer listed."""
+        key = (country.upper(), segment.lower(), product_id.upper(), sku_id.upper())
+        with self._entries_lock:
+            read = self._today.get(key)
+        if read is not None and read[0] <= at < read[0] + FRESH_FOR:
+            return read[1]
+        try:
+            listed = self._source.list_availabilities(customer_id, product_id, sku_id, key[1])
+            found = [
+                a for a in listed if a.is_purchasable and a.segment == key[1] and a.country in ("", key[0])
+            ]
+        except PartnerCenterError as error:
+            if error.status != 404:  # 400013: the product or SKU is no longer listed
+                raise
+            found = None
+        with self._entries_lock:
+            self._today[key] = (at, found)
+        return found
+
+    def forget_today(self, country: str, segment: str = "commercial") -> None:
+        """Read the availabilities of this country and segment again before the next cart (a cart
+        refused an item, or the catalog is out of date)."""
+        with self._entries_lock:
+            for key in [k for k in self._today if k[:2] == (country.upper(), segment.lower())]:
+                del self._today[key]
 
 
 def fetch_catalog(

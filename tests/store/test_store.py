@@ -106,6 +106,41 @@ def test_state_change_and_history_commit_together(store: TransferStore) -> None:
     assert after.version == 2
 
 
+def test_a_commit_answers_the_record_a_read_would_find(store: TransferStore) -> None:
+    """The committed record is built from the rows sent and the ETags answered, not read back."""
+    record = created(store)
+    assert record == store.get(record.transfer.id)
+    accepted, entry = record.transfer.move(TransferState.ACCEPTED, at=T0, actor="webhook")
+    lines = tuple(
+        Line(transfer_id=accepted.id, source_sku_id=sku, source_sku_part_number=sku[:8], quantity=n)
+        for n, sku in enumerate((str(uuid.uuid4()), E3, str(uuid.uuid4())), start=1)
+    )
+    first = store.commit(record, Change(accepted, lines=lines, history=(entry,)))
+    assert first == store.get(accepted.id)
+
+    more = replace(lines[1], quantity=40, original_expires=T0, order_ids=("o-1",))
+    second = store.commit(first, Change(replace(accepted, reason="a reason", updated_at=T0), lines=(more,)))
+
+    assert second == store.get(accepted.id)
+    assert second.etags != first.etags
+
+
+def test_a_commit_on_the_record_a_commit_answered_is_conditional_on_the_etag_azure_gave(
+    store: TransferStore,
+) -> None:
+    record = created(store)
+    after = store.commit(record, Change(record.transfer, history=(note("writer A"),)))
+    store.commit(after, Change(after.transfer, history=(note("writer A again"),)))
+
+    with pytest.raises(ConcurrencyError):
+        store.commit(after, Change(after.transfer, history=(note("writer B, on a record now stale"),)))
+    assert [h.message for h in history_of(store, record.transfer.id)] == [
+        "started",
+        "writer A",
+        "writer A again",
+    ]
+
+
 def test_losing_writer_gets_a_conflict_then_reapplies_and_both_changes_land_in_order(
     store: TransferStore,
 ) -> None:

@@ -139,4 +139,4 @@ def test_the_history_says_what_the_region_check_was_based_on(
 
     [checked] = [h for h in planned["history"] if h["action"] == "region"]
     assert "the tenant's country (Graph organization)" in checked["message"]
-    assert "company profile address withheld" in checked["message"]  # Directory Readers only
+    assert "company profile not read" in checked["message"]  # the tenant's country decides

@@ -50,7 +50,8 @@ def check_region(partner_country: str, typed: str, tenant: str | None, profile: 
         region = "none: not a CSP market"
     partner_region = region_of(partner_country)
     sources = (
-        f"tenant {tenant or 'not given by Graph'}, company profile {profile or 'address withheld'}, "
+        f"tenant {tenant or 'not given by Graph'}, "
+        f"company profile {profile or ('not read' if tenant else 'address withheld')}, "
         f"typed {typed.upper()}"
     )
     if region != partner_region:
