@@ -248,6 +248,17 @@ def limits(speedup: float, *, pc: bool = True, graph_writes: bool = True) -> dic
     return out
 
 
+def paced(rate_limits: dict[str, Any] | None) -> dict[str, str]:
+    """The product told the quotas the sandbox enforces, windows shortened alike: it paces itself
+    (``PARTNER_CENTER_QUOTA``, ``GRAPH_WRITE_QUOTA``) to what it will meet."""
+    settings = {}
+    for knob, setting in (("partner_center", "PARTNER_CENTER_QUOTA"), ("graph_writes", "GRAPH_WRITE_QUOTA")):
+        limit = (rate_limits or {}).get(knob)
+        if limit:
+            settings[setting] = f"{limit['limit']}/{float(limit['window_s']):.3f}"
+    return settings
+
+
 @contextmanager
 def running_fleet(
     *,
@@ -271,7 +282,7 @@ def running_fleet(
             azurite_log.unlink(missing_ok=True)
         azurite = running.enter_context(running_azurite(debug_log=azurite_log))
         sandbox = running.enter_context(start_sandbox("large", params=params, timeout_s=300))
-        settings = local_settings(sandbox, azurite) | {"TRANSFER_SCAN_SCHEDULE": NEVER}
+        settings = local_settings(sandbox, azurite) | {"TRANSFER_SCAN_SCHEDULE": NEVER} | paced(rate_limits)
         started = [running.enter_context(start_local_host(settings, timeout_s=60)) for _ in range(hosts)]
         if rate_limits:
             sandbox.set_knobs(rate_limits=rate_limits)

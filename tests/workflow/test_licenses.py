@@ -150,7 +150,7 @@ def test_a_run_stopped_after_one_batch_resumes_with_the_remaining_users_only(san
     first = run_cutover(graph, customer.line, max_batches=1)
 
     assert (first.finished, first.writes) == (False, 20 + 1)
-    assert first.pending == len(customer.direct) + 1 - 20
+    assert first.pending > 0  # the listing stopped at the 20 the run writes for: more may follow
     assert len(user_changes(sandbox)) == 20
 
     line, run, writes = progressed(a_line(), first), first, first.writes
