@@ -136,9 +136,10 @@ class Services:
             from shared.store.quota import SharedQuota
             from shared.store.repository import TABLE_NAME
 
-            s = self.settings
-            self.store  # noqa: B018 (the table the quota's bucket lives in exists first)
-            table = s.storage.table(TABLE_NAME, **client_options(TABLE_STORAGE, call_timeouts))
+            s = self.settings  # the bucket's storage is asked once a call, no retries: it never holds one up
+            table = s.storage.table(
+                TABLE_NAME, **client_options(TABLE_STORAGE, call_timeouts) | {"retry_total": 0}
+            )
             pacer = SharedQuota(table, "partner-center", s.quotas[0])
             return PartnerCenterClient(
                 s.partner_center_endpoint, self.credential, verify=self._verify, pacer=pacer

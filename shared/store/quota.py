@@ -16,8 +16,9 @@ normally costs one transaction; a read only follows a lost race.
 A take may reserve a token a little ahead: the bucket goes below zero by at most ``horizon`` seconds
 of refill, and the caller waits that long (a short wait, as for a short ``Retry-After``) before it
 calls. Beyond the horizon nothing is taken and the caller is told when to come back: a queue step is
-then put back on the queue with that visibility delay, not failed. When storage does not answer the
-call goes ahead (the service's own 429s stay handled), so pacing never stops the work.
+then put back on the queue with that visibility delay, not failed. When storage does not answer
+(asked once, no retries), calls go unpaced for :data:`UNPACED_SECONDS` (the service's own 429s stay
+handled), so pacing never stops the work, nor slows a tool run without storage.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -46,6 +48,7 @@ LOG = logging.getLogger(__name__)
 QUOTA_PARTITION = "quota"
 _QUOTA = re.compile(r"([0-9]{1,7})/([0-9]{1,5}(?:\.[0-9]{1,3})?)")
 _RACES = 5  # lost races in a row before a take gives up and says "soon"
+UNPACED_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,16 +116,19 @@ class SharedQuota:
         self._horizon = horizon
         self._clock = clock
         self._seen: _Seen | None = None
+        self._unpaced_until = 0.0
         self._lock = threading.Lock()  # this host's takers in turn: they never race each other
 
     def take(self, count: int = 1) -> Turn:
         """Reserve ``count`` calls (see the module docstring)."""
         with self._lock:
+            if self._clock() < self._unpaced_until:
+                return Turn(0.0, True)
             try:
                 return self._take(count)
             except AzureError as error:  # storage is down: the call goes, the service still says 429
                 LOG.warning("quota %s: storage did not answer (%s); calling unpaced", self._name, error)
-                self._seen = None
+                self._seen, self._unpaced_until = None, self._clock() + UNPACED_SECONDS
                 return Turn(0.0, True)
 
     def _take(self, count: int) -> Turn:
@@ -153,7 +159,12 @@ class SharedQuota:
     def _write(self, tokens: float, at: float, seen: _Seen | None) -> _Seen:
         entity = {"PartitionKey": QUOTA_PARTITION, "RowKey": self._name, "Tokens": tokens, "CountedAt": at}
         if seen is None:
-            written = self._table.create_entity(entity)
+            try:
+                written = self._table.create_entity(entity)
+            except ResourceNotFoundError:  # no table yet (a tool run before the app made it)
+                with suppress(ResourceExistsError):
+                    self._table.create_table()
+                written = self._table.create_entity(entity)
         else:
             written = self._table.update_entity(
                 entity, mode=UpdateMode.REPLACE, etag=seen.etag, match_condition=MatchConditions.IfNotModified
