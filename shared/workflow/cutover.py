@@ -21,7 +21,6 @@ from datetime import datetime
 
 from shared import telemetry
 from shared.catalog.plan import Decision
-from shared.clients.graph import BATCH_SIZE
 from shared.domain import Change, HistoryEntry, Line, LineState, Transfer, TransferState
 from shared.domain.events import TransferEvent
 from shared.resources.graph import SubscribedSku
@@ -29,7 +28,7 @@ from shared.store.records import TransferRecord
 from shared.workflow.access_ending import end_after_watch
 from shared.workflow.context import Next, StepContext
 from shared.workflow.groups import check_groups
-from shared.workflow.licenses import LineCutover, check_pool, refill_seconds, run_cutover
+from shared.workflow.licenses import LineCutover, check_pool, refill_seconds, run_batches, run_cutover
 from shared.workflow.rules.originals import attend, watching
 from shared.workflow.rules.partner_transfer import TRANSFERRED
 from shared.workflow.rules.progress import (
@@ -119,7 +118,7 @@ def _swap_licenses(
     verified, then the line is done. The next run waits for Graph's write quota to refill."""
     locate = transfer.options.usage_location_from_tenant
     cutover = _line_cutover(skus, transfer.customer_tenant_id, line)
-    batches = max(1, ctx.graph_write_quota.calls // BATCH_SIZE)  # a run may use the whole write quota
+    batches = run_batches(ctx.graph_write_quota)
     run = run_cutover(ctx.graph, cutover, failed=failed_ids(line), locate=locate, max_batches=batches)
     telemetry.count_license_swaps(run.moved)
     if run.retry_after is not None:  # Graph throttled: the rest of the line runs later
@@ -130,7 +129,7 @@ def _swap_licenses(
     if run.retry_after is not None or not run.finished:
         record = ctx.commit(record, Change(replace(transfer, updated_at=at), (line,), tuple(history)))
         refilled = refill_seconds(run.writes, ctx.graph_write_quota)
-        return Next(record, wait_seconds=run.retry_after or refilled)
+        return Next(record, wait_seconds=max(run.retry_after or 0.0, refilled))
     if line.groups_to_verify:
         return _verify_groups(ctx, record, transfer, history, line)
     return _finish_line(ctx, record, transfer, history, line)

@@ -12,13 +12,11 @@ and known issues using groups to manage licensing"):
   only loses the direct assignment (the group gives the targets). These go through ``$batch`` in
   groups of 20, at most ``max_batches`` groups a run.
 
-Write budget: identity and access writes are limited to 3,000 requests per 2 min 30 s per app and
-tenant (Learn, "Microsoft Graph service-specific throttling limits"). A run sends at most
-``max_batches * 20`` user writes plus one per group, and reads the holders once, only as far as it
-will write (plus one read per group and per ambiguous item). The default, 150 batches, is that whole
-quota: one run moves up to 3,000 users, and the caller spaces the next run by the time the quota takes
-to give the run's writes back (:func:`refill_seconds`), so runs in a row meet no 429 (one that comes
-anyway stops the run with ``retry_after``). No batch starts within :data:`RUN_MARGIN` of the deadline.
+Write budget: 3,000 identity and access writes per 2 min 30 s per app and tenant (Learn, "Microsoft
+Graph service-specific throttling limits"). A run sends at most ``max_batches * 20`` user writes plus
+one per group, reading the holders once only as far as it will write: nine tenths of the quota
+(:func:`run_batches`); the next run waits until the quota gave them back (:func:`refill_seconds`). A
+429 stops the run with ``retry_after``; no batch starts within :data:`RUN_MARGIN` of the deadline.
 
 No cursor is kept, because the tenant is the source of truth: a user who was swapped no longer holds
 the source SKU, so the next run's listing leaves them out, and its first pages are the users still to
@@ -54,7 +52,7 @@ from shared.resources.graph import AssignedLicense, BatchRequest, BatchResult, G
 from shared.store.quota import Quota
 from shared.workflow.rules.progress import STORED_FAILURES, CutoverProgress, FailureReason
 
-DEFAULT_MAX_BATCHES = 150  # Graph's whole write quota per app and tenant (3,000) in one run
+DEFAULT_MAX_BATCHES = 135  # nine tenths of Graph's write quota per app and tenant (3,000) in one run
 #: Seconds of the step's deadline kept for recording the run: no batch starts with less left.
 RUN_MARGIN = 60.0
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when Graph throttled without saying how long
@@ -374,14 +372,9 @@ class IdenticalCheck:
         return self.reason is None
 
 
-def verify_identical(graph: GraphClient, tenant_id: str, sku_id: str, expected_seats: int) -> IdenticalCheck:
-    """The same SKU was bought, so its holders keep their licences as long as the pool holds them."""
-    skus = {s.sku_id: s for s in graph.list_subscribed_skus(tenant_id)}
-    return check_pool(skus, sku_id, expected_seats)
-
-
 def check_pool(skus: Mapping[str, SubscribedSku], sku_id: str, expected_seats: int) -> IdenticalCheck:
-    """:func:`verify_identical` from a ``subscribedSkus`` read already made (one read serves every line)."""
+    """The same SKU was bought, so its holders keep their licences as long as the pool holds them;
+    ``skus`` is the tenant's ``subscribedSkus`` by id (one read serves every line)."""
     sku_id = sku_id.lower()
     pool = skus.get(sku_id)
     if pool is None:
@@ -393,6 +386,12 @@ def check_pool(skus: Mapping[str, SubscribedSku], sku_id: str, expected_seats: i
     elif consumed > enabled:
         reason = f"{consumed} seats are assigned but only {enabled} are enabled: holders would lose licences"
     return IdenticalCheck(sku_id, expected_seats, enabled, consumed, reason)
+
+
+def run_batches(quota: Quota) -> int:
+    """``$batch`` groups one run may send: nine tenths of the write quota, the rest left for the
+    tenant's other writes (usage locations, groups, the app's other work) in the same window."""
+    return max(1, quota.calls * 9 // 10 // BATCH_SIZE)
 
 
 def refill_seconds(writes: int, quota: Quota) -> float:
