@@ -135,8 +135,13 @@ class Fleet:
         self.start(customers)
         self.mark("start")
         self.accept(customers)
-        self.wait_all("Provisioned", timeout_s, also=("Failed", "Blocked"))
+        bought = self.wait_all("Provisioned", timeout_s, also=("Failed", "Blocked"))
         self.mark("buy")
+        if bought["Failed"] or bought["Blocked"]:
+            reasons = Counter(
+                str(r) for r in self.rows("RowKey eq 'header' and State ne 'Provisioned'", "Reason")
+            )
+            raise SystemExit(f"not every transfer was bought: {dict(bought)}; {reasons.most_common(3)}")
         self.lapse_originals()
         self.run_timer()
         states = self.wait_all("Completed", timeout_s, also=("Failed", "Blocked"))
