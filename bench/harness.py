@@ -141,8 +141,13 @@ class Fleet:
         self.start(customers)
         self.mark("start")
         self.accept(customers)
-        self.wait_all("Provisioned", timeout_s, also=("Failed", "Blocked"))
+        bought = self.wait_all("Provisioned", timeout_s, also=("Failed", "Blocked"))
         self.mark("buy")
+        if bought["Failed"] or bought["Blocked"]:
+            reasons = Counter(
+                str(r) for r in self.rows("RowKey eq 'header' and State ne 'Provisioned'", "Reason")
+            )
+            raise SystemExit(f"not every transfer was bought: {dict(bought)}; {reasons.most_common(3)}")
         self.lapse_originals()
         self.run_timer()
         states = self.wait_all("Completed", timeout_s, also=("Failed", "Blocked"))
@@ -268,6 +273,17 @@ def limits(speedup: float, *, pc: bool = True, graph_writes: bool = True) -> dic
     return out
 
 
+def paced(rate_limits: dict[str, Any] | None) -> dict[str, str]:
+    """The product told the quotas the sandbox enforces, windows shortened alike: it paces itself
+    (``PARTNER_CENTER_QUOTA``, ``GRAPH_WRITE_QUOTA``) to what it will meet."""
+    settings = {}
+    for knob, setting in (("partner_center", "PARTNER_CENTER_QUOTA"), ("graph_writes", "GRAPH_WRITE_QUOTA")):
+        limit = (rate_limits or {}).get(knob)
+        if limit:
+            settings[setting] = f"{limit['limit']}/{float(limit['window_s']):.3f}"
+    return settings
+
+
 @contextmanager
 def running_fleet(
     *,
@@ -291,7 +307,7 @@ def running_fleet(
             azurite_log.unlink(missing_ok=True)
         azurite = running.enter_context(running_azurite(debug_log=azurite_log))
         sandbox = running.enter_context(start_sandbox("large", params=params, timeout_s=300))
-        settings = local_settings(sandbox, azurite) | {"TRANSFER_SCAN_SCHEDULE": NEVER}
+        settings = local_settings(sandbox, azurite) | {"TRANSFER_SCAN_SCHEDULE": NEVER} | paced(rate_limits)
         started = [running.enter_context(start_local_host(settings, timeout_s=60)) for _ in range(hosts)]
         if rate_limits:
             sandbox.set_knobs(rate_limits=rate_limits)

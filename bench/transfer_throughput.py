@@ -81,15 +81,22 @@ def report(moved: Moved, speedup: float, users: int, skus: int) -> None:
         f"{n} customers x {skus} SKUs x {users} users; Partner Center quota {PC_QUOTA}/min and Graph "
         f"3,000 writes/150 s, windows {speedup:g}x shorter; states: {dict(moved.states)}\n"
     )
+    paced = moved.marks["buy"] - moved.marks["begin"]  # start to Provisioned: every Partner Center call
+    paced_rate = n / (paced / 60) / speedup
+    pc_calls = sum(v for (_, service, _), v in calls.items() if service == "partner_center")
+    pc_429s = moved.status_count("partner_center", 429)
     rows = [
         ("elapsed", f"{moved.seconds:.0f} s", f"{moved.seconds * speedup / 60:.1f} min"),
+        ("of which start to Provisioned (PC's phases)", f"{paced:.0f} s", f"{paced * speedup / 60:.1f} min"),
+        ("transfers per minute in PC's phases", f"{paced_rate * speedup:.1f}", f"{paced_rate:.1f}"),
+        ("  ratio to the bound at the product's PC calls", "", f"{paced_rate / product_bound:.0%}"),
         ("transfers per minute", f"{rate:.1f}", f"{real_rate:.1f}"),
         ("quota-bound maximum (500 / min. PC calls)", f"{bound * speedup:.1f}", f"{bound:.1f}"),
         ("ratio to the quota-bound maximum", f"{real_rate / bound:.0%}", f"{real_rate / bound:.0%}"),
         ("bound at the product's own PC calls", f"{product_bound * speedup:.1f}", f"{product_bound:.1f}"),
         ("ratio to that bound", f"{real_rate / product_bound:.0%}", f"{real_rate / product_bound:.0%}"),
         ("host CPU per transfer (process CPU / transfers)", f"{moved.host_cpu_s / n * 1000:.0f} ms", ""),
-        ("429s received (Partner Center)", str(moved.status_count("partner_center", 429)), ""),
+        ("429s received (Partner Center)", str(pc_429s), f"{pc_429s / max(pc_calls, 1):.2%} of {pc_calls}"),
         (
             "429s received (Graph, $batch members incl.)",
             str(moved.throttled["graph"] + moved.throttled["graph_writes"]),

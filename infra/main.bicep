@@ -120,6 +120,12 @@ param webhookTrustRoots string = ''
 @description('EXPIRY_LEAD_DAYS: how many days before an original subscription\'s next lifecycle date the cutover runs.')
 param expiryLeadDays int = 7
 
+@description('PARTNER_CENTER_QUOTA: Partner Center calls per seconds all instances together pace themselves to (calls/seconds): Partner Center\'s 500 requests per minute per partner tenant. Lower it when other tools spend the same quota.')
+param partnerCenterQuota string = '500/60'
+
+@description('GRAPH_WRITE_QUOTA: Graph licence writes per seconds a cutover keeps to in one customer tenant (calls/seconds): Graph\'s 3,000 identity and access writes per 150 s per app and tenant.')
+param graphWriteQuota string = '3000/150'
+
 @description('TRANSFER_SCAN_SCHEDULE: NCRONTAB (six fields, UTC) of the timer that backs up missed webhooks and nudges stuck transfers.')
 param transferScanSchedule string = '0 */5 * * * *'
 
@@ -354,6 +360,8 @@ var productSettings = {
   WEBHOOK_CERT_HOSTS: webhookCertHosts
   WEBHOOK_TRUST_ROOTS: webhookTrustRoots
   EXPIRY_LEAD_DAYS: string(expiryLeadDays)
+  PARTNER_CENTER_QUOTA: partnerCenterQuota
+  GRAPH_WRITE_QUOTA: graphWriteQuota
   SKU_REFERENCE_URL: skuReferenceUrl
   TRANSFER_SCAN_SCHEDULE: transferScanSchedule
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,6 +255,8 @@ class Tenant:
     """Whether the customer accepted the Microsoft Customer Agreement itself."""
     qualifications: list[dict[str, Any]] = field(default_factory=list)
     """``[{"qualification": "Education", "vettingStatus": "Approved"}]``; none: commercial."""
+    direct_seats: tuple[Counter[str], int] | None = None
+    """Direct holders per SKU, and how many users the tenant had when they were counted."""
 
     @property
     def agreement_accepted(self) -> bool:
@@ -271,7 +273,31 @@ class Tenant:
         return held
 
     def consumed(self, sku_id: str) -> int:
-        return sum(1 for user in self.users.values() if sku_id in self.effective_skus(user))
+        """Seats of ``sku_id`` in use: its direct holders (counted as they change, so a licence write
+        in a tenant of 50,000 users costs no walk over them) and the group members who hold it only
+        through a group, without an error."""
+        inherited = {
+            member
+            for group in self.groups.values()
+            if sku_id in group.effective()[0]
+            for member in group.members
+            if sku_id not in self.users[member].direct and (member, sku_id) not in group.effective()[1]
+        }
+        return self._direct_seats()[sku_id] + len(inherited)
+
+    def _direct_seats(self) -> Counter[str]:
+        """skuId -> users holding it directly; counted again whenever users were added since."""
+        if self.direct_seats is None or self.direct_seats[1] != len(self.users):
+            counts = Counter(sku for user in self.users.values() for sku in user.direct)
+            self.direct_seats = (counts, len(self.users))
+        return self.direct_seats[0]
+
+    def directly_assigned(self, user: User, after: dict[str, list[str]]) -> None:
+        """The one way a user's direct licences change once the user exists: the seat counts follow."""
+        counts = self._direct_seats()
+        counts.subtract(user.direct.keys())
+        counts.update(after.keys())
+        user.direct = after
 
     def consumption(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -642,7 +668,7 @@ class World:
                 "MutuallyExclusiveViolation",
             )
         before = set(user.direct)
-        user.direct = after
+        tenant.directly_assigned(user, after)
         now = self.clock.now()
         for sku in set(after) ^ before | {s for s, _ in add}:
             user.updated[sku] = now

@@ -130,10 +130,22 @@ class Services:
     def partner_center(self) -> PartnerCenterClient:
         from shared.clients.partner_center import PartnerCenterClient
 
-        endpoint = self.settings.partner_center_endpoint
-        return self._once(
-            "partner_center", lambda: PartnerCenterClient(endpoint, self.credential, verify=self._verify)
-        )
+        def build() -> PartnerCenterClient:
+            from shared.clients.calls import call_timeouts
+            from shared.store.connection import TABLE_STORAGE, client_options
+            from shared.store.quota import SharedQuota
+            from shared.store.repository import TABLE_NAME
+
+            s = self.settings  # the bucket's storage is asked once a call, no retries: it never holds one up
+            table = s.storage.table(
+                TABLE_NAME, **client_options(TABLE_STORAGE, call_timeouts) | {"retry_total": 0}
+            )
+            pacer = SharedQuota(table, "partner-center", s.quotas[0])
+            return PartnerCenterClient(
+                s.partner_center_endpoint, self.credential, verify=self._verify, pacer=pacer
+            )
+
+        return self._once("partner_center", build)
 
     @property
     def graph(self) -> GraphClient:
@@ -203,6 +215,7 @@ class Services:
             delegated_admin=self.delegated_admin,
             access=Access(s.gdap_security_group_id, s.partner_client_id, s.gdap_after_completion),
             cutover_lead=timedelta(days=s.expiry_lead_days),
+            graph_write_quota=s.quotas[1],
         )
         return replace(built, **overrides) if overrides else built
 

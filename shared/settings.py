@@ -22,6 +22,7 @@ from shared.domain.errors import ErrorKind
 from shared.domain.regions import UnknownCountryError, region_of
 from shared.resources import GUID
 from shared.store.connection import StorageConnection
+from shared.store.quota import QUOTA_SETTINGS, Quota
 
 #: Microsoft's download of the licensing table, linked from the Learn page
 #: ``entra/identity/users/licensing-service-plan-reference``.
@@ -123,14 +124,8 @@ class Settings:
         if not raw:
             return None
         parts = _split(name, raw)
-        if (
-            parts.scheme != "https"
-            or not _has_valid_host(parts)
-            or "@" in parts.netloc
-            or parts.query
-            or parts.fragment
-            or not _SECRET_PATH.match(parts.path)
-        ):
+        wrong_host = parts.scheme != "https" or not _has_valid_host(parts) or "@" in parts.netloc
+        if wrong_host or parts.query or parts.fragment or not _SECRET_PATH.match(parts.path):
             raise SettingError(
                 f"{name}: expected a versionless Key Vault secret URI (https://VAULT/secrets/NAME), "
                 f"got {redacted(raw[:200])!r}",
@@ -202,6 +197,19 @@ class Settings:
         return days
 
     @cached_property
+    def quotas(self) -> tuple[Quota, Quota]:
+        """PARTNER_CENTER_QUOTA and GRAPH_WRITE_QUOTA, calls/seconds: what every host together paces
+        its Partner Center calls to, and a cutover its Graph licence writes in one tenant."""
+        found = []
+        for name, default in QUOTA_SETTINGS:
+            raw = self._raw(name)
+            quota = Quota.parse(raw) if raw else default
+            if quota is None:
+                raise SettingError(f"{name}: expected calls/seconds such as {default}, got {raw[:20]!r}")
+            found.append(quota)
+        return found[0], found[1]
+
+    @cached_property
     def gdap_security_group_id(self) -> str:
         """The partner tenant's security group that the access assignment in each customer's tenant
         names; the partner user whose refresh token the app holds must be a member."""
@@ -258,14 +266,8 @@ class Settings:
         value = self._raw(name) or default
         parts = _split(name, value)
         expected = "an https:// URL" if allow_query else "an https:// base URL without query"
-        if (
-            parts.scheme != "https"
-            or not _has_valid_host(parts)
-            or "@" in parts.netloc
-            or (parts.query and not allow_query)
-            or parts.fragment
-            or any(c.isspace() for c in value)
-        ):
+        wrong_host = parts.scheme != "https" or not _has_valid_host(parts) or "@" in parts.netloc
+        if wrong_host or (parts.query and not allow_query) or parts.fragment or any(map(str.isspace, value)):
             raise SettingError(f"{name}: expected {expected}, got {redacted(value[:200])!r}", setting=name)
         return value.rstrip("/")
 
@@ -364,9 +366,7 @@ def _check_connection_string(name: str, value: str) -> None:
     if value.replace(" ", "").lower().rstrip(";") == DEVELOPMENT_STORAGE.lower():
         return
     pairs: dict[str, str] = {}
-    for part in value.split(";"):
-        if not part.strip():
-            continue
+    for part in filter(str.strip, value.split(";")):
         key, sep, item = part.partition("=")
         if not sep or not key.strip():
             raise SettingError(f"{name}: expected a storage connection string (Key=Value;...)", setting=name)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.settings import MICROSOFT_SKU_REFERENCE_URL, SettingError, Settings
+from shared.store.quota import Quota
 
 PARTNER = "11111111-2222-4333-8444-555555555555"
 
@@ -319,3 +320,14 @@ def test_a_url_setting_with_a_password_is_named_without_quoting_the_password(
     assert "host.example" in str(raised.value)
     assert "hunter2" not in str(raised.value)
     assert "s3cret" not in str(raised.value)
+
+
+def test_the_quotas_default_to_microsofts_documented_ones_and_take_calls_per_seconds() -> None:
+    assert Settings({}).quotas == (Quota(500, 60.0), Quota(3000, 150.0))
+    assert Settings({"PARTNER_CENTER_QUOTA": "400/60", "GRAPH_WRITE_QUOTA": "3000/15"}).quotas == (
+        Quota(400, 60.0),
+        Quota(3000, 15.0),
+    )
+    for name, bad in (("PARTNER_CENTER_QUOTA", "500 a minute"), ("GRAPH_WRITE_QUOTA", "3000/0")):
+        with pytest.raises(SettingError, match=f"{name}: expected calls/seconds such as"):
+            _ = Settings({name: bad}).quotas

@@ -12,6 +12,9 @@ Order of the policies, outermost first, and why:
 4. :class:`BearerPolicy` sets the token and re-acquires it once after a 401.
 5. :class:`DeadlinePolicy` caps the attempt's connect and read timeouts to the time left
    (:mod:`shared.clients.calls`).
+
+A client whose service has a quota shared by every host (Partner Center's) also has a
+:class:`PacingPolicy` right after the retries: each attempt first takes its turn in the quota.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from azure.core.pipeline.policies import HTTPPolicy, SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
 from shared import telemetry
-from shared.clients.calls import CALLS_MADE, call_timeouts, deadline_exceeded, time_left
-from shared.clients.errors import CallIds
+from shared.clients.calls import CALLS_MADE, MIN_RETRY_LATER, call_timeouts, deadline_exceeded, time_left
+from shared.clients.errors import CallIds, RetryLaterError
 from shared.clients.http import LOG, parse_retry_after, path_template
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
@@ -231,6 +234,40 @@ class ThrottleRetryPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
                 assert response is not None
                 return response
             attempt += 1
+
+
+class CallPacer(Protocol):
+    def take(self, count: int = 1) -> tuple[float, bool]:
+        """(seconds, granted): wait that long, then call; or nothing was taken, come back then."""
+        ...
+
+
+class PacingPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
+    """Every attempt takes its turn in a quota shared by the hosts (:mod:`shared.store.quota`): a
+    short wait is slept (bounded like a short ``Retry-After``), a longer one raises
+    :class:`~shared.clients.errors.RetryLaterError`, so a queue step comes back later instead of
+    meeting the service's 429."""
+
+    def __init__(self, pacer: CallPacer, retry: ThrottleRetryPolicy) -> None:
+        super().__init__()
+        self._pacer = pacer
+        self._retry = retry
+
+    def send(self, request: PipelineRequest[HttpRequest]) -> PipelineResponse[HttpRequest, HttpResponse]:
+        wait, granted = self._pacer.take()
+        if not granted or not self._retry.fits(wait):
+            service = str(request.context.get(SERVICE, "service"))
+            what = f"{request.http_request.method} {request.context.get(PATH_TEMPLATE) or '?'}"
+            raise RetryLaterError(
+                f"{what}: {service}'s quota is spent for the next {wait:.1f} s; not sent",
+                service=service,
+                code="quota_paced",
+                ids=CallIds(request.context.get(REQUEST_ID), request.context.get(CORRELATION_ID)),
+                retry_after=max(MIN_RETRY_LATER, wait),
+            )
+        if wait > 0:
+            self._retry.sleep(wait)
+        return self.next.send(request)
 
 
 class CallLoggingPolicy(HTTPPolicy[HttpRequest, HttpResponse]):

@@ -21,7 +21,9 @@ from shared.clients.pipeline import (
     BearerPolicy,
     CallContextPolicy,
     CallLoggingPolicy,
+    CallPacer,
     DeadlinePolicy,
+    PacingPolicy,
     ThrottleRetryPolicy,
     TokenSource,
 )
@@ -57,8 +59,10 @@ def build_pipeline_client(
     connect_timeout: float = 5.0,
     read_timeout: float = 60.0,
     retry: ThrottleRetryPolicy | None = None,
+    pacer: CallPacer | None = None,
 ) -> PipelineClient[HttpRequest, HttpResponse]:
-    """A pipeline over one pooled keep-alive session for one service."""
+    """A pipeline over one pooled keep-alive session for one service; each attempt paced by
+    ``pacer`` when given (a quota shared by the hosts)."""
     resolved = resolve_verify(verify)
     transport = RequestsTransport(
         session=session or make_session(resolved),
@@ -67,6 +71,7 @@ def build_pipeline_client(
         read_timeout=read_timeout,
         connection_verify=resolved,
     )
+    retry = retry or ThrottleRetryPolicy()
     policies: list[Any] = [
         CallContextPolicy(
             service=dialect.name,
@@ -74,7 +79,8 @@ def build_pipeline_client(
             request_id_header=dialect.request_id_header,
             fixed_headers=dialect.fixed_headers,
         ),
-        retry or ThrottleRetryPolicy(),
+        retry,
+        *([PacingPolicy(pacer, retry)] if pacer is not None else []),
         CallLoggingPolicy(
             service=dialect.name, response_request_id_header=dialect.response_request_id_header
         ),
@@ -202,6 +208,7 @@ class TransportOptions(TypedDict, total=False):
     connect_timeout: float
     read_timeout: float
     retry: ThrottleRetryPolicy | None
+    pacer: CallPacer | None
 
 
 class ServiceClient:

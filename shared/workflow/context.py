@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from shared.clients.calls import counting_calls, deadline, take_call_count
 from shared.domain import Change, HistoryEntry, Transfer, TransferState
 from shared.domain.events import EventType, TransferEvent
+from shared.store.quota import GRAPH_WRITES, Quota
 
 if TYPE_CHECKING:
     from shared.clients.delegated_admin import DelegatedAdminClient
@@ -79,6 +80,7 @@ class StepContext:
     provisioning_poll_seconds: float = 30.0
     group_poll_seconds: float = 5.0  # the first wait for Entra to process a group's licence change
     access_poll_seconds: float = 15.0  # the first wait for Microsoft to apply an assignment or a consent
+    graph_write_quota: Quota = GRAPH_WRITES  # Graph's licence writes per tenant (GRAPH_WRITE_QUOTA)
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now(self) -> datetime:

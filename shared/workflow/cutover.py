@@ -2,7 +2,7 @@
 is about to lapse, and the summary once every line is done.
 
 An identical line moves no licence: the same SKU was bought, so its holders keep their licences as
-long as the pool holds them (:func:`~shared.workflow.licenses.verify_identical`). An equivalent line
+long as the pool holds them (:func:`~shared.workflow.licenses.check_pool`). An equivalent line
 moves its holders to the replacement SKUs (:func:`~shared.workflow.licenses.run_cutover`), a bounded
 number at a time, after the line is marked as moving (the intent) first; the members of a group it
 changed are then read until each shows the replacement or an error
@@ -15,6 +15,7 @@ are watched until they have really lapsed (:mod:`shared.workflow.rules.originals
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -22,11 +23,12 @@ from shared import telemetry
 from shared.catalog.plan import Decision
 from shared.domain import Change, HistoryEntry, Line, LineState, Transfer, TransferState
 from shared.domain.events import TransferEvent
+from shared.resources.graph import SubscribedSku
 from shared.store.records import TransferRecord
 from shared.workflow.access_ending import end_after_watch
 from shared.workflow.context import Next, StepContext
 from shared.workflow.groups import check_groups
-from shared.workflow.licenses import LineCutover, run_cutover, verify_identical
+from shared.workflow.licenses import LineCutover, check_pool, refill_seconds, run_batches, run_cutover
 from shared.workflow.rules.originals import attend, watching
 from shared.workflow.rules.partner_transfer import TRANSFERRED
 from shared.workflow.rules.progress import (
@@ -67,37 +69,41 @@ def track_originals(ctx: StepContext, record: TransferRecord, event: TransferEve
 
 
 def cut_over(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """One due line: an identical line is checked, an equivalent line moves its holders."""
+    """The due lines, from one read of the tenant's SKUs: every identical line is checked, then
+    one equivalent line moves its holders (a run of them)."""
     now = ctx.now()
-    line = next(x for x in record.lines if x.cutover_is_due(now, ctx.cutover_lead))
+    due = [x for x in record.lines if x.cutover_is_due(now, ctx.cutover_lead)]
     transfer, history = record.transfer, []
     if transfer.state is not TransferState.CUTTING_OVER:
         transfer, entry = transfer.move(TransferState.CUTTING_OVER, at=now, actor="workflow")
         history.append(entry)
-    if line.decision == Decision.IDENTICAL.value:
-        return _check_identical(ctx, record, transfer, history, line)
-    if line.state is LineState.ACTIVE:
-        line, entry = line.move(LineState.MOVING_LICENSES, at=now, actor="workflow")
-        record = ctx.commit(record, Change(transfer, (line,), (*history, entry)))
+    skus = {s.sku_id: s for s in ctx.graph.list_subscribed_skus(transfer.customer_tenant_id)}
+    identical = [x for x in due if x.decision == Decision.IDENTICAL.value]
+    checked = tuple(_check_identical(skus, line, now) for line in identical)
+    moving = [x for x in due if x.decision != Decision.IDENTICAL.value][:1]
+    if moving and moving[0].state is LineState.ACTIVE:
+        line, entry = moving[0].move(LineState.MOVING_LICENSES, at=now, actor="workflow")
+        checked, moving = (*checked, (line, entry)), [line]
+    if checked:
+        lines = tuple(line for line, _ in checked)
+        entries = (*history, *(entry for _, entry in checked))
+        record = ctx.commit(record, Change(replace(transfer, updated_at=now), lines, entries))
         transfer, history = record.transfer, []
-    return _swap_licenses(ctx, record, transfer, history, line)
+    if not moving:
+        return Next(record)
+    return _swap_licenses(ctx, record, transfer, history, moving[0], skus)
 
 
 def _check_identical(
-    ctx: StepContext, record: TransferRecord, transfer: Transfer, history: list[HistoryEntry], line: Line
-) -> Next:
-    now = ctx.now()
-    seats = sum(r.quantity for r in line.replacements)
-    check = verify_identical(ctx.graph, transfer.customer_tenant_id, line.source_sku_id, seats)
+    skus: Mapping[str, SubscribedSku], line: Line, now: datetime
+) -> tuple[Line, HistoryEntry]:
+    """An identical line done, or failed when the pool does not hold its users."""
+    check = check_pool(skus, line.source_sku_id, sum(r.quantity for r in line.replacements))
     if not check.ok:
         reason = f"{line.name}: {check.reason}; retry checks again"
-        failed, entry = line.move(LineState.FAILED, at=now, actor="workflow", reason=reason)
-        return Next(
-            ctx.commit(record, Change(replace(transfer, updated_at=now), (failed,), (*history, entry)))
-        )
+        return line.move(LineState.FAILED, at=now, actor="workflow", reason=reason)
     done, entry = line.move(LineState.COMPLETED, at=now, actor="workflow")
-    message = f"{line.name}: the same SKU was bought; no licence changes"
-    return Next(ctx.commit(record, Change(transfer, (done,), (*history, replace(entry, message=message)))))
+    return done, replace(entry, message=f"{line.name}: the same SKU was bought; no licence changes")
 
 
 def _swap_licenses(
@@ -106,12 +112,14 @@ def _swap_licenses(
     transfer: Transfer,
     history: list[HistoryEntry],
     line: Line,
+    skus: Mapping[str, SubscribedSku],
 ) -> Next:
     """One bounded run of the line's swap; once no holder is left to move, its groups' members are
-    verified, then the line is done."""
+    verified, then the line is done. The next run waits for Graph's write quota to refill."""
     locate = transfer.options.usage_location_from_tenant
-    cutover = _line_cutover(ctx, transfer.customer_tenant_id, line)
-    run = run_cutover(ctx.graph, cutover, failed=failed_ids(line), locate=locate)
+    cutover = _line_cutover(skus, transfer.customer_tenant_id, line)
+    batches = run_batches(ctx.graph_write_quota)
+    run = run_cutover(ctx.graph, cutover, failed=failed_ids(line), locate=locate, max_batches=batches)
     telemetry.count_license_swaps(run.moved)
     if run.retry_after is not None:  # Graph throttled: the rest of the line runs later
         telemetry.count_throttling_wait("cut_over")
@@ -120,7 +128,8 @@ def _swap_licenses(
     history = [*history, *_located(run, line, at)]
     if run.retry_after is not None or not run.finished:
         record = ctx.commit(record, Change(replace(transfer, updated_at=at), (line,), tuple(history)))
-        return Next(record, wait_seconds=run.retry_after or 0.0)
+        refilled = refill_seconds(run.writes, ctx.graph_write_quota)
+        return Next(record, wait_seconds=max(run.retry_after or 0.0, refilled))
     if line.groups_to_verify:
         return _verify_groups(ctx, record, transfer, history, line)
     return _finish_line(ctx, record, transfer, history, line)
@@ -217,10 +226,9 @@ def halt_failed_lines(ctx: StepContext, record: TransferRecord, event: TransferE
     return Next(ctx.commit(record, Change(transfer, history=(halted,))), stop=True)
 
 
-def _line_cutover(ctx: StepContext, customer: str, line: Line) -> LineCutover:
+def _line_cutover(skus: Mapping[str, SubscribedSku], customer: str, line: Line) -> LineCutover:
     """The swap from the tenant's own SKUs: the replacements are bought and in the tenant by now.
     The plan's tier upgrades keep a plan the holder switched off switched off on its higher tier."""
-    skus = {s.sku_id: s for s in ctx.graph.list_subscribed_skus(customer)}
     source = skus[line.source_sku_id.lower()]
     targets = [skus[sku] for sku in dict.fromkeys(r.sku_id.lower() for r in line.replacements)]
     return LineCutover.between(customer, source, targets, dict(line.upgraded_plans))

@@ -3,7 +3,8 @@
 How a run works (Learn, "user: assignLicense", "group: assignLicense" and "Scenarios, limitations,
 and known issues using groups to manage licensing"):
 
-* one paged read lists the users holding the source SKU, directly or through groups;
+* one paged read lists the users holding the source SKU, directly or through groups, and stops once
+  it holds as many direct holders as the run may write for (the rest are listed by the next run);
 * each group carrying the source is changed once (add the targets, remove the source), and its members
   follow; a member is never swapped on their own, since an inherited licence can only change on the group;
 * each user holding it directly gets one ``assignLicense`` that adds every target and removes the source
@@ -11,22 +12,21 @@ and known issues using groups to manage licensing"):
   only loses the direct assignment (the group gives the targets). These go through ``$batch`` in
   groups of 20, at most ``max_batches`` groups a run.
 
-Write budget: identity and access writes are limited to 3,000 requests per 2 min 30 s per app and
-tenant (Learn, "Microsoft Graph service-specific throttling limits"). A run sends at most
-``max_batches * 20`` user writes plus one per group, and reads the holders once (plus one read per
-group and per ambiguous item). With the default 10 batches that is 200 writes a run, far inside that
-quota; several runs in a row (one queue message each) stay inside it too, and a 429 that the client
-did not absorb stops the run with ``retry_after`` instead of pressing on.
+Write budget: 3,000 identity and access writes per 2 min 30 s per app and tenant (Learn, "Microsoft
+Graph service-specific throttling limits"). A run sends at most ``max_batches * 20`` user writes plus
+one per group, reading the holders once only as far as it will write: nine tenths of the quota
+(:func:`run_batches`); the next run waits until the quota gave them back (:func:`refill_seconds`). A
+429 stops the run with ``retry_after``; no batch starts within :data:`RUN_MARGIN` of the deadline.
 
 No cursor is kept, because the tenant is the source of truth: a user who was swapped no longer holds
-the source SKU, so the next run's listing leaves them out. A run that crashed, was stopped after N
-batches or was throttled is resumed simply by running again: nobody is swapped twice (they are no
-longer listed) and nobody is skipped (everyone still holding the source is listed). The only state the
+the source SKU, so the next run's listing leaves them out, and its first pages are the users still to
+move. A run that crashed, was stopped after N batches or was throttled is resumed simply by running
+again: nobody is swapped twice (they are no longer listed) and nobody is skipped (everyone still
+holding the source is listed; a run that stopped listing early is never the last). The only state the
 caller keeps is who failed (so they are not retried each run unless ``retry_failed``). Graph does not
 de-duplicate writes, so a write whose answer was lost is never re-sent: the user (or group) is read,
 and a target state counts as done.
-
-Identical-offer lines move no licence: :func:`verify_identical` only checks the pool is big enough.
+Identical-offer lines move no licence: :func:`check_pool` only checks the pool is big enough.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from shared.catalog.preflight import Cutover, PlanPairs, carried_plans, disabled_on
 from shared.catalog.reference import clean_plan_name
+from shared.clients.calls import time_left
 from shared.clients.errors import (
     GraphError,
     MutuallyExclusivePlansError,
@@ -48,9 +49,12 @@ from shared.clients.errors import (
 from shared.clients.graph import BATCH_SIZE, GraphClient, assign_license_body, batch_item_error
 from shared.domain import UserFailure
 from shared.resources.graph import AssignedLicense, BatchRequest, BatchResult, Group, SubscribedSku, User
+from shared.store.quota import Quota
 from shared.workflow.rules.progress import STORED_FAILURES, CutoverProgress, FailureReason
 
-DEFAULT_MAX_BATCHES = 10
+DEFAULT_MAX_BATCHES = 135  # nine tenths of Graph's write quota per app and tenant (3,000) in one run
+#: Seconds of the step's deadline kept for recording the run: no batch starts with less left.
+RUN_MARGIN = 60.0
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when Graph throttled without saying how long
 
 
@@ -136,8 +140,9 @@ def run_cutover(
     if not line.cutover.moves:
         raise ValueError("a cutover needs target SKUs: removing the source alone would unlicense its holders")
     skip: Set[str] = frozenset() if retry_failed else failed
-    holders = _Holders.of(graph, line)
+    holders = _Holders.of(graph, line, skip, enough=max_batches * BATCH_SIZE)
     run = _Run()
+    run.pending += holders.unlisted  # holders the listing stopped before: the next run lists them
     later = _locate(graph, line.tenant_id, holders, skip, run) if locate else frozenset()
     for group_id, members in sorted(holders.inheriting.items()):
         if group_id in skip:
@@ -174,13 +179,18 @@ class _Holders:
     direct: list[tuple[User, bool]]
     inheriting: dict[str, int]
     through: dict[str, list[User]]
+    unlisted: int  # 1 when the listing stopped with ``enough`` direct holders: more may follow
 
     @classmethod
-    def of(cls, graph: GraphClient, line: LineCutover) -> _Holders:
+    def of(cls, graph: GraphClient, line: LineCutover, skip: Set[str], *, enough: int) -> _Holders:
+        """The holders, listed until ``enough`` direct holders not in ``skip`` are found (the
+        later pages are not read: the run would not write for them); once a group's holder is seen
+        the listing goes on to the end, so the run counts every member its change of the group moves."""
         sku = line.sku_id
         direct: list[tuple[User, bool]] = []  # (user, also holds it through a group)
         inheriting: dict[str, int] = {}  # group -> holders who only inherit it (counted on their first)
         through: dict[str, list[User]] = {}
+        wanted = 0
         for user in graph.list_users_with_sku(line.tenant_id, sku):
             if not user.holds(sku):
                 continue  # the listing is eventually consistent: a stale match holds nothing
@@ -191,9 +201,12 @@ class _Holders:
                 through.setdefault(group_id, []).append(user)
             if any(s.is_direct for s in states) or not groups:
                 direct.append((user, bool(groups)))
+                wanted += user.id not in skip
+                if wanted >= enough and not through:  # stop: this run writes for no more
+                    return cls(direct, inheriting, through, 1)
             else:
                 inheriting[groups[0]] += 1
-        return cls(direct, inheriting, through)
+        return cls(direct, inheriting, through, 0)
 
     def everyone(self) -> list[User]:
         found = {u.id: u for u, _ in self.direct}
@@ -276,8 +289,9 @@ def _swap_users(
 ) -> None:
     chunks = [users[i : i + BATCH_SIZE] for i in range(0, len(users), BATCH_SIZE)]
     for number, chunk in enumerate(chunks):
-        if number >= max_batches or run.retry_after is not None:
-            run.pending += len(chunk)  # left for the next run: bounded work, or Graph asked us to wait
+        left = time_left()
+        if number >= max_batches or run.retry_after is not None or (left is not None and left < RUN_MARGIN):
+            run.pending += len(chunk)  # left for the next run: bounded work, Graph asked us to wait, or time
             continue
         requests = [_request(line, user, keeps_group) for user, keeps_group in chunk]
         run.writes += len(requests)
@@ -358,10 +372,11 @@ class IdenticalCheck:
         return self.reason is None
 
 
-def verify_identical(graph: GraphClient, tenant_id: str, sku_id: str, expected_seats: int) -> IdenticalCheck:
-    """The same SKU was bought, so its holders keep their licences as long as the pool holds them."""
+def check_pool(skus: Mapping[str, SubscribedSku], sku_id: str, expected_seats: int) -> IdenticalCheck:
+    """The same SKU was bought, so its holders keep their licences as long as the pool holds them;
+    ``skus`` is the tenant's ``subscribedSkus`` by id (one read serves every line)."""
     sku_id = sku_id.lower()
-    pool = next((s for s in graph.list_subscribed_skus(tenant_id) if s.sku_id == sku_id), None)
+    pool = skus.get(sku_id)
     if pool is None:
         return IdenticalCheck(sku_id, expected_seats, 0, 0, "the tenant has no licences of this SKU")
     enabled, consumed = pool.prepaid_units.enabled, pool.consumed_units
@@ -371,3 +386,14 @@ def verify_identical(graph: GraphClient, tenant_id: str, sku_id: str, expected_s
     elif consumed > enabled:
         reason = f"{consumed} seats are assigned but only {enabled} are enabled: holders would lose licences"
     return IdenticalCheck(sku_id, expected_seats, enabled, consumed, reason)
+
+
+def run_batches(quota: Quota) -> int:
+    """``$batch`` groups one run may send: nine tenths of the write quota, the rest left for the
+    tenant's other writes (usage locations, groups, the app's other work) in the same window."""
+    return max(1, quota.calls * 9 // 10 // BATCH_SIZE)
+
+
+def refill_seconds(writes: int, quota: Quota) -> float:
+    """How long Graph's write quota takes to give back ``writes``: the wait before the next run."""
+    return writes / quota.rate

@@ -9,8 +9,9 @@ from sandbox.testing import SandboxHandle
 from shared.catalog.preflight import Cutover
 from shared.clients.graph import GraphClient
 from shared.domain import Line, UserFailure
+from shared.resources.graph import SubscribedSku
 from shared.workflow.groups import check_groups
-from shared.workflow.licenses import LineCutover, run_cutover, verify_identical
+from shared.workflow.licenses import LineCutover, check_pool, run_cutover
 from shared.workflow.rules.progress import (
     STORED_FAILURES,
     CutoverProgress,
@@ -150,7 +151,7 @@ def test_a_run_stopped_after_one_batch_resumes_with_the_remaining_users_only(san
     first = run_cutover(graph, customer.line, max_batches=1)
 
     assert (first.finished, first.writes) == (False, 20 + 1)
-    assert first.pending == len(customer.direct) + 1 - 20
+    assert first.pending > 0  # the listing stopped at the 20 the run writes for: more may follow
     assert len(user_changes(sandbox)) == 20
 
     line, run, writes = progressed(a_line(), first), first, first.writes
@@ -296,11 +297,15 @@ def test_get_group_reads_the_group_licences(sandbox, graph):
     assert group.holds(sandbox.ids.skus["O365_E3"])
 
 
+def tenant_skus(graph: GraphClient, tenant: str) -> dict[str, SubscribedSku]:
+    return {s.sku_id: s for s in graph.list_subscribed_skus(tenant)}
+
+
 def test_identical_line_passes_when_the_pool_holds_the_seats_bought(sandbox, graph):
     contoso, ems = sandbox.customer("contoso"), sandbox.ids.skus["EMS_E3"]
     sandbox.add_subscription(contoso, ems, 10)  # the same SKU, bought again
 
-    check = verify_identical(graph, contoso, ems, expected_seats=10)
+    check = check_pool(tenant_skus(graph, contoso), ems, expected_seats=10)
 
     assert check.ok
     assert check.reason is None
@@ -311,11 +316,11 @@ def test_identical_line_passes_when_the_pool_holds_the_seats_bought(sandbox, gra
 def test_identical_line_fails_with_a_reason_when_seats_are_short(sandbox, graph):
     contoso, ems = sandbox.customer("contoso"), sandbox.ids.skus["EMS_E3"]
 
-    check = verify_identical(graph, contoso, ems, expected_seats=30)
+    check = check_pool(tenant_skus(graph, contoso), ems, expected_seats=30)
 
     assert not check.ok
     assert check.reason == "10 enabled seats, fewer than the 30 bought"
-    missing = verify_identical(graph, contoso, sandbox.ids.skus["O365_E5"], expected_seats=1)
+    missing = check_pool(tenant_skus(graph, contoso), sandbox.ids.skus["O365_E5"], expected_seats=1)
     assert missing.reason == "the tenant has no licences of this SKU"
 
 

@@ -19,6 +19,7 @@ from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
 from shared.bootstrap import Services
 from shared.store.queue import QUEUE_NAME
+from shared.store.quota import Quota
 from shared.workflow.runner import BUSY_WAIT_SECONDS, Runner, StepFailedError
 from tests.fixtures.app import EXPECTED_FAILURES, pump, routes
 from tests.workflow.test_cutover import (
@@ -27,6 +28,7 @@ from tests.workflow.test_cutover import (
     failed_on_one_line,
     on_sandbox_time,
     provisioned,
+    sandbox_time,
     timer_on_sandbox_time,
 )
 from tests.workflow.transfers import record
@@ -99,6 +101,13 @@ def test_a_retry_racing_a_timer_started_cutover_writes_each_user_once(
     assert writes_per_user(sandbox) == {stranded: 1}
 
 
+def small_runs(services: Services, sandbox: SandboxHandle) -> Runner:
+    """A workflow on sandbox time whose Graph write quota is 200 per half second: a cutover run moves 200."""
+    return services.new_runner(
+        clock=sandbox_time(sandbox), provisioning_poll_seconds=0.5, graph_write_quota=Quota(200, 0.5)
+    )
+
+
 def test_two_hosts_given_the_same_message_of_a_cutover_under_way_write_each_user_once(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
@@ -109,14 +118,14 @@ def test_two_hosts_given_the_same_message_of_a_cutover_under_way_write_each_user
     sandbox.advance_clock(days=days_until_lapse(sandbox, transfer) - 3)
     timer_on_sandbox_time(services, sandbox).scan()
     [announced] = taken(azurite)
-    on_sandbox_time(services, sandbox).handle_message(announced)  # the first run: 200 moved, the rest later
+    small_runs(services, sandbox).handle_message(announced)  # the first run: 200 moved, the rest later
     [going_on] = taken(azurite)
     sandbox.clear_ledger()
     slow_writes(sandbox)
 
-    at_once([(on_sandbox_time(services, sandbox), going_on) for _ in range(2)])  # delivered twice
+    at_once([(small_runs(services, sandbox), going_on) for _ in range(2)])  # delivered twice
     sandbox.clear_faults()
-    pump(azurite, services, runner=on_sandbox_time(services, sandbox), idle_s=BUSY_WAIT_SECONDS + 2)
+    pump(azurite, services, runner=small_runs(services, sandbox), idle_s=BUSY_WAIT_SECONDS + 2)
 
     assert record(services, transfer["id"])["state"] == "Completed"
     writes = writes_per_user(sandbox)

@@ -1,0 +1,79 @@
+"""The quota every host shares (one token bucket in a Table entity), on Azurite: hosts taking at
+once never spend more than it allows together, and a take beyond it is told when to come back."""
+
+from __future__ import annotations
+
+import threading
+
+from azure.data.tables import TableClient
+
+from shared.store.connection import StorageConnection
+from shared.store.quota import Quota, SharedQuota
+
+QUOTA = Quota(10, 10.0)  # one call a second, ten at once
+
+
+class Clock:
+    """The hosts' shared wall clock, moved by the test: the counts do not depend on the machine."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def two_hosts(storage: StorageConnection, table_name: str, clock: Clock) -> list[SharedQuota]:
+    """Two hosts' views of the same bucket, each over its own table client, as two processes have."""
+    return [
+        SharedQuota(storage.table(table_name), "partner-center", QUOTA, horizon=0.0, clock=clock)
+        for _ in range(2)
+    ]
+
+
+def test_two_hosts_sharing_the_bucket_never_spend_more_than_the_quota_allows(
+    storage: StorageConnection, table_name: str
+) -> None:
+    TableClient.from_connection_string(storage.connection_string or "", table_name).create_table()
+    clock = Clock()
+    hosts = two_hosts(storage, table_name, clock)
+    granted: list[bool] = []
+
+    def take(host: SharedQuota) -> None:
+        for _ in range(8):
+            granted.append(host.take().granted)
+
+    workers = [threading.Thread(target=take, args=(host,)) for host in hosts for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert granted.count(True) == QUOTA.calls  # 32 tried at once, between two hosts: 10 went
+
+    clock.now += 4.0  # four seconds refill four calls, whoever takes them
+    later = [host.take() for host in hosts for _ in range(4)]
+    assert sum(turn.granted for turn in later) == 4
+    refused = [turn for turn in later if not turn.granted]
+    assert all(0 < turn.wait <= 1.0 for turn in refused)  # told when the next one is due
+
+
+def test_a_take_a_little_ahead_is_granted_with_its_wait(storage: StorageConnection, table_name: str) -> None:
+    TableClient.from_connection_string(storage.connection_string or "", table_name).create_table()
+    clock = Clock()
+    quota = SharedQuota(storage.table(table_name), "partner-center", QUOTA, horizon=3.0, clock=clock)
+
+    turns = [quota.take() for _ in range(QUOTA.calls + 4)]
+
+    assert [t.wait for t in turns[: QUOTA.calls]] == [0.0] * QUOTA.calls
+    assert [(t.granted, round(t.wait, 3)) for t in turns[QUOTA.calls :]] == [
+        (True, 1.0),
+        (True, 2.0),
+        (True, 3.0),
+        (False, 1.0),  # four seconds ahead is beyond the horizon: nothing taken, come back in one
+    ]
+
+
+def test_a_quota_setting_reads_calls_per_seconds() -> None:
+    assert Quota.parse("500/60") == Quota(500, 60.0)
+    assert Quota.parse("3000/150") == Quota(3000, 150.0)
+    assert [Quota.parse(bad) for bad in ("500", "0/60", "500/0", "５００/60", "-1/60", "1/1e9")] == [None] * 6
