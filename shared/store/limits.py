@@ -50,6 +50,35 @@ _FORBIDDEN_KEY_CHARACTERS = frozenset("/\\#?") | {chr(c) for c in (*range(0x20),
 _SYSTEM_PROPERTIES = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
 
 
+#: A long text is stored in parts of at most this many characters: 64 KiB in UTF-16 even if every
+#: character needed a surrogate pair.
+TEXT_PART_CHARS = MAX_STRING_BYTES // 4
+
+
+def spread_texts(entity: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """``entity`` with each text property of ``names`` longer than one string may be (a line of a
+    20,000-seat tenant lists over a hundred replacements) spread over ``Name``, ``Name2``, ``Name3``...;
+    the entity's 1 MiB and 252 properties still bound the whole, and :func:`check_entity` says so."""
+    spread = dict(entity)
+    for name in names:
+        text = spread.get(name)
+        if isinstance(text, str) and len(text) > TEXT_PART_CHARS:
+            parts = [text[i : i + TEXT_PART_CHARS] for i in range(0, len(text), TEXT_PART_CHARS)]
+            spread.update({name if n == 0 else f"{name}{n + 1}": part for n, part in enumerate(parts)})
+    return spread
+
+
+def gather_texts(row: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The row with each text :func:`spread_texts` spread joined again under its own name."""
+    gathered = dict(row)
+    for name in names:
+        part = 2
+        while f"{name}{part}" in gathered:
+            gathered[name] += gathered.pop(f"{name}{part}")
+            part += 1
+    return gathered
+
+
 def check_key(value: str, *, name: str = "key", from_input: bool = False) -> None:
     if not value:
         raise StorageLimitError(f"{name} must not be empty", from_input=from_input)

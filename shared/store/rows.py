@@ -28,7 +28,7 @@ from shared.domain import (
     TransferState,
     UserFailure,
 )
-from shared.store.limits import encode_key, stored_int
+from shared.store.limits import encode_key, gather_texts, spread_texts, stored_int
 
 HEADER = "header"
 
@@ -140,7 +140,25 @@ def gdap_from_json(text: str | None) -> GdapRequest | None:
     return GdapRequest(**{**data, "roles": tuple(data["roles"]), "granted": tuple(data.get("granted", ()))})
 
 
+#: A line's properties that grow with the tenant (replacements, failures, holders named...).
+_LONG_TEXTS = (
+    "Replacements",
+    "OriginalSubscriptionIds",
+    "OrderIds",
+    "SubscriptionIds",
+    "UserFailures",
+    "Choices",
+    "UsersWithoutSeat",
+    "GroupsToVerify",
+    "CancellationWindows",
+)
+
+
 def line_row(line: Line) -> dict[str, Any]:
+    return spread_texts(_line_properties(line), _LONG_TEXTS)
+
+
+def _line_properties(line: Line) -> dict[str, Any]:
     return without_none(
         {
             "PartitionKey": line.transfer_id,
@@ -182,6 +200,7 @@ def line_row(line: Line) -> dict[str, Any]:
 
 
 def line_from_row(row: Mapping[str, Any]) -> Line:
+    row = gather_texts(row, _LONG_TEXTS)
     resume = row.get("ResumeState")
     expires = row.get("OriginalExpires")
     return Line(

@@ -15,9 +15,11 @@ from shared.domain import (
     Change,
     HistoryEntry,
     Line,
+    Replacement,
     SourceChannel,
     Transfer,
     TransferState,
+    UserFailure,
     new_transfer_id,
 )
 from shared.store.connection import StorageConnection
@@ -123,6 +125,44 @@ def test_a_commit_answers_the_record_a_read_would_find(store: TransferStore) -> 
 
     assert second == store.get(accepted.id)
     assert second.etags != first.etags
+
+
+def test_a_line_of_a_20000_seat_tenant_is_stored_whole_and_shrinks_back_without_leftovers(
+    store: TransferStore, storage: StorageConnection, table_name: str
+) -> None:
+    """300 seats per subscription: 67 subscriptions of each of two offers, over one string's 64 KiB."""
+    record = created(store)
+    accepted, entry = record.transfer.move(TransferState.ACCEPTED, at=T0, actor="webhook")
+    replacements = tuple(
+        Replacement(
+            f"CFQ7TTC0{n:04d}:0001:CFQ7TTC0SA0{n % 10}",
+            str(uuid.uuid4()),
+            300,
+            "P1Y",
+            "monthly",
+            product_name="Office 365 E3 (no Teams) — ünïcode",
+        )
+        for n in range(134)
+    )
+    big = Line(
+        transfer_id=accepted.id,
+        source_sku_id=E3,
+        source_sku_part_number="ENTERPRISEPACK",
+        quantity=20_000,
+        replacements=replacements,
+        user_failures=tuple(UserFailure(str(uuid.uuid4()), "no usage location") for _ in range(900)),
+    )
+
+    stored = store.commit(record, Change(accepted, lines=(big,), history=(entry,)))
+    read = store.get(accepted.id)
+    small = replace(big, replacements=replacements[:1], user_failures=())
+    shrunk = store.commit(stored, Change(accepted, lines=(small,)))
+
+    assert stored.lines == (big,) == read.lines
+    assert shrunk.lines == (small,) == store.get(accepted.id).lines
+    rows = storage.table(table_name).query_entities("PartitionKey eq @pk", parameters={"pk": accepted.id})
+    [row] = [r for r in rows if r.get("Kind") == "line"]
+    assert [name for name in row if name.startswith("Replacements")] == ["Replacements"]
 
 
 def test_a_commit_on_the_record_a_commit_answered_is_conditional_on_the_etag_azure_gave(
