@@ -80,7 +80,7 @@ class Fleet:
             self.transfers.update(pool.map(start_one, enumerate(customers)))
 
     def register_webhook(self) -> None:
-        register_webhook(self.sandbox, self.api)
+        register_webhook(self.sandbox, self.api, azurite=self.azurite)
 
     def accept(self, customers: Sequence[str], *, threads: int = 4) -> None:
         """Each customer's Global Administrator accepts; Partner Center sends the signed webhook."""

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from devhost.azurite import running_azurite
+from devhost.azurite import Azurite, running_azurite
 from devhost.host import FUNCTION_KEYS_SETTING, start_local_host
 from devhost.run import interrupt, local_settings, register_webhook
 from sandbox.scenarios import OTHER_PARTNER_NAME
@@ -112,6 +112,7 @@ class Run:
     restart_host: Callable[[], None]
     console: Console
     cases: tuple[Case, ...]
+    azurite: Azurite
     tenants: dict[str, str] = field(default_factory=dict)
     transfers: dict[str, str] = field(default_factory=dict)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -437,7 +438,7 @@ def story(run: Run) -> None:
     accept(run, silent)
     for case in silent:
         run.say(f"{case.customer}: accepted, no webhook delivered")
-    webhook = register_webhook(run.sandbox, run.api)
+    webhook = register_webhook(run.sandbox, run.api, azurite=run.azurite)
     run.say(f"webhook registered for acceptances, GDAP and partner transfers -> {webhook}")
     run.heading("4. A customer whose suite has no full equivalent on sale: the plan waits for approval")
     approve(run, approvals)
@@ -544,7 +545,7 @@ def main(cases: tuple[Case, ...] = CASES) -> int:
             hosts.close()
             hosts.enter_context(start_local_host(settings, port=int(host.url.rsplit(":", 1)[1])))
 
-        run = Run(sandbox, host.url, restart_host, console, cases)
+        run = Run(sandbox, host.url, restart_host, console, cases, azurite)
         story(run)
         status = summarise(run)
         if sys.stdin.isatty() and sys.stdout.isatty():

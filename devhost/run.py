@@ -77,12 +77,15 @@ def local_settings(sandbox: SandboxHandle, azurite: Azurite) -> dict[str, str]:
     }
 
 
-def register_webhook(sandbox: SandboxHandle, api_url: str, function_key: str | None = None) -> str:
+def register_webhook(
+    sandbox: SandboxHandle, api_url: str, function_key: str | None = None, *, azurite: Azurite | None = None
+) -> str:
     """As the partner does once at setup, with ``ops.register_webhook``'s registration: every event
     the workflow follows, added to the partner's one registration (refused if another tool holds it).
 
     Where the host checks keys, Partner Center must call the webhook with one, so the URL carries it
-    as ``?code=`` (the way ``ops.register_webhook`` registers the deployed app).
+    as ``?code=`` (the way ``ops.register_webhook`` registers the deployed app). Given ``azurite``,
+    the registration's Partner Center calls take from the quota the hosts share there, as the app's do.
     """
     from ops.register_webhook import register
     from shared.bootstrap import Services
@@ -92,7 +95,8 @@ def register_webhook(sandbox: SandboxHandle, api_url: str, function_key: str | N
     url = f"{api_url}/webhooks/partner-center"
     if function_key:
         url += "?" + urlencode({"code": function_key})
-    services = Services(Settings(sandbox.env()), verify=sandbox.ca_bundle)
+    storage = {"AzureWebJobsStorage": azurite.connection_string} if azurite else {}
+    services = Services(Settings(sandbox.env() | storage), verify=sandbox.ca_bundle)
     try:
         register(services.partner_center, url, sorted(FOLLOWED_EVENTS))
     finally:
@@ -122,7 +126,7 @@ def serve(running: ExitStack, sandbox: SandboxHandle, azurite: Azurite, port: in
     keys = function_keys(load_settings({**os.environ, **settings}, ROOT / "local.settings.json"))
     host = running.enter_context(start_local_host(settings, port=port))
     first_key = next(iter(keys.values()), None)
-    webhook = register_webhook(sandbox, f"{host.url}/api", first_key)
+    webhook = register_webhook(sandbox, f"{host.url}/api", first_key, azurite=azurite)
     return Running(host, sandbox, azurite, settings, keys, webhook)
 
 

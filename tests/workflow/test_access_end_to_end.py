@@ -21,7 +21,7 @@ from tests.workflow.test_partner_transfer_end_to_end import wait_until
 @pytest.fixture
 def host(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Iterator[LocalHostHandle]:
     with start_local_host(local_settings(sandbox, azurite), message_lease_s=4) as running:
-        register_webhook(sandbox, f"{running.url}/api")
+        register_webhook(sandbox, f"{running.url}/api", azurite=azurite)
         yield running
 
 

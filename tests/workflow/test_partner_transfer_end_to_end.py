@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def host(services: Services, sandbox: SandboxHandle, azurite: Azurite) -> Iterator[LocalHostHandle]:
     with start_local_host(local_settings(sandbox, azurite), message_lease_s=4) as running:
-        register_webhook(sandbox, f"{running.url}/api")
+        register_webhook(sandbox, f"{running.url}/api", azurite=azurite)
         yield running
 
 
