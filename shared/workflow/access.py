@@ -333,7 +333,14 @@ def commit_access(
     event_id: str | None = None,
 ) -> TransferRecord:
     at: datetime = ctx.now()
-    entry = HistoryEntry(
+    entry = gdap_entry(gdap, message, at, actor=actor, event_id=event_id)
+    return ctx.commit(record, Change(replace(record.transfer, gdap=gdap, updated_at=at), history=(entry,)))
+
+
+def gdap_entry(
+    gdap: GdapRequest, message: str, at: datetime, *, actor: str = "workflow", event_id: str | None = None
+) -> HistoryEntry:
+    """A history row about the relationship: a sentence, with its ids kept apart in ``details``."""
+    return HistoryEntry(
         at=at, action="gdap", actor=actor, message=message, event_id=event_id, details=gdap_details(gdap)
     )
-    return ctx.commit(record, Change(replace(record.transfer, gdap=gdap, updated_at=at), history=(entry,)))

@@ -19,6 +19,7 @@ from shared.domain import (
     Change,
     ChoiceError,
     CustomerContact,
+    GdapRequest,
     HistoryEntry,
     IllegalTransitionError,
     LineState,
@@ -33,7 +34,7 @@ from shared.domain import (
 from shared.domain.errors import ErrorKind
 from shared.domain.regions import region_of, same_region
 from shared.store.records import TransferRecord
-from shared.workflow.access import gdap_details, request_gdap
+from shared.workflow.access import commit_access, gdap_entry, request_gdap
 from shared.workflow.access_ending import renew, withdraw
 from shared.workflow.context import StepContext
 from shared.workflow.customers import find_customer
@@ -234,13 +235,7 @@ def cancel(
             transfer = replace(transfer, partner_transfer=replace(transfer.partner_transfer, status=status))
         if withdrawn is None:
             return Change(transfer, history=(entry,))
-        note = HistoryEntry(
-            at=entry.at,
-            action="gdap",
-            actor="api",
-            message=f"the GDAP request is withdrawn ({withdrawn.status})",
-            details=gdap_details(withdrawn),
-        )
+        note = gdap_entry(withdrawn, _withdrawn(withdrawn), entry.at, actor="api")
         return Change(replace(transfer, gdap=withdrawn), history=(entry, note))
 
     return ctx.store.update(transfer_id, decide)
@@ -251,9 +246,8 @@ def _withdraw_access(ctx: StepContext, record: TransferRecord) -> TransferRecord
     withdrawn = withdraw(ctx, record)
     if withdrawn is None:
         return record
-    at = ctx.now()
-    message = f"the GDAP request is withdrawn ({withdrawn.status})"
-    entry = HistoryEntry(at=at, action="gdap", actor="api", message=message, details=gdap_details(withdrawn))
-    return ctx.commit(
-        record, Change(replace(record.transfer, gdap=withdrawn, updated_at=at), history=(entry,))
-    )
+    return commit_access(ctx, record, withdrawn, _withdrawn(withdrawn), actor="api")
+
+
+def _withdrawn(gdap: GdapRequest) -> str:
+    return f"the GDAP request is withdrawn ({gdap.status})"
