@@ -80,6 +80,15 @@ def blocked_on_approval(
     return wait_until(api, host, transfer["id"], lambda r: r["state"] == "Blocked")
 
 
+def provisioned(api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle) -> dict[str, Any]:
+    """fabrikam accepted, its replacements bought and active (the timer finds the acceptance)."""
+    customer = sandbox.customer("fabrikam")
+    transfer = start(api, host, customer)
+    sandbox.accept_invitation(customer)
+    run_timer(host)
+    return wait_until(api, host, transfer["id"], lambda r: r["state"] == "Provisioned")
+
+
 def deferred(api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle) -> dict[str, Any]:
     """fabrikam accepted with its purchases deferred until 14 days before its originals lapse."""
     customer = sandbox.customer("fabrikam")

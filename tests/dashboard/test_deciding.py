@@ -16,6 +16,7 @@ from tests.dashboard.browsing import (
     accessibility_violations,
     blocked_on_approval,
     deferred,
+    provisioned,
     run_timer,
     signed_in,
     start,
@@ -103,11 +104,7 @@ def test_no_badge_says_provisioned_while_nothing_is_bought(
 def test_a_bought_transfer_names_its_products_and_keeps_ids_behind_a_toggle(
     page: Page, api: requests.Session, host: LocalHostHandle, sandbox: SandboxHandle
 ) -> None:
-    customer = sandbox.customer("fabrikam")
-    transfer = start(api, host, customer)
-    sandbox.accept_invitation(customer)
-    run_timer(host)
-    wait_until(api, host, transfer["id"], lambda r: r["state"] == "Provisioned")
+    transfer = provisioned(api, host, sandbox)
     signed_in(page)
     page.goto(f"/api/dashboard/#/transfers/{transfer['id']}")
 
