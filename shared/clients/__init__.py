@@ -6,5 +6,9 @@ the operation's deadline (``calls``), and returning a typed resource (:mod:`shar
 Tokens come from one msal credential (``auth``), whose rotated refresh token is saved to Key Vault
 (``secrets``). Every failure is one of ``errors``' kinds; no caller loops on retries.
 
-May import: ``shared.resources``, ``shared.domain`` (error kinds) and ``shared.telemetry``.
+A call may first take from a shared quota (``pipeline.CallPacer``, which the composition root gives
+from the store), so hosts pace themselves instead of meeting 429s.
+
+May import: ``shared.resources``, ``shared.domain`` (error kinds), ``shared.telemetry`` and
+``shared.proxies``.
 """

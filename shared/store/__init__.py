@@ -8,9 +8,9 @@
 - ``rows``: the record as table rows; ``limits``: Azure's limits, checked before any request
   (Azurite enforces none of them); ``tokens``: the store's own continuation tokens;
 - ``leases``: one holder at a time per transfer; ``watch``: the completed transfers whose originals
-  are still watched;
+  are still watched; ``quota``: the Partner Center quota every host takes from (a token bucket);
 - ``queue``: :class:`~shared.store.queue.EventQueue`; ``connection``: how storage is reached;
 - ``errors``: the store's one family of errors.
 
-No business rules live here. May import: ``shared.domain``.
+No business rules live here. May import: ``shared.domain`` and ``shared.proxies``.
 """
