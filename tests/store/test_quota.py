@@ -8,7 +8,8 @@ import threading
 from azure.data.tables import TableClient
 
 from shared.store.connection import StorageConnection
-from shared.store.quota import Quota, SharedQuota
+from shared.store.quota import HOLD_SECONDS, MAX_BLOCK, Quota, SharedQuota
+from tests.fixtures.azurite import CountingTransport
 
 QUOTA = Quota(10, 10.0)  # one call a second, ten at once
 
@@ -77,3 +78,42 @@ def test_a_quota_setting_reads_calls_per_seconds() -> None:
     assert Quota.parse("500/60") == Quota(500, 60.0)
     assert Quota.parse("3000/150") == Quota(3000, 150.0)
     assert [Quota.parse(bad) for bad in ("500", "0/60", "500/0", "５００/60", "-1/60", "1/1e9")] == [None] * 6
+
+
+def test_a_host_calling_often_reserves_a_block_of_calls_in_one_transaction(
+    storage: StorageConnection, table_name: str
+) -> None:
+    connection = storage.connection_string or ""
+    TableClient.from_connection_string(connection, table_name).create_table()
+    clock, transport = Clock(), CountingTransport()
+    table = TableClient.from_connection_string(connection, table_name, transport=transport)
+    quota = SharedQuota(table, "partner-center", Quota(500, 60.0), horizon=0.0, clock=clock)
+
+    turns = []
+    for _ in range(40):  # a catalog's pages, one every 20 ms
+        turns.append(quota.take())
+        clock.now += 0.02
+
+    assert all(turn == (0.0, True) for turn in turns)
+    assert transport.sent <= 40 // MAX_BLOCK + 4  # blocks of 1, 2, 3 (4 asked in a second), then of 8
+
+
+def test_calls_reserved_and_not_made_are_let_go_and_the_next_take_asks_storage_again(
+    storage: StorageConnection, table_name: str
+) -> None:
+    connection = storage.connection_string or ""
+    TableClient.from_connection_string(connection, table_name).create_table()
+    clock, transport = Clock(), CountingTransport()
+    table = TableClient.from_connection_string(connection, table_name, transport=transport)
+    quota = SharedQuota(table, "partner-center", QUOTA, horizon=0.0, clock=clock)
+    for _ in range(4):
+        quota.take()  # blocks of 1, 2 and 4 at once: 7 of the 10 reserved, 3 kept
+    asked = transport.sent
+
+    clock.now += HOLD_SECONDS + 0.5  # the host stopped calling: its kept calls lapse, 2.5 refilled
+    later = quota.take()
+
+    assert later == (0.0, True)
+    assert transport.sent == asked + 1  # nothing kept any more: storage is asked
+    burst = [quota.take().granted for _ in range(10)]
+    assert burst.count(True) == 4  # 3 + 2.5 - 1 left: the lapsed calls were not made after all

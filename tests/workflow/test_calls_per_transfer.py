@@ -9,7 +9,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient
 
 from devhost.azurite import Azurite
@@ -19,6 +18,7 @@ from shared.store.repository import TABLE_NAME, TransferStore
 from shared.workflow.access import request_gdap
 from shared.workflow.runner import Runner
 from tests.fixtures.app import pump
+from tests.fixtures.azurite import CountingTransport
 from tests.workflow.test_cutover import days_until_lapse, sandbox_time
 from tests.workflow.transfers import accepted, record, started, started_and_accepted
 
@@ -75,19 +75,6 @@ def test_a_start_asks_for_gdap_without_a_lookup_and_a_repeat_finds_the_request_i
     assert again.transfer.gdap == stored.transfer.gdap
     made = calls(sandbox, "graph", r"/delegatedAdminRelationships$")
     assert (made.count(f"GET {RELATIONSHIPS}"), made.count(f"POST {RELATIONSHIPS}")) == (1, 2)  # 2 starts
-
-
-class CountingTransport(RequestsTransport):  # type: ignore[misc]
-    """The storage SDK's own transport, counting each request it sends: every one is a billable
-    Table Storage transaction (an entity-group transaction counts once)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent = 0
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        self.sent += 1
-        return super().send(request, **kwargs)
 
 
 def completed(
