@@ -109,7 +109,8 @@ class GdapRequest:
     ``status`` is the relationship's as Graph last said; once it is active the product records the
     roles it holds (``granted``), the access assignment it made for the partner's security group
     (``assignment_status`` is ``requested`` from before the write until Graph answers), the
-    application consent (``consent_request_id`` persisted before the call) and when access was
+    application consent (``consent_request_id``, derived from the transfer and relationship: a repeat
+    is answered 409, so nothing is stored before the call) and when access was
     verified. ``ended`` says what became of the relationship once the transfer no longer needs it.
     """
 

@@ -212,17 +212,18 @@ def consent_application(ctx: StepContext, record: TransferRecord, event: Transfe
         return ctx.halt(
             record, _not_granted(gdap, [CONSENT_ROLE], "which consenting the partner's application needs")
         )
-    if gdap.consent_request_id is None:
-        gdap = replace(gdap, consent_request_id=str(uuid.uuid4()))
-        message = "consenting the partner's application in the customer's tenant"
-        record = commit_access(ctx, record, gdap, message)
+    # Partner Center makes a repeat safe (409: the consent exists), so nothing is stored before the
+    # call; the request id is the transfer's and relationship's own, the same on every attempt.
+    request_id = gdap.consent_request_id or str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"consent/{transfer.id}/{gdap.relationship_id}")
+    )
     try:
         made = ctx.partner_center.consent_application(
             transfer.customer_tenant_id,
             ctx.access.application_id,
             CONSENT_GRANTS,
             CONSENT_NAME,
-            request_id=gdap.consent_request_id or "",
+            request_id=request_id,
         )
     except PartnerCenterError as error:
         if error.status != 403 or isinstance(error, RetryLaterError):
@@ -231,7 +232,8 @@ def consent_application(ctx: StepContext, record: TransferRecord, event: Transfe
     message = "the partner's application is consented in the customer's tenant" + (
         "" if made else " (it was already)"
     )
-    return Next(commit_access(ctx, record, replace(gdap, consented=True), message))
+    consented = replace(gdap, consent_request_id=request_id, consented=True)
+    return Next(commit_access(ctx, record, consented, message))
 
 
 def verify_access(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:

@@ -128,7 +128,7 @@ GRAPH_CALLS = 19
 #: Table Storage transactions of the workflow and the timer over the same transfer, acceptance to
 #: Completed: a query of the record per message, one transaction per commit (no read after it), the
 #: list index written when what it shows changes, a lease per message.
-TABLE_TRANSACTIONS = 49
+TABLE_TRANSACTIONS = 48
 
 
 def test_a_transfer_makes_no_more_partner_center_calls_than_the_documented_rules_need(
