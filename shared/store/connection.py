@@ -92,12 +92,13 @@ class StorageConnection:
         return DefaultAzureCredential(managed_identity_client_id=self.client_id)
 
     def table(self, name: str, **options: Any) -> TableClient:
-        """A client of table ``name``, over the connection string or the service URI and identity."""
-        from azure.data.tables import TableClient
+        """A client of table ``name``, over the connection string or the service URI and identity,
+        sending its transactions without the SDK's multipart machinery (:mod:`.transactions`)."""
+        from shared.store.transactions import TransactionTableClient
 
         if self.connection_string is not None:
-            return TableClient.from_connection_string(self.connection_string, name, **options)
+            return TransactionTableClient.from_connection_string(self.connection_string, name, **options)
         assert self.table_service_uri is not None
-        return TableClient(
+        return TransactionTableClient(
             endpoint=self.table_service_uri, table_name=name, credential=self.identity(), **options
         )
