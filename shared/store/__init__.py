@@ -8,8 +8,10 @@
 - ``rows``: the record as table rows; ``limits``: Azure's limits, checked before any request
   (Azurite enforces none of them); ``tokens``: the store's own continuation tokens;
 - ``leases``: one holder at a time per transfer; ``watch``: the completed transfers whose originals
-  are still watched; ``quota``: the Partner Center quota every host takes from (a token bucket);
+  are still watched; ``quota``: the Partner Center quota every host takes from (a token bucket,
+  taken a block of calls at a time);
 - ``queue``: :class:`~shared.store.queue.EventQueue`; ``connection``: how storage is reached;
+  ``transactions``: the table client every store uses, writing each transaction as plain text;
 - ``errors``: the store's one family of errors.
 
 No business rules live here. May import: ``shared.domain`` and ``shared.proxies``.
