@@ -80,14 +80,21 @@ def test_a_quota_setting_reads_calls_per_seconds() -> None:
     assert [Quota.parse(bad) for bad in ("500", "0/60", "500/0", "５００/60", "-1/60", "1/1e9")] == [None] * 6
 
 
-def test_a_host_calling_often_reserves_a_block_of_calls_in_one_transaction(
-    storage: StorageConnection, table_name: str
-) -> None:
+def counted(
+    storage: StorageConnection, table_name: str, quota: Quota
+) -> tuple[SharedQuota, Clock, CountingTransport]:
+    """One host's bucket (no horizon) over a client whose transport counts its transactions."""
     connection = storage.connection_string or ""
     TableClient.from_connection_string(connection, table_name).create_table()
     clock, transport = Clock(), CountingTransport()
     table = TableClient.from_connection_string(connection, table_name, transport=transport)
-    quota = SharedQuota(table, "partner-center", Quota(500, 60.0), horizon=0.0, clock=clock)
+    return SharedQuota(table, "partner-center", quota, horizon=0.0, clock=clock), clock, transport
+
+
+def test_a_host_calling_often_reserves_a_block_of_calls_in_one_transaction(
+    storage: StorageConnection, table_name: str
+) -> None:
+    quota, clock, transport = counted(storage, table_name, Quota(500, 60.0))
 
     turns = []
     for _ in range(40):  # a catalog's pages, one every 20 ms
@@ -95,17 +102,13 @@ def test_a_host_calling_often_reserves_a_block_of_calls_in_one_transaction(
         clock.now += 0.02
 
     assert all(turn == (0.0, True) for turn in turns)
-    assert transport.sent <= 40 // MAX_BLOCK + 4  # blocks of 1, 2, 3 (4 asked in a second), then of 8
+    assert transport.sent <= 40 // MAX_BLOCK + 4  # blocks of 1, 2 and 4, then of 8
 
 
 def test_calls_reserved_and_not_made_are_let_go_and_the_next_take_asks_storage_again(
     storage: StorageConnection, table_name: str
 ) -> None:
-    connection = storage.connection_string or ""
-    TableClient.from_connection_string(connection, table_name).create_table()
-    clock, transport = Clock(), CountingTransport()
-    table = TableClient.from_connection_string(connection, table_name, transport=transport)
-    quota = SharedQuota(table, "partner-center", QUOTA, horizon=0.0, clock=clock)
+    quota, clock, transport = counted(storage, table_name, QUOTA)
     for _ in range(4):
         quota.take()  # blocks of 1, 2 and 4 at once: 7 of the 10 reserved, 3 kept
     asked = transport.sent
