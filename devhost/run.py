@@ -74,6 +74,9 @@ def local_settings(sandbox: SandboxHandle, azurite: Azurite) -> dict[str, str]:
         "AzureWebJobsStorage": azurite.connection_string,
         "SKU_REFERENCE_URL": str(reference_csv_path()),
         "TRANSFER_SCAN_SCHEDULE": SCAN_SCHEDULE,
+        # The product keeps the real time while the sandbox's clock jumps days ahead: only a read of
+        # the tenant on every scan sees the originals lapse, not the stored dates.
+        "ORIGINALS_READ_HOURS": "0",
     }
 
 

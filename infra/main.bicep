@@ -120,6 +120,11 @@ param webhookTrustRoots string = ''
 @description('EXPIRY_LEAD_DAYS: how many days before an original subscription\'s next lifecycle date the cutover runs.')
 param expiryLeadDays int = 7
 
+@minValue(0)
+@maxValue(24)
+@description('ORIGINALS_READ_HOURS: how often the timer has each transfer\'s originals read in the customer\'s tenant when no stored date (a lapse, the cutover lead before it) calls for a read sooner. 0: on every scan.')
+param originalsReadHours int = 6
+
 @description('PARTNER_CENTER_QUOTA: Partner Center calls per seconds all instances together pace themselves to (calls/seconds): Partner Center\'s 500 requests per minute per partner tenant. Lower it when other tools spend the same quota.')
 param partnerCenterQuota string = '500/60'
 
@@ -360,6 +365,7 @@ var productSettings = {
   WEBHOOK_CERT_HOSTS: webhookCertHosts
   WEBHOOK_TRUST_ROOTS: webhookTrustRoots
   EXPIRY_LEAD_DAYS: string(expiryLeadDays)
+  ORIGINALS_READ_HOURS: string(originalsReadHours)
   PARTNER_CENTER_QUOTA: partnerCenterQuota
   GRAPH_WRITE_QUOTA: graphWriteQuota
   SKU_REFERENCE_URL: skuReferenceUrl

@@ -243,6 +243,7 @@ class Services:
             self.step_context(**overrides),
             stuck_after=stuck_after or timedelta(minutes=30),
             point_reads_up_to=point_reads_up_to,
+            originals_read_every=timedelta(hours=self.settings.originals_read_hours),
         )
 
     @property

@@ -35,9 +35,10 @@ _HOST = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
 _SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRET_PATH = re.compile(r"^/secrets/[0-9A-Za-z-]{1,127}/?$")
-#: EXPIRY_LEAD_DAYS: how many days before an original subscription lapses the cutover is due.
-#: Zero means "on the day"; 90 is the longest lead a monthly-billed original leaves room for.
-EXPIRY_LEAD_DAYS_RANGE = (0, 90)
+#: (default, lowest, highest, unit). EXPIRY_LEAD_DAYS: how long before an original lapses its cutover
+#: is due (90: the longest lead a monthly original leaves room for). ORIGINALS_READ_HOURS: how often the
+#: originals are read when no stored date asks sooner (0: every scan, for a sandbox's jumping clock).
+WHOLE_NUMBERS = {"EXPIRY_LEAD_DAYS": (7, 0, 90, "days"), "ORIGINALS_READ_HOURS": (6, 0, 24, "hours")}
 GDAP_AFTER_COMPLETION = ("end", "reduce")
 
 
@@ -114,11 +115,8 @@ class Settings:
 
     @cached_property
     def partner_refresh_token_secret_uri(self) -> str | None:
-        """Where a rotated refresh token is written back; None keeps rotation in memory only.
-
-        Explicit rather than read from ``PARTNER_REFRESH_TOKEN``: once the platform resolves that
-        Key Vault reference the app sees only the token, never the reference.
-        """
+        """Where a rotated refresh token is written back (None: in memory only). Not read from
+        ``PARTNER_REFRESH_TOKEN``: once the platform resolves that reference the app sees the token."""
         name = "PARTNER_REFRESH_TOKEN_SECRET_URI"
         raw = self._raw(name)
         if not raw:
@@ -153,9 +151,8 @@ class Settings:
 
     @cached_property
     def webhook_trust_roots(self) -> Path | None:
-        name = "WEBHOOK_TRUST_ROOTS"
-        raw = self._raw(name)
-        return _readable_file(name, raw, "a PEM bundle file") if raw else None
+        raw = self._raw("WEBHOOK_TRUST_ROOTS")
+        return _readable_file("WEBHOOK_TRUST_ROOTS", raw, "a PEM bundle file") if raw else None
 
     @cached_property
     def storage(self) -> StorageConnection:
@@ -172,12 +169,7 @@ class Settings:
         raw = self._raw(name)
         if not raw:
             return AppInsights(connection_string)
-        pairs: dict[str, str] = {}
-        for part in filter(str.strip, raw.split(";")):
-            key, sep, value = part.partition("=")
-            if not sep:
-                raise SettingError(f"{name}: expected Authorization=AAD;ClientId=<guid>", setting=name)
-            pairs[key.strip().lower()] = value.strip()
+        pairs = _pairs(name, raw, "Authorization=AAD;ClientId=<guid>")
         if pairs.get("authorization") != "AAD":
             raise SettingError(f"{name}: expected Authorization=AAD;ClientId=<guid>", setting=name)
         client_id = pairs.get("clientid") or None
@@ -187,14 +179,19 @@ class Settings:
 
     @cached_property
     def expiry_lead_days(self) -> int:
-        raw = self._raw("EXPIRY_LEAD_DAYS") or "7"
-        low, high = EXPIRY_LEAD_DAYS_RANGE
-        days = whole_number(raw, low, high)
-        if days is None:
-            raise SettingError(
-                f"EXPIRY_LEAD_DAYS: expected a whole number of days from {low} to {high}, got {raw[:20]!r}"
-            )
-        return days
+        return self._whole("EXPIRY_LEAD_DAYS")
+
+    @cached_property
+    def originals_read_hours(self) -> int:
+        return self._whole("ORIGINALS_READ_HOURS")
+
+    def _whole(self, name: str) -> int:
+        default, low, high, unit = WHOLE_NUMBERS[name]
+        raw = self._raw(name) or str(default)
+        if (found := whole_number(raw, low, high)) is None:
+            said = f"expected a whole number of {unit} from {low} to {high}, got {raw[:20]!r}"
+            raise SettingError(f"{name}: {said}")
+        return found
 
     @cached_property
     def quotas(self) -> tuple[Quota, Quota]:
@@ -218,7 +215,7 @@ class Settings:
     @cached_property
     def gdap_after_completion(self) -> str:
         """What becomes of a customer's GDAP relationship once its transfer is done: ``end`` it
-        (least privilege, the default) or ``reduce`` its access assignment to Directory Readers."""
+        (least privilege) or ``reduce`` (the default) its access assignment to Directory Readers."""
         name = "GDAP_AFTER_COMPLETION"
         value = (self._raw(name) or "reduce").lower()
         if value not in GDAP_AFTER_COMPLETION:
@@ -350,6 +347,14 @@ def _storage_connection(environ: Mapping[str, str]) -> StorageConnection:
     )
 
 
+def _pairs(name: str, value: str, expected: str) -> dict[str, str]:
+    """``Key=Value;...`` as lower-cased keys and their values; a part without a key is refused."""
+    pairs = [part.partition("=") for part in value.split(";") if part.strip()]
+    if any(not sep or not key.strip() for key, sep, _ in pairs):
+        raise SettingError(f"{name}: expected {expected}", setting=name)
+    return {key.strip().lower(): item.strip() for key, _, item in pairs}
+
+
 def _check_insights_key(value: str) -> None:
     """The exporter refuses a connection string without an ``InstrumentationKey`` GUID (a 500 on every
     route when it was first built); the message never quotes the string."""
@@ -365,12 +370,7 @@ def _check_connection_string(name: str, value: str) -> None:
     """Plain http is only for the local emulator; the message never quotes the string (it has a key)."""
     if value.replace(" ", "").lower().rstrip(";") == DEVELOPMENT_STORAGE.lower():
         return
-    pairs: dict[str, str] = {}
-    for part in filter(str.strip, value.split(";")):
-        key, sep, item = part.partition("=")
-        if not sep or not key.strip():
-            raise SettingError(f"{name}: expected a storage connection string (Key=Value;...)", setting=name)
-        pairs[key.strip().lower()] = item.strip()
+    pairs = _pairs(name, value, "a storage connection string (Key=Value;...)")
     signed = {"accountname", "accountkey"} <= pairs.keys() or "sharedaccesssignature" in pairs
     if not signed or not ("accountname" in pairs or {"tableendpoint", "queueendpoint"} <= pairs.keys()):
         raise SettingError(

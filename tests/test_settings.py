@@ -155,6 +155,16 @@ def test_expiry_lead_days_bounds_are_accepted() -> None:
     assert Settings({"EXPIRY_LEAD_DAYS": "90"}).expiry_lead_days == 90
 
 
+def test_originals_are_read_every_six_hours_unless_a_whole_number_of_hours_up_to_24_says_otherwise() -> None:
+    assert Settings({}).originals_read_hours == 6
+    assert [Settings({"ORIGINALS_READ_HOURS": v}).originals_read_hours for v in ("0", "24")] == [0, 24]
+    for bad in ("25", "-1", "1.5", "６"):
+        with pytest.raises(
+            SettingError, match="ORIGINALS_READ_HOURS: expected a whole number of hours from 0 to 24"
+        ):
+            _ = Settings({"ORIGINALS_READ_HOURS": bad}).originals_read_hours
+
+
 @pytest.mark.parametrize("form", ["https://downloads.example/sku.csv?sv=1&sig=x", "{path}", "file://{path}"])
 def test_sku_reference_url_accepts_https_or_the_path_of_a_readable_file(form: str, tmp_path: Path) -> None:
     path = tmp_path / "sku.csv"

@@ -109,6 +109,7 @@ class Transfer:
     api_calls: int = 0  # calls made to Partner Center and Graph for this transfer, for its summary
     planned: bool = False  # every line of the plan is stored (a plan may take several transactions)
     originals_read_for: str | None = None  # the subscription-expiring event whose lapse dates were read
+    originals_read_at: datetime | None = None  # when they were read (the timer's next read goes by it)
     reason: str | None = None
     resume_state: TransferState | None = None
     #: While Blocked or Failed: the earliest lapse of an original whose line is not moved yet and

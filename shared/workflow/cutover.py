@@ -46,9 +46,10 @@ GROUP_QUICK_READS = 4  # small groups are processed in seconds: read them at the
 
 
 def track_originals(ctx: StepContext, record: TransferRecord, event: TransferEvent) -> Next:
-    """The timer announced that an original needs attention (its lapse date moved, a purchase or
-    a cutover is due, a renewal, a reminder, a lapse risk): read the dates (one paged Graph read),
-    record what it calls for, tell the alert, and go on to what is due."""
+    """The timer announced that the originals are due a read (their last read is
+    ``ORIGINALS_READ_HOURS`` old, or a stored date has come: a lapse, a reminder, a lapse risk) or
+    that a purchase or a cutover is due: read the dates (one paged Graph read), record what they
+    call for and when they were read, tell the alert, and go on."""
     now = ctx.now()
     transfer = record.transfer
     subscriptions = {s.id: s for s in ctx.graph.list_directory_subscriptions(transfer.customer_tenant_id)}
@@ -56,6 +57,7 @@ def track_originals(ctx: StepContext, record: TransferRecord, event: TransferEve
     header = replace(
         transfer,
         originals_read_for=event.event_id,
+        originals_read_at=now,
         lapse_risk_on=seen.lapse_risk_on,
         updated_at=now if seen.lines else transfer.updated_at,
     )

@@ -3,10 +3,11 @@ sends events; it never writes a record (the steps it wakes do).
 
 It reads the in-flight index, never every stored transfer. For each transfer it does at most one
 cheap thing: asks whether a customer still awaiting acceptance has accepted (one point read each,
-or one paged customer listing when many wait); reads when a provisioned, cutting-over, blocked or
-failed transfer's originals lapse (one paged Graph read per customer) and announces
-``subscription-expiring`` when a date moved, a purchase or a cutover is due, or the originals call
-for a reminder, a renewal notice or a lapse-risk flag (:func:`~shared.workflow.rules.originals.attend`);
+or one paged customer listing when many wait); announces ``subscription-expiring`` for a
+provisioned, cutting-over, blocked or failed transfer when a purchase or a cutover is due or its
+originals are due a read by the stored dates (:func:`~shared.workflow.rules.originals.read_due`:
+every ``ORIGINALS_READ_HOURS``, and when a lapse date or the cutover lead before it comes): the step
+it wakes reads the tenant, the scan reads no tenant for the originals;
 asks for a read of a partner transfer request when its poll is due
 (:func:`~shared.workflow.rules.partner_transfer.poll_due`); or wakes a transfer that has not moved
 for a while, in case its message was lost. While a GDAP request waits for the customer, it reads
@@ -28,7 +29,7 @@ from shared.domain.events import EventType, TransferEvent
 from shared.store.errors import TransferNotFoundError
 from shared.workflow.context import StepContext
 from shared.workflow.rules.access import is_pending
-from shared.workflow.rules.originals import attend, watching
+from shared.workflow.rules.originals import read_due, watching
 from shared.workflow.rules.partner_transfer import poll_due
 
 LOG = logging.getLogger(__name__)
@@ -55,10 +56,12 @@ class Timer:
         *,
         stuck_after: timedelta = timedelta(minutes=30),
         point_reads_up_to: int = 50,
+        originals_read_every: timedelta = timedelta(hours=6),
     ) -> None:
         self.ctx = ctx
         self._stuck_after = stuck_after
         self._point_reads_up_to = point_reads_up_to
+        self._originals_read_every = originals_read_every
 
     def scan(self) -> ScanReport:
         """The backstop for missed webhooks and lost messages, over in-flight transfers only (and
@@ -113,28 +116,27 @@ class Timer:
         return report
 
     def _originals_to_announce(self, transfer_id: str, *, completed: bool = False) -> Transfer | None:
-        """The transfer, when its originals call for the step that reads them (one paged Graph read,
-        only while it still has originals to follow): a lapse date moved, a reminder, a renewal or
-        a lapse risk is due, or (in flight) a purchase or a cutover. Never cancels anything."""
+        """The transfer, when (while it still has originals to follow) they are due a read by the
+        stored dates (:func:`~shared.workflow.rules.originals.read_due`), or (in flight) a purchase
+        or a cutover is due: the step it wakes reads the tenant, the scan itself does not. Never
+        cancels anything."""
         ctx = self.ctx
         try:
             record = ctx.store.get(transfer_id)
-            transfer = record.transfer
-            if (transfer.state is TransferState.COMPLETED) is not completed or not watching(record.lines):
-                return None
-            subscriptions = {
-                s.id: s for s in ctx.graph.list_directory_subscriptions(transfer.customer_tenant_id)
-            }
-        except (ServiceError, TransferNotFoundError) as error:
-            LOG.warning("scan: originals of transfer %s not read: %s", transfer_id, brief(error))
+        except TransferNotFoundError:
             return None
-        now = ctx.now()
-        seen = attend(transfer, record.lines, subscriptions, now, ctx.cutover_lead)
-        lines = {x.id: x for x in (*record.lines, *seen.lines)}.values()
+        transfer = record.transfer
+        if (transfer.state is TransferState.COMPLETED) is not completed or not watching(record.lines):
+            return None
+        now, lead = ctx.now(), ctx.cutover_lead
         due = transfer.state in _IN_FLIGHT and any(
-            x.purchase_is_due(now) or x.cutover_is_due(now, ctx.cutover_lead) for x in lines
+            x.purchase_is_due(now) or x.cutover_is_due(now, lead) for x in record.lines
         )
-        return transfer if seen.needed(transfer) or due else None
+        return (
+            transfer
+            if due or read_due(transfer, record.lines, now, lead, self._originals_read_every)
+            else None
+        )
 
     def _accepted_among(self, awaiting: Sequence[Transfer]) -> list[Transfer]:
         """Customers that accepted: one read each when few wait, else one paged customer listing."""

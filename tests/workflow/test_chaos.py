@@ -158,7 +158,7 @@ class Chaos:
             reached = {name: r["state"] for name, r in records.items()}
             if (reached == expected and not self.kills) or time.monotonic() > deadline:
                 why = {n: r["reason"] for n, r in records.items() if reached[n] != expected.get(n)}
-                assert reached == expected, why
+                assert reached == expected, (why, reached)
                 return records
             if time.monotonic() - last_scan > 3:
                 self.scan()

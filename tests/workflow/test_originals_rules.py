@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.domain import Line, LineState, LineTransfer, SourceChannel, Transfer, TransferState, UserFailure
 from shared.resources.graph import CompanySubscription
-from shared.workflow.rules.originals import Notice, attend, watching
+from shared.workflow.rules.originals import Notice, attend, read_due, watching
 from shared.workflow.rules.progress import failed_at_cutover, member_failure, retried, verified
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -74,6 +74,38 @@ def test_a_cut_over_original_that_renews_is_noticed_then_reminded_and_one_that_l
     )
     assert [n[0] for n in before_renewal.notices] == [Notice.RENEWAL_REMINDER]
     assert before_renewal.lines[0].reminded_for == renewal
+
+
+EVERY = timedelta(hours=6)
+
+
+def test_originals_read_an_hour_ago_are_not_read_again_until_six_hours_or_a_stored_date_comes() -> None:
+    lapses = NOW + timedelta(days=30)
+    waiting = a_line(LineState.ACTIVE, lapses)
+    read = replace(a_transfer(TransferState.PROVISIONED), originals_read_at=NOW - timedelta(hours=1))
+
+    assert read_due(a_transfer(TransferState.PROVISIONED), [waiting], NOW, LEAD, EVERY)  # never read
+    assert not read_due(read, [waiting], NOW, LEAD, EVERY)
+    assert read_due(read, [waiting], NOW + timedelta(hours=5), LEAD, EVERY)  # six hours since the read
+    lead_begins = lapses - LEAD  # reminders and lapse risks begin: read at once, not hours later
+    just_read = replace(read, originals_read_at=lead_begins - timedelta(minutes=5))
+    assert read_due(just_read, [waiting], lead_begins, LEAD, EVERY)
+    lapse_read = replace(read, originals_read_at=lapses - timedelta(minutes=5))
+    assert read_due(lapse_read, [waiting], lapses, LEAD, EVERY)  # lapsed, or renewed: read to know
+    assert not read_due(read, [waiting], NOW, LEAD, timedelta(hours=2))
+    assert read_due(read, [waiting], NOW, LEAD, timedelta(0))  # 0: on every scan
+
+
+def test_a_halted_transfer_whose_original_lapses_within_the_lead_is_read_at_once_for_its_risk() -> None:
+    lapses = NOW + timedelta(days=3)
+    waiting = a_line(LineState.ACTIVE, lapses, reminded_for=lapses)
+    read = NOW - timedelta(minutes=5)  # after the lead began: no stored date came since
+    failed = replace(a_transfer(TransferState.FAILED), originals_read_at=read)
+
+    assert read_due(failed, [waiting], NOW, LEAD, EVERY)  # the risk the record does not show yet
+    assert not read_due(replace(failed, lapse_risk_on=lapses), [waiting], NOW, LEAD, EVERY)
+    assert not read_due(replace(failed, state=TransferState.CUTTING_OVER), [waiting], NOW, LEAD, EVERY)
+    assert not read_due(failed, [a_line(LineState.SKIPPED, lapses)], NOW, LEAD, EVERY)  # nothing watched
 
 
 def test_a_line_moved_by_a_partner_transfer_or_declined_is_not_watched() -> None:

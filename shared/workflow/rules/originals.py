@@ -1,8 +1,12 @@
 """When each original lapses, pure: read from the tenant's subscriptions, never cancelled.
 
-The timer uses it to tell whether a transfer needs its ``subscription-expiring`` announcement (a
-lapse date moved, a purchase or a cutover is due, or :func:`attend` has something to say); the
-step that takes the announcement uses it to record what moved.
+The timer uses :func:`read_due` to tell, from the stored dates alone, whether a transfer's originals
+are due a read (the step that takes its ``subscription-expiring`` announcement reads them, and uses
+:func:`attend` to record what moved). The tenant is read every ``every`` and as soon as a
+stored date comes (a lapse, the cutover lead before it), not on every scan: a transfer waits weeks
+for its originals, and a read on every five-minute scan was 288 Graph reads a day for each.
+``every`` (the setting ``ORIGINALS_READ_HOURS``) bounds how late a lapse date the customer moved,
+or an original deprovisioned early, is seen.
 
 An original is watched until it has really lapsed (neither Enabled nor in its Warning grace), even
 after its line is cut over: left on auto-renew, it renews (its lapse date jumps a term ahead) and
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
     from shared.resources.graph import CompanySubscription
 
 _MOVED = (LineState.COMPLETED, LineState.SKIPPED)
+
 _LIVE = frozenset({"enabled", "warning"})  # the customer's users still have it (Warning: grace)
 HALTED = frozenset({TransferState.BLOCKED, TransferState.FAILED})
 
@@ -117,7 +122,7 @@ def attend(
         if _watched(line):
             current[line.id] = _reminded(line, now, lead, history, notices)
     at_risk = _at_risk(transfer, list(current.values()), now, lead)
-    risk = min((x.original_expires for x in at_risk if x.original_expires), default=None)
+    risk = _risk_on(at_risk)
     if risk is not None and risk != transfer.lapse_risk_on:
         for line in at_risk:
             notices.append((Notice.LAPSE_AT_RISK, line.id, line.original_expires or risk))
@@ -140,6 +145,24 @@ def _risk_entry(now: datetime, transfer: Transfer, line: Line) -> HistoryEntry:
     )
 
 
+def read_due(
+    transfer: Transfer, lines: Sequence[Line], now: datetime, lead: timedelta, every: timedelta
+) -> bool:
+    """Whether the originals are due a read now, from what is stored: never read, read ``every``
+    ago, a stored lapse date (or the cutover lead before it, when reminders and lapse risks begin)
+    come since the last read, or a lapse risk the record does not show yet."""
+    watched = [x for x in lines if _watched(x)]
+    last = transfer.originals_read_at
+    if not watched:
+        return False
+    if last is None or now - last >= every:
+        return True
+    dates = [x.original_expires for x in watched if x.original_expires is not None]
+    if any(last < moment <= now for date in dates for moment in (date - lead, date)):
+        return True
+    return _risk_on(_at_risk(transfer, lines, now, lead)) not in (None, transfer.lapse_risk_on)
+
+
 def watching(lines: Sequence[Line]) -> bool:
     """Whether any original is still to be watched (until it has really lapsed)."""
     return any(_watched(x) for x in lines)
@@ -153,6 +176,10 @@ def _at_risk(transfer: Transfer, lines: Sequence[Line], now: datetime, lead: tim
         for x in lines
         if x.state not in _MOVED and x.original_expires is not None and x.original_expires - lead <= now
     ]
+
+
+def _risk_on(at_risk: Sequence[Line]) -> datetime | None:
+    return min((x.original_expires for x in at_risk if x.original_expires), default=None)
 
 
 def _watched(line: Line) -> bool:
