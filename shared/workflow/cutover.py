@@ -117,7 +117,11 @@ def _swap_licenses(
     skus: Mapping[str, SubscribedSku],
 ) -> Next:
     """One bounded run of the line's swap; once no holder is left to move, its groups' members are
-    verified, then the line is done. The next run waits for Graph's write quota to refill."""
+    verified, then the line is done. The next run waits for Graph's write quota to refill. A tenant
+    that no longer lists the original's SKU (its subscriptions deleted, nobody holding it: say once
+    a group of a cutover run long after the lapse is processed) has nobody left to move."""
+    if line.source_sku_id.lower() not in skus:
+        return _after_swaps(ctx, record, transfer, history, line)
     locate = transfer.options.usage_location_from_tenant
     cutover = _line_cutover(skus, transfer.customer_tenant_id, line)
     batches = run_batches(ctx.graph_write_quota)
@@ -132,6 +136,12 @@ def _swap_licenses(
         record = ctx.commit(record, Change(replace(transfer, updated_at=at), (line,), tuple(history)))
         refilled = refill_seconds(run.writes, ctx.graph_write_quota)
         return Next(record, wait_seconds=max(run.retry_after or 0.0, refilled))
+    return _after_swaps(ctx, record, transfer, history, line)
+
+
+def _after_swaps(
+    ctx: StepContext, record: TransferRecord, transfer: Transfer, history: list[HistoryEntry], line: Line
+) -> Next:
     if line.groups_to_verify:
         return _verify_groups(ctx, record, transfer, history, line)
     return _finish_line(ctx, record, transfer, history, line)

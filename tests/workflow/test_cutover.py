@@ -442,3 +442,28 @@ def test_an_original_renewed_after_its_cutover_is_noticed_and_the_customer_remin
     pump(azurite, services, runner=on_sandbox_time(services, sandbox))
     again = [h for h in record(services, transfer["id"])["history"] if h["message"].startswith("reminder")]
     assert [h["lineId"] for h in again].count(O365_E1) == 2  # before the renewal date too
+
+
+def test_a_line_whose_originals_left_the_tenant_while_its_group_was_processed_completes(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    customer = sandbox.customer("contoso")  # direct Office 365 E3 holders, and the group contoso.e3
+    o365_e3, group = sandbox.ids.skus["O365_E3"], sandbox.ids.groups["contoso.e3"]
+    transfer = started(services, customer)
+    gdap_approved(services, sandbox, transfer)
+    accepted(services, transfer)
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox))
+    observe(sandbox, customer)
+    [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
+
+    # Cut over long after the originals were deleted: once the group is processed nobody holds
+    # Office 365 E3 any more, and the tenant stops listing the SKU while the line still verifies.
+    sandbox.advance_clock(days=days_until_lapse(sandbox, {"lines": [e3]}) + 200)
+    timer_on_sandbox_time(services, sandbox).scan()
+    pump(azurite, services, runner=on_sandbox_time(services, sandbox), idle_s=GROUPS_IDLE_S)
+
+    [e3] = [x for x in record(services, transfer["id"])["lines"] if x["sourceSkuId"] == o365_e3]
+    assert e3["state"] == "Completed", record(services, transfer["id"])["reason"]
+    assert o365_e3 not in {s.sku_id for s in services.graph.list_subscribed_skus(customer)}
+    targets = {r["skuId"] for r in e3["replacements"]}
+    assert all(services.graph.get_group(customer, group).holds(sku) for sku in targets)
