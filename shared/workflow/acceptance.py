@@ -133,7 +133,8 @@ def _record_plan(
     if warning:
         history.append(HistoryEntry(at=at, action="preflight", message=warning))
     history.extend(_lapse_reminder(lines, at))
-    header = replace(record.transfer, updated_at=at, planned=True, segment=plan.segment)
+    # the plan's inventory read the originals' dates: the timer's next read goes from here
+    header = replace(record.transfer, updated_at=at, planned=True, segment=plan.segment, originals_read_at=at)
     change = Change(header, chunks[-1] if chunks else (), tuple(history))
     change = blocked_on_decisions(change, at, "workflow", lines)
     to_buy = [x for x in lines if x.state in (LineState.PLANNED, LineState.TRANSFERRING)]

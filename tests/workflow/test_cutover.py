@@ -173,7 +173,7 @@ def test_a_user_without_usage_location_fails_alone_and_retry_moves_them_once_fix
     assert holders(services, customer, O365_E1) == set()
 
 
-def test_an_original_that_lapses_earlier_than_announced_is_caught_by_the_scan(
+def test_an_original_that_lapses_earlier_than_announced_is_caught_by_the_scan_once_its_read_is_due(
     services: Services, sandbox: SandboxHandle, azurite: Azurite
 ) -> None:
     customer = sandbox.customer("fabrikam")
@@ -181,8 +181,10 @@ def test_an_original_that_lapses_earlier_than_announced_is_caught_by_the_scan(
     [e1] = [x for x in transfer["lines"] if x["sourceSkuId"] == O365_E1]
     announced = e1["originalExpires"]
     sandbox.change_subscription(customer, e1["originalSubscriptionIds"][0], status="Deleted")  # gone early
-    workflow = on_sandbox_time(services, sandbox)
+    assert timer_on_sandbox_time(services, sandbox).scan().expiring == 0  # the plan read them just now
 
+    sandbox.advance_clock(hours=6)  # ORIGINALS_READ_HOURS since the plan's read
+    workflow = on_sandbox_time(services, sandbox)
     assert timer_on_sandbox_time(services, sandbox).scan().expiring == 1
     pump(azurite, services, runner=workflow)
 
