@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -43,6 +45,9 @@ LOG = logging.getLogger(__name__)
 MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
 #: The longest an event waits when another holder has the transfer's lease (a step runs seconds).
 BUSY_WAIT_SECONDS = 5.0
+#: Before that, the lease is asked for again after these pauses (seconds): most holders are through
+#: in a fraction of a second (the GDAP webhook beside the acceptance), a wait on the queue takes seconds.
+LEASE_PAUSES = (0.1, 0.2, 0.4, 0.8)
 CONFLICT_WAIT = 3.0  # seconds: another message committed first; this one looks again after it
 #: Throttled or out of time this many times in a row: the step is failed for an admin to look at.
 MAX_WAITS = 100
@@ -55,15 +60,8 @@ _WORKING = frozenset(
     }
 )
 _DONE = frozenset({LineState.COMPLETED, LineState.SKIPPED})
-_WATCHED = frozenset(
-    {
-        TransferState.PROVISIONED,
-        TransferState.CUTTING_OVER,
-        TransferState.BLOCKED,
-        TransferState.FAILED,
-        TransferState.COMPLETED,
-    }
-)
+_HALTED_OR_DONE = frozenset({TransferState.BLOCKED, TransferState.FAILED, TransferState.COMPLETED})
+_WATCHED = _WORKING - {TransferState.ACCEPTED, TransferState.PROVISIONING} | _HALTED_OR_DONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,14 +303,22 @@ class Runner:
         """Run the transfer's steps from its stored state until one must wait or nothing is left,
         holding the transfer's lease: another host, a retry's wake-up or the timer's announcement
         of the same transfer waits its turn instead of writing for the same users at once."""
+        holder = uuid.uuid4().hex
+        for pause in LEASE_PAUSES:
+            with suppress(LeaseHeldError):
+                return self._holding(event, holder)
+            time.sleep(pause)
         try:
-            with self.ctx.store.leases.kept(event.transfer_id, uuid.uuid4().hex) as lost:
-                return self._steps(event, lost)
+            return self._holding(event, holder)
         except LeaseHeldError as held:
             LOG.info(
                 "transfer %s is being worked on elsewhere; event %s comes back", event.transfer_id, event.type
             )
             return Outcome(min(max(held.retry_after, 1.0), BUSY_WAIT_SECONDS), event.again())
+
+    def _holding(self, event: TransferEvent, holder: str) -> Outcome:
+        with self.ctx.store.leases.kept(event.transfer_id, holder) as lost:
+            return self._steps(event, lost)
 
     def _steps(self, event: TransferEvent, lost: threading.Event) -> Outcome:
         ctx = self.ctx

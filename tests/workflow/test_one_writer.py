@@ -9,6 +9,7 @@ sandbox's ledger of every ``assignLicense`` it received is the oracle.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from contextlib import suppress
 
@@ -31,7 +32,7 @@ from tests.workflow.test_cutover import (
     sandbox_time,
     timer_on_sandbox_time,
 )
-from tests.workflow.transfers import record
+from tests.workflow.transfers import acceptance, record, started_and_accepted
 
 
 def taken(azurite: Azurite) -> list[str]:
@@ -131,3 +132,24 @@ def test_two_hosts_given_the_same_message_of_a_cutover_under_way_write_each_user
     writes = writes_per_user(sandbox)
     assert len(set(added) & set(writes)) >= 40  # the rest of the line was moved here
     assert set(writes.values()) == {1}
+
+
+def test_a_message_meeting_a_lease_held_for_a_moment_goes_on_at_once_not_after_a_wait_on_the_queue(
+    services: Services, sandbox: SandboxHandle, azurite: Azurite
+) -> None:
+    _, transfer = started_and_accepted(services, sandbox)
+    release = threading.Event()
+
+    def another_holder() -> None:  # the GDAP webhook's message, through in a moment
+        with services.store.leases.kept(transfer["id"], "another host"):
+            release.set()
+            time.sleep(0.3)
+
+    holder = threading.Thread(target=another_holder)
+    holder.start()
+    release.wait(5)
+    outcome = on_sandbox_time(services, sandbox).handle(acceptance(transfer))
+    holder.join()
+
+    assert (outcome.wait_seconds or 0.0) < 1.0  # handled here, not put back for seconds on the queue
+    assert record(services, transfer["id"])["state"] != "AwaitingAcceptance"
