@@ -234,16 +234,22 @@ class Services:
         return self._once("timer", self.new_timer)
 
     def new_timer(
-        self, *, stuck_after: timedelta | None = None, point_reads_up_to: int = 50, **overrides: Any
+        self,
+        *,
+        stuck_after: timedelta | None = None,
+        point_reads_up_to: int = 50,
+        originals_read_every: timedelta | None = None,
+        **overrides: Any,
     ) -> Timer:
         """The timer; its thresholds and ``overrides`` of its context (a clock) are for tests."""
         from shared.workflow.timer import Timer
 
+        every = originals_read_every or timedelta(hours=self.settings.originals_read_hours)
         return Timer(
             self.step_context(**overrides),
             stuck_after=stuck_after or timedelta(minutes=30),
             point_reads_up_to=point_reads_up_to,
-            originals_read_every=timedelta(hours=self.settings.originals_read_hours),
+            originals_read_every=every,
         )
 
     @property

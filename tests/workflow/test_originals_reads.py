@@ -3,7 +3,7 @@ every five minutes of the sandbox's time, and the workflow keeps that same time.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from devhost.azurite import Azurite
 from sandbox.testing import SandboxHandle
@@ -14,6 +14,7 @@ from tests.workflow.test_cutover import O365_E1, provisioned
 from tests.workflow.transfers import record
 
 SCAN_SECONDS = 300  # the timer's schedule in Azure: every five minutes
+READ_EVERY = timedelta(hours=6)  # ORIGINALS_READ_HOURS in Azure (the tests' own settings say 0)
 
 
 class SandboxClock:
@@ -30,7 +31,7 @@ class SandboxClock:
         """Five minutes pass; the timer scans and the workflow takes what it announced."""
         moved = self._sandbox.advance_clock(seconds=SCAN_SECONDS)
         self._offset = moved - datetime.now(UTC)
-        services.new_timer(clock=self).scan()
+        services.new_timer(clock=self, originals_read_every=READ_EVERY).scan()
         pump(azurite, services, runner=services.new_runner(clock=self, provisioning_poll_seconds=0.5))
 
 
