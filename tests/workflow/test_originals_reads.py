@@ -59,7 +59,7 @@ def test_an_original_deprovisioned_early_is_seen_within_six_hours_and_its_line_c
     customer = sandbox.customer("fabrikam")
     transfer = provisioned(services, sandbox, azurite)
     clock = SandboxClock(sandbox)
-    clock.scan_later(services, azurite)  # read once: nothing has moved
+    clock.scan_later(services, azurite)  # five minutes on: nothing is due, nothing read
     [e1] = [x for x in transfer["lines"] if x["sourceSkuId"] == O365_E1]
     sandbox.change_subscription(customer, e1["originalSubscriptionIds"][0], status="Deleted")
 
