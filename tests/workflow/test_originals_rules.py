@@ -105,6 +105,8 @@ def test_a_halted_transfer_whose_original_lapses_within_the_lead_is_read_at_once
     assert read_due(failed, [waiting], NOW, LEAD, EVERY)  # the risk the record does not show yet
     assert not read_due(replace(failed, lapse_risk_on=lapses), [waiting], NOW, LEAD, EVERY)
     assert not read_due(replace(failed, state=TransferState.CUTTING_OVER), [waiting], NOW, LEAD, EVERY)
+    resumed = replace(failed, state=TransferState.CUTTING_OVER, lapse_risk_on=lapses)
+    assert read_due(resumed, [waiting], NOW, LEAD, EVERY)  # the flag it still shows is read away
     assert not read_due(failed, [a_line(LineState.SKIPPED, lapses)], NOW, LEAD, EVERY)  # nothing watched
 
 

@@ -150,7 +150,8 @@ def read_due(
 ) -> bool:
     """Whether the originals are due a read now, from what is stored: never read, read ``every``
     ago, a stored lapse date (or the cutover lead before it, when reminders and lapse risks begin)
-    come since the last read, or a lapse risk the record does not show yet."""
+    come since the last read, or a lapse risk the record does not show yet (or shows, and is gone:
+    the transfer resumed)."""
     watched = [x for x in lines if _watched(x)]
     last = transfer.originals_read_at
     if not watched:
@@ -160,7 +161,7 @@ def read_due(
     dates = [x.original_expires for x in watched if x.original_expires is not None]
     if any(last < moment <= now for date in dates for moment in (date - lead, date)):
         return True
-    return _risk_on(_at_risk(transfer, lines, now, lead)) not in (None, transfer.lapse_risk_on)
+    return _risk_on(_at_risk(transfer, lines, now, lead)) != transfer.lapse_risk_on
 
 
 def watching(lines: Sequence[Line]) -> bool:
