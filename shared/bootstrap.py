@@ -244,12 +244,13 @@ class Services:
         """The timer; its thresholds and ``overrides`` of its context (a clock) are for tests."""
         from shared.workflow.timer import Timer
 
-        every = originals_read_every or timedelta(hours=self.settings.originals_read_hours)
+        if originals_read_every is None:
+            originals_read_every = timedelta(hours=self.settings.originals_read_hours)
         return Timer(
             self.step_context(**overrides),
             stuck_after=stuck_after or timedelta(minutes=30),
             point_reads_up_to=point_reads_up_to,
-            originals_read_every=every,
+            originals_read_every=originals_read_every,
         )
 
     @property
