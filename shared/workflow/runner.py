@@ -36,6 +36,7 @@ from shared.store.records import TransferRecord
 from shared.workflow import acceptance, access, access_ending, agreement, cutover, partner_transfer, purchase
 from shared.workflow.context import Next, StepContext
 from shared.workflow.rules import access as rules
+from shared.workflow.rules.originals import HALTED
 from shared.workflow.rules.partner_transfer import needs_request, should_follow
 from shared.workflow.rules.progress import failed_at_cutover
 from shared.workflow.timer import ScanReport, Timer
@@ -45,8 +46,7 @@ LOG = logging.getLogger(__name__)
 MAX_STEPS = 12  # steps run back to back in one message before handing over to a fresh one
 #: The longest an event waits when another holder has the transfer's lease (a step runs seconds).
 BUSY_WAIT_SECONDS = 5.0
-#: Before that, the lease is asked for again after these pauses (seconds): most holders are through
-#: in a fraction of a second (the GDAP webhook beside the acceptance), a wait on the queue takes seconds.
+#: Before that, the lease is asked for again after these pauses (seconds): most holders are through.
 LEASE_PAUSES = (0.1, 0.2, 0.4, 0.8)
 CONFLICT_WAIT = 3.0  # seconds: another message committed first; this one looks again after it
 #: Throttled or out of time this many times in a row: the step is failed for an admin to look at.
@@ -60,8 +60,9 @@ _WORKING = frozenset(
     }
 )
 _DONE = frozenset({LineState.COMPLETED, LineState.SKIPPED})
-_HALTED_OR_DONE = frozenset({TransferState.BLOCKED, TransferState.FAILED, TransferState.COMPLETED})
-_WATCHED = _WORKING - {TransferState.ACCEPTED, TransferState.PROVISIONING} | _HALTED_OR_DONE
+_WATCHED = (
+    frozenset({TransferState.PROVISIONED, TransferState.CUTTING_OVER, TransferState.COMPLETED}) | HALTED
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,14 +29,14 @@ from shared.domain.events import EventType, TransferEvent
 from shared.store.errors import TransferNotFoundError
 from shared.workflow.context import StepContext
 from shared.workflow.rules.access import is_pending
-from shared.workflow.rules.originals import read_due, watching
+from shared.workflow.rules.originals import HALTED, read_due, watching
 from shared.workflow.rules.partner_transfer import poll_due
 
 LOG = logging.getLogger(__name__)
 
 
 _IN_FLIGHT = frozenset({TransferState.PROVISIONED, TransferState.CUTTING_OVER})
-_READ_ORIGINALS = _IN_FLIGHT | {TransferState.BLOCKED, TransferState.FAILED}
+_READ_ORIGINALS = _IN_FLIGHT | HALTED
 
 
 @dataclass(frozen=True, slots=True)
