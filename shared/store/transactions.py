@@ -21,6 +21,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
@@ -44,13 +45,13 @@ class TransactionRefusedError(TableTransactionError):
         self.status_code, self.error_code = status, code
 
 
+@dataclass(frozen=True, slots=True)
 class Part:
     """One operation's answer inside a transaction's response."""
 
-    def __init__(self, status: int, headers: Mapping[str, str], body: str) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
+    status: int
+    headers: Mapping[str, str]
+    body: str
 
     def metadata(self) -> dict[str, Any]:
         """What the SDK answers for a successful operation: its ``etag``, when it has one."""
@@ -73,7 +74,7 @@ def batch_body(requests: tuple[HttpRequest, ...]) -> tuple[str, bytes]:
     """The transaction's ``Content-Type`` and body: one changeset holding every operation."""
     batch, changeset = f"batch_{uuid.uuid4()}", f"changeset_{uuid.uuid4()}"
     date = formatdate(usegmt=True)
-    parts = [f"--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"]
+    parts = [f"--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n".encode()]
     for index, request in enumerate(requests):
         content = request.content
         body = content.encode() if isinstance(content, str) else (content or b"")
@@ -84,12 +85,12 @@ def batch_body(requests: tuple[HttpRequest, ...]) -> tuple[str, bytes]:
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         parts.append(
             f"--{changeset}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
-            f"Content-ID: {index}\r\n\r\n{request.method} {request.url} HTTP/1.1\r\n{head}\r\n"
-            + body.decode()
-            + "\r\n"
+            f"Content-ID: {index}\r\n\r\n{request.method} {request.url} HTTP/1.1\r\n{head}\r\n".encode()
+            + body
+            + b"\r\n"
         )
-    parts.append(f"--{changeset}--\r\n\r\n--{batch}--\r\n")
-    return f"multipart/mixed; boundary={batch}", "".join(parts).encode()
+    parts.append(f"--{changeset}--\r\n\r\n--{batch}--\r\n".encode())
+    return f"multipart/mixed; boundary={batch}", b"".join(parts)
 
 
 def answer_parts(content_type: str, body: str) -> list[Part]:
